@@ -1,0 +1,1 @@
+"""The asyncio daemon: mail in, mail out, background work, and the `postdesk` command."""

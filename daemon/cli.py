@@ -1,0 +1,122 @@
+"""The `postdesk` command line (names fixed by API.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from daemon.lifecycle import ROLES, serve
+from desk.config import Settings, load_settings
+from desk.context import open_desk
+from desk.db import Database
+from desk.errors import DeskError
+from desk.intake import list_inbound, retry
+from desk.people import add_user
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+        return int(asyncio.run(args.handler(settings, args)) or 0)
+    except DeskError as exc:
+        print(f"postdesk: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postdesk", description="Email-first helpdesk daemon")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the daemon (migrates first)")
+    run.add_argument("--role", choices=ROLES, default="all")
+    run.set_defaults(handler=_run)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(handler=_migrate)
+    add = sub.add_parser("adduser", help="create a user")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True, choices=("admin", "agent", "customer"))
+    add.add_argument("--password")
+    add.add_argument("--name", default="")
+    add.set_defaults(handler=_adduser)
+    inbound = sub.add_parser("inbound", help="stored inbound mail").add_subparsers(required=True)
+    listing = inbound.add_parser("list", help="list stored inbound mail")
+    listing.add_argument(
+        "--state", choices=("received", "failed", "processed", "ignored", "all"), default="all"
+    )
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_inbound_list)
+    again = inbound.add_parser("retry", help="process stored mail again")
+    again.add_argument("id", nargs="?", type=int)
+    again.add_argument("--all-failed", action="store_true")
+    again.set_defaults(handler=_inbound_retry)
+    return parser
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    await serve(settings, args.role)
+    return 0
+
+
+async def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+    finally:
+        await db.dispose()
+    print("database is up to date")
+    return 0
+
+
+async def _adduser(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password
+    if password is None and args.role != "customer" and sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+    async with open_desk(settings) as desk, desk.db.writer() as session:
+        user = await add_user(
+            session, email=args.email, role=args.role, password=password, name=args.name
+        )
+    print(f"created {user.role} {user.email} (id {user.id})")
+    return 0
+
+
+async def _inbound_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_desk(settings) as desk:
+        rows = await list_inbound(desk.db, args.state)
+    for row in rows:
+        record = {
+            "id": row.id,
+            "message_id": row.message_id,
+            "sender": row.sender or row.mail_from,
+            "state": row.state,
+            "error": row.error,
+            "ticket_id": row.ticket_id,
+        }
+        if args.json:
+            print(json.dumps(record))
+        else:
+            print(
+                f"{row.id:>7}  {row.state:<9}  ticket {row.ticket_id or '-':<6}  "
+                f"{(row.sender or row.mail_from or '-')[:40]:<40}  {row.error or ''}"
+            )
+    if not args.json:
+        print(f"{len(rows)} message(s)")
+    return 0
+
+
+async def _inbound_retry(settings: Settings, args: argparse.Namespace) -> int:
+    if (args.id is None) == (not args.all_failed):
+        print("postdesk: give one ID or --all-failed", file=sys.stderr)
+        return 2
+    async with open_desk(settings) as desk:
+        count = await retry(desk.db, None if args.all_failed else [args.id])
+    print(f"{count} message(s) queued for processing; a running daemon picks them up")
+    return 0

@@ -1,0 +1,37 @@
+"""Turns stored mail into tickets in the background: woken by each commit, polling too,
+so mail stored before a restart (or by another replica) is processed as well."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from desk.context import Desk
+from desk.intake import Prepare, Receiver, process_pending
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 2.0
+
+
+async def drain(desk: Desk, prepare: Prepare) -> int:
+    """Process until nothing is waiting: the run-once form tests and `run` both use."""
+    total = 0
+    while (done := await process_pending(desk, prepare)) > 0:
+        total += done
+    return total
+
+
+async def run_inbound_worker(desk: Desk, prepare: Prepare, receiver: Receiver) -> None:
+    while True:
+        receiver.stored.clear()
+        try:
+            await drain(desk, prepare)
+        except Exception:
+            # The batch rolled back and its mail is still `received`: try again shortly.
+            log.exception("inbound processing failed; retrying")
+            await asyncio.sleep(1)
+            continue
+        try:
+            await asyncio.wait_for(receiver.stored.wait(), POLL_SECONDS)
+        except TimeoutError:
+            pass

@@ -1,0 +1,95 @@
+"""The composition root of `postdesk run`: builds every part in one AsyncExitStack, in the
+order mail flows, and tears them down in reverse on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+from daemon.inbound_worker import run_inbound_worker
+from daemon.outbound.sender import run_sender
+from daemon.parse_pool import ParsePool
+from daemon.smtp import start_smtp
+from desk.config import Settings
+from desk.context import Component, Desk, open_desk
+from desk.events.bus import wait_quietly
+from desk.intake import Receiver
+from desk.mail.parse import Limits
+
+log = logging.getLogger(__name__)
+ROLES = ("all", "smtp", "web", "jobs")
+
+
+@dataclass
+class Running:
+    desk: Desk
+    smtp_port: int | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def load_components() -> dict[str, Component]:
+    """Components other packages register (the web server): the daemon never imports them."""
+    found = importlib.metadata.entry_points(group="postdesk.components")
+    return {ep.name: ep.load() for ep in found}
+
+
+@asynccontextmanager
+async def started(settings: Settings, role: str = "all") -> AsyncIterator[Running]:
+    async with AsyncExitStack() as stack:
+        desk = await stack.enter_async_context(open_desk(settings))
+        running = Running(desk=desk)
+        if role in ("all", "smtp"):
+            await _start_mail_intake(stack, running)
+        if role in ("all", "jobs"):
+            _spawn(stack, running, run_sender(desk), "outbox-sender")
+        if role in ("all", "web"):
+            for name, component in load_components().items():
+                log.info("starting component %s", name)
+                await stack.enter_async_context(component(desk))
+        yield running
+
+
+async def _start_mail_intake(stack: AsyncExitStack, running: Running) -> None:
+    s = running.desk.settings
+    pool = ParsePool(Limits(cpu_seconds=s.parse_cpu_seconds), str(s.attachments_dir))
+    stack.callback(pool.close)
+    receiver = Receiver(running.desk.db)
+    _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare, receiver), "inbound")
+    server = await start_smtp(
+        receiver,
+        host=s.smtp_host,
+        port=s.smtp_port,
+        domains=s.accepted_domains,
+        max_bytes=s.max_message_bytes,
+        hostname=s.support_domain,
+    )
+    stack.push_async_callback(_close_server, server)
+    running.smtp_port = server.sockets[0].getsockname()[1]
+    log.info("SMTP listening on %s:%s", s.smtp_host, running.smtp_port)
+
+
+async def _close_server(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
+
+
+def _spawn(stack: AsyncExitStack, running: Running, coro: object, name: str) -> None:
+    task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+    running.tasks.append(task)
+    stack.push_async_callback(wait_quietly, task)
+
+
+async def serve(settings: Settings, role: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with started(settings, role):
+        log.info("postdesk running (role %s); data in %s", role, settings.data_dir)
+        await stop.wait()
+        log.info("stopping")

@@ -1,0 +1,1 @@
+"""Mail out: the outbox sender and the SMTP relay transport."""

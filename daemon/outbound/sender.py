@@ -1,0 +1,58 @@
+"""Sends the outbox: each row claimed before sending, so it goes out at most once; relay
+trouble is retried with backoff, a permanent refusal is kept as failed with its reason."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from daemon.outbound.transport import PermanentSendError, Relay, TransientSendError
+from desk.context import Desk
+from desk.events import Event
+from desk.outbox import claim_due, mark_failed, mark_retry, mark_sent, settle_interrupted
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+async def send_due(desk: Desk, relay: Relay) -> int:
+    """Send what is due now; return how many rows were attempted (the run-once form)."""
+    attempted = 0
+    while rows := await claim_due(desk.db):
+        for row in rows:
+            attempted += 1
+            try:
+                await relay.send(desk.settings.support_address, row.recipient, row.raw)
+            except TransientSendError as exc:
+                log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc)
+                await mark_retry(desk.db, row, str(exc))
+            except PermanentSendError as exc:
+                log.error("outbox %s: refused by the relay: %s", row.id, exc)
+                await mark_failed(desk.db, row.id, str(exc))
+            else:
+                await mark_sent(desk.db, row.id)
+    return attempted
+
+
+async def run_sender(desk: Desk) -> None:
+    if desk.settings.relay_url is None:
+        log.warning("POSTDESK_RELAY_URL is not set: outgoing mail is kept in the outbox")
+        return
+    relay = Relay.from_url(desk.settings.relay_url)
+    wake = asyncio.Event()
+
+    async def on_event(_event: Event) -> None:
+        wake.set()  # a change was committed; it may have queued mail
+
+    desk.bus.subscribe(on_event)
+    while True:
+        wake.clear()
+        try:
+            await settle_interrupted(desk.db)
+            await send_due(desk, relay)
+        except Exception:
+            log.exception("outbox sender failed; retrying")
+        try:
+            await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+        except TimeoutError:
+            pass

@@ -1,0 +1,63 @@
+"""Hands composed mail to the relay with aiosmtplib; says whether a failure is worth a retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+
+class TransientSendError(Exception):
+    """4xx or network trouble: try again later."""
+
+
+class PermanentSendError(Exception):
+    """5xx: the relay will never take this mail."""
+
+
+@dataclass(frozen=True)
+class Relay:
+    host: str
+    port: int
+    use_tls: bool
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Relay:
+        parts = urlsplit(url)
+        tls = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (465 if tls else 25),
+            use_tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
+        try:
+            await aiosmtplib.send(
+                raw,
+                sender=sender,
+                recipients=[recipient],
+                hostname=self.host,
+                port=self.port,
+                use_tls=self.use_tls,
+                username=self.username,
+                password=self.password,
+                timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [e.code for e in exc.recipients]
+            raise _classify(min(codes) if codes else 450, str(exc)) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classify(exc.code, exc.message) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _classify(code: int, message: str) -> Exception:
+    text = f"{code} {message}"
+    return PermanentSendError(text) if 500 <= code < 600 else TransientSendError(text)

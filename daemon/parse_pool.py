@@ -1,0 +1,71 @@
+"""Parsing happens in worker processes: the event loop keeps answering SMTP clients while a
+hostile mail burns its CPU budget, and a worker that hangs or dies is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import resource
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+
+from desk.mail.parse import Limits, MailRejected
+from desk.mail.prepare import PreparedMail, prepare
+
+log = logging.getLogger(__name__)
+WORKER_MEMORY_BYTES = 4 * 1024**3
+
+
+def _limit_worker_memory() -> None:
+    # A decompression or MIME bomb gets a MemoryError (a failed mail), not the whole machine.
+    resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+
+
+class ParsePool:
+    def __init__(self, limits: Limits, attachments_dir: str, workers: int | None = None) -> None:
+        self._limits = limits
+        self._dir = attachments_dir
+        self._workers = workers or max(1, os.cpu_count() or 1)
+        self._pool = self._new_pool()
+        # Wall-clock guard for work the CPU timer cannot interrupt (C code, a stuck worker).
+        self._timeout = limits.cpu_seconds * 3 + 5
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn: forking a process that runs an event loop and database threads is unsafe.
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_limit_worker_memory,
+        )
+
+    async def prepare(self, raw: bytes) -> PreparedMail:
+        for attempt in (1, 2):
+            pool = self._pool
+            future = asyncio.get_running_loop().run_in_executor(
+                pool, partial(prepare, raw, self._limits, self._dir)
+            )
+            try:
+                return await asyncio.wait_for(future, self._timeout)
+            except TimeoutError:
+                self._replace(pool, "a worker exceeded the wall-clock budget")
+                raise MailRejected(f"parsing exceeded {self._timeout:g}s") from None
+            except BrokenProcessPool:
+                self._replace(pool, "a worker process died")
+                if attempt == 2:
+                    raise MailRejected("the parser process died on this mail") from None
+        raise AssertionError("unreachable")
+
+    def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
+        if broken is not self._pool:
+            return  # another task already replaced it
+        log.warning("replacing the parse pool: %s", why)
+        self._pool = self._new_pool()
+        for process in list(getattr(broken, "_processes", {}).values()):
+            process.kill()  # shutdown() would wait for the stuck worker forever
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""The helpdesk domain shared by the daemon and the web side: no protocol code lives here."""

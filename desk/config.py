@@ -1,0 +1,134 @@
+"""Settings are read once from the environment (and ./.env) into a frozen object passed down."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from desk.errors import ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    smtp_host: str
+    smtp_port: int
+    http_host: str
+    http_port: int
+    support_address: str
+    relay_url: str | None = field(repr=False)
+    secret_key: str = field(repr=False)
+    archive_after_hours: int
+    max_message_bytes: int
+    parse_cpu_seconds: float
+    auto_reply_per_hour: int
+    ticket_prefix: str
+    access_token_minutes: int
+    desk_name: str
+
+    @property
+    def support_domain(self) -> str:
+        return self.support_address.rpartition("@")[2].lower()
+
+    @property
+    def accepted_domains(self) -> frozenset[str]:
+        return frozenset({self.support_domain})
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True
+) -> Settings:
+    """Build settings from `environ` (default: os.environ over ./.env); fail loud on bad values."""
+    env: dict[str, str] = {}
+    if read_dotenv and Path(".env").is_file():
+        env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    data_dir = Path(env.get("POSTDESK_DATA_DIR", "./postdesk-data")).resolve()
+    database_url = (
+        env.get("POSTDESK_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'postdesk.db'}"
+    )
+    support = env.get("POSTDESK_SUPPORT_ADDRESS", "support@localhost").strip().lower()
+    if support.count("@") != 1 or not all(support.split("@")):
+        raise ConfigError("POSTDESK_SUPPORT_ADDRESS", f"not an address: {support!r}")
+    relay = env.get("POSTDESK_RELAY_URL") or None
+    if relay and urlsplit(relay).scheme not in ("smtp", "smtps"):
+        raise ConfigError("POSTDESK_RELAY_URL", "must start with smtp:// or smtps://")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=env.get("POSTDESK_REDIS_URL") or None,
+        smtp_host=env.get("POSTDESK_SMTP_HOST", "127.0.0.1"),
+        smtp_port=_int(env, "POSTDESK_SMTP_PORT", 2525),
+        http_host=env.get("POSTDESK_HTTP_HOST", "127.0.0.1"),
+        http_port=_int(env, "POSTDESK_HTTP_PORT", 8080),
+        support_address=support,
+        relay_url=relay,
+        secret_key=_secret_key(env, data_dir, database_url),
+        archive_after_hours=_int(env, "POSTDESK_ARCHIVE_AFTER_HOURS", 24),
+        max_message_bytes=_int(env, "POSTDESK_MAX_MESSAGE_BYTES", 25 * 1024 * 1024),
+        parse_cpu_seconds=_float(env, "POSTDESK_PARSE_CPU_SECONDS", 10.0),
+        auto_reply_per_hour=_int(env, "POSTDESK_AUTO_REPLY_PER_HOUR", 10),
+        ticket_prefix=env.get("POSTDESK_TICKET_PREFIX", "").strip(),
+        access_token_minutes=_int(env, "POSTDESK_ACCESS_TOKEN_MINUTES", 15),
+        desk_name=env.get("POSTDESK_DESK_NAME", "Support").strip() or "Support",
+    )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected an integer, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(name, "must not be negative")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a number, got {raw!r}") from None
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path, database_url: str) -> str:
+    """On the embedded default a key is generated once into DATA_DIR; elsewhere it must be set,
+    because several replicas must share it and a key in a container's disk would be lost."""
+    key = env.get("POSTDESK_SECRET_KEY")
+    if key:
+        if len(key) < 32:
+            raise ConfigError("POSTDESK_SECRET_KEY", "must be at least 32 characters")
+        return key
+    if not database_url.startswith("sqlite"):
+        raise ConfigError("POSTDESK_SECRET_KEY", "required when not on the embedded SQLite default")
+    path = data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

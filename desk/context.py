@@ -1,0 +1,59 @@
+"""The resources every part shares, built once by the composition root and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import jinja2
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.config import Settings
+from desk.db import Database
+from desk.events import Event, EventBus, LocalBus
+from desk.events.redis_bus import RedisBus
+from desk.mail.compose import template_environment
+
+
+@dataclass
+class Desk:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    templates: jinja2.Environment = field(default_factory=template_environment)
+
+    @asynccontextmanager
+    async def change(self) -> AsyncIterator[tuple[AsyncSession, list[Event]]]:
+        """One write transaction; the events it collects go out only after it commits,
+        so a rolled-back change never reaches a socket, webhook or mailer."""
+        events: list[Event] = []
+        async with self.db.writer() as session:
+            yield session, events
+        await self.bus.publish(events)
+
+
+# A component (the web server, ...) is an async context manager factory taking the Desk:
+# entered when the daemon starts, exited in reverse order when it stops.
+Component = Callable[[Desk], AbstractAsyncContextManager[None]]
+
+
+@asynccontextmanager
+async def open_desk(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Desk]:
+    async with AsyncExitStack() as stack:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.database_url)
+        stack.push_async_callback(db.dispose)
+        if migrate:
+            await db.migrate()
+        bus: EventBus
+        if settings.redis_url:
+            redis_bus = RedisBus(settings.redis_url)
+            await redis_bus.start()
+            stack.push_async_callback(redis_bus.close)
+            bus = redis_bus
+        else:
+            local = LocalBus()
+            stack.push_async_callback(local.close)
+            bus = local
+        yield Desk(settings=settings, db=db, bus=bus)

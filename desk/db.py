@@ -1,0 +1,105 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL, plus running migrations."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATION_LOCK_ID = 0x706F7374  # "post": one migrator at a time across replicas
+
+
+class Database:
+    """Owns the engines. Writes go through `writer()`, reads through `reader()`.
+
+    On SQLite every write transaction starts with BEGIN IMMEDIATE: a deferred transaction
+    that reads and then writes can fail with SQLITE_BUSY_SNAPSHOT, which no busy timeout
+    retries. Readers keep deferred transactions so they never wait for the write lock.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine = create_async_engine(url, echo=echo)
+            self.read_engine = create_async_engine(url, echo=echo)
+            _configure_sqlite(self.write_engine, immediate=True)
+            _configure_sqlite(self.read_engine, immediate=False)
+        else:
+            self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+            self.read_engine = self.write_engine
+        self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def writer(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed on normal exit, rolled back on any exception."""
+        async with self._write() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        async with self._read() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+    async def migrate(self) -> None:
+        """Apply every Alembic revision; `postdesk run` calls this before serving."""
+        async with self.write_engine.begin() as conn:
+            if not self.is_sqlite:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID}
+                )
+            await conn.run_sync(_upgrade)
+
+    async def ping(self) -> None:
+        async with self.read_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(importlib.resources.files("migrations")))
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Committed means durable: WAL with synchronous=FULL (NORMAL can lose the last
+        # commits on power loss). busy_timeout lets the writers queue instead of failing.
+        if immediate:
+            dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    if immediate:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

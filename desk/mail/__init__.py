@@ -1,0 +1,1 @@
+"""Pure mail logic: parsing, threading rules, loop checks, composing. No database here."""

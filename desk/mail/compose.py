@@ -1,0 +1,116 @@
+"""Outgoing mail as bytes: rendered from templates/, threaded, loop-safe, injection-proof."""
+
+from __future__ import annotations
+
+import email.policy
+import importlib.resources
+from collections import Counter
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+import jinja2
+
+from desk.mail.headers import clean_header_text, is_plain_address
+from desk.models.base import utcnow
+
+MAX_REFERENCES = 20
+
+
+class UnsafeHeader(Exception):
+    """A composed message would carry a header we did not set: refuse to send it."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    to_address: str
+    to_name: str
+    from_name: str
+    from_address: str
+    reply_to: str
+    subject: str
+    template: str  # base name under templates/: <name>.txt.j2 and <name>.html.j2
+    context: dict[str, Any]
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    automatic: bool = False
+
+
+@dataclass(frozen=True)
+class Composed:
+    message_id: str
+    raw: bytes
+
+
+def template_environment() -> jinja2.Environment:
+    root = importlib.resources.files("templates")
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        # HTML templates escape everything they insert; the text ones must not.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def compose(out: Outgoing, env: jinja2.Environment) -> Composed:
+    if not is_plain_address(out.to_address):
+        raise UnsafeHeader(f"recipient is not a plain address: {out.to_address!r}")
+    domain = out.from_address.rpartition("@")[2]
+    message_id = make_msgid(domain=domain)
+    msg = EmailMessage(policy=email.policy.SMTP)
+    headers = _headers(out, message_id)
+    for name, value in headers:
+        msg[name] = value
+    msg.set_content(env.get_template(f"{out.template}.txt.j2").render(out.context))
+    msg.add_alternative(
+        env.get_template(f"{out.template}.html.j2").render(out.context), subtype="html"
+    )
+    raw = msg.as_bytes()
+    _verify_headers(raw, [name for name, _ in headers])
+    return Composed(message_id=message_id, raw=raw)
+
+
+def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
+    headers: list[tuple[str, Any]] = [
+        ("From", _address(out.from_name, out.from_address)),
+        ("To", _address(out.to_name, out.to_address)),
+        ("Reply-To", Address(addr_spec=out.reply_to)),
+        ("Subject", clean_header_text(out.subject)),
+        ("Date", format_datetime(utcnow())),
+        ("Message-ID", message_id),
+    ]
+    if out.in_reply_to:
+        headers.append(("In-Reply-To", out.in_reply_to))
+    references = _trim_references(out.references)
+    if references:
+        headers.append(("References", " ".join(references)))
+    if out.automatic:
+        # RFC 3834: mark our automatic answers so other robots do not answer them.
+        headers.append(("Auto-Submitted", "auto-replied"))
+        headers.append(("X-Auto-Response-Suppress", "All"))
+    return headers
+
+
+def _address(name: str, address: str) -> Address:
+    return Address(display_name=clean_header_text(name, limit=200), addr_spec=address)
+
+
+def _trim_references(refs: list[str]) -> list[str]:
+    """Keep the root and the newest ones (RFC 5322 3.6.4 allows trimming the middle)."""
+    unique = list(dict.fromkeys(r for r in refs if r))
+    if len(unique) <= MAX_REFERENCES:
+        return unique
+    return [unique[0], *unique[-(MAX_REFERENCES - 1) :]]
+
+
+def _verify_headers(raw: bytes, expected: list[str]) -> None:
+    end = raw.find(b"\r\n\r\n")
+    parsed = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw[: end + 4])
+    extra = {"mime-version", "content-type", "content-transfer-encoding"}
+    seen = Counter(k.lower() for k in parsed if k.lower() not in extra)
+    if seen != Counter(name.lower() for name in expected):
+        raise UnsafeHeader(f"composed headers {sorted(seen)} differ from those set")

@@ -1,0 +1,105 @@
+"""The work done off the event loop for one stored mail: parse within a CPU budget and put
+attachments on disk by content hash. Runs in a worker process started by the daemon."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from desk.mail.parse import Limits, MailRejected, ParsedMail, Part, parse_mail
+
+
+@dataclass
+class StoredPart:
+    filename: str
+    content_type: str
+    content_id: str
+    is_inline: bool
+    size: int
+    sha256: str
+
+
+@dataclass
+class PreparedMail:
+    mail: ParsedMail  # with parts emptied: their bytes are on disk
+    stored_parts: list[StoredPart]
+
+
+class CpuBudgetExceeded(MailRejected):
+    pass
+
+
+def prepare(raw: bytes, limits: Limits, attachments_dir: str) -> PreparedMail:
+    """Never raises anything but MailRejected for a bad mail; the reason is kept with it."""
+    try:
+        with cpu_budget(limits.cpu_seconds):
+            mail = parse_mail(raw, limits)
+    except MailRejected:
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise MailRejected(f"{type(exc).__name__} while parsing") from exc
+    except Exception as exc:
+        raise MailRejected(f"parser error: {type(exc).__name__}: {exc}") from exc
+    stored = [_store_part(p.data, Path(attachments_dir), p) for p in mail.parts]
+    mail.parts = []
+    return PreparedMail(mail=mail, stored_parts=stored)
+
+
+def _store_part(data: bytes, root: Path, part: Part) -> StoredPart:
+    digest = store_blob(root, data)
+    return StoredPart(
+        filename=part.filename,
+        content_type=part.content_type,
+        content_id=part.content_id,
+        is_inline=part.is_inline,
+        size=len(data),
+        sha256=digest,
+    )
+
+
+def blob_path(root: Path, digest: str) -> Path:
+    """Files are named by content hash only: the mail's own file name never touches a path."""
+    return root / digest[:2] / digest[2:4] / digest
+
+
+def store_blob(root: Path, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    path = blob_path(root, digest)
+    if path.exists():
+        return digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return digest
+
+
+@contextmanager
+def cpu_budget(seconds: float) -> Iterator[None]:
+    """Interrupt parsing after `seconds` of CPU time (SIGPROF). Only possible in a main
+    thread; elsewhere the daemon's wall-clock guard around the worker still applies."""
+
+    def _expired(_signum: int, _frame: FrameType | None) -> None:
+        raise CpuBudgetExceeded(f"parsing took more than {seconds:g}s of CPU time")
+
+    try:
+        previous = signal.signal(signal.SIGPROF, _expired)
+    except ValueError:  # not the main thread
+        yield
+        return
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)

@@ -1,0 +1,33 @@
+"""All tables, imported together so Alembic and the mappers see the whole schema."""
+
+from desk.models.base import Base, utcnow
+from desk.models.inbound import InboundMail, InboundState
+from desk.models.outbox import OutboxMail, OutboxState
+from desk.models.people import Role, User
+from desk.models.tickets import (
+    Attachment,
+    KnownMessageId,
+    MessageKind,
+    Priority,
+    Status,
+    Ticket,
+    TicketMessage,
+)
+
+__all__ = [
+    "Attachment",
+    "Base",
+    "InboundMail",
+    "InboundState",
+    "KnownMessageId",
+    "MessageKind",
+    "OutboxMail",
+    "OutboxState",
+    "Priority",
+    "Role",
+    "Status",
+    "Ticket",
+    "TicketMessage",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,34 @@
+"""People: customers who write in, agents and admins who answer."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from desk.models.base import Base, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16), default=Role.CUSTOMER.value)
+    # A customer created from mail has no password until they claim the account.
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.AGENT, Role.ADMIN)

@@ -1,0 +1,108 @@
+"""Tickets, their messages and attachments: the conversation as stored."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from desk.models.base import Base, UTCDateTime, utcnow
+
+
+class Status(enum.StrEnum):
+    OPEN = "OPEN"
+    ASSIGNED = "ASSIGNED"
+    IN_PROGRESS = "IN_PROGRESS"
+    WAITING_ON_CUSTOMER = "WAITING_ON_CUSTOMER"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+
+
+class Priority(enum.StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+class MessageKind(enum.StrEnum):
+    INBOUND = "inbound"  # written by the customer (mail or portal)
+    OUTBOUND = "outbound"  # a public answer, mailed to the customer
+    NOTE = "note"  # internal; never shown or mailed to a customer
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_customer", "customer_id"),
+        Index("ix_tickets_agent_status", "assigned_agent_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    status: Mapped[str] = mapped_column(String(32), default=Status.OPEN.value)
+    priority: Mapped[str] = mapped_column(String(16), default=Priority.MEDIUM.value)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # A reply to a closed ticket opens a new one that points back here.
+    linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class TicketMessage(Base):
+    __tablename__ = "ticket_messages"
+    __table_args__ = (
+        Index("ix_ticket_messages_ticket", "ticket_id", "id"),
+        Index("ix_ticket_messages_msgid_sender", "message_id", "sender_email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16), default="email")  # email | web | system
+    sender_email: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")  # full text, quotes included
+    body_new: Mapped[str] = mapped_column(Text, default="")  # the reply without quoted history
+    body_html: Mapped[str] = mapped_column(Text, default="")  # sanitized with nh3 before storing
+    message_id: Mapped[str | None] = mapped_column(String(998), default=None)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_mail.id"), default=None)
+    is_automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Which threading rule placed this message, or why it opened a ticket (for admins).
+    thread_rule: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_internal(self) -> bool:
+        return self.kind == MessageKind.NOTE
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_message", "ticket_message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id"))
+    # Shown to people only; files live under DATA_DIR by content hash, never by this name.
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_id: Mapped[str] = mapped_column(String(998), default="")
+    is_inline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class KnownMessageId(Base):
+    """Every Message-ID postdesk stored or sent, so In-Reply-To/References find their ticket."""
+
+    __tablename__ = "known_message_ids"
+
+    message_id: Mapped[str] = mapped_column(String(998), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,136 @@
+"""The outbox: mail queued inside the transaction that caused it, then claimed and sent once."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jinja2
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.db import Database
+from desk.mail.compose import Outgoing, compose
+from desk.models import KnownMessageId, OutboxMail, OutboxState, utcnow
+
+GIVE_UP_AFTER = timedelta(hours=48)
+MAX_BACKOFF = timedelta(hours=1)
+# A send takes seconds; a claim this old belongs to a process that died mid-send.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+async def queue_mail(
+    session: AsyncSession,
+    templates: jinja2.Environment,
+    out: Outgoing,
+    *,
+    ticket_id: int | None,
+    kind: str,
+) -> OutboxMail:
+    composed = compose(out, templates)
+    row = OutboxMail(
+        ticket_id=ticket_id,
+        recipient=out.to_address,
+        kind=kind,
+        message_id=composed.message_id,
+        raw=composed.raw,
+        is_automatic=out.automatic,
+    )
+    session.add(row)
+    if ticket_id is not None:
+        # A reply to this mail finds its ticket even if the relay rewrites nothing else.
+        session.add(KnownMessageId(message_id=composed.message_id, ticket_id=ticket_id))
+    await session.flush()
+    return row
+
+
+async def automatic_mail_allowed(session: AsyncSession, recipient: str, per_hour: int) -> bool:
+    """Cap automatic mail to one address per hour: two robots can never ping-pong for long."""
+    since = utcnow() - timedelta(hours=1)
+    sent = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMail)
+        .where(
+            OutboxMail.recipient == recipient,
+            OutboxMail.is_automatic.is_(True),
+            OutboxMail.created_at >= since,
+        )
+    )
+    return (sent or 0) < per_hour
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    recipient: str
+    raw: bytes
+    attempts: int
+
+
+async def claim_due(db: Database, limit: int = 20) -> list[Claimed]:
+    """Mark due rows `sending` in a committed transaction before any byte goes out, so no
+    other sender (or a later run of this one) can send the same row again."""
+    now = utcnow()
+    async with db.writer() as session:
+        query = (
+            select(OutboxMail)
+            .where(OutboxMail.state == OutboxState.PENDING.value, OutboxMail.next_attempt_at <= now)
+            .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = list(await session.scalars(query))
+        for row in rows:
+            row.state = OutboxState.SENDING.value
+            row.claimed_at = now
+            row.attempts += 1
+        return [Claimed(r.id, r.recipient, r.raw, r.attempts) for r in rows]
+
+
+async def mark_sent(db: Database, row_id: int) -> None:
+    await _set(db, row_id, state=OutboxState.SENT.value, sent_at=utcnow(), last_error=None)
+
+
+async def mark_failed(db: Database, row_id: int, error: str) -> None:
+    await _set(db, row_id, state=OutboxState.FAILED.value, last_error=error[:2000])
+
+
+async def mark_retry(db: Database, row: Claimed, error: str) -> None:
+    """Transient failure: back off exponentially with jitter; give up after 48 hours."""
+    async with db.writer() as session:
+        created = await session.scalar(select(OutboxMail.created_at).where(OutboxMail.id == row.id))
+        if created is not None and utcnow() - created > GIVE_UP_AFTER:
+            state, when = OutboxState.FAILED.value, utcnow()
+            error = f"gave up after {GIVE_UP_AFTER}: {error}"
+        else:
+            delay = min(timedelta(seconds=2 ** min(row.attempts, 12)), MAX_BACKOFF)
+            state, when = OutboxState.PENDING.value, utcnow() + delay * random.uniform(0.8, 1.2)
+        await session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == row.id)
+            .values(state=state, next_attempt_at=when, last_error=error[:2000])
+        )
+
+
+async def settle_interrupted(db: Database, older_than: timedelta = STALE_CLAIM) -> int:
+    """Rows left `sending` by a process that died: the relay may already have them, so they
+    are failed with the reason rather than sent a second time; an admin can resend."""
+    async with db.writer() as session:
+        result = await session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.state == OutboxState.SENDING.value,
+                OutboxMail.claimed_at < utcnow() - older_than,
+            )
+            .values(
+                state=OutboxState.FAILED.value,
+                last_error="interrupted while sending; not resent to avoid a duplicate",
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _set(db: Database, row_id: int, **values: object) -> None:
+    async with db.writer() as session:
+        await session.execute(update(OutboxMail).where(OutboxMail.id == row_id).values(**values))

@@ -1,0 +1,1 @@
+"""Tickets: the only code that writes them (service) and reads them for people (queries)."""

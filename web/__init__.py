@@ -1,0 +1,1 @@
+"""The aiohttp side: REST API, and later WebSockets, chat and webhooks."""

@@ -1,0 +1,28 @@
+"""The web component the daemon starts (registered as an entry point, so the daemon never
+imports web/): serves create_app on POSTDESK_HTTP_HOST/PORT."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from desk.context import Desk
+from web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def serve(desk: Desk) -> AsyncIterator[None]:
+    runner = web.AppRunner(create_app(desk), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, desk.settings.http_host, desk.settings.http_port)
+    await site.start()
+    log.info("HTTP listening on %s", ", ".join(str(a) for a in runner.addresses))
+    try:
+        yield
+    finally:
+        await runner.cleanup()
