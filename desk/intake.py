@@ -106,7 +106,7 @@ async def _ids_by_hash(session: AsyncSession, hashes: list[str]) -> dict[str, in
     rows = await session.execute(
         select(InboundMail.sha256, InboundMail.id).where(InboundMail.sha256.in_(set(hashes)))
     )
-    return {digest: row_id for digest, row_id in rows.tuples()}
+    return {digest: row_id for digest, row_id in rows}
 
 
 # -- processing -------------------------------------------------------------------------
@@ -151,7 +151,7 @@ async def _next_batch(db: Database) -> list[_Stored]:
                     .limit(BATCH_MAILS)
                 )
             )
-            .tuples()
+            
             .all()
         )
         chosen, total = [], 0
@@ -173,7 +173,7 @@ async def _next_batch(db: Database) -> list[_Stored]:
             .where(InboundMail.id.in_(chosen))
             .order_by(InboundMail.id)
         )
-        return [_Stored(*row) for row in rows.tuples()]
+        return [_Stored(*row) for row in rows]
 
 
 async def _settle(
@@ -320,7 +320,7 @@ class _Lookup:
                     )
                 )
             )
-            .tuples()
+            
             .all()
         )
         return next((rows[m] for m in message_ids if m in rows), None)

@@ -1,0 +1,157 @@
+"""Fixtures: every database test runs on SQLite and (when selected) PostgreSQL + Redis.
+
+POSTDESK_TEST_BACKENDS picks them (default `sqlite`; `.ci/run` also runs `postgres`).
+A missing server skips with the reason, except under CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import redis
+
+from daemon.lifecycle import Running, started
+from desk.config import Settings, load_settings
+from desk.models import User
+from desk.people import add_user
+from tests.support import Sink, free_port
+
+PG_ADMIN_DSN = os.environ.get("POSTDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("POSTDESK_TEST_REDIS", "redis://127.0.0.1:6379/0")
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _backends() -> list[str]:
+    raw = os.environ.get("POSTDESK_TEST_BACKENDS", "sqlite")
+    return [b.strip() for b in raw.split(",") if b.strip()]
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=_backends())
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(backend: str) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield ""
+        return
+    if not _port_open("127.0.0.1", 5432):
+        _unavailable("PostgreSQL is not reachable on 127.0.0.1:5432")
+    name = f"pd_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+def redis_url(backend: str) -> str:
+    if backend == "sqlite":
+        return ""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=1).ping()
+    except redis.RedisError:
+        _unavailable("Redis is not reachable on 127.0.0.1:6379")
+    return REDIS_URL
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    s = Sink(port=free_port())
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str, redis_url: str, sink: Sink) -> dict[str, str]:
+    """The environment a daemon under test runs with (also used for subprocesses)."""
+    values = {
+        "POSTDESK_DATA_DIR": str(tmp_path / "data"),
+        "POSTDESK_SMTP_PORT": str(free_port()),
+        "POSTDESK_HTTP_PORT": str(free_port()),
+        "POSTDESK_SUPPORT_ADDRESS": "support@localhost",
+        "POSTDESK_RELAY_URL": f"smtp://127.0.0.1:{sink.port}",
+        "POSTDESK_SECRET_KEY": SECRET,
+        "POSTDESK_PARSE_CPU_SECONDS": "5",
+    }
+    if database_url:
+        values["POSTDESK_DATABASE_URL"] = database_url
+    if redis_url:
+        values["POSTDESK_REDIS_URL"] = redis_url
+    return values
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env, read_dotenv=False)
+
+
+@pytest.fixture
+async def daemon(settings: Settings) -> AsyncIterator[Running]:
+    async with started(settings) as running:
+        yield running
+
+
+@dataclass
+class Api:
+    base: str
+    http: aiohttp.ClientSession
+
+    async def token(self, email: str, password: str) -> str:
+        async with self.http.post(f"{self.base}/api/auth/token/",
+                                  json={"email": email, "password": password}) as r:
+            body = await r.json()
+            assert r.status == 200, body
+            return str(body["access"])
+
+    async def call(self, method: str, path: str, token: str | None = None,
+                   **kwargs: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, f"{self.base}{path}", headers=headers,
+                                     **kwargs) as r:
+            return r.status, await r.json()
+
+
+@pytest.fixture
+async def api(daemon: Running, settings: Settings) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as http:
+        yield Api(base=f"http://127.0.0.1:{settings.http_port}", http=http)
+
+
+@pytest.fixture
+async def make_user(daemon: Running):  # noqa: ANN201
+    async def _make(email: str, role: str, password: str | None = "correct horse 1",
+                    name: str = "") -> User:
+        async with daemon.desk.db.writer() as session:
+            return await add_user(session, email=email, role=role, password=password,
+                                  name=name or email.split("@")[0].title())
+    return _make

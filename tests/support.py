@@ -1,0 +1,108 @@
+"""Helpers the tests share: building mail, a real SMTP sink, waiting for conditions."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from typing import Any
+
+import aiosmtplib
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_mail(
+    *,
+    sender: str = "alice@example.com",
+    name: str = "Alice Customer",
+    to: str = "support@localhost",
+    subject: str = "Printer on fire",
+    body: str = "Hello, my printer is on fire.",
+    message_id: str | None = None,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[bytes, str]:
+    msg = EmailMessage()
+    msg["From"] = f"{name} <{sender}>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    mid = message_id or email.utils.make_msgid(domain="example.com")
+    msg["Message-ID"] = mid
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = references
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content(body)
+    return msg.as_bytes(), mid
+
+
+async def send(port: int, raw: bytes, *, sender: str = "alice@example.com",
+               rcpt: str = "support@localhost") -> tuple[int, str]:
+    """Deliver over a real SMTP conversation; return the DATA reply."""
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60) as client:
+        errors, reply = await client.sendmail(sender, [rcpt], raw)
+        assert not errors
+        return 250, reply
+
+
+@dataclass
+class Sink:
+    """A real SMTP server standing in for the relay; it records what postdesk sends."""
+
+    port: int
+    messages: list[tuple[Envelope, Message]] = field(default_factory=list)
+    server: asyncio.Server | None = None
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((envelope, parsed))
+        return "250 OK"
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(
+            lambda: SMTP(self, hostname="sink.test"), "127.0.0.1", self.port
+        )
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+            self.server = None
+
+    def to(self, address: str) -> list[Message]:
+        return [m for env, m in self.messages if address in env.rcpt_tos]
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 20.0,
+                   what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def rows(running: Any, model: Any, *where: Any) -> list[Any]:
+    """Read rows straight from the daemon's database (what an operator would look at)."""
+    from sqlalchemy import select
+
+    async with running.desk.db.reader() as session:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
