@@ -1,0 +1,172 @@
+"""Intake decisions that a helpdesk operator relies on: dedup, relay refusal, loop safety,
+reopening and the rate cap on automatic mail."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiosmtplib
+import pytest
+from sqlalchemy import update
+
+from desk.models import InboundMail, OutboxMail, Ticket, TicketMessage, utcnow
+from tests.support import make_mail, rows, send, wait_for
+
+
+async def settled(daemon, count):
+    async def check():
+        done = await rows(daemon, InboundMail, InboundMail.state != "received")
+        return done if len(done) >= count else None
+
+    return await wait_for(check, what=f"{count} settled mails")
+
+
+async def test_same_bytes_twice_stored_once(daemon):
+    raw, _ = make_mail()
+    first = await send(daemon.smtp_port, raw)
+    second = await send(daemon.smtp_port, raw)
+    assert first[1] == second[1]  # "queued as <same id>"
+    await settled(daemon, 1)
+    assert len(await rows(daemon, InboundMail)) == 1
+    assert len(await rows(daemon, TicketMessage)) == 1
+
+
+async def test_same_message_id_from_same_sender_is_one_message(daemon):
+    raw1, mid = make_mail(body="first copy")
+    raw2 = b"Received: from relay2.example by mx; Mon, 1 Jan 2024\r\n" + raw1
+    await send(daemon.smtp_port, raw1)
+    await send(daemon.smtp_port, raw2)
+    both = await settled(daemon, 2)
+    assert sorted(m.state for m in both) == ["ignored", "processed"]
+    assert "duplicate" in next(m.error for m in both if m.state == "ignored")
+    assert len(await rows(daemon, TicketMessage)) == 1
+
+
+async def test_rcpt_outside_support_domain_refused(daemon):
+    raw, _ = make_mail(to="victim@elsewhere.example")
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as caught:
+        await send(daemon.smtp_port, raw, rcpt="victim@elsewhere.example")
+    assert caught.value.recipients[0].code == 550
+    assert await rows(daemon, InboundMail) == []
+
+
+async def test_message_over_size_limit_refused(env, sink):
+    from daemon.lifecycle import started
+    from desk.config import load_settings
+
+    small = load_settings({**env, "POSTDESK_MAX_MESSAGE_BYTES": "10000"}, read_dotenv=False)
+    async with started(small) as running:
+        raw, _ = make_mail(body="x" * 20_000)
+        with pytest.raises(aiosmtplib.SMTPResponseException) as caught:
+            await send(running.smtp_port, raw)
+        assert caught.value.code == 552
+        assert await rows(running, InboundMail) == []
+
+
+@pytest.mark.parametrize("headers", [
+    {"Auto-Submitted": "auto-replied"},
+    {"Precedence": "bulk"},
+    {"X-Autoreply": "yes"},
+])
+async def test_automatic_mail_stored_but_not_answered(daemon, sink, headers):
+    raw, _ = make_mail(subject="Out of office", headers=headers)
+    await send(daemon.smtp_port, raw)
+    [inbound] = await settled(daemon, 1)
+    assert inbound.state == "processed" and inbound.ticket_id
+    [message] = await rows(daemon, TicketMessage)
+    assert message.is_automatic
+    assert await rows(daemon, OutboxMail) == []
+
+
+BOUNCE = b"""From: MAILER-DAEMON@mx.example.com\r
+To: support@localhost\r
+Subject: Undelivered Mail Returned to Sender\r
+Message-ID: <bounce-1@mx.example.com>\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r
+\r
+--b1\r
+Content-Type: text/plain\r
+\r
+Delivery to bob@nowhere.example failed.\r
+--b1\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.example.com\r
+\r
+Final-Recipient: rfc822; bob@nowhere.example\r
+Action: failed\r
+Status: 5.1.1\r
+--b1--\r
+"""
+
+
+async def test_bounce_stored_but_not_answered(daemon, sink):
+    await send(daemon.smtp_port, BOUNCE, sender="")
+    [inbound] = await settled(daemon, 1)
+    assert inbound.state == "processed"
+    [message] = await rows(daemon, TicketMessage)
+    assert message.is_automatic and "failed" in message.body_text
+    await asyncio.sleep(0.5)
+    assert await rows(daemon, OutboxMail) == [] and sink.messages == []
+
+
+async def _set_ticket(daemon, ticket_id, **values):
+    async with daemon.desk.db.writer() as session:
+        await session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
+
+
+async def test_reply_to_resolved_ticket_reopens_it(daemon):
+    raw, mid = make_mail(subject="Broken")
+    await send(daemon.smtp_port, raw)
+    [first] = await settled(daemon, 1)
+    await _set_ticket(daemon, first.ticket_id, status="RESOLVED", resolved_at=utcnow())
+    again, _ = make_mail(subject="Re: Broken", in_reply_to=mid, body="still broken")
+    await send(daemon.smtp_port, again)
+    [_, second] = await settled(daemon, 2)
+    assert second.ticket_id == first.ticket_id
+    [ticket] = await rows(daemon, Ticket)
+    assert ticket.status == "OPEN" and ticket.resolved_at is None
+
+
+@pytest.mark.parametrize("change", [{"status": "CLOSED"}, {"archived_at": "now"}])
+async def test_reply_to_closed_or_archived_ticket_opens_linked_ticket(daemon, sink, change):
+    raw, mid = make_mail(subject="Old problem")
+    await send(daemon.smtp_port, raw)
+    [first] = await settled(daemon, 1)
+    values = {k: (utcnow() if v == "now" else v) for k, v in change.items()}
+    await _set_ticket(daemon, first.ticket_id, **values)
+    again, _ = make_mail(subject="Re: Old problem", in_reply_to=mid, body="it is back")
+    await send(daemon.smtp_port, again)
+    [_, second] = await settled(daemon, 2)
+    old, new = await rows(daemon, Ticket)
+    assert second.ticket_id == new.id and new.linked_ticket_id == old.id
+    assert "closed or archived" in second.thread_rule
+    # The new ticket is acknowledged like any new one.
+    await wait_for(lambda: _ready(len(sink.to("alice@example.com")) == 2), what="second ack")
+
+
+async def test_automatic_mail_to_one_address_is_capped(env, sink):
+    from daemon.lifecycle import started
+    from desk.config import load_settings
+
+    capped = load_settings({**env, "POSTDESK_AUTO_REPLY_PER_HOUR": "3"}, read_dotenv=False)
+    async with started(capped) as running:
+        for i in range(5):
+            raw, _ = make_mail(subject=f"request {i}")
+            await send(running.smtp_port, raw)
+        await settled(running, 5)
+        assert len(await rows(running, Ticket)) == 5
+        acks = await rows(running, OutboxMail, OutboxMail.kind == "acknowledgement")
+        assert len(acks) == 3
+
+
+async def test_mail_from_support_address_is_not_answered(daemon):
+    raw, _ = make_mail(sender="support@localhost", name="Ourselves")
+    await send(daemon.smtp_port, raw, sender="support@localhost")
+    await settled(daemon, 1)
+    assert await rows(daemon, OutboxMail) == []
+
+
+async def _ready(value):
+    return value
