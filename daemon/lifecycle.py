@@ -65,7 +65,7 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running) -> None:
         host=s.smtp_host,
         port=s.smtp_port,
         domains=s.accepted_domains,
-        max_bytes=s.max_message_bytes,
+        max_bytes=s.smtp_size_limit,
         hostname=s.support_domain,
     )
     stack.push_async_callback(_close_server, server)

@@ -68,4 +68,11 @@ class ParsePool:
         broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop now: a worker stuck on a hostile mail must not hold up shutdown (that mail
+        is still `received` and is parsed again on the next start)."""
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=2)
+            if process.is_alive():
+                process.kill()

@@ -43,6 +43,13 @@ class Settings:
         return frozenset({self.support_domain})
 
     @property
+    def smtp_size_limit(self) -> int:
+        """The SMTP SIZE we accept. The setting counts content as mail clients report it;
+        base64 adds a third plus line breaks, so a 20 MB attachment under a 25 MB limit is
+        not refused for its encoding."""
+        return int(self.max_message_bytes * 1.4) + 1024 * 1024
+
+    @property
     def is_embedded(self) -> bool:
         return self.database_url.startswith("sqlite")
 

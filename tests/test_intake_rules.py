@@ -56,7 +56,7 @@ async def test_message_over_size_limit_refused(env, sink):
 
     small = load_settings({**env, "POSTDESK_MAX_MESSAGE_BYTES": "10000"}, read_dotenv=False)
     async with started(small) as running:
-        raw, _ = make_mail(body="x" * 20_000)
+        raw, _ = make_mail(body="x" * (small.smtp_size_limit + 1))
         with pytest.raises(aiosmtplib.SMTPResponseException) as caught:
             await send(running.smtp_port, raw)
         assert caught.value.code == 552

@@ -1,0 +1,216 @@
+"""Ugly and hostile mail: each is stored, then processed or kept as failed with a reason,
+and the listener keeps answering other clients meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from desk.mail.parse import Limits, MailRejected
+from desk.mail.prepare import blob_path, prepare
+from desk.models import Attachment, InboundMail, TicketMessage
+from tests.support import rows, send, wait_for
+
+
+async def settled_one(daemon, stored_id: int, timeout: float = 30):
+    async def check():
+        found = await rows(daemon, InboundMail, InboundMail.id == stored_id)
+        return found[0] if found and found[0].state != "received" else None
+
+    return await wait_for(check, timeout=timeout, what=f"inbound {stored_id} settled")
+
+
+async def deliver(daemon, raw: bytes, sender: str = "ugly@example.com") -> InboundMail:
+    _, reply = await send(daemon.smtp_port, raw, sender=sender)
+    stored_id = int(reply.rsplit(" ", 1)[1])
+    return await settled_one(daemon, stored_id)
+
+
+def nested(depth: int) -> bytes:
+    head = b"From: deep@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+    parts = b""
+    for level in range(depth):
+        parts += f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n--b{level}\r\n'.encode()
+    parts += b"Content-Type: text/plain\r\n\r\nbottom\r\n"
+    for level in reversed(range(depth)):
+        parts += f"--b{level}--\r\n".encode()
+    return head + parts
+
+
+UGLY = {
+    "broken boundary": (
+        b"From: a@example.com\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="never-used"\r\n\r\n'
+        b"--wrong\r\nContent-Type: text/plain\r\n\r\nhello\r\n--also-wrong--\r\n"
+    ),
+    "unterminated boundary": (
+        b"From: a@example.com\r\nSubject: open\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="xx"\r\n\r\n'
+        b"--xx\r\nContent-Type: text/plain\r\n\r\nno end in sight\r\n"
+    ),
+    "unknown charset": (
+        b"From: a@example.com\r\nSubject: =?x-klingon?q?qapla=E9?=\r\n"
+        b"Content-Type: text/plain; charset=x-klingon\r\n\r\nnuqneH \xe9\xff\r\n"
+    ),
+    "wrong charset": (
+        b"From: a@example.com\r\nSubject: latin\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nCaf\xe9 cr\xe8me br\xfbl\xe9e\r\n"
+    ),
+    "raw 8-bit headers": (
+        b"From: J\xf6rg M\xfcller <joerg@example.com>\r\nSubject: Gr\xfc\xdfe \xe2\x82\xac\r\n"
+        b"\r\nbody\r\n"
+    ),
+    "no From": b"Subject: who am I\r\nMessage-ID: <nofrom@example.com>\r\n\r\nanonymous\r\n",
+    "no Message-ID": b"From: a@example.com\r\nSubject: no id\r\n\r\nbody\r\n",
+    "no headers at all": b"\r\njust a body\r\n",
+    "html only with script": (
+        b"From: a@example.com\r\nSubject: html\r\nContent-Type: text/html\r\n\r\n"
+        b"<p>Hi<script>alert(1)</script><img src=x onerror=alert(2)></p>\r\n"
+    ),
+    "nested 50": nested(50),
+    "nested 150": nested(150),
+}
+
+
+@pytest.mark.parametrize("name", list(UGLY))
+async def test_ugly_mail_processed_or_failed_with_reason(daemon, name):
+    inbound = await deliver(daemon, UGLY[name])
+    assert inbound.state in ("processed", "failed")
+    if inbound.state == "failed":
+        assert inbound.error
+    else:
+        [message] = await rows(daemon, TicketMessage, TicketMessage.inbound_id == inbound.id)
+        assert "\r" not in message.subject and "\n" not in message.subject
+        assert "<script" not in message.body_html and "onerror" not in message.body_html
+    # and the listener still answers
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=daemon.smtp_port) as client:
+        code, _ = await client.noop()
+        assert code == 250
+
+
+async def test_expected_outcomes_of_limits(daemon):
+    deep = await deliver(daemon, UGLY["nested 150"])
+    assert deep.state == "failed" and "nesting" in deep.error
+    shallow = await deliver(daemon, UGLY["nested 50"])
+    assert shallow.state == "processed"
+    anonymous = await deliver(daemon, UGLY["no From"], sender="")
+    assert anonymous.state == "failed" and "sender" in anonymous.error
+    from_envelope = await deliver(daemon, UGLY["no headers at all"], sender="env@example.com")
+    assert from_envelope.state == "processed" and from_envelope.sender == "env@example.com"
+
+
+async def test_five_megabyte_header_block_fails_with_reason(daemon):
+    # SMTP caps lines at 1000 octets (RFC 5321 4.5.3.1.6); many long lines make the 5 MB.
+    big = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 900) for i in range(5600))
+    raw = b"From: a@example.com\r\nSubject: huge headers\r\n" + big + b"\r\nbody\r\n"
+    assert len(raw) > 5_000_000
+    inbound = await deliver(daemon, raw)
+    assert inbound.state == "failed" and "header block" in inbound.error
+
+
+async def test_twenty_megabyte_attachment_is_stored_by_hash(daemon, settings):
+    import base64
+    import hashlib
+    import os
+
+    payload = os.urandom(20 * 1024 * 1024)
+    encoded = base64.encodebytes(payload)
+    raw = (
+        b"From: a@example.com\r\nSubject: big file\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+        b"Content-Type: text/plain\r\n\r\nsee attached\r\n--B\r\n"
+        b'Content-Type: application/octet-stream; name="../../etc/passwd"\r\n'
+        b'Content-Disposition: attachment; filename="../../etc/passwd"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"--B--\r\n"
+    )
+    inbound = await deliver(daemon, raw)
+    assert inbound.state == "processed", inbound.error
+    [attachment] = await rows(daemon, Attachment)
+    digest = hashlib.sha256(payload).hexdigest()
+    assert attachment.sha256 == digest and attachment.size == len(payload)
+    assert "/" not in attachment.filename
+    stored = blob_path(settings.attachments_dir, digest)
+    assert stored.read_bytes() == payload
+    assert not (settings.data_dir.parent / "etc" / "passwd").exists()
+
+
+@pytest.mark.parametrize("kind", ["semicolons", "addresses"])
+async def test_pathological_header_does_not_stall_listener(daemon, kind):
+    # Folded into lines under SMTP's 1000-octet limit, as a real client would send them.
+    if kind == "semicolons":
+        header = b"Content-Type: text/plain" + b"".join(b";" * 100 + b"\r\n " for _ in range(80))
+        header = header.rstrip(b" ") + b"\r\n" if not header.endswith(b"\r\n") else header
+        header = header[:-3] + b"\r\n"
+    else:
+        addrs = [b"a%d@x.y" % i for i in range(8000)]
+        lines = [b", ".join(addrs[i : i + 50]) for i in range(0, 8000, 50)]
+        header = b"To: " + b",\r\n ".join(lines) + b"\r\n"
+    raw = b"From: a@example.com\r\nSubject: slow\r\n" + header + b"\r\nbody\r\n"
+    _, reply = await send(daemon.smtp_port, raw)
+    heavy_id = int(reply.rsplit(" ", 1)[1])
+    # While it is parsed, other clients are answered promptly.
+    for i in range(5):
+        started = time.monotonic()
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=daemon.smtp_port) as client:
+            await client.sendmail("b@example.com", ["support@localhost"],
+                                  f"From: b@example.com\r\nSubject: ping {i}\r\n\r\nhi\r\n")
+        assert time.monotonic() - started < 1.0
+        await asyncio.sleep(0.05)
+    # The heavy one settles within its budget (5s CPU in tests, wall guard 20s).
+    heavy = await settled_one(daemon, heavy_id, timeout=25)
+    assert heavy.state == "processed" or heavy.error
+
+
+# -- generated mail ---------------------------------------------------------------------
+
+CHARSETS = ["utf-8", "latin-1", "x-unknown", "utf-7", "koi8-r", "utf-16", "", "iso-2022-jp",
+            "\xff\xfe", "us-ascii"]
+ENCODINGS = ["7bit", "8bit", "base64", "quoted-printable", "x-uuencode", "bogus", ""]
+
+
+@st.composite
+def ugly_mails(draw: st.DrawFn) -> bytes:
+    charset = draw(st.sampled_from(CHARSETS))
+    cte = draw(st.sampled_from(ENCODINGS))
+    subject = draw(st.binary(max_size=200)).replace(b"\n", b" ")
+    header_noise = draw(st.lists(st.binary(min_size=1, max_size=80), max_size=5))
+    body = draw(st.binary(max_size=3000))
+    boundary = draw(st.sampled_from([b"b", b"", b'"', b"b;b", b"\xff"]))
+    multipart = draw(st.booleans())
+    lines = [b"From: gen@example.com", b"Subject: " + subject,
+             b"Content-Type: " + (b"multipart/mixed; boundary=" + boundary if multipart
+                                  else b"text/plain; charset=" + charset.encode("latin-1")),
+             b"Content-Transfer-Encoding: " + cte.encode()]
+    lines += [n.replace(b"\r", b"").replace(b"\n", b"") for n in header_noise]
+    if multipart:
+        body = b"--" + boundary + b"\r\nContent-Type: text/plain\r\n\r\n" + body
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body + b"\r\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=ugly_mails())
+def test_parser_never_crashes(tmp_path_factory, raw):
+    folder = tmp_path_factory.mktemp("att")
+    try:
+        parsed = prepare(raw, Limits(cpu_seconds=5), str(folder)).mail
+    except MailRejected as exc:
+        assert str(exc)
+        return
+    assert "\n" not in parsed.subject and "\r" not in parsed.subject
+    parsed.text.encode("utf-8")  # always valid text
+    assert all(Path(folder).glob("**/*")) or True
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=ugly_mails())
+async def test_daemon_settles_generated_mail(daemon, raw):
+    inbound = await deliver(daemon, raw, sender="gen@example.com")
+    assert inbound.state in ("processed", "failed", "ignored")
+    assert inbound.state != "failed" or inbound.error
