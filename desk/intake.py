@@ -143,17 +143,13 @@ async def _prepare_safely(prepare: Prepare, raw: bytes) -> PreparedMail | MailRe
 async def _next_batch(db: Database) -> list[_Stored]:
     async with db.reader() as session:
         sizes = (
-            (
-                await session.execute(
-                    select(InboundMail.id, func.length(InboundMail.raw))
-                    .where(InboundMail.state == InboundState.RECEIVED.value)
-                    .order_by(InboundMail.id)
-                    .limit(BATCH_MAILS)
-                )
+            await session.execute(
+                select(InboundMail.id, func.length(InboundMail.raw))
+                .where(InboundMail.state == InboundState.RECEIVED.value)
+                .order_by(InboundMail.id)
+                .limit(BATCH_MAILS)
             )
-            
-            .all()
-        )
+        ).all()
         chosen, total = [], 0
         for row_id, size in sizes:
             if chosen and total + (size or 0) > BATCH_BYTES:
@@ -319,9 +315,7 @@ class _Lookup:
                         KnownMessageId.message_id.in_(list(message_ids))
                     )
                 )
-            )
-            
-            .all()
+            ).all()
         )
         return next((rows[m] for m in message_ids if m in rows), None)
 

@@ -127,17 +127,18 @@ class Api:
     http: aiohttp.ClientSession
 
     async def token(self, email: str, password: str) -> str:
-        async with self.http.post(f"{self.base}/api/auth/token/",
-                                  json={"email": email, "password": password}) as r:
+        async with self.http.post(
+            f"{self.base}/api/auth/token/", json={"email": email, "password": password}
+        ) as r:
             body = await r.json()
             assert r.status == 200, body
             return str(body["access"])
 
-    async def call(self, method: str, path: str, token: str | None = None,
-                   **kwargs: Any) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.http.request(method, f"{self.base}{path}", headers=headers,
-                                     **kwargs) as r:
+        async with self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs) as r:
             return r.status, await r.json()
 
 
@@ -148,10 +149,17 @@ async def api(daemon: Running, settings: Settings) -> AsyncIterator[Api]:
 
 
 @pytest.fixture
-async def make_user(daemon: Running):  # noqa: ANN201
-    async def _make(email: str, role: str, password: str | None = "correct horse 1",
-                    name: str = "") -> User:
+async def make_user(daemon: Running):
+    async def _make(
+        email: str, role: str, password: str | None = "correct horse 1", name: str = ""
+    ) -> User:
         async with daemon.desk.db.writer() as session:
-            return await add_user(session, email=email, role=role, password=password,
-                                  name=name or email.split("@")[0].title())
+            return await add_user(
+                session,
+                email=email,
+                role=role,
+                password=password,
+                name=name or email.split("@")[0].title(),
+            )
+
     return _make

@@ -50,8 +50,9 @@ def make_mail(
     return msg.as_bytes(), mid
 
 
-async def send(port: int, raw: bytes, *, sender: str = "alice@example.com",
-               rcpt: str = "support@localhost") -> tuple[int, str]:
+async def send(
+    port: int, raw: bytes, *, sender: str = "alice@example.com", rcpt: str = "support@localhost"
+) -> tuple[int, str]:
     """Deliver over a real SMTP conversation; return the DATA reply."""
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60) as client:
         errors, reply = await client.sendmail(sender, [rcpt], raw)
@@ -66,8 +67,22 @@ class Sink:
     port: int
     messages: list[tuple[Envelope, Message]] = field(default_factory=list)
     server: asyncio.Server | None = None
+    refuse: str | None = None  # e.g. "550 5.1.1 No such user": answer RCPT with this
 
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_RCPT(
+        self,
+        server: Any,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
+    ) -> str:
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope, parsed))
         return "250 OK"
@@ -88,8 +103,9 @@ class Sink:
         return [m for env, m in self.messages if address in env.rcpt_tos]
 
 
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 20.0,
-                   what: str = "condition") -> Any:
+async def wait_for(
+    check: Callable[[], Awaitable[Any]], timeout: float = 20.0, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = await check()

@@ -21,8 +21,7 @@ async def _processed(daemon, count):
     return await wait_for(check, what=f"{count} processed mails")
 
 
-async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, make_user,
-                                                            settings):
+async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, make_user, settings):
     port = daemon.smtp_port
     raw, first_id = make_mail(subject="Printer on fire", body="Please help, it is on fire.")
     await send(port, raw)
@@ -48,8 +47,12 @@ async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, m
     # An agent answers through the API; the answer is mailed, threaded.
     await make_user("agent@localhost", "agent")
     token = await api.token("agent@localhost", "correct horse 1")
-    status, body = await api.call("POST", f"/api/tickets/{ticket.id}/messages/", token,
-                                  json={"body": "Unplug it, then call the fire brigade."})
+    status, body = await api.call(
+        "POST",
+        f"/api/tickets/{ticket.id}/messages/",
+        token,
+        json={"body": "Unplug it, then call the fire brigade."},
+    )
     assert status == 201, body
 
     async def reply():
@@ -62,9 +65,12 @@ async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, m
     assert reply_mail["Auto-Submitted"] is None  # written by a person
 
     # The customer answers that mail with a changed subject and no ticket number.
-    answer, _ = make_mail(subject="thanks!!", body="It worked.",
-                          in_reply_to=reply_mail["Message-ID"],
-                          references=f"{first_id} {reply_mail['Message-ID']}")
+    answer, _ = make_mail(
+        subject="thanks!!",
+        body="It worked.",
+        in_reply_to=reply_mail["Message-ID"],
+        references=f"{first_id} {reply_mail['Message-ID']}",
+    )
     await send(port, answer)
     await _processed(daemon, 2)
     messages = await _ticket_messages(daemon, ticket.id)
@@ -73,8 +79,12 @@ async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, m
     assert len(await rows(daemon, Ticket)) == 1
 
     # A stranger who names the ticket in a subject gets a ticket of their own.
-    stranger, _ = make_mail(sender="mallory@evil.example", name="Mallory",
-                            subject=f"Re: [#{ticket.id}] Printer on fire", body="let me in")
+    stranger, _ = make_mail(
+        sender="mallory@evil.example",
+        name="Mallory",
+        subject=f"Re: [#{ticket.id}] Printer on fire",
+        body="let me in",
+    )
     await send(port, stranger, sender="mallory@evil.example")
     [_, _, third] = await _processed(daemon, 3)
     tickets = await rows(daemon, Ticket)
@@ -89,8 +99,12 @@ async def test_reply_token_threads_when_relay_rewrote_message_id(daemon, sink):
     reply_to = ack_mail["Reply-To"].addresses[0].addr_spec
     # The relay replaced our Message-ID, so In-Reply-To names nothing we know; the
     # customer's client still answers to Reply-To, which carries the token.
-    answer, _ = make_mail(to=reply_to, subject="Re: something else",
-                          in_reply_to="<rewritten-by-relay@relay.example>", body="more info")
+    answer, _ = make_mail(
+        to=reply_to,
+        subject="Re: something else",
+        in_reply_to="<rewritten-by-relay@relay.example>",
+        body="more info",
+    )
     await send(daemon.smtp_port, answer, rcpt=reply_to)
     [_, second] = await _processed(daemon, 2)
     assert second.thread_rule == "reply-token"
@@ -126,8 +140,12 @@ async def test_internal_note_is_never_mailed(daemon, api, sink, make_user):
     await wait_for(lambda: _aw(sink.to("alice@example.com")), what="ack")
     await make_user("agent@localhost", "agent")
     token = await api.token("agent@localhost", "correct horse 1")
-    status, body = await api.call("POST", f"/api/tickets/{inbound.ticket_id}/messages/", token,
-                                  json={"body": "customer seems confused", "is_internal": True})
+    status, body = await api.call(
+        "POST",
+        f"/api/tickets/{inbound.ticket_id}/messages/",
+        token,
+        json={"body": "customer seems confused", "is_internal": True},
+    )
     assert status == 201 and body["is_internal"] is True
     async with daemon.desk.db.reader() as session:
         from desk.models import OutboxMail

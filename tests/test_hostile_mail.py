@@ -36,7 +36,9 @@ def nested(depth: int) -> bytes:
     head = b"From: deep@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
     parts = b""
     for level in range(depth):
-        parts += f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n--b{level}\r\n'.encode()
+        parts += (
+            f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n--b{level}\r\n'.encode()
+        )
     parts += b"Content-Type: text/plain\r\n\r\nbottom\r\n"
     for level in reversed(range(depth)):
         parts += f"--b{level}--\r\n".encode()
@@ -158,8 +160,11 @@ async def test_pathological_header_does_not_stall_listener(daemon, kind):
     for i in range(5):
         started = time.monotonic()
         async with aiosmtplib.SMTP(hostname="127.0.0.1", port=daemon.smtp_port) as client:
-            await client.sendmail("b@example.com", ["support@localhost"],
-                                  f"From: b@example.com\r\nSubject: ping {i}\r\n\r\nhi\r\n")
+            await client.sendmail(
+                "b@example.com",
+                ["support@localhost"],
+                f"From: b@example.com\r\nSubject: ping {i}\r\n\r\nhi\r\n",
+            )
         assert time.monotonic() - started < 1.0
         await asyncio.sleep(0.05)
     # The heavy one settles within its budget (5s CPU in tests, wall guard 20s).
@@ -169,8 +174,18 @@ async def test_pathological_header_does_not_stall_listener(daemon, kind):
 
 # -- generated mail ---------------------------------------------------------------------
 
-CHARSETS = ["utf-8", "latin-1", "x-unknown", "utf-7", "koi8-r", "utf-16", "", "iso-2022-jp",
-            "\xff\xfe", "us-ascii"]
+CHARSETS = [
+    "utf-8",
+    "latin-1",
+    "x-unknown",
+    "utf-7",
+    "koi8-r",
+    "utf-16",
+    "",
+    "iso-2022-jp",
+    "\xff\xfe",
+    "us-ascii",
+]
 ENCODINGS = ["7bit", "8bit", "base64", "quoted-printable", "x-uuencode", "bogus", ""]
 
 
@@ -183,10 +198,17 @@ def ugly_mails(draw: st.DrawFn) -> bytes:
     body = draw(st.binary(max_size=3000))
     boundary = draw(st.sampled_from([b"b", b"", b'"', b"b;b", b"\xff"]))
     multipart = draw(st.booleans())
-    lines = [b"From: gen@example.com", b"Subject: " + subject,
-             b"Content-Type: " + (b"multipart/mixed; boundary=" + boundary if multipart
-                                  else b"text/plain; charset=" + charset.encode("latin-1")),
-             b"Content-Transfer-Encoding: " + cte.encode()]
+    lines = [
+        b"From: gen@example.com",
+        b"Subject: " + subject,
+        b"Content-Type: "
+        + (
+            b"multipart/mixed; boundary=" + boundary
+            if multipart
+            else b"text/plain; charset=" + charset.encode("latin-1")
+        ),
+        b"Content-Transfer-Encoding: " + cte.encode(),
+    ]
     lines += [n.replace(b"\r", b"").replace(b"\n", b"") for n in header_noise]
     if multipart:
         body = b"--" + boundary + b"\r\nContent-Type: text/plain\r\n\r\n" + body
@@ -207,8 +229,9 @@ def test_parser_never_crashes(tmp_path_factory, raw):
     assert all(Path(folder).glob("**/*")) or True
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(raw=ugly_mails())
 async def test_daemon_settles_generated_mail(daemon, raw):
     inbound = await deliver(daemon, raw, sender="gen@example.com")

@@ -32,7 +32,7 @@ async def test_same_bytes_twice_stored_once(daemon):
 
 
 async def test_same_message_id_from_same_sender_is_one_message(daemon):
-    raw1, mid = make_mail(body="first copy")
+    raw1, _ = make_mail(body="first copy")
     raw2 = b"Received: from relay2.example by mx; Mon, 1 Jan 2024\r\n" + raw1
     await send(daemon.smtp_port, raw1)
     await send(daemon.smtp_port, raw2)
@@ -63,11 +63,14 @@ async def test_message_over_size_limit_refused(env, sink):
         assert await rows(running, InboundMail) == []
 
 
-@pytest.mark.parametrize("headers", [
-    {"Auto-Submitted": "auto-replied"},
-    {"Precedence": "bulk"},
-    {"X-Autoreply": "yes"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto-Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+        {"X-Autoreply": "yes"},
+    ],
+)
 async def test_automatic_mail_stored_but_not_answered(daemon, sink, headers):
     raw, _ = make_mail(subject="Out of office", headers=headers)
     await send(daemon.smtp_port, raw)

@@ -14,14 +14,18 @@ from typing import Any
 
 import jinja2
 
+from desk.errors import DeskError
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models.base import utcnow
 
 MAX_REFERENCES = 20
 
 
-class UnsafeHeader(Exception):
+class UnsafeHeader(DeskError):
     """A composed message would carry a header we did not set: refuse to send it."""
+
+    code = "unsafe_header"
+    status = 422
 
 
 @dataclass(frozen=True)

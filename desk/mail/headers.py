@@ -8,7 +8,8 @@ import re
 
 # C0 controls, DEL, C1 controls and the Unicode line/paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+# Lenient like CPython's own header parser, which also decodes words with spaces inside.
+_ENCODED_WORD = re.compile(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=")
 _MAX_DECODE_ROUNDS = 5
 
 

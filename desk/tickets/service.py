@@ -3,6 +3,7 @@ transaction and appends the events that go out after it commits."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.auth.access import can_see_ticket, can_write_note
 from desk.context import Desk
 from desk.events import Event
-from desk.mail.compose import Outgoing
+from desk.mail.compose import Outgoing, UnsafeHeader
 from desk.mail.reply_token import reply_address
 from desk.mail.threading import subject_tag
 from desk.models import (
@@ -26,6 +27,8 @@ from desk.models import (
 from desk.outbox import automatic_mail_allowed, queue_mail
 from desk.tickets import events as ev
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
+
+log = logging.getLogger(__name__)
 
 # A customer writing again moves the ticket back to the team.
 _CUSTOMER_WROTE = {
@@ -141,7 +144,12 @@ async def acknowledge(session: AsyncSession, desk: Desk, ticket: Ticket, custome
         references=thread.references,
         automatic=True,
     )
-    await queue_mail(session, desk.templates, out, ticket_id=ticket.id, kind="acknowledgement")
+    try:
+        await queue_mail(session, desk.templates, out, ticket_id=ticket.id, kind="acknowledgement")
+    except UnsafeHeader:
+        # The ticket matters more than its acknowledgement: keep it, skip the mail.
+        log.warning("ticket %s: acknowledgement not composed safely; not sent", ticket.id)
+        return False
     return True
 
 
