@@ -1,0 +1,259 @@
+"""The least API that closes the loop, with DESIGN.md's access rules from the start."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from sqlalchemy import update
+
+from desk.models import InboundMail, Ticket, User
+from tests.conftest import SECRET
+from tests.support import make_mail, rows, send, wait_for
+
+PASSWORD = "correct horse 1"
+
+
+@pytest.fixture
+async def desk_world(daemon, api, make_user):
+    """Two customers with a ticket each (by mail), two agents, an admin; ticket A is
+    assigned to agent1 and carries an internal note."""
+    for sender in ("carol@example.com", "dave@example.com"):
+        raw, _ = make_mail(sender=sender, name=sender.split("@")[0], subject=f"from {sender}")
+        await send(daemon.smtp_port, raw, sender=sender)
+
+    async def processed():
+        done = await rows(daemon, InboundMail, InboundMail.state == "processed")
+        return done if len(done) == 2 else None
+
+    await wait_for(processed, what="two tickets")
+    agent1 = await make_user("agent1@localhost", "agent")
+    await make_user("agent2@localhost", "agent")
+    await make_user("admin@localhost", "admin")
+    async with daemon.desk.db.writer() as session:
+        for email in ("carol@example.com", "dave@example.com"):
+            await session.execute(
+                update(User).where(User.email == email).values(password_hash=agent1.password_hash)
+            )
+    ticket_a, ticket_b = await rows(daemon, Ticket)
+    async with daemon.desk.db.writer() as session:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_a.id)
+            .values(assigned_agent_id=agent1.id, status="ASSIGNED")
+        )
+    tokens = {
+        name: await api.token(f"{name}@{dom}", PASSWORD)
+        for name, dom in [
+            ("carol", "example.com"),
+            ("dave", "example.com"),
+            ("agent1", "localhost"),
+            ("agent2", "localhost"),
+            ("admin", "localhost"),
+        ]
+    }
+    status, _ = await api.call(
+        "POST",
+        f"/api/tickets/{ticket_a.id}/messages/",
+        tokens["agent1"],
+        json={"body": "internal: carol is a VIP", "is_internal": True},
+    )
+    assert status == 201
+    return {"a": ticket_a.id, "b": ticket_b.id, "tokens": tokens}
+
+
+VISIBLE = {  # who sees which ticket (a: carol's, assigned to agent1; b: dave's, unassigned)
+    "carol": {"a"},
+    "dave": {"b"},
+    "agent1": {"a", "b"},
+    "agent2": {"b"},
+    "admin": {"a", "b"},
+}
+
+
+@pytest.mark.parametrize("who", list(VISIBLE))
+async def test_ticket_list_and_detail_follow_access_rules(api, desk_world, who):
+    token = desk_world["tokens"][who]
+    status, body = await api.call("GET", "/api/tickets/", token)
+    assert status == 200
+    seen = {t["id"] for t in body["results"]}
+    assert seen == {desk_world[k] for k in VISIBLE[who]}
+    assert body["count"] == len(seen)
+    for key in ("a", "b"):
+        status, detail = await api.call("GET", f"/api/tickets/{desk_world[key]}/", token)
+        if key in VISIBLE[who]:
+            assert status == 200
+            notes = [m for m in detail["messages"] if m["is_internal"]]
+            staff = who.startswith("agent") or who == "admin"
+            assert bool(notes) == (staff and key == "a")
+        else:
+            assert status == 404 and detail["error"] == "ticket_not_found"
+
+
+async def test_customer_cannot_write_internal_note_or_to_others(api, desk_world):
+    carol = desk_world["tokens"]["carol"]
+    status, body = await api.call(
+        "POST",
+        f"/api/tickets/{desk_world['a']}/messages/",
+        carol,
+        json={"body": "sneaky", "is_internal": True},
+    )
+    assert status == 403 and body["error"] == "forbidden"
+    status, _ = await api.call(
+        "POST", f"/api/tickets/{desk_world['b']}/messages/", carol, json={"body": "hello dave"}
+    )
+    assert status == 404
+    status, body = await api.call(
+        "POST", f"/api/tickets/{desk_world['a']}/messages/", carol, json={"body": "any update?"}
+    )
+    assert status == 201 and body["kind"] == "inbound"
+
+
+async def test_agent_cannot_post_on_colleagues_ticket(api, desk_world):
+    status, _ = await api.call(
+        "POST",
+        f"/api/tickets/{desk_world['a']}/messages/",
+        desk_world["tokens"]["agent2"],
+        json={"body": "hi"},
+    )
+    assert status == 404
+
+
+async def test_anonymous_and_bad_tokens_are_refused(api, desk_world, settings):
+    for token in (
+        None,
+        "garbage",
+        _forged(alg="none"),
+        _forged(secret="wrong" * 10),
+        _forged(exp=-10),
+        _forged(typ="refresh"),
+        _forged(aud="other"),
+    ):
+        status, body = await api.call("GET", "/api/tickets/", token)
+        assert status == 401, token
+        assert body["error"] == "not_authenticated"
+
+
+def _forged(
+    *,
+    alg: str = "HS256",
+    secret: str = SECRET,
+    exp: int = 600,
+    typ: str = "access",
+    aud: str = "postdesk-api",
+) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": "1",
+        "typ": typ,
+        "iat": now,
+        "nbf": now,
+        "exp": now + exp,
+        "jti": "x",
+        "iss": "postdesk",
+        "aud": aud,
+    }
+    if alg == "none":
+        return jwt.encode(claims, None, algorithm="none")
+    return jwt.encode(claims, secret, algorithm=alg)
+
+
+async def test_deactivated_user_is_shut_out_at_once(api, daemon, desk_world):
+    token = desk_world["tokens"]["agent2"]
+    assert (await api.call("GET", "/api/tickets/", token))[0] == 200
+    async with daemon.desk.db.writer() as session:
+        await session.execute(
+            update(User).where(User.email == "agent2@localhost").values(is_active=False)
+        )
+    assert (await api.call("GET", "/api/tickets/", token))[0] == 401
+
+
+async def test_login_errors(api, desk_world):
+    for body in (
+        {"email": "admin@localhost", "password": "wrong"},
+        {"email": "nobody@localhost", "password": "x"},
+        {"email": "carol@example.com", "password": ""},
+    ):
+        status, answer = await api.call("POST", "/api/auth/token/", json=body)
+        assert status in (400, 401) and answer["error"] in ("not_authenticated", "invalid")
+    status, _ = await api.call(
+        "POST", "/api/auth/token/", json={"username": "admin@localhost", "password": PASSWORD}
+    )
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    "path,kwargs,field",
+    [
+        ("/api/tickets/?status=NOPE", {}, "status"),
+        ("/api/tickets/?page=0", {}, "page"),
+        ("/api/tickets/?ordering=password", {}, "ordering"),
+    ],
+)
+async def test_bad_query_is_a_clear_400(api, desk_world, path, kwargs, field):
+    status, body = await api.call("GET", path, desk_world["tokens"]["admin"], **kwargs)
+    assert status == 400 and field in body["details"]["fields"]
+
+
+async def test_bad_bodies_are_clear_errors(api, desk_world):
+    admin = desk_world["tokens"]["admin"]
+    url = f"/api/tickets/{desk_world['a']}/messages/"
+    for kwargs, code in (
+        ({"data": b"not json"}, "invalid"),
+        ({"json": [1, 2]}, "invalid"),
+        ({"json": {"body": ""}}, "invalid"),
+        ({"json": {"body": "x", "extra": 1}}, "invalid"),
+    ):
+        status, body = await api.call("POST", url, admin, **kwargs)
+        assert status == 400 and body["error"] == code, body
+    status, body = await api.call("GET", "/api/tickets/abc/", admin)
+    assert status in (400, 404) and "error" in body
+    status, body = await api.call("GET", "/api/nothing-here/", admin)
+    assert status == 404 and body["error"] == "not_found"
+
+
+async def test_pagination_shape(api, daemon, make_user):
+    for i in range(7):
+        raw, _ = make_mail(subject=f"ticket {i}")
+        await send(daemon.smtp_port, raw)
+
+    async def done():
+        return len(await rows(daemon, InboundMail, InboundMail.state == "processed")) == 7
+
+    await wait_for(done, what="7 tickets")
+    await make_user("boss@localhost", "admin")
+    token = await api.token("boss@localhost", PASSWORD)
+    status, page1 = await api.call("GET", "/api/tickets/?page_size=5&ordering=id", token)
+    assert status == 200 and page1["count"] == 7 and len(page1["results"]) == 5
+    assert page1["previous"] is None and "page=2" in page1["next"]
+    status, page2 = await api.call("GET", "/api/tickets/?page_size=5&ordering=id&page=2", token)
+    assert len(page2["results"]) == 2 and page2["next"] is None
+    ids = [t["id"] for t in page1["results"] + page2["results"]]
+    assert ids == sorted(ids) and len(set(ids)) == 7
+
+
+async def test_healthz(api):
+    status, body = await api.call("GET", "/healthz")
+    assert status == 200 and body == {"status": "ok"}
+
+
+async def test_stored_html_is_sanitized_when_served(api, daemon, make_user):
+    raw = (
+        b"From: h@example.com\r\nTo: support@localhost\r\nSubject: html\r\n"
+        b"Content-Type: text/html\r\n\r\n<p onclick='x()'>Hi<script>steal()</script>"
+        b"<a href='javascript:alert(1)'>link</a><img src='cid:logo'></p>\r\n"
+    )
+    await send(daemon.smtp_port, raw, sender="h@example.com")
+
+    async def done():
+        found = await rows(daemon, InboundMail, InboundMail.state == "processed")
+        return found[0] if found else None
+
+    inbound = await wait_for(done, what="html mail")
+    await make_user("root@localhost", "admin")
+    token = await api.token("root@localhost", PASSWORD)
+    _, detail = await api.call("GET", f"/api/tickets/{inbound.ticket_id}/", token)
+    html = detail["messages"][0]["body_html"]
+    assert "Hi" in html and "script" not in html and "onclick" not in html
+    assert "javascript:" not in html and 'src="cid:logo"' in html
