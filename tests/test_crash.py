@@ -43,7 +43,7 @@ async def start_daemon(env: dict[str, str]) -> asyncio.subprocess.Process:
 
 
 async def deliver_all(
-    port: int, mails: dict[str, bytes], accepted: set[str], stop: asyncio.Event | None
+    port: int, mails: dict[str, bytes], accepted: set[str], reached: asyncio.Event | None = None
 ) -> None:
     """Send each mail not yet accepted over CONNECTIONS connections; an error leaves it for
     the next round (that is what a real MTA does with a message not answered 250)."""
@@ -55,10 +55,12 @@ async def deliver_all(
     async def worker() -> None:
         try:
             async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=30) as client:
-                while not queue.empty() and not (stop and stop.is_set()):
+                while not queue.empty():
                     mid = queue.get_nowait()
                     await client.sendmail("crash@example.com", ["support@localhost"], mails[mid])
                     accepted.add(mid)  # only after the 250
+                    if reached is not None and len(accepted) >= KILL_AFTER:
+                        reached.set()
         except (aiosmtplib.SMTPException, OSError):
             pass
 
@@ -79,9 +81,11 @@ async def test_kill_9_loses_and_duplicates_nothing(env, settings):
     port = int(env["POSTDESK_SMTP_PORT"])
 
     proc = await start_daemon(env)
-    sending = asyncio.create_task(deliver_all(port, mails, accepted, None))
-    while len(accepted) < KILL_AFTER and not sending.done():
-        await asyncio.sleep(0.005)
+    reached = asyncio.Event()
+    sending = asyncio.create_task(deliver_all(port, mails, accepted, reached))
+    waiter = asyncio.create_task(reached.wait())
+    await asyncio.wait([waiter, sending], return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
     os.kill(proc.pid, signal.SIGKILL)
     await proc.wait()
     await sending
@@ -91,7 +95,7 @@ async def test_kill_9_loses_and_duplicates_nothing(env, settings):
     proc = await start_daemon(env)
     try:
         for _ in range(5):
-            await deliver_all(port, mails, accepted, None)
+            await deliver_all(port, mails, accepted)
             if len(accepted) == TOTAL:
                 break
         assert len(accepted) == TOTAL

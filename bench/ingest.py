@@ -1,0 +1,175 @@
+"""Ingestion benchmark: N generated mails over SMTP from C connections into a fresh daemon.
+
+Reports mails/second accepted (250s) and processed (ticket rows written), and the daemon's
+memory (main process RSS sampled while it runs, plus its parse workers at the end).
+
+    python -m bench.ingest --mails 2000 --connections 4 [--database postgresql+asyncpg://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+
+import aiosmtplib
+from sqlalchemy import func, select
+
+from desk.db import Database
+from desk.models import InboundMail
+
+WORDS = ("printer invoice password reset login error urgent please help order refund account "
+         "delivery broken screen update thanks question billing").split()
+UNICODE = ["Привет, не работает принтер", "請幫忙，我的帳戶被鎖定了", "Grüße aus Köln — Rechnung",
+           "مرحبا، لدي مشكلة", "Ça ne marche pas, déjà essayé"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def generate(n: int, seed: int = 7) -> list[bytes]:
+    """Mixed corpus: plain, HTML, non-ASCII, attachments; 30% reply to an earlier mail."""
+    rng = random.Random(seed)
+    sent: list[tuple[str, str, str]] = []  # (sender, message-id, subject)
+    mails = []
+    for i in range(n):
+        msg = EmailMessage()
+        if sent and rng.random() < 0.30:
+            sender, parent, subject = rng.choice(sent)
+            msg["In-Reply-To"] = parent
+            msg["References"] = parent
+            subject = f"Re: {subject}"
+        else:
+            sender = f"customer{rng.randrange(n // 3 + 1)}@example{rng.randrange(50)}.com"
+            subject = " ".join(rng.choices(WORDS, k=rng.randint(2, 7)))
+        kind = rng.random()
+        if kind < 0.05:
+            subject = rng.choice(UNICODE)
+        mid = make_msgid(domain="bench.example")
+        msg["From"] = f"Customer {i} <{sender}>"
+        msg["To"] = "support@localhost"
+        msg["Subject"] = subject
+        msg["Message-ID"] = mid
+        text = " ".join(rng.choices(WORDS, k=rng.randint(30, 400)))
+        if kind < 0.05:
+            text = (rng.choice(UNICODE) + "\n") * rng.randint(5, 50)
+        msg.set_content(text)
+        if 0.05 <= kind < 0.20:
+            msg.add_alternative(f"<html><body><p>{text}</p><p><b>{subject}</b></p></body></html>",
+                                subtype="html")
+        elif 0.20 <= kind < 0.30:
+            blob = rng.randbytes(rng.randint(50_000, 200_000))
+            msg.add_attachment(blob, maintype="application", subtype="octet-stream",
+                               filename=f"report-{i}.bin")
+        mails.append(msg.as_bytes())
+        sent.append((sender, mid, subject))
+    return mails
+
+
+async def send_all(port: int, mails: list[bytes], connections: int) -> float:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for m in mails:
+        queue.put_nowait(m)
+    started = time.perf_counter()
+
+    async def worker() -> None:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=120) as client:
+            while not queue.empty():
+                await client.sendmail("bench@example.com", ["support@localhost"],
+                                      queue.get_nowait())
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return time.perf_counter() - started
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+async def run(args: argparse.Namespace) -> None:
+    data = Path(tempfile.mkdtemp(prefix="pd-bench-"))
+    smtp_port = _free_port()
+    env = {**os.environ, "POSTDESK_DATA_DIR": str(data), "POSTDESK_SMTP_PORT": str(smtp_port),
+           "POSTDESK_HTTP_PORT": str(_free_port()),
+           "POSTDESK_SECRET_KEY": "bench-secret-key-0123456789-0123456789"}
+    if args.database:
+        env["POSTDESK_DATABASE_URL"] = args.database
+    url = args.database or f"sqlite+aiosqlite:///{data / 'postdesk.db'}"
+    mails = generate(args.mails)
+    size = sum(len(m) for m in mails)
+    print(f"corpus: {len(mails)} mails, {size / 1e6:.1f} MB; database: {url.split(':')[0]}; "
+          f"connections: {args.connections}")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "daemon", "run", env=env,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    db = Database(url)
+    try:
+        for _ in range(200):
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", smtp_port)
+                w.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        sending = asyncio.create_task(send_all(smtp_port, mails, args.connections))
+        samples: list[tuple[int, int]] = []
+        done = 0
+        while done < len(mails):
+            await asyncio.sleep(0.25)
+            async with db.reader() as s:
+                done = await s.scalar(select(func.count()).select_from(InboundMail)
+                                      .where(InboundMail.state != "received")) or 0
+            samples.append((done, rss_kb(proc.pid)))
+        processed_s = time.perf_counter() - started
+        accept_s = await sending
+        peak = rss_kb(proc.pid, "VmHWM")
+        workers = sum(rss_kb(c) for c in children(proc.pid))
+        async with db.reader() as s:
+            states = dict((await s.execute(select(InboundMail.state, func.count())
+                                           .group_by(InboundMail.state))).all())
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await db.dispose()
+    print(f"accepted:  {len(mails) / accept_s:8.1f} mails/s ({accept_s:.1f}s)")
+    print(f"processed: {len(mails) / processed_s:8.1f} mails/s end to end ({processed_s:.1f}s)")
+    print(f"states: {states}")
+    print(f"daemon main process: peak RSS {peak / 1024:.0f} MB; parse workers now "
+          f"{workers / 1024:.0f} MB")
+    step = max(1, len(mails) // 10)
+    marks = []
+    for target in range(step, len(mails) + 1, step):
+        rss = next((r for d, r in samples if d >= target), samples[-1][1])
+        marks.append(f"{target}:{rss / 1024:.0f}")
+    print("RSS (MB) by mails processed: " + " ".join(marks))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mails", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
