@@ -26,10 +26,17 @@ from sqlalchemy import func, select
 from desk.db import Database
 from desk.models import InboundMail
 
-WORDS = ("printer invoice password reset login error urgent please help order refund account "
-         "delivery broken screen update thanks question billing").split()
-UNICODE = ["Привет, не работает принтер", "請幫忙，我的帳戶被鎖定了", "Grüße aus Köln — Rechnung",
-           "مرحبا، لدي مشكلة", "Ça ne marche pas, déjà essayé"]
+WORDS = (
+    "printer invoice password reset login error urgent please help order refund account "
+    "delivery broken screen update thanks question billing"
+).split()
+UNICODE = [
+    "Привет, не работает принтер",
+    "請幫忙 我的帳戶被鎖定了",
+    "Grüße aus Köln — Rechnung",
+    "مرحبا، لدي مشكلة",
+    "Ça ne marche pas, déjà essayé",
+]
 
 
 def _free_port() -> int:
@@ -66,12 +73,14 @@ def generate(n: int, seed: int = 7) -> list[bytes]:
             text = (rng.choice(UNICODE) + "\n") * rng.randint(5, 50)
         msg.set_content(text)
         if 0.05 <= kind < 0.20:
-            msg.add_alternative(f"<html><body><p>{text}</p><p><b>{subject}</b></p></body></html>",
-                                subtype="html")
+            msg.add_alternative(
+                f"<html><body><p>{text}</p><p><b>{subject}</b></p></body></html>", subtype="html"
+            )
         elif 0.20 <= kind < 0.30:
             blob = rng.randbytes(rng.randint(50_000, 200_000))
-            msg.add_attachment(blob, maintype="application", subtype="octet-stream",
-                               filename=f"report-{i}.bin")
+            msg.add_attachment(
+                blob, maintype="application", subtype="octet-stream", filename=f"report-{i}.bin"
+            )
         mails.append(msg.as_bytes())
         sent.append((sender, mid, subject))
     return mails
@@ -86,8 +95,9 @@ async def send_all(port: int, mails: list[bytes], connections: int) -> float:
     async def worker() -> None:
         async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=120) as client:
             while not queue.empty():
-                await client.sendmail("bench@example.com", ["support@localhost"],
-                                      queue.get_nowait())
+                await client.sendmail(
+                    "bench@example.com", ["support@localhost"], queue.get_nowait()
+                )
 
     await asyncio.gather(*(worker() for _ in range(connections)))
     return time.perf_counter() - started
@@ -108,18 +118,25 @@ def children(pid: int) -> list[int]:
 async def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="pd-bench-"))
     smtp_port = _free_port()
-    env = {**os.environ, "POSTDESK_DATA_DIR": str(data), "POSTDESK_SMTP_PORT": str(smtp_port),
-           "POSTDESK_HTTP_PORT": str(_free_port()),
-           "POSTDESK_SECRET_KEY": "bench-secret-key-0123456789-0123456789"}
+    env = {
+        **os.environ,
+        "POSTDESK_DATA_DIR": str(data),
+        "POSTDESK_SMTP_PORT": str(smtp_port),
+        "POSTDESK_HTTP_PORT": str(_free_port()),
+        "POSTDESK_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+    }
     if args.database:
         env["POSTDESK_DATABASE_URL"] = args.database
     url = args.database or f"sqlite+aiosqlite:///{data / 'postdesk.db'}"
     mails = generate(args.mails)
     size = sum(len(m) for m in mails)
-    print(f"corpus: {len(mails)} mails, {size / 1e6:.1f} MB; database: {url.split(':')[0]}; "
-          f"connections: {args.connections}")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "daemon", "run", env=env,
-                                                stderr=asyncio.subprocess.DEVNULL)
+    print(
+        f"corpus: {len(mails)} mails, {size / 1e6:.1f} MB; database: {url.split(':')[0]}; "
+        f"connections: {args.connections}"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "daemon", "run", env=env, stderr=asyncio.subprocess.DEVNULL
+    )
     db = Database(url)
     try:
         for _ in range(200):
@@ -136,16 +153,27 @@ async def run(args: argparse.Namespace) -> None:
         while done < len(mails):
             await asyncio.sleep(0.25)
             async with db.reader() as s:
-                done = await s.scalar(select(func.count()).select_from(InboundMail)
-                                      .where(InboundMail.state != "received")) or 0
+                done = (
+                    await s.scalar(
+                        select(func.count())
+                        .select_from(InboundMail)
+                        .where(InboundMail.state != "received")
+                    )
+                    or 0
+                )
             samples.append((done, rss_kb(proc.pid)))
         processed_s = time.perf_counter() - started
         accept_s = await sending
         peak = rss_kb(proc.pid, "VmHWM")
         workers = sum(rss_kb(c) for c in children(proc.pid))
         async with db.reader() as s:
-            states = dict((await s.execute(select(InboundMail.state, func.count())
-                                           .group_by(InboundMail.state))).all())
+            states = dict(
+                (
+                    await s.execute(
+                        select(InboundMail.state, func.count()).group_by(InboundMail.state)
+                    )
+                ).all()
+            )
     finally:
         proc.terminate()
         await proc.wait()
@@ -153,8 +181,10 @@ async def run(args: argparse.Namespace) -> None:
     print(f"accepted:  {len(mails) / accept_s:8.1f} mails/s ({accept_s:.1f}s)")
     print(f"processed: {len(mails) / processed_s:8.1f} mails/s end to end ({processed_s:.1f}s)")
     print(f"states: {states}")
-    print(f"daemon main process: peak RSS {peak / 1024:.0f} MB; parse workers now "
-          f"{workers / 1024:.0f} MB")
+    print(
+        f"daemon main process: peak RSS {peak / 1024:.0f} MB; parse workers now "
+        f"{workers / 1024:.0f} MB"
+    )
     step = max(1, len(mails) // 10)
     marks = []
     for target in range(step, len(mails) + 1, step):

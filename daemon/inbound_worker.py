@@ -8,6 +8,7 @@ import logging
 
 from desk.context import Desk
 from desk.intake import Prepare, Receiver, process_pending
+from desk.waiting import still_running, wait_event
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
@@ -22,7 +23,7 @@ async def drain(desk: Desk, prepare: Prepare) -> int:
 
 
 async def run_inbound_worker(desk: Desk, prepare: Prepare, receiver: Receiver) -> None:
-    while True:
+    while still_running():
         receiver.stored.clear()
         try:
             await drain(desk, prepare)
@@ -31,7 +32,4 @@ async def run_inbound_worker(desk: Desk, prepare: Prepare, receiver: Receiver) -
             log.exception("inbound processing failed; retrying")
             await asyncio.sleep(1)
             continue
-        try:
-            await asyncio.wait_for(receiver.stored.wait(), POLL_SECONDS)
-        except TimeoutError:
-            pass
+        await wait_event(receiver.stored, POLL_SECONDS)

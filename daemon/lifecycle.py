@@ -17,9 +17,9 @@ from daemon.parse_pool import ParsePool
 from daemon.smtp import start_smtp
 from desk.config import Settings
 from desk.context import Component, Desk, open_desk
-from desk.events.bus import wait_quietly
 from desk.intake import Receiver
 from desk.mail.parse import Limits
+from desk.waiting import stop_task
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "smtp", "web", "jobs")
@@ -60,7 +60,7 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running) -> None:
     stack.callback(pool.close)
     receiver = Receiver(running.desk.db)
     _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare, receiver), "inbound")
-    server = await start_smtp(
+    listener = await start_smtp(
         receiver,
         host=s.smtp_host,
         port=s.smtp_port,
@@ -68,20 +68,15 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running) -> None:
         max_bytes=s.smtp_size_limit,
         hostname=s.support_domain,
     )
-    stack.push_async_callback(_close_server, server)
-    running.smtp_port = server.sockets[0].getsockname()[1]
+    stack.push_async_callback(listener.close)
+    running.smtp_port = listener.port
     log.info("SMTP listening on %s:%s", s.smtp_host, running.smtp_port)
-
-
-async def _close_server(server: asyncio.Server) -> None:
-    server.close()
-    await server.wait_closed()
 
 
 def _spawn(stack: AsyncExitStack, running: Running, coro: object, name: str) -> None:
     task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
     running.tasks.append(task)
-    stack.push_async_callback(wait_quietly, task)
+    stack.push_async_callback(stop_task, task)
 
 
 async def serve(settings: Settings, role: str) -> None:

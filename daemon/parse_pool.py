@@ -48,7 +48,8 @@ class ParsePool:
                 pool, partial(prepare, raw, self._limits, self._dir)
             )
             try:
-                return await asyncio.wait_for(future, self._timeout)
+                async with asyncio.timeout(self._timeout):
+                    return await future
             except TimeoutError:
                 self._replace(pool, "a worker exceeded the wall-clock budget")
                 raise MailRejected(f"parsing exceeded {self._timeout:g}s") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Iterable
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -57,6 +58,30 @@ class SupportHandler:
         return "451 4.3.0 Temporary server error; try again later"
 
 
+class SmtpListener:
+    """The server plus its open sessions, so that stopping does not wait on idle clients
+    (asyncio's wait_closed waits for every connection to end)."""
+
+    def __init__(self, server: asyncio.Server, sessions: weakref.WeakSet[SMTP]) -> None:
+        self.server = server
+        self._sessions = sessions
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def close(self, grace: float = 5.0) -> None:
+        self.server.close()
+        for session in list(self._sessions):
+            if session.transport is not None:
+                session.transport.close()
+        try:
+            async with asyncio.timeout(grace):
+                await self.server.wait_closed()
+        except TimeoutError:
+            log.warning("SMTP sessions still open after %.0fs; stopping anyway", grace)
+
+
 async def start_smtp(
     receiver: Receiver,
     *,
@@ -65,19 +90,23 @@ async def start_smtp(
     domains: Iterable[str],
     max_bytes: int,
     hostname: str,
-) -> asyncio.Server:
+) -> SmtpListener:
     """Serve on the daemon's own loop: the threaded Controller would run a second loop,
     and the database engine belongs to this one."""
     handler = SupportHandler(receiver, domains)
+    sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def factory() -> SMTP:
-        return SMTP(
+        session = SMTP(
             handler,
             hostname=hostname,
             ident="postdesk",
             data_size_limit=max_bytes,
             enable_SMTPUTF8=True,
         )
+        sessions.add(session)
+        return session
 
     loop = asyncio.get_running_loop()
-    return await loop.create_server(factory, host=host, port=port, reuse_address=True)
+    server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
+    return SmtpListener(server, sessions)

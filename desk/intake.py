@@ -34,7 +34,7 @@ from desk.models import (
     utcnow,
 )
 from desk.people import customer_for_address
-from desk.tickets.service import acknowledge, add_message, is_finished, open_ticket
+from desk.tickets.service import Thread, acknowledge, add_message, is_finished, open_ticket
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +67,24 @@ class Receiver:
         async with self._lock:
             if not future.done():
                 batch, self._pending = self._pending, []
-                await self._commit(batch)
+                try:
+                    await self._commit(batch)
+                except Exception:  # noqa: S110 - the futures carry it to every caller
+                    pass
         return await future
 
     async def _commit(self, batch: list[tuple[bytes, Envelope, asyncio.Future[int]]]) -> None:
         try:
             ids = await store_raw(self._db, [(raw, env) for raw, env, _ in batch])
-        except Exception as exc:
+        except BaseException as exc:  # cancelled too: no waiter may hang on its future
             for _, _, future in batch:
-                future.set_exception(exc)
-            return
+                if not future.done():
+                    future.set_exception(
+                        exc
+                        if isinstance(exc, Exception)
+                        else RuntimeError("storing was interrupted")
+                    )
+            raise
         for (_, _, future), row_id in zip(batch, ids, strict=True):
             future.set_result(row_id)
         self.stored.set()
@@ -122,14 +130,23 @@ class _Stored:
 
 
 async def process_pending(desk: Desk, prepare: Prepare) -> int:
-    """Process one batch of stored mail; return how many were settled (0: nothing to do)."""
+    """Process one batch of stored mail; return how many were settled (0: nothing to do).
+
+    The whole batch is one transaction (one commit, one fsync). If anything unexpected
+    fails, it is rolled back and settled again carefully, one savepoint per mail, so one
+    bad mail is recorded as failed without taking the others with it.
+    """
     batch = await _next_batch(desk.db)
     if not batch:
         return 0
     outcomes = await asyncio.gather(*(_prepare_safely(prepare, m.raw) for m in batch))
-    async with desk.change() as (session, events):
-        for stored, outcome in zip(batch, outcomes, strict=True):
-            await _settle(session, events, desk, stored, outcome)
+    try:
+        await _settle_batch(desk, batch, outcomes, careful=False)
+    except Exception:
+        log.warning(
+            "a batch of %d mails failed; settling them one by one", len(batch), exc_info=True
+        )
+        await _settle_batch(desk, batch, outcomes, careful=True)
     return len(batch)
 
 
@@ -138,6 +155,64 @@ async def _prepare_safely(prepare: Prepare, raw: bytes) -> PreparedMail | MailRe
         return await prepare(raw)
     except MailRejected as exc:
         return exc
+
+
+async def _settle_batch(
+    desk: Desk, batch: list[_Stored], outcomes: list[PreparedMail | MailRejected], *, careful: bool
+) -> None:
+    async with desk.change() as (session, events):
+        found = await session.scalars(
+            select(InboundMail)
+            .where(
+                InboundMail.id.in_([m.id for m in batch]),
+                InboundMail.state == InboundState.RECEIVED.value,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        inbound_by_id = {row.id: row for row in found}  # absent: another worker has it
+        customers: dict[str, User] = {}
+        for stored, outcome in zip(batch, outcomes, strict=True):
+            inbound = inbound_by_id.get(stored.id)
+            if inbound is None:
+                continue
+            inbound.attempts += 1
+            work = _Work(session, desk, inbound, outcome, customers)
+            if careful:
+                await _settle_carefully(work, events)
+            else:
+                await _settle(work, events)
+
+
+@dataclass
+class _Work:
+    session: AsyncSession
+    desk: Desk
+    inbound: InboundMail
+    outcome: PreparedMail | MailRejected
+    customers: dict[str, User]  # per batch: a sender writing twice is looked up once
+
+
+async def _settle(work: _Work, events: list[Event]) -> None:
+    if isinstance(work.outcome, MailRejected):
+        _finish(work.inbound, InboundState.FAILED, str(work.outcome))
+        return
+    try:
+        await _to_ticket(work, work.outcome, events)
+    except MailRejected as exc:  # raised before anything is written
+        _finish(work.inbound, InboundState.FAILED, str(exc))
+
+
+async def _settle_carefully(work: _Work, events: list[Event]) -> None:
+    mail_events: list[Event] = []
+    try:
+        async with work.session.begin_nested():
+            await _settle(work, mail_events)
+    except Exception as exc:
+        log.exception("inbound mail %s failed", work.inbound.id)
+        work.customers.clear()  # may hold rows the savepoint rolled back
+        _finish(work.inbound, InboundState.FAILED, f"{type(exc).__name__}: {exc}")
+    else:
+        events.extend(mail_events)
 
 
 async def _next_batch(db: Database) -> list[_Stored]:
@@ -172,51 +247,15 @@ async def _next_batch(db: Database) -> list[_Stored]:
         return [_Stored(*row) for row in rows]
 
 
-async def _settle(
-    session: AsyncSession,
-    events: list[Event],
-    desk: Desk,
-    stored: _Stored,
-    outcome: PreparedMail | MailRejected,
-) -> None:
-    """Settle one mail inside the batch's transaction. A savepoint per mail keeps one
-    unexpected failure from undoing the others; the failure is recorded, never dropped."""
-    inbound = await session.scalar(
-        select(InboundMail)
-        .where(InboundMail.id == stored.id, InboundMail.state == InboundState.RECEIVED.value)
-        .with_for_update(skip_locked=True)
-    )
-    if inbound is None:  # another worker settled it first
-        return
-    inbound.attempts += 1
-    mail_events: list[Event] = []
-    try:
-        async with session.begin_nested():
-            if isinstance(outcome, MailRejected):
-                raise outcome
-            await _to_ticket(session, mail_events, desk, inbound, outcome)
-    except MailRejected as exc:
-        _finish(inbound, InboundState.FAILED, str(exc))
-    except Exception as exc:
-        log.exception("inbound mail %s failed", stored.id)
-        _finish(inbound, InboundState.FAILED, f"{type(exc).__name__}: {exc}")
-    else:
-        events.extend(mail_events)
-
-
 def _finish(inbound: InboundMail, state: InboundState, error: str | None = None) -> None:
     inbound.state = state.value
     inbound.error = error[:4000] if error else None
     inbound.processed_at = utcnow()
 
 
-async def _to_ticket(
-    session: AsyncSession,
-    events: list[Event],
-    desk: Desk,
-    inbound: InboundMail,
-    prepared: PreparedMail,
-) -> None:
+async def _to_ticket(work: _Work, prepared: PreparedMail, events: list[Event]) -> None:
+    """Ticket rows for one parsed mail. A MailRejected is raised only before any write."""
+    session, desk, inbound = work.session, work.desk, work.inbound
     mail, settings = prepared.mail, desk.settings
     sender = mail.from_address or _plain(inbound.mail_from)
     if sender is None:
@@ -227,7 +266,10 @@ async def _to_ticket(
     if duplicate is not None:
         _finish(inbound, InboundState.IGNORED, f"duplicate of ticket message {duplicate}")
         return
-    customer = await customer_for_address(session, sender, mail.from_name)
+    customer = work.customers.get(sender)
+    if customer is None:
+        customer = await customer_for_address(session, sender, mail.from_name)
+        work.customers[sender] = customer
     lookup = _Lookup(session, settings.secret_key, settings.support_address)
     placement = await place(mail, inbound.rcpt_tos, lookup, settings.ticket_prefix)
     ticket, rule = await _ticket_for(
@@ -261,7 +303,9 @@ async def _to_ticket(
         Attachment(ticket_message_id=message.id, **vars(p)) for p in prepared.stored_parts
     )
     if rule.startswith("new") and automatic is None:
-        await acknowledge(session, desk, ticket, customer)
+        # A new ticket's conversation is just this mail: no need to ask the database.
+        thread = Thread(in_reply_to=message_id, references=[message_id])
+        await acknowledge(session, desk, ticket, customer, thread)
     inbound.ticket_id, inbound.thread_rule = ticket.id, rule
     _finish(inbound, InboundState.PROCESSED, None)
 

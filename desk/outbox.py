@@ -10,7 +10,7 @@ import jinja2
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.db import Database
+from desk.db import Database, insert_ignoring_conflicts
 from desk.mail.compose import Outgoing, compose
 from desk.models import KnownMessageId, OutboxMail, OutboxState, utcnow
 
@@ -39,9 +39,12 @@ async def queue_mail(
     )
     session.add(row)
     if ticket_id is not None:
-        # A reply to this mail finds its ticket even if the relay rewrites nothing else.
-        session.add(KnownMessageId(message_id=composed.message_id, ticket_id=ticket_id))
-    await session.flush()
+        # A reply to this mail finds its ticket by In-Reply-To.
+        await session.execute(
+            insert_ignoring_conflicts(session, KnownMessageId).values(
+                message_id=composed.message_id, ticket_id=ticket_id, created_at=utcnow()
+            )
+        )
     return row
 
 

@@ -6,8 +6,10 @@ A missing server skips with the reason, except under CI=true, where it fails.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -83,12 +85,25 @@ def redis_url(backend: str) -> str:
     return REDIS_URL
 
 
+async def bounded(coro: Any, what: str, seconds: float = 30) -> None:
+    """Await a teardown; if it hangs, show every task's stack and fail instead of hanging."""
+    task = asyncio.ensure_future(coro)
+    done, _ = await asyncio.wait([task], timeout=seconds)
+    if task in done:
+        task.result()
+        return
+    for other in asyncio.all_tasks():
+        other.print_stack(file=sys.stderr)
+    task.cancel()
+    pytest.fail(f"{what} did not finish within {seconds}s")
+
+
 @pytest.fixture
 async def sink() -> AsyncIterator[Sink]:
     s = Sink(port=free_port())
     await s.start()
     yield s
-    await s.stop()
+    await bounded(s.stop(), "stopping the SMTP sink")
 
 
 @pytest.fixture
@@ -117,8 +132,10 @@ def settings(env: dict[str, str]) -> Settings:
 
 @pytest.fixture
 async def daemon(settings: Settings) -> AsyncIterator[Running]:
-    async with started(settings) as running:
-        yield running
+    context = started(settings)
+    running = await context.__aenter__()
+    yield running
+    await bounded(context.__aexit__(None, None, None), "stopping the daemon")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from daemon.outbound.transport import PermanentSendError, Relay, TransientSendEr
 from desk.context import Desk
 from desk.events import Event
 from desk.outbox import claim_due, mark_failed, mark_retry, mark_sent, settle_interrupted
+from desk.waiting import still_running, wait_event
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -45,14 +46,11 @@ async def run_sender(desk: Desk) -> None:
         wake.set()  # a change was committed; it may have queued mail
 
     desk.bus.subscribe(on_event)
-    while True:
+    while still_running():
         wake.clear()
         try:
             await settle_interrupted(desk.db)
             await send_due(desk, relay)
         except Exception:
             log.exception("outbox sender failed; retrying")
-        try:
-            await asyncio.wait_for(wake.wait(), POLL_SECONDS)
-        except TimeoutError:
-            pass
+        await wait_event(wake, POLL_SECONDS)

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 import redis.asyncio as redis
 
-from desk.events.bus import LocalBus, Subscriber, wait_quietly
+from desk.events.bus import LocalBus, Subscriber
 from desk.events.types import Event
+from desk.waiting import stop_task, wait_event
 
 log = logging.getLogger(__name__)
 CHANNEL = "postdesk:events"
@@ -34,9 +35,7 @@ class RedisBus:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="redis-bus")
-        try:
-            await asyncio.wait_for(self._ready.wait(), timeout=5)
-        except TimeoutError:
+        if not await wait_event(self._ready, 5):
             log.warning("Redis not reachable yet; events will flow when it is")
 
     async def publish(self, events: Iterable[Event]) -> None:
@@ -64,6 +63,6 @@ class RedisBus:
 
     async def close(self) -> None:
         if self._task is not None:
-            await wait_quietly(self._task)
+            await stop_task(self._task)
         await self._local.close()
         await self._client.aclose()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import can_see_ticket, can_write_note
 from desk.context import Desk
+from desk.db import insert_ignoring_conflicts
 from desk.events import Event
 from desk.mail.compose import Outgoing, UnsafeHeader
 from desk.mail.reply_token import reply_address
@@ -87,9 +88,12 @@ def _customer_wrote(ticket: Ticket, events: list[Event]) -> None:
 
 
 async def remember_message_id(session: AsyncSession, message_id: str, ticket_id: int) -> None:
-    if await session.get(KnownMessageId, message_id) is None:
-        session.add(KnownMessageId(message_id=message_id, ticket_id=ticket_id))
-        await session.flush()
+    """The first ticket to know a Message-ID keeps it (one statement, no read first)."""
+    await session.execute(
+        insert_ignoring_conflicts(session, KnownMessageId).values(
+            message_id=message_id, ticket_id=ticket_id, created_at=utcnow()
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -120,12 +124,14 @@ async def conversation(session: AsyncSession, ticket_id: int) -> Thread:
     return Thread(in_reply_to=latest_inbound or (ids[-1] if ids else None), references=ids)
 
 
-async def acknowledge(session: AsyncSession, desk: Desk, ticket: Ticket, customer: User) -> bool:
+async def acknowledge(
+    session: AsyncSession, desk: Desk, ticket: Ticket, customer: User, thread: Thread | None = None
+) -> bool:
     """The automatic 'we got it' mail for a new ticket, if the per-hour cap allows."""
     s = desk.settings
     if not await automatic_mail_allowed(session, customer.email, s.auto_reply_per_hour):
         return False
-    thread = await conversation(session, ticket.id)
+    thread = thread or await conversation(session, ticket.id)
     out = Outgoing(
         to_address=customer.email,
         to_name=customer.name,
