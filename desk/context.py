@@ -15,6 +15,8 @@ from desk.events import Event, EventBus, LocalBus
 from desk.events.redis_bus import RedisBus
 from desk.mail.compose import template_environment
 
+PendingEvent = Event | Callable[[], Event]
+
 
 @dataclass
 class Desk:
@@ -24,13 +26,14 @@ class Desk:
     templates: jinja2.Environment = field(default_factory=template_environment)
 
     @asynccontextmanager
-    async def change(self) -> AsyncIterator[tuple[AsyncSession, list[Event]]]:
+    async def change(self) -> AsyncIterator[tuple[AsyncSession, list[PendingEvent]]]:
         """One write transaction; the events it collects go out only after it commits,
-        so a rolled-back change never reaches a socket, webhook or mailer."""
-        events: list[Event] = []
+        so a rolled-back change never reaches a socket, webhook or mailer. An event may be
+        given as a function, built after the commit, when it needs ids not yet assigned."""
+        events: list[PendingEvent] = []
         async with self.db.writer() as session:
             yield session, events
-        await self.bus.publish(events)
+        await self.bus.publish([e() if callable(e) else e for e in events])
 
 
 # A component (the web server, ...) is an async context manager factory taking the Desk:

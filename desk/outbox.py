@@ -48,19 +48,33 @@ async def queue_mail(
     return row
 
 
-async def automatic_mail_allowed(session: AsyncSession, recipient: str, per_hour: int) -> bool:
-    """Cap automatic mail to one address per hour: two robots can never ping-pong for long."""
-    since = utcnow() - timedelta(hours=1)
-    sent = await session.scalar(
-        select(func.count())
-        .select_from(OutboxMail)
-        .where(
-            OutboxMail.recipient == recipient,
-            OutboxMail.is_automatic.is_(True),
-            OutboxMail.created_at >= since,
+class AutoReplyBudget:
+    """Automatic mail to one address is capped per hour, so two robots can never ping-pong
+    for long. Loaded once for a batch of recipients, then counted down in memory."""
+
+    def __init__(self, per_hour: int) -> None:
+        self._per_hour = per_hour
+        self._sent: dict[str, int] = {}
+
+    async def load(self, session: AsyncSession, recipients: set[str]) -> None:
+        since = utcnow() - timedelta(hours=1)
+        rows = await session.execute(
+            select(OutboxMail.recipient, func.count())
+            .where(
+                OutboxMail.recipient.in_(recipients),
+                OutboxMail.is_automatic.is_(True),
+                OutboxMail.created_at >= since,
+            )
+            .group_by(OutboxMail.recipient)
         )
-    )
-    return (sent or 0) < per_hour
+        self._sent.update({recipient: int(count) for recipient, count in rows.all()})
+
+    def take(self, recipient: str) -> bool:
+        sent = self._sent.get(recipient, 0)
+        if sent >= self._per_hour:
+            return False
+        self._sent[recipient] = sent + 1
+        return True
 
 
 @dataclass(frozen=True)

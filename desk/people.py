@@ -1,33 +1,14 @@
-"""People: the customer accounts mail creates, and the staff an admin adds."""
+"""People: staff and customers an admin adds (mail creates customers in desk.processing)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.passwords import hash_password
 from desk.errors import Conflict, ValidationFailed
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Role, User
-
-
-async def customer_for_address(session: AsyncSession, address: str, name: str) -> User:
-    """The account of whoever wrote in, created without a password on first contact."""
-    address = address.lower()
-    user = await session.scalar(select(User).where(User.email == address))
-    if user is not None:
-        if not user.name and name:
-            user.name = name
-        return user
-    try:
-        async with session.begin_nested():
-            user = User(email=address, name=name, role=Role.CUSTOMER.value)
-            session.add(user)
-    except IntegrityError:  # another process created it a moment ago
-        user = await session.scalar(select(User).where(User.email == address))
-        assert user is not None
-    return user
 
 
 async def add_user(

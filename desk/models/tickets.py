@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.models.base import Base, UTCDateTime, utcnow
 
@@ -77,6 +77,8 @@ class TicketMessage(Base):
     # Which threading rule placed this message, or why it opened a ticket (for admins).
     thread_rule: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Lets a batch link a message to a ticket that has no id yet; never loaded lazily.
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
 
     @property
     def is_internal(self) -> bool:
@@ -96,6 +98,7 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content_id: Mapped[str] = mapped_column(String(998), default="")
     is_inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[TicketMessage] = relationship(lazy="raise")
 
 
 class KnownMessageId(Base):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import can_see_ticket, can_write_note
-from desk.context import Desk
-from desk.db import insert_ignoring_conflicts
-from desk.events import Event
+from desk.context import Desk, PendingEvent
 from desk.mail.compose import Outgoing, UnsafeHeader
 from desk.mail.reply_token import reply_address
 from desk.mail.threading import subject_tag
@@ -25,7 +24,7 @@ from desk.models import (
     User,
     utcnow,
 )
-from desk.outbox import automatic_mail_allowed, queue_mail
+from desk.outbox import AutoReplyBudget, queue_mail
 from desk.tickets import events as ev
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
 
@@ -43,57 +42,47 @@ def is_finished(ticket: Ticket) -> bool:
     return ticket.status == Status.CLOSED.value or ticket.archived_at is not None
 
 
-async def open_ticket(
+def open_ticket(
     session: AsyncSession,
-    events: list[Event],
+    events: list[PendingEvent],
     *,
     customer: User,
     subject: str,
     linked_ticket_id: int | None = None,
 ) -> Ticket:
+    """Add a new ticket to the session; its id comes with the next flush."""
     ticket = Ticket(
         subject=subject or "(no subject)",
         customer_id=customer.id,
         linked_ticket_id=linked_ticket_id,
     )
     session.add(ticket)
-    await session.flush()
-    events.append(ev.ticket_created(ticket))
+    events.append(partial(ev.ticket_created, ticket))
     return ticket
 
 
-async def add_message(
-    session: AsyncSession, events: list[Event], ticket: Ticket, message: TicketMessage
+def add_message(
+    session: AsyncSession, events: list[PendingEvent], ticket: Ticket, message: TicketMessage
 ) -> TicketMessage:
-    message.ticket_id = ticket.id
+    """Add a message to a ticket (which may not have an id yet); a customer writing again
+    reopens a resolved ticket or one that waited on them."""
+    message.ticket = ticket
     session.add(message)
     ticket.updated_at = utcnow()
     if message.kind == MessageKind.INBOUND and message.author_id == ticket.customer_id:
         _customer_wrote(ticket, events)
-    await session.flush()
-    if message.message_id:
-        await remember_message_id(session, message.message_id, ticket.id)
-    events.append(ev.message_created(ticket, message))
+    events.append(partial(ev.message_created, ticket, message))
     return message
 
 
-def _customer_wrote(ticket: Ticket, events: list[Event]) -> None:
+def _customer_wrote(ticket: Ticket, events: list[PendingEvent]) -> None:
     new = _CUSTOMER_WROTE.get(ticket.status)
     if new is None:
         return
     if ticket.assigned_agent_id is not None:
         new = Status.ASSIGNED.value
     old, ticket.status, ticket.resolved_at = ticket.status, new, None
-    events.append(ev.status_changed(ticket, old))
-
-
-async def remember_message_id(session: AsyncSession, message_id: str, ticket_id: int) -> None:
-    """The first ticket to know a Message-ID keeps it (one statement, no read first)."""
-    await session.execute(
-        insert_ignoring_conflicts(session, KnownMessageId).values(
-            message_id=message_id, ticket_id=ticket_id, created_at=utcnow()
-        )
-    )
+    events.append(partial(ev.status_changed, ticket, old))
 
 
 @dataclass(frozen=True)
@@ -125,13 +114,17 @@ async def conversation(session: AsyncSession, ticket_id: int) -> Thread:
 
 
 async def acknowledge(
-    session: AsyncSession, desk: Desk, ticket: Ticket, customer: User, thread: Thread | None = None
+    session: AsyncSession,
+    desk: Desk,
+    ticket: Ticket,
+    customer: User,
+    thread: Thread,
+    budget: AutoReplyBudget,
 ) -> bool:
     """The automatic 'we got it' mail for a new ticket, if the per-hour cap allows."""
     s = desk.settings
-    if not await automatic_mail_allowed(session, customer.email, s.auto_reply_per_hour):
+    if not budget.take(customer.email):
         return False
-    thread = thread or await conversation(session, ticket.id)
     out = Outgoing(
         to_address=customer.email,
         to_name=customer.name,
@@ -181,8 +174,8 @@ async def post_message(
         )
         if kind == MessageKind.OUTBOUND:
             await _mail_reply(session, desk, ticket, actor, message)
-        await add_message(session, events, ticket, message)
-        return message
+        add_message(session, events, ticket, message)
+    return message
 
 
 def _kind_for(actor: User, is_internal: bool) -> str:
