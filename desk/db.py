@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.resources
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,12 +43,19 @@ class Database:
             self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
             self.read_engine = self.write_engine
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # SQLite has one writer. Queueing writers here wakes the next one the moment the
+        # lock is free; SQLite's own busy handler polls with sleeps of up to 100 ms.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on normal exit, rolled back on any exception."""
-        async with self._write() as session, session.begin():
+        if self._write_lock is None:
+            async with self._write() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._write() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -78,19 +78,20 @@ async def store_raw(db: Database, mails: Sequence[tuple[bytes, Envelope]]) -> li
     hashes = [hashlib.sha256(raw).hexdigest() for raw, _ in mails]
     async with db.writer() as session:
         known = await _ids_by_hash(session, hashes)
+        new: dict[str, InboundMail] = {}
         for (raw, env), digest in zip(mails, hashes, strict=True):
-            if digest in known:
+            if digest in known or digest in new:
                 continue
-            row = InboundMail(
+            new[digest] = InboundMail(
                 raw=raw,
                 sha256=digest,
                 source=env.source,
                 mail_from=env.mail_from or "",
                 rcpt_tos=list(env.rcpt_tos),
             )
-            session.add(row)
-            await session.flush()
-            known[digest] = row.id
+        session.add_all(new.values())
+        await session.flush()
+        known.update({digest: row.id for digest, row in new.items()})
     return [known[d] for d in hashes]
 
 
