@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from daemon.inbound_worker import run_inbound_worker
 from daemon.outbound.sender import run_sender
-from daemon.parse_pool import ParsePool
 from daemon.smtp import start_smtp
+from daemon.worker_pool import WorkerPool
 from desk.config import Settings
 from desk.context import Component, Desk, open_desk
 from desk.intake import Receiver
@@ -43,10 +43,14 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(open_desk(settings))
         running = Running(desk=desk)
+        if role in ("all", "smtp", "jobs"):
+            s = settings
+            pool = WorkerPool(Limits(cpu_seconds=s.parse_cpu_seconds), str(s.attachments_dir))
+            stack.callback(pool.close)
         if role in ("all", "smtp"):
-            await _start_mail_intake(stack, running)
+            await _start_mail_intake(stack, running, pool)
         if role in ("all", "jobs"):
-            _spawn(stack, running, run_sender(desk), "outbox-sender")
+            _spawn(stack, running, run_sender(desk, pool.compose), "outbox-sender")
         if role in ("all", "web"):
             for name, component in load_components().items():
                 log.info("starting component %s", name)
@@ -54,10 +58,8 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
         yield running
 
 
-async def _start_mail_intake(stack: AsyncExitStack, running: Running) -> None:
+async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: WorkerPool) -> None:
     s = running.desk.settings
-    pool = ParsePool(Limits(cpu_seconds=s.parse_cpu_seconds), str(s.attachments_dir))
-    stack.callback(pool.close)
     receiver = Receiver(running.desk.db)
     _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare, receiver), "inbound")
     listener = await start_smtp(

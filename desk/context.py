@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import jinja2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.config import Settings
 from desk.db import Database
 from desk.events import Event, EventBus, LocalBus
 from desk.events.redis_bus import RedisBus
-from desk.mail.compose import template_environment
 
 PendingEvent = Event | Callable[[], Event]
 
@@ -23,7 +21,6 @@ class Desk:
     settings: Settings
     db: Database
     bus: EventBus
-    templates: jinja2.Environment = field(default_factory=template_environment)
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[tuple[AsyncSession, list[PendingEvent]]]:

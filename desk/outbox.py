@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
+from typing import Any
 
-import jinja2
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.db import Database, insert_ignoring_conflicts
-from desk.mail.compose import Outgoing, compose
+from desk.mail.compose import Outgoing, check_recipient, new_message_id
 from desk.models import KnownMessageId, OutboxMail, OutboxState, utcnow
 
 GIVE_UP_AFTER = timedelta(hours=48)
@@ -21,20 +21,18 @@ STALE_CLAIM = timedelta(minutes=10)
 
 
 async def queue_mail(
-    session: AsyncSession,
-    templates: jinja2.Environment,
-    out: Outgoing,
-    *,
-    ticket_id: int | None,
-    kind: str,
+    session: AsyncSession, out: Outgoing, *, ticket_id: int | None, kind: str
 ) -> OutboxMail:
-    composed = compose(out, templates)
+    """Queue `out` in the caller's transaction. Its Message-ID is fixed now (replies must
+    thread to it); the bytes are composed by the sender, outside the write transaction."""
+    check_recipient(out)
+    message_id = new_message_id(out.from_address)
     row = OutboxMail(
         ticket_id=ticket_id,
         recipient=out.to_address,
         kind=kind,
-        message_id=composed.message_id,
-        raw=composed.raw,
+        message_id=message_id,
+        spec=asdict(out),
         is_automatic=out.automatic,
     )
     session.add(row)
@@ -42,7 +40,7 @@ async def queue_mail(
         # A reply to this mail finds its ticket by In-Reply-To.
         await session.execute(
             insert_ignoring_conflicts(session, KnownMessageId).values(
-                message_id=composed.message_id, ticket_id=ticket_id, created_at=utcnow()
+                message_id=message_id, ticket_id=ticket_id, created_at=utcnow()
             )
         )
     return row
@@ -81,7 +79,9 @@ class AutoReplyBudget:
 class Claimed:
     id: int
     recipient: str
-    raw: bytes
+    message_id: str
+    spec: dict[str, Any] | None
+    raw: bytes | None  # None until the first attempt composes it
     attempts: int
 
 
@@ -102,18 +102,18 @@ async def claim_due(db: Database, limit: int = 20) -> list[Claimed]:
             row.state = OutboxState.SENDING.value
             row.claimed_at = now
             row.attempts += 1
-        return [Claimed(r.id, r.recipient, r.raw, r.attempts) for r in rows]
+        return [Claimed(r.id, r.recipient, r.message_id, r.spec, r.raw, r.attempts) for r in rows]
 
 
-async def mark_sent(db: Database, row_id: int) -> None:
-    await _set(db, row_id, state=OutboxState.SENT.value, sent_at=utcnow(), last_error=None)
+async def mark_sent(db: Database, row_id: int, raw: bytes) -> None:
+    await _set(db, row_id, state=OutboxState.SENT.value, sent_at=utcnow(), last_error=None, raw=raw)
 
 
 async def mark_failed(db: Database, row_id: int, error: str) -> None:
     await _set(db, row_id, state=OutboxState.FAILED.value, last_error=error[:2000])
 
 
-async def mark_retry(db: Database, row: Claimed, error: str) -> None:
+async def mark_retry(db: Database, row: Claimed, error: str, raw: bytes) -> None:
     """Transient failure: back off exponentially with jitter; give up after 48 hours."""
     async with db.writer() as session:
         created = await session.scalar(select(OutboxMail.created_at).where(OutboxMail.id == row.id))
@@ -126,7 +126,7 @@ async def mark_retry(db: Database, row: Claimed, error: str) -> None:
         await session.execute(
             update(OutboxMail)
             .where(OutboxMail.id == row.id)
-            .values(state=state, next_attempt_at=when, last_error=error[:2000])
+            .values(state=state, next_attempt_at=when, last_error=error[:2000], raw=raw)
         )
 
 

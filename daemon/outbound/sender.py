@@ -5,37 +5,55 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from daemon.outbound.transport import PermanentSendError, Relay, TransientSendError
 from desk.context import Desk
 from desk.events import Event
-from desk.outbox import claim_due, mark_failed, mark_retry, mark_sent, settle_interrupted
+from desk.mail.compose import UnsafeHeader
+from desk.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, settle_interrupted
 from desk.waiting import still_running, wait_event
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 
 
-async def send_due(desk: Desk, relay: Relay) -> int:
+Composer = Callable[[dict[str, Any], str], Awaitable[bytes]]
+
+
+async def send_due(desk: Desk, relay: Relay, composer: Composer) -> int:
     """Send what is due now; return how many rows were attempted (the run-once form)."""
     attempted = 0
     while rows := await claim_due(desk.db):
         for row in rows:
             attempted += 1
-            try:
-                await relay.send(desk.settings.support_address, row.recipient, row.raw)
-            except TransientSendError as exc:
-                log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc)
-                await mark_retry(desk.db, row, str(exc))
-            except PermanentSendError as exc:
-                log.error("outbox %s: refused by the relay: %s", row.id, exc)
-                await mark_failed(desk.db, row.id, str(exc))
-            else:
-                await mark_sent(desk.db, row.id)
+            await _send_one(desk, relay, composer, row)
     return attempted
 
 
-async def run_sender(desk: Desk) -> None:
+async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) -> None:
+    raw = row.raw
+    if raw is None:
+        try:
+            raw = await composer(row.spec or {}, row.message_id)
+        except UnsafeHeader as exc:
+            log.error("outbox %s: not composed safely: %s", row.id, exc)
+            await mark_failed(desk.db, row.id, exc.message)
+            return
+    try:
+        await relay.send(desk.settings.support_address, row.recipient, raw)
+    except TransientSendError as exc:
+        log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc)
+        await mark_retry(desk.db, row, str(exc), raw)
+    except PermanentSendError as exc:
+        log.error("outbox %s: refused by the relay: %s", row.id, exc)
+        await mark_failed(desk.db, row.id, str(exc))
+    else:
+        await mark_sent(desk.db, row.id, raw)
+
+
+async def run_sender(desk: Desk, composer: Composer) -> None:
     if desk.settings.relay_url is None:
         log.warning("POSTDESK_RELAY_URL is not set: outgoing mail is kept in the outbox")
         return
@@ -50,7 +68,7 @@ async def run_sender(desk: Desk) -> None:
         wake.clear()
         try:
             await settle_interrupted(desk.db)
-            await send_due(desk, relay)
+            await send_due(desk, relay, composer)
         except Exception:
             log.exception("outbox sender failed; retrying")
         await wait_event(wake, POLL_SECONDS)

@@ -43,12 +43,6 @@ class Outgoing:
     automatic: bool = False
 
 
-@dataclass(frozen=True)
-class Composed:
-    message_id: str
-    raw: bytes
-
-
 def template_environment() -> jinja2.Environment:
     root = importlib.resources.files("templates")
     return jinja2.Environment(
@@ -60,11 +54,29 @@ def template_environment() -> jinja2.Environment:
     )
 
 
-def compose(out: Outgoing, env: jinja2.Environment) -> Composed:
+def new_message_id(from_address: str) -> str:
+    return make_msgid(domain=from_address.rpartition("@")[2])
+
+
+def check_recipient(out: Outgoing) -> None:
     if not is_plain_address(out.to_address):
         raise UnsafeHeader(f"recipient is not a plain address: {out.to_address!r}")
-    domain = out.from_address.rpartition("@")[2]
-    message_id = make_msgid(domain=domain)
+
+
+_ENV: jinja2.Environment | None = None
+
+
+def compose_spec(spec: dict[str, Any], message_id: str) -> bytes:
+    """compose() from an outbox row's stored spec, with templates loaded once per process
+    (the sender runs this in a worker process, off the event loop)."""
+    global _ENV
+    if _ENV is None:
+        _ENV = template_environment()
+    return compose(Outgoing(**spec), _ENV, message_id)
+
+
+def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
+    check_recipient(out)
     msg = EmailMessage(policy=email.policy.SMTP)
     headers = _headers(out, message_id)
     for name, value in headers:
@@ -75,7 +87,7 @@ def compose(out: Outgoing, env: jinja2.Environment) -> Composed:
     )
     raw = msg.as_bytes()
     _verify_headers(raw, [name for name, _ in headers])
-    return Composed(message_id=message_id, raw=raw)
+    return raw
 
 
 def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:

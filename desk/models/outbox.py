@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.models.base import Base, UTCDateTime, utcnow
@@ -31,8 +32,10 @@ class OutboxMail(Base):
     message_id: Mapped[str] = mapped_column(String(998))
     kind: Mapped[str] = mapped_column(String(32))  # acknowledgement | reply | ...
     is_automatic: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The whole message is composed in the transaction, so a retry sends the same bytes.
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # What to send, fixed in the transaction that caused it; composed into `raw` by the
+    # sender on the first attempt (off the write path), and every retry sends those bytes.
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

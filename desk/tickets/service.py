@@ -144,7 +144,7 @@ async def acknowledge(
         automatic=True,
     )
     try:
-        await queue_mail(session, desk.templates, out, ticket_id=ticket.id, kind="acknowledgement")
+        await queue_mail(session, out, ticket_id=ticket.id, kind="acknowledgement")
     except UnsafeHeader:
         # The ticket matters more than its acknowledgement: keep it, skip the mail.
         log.warning("ticket %s: acknowledgement not composed safely; not sent", ticket.id)
@@ -209,6 +209,6 @@ async def _mail_reply(
         in_reply_to=thread.in_reply_to,
         references=thread.references,
     )
-    row = await queue_mail(session, desk.templates, out, ticket_id=ticket.id, kind="reply")
+    row = await queue_mail(session, out, ticket_id=ticket.id, kind="reply")
     message.message_id = row.message_id
     message.subject = subject

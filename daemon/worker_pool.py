@@ -1,5 +1,6 @@
-"""Parsing happens in worker processes: the event loop keeps answering SMTP clients while a
-hostile mail burns its CPU budget, and a worker that hangs or dies is replaced."""
+"""CPU work runs in worker processes: parsing inbound mail (the event loop keeps answering
+SMTP clients while a hostile mail burns its CPU budget; a worker that hangs or dies is
+replaced) and composing outgoing mail."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import resource
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from typing import Any
 
+from desk.mail.compose import compose_spec
 from desk.mail.parse import Limits, MailRejected
 from desk.mail.prepare import PreparedMail, prepare
 
@@ -24,7 +27,7 @@ def _limit_worker_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
 
 
-class ParsePool:
+class WorkerPool:
     def __init__(self, limits: Limits, attachments_dir: str, workers: int | None = None) -> None:
         self._limits = limits
         self._dir = attachments_dir
@@ -58,6 +61,10 @@ class ParsePool:
                 if attempt == 2:
                     raise MailRejected("the parser process died on this mail") from None
         raise AssertionError("unreachable")
+
+    async def compose(self, spec: dict[str, Any], message_id: str) -> bytes:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(compose_spec, spec, message_id))
 
     def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
         if broken is not self._pool:
