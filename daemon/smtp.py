@@ -12,6 +12,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from desk.intake import Envelope as DeskEnvelope
 from desk.intake import Receiver
+from desk.mail.headers import clean_header_text
 
 log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
@@ -43,8 +44,11 @@ class SupportHandler:
         raw = envelope.original_content or envelope.content
         if not isinstance(raw, bytes):
             raw = str(raw).encode("utf-8", "surrogateescape")
+        # Control characters (NUL) from a hostile client would fail the PostgreSQL insert.
         desk_envelope = DeskEnvelope(
-            mail_from=envelope.mail_from or "", rcpt_tos=tuple(envelope.rcpt_tos), source="smtp"
+            mail_from=clean_header_text(envelope.mail_from or "", limit=998),
+            rcpt_tos=tuple(clean_header_text(r, limit=998) for r in envelope.rcpt_tos),
+            source="smtp",
         )
         try:
             stored_id = await self._receiver.receive(raw, desk_envelope)

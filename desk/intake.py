@@ -202,13 +202,15 @@ async def _settle_carefully(
     item: tuple[InboundMail, Outcome],
 ) -> None:  # fmt: skip
     """One mail in its own savepoint: if it fails, it alone is kept as failed with why."""
-    mail_events: list[PendingEvent] = []
+    inbound, mail_events = item[0], []
+    inbound_id = inbound.id
     try:
         async with session.begin_nested():
             await settle_batch(session, mail_events, desk, [item])
     except Exception as exc:
-        log.exception("inbound mail %s failed", item[0].id)
-        finish(item[0], InboundState.FAILED, f"{type(exc).__name__}: {exc}")
+        log.exception("inbound mail %s failed", inbound_id)
+        await session.refresh(inbound)  # the savepoint's rollback expired it
+        finish(inbound, InboundState.FAILED, f"{type(exc).__name__}: {exc}")
     else:
         events.extend(mail_events)
 

@@ -122,3 +122,14 @@ async def rows(running: Any, model: Any, *where: Any) -> list[Any]:
 
     async with running.desk.db.reader() as session:
         return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+
+async def settled(running: Any, count: int, timeout: float = 20.0) -> list[Any]:
+    """Wait until `count` stored mails are settled (processed, failed or ignored)."""
+    from desk.models import InboundMail
+
+    async def check() -> list[Any] | None:
+        done = await rows(running, InboundMail, InboundMail.state != "received")
+        return done if len(done) >= count else None
+
+    return list(await wait_for(check, timeout=timeout, what=f"{count} settled mails"))

@@ -8,9 +8,9 @@ import jwt
 import pytest
 from sqlalchemy import update
 
-from desk.models import InboundMail, Ticket, User
+from desk.models import Ticket, User
 from tests.conftest import SECRET
-from tests.support import make_mail, rows, send, wait_for
+from tests.support import make_mail, rows, send, settled
 
 PASSWORD = "correct horse 1"
 
@@ -23,11 +23,7 @@ async def desk_world(daemon, api, make_user):
         raw, _ = make_mail(sender=sender, name=sender.split("@")[0], subject=f"from {sender}")
         await send(daemon.smtp_port, raw, sender=sender)
 
-    async def processed():
-        done = await rows(daemon, InboundMail, InboundMail.state == "processed")
-        return done if len(done) == 2 else None
-
-    await wait_for(processed, what="two tickets")
+    await settled(daemon, 2)
     agent1 = await make_user("agent1@localhost", "agent")
     await make_user("agent2@localhost", "agent")
     await make_user("admin@localhost", "admin")
@@ -218,10 +214,7 @@ async def test_pagination_shape(api, daemon, make_user):
         raw, _ = make_mail(subject=f"ticket {i}")
         await send(daemon.smtp_port, raw)
 
-    async def done():
-        return len(await rows(daemon, InboundMail, InboundMail.state == "processed")) == 7
-
-    await wait_for(done, what="7 tickets")
+    await settled(daemon, 7)
     await make_user("boss@localhost", "admin")
     token = await api.token("boss@localhost", PASSWORD)
     status, page1 = await api.call("GET", "/api/tickets/?page_size=5&ordering=id", token)
@@ -246,11 +239,7 @@ async def test_stored_html_is_sanitized_when_served(api, daemon, make_user):
     )
     await send(daemon.smtp_port, raw, sender="h@example.com")
 
-    async def done():
-        found = await rows(daemon, InboundMail, InboundMail.state == "processed")
-        return found[0] if found else None
-
-    inbound = await wait_for(done, what="html mail")
+    [inbound] = await settled(daemon, 1)
     await make_user("root@localhost", "admin")
     token = await api.token("root@localhost", PASSWORD)
     _, detail = await api.call("GET", f"/api/tickets/{inbound.ticket_id}/", token)

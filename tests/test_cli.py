@@ -8,7 +8,7 @@ import os
 import sys
 
 from desk.models import InboundMail, User
-from tests.support import make_mail, rows, send, wait_for
+from tests.support import make_mail, rows, send, settled, wait_for
 
 
 async def postdesk(env: dict[str, str], *args: str) -> tuple[int, str, str]:
@@ -30,11 +30,7 @@ async def test_inbound_list_and_retry(daemon, env):
     good, _ = make_mail()
     await send(daemon.smtp_port, good)
 
-    async def settled():
-        done = await rows(daemon, InboundMail, InboundMail.state != "received")
-        return done if len(done) == 2 else None
-
-    await wait_for(settled, what="two settled mails")
+    await settled(daemon, 2)
     code, out, err = await postdesk(env, "inbound", "list", "--state", "failed", "--json")
     assert code == 0, err
     [failed] = [json.loads(line) for line in out.splitlines()]

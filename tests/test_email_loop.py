@@ -5,27 +5,19 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from desk.models import InboundMail, Ticket, TicketMessage
-from tests.support import make_mail, rows, send, wait_for
+from desk.models import Ticket, TicketMessage
+from tests.support import make_mail, rows, send, settled, wait_for
 
 
 async def _ticket_messages(daemon, ticket_id):
     return await rows(daemon, TicketMessage, TicketMessage.ticket_id == ticket_id)
 
 
-async def _processed(daemon, count):
-    async def check():
-        done = await rows(daemon, InboundMail, InboundMail.state != "received")
-        return done if len(done) >= count else None
-
-    return await wait_for(check, what=f"{count} processed mails")
-
-
 async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, make_user, settings):
     port = daemon.smtp_port
     raw, first_id = make_mail(subject="Printer on fire", body="Please help, it is on fire.")
     await send(port, raw)
-    [inbound] = await _processed(daemon, 1)
+    [inbound] = await settled(daemon, 1)
     assert inbound.state == "processed" and inbound.thread_rule == "new: no thread matched"
     [ticket] = await rows(daemon, Ticket)
     assert ticket.subject == "Printer on fire" and ticket.status == "OPEN"
@@ -72,7 +64,7 @@ async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, m
         references=f"{first_id} {reply_mail['Message-ID']}",
     )
     await send(port, answer)
-    await _processed(daemon, 2)
+    await settled(daemon, 2)
     messages = await _ticket_messages(daemon, ticket.id)
     assert [m.kind for m in messages] == ["inbound", "outbound", "inbound"]
     assert messages[2].thread_rule == "in-reply-to"
@@ -86,7 +78,7 @@ async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, m
         body="let me in",
     )
     await send(port, stranger, sender="mallory@evil.example")
-    [_, _, third] = await _processed(daemon, 3)
+    [_, _, third] = await settled(daemon, 3)
     tickets = await rows(daemon, Ticket)
     assert len(tickets) == 2 and third.ticket_id == tickets[1].id
     assert "not a participant" in third.thread_rule
@@ -106,7 +98,7 @@ async def test_reply_token_threads_when_relay_rewrote_message_id(daemon, sink):
         body="more info",
     )
     await send(daemon.smtp_port, answer, rcpt=reply_to)
-    [_, second] = await _processed(daemon, 2)
+    [_, second] = await settled(daemon, 2)
     assert second.thread_rule == "reply-token"
     assert len(await rows(daemon, Ticket)) == 1
 
@@ -114,11 +106,11 @@ async def test_reply_token_threads_when_relay_rewrote_message_id(daemon, sink):
 async def test_forged_reply_token_opens_new_ticket(daemon, sink):
     raw, _ = make_mail(subject="first")
     await send(daemon.smtp_port, raw)
-    await _processed(daemon, 1)
+    await settled(daemon, 1)
     forged = "support+1-aaaaaaaaaaaaaaaa@localhost"
     answer, _ = make_mail(sender="mallory@evil.example", to=forged, subject="hi")
     await send(daemon.smtp_port, answer, sender="mallory@evil.example", rcpt=forged)
-    [_, second] = await _processed(daemon, 2)
+    [_, second] = await settled(daemon, 2)
     assert second.thread_rule == "new: no thread matched"
     assert len(await rows(daemon, Ticket)) == 2
 
@@ -126,17 +118,17 @@ async def test_forged_reply_token_opens_new_ticket(daemon, sink):
 async def test_participant_subject_reference_threads(daemon, sink):
     raw, _ = make_mail(subject="VPN broken")
     await send(daemon.smtp_port, raw)
-    [first] = await _processed(daemon, 1)
+    [first] = await settled(daemon, 1)
     again, _ = make_mail(subject=f"[#{first.ticket_id}] still broken", body="any news?")
     await send(daemon.smtp_port, again)
-    [_, second] = await _processed(daemon, 2)
+    [_, second] = await settled(daemon, 2)
     assert (second.ticket_id, second.thread_rule) == (first.ticket_id, "subject-reference")
 
 
 async def test_internal_note_is_never_mailed(daemon, api, sink, make_user):
     raw, _ = make_mail(subject="Secret stuff")
     await send(daemon.smtp_port, raw)
-    [inbound] = await _processed(daemon, 1)
+    [inbound] = await settled(daemon, 1)
     await wait_for(lambda: _aw(sink.to("alice@example.com")), what="ack")
     await make_user("agent@localhost", "agent")
     token = await api.token("agent@localhost", "correct horse 1")

@@ -10,15 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from desk.models import InboundMail, OutboxMail, Ticket, TicketMessage, utcnow
-from tests.support import make_mail, rows, send, wait_for
-
-
-async def settled(daemon, count):
-    async def check():
-        done = await rows(daemon, InboundMail, InboundMail.state != "received")
-        return done if len(done) >= count else None
-
-    return await wait_for(check, what=f"{count} settled mails")
+from tests.support import make_mail, rows, send, settled, wait_for
 
 
 async def test_same_bytes_twice_stored_once(daemon):

@@ -38,7 +38,7 @@ def _decode_words(text: str) -> str:
         return _ENCODED_WORD.sub(" ", text)
 
 
-_ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
+_ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+$")
 
 
 def is_plain_address(address: str) -> bool:
@@ -62,5 +62,5 @@ def message_ids_in(value: str | None) -> list[str]:
     """All `<...>` ids of an In-Reply-To or References value, in order."""
     if not value:
         return []
-    ids = re.findall(r"<[^<>\s]{1,990}>", value)
+    ids = re.findall(r"<[^<>\s\x00-\x1f\x7f]{1,990}>", value)
     return ids[:100]

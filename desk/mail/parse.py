@@ -77,7 +77,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
     message: Message = mail.message
     _check_depth(message, limits)
     _check_address_counts(message, limits)
-    text, clean_html = _bodies(mail)
+    text, clean_html = (_storable(t) for t in _bodies(mail))
     from_name, from_address = _first_address(mail.from_)
     return ParsedMail(
         message_id=_norm_id(str(mail.message_id or "")),
@@ -90,11 +90,16 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         content_type=message.get_content_type(),
         loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if message.get(n) is not None},
         text=text,
-        new_text=_new_text(text),
+        new_text=_storable(_new_text(text)),
         html=clean_html,
         parts=[_part(a) for a in mail.attachments],
         defects=[str(d) for d in mail.defects_categories],
     )
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; mail can. Keep it visible as U+FFFD instead."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _check_header_block(raw: bytes, limits: Limits) -> None:
@@ -182,7 +187,7 @@ def _part(attachment: dict[str, object]) -> Part:
         filename=clean_header_text(name, limit=255) or "attachment",
         content_type=clean_header_text(str(attachment.get("mail_content_type") or ""), limit=255)
         or "application/octet-stream",
-        content_id=content_id[:998],
+        content_id=clean_header_text(content_id, limit=998),
         is_inline=disposition.startswith("inline") or (bool(content_id) and not disposition),
         data=data,
     )
