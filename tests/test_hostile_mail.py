@@ -75,6 +75,12 @@ UGLY = {
         b"From: a@example.com\r\nSubject: html\r\nContent-Type: text/html\r\n\r\n"
         b"<p>Hi<script>alert(1)</script><img src=x onerror=alert(2)></p>\r\n"
     ),
+    "NUL bytes": (
+        b"From: N\x00ul <nul@example.com>\r\nSubject: a\x00b\r\nIn-Reply-To: <x\x00y@z>\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\nContent-Type: text/plain\r\n'
+        b"\r\nbody\x00with nul\r\n--B\r\nContent-Type: image/png\r\nContent-ID: <i\x00d>\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--B--\r\n"
+    ),
     "nested 50": nested(50),
     "nested 150": nested(150),
 }
