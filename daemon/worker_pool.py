@@ -5,10 +5,14 @@ replaced) and composing outgoing mail."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 import os
 import resource
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
@@ -20,11 +24,23 @@ from desk.mail.prepare import PreparedMail, prepare
 
 log = logging.getLogger(__name__)
 WORKER_MEMORY_BYTES = 4 * 1024**3
+PR_SET_PDEATHSIG = 1
 
 
-def _limit_worker_memory() -> None:
+def _init_worker() -> None:
     # A decompression or MIME bomb gets a MemoryError (a failed mail), not the whole machine.
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """A daemon killed with SIGKILL must not leave its workers behind (Linux: prctl)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(0)
 
 
 class WorkerPool:
@@ -41,7 +57,7 @@ class WorkerPool:
         return ProcessPoolExecutor(
             self._workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_worker_memory,
+            initializer=_init_worker,
         )
 
     async def prepare(self, raw: bytes) -> PreparedMail:

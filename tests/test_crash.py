@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from email.utils import make_msgid
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -18,6 +19,15 @@ from tests.support import make_mail
 
 TOTAL, CONNECTIONS, KILL_AFTER = 500, 4, 150
 pytestmark = pytest.mark.slow
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
 async def start_daemon(env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -86,11 +96,20 @@ async def test_kill_9_loses_and_duplicates_nothing(env, settings):
     waiter = asyncio.create_task(reached.wait())
     await asyncio.wait([waiter, sending], return_when=asyncio.FIRST_COMPLETED)
     waiter.cancel()
+    workers = _children(proc.pid)
+    assert workers, "the daemon runs its parse workers as child processes"
     os.kill(proc.pid, signal.SIGKILL)
     await proc.wait()
     await sending
     accepted_before_kill = set(accepted)
     assert KILL_AFTER <= len(accepted_before_kill) < TOTAL
+
+    # No orphaned parse workers survive the kill.
+    for _ in range(100):
+        if not _alive(workers):
+            break
+        await asyncio.sleep(0.05)
+    assert not _alive(workers)
 
     proc = await start_daemon(env)
     try:
