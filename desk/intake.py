@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from desk.context import Desk, PendingEvent
-from desk.db import Database
+from desk.db import Database, insert_ignoring_conflicts
 from desk.mail.parse import MailRejected
 from desk.mail.prepare import PreparedMail
-from desk.models import InboundMail, InboundState
+from desk.models import InboundMail, InboundState, utcnow
 from desk.processing import Outcome, finish, settle_batch
 
 log = logging.getLogger(__name__)
@@ -75,23 +75,24 @@ class Receiver:
 
 
 async def store_raw(db: Database, mails: Sequence[tuple[bytes, Envelope]]) -> list[int]:
+    """One INSERT ... ON CONFLICT DO NOTHING RETURNING for the whole group; only copies
+    already stored (same bytes) need a second look-up for their id."""
     hashes = [hashlib.sha256(raw).hexdigest() for raw, _ in mails]
+    now = utcnow()
+    values: dict[str, dict[str, object]] = {}
+    for (raw, env), digest in zip(mails, hashes, strict=True):
+        values.setdefault(digest, {
+            "raw": raw, "sha256": digest, "source": env.source,
+            "mail_from": env.mail_from or "", "rcpt_tos": list(env.rcpt_tos),
+            "received_at": now, "state": InboundState.RECEIVED.value, "attempts": 0,
+        })  # fmt: skip
     async with db.writer() as session:
-        known = await _ids_by_hash(session, hashes)
-        new: dict[str, InboundMail] = {}
-        for (raw, env), digest in zip(mails, hashes, strict=True):
-            if digest in known or digest in new:
-                continue
-            new[digest] = InboundMail(
-                raw=raw,
-                sha256=digest,
-                source=env.source,
-                mail_from=env.mail_from or "",
-                rcpt_tos=list(env.rcpt_tos),
-            )
-        session.add_all(new.values())
-        await session.flush()
-        known.update({digest: row.id for digest, row in new.items()})
+        insert = insert_ignoring_conflicts(session, InboundMail).values(list(values.values()))
+        result = await session.execute(insert.returning(InboundMail.sha256, InboundMail.id))
+        known: dict[str, int] = dict(result.all())
+        missing = [digest for digest in values if digest not in known]
+        if missing:
+            known.update(await _ids_by_hash(session, missing))
     return [known[d] for d in hashes]
 
 
