@@ -1,14 +1,13 @@
 """Who is calling: a Bearer access token, re-checked against the database on every request
-so a deactivated user is shut out at once."""
+so a deactivated user or an ended session is shut out at once."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from desk.auth.tokens import decode
+from desk.auth.sessions import session_user
 from desk.errors import NotAuthenticated
 from desk.models import User
-from desk.tickets.queries import active_user
 from web.keys import DESK
 
 
@@ -18,8 +17,4 @@ async def require_user(request: web.Request) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send Authorization: Bearer <access token>")
     desk = request.app[DESK]
-    claims = decode(desk.settings, token.strip(), "access")
-    user = await active_user(desk.db, int(claims["sub"]))
-    if user is None:
-        raise NotAuthenticated("this account is not active")
-    return user
+    return await session_user(desk.db, desk.settings, token.strip())

@@ -30,6 +30,10 @@ class TokenRequest(Strict):
         return (self.email or self.username or "").lower()
 
 
+class RefreshRequest(Strict):
+    refresh: str = Field(min_length=1, max_length=4096)
+
+
 class MessageCreate(Strict):
     body: str = Field(min_length=1, max_length=100_000)
     is_internal: bool = False

@@ -18,27 +18,30 @@ AUDIENCE = "postdesk-api"
 REFRESH_DAYS = 14
 
 
-def issue(settings: Settings, user_id: int, kind: str, lifetime: timedelta) -> str:
+def issue(settings: Settings, user_id: int, kind: str, lifetime: timedelta, *, sid: str,
+          jti: str | None = None) -> str:  # fmt: skip
     now = utcnow()
     claims = {
         "sub": str(user_id),
         "typ": kind,
+        "sid": sid,
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
-        "jti": uuid.uuid4().hex,
+        "jti": jti or uuid.uuid4().hex,
         "iss": ISSUER,
         "aud": AUDIENCE,
     }
     return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
 
 
-def issue_pair(settings: Settings, user_id: int) -> dict[str, str]:
+def issue_pair(settings: Settings, user_id: int, sid: str, refresh_jti: str) -> dict[str, str]:
+    access_life = timedelta(minutes=settings.access_token_minutes)
     return {
-        "access": issue(
-            settings, user_id, "access", timedelta(minutes=settings.access_token_minutes)
+        "access": issue(settings, user_id, "access", access_life, sid=sid),
+        "refresh": issue(
+            settings, user_id, "refresh", timedelta(days=REFRESH_DAYS), sid=sid, jti=refresh_jti
         ),
-        "refresh": issue(settings, user_id, "refresh", timedelta(days=REFRESH_DAYS)),
     }
 
 
@@ -50,7 +53,7 @@ def decode(settings: Settings, token: str, kind: str) -> dict[str, Any]:
             algorithms=[ALGORITHM],  # pinned: no "none", no key confusion
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "jti", "sub", "iss", "aud", "typ"]},
+            options={"require": ["exp", "iat", "jti", "sub", "iss", "aud", "typ", "sid"]},
         )
     except jwt.PyJWTError as exc:
         raise NotAuthenticated(f"invalid token: {exc}") from None

@@ -3,7 +3,7 @@
 from desk.models.base import Base, utcnow
 from desk.models.inbound import InboundMail, InboundState
 from desk.models.outbox import OutboxMail, OutboxState
-from desk.models.people import Role, User
+from desk.models.people import AuthSession, Role, User
 from desk.models.tickets import (
     Attachment,
     KnownMessageId,
@@ -16,6 +16,7 @@ from desk.models.tickets import (
 
 __all__ = [
     "Attachment",
+    "AuthSession",
     "Base",
     "InboundMail",
     "InboundState",

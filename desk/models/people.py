@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from desk.models.base import Base, UTCDateTime, utcnow
@@ -32,3 +32,19 @@ class User(Base):
     @property
     def is_staff(self) -> bool:
         return self.role in (Role.AGENT, Role.ADMIN)
+
+
+class AuthSession(Base):
+    """One login. Its refresh token rotates on every use; only `current_jti` may be used
+    next, so presenting an older one is reuse, and the whole session is revoked (RFC 9700
+    refresh token rotation). Access tokens name their session and die with it."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    current_jti: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_reason: Mapped[str | None] = mapped_column(String(64), default=None)

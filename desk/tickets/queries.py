@@ -91,12 +91,6 @@ def _attachment(a: Attachment) -> dict[str, Any]:
     }
 
 
-async def active_user(db: Database, user_id: int) -> User | None:
-    async with db.reader() as session:
-        user = await session.get(User, user_id)
-        return user if user is not None and user.is_active else None
-
-
 async def user_by_email(db: Database, email: str) -> User | None:
     async with db.reader() as session:
         return await session.scalar(select(User).where(User.email == email.strip().lower()))

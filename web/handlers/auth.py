@@ -1,16 +1,16 @@
-"""Token issue."""
+"""Token issue, rotation and logout."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from desk.auth.passwords import verify_password
-from desk.auth.tokens import issue_pair
+from desk.auth.sessions import end_session, rotate, start_session
 from desk.errors import NotAuthenticated
 from desk.tickets.queries import user_by_email
 from web.handlers.common import json_body
 from web.keys import DESK
-from web.schemas import TokenRequest
+from web.schemas import RefreshRequest, TokenRequest
 
 
 async def obtain_token(request: web.Request) -> web.Response:
@@ -20,4 +20,17 @@ async def obtain_token(request: web.Request) -> web.Response:
     ok = verify_password(user.password_hash if user else None, body.password)
     if user is None or not ok or not user.is_active:
         raise NotAuthenticated("wrong email or password")
-    return web.json_response(issue_pair(desk.settings, user.id))
+    return web.json_response(await start_session(desk.db, desk.settings, user))
+
+
+async def refresh_token(request: web.Request) -> web.Response:
+    body = await json_body(request, RefreshRequest)
+    desk = request.app[DESK]
+    return web.json_response(await rotate(desk.db, desk.settings, body.refresh))
+
+
+async def logout(request: web.Request) -> web.Response:
+    body = await json_body(request, RefreshRequest)
+    desk = request.app[DESK]
+    await end_session(desk.db, desk.settings, body.refresh)
+    return web.json_response({"status": "logged out"})

@@ -1,0 +1,68 @@
+"""Logins as sessions: issue, rotate and revoke token pairs (refresh rotation with reuse
+detection), and the per-request check that a token's session and user are still good."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from desk.auth.tokens import decode, issue_pair
+from desk.config import Settings
+from desk.db import Database
+from desk.errors import NotAuthenticated
+from desk.models import AuthSession, User, utcnow
+
+
+async def start_session(db: Database, settings: Settings, user: User) -> dict[str, str]:
+    sid, jti = uuid.uuid4().hex, uuid.uuid4().hex
+    async with db.writer() as session:
+        session.add(AuthSession(id=sid, user_id=user.id, current_jti=jti))
+    return issue_pair(settings, user.id, sid, jti)
+
+
+async def rotate(db: Database, settings: Settings, refresh_token: str) -> dict[str, str]:
+    """A new pair for the newest refresh token. An older one means the token was copied:
+    the whole session is revoked, the thief's copy and the owner's alike."""
+    claims = decode(settings, refresh_token, "refresh")
+    async with db.writer() as session:
+        login = await session.get(AuthSession, claims["sid"], with_for_update=True)
+        if login is None or login.revoked_at is not None:
+            raise NotAuthenticated("this session has ended; log in again")
+        if login.current_jti != claims["jti"]:
+            login.revoked_at, login.revoked_reason = utcnow(), "refresh token reuse"
+            reused = True
+        else:
+            user = await session.get(User, login.user_id)
+            if user is None or not user.is_active:
+                raise NotAuthenticated("this account is not active")
+            login.current_jti, login.rotated_at = uuid.uuid4().hex, utcnow()
+            reused = False
+    if reused:  # committed above: the revocation stands even though this call fails
+        raise NotAuthenticated("refresh token was already used; the session is revoked")
+    return issue_pair(settings, login.user_id, login.id, login.current_jti)
+
+
+async def end_session(db: Database, settings: Settings, refresh_token: str) -> None:
+    claims = decode(settings, refresh_token, "refresh")
+    async with db.writer() as session:
+        login = await session.get(AuthSession, claims["sid"], with_for_update=True)
+        if login is not None and login.revoked_at is None:
+            login.revoked_at, login.revoked_reason = utcnow(), "logout"
+
+
+async def session_user(db: Database, settings: Settings, access_token: str) -> User:
+    """The caller of a request: one query checks both the user and the session."""
+    claims = decode(settings, access_token, "access")
+    async with db.reader() as session:
+        row = (await session.execute(
+            select(User, AuthSession.revoked_at)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(User.id == int(claims["sub"]), AuthSession.id == claims["sid"])
+        )).first()  # fmt: skip
+    if row is None or row[1] is not None:
+        raise NotAuthenticated("this session has ended; log in again")
+    user: User = row[0]
+    if not user.is_active:
+        raise NotAuthenticated("this account is not active")
+    return user

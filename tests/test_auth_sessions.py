@@ -1,0 +1,76 @@
+"""Refresh tokens rotate on every use; reuse revokes the whole session; logout ends it at
+once, access tokens included."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from desk.models import AuthSession, User
+from tests.support import rows
+
+PASSWORD = "correct horse 1"
+
+
+@pytest.fixture
+async def login(api, make_user):
+    await make_user("agent@localhost", "agent")
+
+    async def _login() -> dict[str, str]:
+        status, body = await api.call(
+            "POST", "/api/auth/token/", json={"email": "agent@localhost", "password": PASSWORD}
+        )
+        assert status == 200
+        return body
+
+    return _login
+
+
+async def _refresh(api, token):
+    return await api.call("POST", "/api/auth/token/refresh/", json={"refresh": token})
+
+
+async def test_refresh_rotates(api, login):
+    first = await login()
+    status, second = await _refresh(api, first["refresh"])
+    assert status == 200 and second["refresh"] != first["refresh"]
+    assert second["access"] != first["access"]
+    assert (await api.call("GET", "/api/tickets/", second["access"]))[0] == 200
+    status, _ = await _refresh(api, second["refresh"])
+    assert status == 200
+
+
+async def test_reuse_revokes_the_whole_session(api, daemon, login):
+    first = await login()
+    status, second = await _refresh(api, first["refresh"])
+    assert status == 200
+    status, body = await _refresh(api, first["refresh"])  # a copied, already used token
+    assert status == 401 and "already used" in body["message"]
+    # the legitimate holder's newer tokens are dead too
+    assert (await _refresh(api, second["refresh"]))[0] == 401
+    assert (await api.call("GET", "/api/tickets/", second["access"]))[0] == 401
+    [session] = await rows(daemon, AuthSession)
+    assert session.revoked_reason == "refresh token reuse"
+    # another login is unaffected
+    other = await login()
+    assert (await api.call("GET", "/api/tickets/", other["access"]))[0] == 200
+
+
+async def test_logout_ends_session_at_once(api, login):
+    tokens = await login()
+    status, _ = await api.call("POST", "/api/auth/logout/", json={"refresh": tokens["refresh"]})
+    assert status == 200
+    assert (await api.call("GET", "/api/tickets/", tokens["access"]))[0] == 401
+    assert (await _refresh(api, tokens["refresh"]))[0] == 401
+
+
+async def test_refresh_refuses_wrong_input(api, daemon, login):
+    tokens = await login()
+    status, body = await _refresh(api, tokens["access"])  # an access token is not a refresh
+    assert status == 401 and body["error"] == "not_authenticated"
+    assert (await _refresh(api, "garbage"))[0] == 401
+    status, body = await api.call("POST", "/api/auth/token/refresh/", json={})
+    assert status == 400 and "refresh" in body["details"]["fields"]
+    async with daemon.desk.db.writer() as session:
+        await session.execute(update(User).values(is_active=False))
+    assert (await _refresh(api, tokens["refresh"]))[0] == 401
