@@ -8,6 +8,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk.auth.ratelimit import (
+    Counter,
+    LoginGuard,
+    MemoryCounter,
+    RedisCounter,
+    limiter_client,
+    namespace,
+)
 from desk.config import Settings
 from desk.db import Database
 from desk.events import Event, EventBus, LocalBus
@@ -21,6 +29,7 @@ class Desk:
     settings: Settings
     db: Database
     bus: EventBus
+    logins: LoginGuard
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[tuple[AsyncSession, list[PendingEvent]]]:
@@ -47,13 +56,17 @@ async def open_desk(settings: Settings, *, migrate: bool = True) -> AsyncIterato
         if migrate:
             await db.migrate()
         bus: EventBus
+        counter: Counter
         if settings.redis_url:
             redis_bus = RedisBus(settings.redis_url)
             await redis_bus.start()
             stack.push_async_callback(redis_bus.close)
             bus = redis_bus
+            client = limiter_client(settings.redis_url)
+            stack.push_async_callback(client.aclose)
+            counter = RedisCounter(client, namespace(settings.database_url))
         else:
             local = LocalBus()
             stack.push_async_callback(local.close)
-            bus = local
-        yield Desk(settings=settings, db=db, bus=bus)
+            bus, counter = local, MemoryCounter()
+        yield Desk(settings=settings, db=db, bus=bus, logins=LoginGuard(counter))

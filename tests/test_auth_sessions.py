@@ -74,3 +74,55 @@ async def test_refresh_refuses_wrong_input(api, daemon, login):
     async with daemon.desk.db.writer() as session:
         await session.execute(update(User).values(is_active=False))
     assert (await _refresh(api, tokens["refresh"]))[0] == 401
+
+
+async def _token(api, email, password):
+    return await api.call("POST", "/api/auth/token/", json={"email": email, "password": password})
+
+
+async def test_failed_logins_limited_per_account(api, make_user, login):
+    await make_user("other@localhost", "agent")
+    for _ in range(5):
+        assert (await _token(api, "agent@localhost", "wrong"))[0] == 401
+    status, body = await _token(api, "agent@localhost", PASSWORD)  # even the right one
+    assert status == 429 and body["error"] == "rate_limited"
+    assert 0 < body["details"]["retry_after"] <= 15 * 60
+    async with api.http.post(
+        f"{api.base}/api/auth/token/", json={"email": "agent@localhost", "password": PASSWORD}
+    ) as r:
+        assert r.status == 429 and int(r.headers["Retry-After"]) > 0
+    assert (await _token(api, "other@localhost", PASSWORD))[0] == 200
+
+
+async def test_success_resets_the_account_count(api, login):
+    for _ in range(2):
+        for _ in range(4):
+            assert (await _token(api, "agent@localhost", "wrong"))[0] == 401
+        assert (await _token(api, "agent@localhost", PASSWORD))[0] == 200
+
+
+async def test_failed_logins_limited_per_client_address(api, login):
+    for i in range(20):
+        assert (await _token(api, f"nobody{i}@localhost", "guess"))[0] == 401
+    assert (await _token(api, "agent@localhost", PASSWORD))[0] == 429
+
+
+async def test_me(api, login):
+    tokens = await login()
+    status, body = await api.call("GET", "/api/me/", tokens["access"])
+    assert status == 200 and body["email"] == "agent@localhost" and body["role"] == "agent"
+    assert (await api.call("GET", "/api/me/"))[0] == 401
+
+
+async def test_login_limits_survive_redis_outage():
+    """With Redis unreachable the counter falls back to this process's memory."""
+    from desk.auth.ratelimit import LoginGuard, RedisCounter, TooManyAttempts, limiter_client
+
+    client = limiter_client("redis://127.0.0.1:1/0")  # nothing listens there
+    guard = LoginGuard(RedisCounter(client, "postdesk:test:"))
+    for _ in range(5):
+        await guard.check("a@localhost", "10.0.0.1")
+        await guard.failed("a@localhost", "10.0.0.1")
+    with pytest.raises(TooManyAttempts):
+        await guard.check("a@localhost", "10.0.0.1")
+    await client.aclose()

@@ -30,10 +30,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DeskError as exc:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         response = error_response(exc.status, exc.code, exc.message, **exc.details)
-        if headers:
-            response.headers.update(headers)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if "retry_after" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after"])
         return response
     except ValidationError as exc:
         return from_validation(exc)

@@ -8,6 +8,7 @@ from desk.auth.passwords import verify_password
 from desk.auth.sessions import end_session, rotate, start_session
 from desk.errors import NotAuthenticated
 from desk.tickets.queries import user_by_email
+from web.auth import require_user
 from web.handlers.common import json_body
 from web.keys import DESK
 from web.schemas import RefreshRequest, TokenRequest
@@ -16,11 +17,28 @@ from web.schemas import RefreshRequest, TokenRequest
 async def obtain_token(request: web.Request) -> web.Response:
     body = await json_body(request, TokenRequest)
     desk = request.app[DESK]
+    address = request.remote or "unknown"
+    await desk.logins.check(body.login, address)
     user = await user_by_email(desk.db, body.login)
     ok = verify_password(user.password_hash if user else None, body.password)
     if user is None or not ok or not user.is_active:
+        await desk.logins.failed(body.login, address)
         raise NotAuthenticated("wrong email or password")
+    await desk.logins.succeeded(body.login)
     return web.json_response(await start_session(desk.db, desk.settings, user))
+
+
+async def me(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    return web.json_response(
+        {
+            "id": user.id,
+            "email": user.email,
+            "name": user.name,
+            "role": user.role,
+            "is_active": user.is_active,
+        }
+    )
 
 
 async def refresh_token(request: web.Request) -> web.Response:
