@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.passwords import hash_password
-from desk.errors import Conflict, ValidationFailed
+from desk.errors import Conflict, PermissionDenied, ValidationFailed
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Role, User
 
@@ -33,3 +33,16 @@ async def add_user(
     session.add(user)
     await session.flush()
     return user
+
+
+async def set_availability(session: AsyncSession, user: User, *, is_available: bool | None,
+                           capacity: int | None) -> User:  # fmt: skip
+    if not user.is_staff:
+        raise PermissionDenied("only agents and admins have an availability")
+    row = await session.get(User, user.id, with_for_update=True)
+    assert row is not None
+    if is_available is not None:
+        row.is_available = is_available
+    if capacity is not None:
+        row.capacity = capacity
+    return row

@@ -126,3 +126,23 @@ async def test_login_limits_survive_redis_outage():
     with pytest.raises(TooManyAttempts):
         await guard.check("a@localhost", "10.0.0.1")
     await client.aclose()
+
+
+async def test_availability(api, make_user, login):
+    agent = (await login())["access"]
+    status, body = await api.call("GET", "/api/me/availability/", agent)
+    assert status == 200 and body == {"is_available": False, "capacity": 10}
+    status, body = await api.call(
+        "POST", "/api/me/availability/", agent, json={"is_available": True, "capacity": 3}
+    )
+    assert status == 200 and body == {"is_available": True, "capacity": 3}
+    assert (await api.call("GET", "/api/me/availability/", agent))[1]["capacity"] == 3
+    status, body = await api.call("POST", "/api/me/availability/", agent, json={"capacity": -1})
+    assert status == 400 and "capacity" in body["details"]["fields"]
+    await make_user("cust@example.com", "customer")
+    customer = (await _token(api, "cust@example.com", PASSWORD))[1]["access"]
+    assert (await api.call("GET", "/api/me/availability/", customer))[0] == 403
+    assert (await api.call("POST", "/api/me/availability/", customer, json={"is_available": True}))[
+        0
+    ] == 403
+    assert (await api.call("GET", "/api/me/availability/"))[0] == 401

@@ -11,6 +11,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/auth/token/refresh/", auth.refresh_token)
     app.router.add_post("/api/auth/logout/", auth.logout)
     app.router.add_get("/api/me/", auth.me)
+    app.router.add_get("/api/me/availability/", auth.availability)
+    app.router.add_post("/api/me/availability/", auth.availability)
     app.router.add_get("/api/tickets/", tickets.ticket_list)
     app.router.add_get(r"/api/tickets/{id}/", tickets.ticket_get)
     app.router.add_post(r"/api/tickets/{id}/messages/", tickets.message_create)

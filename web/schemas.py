@@ -34,6 +34,11 @@ class RefreshRequest(Strict):
     refresh: str = Field(min_length=1, max_length=4096)
 
 
+class AvailabilityUpdate(Strict):
+    is_available: bool | None = None
+    capacity: int | None = Field(default=None, ge=0, le=1000)
+
+
 class MessageCreate(Strict):
     body: str = Field(min_length=1, max_length=100_000)
     is_internal: bool = False

@@ -28,6 +28,10 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Agents and admins: whether auto-assignment may give them tickets, and how many
+    # active tickets they take at most.
+    is_available: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    capacity: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     @property
     def is_staff(self) -> bool:

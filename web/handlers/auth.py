@@ -6,12 +6,13 @@ from aiohttp import web
 
 from desk.auth.passwords import verify_password
 from desk.auth.sessions import end_session, rotate, start_session
-from desk.errors import NotAuthenticated
+from desk.errors import NotAuthenticated, PermissionDenied
+from desk.people import set_availability
 from desk.tickets.queries import user_by_email
 from web.auth import require_user
 from web.handlers.common import json_body
 from web.keys import DESK
-from web.schemas import RefreshRequest, TokenRequest
+from web.schemas import AvailabilityUpdate, RefreshRequest, TokenRequest
 
 
 async def obtain_token(request: web.Request) -> web.Response:
@@ -26,6 +27,18 @@ async def obtain_token(request: web.Request) -> web.Response:
         raise NotAuthenticated("wrong email or password")
     await desk.logins.succeeded(body.login)
     return web.json_response(await start_session(desk.db, desk.settings, user))
+
+
+async def availability(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    if request.method == "POST":
+        body = await json_body(request, AvailabilityUpdate)
+        async with request.app[DESK].db.writer() as session:
+            user = await set_availability(session, user, is_available=body.is_available,
+                                          capacity=body.capacity)  # fmt: skip
+    elif not user.is_staff:
+        raise PermissionDenied("only agents and admins have an availability")
+    return web.json_response({"is_available": user.is_available, "capacity": user.capacity})
 
 
 async def me(request: web.Request) -> web.Response:
