@@ -156,7 +156,7 @@ class Api:
     ) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         async with self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs) as r:
-            return r.status, await r.json()
+            return r.status, (None if r.status == 204 else await r.json())
 
 
 @pytest.fixture

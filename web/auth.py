@@ -6,9 +6,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk.auth.sessions import session_user
-from desk.errors import NotAuthenticated
-from desk.models import User
+from desk.errors import NotAuthenticated, PermissionDenied
+from desk.models import Role, User
 from web.keys import DESK
+
+
+async def require_admin(request: web.Request) -> User:
+    user = await require_user(request)
+    if user.role != Role.ADMIN:
+        raise PermissionDenied("admins only")
+    return user
 
 
 async def require_user(request: web.Request) -> User:

@@ -39,6 +39,11 @@ class AvailabilityUpdate(Strict):
     capacity: int | None = Field(default=None, ge=0, le=1000)
 
 
+class ApiKeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(min_length=1, max_length=10)
+
+
 class MessageCreate(Strict):
     body: str = Field(min_length=1, max_length=100_000)
     is_internal: bool = False

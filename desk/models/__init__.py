@@ -3,7 +3,7 @@
 from desk.models.base import Base, utcnow
 from desk.models.inbound import InboundMail, InboundState
 from desk.models.outbox import OutboxMail, OutboxState
-from desk.models.people import AuthSession, Role, User
+from desk.models.people import ApiKey, AuthSession, Role, User
 from desk.models.tickets import (
     Attachment,
     KnownMessageId,
@@ -15,6 +15,7 @@ from desk.models.tickets import (
 )
 
 __all__ = [
+    "ApiKey",
     "Attachment",
     "AuthSession",
     "Base",
