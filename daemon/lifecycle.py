@@ -43,9 +43,9 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(open_desk(settings))
         running = Running(desk=desk)
-        if role in ("all", "smtp", "jobs"):
-            s = settings
-            pool = WorkerPool(Limits(cpu_seconds=s.parse_cpu_seconds), str(s.attachments_dir))
+        if role in ("all", "smtp", "jobs"):  # parses inbound mail, composes outbound mail
+            limits = Limits(cpu_seconds=settings.parse_cpu_seconds)
+            pool = WorkerPool(limits, str(settings.attachments_dir))
             stack.callback(pool.close)
         if role in ("all", "smtp"):
             await _start_mail_intake(stack, running, pool)

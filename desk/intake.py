@@ -51,27 +51,29 @@ class Receiver:
         async with self._lock:
             if not future.done():
                 batch, self._pending = self._pending, []
-                try:
-                    await self._commit(batch)
-                except Exception:  # noqa: S110 - the futures carry it to every caller
-                    pass
+                await self._commit(batch)
         return await future
 
     async def _commit(self, batch: list[tuple[bytes, Envelope, asyncio.Future[int]]]) -> None:
+        """Every caller in the batch learns the outcome through its future; if this task
+        is cancelled mid-commit, the others get an error (an SMTP 451) instead of hanging."""
         try:
             ids = await store_raw(self._db, [(raw, env) for raw, env, _ in batch])
-        except BaseException as exc:  # cancelled too: no waiter may hang on its future
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(
-                        exc
-                        if isinstance(exc, Exception)
-                        else RuntimeError("storing was interrupted")
-                    )
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        except BaseException:
+            _fail(batch, RuntimeError("storing was interrupted"))
             raise
         for (_, _, future), row_id in zip(batch, ids, strict=True):
             future.set_result(row_id)
         self.stored.set()
+
+
+def _fail(batch: list[tuple[bytes, Envelope, asyncio.Future[int]]], exc: Exception) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
 
 
 async def store_raw(db: Database, mails: Sequence[tuple[bytes, Envelope]]) -> list[int]:

@@ -103,6 +103,17 @@ class Sink:
         return [m for env, m in self.messages if address in env.rcpt_tos]
 
 
+async def wait_for_value(
+    check: Callable[[], Any], timeout: float = 20.0, what: str = "condition"
+) -> Any:
+    """wait_for for a plain (non-async) check, such as what the SMTP sink has received."""
+
+    async def _check() -> Any:
+        return check()
+
+    return await wait_for(_check, timeout=timeout, what=what)
+
+
 async def wait_for(
     check: Callable[[], Awaitable[Any]], timeout: float = 20.0, what: str = "condition"
 ) -> Any:

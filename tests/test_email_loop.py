@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from desk.models import Ticket, TicketMessage
-from tests.support import make_mail, rows, send, settled, wait_for
+from tests.support import make_mail, rows, send, settled, wait_for, wait_for_value
 
 
 async def _ticket_messages(daemon, ticket_id):
@@ -87,7 +87,7 @@ async def test_mail_becomes_ticket_and_conversation_threads(daemon, api, sink, m
 async def test_reply_token_threads_when_relay_rewrote_message_id(daemon, sink):
     raw, _ = make_mail(subject="Invoice question")
     await send(daemon.smtp_port, raw)
-    [ack_mail] = await wait_for(lambda: _aw(sink.to("alice@example.com")), what="ack")
+    [ack_mail] = await wait_for_value(lambda: sink.to("alice@example.com"), what="ack")
     reply_to = ack_mail["Reply-To"].addresses[0].addr_spec
     # The relay replaced our Message-ID, so In-Reply-To names nothing we know; the
     # customer's client still answers to Reply-To, which carries the token.
@@ -129,7 +129,7 @@ async def test_internal_note_is_never_mailed(daemon, api, sink, make_user):
     raw, _ = make_mail(subject="Secret stuff")
     await send(daemon.smtp_port, raw)
     [inbound] = await settled(daemon, 1)
-    await wait_for(lambda: _aw(sink.to("alice@example.com")), what="ack")
+    await wait_for_value(lambda: sink.to("alice@example.com"), what="ack")
     await make_user("agent@localhost", "agent")
     token = await api.token("agent@localhost", "correct horse 1")
     status, body = await api.call(
@@ -145,7 +145,3 @@ async def test_internal_note_is_never_mailed(daemon, api, sink, make_user):
         outbox = list(await session.scalars(select(OutboxMail)))
     assert [o.kind for o in outbox] == ["acknowledgement"]
     assert all("confused" not in m.as_string() for _, m in sink.messages)
-
-
-async def _aw(value):
-    return value

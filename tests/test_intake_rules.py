@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from desk.models import InboundMail, OutboxMail, Ticket, TicketMessage, utcnow
-from tests.support import make_mail, rows, send, settled, wait_for
+from tests.support import make_mail, rows, send, settled, wait_for_value
 
 
 async def test_same_bytes_twice_stored_once(daemon):
@@ -138,7 +138,7 @@ async def test_reply_to_closed_or_archived_ticket_opens_linked_ticket(daemon, si
     assert second.ticket_id == new.id and new.linked_ticket_id == old.id
     assert "closed or archived" in second.thread_rule
     # The new ticket is acknowledged like any new one.
-    await wait_for(lambda: _ready(len(sink.to("alice@example.com")) == 2), what="second ack")
+    await wait_for_value(lambda: len(sink.to("alice@example.com")) == 2, what="second ack")
 
 
 async def test_automatic_mail_to_one_address_is_capped(env, sink):
@@ -161,7 +161,3 @@ async def test_mail_from_support_address_is_not_answered(daemon):
     await send(daemon.smtp_port, raw, sender="support@localhost")
     await settled(daemon, 1)
     assert await rows(daemon, OutboxMail) == []
-
-
-async def _ready(value):
-    return value

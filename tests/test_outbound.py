@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from desk.mail.compose import Outgoing, compose, template_environment
 from desk.models import InboundMail, OutboxMail, utcnow
-from tests.support import make_mail, rows, send, wait_for
+from tests.support import make_mail, rows, send, wait_for, wait_for_value
 
 TEMPLATES = template_environment()
 
@@ -75,7 +75,7 @@ async def test_permanent_refusal_fails_without_retry(daemon, sink):
 
 async def test_interrupted_send_is_not_repeated(daemon, sink):
     await _first_ticket(daemon, make_mail()[0])
-    await wait_for(lambda: _value(len(sink.messages) == 1), what="ack")
+    await wait_for_value(lambda: len(sink.messages) == 1, what="ack")
     # Simulate a process that died after claiming a row: the relay may have it already.
     async with daemon.desk.db.writer() as session:
         await session.execute(
@@ -111,7 +111,7 @@ async def test_injected_subject_and_name_never_add_headers(daemon, sink):
         ).encode("utf-8", "surrogateescape")
         await send(daemon.smtp_port, raw, sender=f"eve{i}@example.com")
 
-    await wait_for(lambda: _value(len(sink.messages) == len(INJECTIONS)), what="acks")
+    await wait_for_value(lambda: len(sink.messages) == len(INJECTIONS), what="acks")
     for envelope, message in sink.messages:
         assert len(envelope.rcpt_tos) == 1 and "victim" not in envelope.rcpt_tos[0]
         assert message["Bcc"] is None
@@ -155,7 +155,3 @@ def test_composed_headers_are_exactly_those_set(subject, name):
             b"content-type",
         ]
     )
-
-
-async def _value(v):
-    return v
