@@ -30,6 +30,7 @@ class Settings:
     max_message_bytes: int
     parse_cpu_seconds: float
     auto_reply_per_hour: int
+    upload_max_bytes: int
     ticket_prefix: str
     access_token_minutes: int
     desk_name: str
@@ -91,6 +92,7 @@ def load_settings(
         max_message_bytes=_int(env, "POSTDESK_MAX_MESSAGE_BYTES", 25 * 1024 * 1024),
         parse_cpu_seconds=_float(env, "POSTDESK_PARSE_CPU_SECONDS", 10.0),
         auto_reply_per_hour=_int(env, "POSTDESK_AUTO_REPLY_PER_HOUR", 10),
+        upload_max_bytes=_int(env, "POSTDESK_UPLOAD_MAX_BYTES", 10 * 1024 * 1024),
         ticket_prefix=env.get("POSTDESK_TICKET_PREFIX", "").strip(),
         access_token_minutes=_int(env, "POSTDESK_ACCESS_TOKEN_MINUTES", 15),
         desk_name=env.get("POSTDESK_DESK_NAME", "Support").strip() or "Support",

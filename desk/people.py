@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.passwords import hash_password
-from desk.errors import Conflict, PermissionDenied, ValidationFailed
+from desk.companies import companies_for, get_company
+from desk.db import Database
+from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from desk.mail.headers import clean_header_text, is_plain_address
-from desk.models import Role, User
+from desk.models import Role, Ticket, User
 
 
 async def add_user(
@@ -45,4 +50,120 @@ async def set_availability(session: AsyncSession, user: User, *, is_available: b
         row.is_available = is_available
     if capacity is not None:
         row.capacity = capacity
+    return row
+
+
+def user_data(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "is_active": user.is_active,
+        "has_password": user.password_hash is not None,
+        "company_id": user.company_id,
+        "is_company_admin": user.is_company_admin,
+        "is_available": user.is_available,
+        "capacity": user.capacity,
+        "notify_on_reply": user.notify_on_reply,
+        "created_at": user.created_at.isoformat(),
+    }
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    role: str | None = None
+    is_active: bool | None = None
+    company_id: int | None = None
+    search: str | None = None
+
+
+async def list_users(db: Database, q: UserQuery, *, offset: int, limit: int
+                     ) -> tuple[int, list[dict[str, Any]]]:  # fmt: skip
+    where = []
+    if q.role:
+        where.append(User.role == q.role)
+    if q.is_active is not None:
+        where.append(User.is_active.is_(q.is_active))
+    if q.company_id is not None:
+        where.append(User.company_id == q.company_id)
+    if q.search:
+        pattern = f"%{q.search.lower()}%"
+        where.append(or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern)))
+    async with db.reader() as session:
+        count = await session.scalar(select(func.count()).select_from(User).where(*where))
+        rows = await session.scalars(
+            select(User).where(*where).order_by(User.id).offset(offset).limit(limit)
+        )
+        return int(count or 0), [user_data(u) for u in rows]
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
+async def create_user(session: AsyncSession, *, email: str, role: str, password: str | None,
+                      name: str = "") -> User:  # fmt: skip
+    """An admin's new account; a customer joins the company their domain maps to."""
+    user = await add_user(session, email=email, role=role, password=password, name=name)
+    if user.role == Role.CUSTOMER:
+        user.company_id = (await companies_for(session, {user.email})).get(user.email)
+    return user
+
+
+async def edit_user(session: AsyncSession, admin: User, user_id: int, changes: dict[str, Any]
+                    ) -> User:  # fmt: skip
+    """Apply an admin's edit. Deactivating takes effect at once: every request re-reads
+    the account (web.auth), so the user's tokens stop working on the next call."""
+    user = await get_user(session, user_id)
+    if user.id == admin.id and (
+        changes.get("is_active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN
+    ):
+        raise Conflict("an admin cannot deactivate or demote themselves", field="is_active")
+    if "password" in changes:
+        password = changes.pop("password")
+        if password is not None and len(password) < 8:
+            raise ValidationFailed("password must be at least 8 characters", field="password")
+        user.password_hash = hash_password(password) if password else None
+    if "name" in changes:
+        changes["name"] = clean_header_text(changes["name"] or "", limit=200)
+    if changes.get("company_id") is not None:
+        await get_company(session, changes["company_id"])
+    for name, value in changes.items():
+        setattr(user, name, value)
+    if user.is_company_admin and user.company_id is None:
+        raise ValidationFailed("a company admin needs a company", field="is_company_admin")
+    if user.role != Role.CUSTOMER and (user.company_id or user.is_company_admin):
+        raise ValidationFailed("only customers belong to companies", field="company_id")
+    if "company_id" in changes:
+        await session.execute(
+            update(Ticket).where(Ticket.customer_id == user.id).values(company_id=user.company_id)
+        )
+    return user
+
+
+async def customer_for_email(session: AsyncSession, email: str, name: str = "") -> User:
+    """The customer account for `email`, created without a password (claimable later by
+    one-time code) when it is the first time we hear of them."""
+    email = email.strip().lower()
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is not None:
+        return user
+    return await create_user(session, email=email, role=Role.CUSTOMER.value, password=None,
+                             name=name)  # fmt: skip
+
+
+async def update_me(session: AsyncSession, user: User, *, name: str | None,
+                    notify_on_reply: bool | None) -> User:  # fmt: skip
+    row = await get_user(session, user.id)
+    if name is not None:
+        row.name = clean_header_text(name, limit=200)
+    if notify_on_reply is not None:
+        if not row.is_staff:
+            raise PermissionDenied("only agents and admins get reply notifications")
+        row.notify_on_reply = notify_on_reply
+    await session.flush()
     return row

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk.companies import companies_for
 from desk.context import Desk, PendingEvent
 from desk.db import insert_ignoring_conflicts
 from desk.mail.headers import is_plain_address
@@ -33,7 +34,14 @@ from desk.models import (
     utcnow,
 )
 from desk.outbox import AutoReplyBudget
-from desk.tickets.service import Thread, acknowledge, add_message, is_finished, open_ticket
+from desk.tickets.service import (
+    acknowledge,
+    add_message,
+    is_finished,
+    open_ticket,
+    tell_assignee,
+)
+from desk.tickets.thread import Thread
 
 Outcome = PreparedMail | MailRejected
 
@@ -94,6 +102,7 @@ class _Placed:
     ticket: Ticket
     customer: User
     acknowledge: bool
+    message: TicketMessage
 
 
 @dataclass
@@ -136,7 +145,9 @@ class _Batch:
         found = await self.session.scalars(select(User).where(User.email.in_(senders)))
         self.customers = {u.email: u for u in found}
         names = {m.sender: m.parsed.from_name for m in mails}
-        new = [User(email=a, name=names[a]) for a in sorted(senders - set(self.customers))]
+        unknown = senders - set(self.customers)
+        companies = await companies_for(self.session, unknown)
+        new = [User(email=a, name=names[a], company_id=companies.get(a)) for a in sorted(unknown)]
         if new:
             # A customer account for every first-time sender. If another replica creates
             # the same one meanwhile, the batch fails and is settled again mail by mail.
@@ -164,12 +175,16 @@ class _Batch:
             envelope_sender=mail.inbound.mail_from if mail.inbound.source == "smtp" else None,
         ))  # fmt: skip
         message = _message(mail, customer, rule, automatic is not None)
+        if customer.is_staff and ticket.customer_id != customer.id:
+            # Staff answering a notification by mail: kept for the team, never shown to the
+            # customer (it may quote internal notes).
+            message.kind = MessageKind.NOTE.value
         add_message(self.session, events, ticket, message)
         self.session.add_all(Attachment(message=message, **vars(p)) for p in mail.parts)
         self._remember(mail.message_id, ticket)
         mail.inbound.thread_rule = rule
         ack = rule.startswith("new") and automatic is None
-        self.placed.append(_Placed(mail, ticket, customer, ack))
+        self.placed.append(_Placed(mail, ticket, customer, ack, message))
         finish(mail.inbound, InboundState.PROCESSED)
 
     def _remember(self, message_id: str, ticket: Ticket) -> None:
@@ -214,6 +229,8 @@ class _Batch:
                 thread = Thread(in_reply_to=p.mail.message_id, references=[p.mail.message_id])
                 await acknowledge(self.session, self.desk, p.ticket, p.customer, thread,
                                   self.budget)  # fmt: skip
+            elif not p.message.is_automatic:
+                await tell_assignee(self.session, self.desk, p.ticket, p.message, p.customer)
 
     def _real_id(self, key: int) -> int | None:
         return self.pending[key].id if key < 0 else key

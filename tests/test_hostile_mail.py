@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from desk.blobs import blob_path
 from desk.mail.parse import Limits, MailRejected
-from desk.mail.prepare import blob_path, prepare
+from desk.mail.prepare import prepare
 from desk.models import Attachment, InboundMail, TicketMessage
 from tests.support import rows, send, wait_for
 

@@ -7,7 +7,8 @@ from aiohttp import web
 from desk.context import Desk
 from web.errors import error_middleware
 from web.keys import DESK
-from web.routes import add_routes
+from web.openapi import openapi_json
+from web.routes import ROUTES
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
 
@@ -17,3 +18,9 @@ def create_app(desk: Desk) -> web.Application:
     app[DESK] = desk
     add_routes(app)
     return app
+
+
+def add_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.handler)
+    app.router.add_get("/api/openapi.json", openapi_json)

@@ -20,7 +20,12 @@ def error_response(status: int, code: str, message: str, **details: Any) -> web.
 
 
 def from_validation(exc: ValidationError) -> web.Response:
-    problems = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+    # Keyed by the field as the client named it; the position inside it goes in the text.
+    problems: dict[str, str] = {}
+    for e in exc.errors():
+        loc = [str(p) for p in e["loc"]] or ["body"]
+        where = f" (at {'.'.join(loc[1:])})" if len(loc) > 1 else ""
+        problems.setdefault(loc[0], e["msg"] + where)
     first = next(iter(problems.items()))
     return error_response(400, "invalid", f"{first[0]}: {first[1]}", fields=problems)
 

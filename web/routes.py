@@ -1,21 +1,90 @@
-"""The one route table (paths fixed by API.md)."""
+"""The one route table (paths fixed by API.md). Each entry also names its request models, so
+the OpenAPI document (web.openapi) is generated from the same models that validate."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
+from pydantic import BaseModel
 
+from web import schemas as s
 from web.handlers import admin, auth, health, tickets
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_post("/api/auth/token/", auth.obtain_token)
-    app.router.add_post("/api/auth/token/refresh/", auth.refresh_token)
-    app.router.add_post("/api/auth/logout/", auth.logout)
-    app.router.add_get("/api/me/", auth.me)
-    app.router.add_get("/api/me/availability/", auth.availability)
-    app.router.add_post("/api/me/availability/", auth.availability)
-    app.router.add_get("/api/admin/api-keys/", admin.api_keys_list)
-    app.router.add_post("/api/admin/api-keys/", admin.api_keys_create)
-    app.router.add_delete(r"/api/admin/api-keys/{id}/", admin.api_keys_revoke)
-    app.router.add_get("/api/tickets/", tickets.ticket_list)
-    app.router.add_get(r"/api/tickets/{id}/", tickets.ticket_get)
-    app.router.add_post(r"/api/tickets/{id}/messages/", tickets.message_create)
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    access: str = "user"  # none | user | admin
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    multipart: bool = False  # the body may also come as multipart/form-data with `files`
+    status: int = 200
+
+
+T = "/api/tickets/{id}/"
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/healthz", health.healthz, "Liveness: the database answers", access="none"),
+    Route("POST", "/api/auth/token/", auth.obtain_token, "Log in: an access and a refresh "
+          "token", access="none", body=s.TokenRequest),
+    Route("POST", "/api/auth/token/refresh/", auth.refresh_token, "Rotate the refresh token",
+          access="none", body=s.RefreshRequest),
+    Route("POST", "/api/auth/logout/", auth.logout, "End the session", access="none",
+          body=s.RefreshRequest),
+    Route("POST", "/api/auth/request-otp/", auth.request_otp, "Mail a sign-up code",
+          access="none", body=s.OtpRequest, status=202),
+    Route("POST", "/api/auth/verify-otp/", auth.verify_otp, "Trade a code for a verification "
+          "token", access="none", body=s.OtpVerify),
+    Route("POST", "/api/auth/register/", auth.register_account, "Create or claim a customer "
+          "account", access="none", body=s.Register, status=201),
+    Route("GET", "/api/me/", auth.me, "The caller's account"),
+    Route("PATCH", "/api/me/", auth.me, "Edit the caller's name and notification choice",
+          body=s.MeUpdate),
+    Route("GET", "/api/me/availability/", auth.availability, "Staff availability"),
+    Route("POST", "/api/me/availability/", auth.availability, "Set staff availability",
+          body=s.AvailabilityUpdate),
+    Route("GET", "/api/admin/users/", admin.users_list, "List accounts", access="admin",
+          query=s.UserListQuery),
+    Route("POST", "/api/admin/users/", admin.users_create, "Create an account", access="admin",
+          body=s.UserCreate, status=201),
+    Route("GET", "/api/admin/users/{id}/", admin.users_get, "One account", access="admin"),
+    Route("PATCH", "/api/admin/users/{id}/", admin.users_update, "Edit or deactivate an "
+          "account", access="admin", body=s.UserUpdate),
+    Route("GET", "/api/admin/companies/", admin.companies_list, "List companies",
+          access="admin"),
+    Route("POST", "/api/admin/companies/", admin.companies_create, "Create a company and map "
+          "its email domains", access="admin", body=s.CompanyCreate, status=201),
+    Route("GET", "/api/admin/companies/{id}/", admin.companies_get, "One company",
+          access="admin"),
+    Route("PATCH", "/api/admin/companies/{id}/", admin.companies_update, "Rename a company or "
+          "remap its domains", access="admin", body=s.CompanyUpdate),
+    Route("GET", "/api/admin/api-keys/", admin.api_keys_list, "List API keys", access="admin"),
+    Route("POST", "/api/admin/api-keys/", admin.api_keys_create, "Create an API key (shown "
+          "once)", access="admin", body=s.ApiKeyCreate, status=201),
+    Route("DELETE", "/api/admin/api-keys/{id}/", admin.api_keys_revoke, "Revoke an API key",
+          access="admin", status=204),
+    Route("GET", "/api/tickets/", tickets.ticket_list, "Tickets the caller may see",
+          query=s.TicketListQuery),
+    Route("POST", "/api/tickets/", tickets.ticket_create, "Open a ticket", body=s.TicketCreate,
+          multipart=True, status=201),
+    Route("GET", T, tickets.ticket_get, "A ticket with the messages the caller may see"),
+    Route("PATCH", T, tickets.ticket_update, "Edit subject, priority, tags (staff)",
+          body=s.TicketUpdate),
+    Route("POST", T + "messages/", tickets.message_create, "Reply or add an internal note",
+          body=s.MessageCreate, multipart=True, status=201),
+    Route("POST", T + "set-status/", tickets.ticket_set_status, "Move the ticket's status",
+          body=s.StatusChange),
+    Route("POST", T + "assign/", tickets.ticket_assign, "Assign or unassign",
+          body=s.Assignment),
+    Route("POST", T + "archive/", tickets.ticket_archive, "Archive a finished ticket (staff)"),
+    Route("POST", T + "unarchive/", tickets.ticket_unarchive, "Bring a ticket back (staff)"),
+    Route("GET", T + "history/", tickets.ticket_history_list, "Who changed what, when"),
+    Route("GET", "/api/attachments/{id}/", tickets.attachment_download, "Download an "
+          "attachment the caller may see"),
+)  # fmt: skip

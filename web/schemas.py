@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from desk.models import Priority, Status
+from desk.models import Priority, Role, Status
 from desk.tickets.queries import ORDERINGS
 
 
@@ -44,15 +44,120 @@ class ApiKeyCreate(Strict):
     scopes: list[str] = Field(min_length=1, max_length=10)
 
 
+class MeUpdate(Strict):
+    name: str | None = Field(default=None, max_length=200)
+    notify_on_reply: bool | None = None
+
+
+class OtpRequest(Strict):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class OtpVerify(Strict):
+    email: str = Field(min_length=3, max_length=320)
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class Register(Strict):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=8, max_length=1024)
+    name: str = Field(default="", max_length=200)
+    verification_token: str = Field(min_length=10, max_length=200)
+
+
+class UserCreate(Strict):
+    email: str = Field(min_length=3, max_length=320)
+    role: Role
+    name: str = Field(default="", max_length=200)
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+
+
+class UserUpdate(Strict):
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=8, max_length=1024)
+    company_id: int | None = Field(default=None, ge=1)
+    is_company_admin: bool | None = None
+    is_available: bool | None = None
+    capacity: int | None = Field(default=None, ge=0, le=1000)
+    notify_on_reply: bool | None = None
+
+
+class UserListQuery(Strict):
+    role: Role | None = None
+    is_active: bool | None = None
+    company: int | None = Field(default=None, ge=1)
+    search: str | None = Field(default=None, max_length=200)
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=50, ge=1, le=200)
+
+
+class CompanyCreate(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    domains: list[str] = Field(default_factory=list, max_length=50)
+
+
+class CompanyUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    domains: list[str] | None = Field(default=None, max_length=50)
+
+
 class MessageCreate(Strict):
+    """JSON, or multipart/form-data with these fields and `files` parts."""
+
     body: str = Field(min_length=1, max_length=100_000)
     is_internal: bool = False
 
 
-class TicketListQuery(Strict):
-    status: Status | None = None
+class TicketCreate(Strict):
+    """JSON, or multipart/form-data with these fields and `files` parts. Staff give the
+    customer's email (the ticket is opened on their behalf); customers open their own."""
+
+    subject: str = Field(min_length=1, max_length=998)
+    description: str = Field(min_length=1, max_length=100_000)
+    priority: Priority = Priority.MEDIUM
+    customer_email: str | None = Field(default=None, max_length=320)
+
+
+class TicketUpdate(Strict):
+    subject: str | None = Field(default=None, min_length=1, max_length=998)
     priority: Priority | None = None
+    tags: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=20
+    )
+
+
+class StatusChange(Strict):
+    status: Status
+
+
+class Assignment(Strict):
+    """`null` unassigns."""
+
+    assigned_agent: int | None = Field(ge=1)
+
+
+class TicketListQuery(Strict):
+    """`status` and `priority` take one value or several separated by commas."""
+
+    status: list[Status] = Field(default_factory=list)
+    priority: list[Priority] = Field(default_factory=list)
+    assigned_agent: int | None = Field(default=None, ge=1)
+    unassigned: bool = False
+    tag: str | None = Field(default=None, max_length=50)
+    customer: int | None = Field(default=None, ge=1)
+    company: int | None = Field(default=None, ge=1)
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    updated_after: AwareDatetime | None = None
+    updated_before: AwareDatetime | None = None
+    archived: Literal["false", "true", "all"] = "false"
     ordering: Literal[tuple(ORDERINGS)] = "-updated_at"  # type: ignore[valid-type]
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=200)
-    archived: bool = False
+
+    @field_validator("status", "priority", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [v for v in value.split(",") if v] if isinstance(value, str) else value

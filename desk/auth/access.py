@@ -15,6 +15,8 @@ def ticket_filter(user: User) -> ColumnElement[bool]:
         return true()
     if user.role == Role.AGENT:
         return or_(Ticket.assigned_agent_id == user.id, Ticket.assigned_agent_id.is_(None))
+    if user.is_company_admin and user.company_id is not None:
+        return or_(Ticket.customer_id == user.id, Ticket.company_id == user.company_id)
     return Ticket.customer_id == user.id
 
 
@@ -25,6 +27,8 @@ def can_see_ticket(user: User, ticket: Ticket) -> bool:
         return True
     if user.role == Role.AGENT:
         return ticket.assigned_agent_id in (None, user.id)
+    if user.is_company_admin and user.company_id is not None:
+        return ticket.customer_id == user.id or ticket.company_id == user.company_id
     return ticket.customer_id == user.id
 
 

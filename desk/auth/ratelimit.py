@@ -130,5 +130,12 @@ class LoginGuard:
         await self._counter.hit(f"acct:{account}", ACCOUNT_LIMIT)
         await self._counter.hit(f"addr:{address}", ADDRESS_LIMIT)
 
+    async def spend(self, key: str, limit: Limit, what: str) -> None:
+        """Count one use of something rationed (sign-up codes, ...), refusing past `limit`."""
+        wait = await self._counter.wait_seconds(key, limit)
+        if wait:
+            raise TooManyAttempts(f"too many {what}; try again later", retry_after=wait)
+        await self._counter.hit(key, limit)
+
     async def succeeded(self, account: str) -> None:
         await self._counter.clear(f"acct:{account}")

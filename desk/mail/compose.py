@@ -41,6 +41,10 @@ class Outgoing:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     automatic: bool = False
+    # RFC 3834: "auto-replied" answers a message; "auto-generated" notifies on its own.
+    auto_submitted: str = "auto-replied"
+    # Files sent along: {"filename", "content_type", "path"} (a blob under DATA_DIR).
+    attachments: list[dict[str, str]] = field(default_factory=list)
 
 
 def template_environment() -> jinja2.Environment:
@@ -85,6 +89,11 @@ def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
     msg.add_alternative(
         env.get_template(f"{out.template}.html.j2").render(out.context), subtype="html"
     )
+    for a in out.attachments:
+        maintype, _, subtype = a["content_type"].partition("/")
+        with open(a["path"], "rb") as fh:
+            msg.add_attachment(fh.read(), maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=clean_header_text(a["filename"], limit=255))  # fmt: skip
     raw = msg.as_bytes()
     _verify_headers(raw, [name for name, _ in headers])
     return raw
@@ -106,7 +115,7 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
         headers.append(("References", " ".join(references)))
     if out.automatic:
         # RFC 3834: mark our automatic answers so other robots do not answer them.
-        headers.append(("Auto-Submitted", "auto-replied"))
+        headers.append(("Auto-Submitted", out.auto_submitted))
         headers.append(("X-Auto-Response-Suppress", "All"))
     return headers
 

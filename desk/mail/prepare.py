@@ -3,16 +3,14 @@ attachments on disk by content hash. Runs in a worker process started by the dae
 
 from __future__ import annotations
 
-import hashlib
-import os
 import signal
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from desk.blobs import store_blob
 from desk.mail.parse import Limits, MailRejected, ParsedMail, Part, parse_mail
 
 
@@ -62,26 +60,6 @@ def _store_part(data: bytes, root: Path, part: Part) -> StoredPart:
         size=len(data),
         sha256=digest,
     )
-
-
-def blob_path(root: Path, digest: str) -> Path:
-    """Files are named by content hash only: the mail's own file name never touches a path."""
-    return root / digest[:2] / digest[2:4] / digest
-
-
-def store_blob(root: Path, data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    path = blob_path(root, digest)
-    if path.exists():
-        return digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return digest
 
 
 @contextmanager

@@ -3,15 +3,18 @@
 from desk.models.base import Base, utcnow
 from desk.models.inbound import InboundMail, InboundState
 from desk.models.outbox import OutboxMail, OutboxState
-from desk.models.people import ApiKey, AuthSession, Role, User
+from desk.models.people import ApiKey, AuthSession, Company, CompanyDomain, OtpCode, Role, User
 from desk.models.tickets import (
     Attachment,
     KnownMessageId,
     MessageKind,
     Priority,
     Status,
+    Tag,
     Ticket,
+    TicketChange,
     TicketMessage,
+    TicketTag,
 )
 
 __all__ = [
@@ -19,17 +22,23 @@ __all__ = [
     "Attachment",
     "AuthSession",
     "Base",
+    "Company",
+    "CompanyDomain",
     "InboundMail",
     "InboundState",
     "KnownMessageId",
     "MessageKind",
+    "OtpCode",
     "OutboxMail",
     "OutboxState",
     "Priority",
     "Role",
     "Status",
+    "Tag",
     "Ticket",
+    "TicketChange",
     "TicketMessage",
+    "TicketTag",
     "User",
     "utcnow",
 ]

@@ -32,10 +32,51 @@ class User(Base):
     # active tickets they take at most.
     is_available: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     capacity: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    # Agents: whether a customer's reply on a ticket assigned to them is mailed to them.
+    notify_on_reply: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Customers: the company their email domain maps to; a company admin sees its tickets.
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("companies.id"), default=None, index=True
+    )
+    is_company_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     @property
     def is_staff(self) -> bool:
         return self.role in (Role.AGENT, Role.ADMIN)
+
+
+class Company(Base):
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CompanyDomain(Base):
+    """An email domain an admin mapped to a company: customers writing from it join it."""
+
+    __tablename__ = "company_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id", ondelete="CASCADE"))
+
+
+class OtpCode(Base):
+    """A sign-up one-time code. Code and verification token are stored as SHA-256 only; the
+    row dies after 10 minutes or 5 wrong tries, the verification after 30 minutes or one use."""
+
+    __tablename__ = "otp_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verification_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    verified_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class AuthSession(Base):

@@ -46,12 +46,18 @@ class Ticket(Base):
     priority: Mapped[str] = mapped_column(String(16), default=Priority.MEDIUM.value)
     customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     assigned_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # The customer's company when the ticket opened (or when an admin mapped the domain), so
+    # a company admin's access is a plain column test.
+    company_id: Mapped[int | None] = mapped_column(
+        ForeignKey("companies.id"), default=None, index=True
+    )
     # A reply to a closed ticket opens a new one that points back here.
     linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class TicketMessage(Base):
@@ -108,4 +114,36 @@ class KnownMessageId(Base):
 
     message_id: Mapped[str] = mapped_column(String(998), primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+class TicketTag(Base):
+    __tablename__ = "ticket_tags"
+    __table_args__ = (Index("ix_ticket_tags_tag", "tag_id", "ticket_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+
+class TicketChange(Base):
+    """One line of a ticket's history, written in the transaction that made the change."""
+
+    __tablename__ = "ticket_changes"
+    __table_args__ = (Index("ix_ticket_changes_ticket", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text, default=None)
+    new_value: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

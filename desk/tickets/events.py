@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from desk.events import Event
-from desk.events.types import MESSAGE_CREATED, TICKET_CREATED, TICKET_STATUS_CHANGED
+from desk.events.types import (
+    MESSAGE_CREATED,
+    TICKET_ASSIGNED,
+    TICKET_CREATED,
+    TICKET_STATUS_CHANGED,
+    TICKET_UPDATED,
+)
 from desk.models import Ticket, TicketMessage
 
 
-def ticket_data(ticket: Ticket) -> dict[str, Any]:
-    return {
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def ticket_data(ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
+    data = {
         "id": ticket.id,
         "subject": ticket.subject,
         "status": ticket.status,
         "priority": ticket.priority,
         "customer_id": ticket.customer_id,
         "assigned_agent_id": ticket.assigned_agent_id,
+        "company_id": ticket.company_id,
         "linked_ticket_id": ticket.linked_ticket_id,
         "created_at": ticket.created_at.isoformat(),
         "updated_at": ticket.updated_at.isoformat(),
-        "archived_at": ticket.archived_at.isoformat() if ticket.archived_at else None,
+        "assigned_at": _when(ticket.assigned_at),
+        "resolved_at": _when(ticket.resolved_at),
+        "archived_at": _when(ticket.archived_at),
+        "is_archived": ticket.archived_at is not None,
     }
+    if tags is not None:
+        data["tags"] = tags
+    return data
 
 
 def message_data(message: TicketMessage) -> dict[str, Any]:
@@ -62,3 +80,19 @@ def status_changed(ticket: Ticket, old: str) -> Event:
         ticket_id=ticket.id,
         data={"ticket": ticket_data(ticket), "from": old, "to": ticket.status},
     )
+
+
+def assigned(ticket: Ticket, old_agent_id: int | None) -> Event:
+    return Event(
+        type=TICKET_ASSIGNED,
+        ticket_id=ticket.id,
+        data={"ticket": ticket_data(ticket), "from": old_agent_id,
+              "to": ticket.assigned_agent_id},
+    )  # fmt: skip
+
+
+def updated(ticket: Ticket, fields: list[str]) -> Event:
+    return Event(
+        type=TICKET_UPDATED, ticket_id=ticket.id, data={"ticket": ticket_data(ticket),
+                                                        "fields": fields}
+    )  # fmt: skip

@@ -4,19 +4,21 @@ transaction and appends the events that go out after it commits."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import partial
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import can_see_ticket, can_write_note
+from desk.blobs import blob_path
 from desk.context import Desk, PendingEvent
+from desk.errors import Conflict, ValidationFailed
 from desk.mail.compose import Outgoing, UnsafeHeader
+from desk.mail.headers import is_plain_address
 from desk.mail.reply_token import reply_address
 from desk.mail.threading import subject_tag
 from desk.models import (
-    KnownMessageId,
+    Attachment,
     MessageKind,
     Status,
     Ticket,
@@ -25,8 +27,13 @@ from desk.models import (
     utcnow,
 )
 from desk.outbox import AutoReplyBudget, queue_mail
+from desk.people import customer_for_email
 from desk.tickets import events as ev
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
+from desk.tickets.history import record
+from desk.tickets.notify import notify
+from desk.tickets.thread import Thread, conversation
+from desk.uploads import Upload
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,7 @@ def open_ticket(
     ticket = Ticket(
         subject=subject or "(no subject)",
         customer_id=customer.id,
+        company_id=customer.company_id,
         linked_ticket_id=linked_ticket_id,
     )
     session.add(ticket)
@@ -70,47 +78,20 @@ def add_message(
     session.add(message)
     ticket.updated_at = utcnow()
     if message.kind == MessageKind.INBOUND and message.author_id == ticket.customer_id:
-        _customer_wrote(ticket, events)
+        _customer_wrote(session, ticket, events)
     events.append(partial(ev.message_created, ticket, message))
     return message
 
 
-def _customer_wrote(ticket: Ticket, events: list[PendingEvent]) -> None:
+def _customer_wrote(session: AsyncSession, ticket: Ticket, events: list[PendingEvent]) -> None:
     new = _CUSTOMER_WROTE.get(ticket.status)
     if new is None:
         return
     if ticket.assigned_agent_id is not None:
         new = Status.ASSIGNED.value
     old, ticket.status, ticket.resolved_at = ticket.status, new, None
+    record(session, ticket, ticket.customer_id, "status", old, new)
     events.append(partial(ev.status_changed, ticket, old))
-
-
-@dataclass(frozen=True)
-class Thread:
-    in_reply_to: str | None
-    references: list[str]
-
-
-async def conversation(session: AsyncSession, ticket_id: int) -> Thread:
-    """In-Reply-To names the customer's latest mail; References the whole conversation."""
-    ids = list(
-        await session.scalars(
-            select(KnownMessageId.message_id)
-            .where(KnownMessageId.ticket_id == ticket_id)
-            .order_by(KnownMessageId.created_at, KnownMessageId.message_id)
-        )
-    )
-    latest_inbound = await session.scalar(
-        select(TicketMessage.message_id)
-        .where(
-            TicketMessage.ticket_id == ticket_id,
-            TicketMessage.kind == MessageKind.INBOUND,
-            TicketMessage.message_id.is_not(None),
-        )
-        .order_by(TicketMessage.id.desc())
-        .limit(1)
-    )
-    return Thread(in_reply_to=latest_inbound or (ids[-1] if ids else None), references=ids)
 
 
 async def acknowledge(
@@ -152,17 +133,66 @@ async def acknowledge(
     return True
 
 
-async def post_message(
-    desk: Desk, actor: User, ticket_id: int, body: str, is_internal: bool
-) -> TicketMessage:
-    """A message written through the API. A staff member's public reply is mailed to the
-    customer in the same transaction (outbox); an internal note never is."""
+async def create_ticket(desk: Desk, actor: User, *, subject: str, description: str,
+                        priority: str, customer_email: str | None = None,
+                        uploads: Sequence[Upload] = ()) -> Ticket:  # fmt: skip
+    """A ticket opened through the API: a customer's own, or one an agent opens on a
+    customer's behalf. Either way the customer gets the acknowledgement a mail would get."""
+    async with desk.change() as (session, events):
+        customer = await _customer_of_new_ticket(session, actor, customer_email)
+        ticket = open_ticket(session, events, customer=customer, subject=subject)
+        ticket.priority = priority
+        message = TicketMessage(kind=MessageKind.INBOUND.value, source="web", author_id=actor.id,
+                                sender_email=actor.email, subject=subject,
+                                body_text=description, body_new=description)  # fmt: skip
+        add_message(session, events, ticket, message)
+        _attach(session, message, uploads)
+        await session.flush()
+        budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
+        await budget.load(session, {customer.email})
+        await acknowledge(session, desk, ticket, customer, Thread(None, []), budget)
+    return ticket
+
+
+async def _customer_of_new_ticket(session: AsyncSession, actor: User,
+                                  customer_email: str | None) -> User:  # fmt: skip
+    if not actor.is_staff:
+        if customer_email and customer_email.strip().lower() != actor.email:
+            raise NotAllowedOnTicket("a customer opens tickets for themselves only")
+        return actor
+    if not customer_email:
+        raise ValidationFailed("give the customer's email", field="customer_email")
+    if not is_plain_address(customer_email.strip().lower()):
+        raise ValidationFailed("not an email address", field="customer_email")
+    customer = await customer_for_email(session, customer_email)
+    if customer.is_staff or not customer.is_active:
+        raise ValidationFailed("tickets are opened for active customers",
+                               field="customer_email")  # fmt: skip
+    return customer
+
+
+def _attach(session: AsyncSession, message: TicketMessage, uploads: Sequence[Upload]) -> None:
+    session.add_all(
+        Attachment(message=message, filename=u.filename, content_type=u.content_type,
+                   size=u.size, sha256=u.sha256)
+        for u in uploads
+    )  # fmt: skip
+
+
+async def post_message(desk: Desk, actor: User, ticket_id: int, body: str, is_internal: bool,
+                       uploads: Sequence[Upload] = ()) -> TicketMessage:  # fmt: skip
+    """A message written through the API, in one transaction with everything it causes: a
+    staff member's public reply is queued to the customer; a customer's message is mailed
+    to the assigned agent (unless they turned that off); an internal note is mailed to the
+    assigned agent only, never to the customer."""
     async with desk.change() as (session, events):
         ticket = await session.get(Ticket, ticket_id, with_for_update=True)
         if ticket is None or not can_see_ticket(actor, ticket):
             raise TicketNotFound(f"no ticket {ticket_id}")
         if is_internal and not can_write_note(actor):
             raise NotAllowedOnTicket("only agents and admins write internal notes")
+        if ticket.archived_at is not None:
+            raise Conflict(f"ticket {ticket_id} is archived; unarchive it first")
         kind = _kind_for(actor, is_internal)
         message = TicketMessage(
             kind=kind,
@@ -173,9 +203,28 @@ async def post_message(
             body_new=body,
         )
         if kind == MessageKind.OUTBOUND:
-            await _mail_reply(session, desk, ticket, actor, message)
+            await _mail_reply(session, desk, ticket, actor, message, uploads)
         add_message(session, events, ticket, message)
+        _attach(session, message, uploads)
+        await tell_assignee(session, desk, ticket, message, actor)
     return message
+
+
+async def tell_assignee(session: AsyncSession, desk: Desk, ticket: Ticket,
+                        message: TicketMessage, actor: User | None) -> None:  # fmt: skip
+    """Mail the assigned agent about a customer's reply or a colleague's internal note."""
+    if ticket.assigned_agent_id is None or message.kind == MessageKind.OUTBOUND:
+        return
+    agent = await session.get(User, ticket.assigned_agent_id)
+    if agent is None:
+        return
+    if message.kind == MessageKind.INBOUND:
+        if agent.notify_on_reply:
+            await notify(session, desk, ticket, agent, "customer_replied", actor=actor,
+                         body=message.body_new or message.body_text)  # fmt: skip
+    else:
+        await notify(session, desk, ticket, agent, "internal_note", actor=actor,
+                     body=message.body_text)  # fmt: skip
 
 
 def _kind_for(actor: User, is_internal: bool) -> str:
@@ -184,9 +233,8 @@ def _kind_for(actor: User, is_internal: bool) -> str:
     return MessageKind.OUTBOUND.value if actor.is_staff else MessageKind.INBOUND.value
 
 
-async def _mail_reply(
-    session: AsyncSession, desk: Desk, ticket: Ticket, agent: User, message: TicketMessage
-) -> None:
+async def _mail_reply(session: AsyncSession, desk: Desk, ticket: Ticket, agent: User,
+                      message: TicketMessage, uploads: Sequence[Upload]) -> None:  # fmt: skip
     s = desk.settings
     customer = await session.get(User, ticket.customer_id)
     assert customer is not None
@@ -208,7 +256,12 @@ async def _mail_reply(
         },
         in_reply_to=thread.in_reply_to,
         references=thread.references,
-    )
+        attachments=[
+            {"filename": u.filename, "content_type": u.content_type,
+             "path": str(blob_path(s.attachments_dir, u.sha256))}
+            for u in uploads
+        ],
+    )  # fmt: skip
     row = await queue_mail(session, out, ticket_id=ticket.id, kind="reply")
     message.message_id = row.message_id
     message.subject = subject

@@ -1,14 +1,30 @@
-"""Admin endpoints: API keys for integrations."""
+"""Admin endpoints: people, companies and API keys for integrations."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
+from desk.companies import (
+    company_data,
+    create_company,
+    get_company,
+    list_companies,
+    set_domains,
+)
+from desk.errors import NotFound
+from desk.people import UserQuery, create_user, edit_user, get_user, list_users, user_data
 from web.auth import require_admin
-from web.handlers.common import json_body, path_id
+from web.handlers.common import json_body, page, path_id
 from web.keys import DESK
-from web.schemas import ApiKeyCreate
+from web.schemas import (
+    ApiKeyCreate,
+    CompanyCreate,
+    CompanyUpdate,
+    UserCreate,
+    UserListQuery,
+    UserUpdate,
+)
 
 
 async def api_keys_list(request: web.Request) -> web.Response:
@@ -29,3 +45,79 @@ async def api_keys_revoke(request: web.Request) -> web.Response:
     await require_admin(request)
     await revoke_key(request.app[DESK].db, path_id(request))
     return web.Response(status=204)
+
+
+async def users_list(request: web.Request) -> web.Response:
+    await require_admin(request)
+    q = UserListQuery.model_validate(dict(request.query))
+    query = UserQuery(role=q.role, is_active=q.is_active, company_id=q.company, search=q.search)
+    count, results = await list_users(
+        request.app[DESK].db, query, offset=(q.page - 1) * q.page_size, limit=q.page_size
+    )
+    return page(request, q.page, q.page_size, count, results)
+
+
+async def users_create(request: web.Request) -> web.Response:
+    await require_admin(request)
+    body = await json_body(request, UserCreate)
+    async with request.app[DESK].db.writer() as session:
+        user = await create_user(session, email=body.email, role=body.role,
+                                 password=body.password, name=body.name)  # fmt: skip
+        data = user_data(user)
+    return web.json_response(data, status=201)
+
+
+async def users_get(request: web.Request) -> web.Response:
+    await require_admin(request)
+    async with request.app[DESK].db.reader() as session:
+        return web.json_response(user_data(await get_user(session, path_id(request))))
+
+
+async def users_update(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    body = await json_body(request, UserUpdate)
+    async with request.app[DESK].db.writer() as session:
+        user = await edit_user(
+            session, admin, path_id(request), body.model_dump(exclude_unset=True)
+        )
+        await session.flush()
+        data = user_data(user)
+    return web.json_response(data)
+
+
+async def companies_list(request: web.Request) -> web.Response:
+    await require_admin(request)
+    results = await list_companies(request.app[DESK].db)
+    return web.json_response({"count": len(results), "next": None, "previous": None,
+                              "results": results})  # fmt: skip
+
+
+async def companies_create(request: web.Request) -> web.Response:
+    await require_admin(request)
+    body = await json_body(request, CompanyCreate)
+    async with request.app[DESK].db.writer() as session:
+        company = await create_company(session, body.name, body.domains)
+        data = company_data(company, [d.strip().lower().lstrip("@") for d in body.domains])
+    return web.json_response(data, status=201)
+
+
+async def companies_get(request: web.Request) -> web.Response:
+    await require_admin(request)
+    company_id = path_id(request)
+    found = [c for c in await list_companies(request.app[DESK].db) if c["id"] == company_id]
+    if not found:
+        raise NotFound(f"no company {company_id}")
+    return web.json_response(found[0])
+
+
+async def companies_update(request: web.Request) -> web.Response:
+    await require_admin(request)
+    body = await json_body(request, CompanyUpdate)
+    company_id = path_id(request)
+    async with request.app[DESK].db.writer() as session:
+        company = await get_company(session, company_id)
+        if body.name is not None:
+            company.name = body.name
+        if body.domains is not None:
+            await set_domains(session, company, body.domains)
+    return await companies_get(request)

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from desk.auth.otp import register, request_code, verify_code
 from desk.auth.passwords import verify_password
 from desk.auth.sessions import end_session, rotate, start_session
 from desk.errors import NotAuthenticated, PermissionDenied
-from desk.people import set_availability
+from desk.people import set_availability, update_me, user_data
 from desk.tickets.queries import user_by_email
 from web.auth import require_user
 from web.handlers.common import json_body
 from web.keys import DESK
-from web.schemas import AvailabilityUpdate, RefreshRequest, TokenRequest
+from web.schemas import (
+    AvailabilityUpdate,
+    MeUpdate,
+    OtpRequest,
+    OtpVerify,
+    RefreshRequest,
+    Register,
+    TokenRequest,
+)
 
 
 async def obtain_token(request: web.Request) -> web.Response:
@@ -43,15 +52,32 @@ async def availability(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     user = await require_user(request)
-    return web.json_response(
-        {
-            "id": user.id,
-            "email": user.email,
-            "name": user.name,
-            "role": user.role,
-            "is_active": user.is_active,
-        }
-    )
+    if request.method == "PATCH":
+        body = await json_body(request, MeUpdate)
+        async with request.app[DESK].db.writer() as session:
+            user = await update_me(session, user, name=body.name,
+                                   notify_on_reply=body.notify_on_reply)  # fmt: skip
+    return web.json_response(user_data(user))
+
+
+async def request_otp(request: web.Request) -> web.Response:
+    body = await json_body(request, OtpRequest)
+    await request_code(request.app[DESK], body.email, request.remote or "unknown")
+    return web.json_response({"status": "if the address can sign up, a code is on its way"},
+                             status=202)  # fmt: skip
+
+
+async def verify_otp(request: web.Request) -> web.Response:
+    body = await json_body(request, OtpVerify)
+    token = await verify_code(request.app[DESK], body.email, body.code)
+    return web.json_response({"verification_token": token})
+
+
+async def register_account(request: web.Request) -> web.Response:
+    body = await json_body(request, Register)
+    created = await register(request.app[DESK], body.email, body.password, body.name,
+                             body.verification_token)  # fmt: skip
+    return web.json_response(created, status=201)
 
 
 async def refresh_token(request: web.Request) -> web.Response:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import BaseModel
 
 from desk.errors import ValidationFailed
+from desk.uploads import MAX_FILES, Upload, UploadTooLarge, check_upload, keep_upload
+from web.keys import DESK
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,3 +30,58 @@ def path_id(request: web.Request, name: str = "id") -> int:
     if not raw.isdigit() or len(raw) > 12:
         raise ValidationFailed(f"{name} must be a number", field=name)
     return int(raw)
+
+
+async def body_and_files(request: web.Request, model: type[M]) -> tuple[M, list[Upload]]:
+    """A JSON body, or a multipart form whose `files` parts are uploads: each is checked
+    for size while it streams in (413) and for type (415) before it is kept."""
+    if request.content_type != "multipart/form-data":
+        return await json_body(request, model), []
+    settings = request.app[DESK].settings
+    fields: dict[str, str] = {}
+    uploads: list[Upload] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or not part.name:
+            raise ValidationFailed("nested multipart is not accepted", field="body")
+        if part.filename is None:
+            if len(fields) >= 20:
+                raise ValidationFailed("too many form fields", field="body")
+            fields[part.name] = (await part.read(decode=True))[:200_000].decode("utf-8", "replace")
+            continue
+        if part.name != "files":
+            raise ValidationFailed(f"files go in parts named 'files', not {part.name!r}",
+                                   field=part.name)  # fmt: skip
+        if len(uploads) >= MAX_FILES:
+            raise ValidationFailed(f"at most {MAX_FILES} files", field="files")
+        content_type = part.headers.get("Content-Type", "application/octet-stream")
+        check_upload(settings, part.filename, content_type, 0)
+        data = await _read_bounded(part, settings.upload_max_bytes, part.filename)
+        uploads.append(await keep_upload(settings, part.filename, content_type, data))
+    return model.model_validate(fields), uploads
+
+
+async def _read_bounded(part: BodyPartReader, limit: int, filename: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise UploadTooLarge(f"{filename!r} is larger than {limit} bytes", field="files",
+                                 limit=limit)  # fmt: skip
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def page(request: web.Request, number: int, size: int, count: int,
+         results: list[dict[str, Any]]) -> web.Response:  # fmt: skip
+    """The `count/next/previous/results` shape every list answers in."""
+    more = (number - 1) * size + len(results) < count
+    return web.json_response(
+        {
+            "count": count,
+            "next": str(request.url.update_query(page=number + 1)) if more else None,
+            "previous": str(request.url.update_query(page=number - 1)) if number > 1 else None,
+            "results": results,
+        }
+    )

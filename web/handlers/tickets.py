@@ -1,40 +1,62 @@
-"""Tickets and their messages over REST."""
+"""Tickets, their messages, workflow and attachments over REST."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
+from desk.blobs import blob_path
+from desk.models import User
+from desk.tickets import workflow
+from desk.tickets.errors import TicketNotFound
 from desk.tickets.events import message_data
-from desk.tickets.queries import TicketFilter, list_tickets, ticket_detail
-from desk.tickets.service import post_message
+from desk.tickets.queries import (
+    TicketFilter,
+    list_tickets,
+    ticket_detail,
+    ticket_history,
+    visible_attachment,
+)
+from desk.tickets.service import create_ticket, post_message
 from web.auth import require_user
-from web.handlers.common import json_body, path_id
+from web.handlers.common import body_and_files, json_body, page, path_id
 from web.keys import DESK
-from web.schemas import MessageCreate, TicketListQuery
+from web.schemas import (
+    Assignment,
+    MessageCreate,
+    StatusChange,
+    TicketCreate,
+    TicketListQuery,
+    TicketUpdate,
+)
 
 
 async def ticket_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     q = TicketListQuery.model_validate(dict(request.query))
     f = TicketFilter(
-        status=q.status, priority=q.priority, ordering=q.ordering, include_archived=q.archived
-    )
+        status=tuple(q.status), priority=tuple(q.priority), assigned_agent=q.assigned_agent,
+        unassigned=q.unassigned, tag=q.tag, customer=q.customer, company=q.company,
+        created_after=q.created_after, created_before=q.created_before,
+        updated_after=q.updated_after, updated_before=q.updated_before,
+        archived=q.archived, ordering=q.ordering,
+    )  # fmt: skip
     offset = (q.page - 1) * q.page_size
     count, results = await list_tickets(
         request.app[DESK].db, user, f, offset=offset, limit=q.page_size
     )
-    return web.json_response(
-        {
-            "count": count,
-            "next": _page_url(request, q.page + 1) if offset + len(results) < count else None,
-            "previous": _page_url(request, q.page - 1) if q.page > 1 else None,
-            "results": results,
-        }
-    )
+    return page(request, q.page, q.page_size, count, results)
 
 
-def _page_url(request: web.Request, page: int) -> str:
-    return str(request.url.update_query(page=page))
+async def ticket_create(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    body, uploads = await body_and_files(request, TicketCreate)
+    desk = request.app[DESK]
+    ticket = await create_ticket(desk, user, subject=body.subject, description=body.description,
+                                 priority=body.priority, customer_email=body.customer_email,
+                                 uploads=uploads)  # fmt: skip
+    return web.json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
 
 
 async def ticket_get(request: web.Request) -> web.Response:
@@ -42,9 +64,89 @@ async def ticket_get(request: web.Request) -> web.Response:
     return web.json_response(await ticket_detail(request.app[DESK].db, user, path_id(request)))
 
 
+async def ticket_update(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    body = await json_body(request, TicketUpdate)
+    desk = request.app[DESK]
+    ticket = await workflow.update(desk, user, path_id(request), subject=body.subject,
+                                   priority=body.priority, tags=body.tags)  # fmt: skip
+    return web.json_response(await ticket_detail(desk.db, user, ticket.id))
+
+
+async def ticket_set_status(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    body = await json_body(request, StatusChange)
+    desk = request.app[DESK]
+    ticket = await workflow.set_status(desk, user, path_id(request), body.status)
+    return web.json_response(await ticket_detail(desk.db, user, ticket.id))
+
+
+async def ticket_assign(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    body = await json_body(request, Assignment)
+    desk = request.app[DESK]
+    ticket = await workflow.assign(desk, user, path_id(request), body.assigned_agent)
+    return await _after_change(request, user, ticket.id)
+
+
+async def ticket_archive(request: web.Request) -> web.Response:
+    return await _archive(request, archived=True)
+
+
+async def ticket_unarchive(request: web.Request) -> web.Response:
+    return await _archive(request, archived=False)
+
+
+async def _archive(request: web.Request, *, archived: bool) -> web.Response:
+    user = await require_user(request)
+    ticket = await workflow.archive(request.app[DESK], user, path_id(request), archived)
+    return await _after_change(request, user, ticket.id)
+
+
+async def _after_change(request: web.Request, user: User, ticket_id: int) -> web.Response:
+    """The ticket as the caller now sees it; an agent who handed a ticket to a colleague may
+    no longer see it, and gets a plain confirmation instead."""
+    try:
+        detail = await ticket_detail(request.app[DESK].db, user, ticket_id)
+    except TicketNotFound:
+        return web.json_response({"id": ticket_id, "visible": False})
+    return web.json_response(detail)
+
+
+async def ticket_history_list(request: web.Request) -> web.Response:
+    user = await require_user(request)
+    changes = await ticket_history(request.app[DESK].db, user, path_id(request))
+    return web.json_response({"count": len(changes), "next": None, "previous": None,
+                              "results": changes})  # fmt: skip
+
+
 async def message_create(request: web.Request) -> web.Response:
     user = await require_user(request)
     ticket_id = path_id(request)
-    body = await json_body(request, MessageCreate)
-    message = await post_message(request.app[DESK], user, ticket_id, body.body, body.is_internal)
-    return web.json_response(message_data(message), status=201)
+    body, uploads = await body_and_files(request, MessageCreate)
+    message = await post_message(request.app[DESK], user, ticket_id, body.body, body.is_internal,
+                                 uploads)  # fmt: skip
+    data = message_data(message)
+    data["attachments"] = [
+        {"filename": u.filename, "content_type": u.content_type, "size": u.size} for u in uploads
+    ]
+    return web.json_response(data, status=201)
+
+
+async def attachment_download(request: web.Request) -> web.StreamResponse:
+    """Served as a download, never rendered by the browser in our origin."""
+    user = await require_user(request)
+    desk = request.app[DESK]
+    attachment = await visible_attachment(desk.db, user, path_id(request))
+    path = blob_path(desk.settings.attachments_dir, attachment.sha256)
+    response = web.FileResponse(path)
+    response.content_type = attachment.content_type
+    response.headers["Content-Disposition"] = _disposition(attachment.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def _disposition(filename: str) -> str:
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"

@@ -1,0 +1,29 @@
+"""Files kept under DATA_DIR/attachments, named by their SHA-256: the same bytes are stored
+once, and no name a sender chose ever becomes part of a path."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def blob_path(root: Path, digest: str) -> Path:
+    """Files are named by content hash only: the mail's own file name never touches a path."""
+    return root / digest[:2] / digest[2:4] / digest
+
+
+def store_blob(root: Path, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    path = blob_path(root, digest)
+    if path.exists():
+        return digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return digest

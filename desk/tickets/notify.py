@@ -1,0 +1,72 @@
+"""Mail that tells people about a change: the customer about their ticket, the agent about
+theirs. Queued in the change's transaction, threaded into the conversation, marked as
+automatic (RFC 3834 auto-generated) so that no robot answers it.
+
+Agents get the ticket's reply address too: what they answer by mail lands on the ticket as
+an internal note (desk.processing), never in front of the customer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.context import Desk
+from desk.mail.compose import Outgoing, UnsafeHeader
+from desk.mail.reply_token import reply_address
+from desk.mail.threading import subject_tag
+from desk.models import Ticket, User
+from desk.outbox import queue_mail
+from desk.tickets.thread import conversation
+
+log = logging.getLogger(__name__)
+
+
+async def notify(
+    session: AsyncSession,
+    desk: Desk,
+    ticket: Ticket,
+    person: User,
+    template: str,
+    *,
+    actor: User | None = None,
+    **context: Any,
+) -> bool:
+    """Queue `template` to `person` about `ticket`, unless `person` is the one who acted or
+    cannot receive mail. Returns whether a mail was queued."""
+    if actor is not None and actor.id == person.id:
+        return False
+    if not person.is_active:
+        return False
+    s = desk.settings
+    thread = await conversation(session, ticket.id)
+    out = Outgoing(
+        to_address=person.email,
+        to_name=person.name,
+        from_name=s.desk_name,
+        from_address=s.support_address,
+        reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
+        subject=f"{subject_tag(ticket.id, s.ticket_prefix)} {ticket.subject}",
+        template=template,
+        context={
+            "name": person.name,
+            "ticket_id": ticket.id,
+            "subject": ticket.subject,
+            "status": ticket.status,
+            "desk_name": s.desk_name,
+            "actor_name": (actor.name or actor.email) if actor else s.desk_name,
+            **context,
+        },
+        in_reply_to=thread.in_reply_to,
+        references=thread.references,
+        automatic=True,
+        auto_submitted="auto-generated",
+    )
+    try:
+        await queue_mail(session, out, ticket_id=ticket.id, kind=template)
+    except UnsafeHeader:
+        log.warning("ticket %s: %s to %s not composed safely; not sent", ticket.id, template,
+                    person.id)  # fmt: skip
+        return False
+    return True

@@ -1,0 +1,276 @@
+"""The ticket workflow: status moves, assignment, archiving and edits. Each function is one
+transaction that checks who may act, changes the ticket, records history, queues the mail
+that tells people, and publishes events after commit.
+
+Status moves (staff; `OPEN` from RESOLVED or CLOSED is "reopen"):
+
+    OPEN                -> ASSIGNED IN_PROGRESS WAITING_ON_CUSTOMER RESOLVED CLOSED
+    ASSIGNED            -> OPEN IN_PROGRESS WAITING_ON_CUSTOMER RESOLVED CLOSED
+    IN_PROGRESS         -> ASSIGNED WAITING_ON_CUSTOMER RESOLVED CLOSED
+    WAITING_ON_CUSTOMER -> IN_PROGRESS RESOLVED CLOSED
+    RESOLVED            -> OPEN (reopen) CLOSED
+    CLOSED              -> OPEN (reopen)
+
+ASSIGNED and IN_PROGRESS need an assignee. Reopening an assigned ticket lands on ASSIGNED.
+A customer may only resolve their own ticket (from any status but CLOSED) or reopen it
+from RESOLVED."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.auth.access import can_see_ticket
+from desk.context import Desk, PendingEvent
+from desk.db import insert_ignoring_conflicts
+from desk.errors import Conflict, PermissionDenied, ValidationFailed
+from desk.models import Role, Status, Tag, Ticket, TicketTag, User, utcnow
+from desk.tickets import events as ev
+from desk.tickets.errors import TicketNotFound
+from desk.tickets.history import record
+from desk.tickets.notify import notify
+
+S = Status
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.OPEN: (S.ASSIGNED, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER, S.RESOLVED, S.CLOSED),
+    S.ASSIGNED: (S.OPEN, S.IN_PROGRESS, S.WAITING_ON_CUSTOMER, S.RESOLVED, S.CLOSED),
+    S.IN_PROGRESS: (S.ASSIGNED, S.WAITING_ON_CUSTOMER, S.RESOLVED, S.CLOSED),
+    S.WAITING_ON_CUSTOMER: (S.IN_PROGRESS, S.RESOLVED, S.CLOSED),
+    S.RESOLVED: (S.OPEN, S.CLOSED),
+    S.CLOSED: (S.OPEN,),
+}
+CUSTOMER_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.OPEN: (S.RESOLVED,),
+    S.ASSIGNED: (S.RESOLVED,),
+    S.IN_PROGRESS: (S.RESOLVED,),
+    S.WAITING_ON_CUSTOMER: (S.RESOLVED,),
+    S.RESOLVED: (S.OPEN,),
+    S.CLOSED: (),
+}
+NEEDS_ASSIGNEE = (S.ASSIGNED, S.IN_PROGRESS)
+# The moves a customer hears about by mail; the steps in between are the team's business.
+TELL_CUSTOMER = (S.WAITING_ON_CUSTOMER, S.RESOLVED, S.CLOSED)
+MAX_TAGS = 20
+
+
+async def load_for_change(session: AsyncSession, actor: User, ticket_id: int) -> Ticket:
+    """The ticket, locked for this transaction, if `actor` may see it (404 otherwise, so
+    nobody learns that a ticket they may not see exists)."""
+    ticket = await session.get(Ticket, ticket_id, with_for_update=True)
+    if ticket is None or not can_see_ticket(actor, ticket):
+        raise TicketNotFound(f"no ticket {ticket_id}")
+    return ticket
+
+
+def _require_staff(actor: User, what: str) -> None:
+    if not actor.is_staff:
+        raise PermissionDenied(f"only agents and admins {what}")
+
+
+def _require_live(ticket: Ticket) -> None:
+    if ticket.archived_at is not None:
+        raise Conflict(f"ticket {ticket.id} is archived; unarchive it first")
+
+
+async def set_status(desk: Desk, actor: User, ticket_id: int, status: str) -> Ticket:
+    async with desk.change() as (session, events):
+        ticket = await load_for_change(session, actor, ticket_id)
+        _require_live(ticket)
+        old = ticket.status
+        target = _check_move(actor, ticket, status)
+        if target == old:
+            return ticket
+        await move(session, desk, events, ticket, target, actor)
+    return ticket
+
+
+def _check_move(actor: User, ticket: Ticket, status: str) -> str:
+    old = ticket.status
+    if status == old:
+        return old
+    if not actor.is_staff:
+        if ticket.customer_id != actor.id:
+            raise PermissionDenied("only the ticket's customer or staff change its status")
+        allowed = CUSTOMER_TRANSITIONS[old]
+        if status not in allowed:
+            raise PermissionDenied(
+                f"a customer may only resolve or reopen; from {old}: {list(allowed)}",
+                allowed=list(allowed),
+            )
+    allowed = TRANSITIONS[old]
+    if status not in allowed:
+        raise Conflict(
+            f"cannot move from {old} to {status}; allowed: {', '.join(allowed)}",
+            allowed=list(allowed),
+            field="status",
+        )
+    if status in NEEDS_ASSIGNEE and ticket.assigned_agent_id is None:
+        raise Conflict(f"{status} needs an assignee; assign the ticket first", field="status",
+                       allowed=[s for s in allowed if s not in NEEDS_ASSIGNEE])  # fmt: skip
+    reopening = status == S.OPEN and old in (S.RESOLVED, S.CLOSED)
+    if reopening and ticket.assigned_agent_id is not None:
+        return S.ASSIGNED.value
+    if status == S.OPEN and ticket.assigned_agent_id is not None:
+        raise Conflict("an assigned ticket is not OPEN; unassign it instead", field="status",
+                       allowed=list(allowed))  # fmt: skip
+    return status
+
+
+async def move(
+    session: AsyncSession,
+    desk: Desk,
+    events: list[PendingEvent],
+    ticket: Ticket,
+    target: str,
+    actor: User | None,
+) -> None:
+    """Change the status (already checked), record it and tell whoever should know."""
+    old = ticket.status
+    ticket.status = target
+    ticket.updated_at = utcnow()
+    if target == S.RESOLVED:
+        ticket.resolved_at = ticket.updated_at
+    elif old in (S.RESOLVED, S.CLOSED) and target not in (S.RESOLVED, S.CLOSED):
+        ticket.resolved_at = None
+    record(session, ticket, actor, "status", old, target)
+    events.append(partial(ev.status_changed, ticket, old))
+    reopened = old in (S.RESOLVED, S.CLOSED) and target not in (S.RESOLVED, S.CLOSED)
+    if target in TELL_CUSTOMER or reopened:
+        customer = await session.get(User, ticket.customer_id)
+        if customer is not None:
+            await notify(session, desk, ticket, customer, "status_changed", actor=actor,
+                         old_status=old, reopened=reopened)  # fmt: skip
+    if ticket.assigned_agent_id is not None:
+        agent = await session.get(User, ticket.assigned_agent_id)
+        if agent is not None:
+            await notify(session, desk, ticket, agent, "status_changed", actor=actor,
+                         old_status=old, reopened=reopened)  # fmt: skip
+
+
+async def assign(desk: Desk, actor: User, ticket_id: int, agent_id: int | None) -> Ticket:
+    """Admins assign to any active agent or admin; an agent takes an unassigned ticket or
+    hands back their own. Assigning moves OPEN to ASSIGNED; unassigning moves it back."""
+    async with desk.change() as (session, events):
+        ticket = await load_for_change(session, actor, ticket_id)
+        _require_staff(actor, "assign tickets")
+        _require_live(ticket)
+        if agent_id == ticket.assigned_agent_id:
+            return ticket
+        agent = await _assignee(session, agent_id)
+        _check_assign(actor, ticket, agent_id)
+        await set_assignee(session, desk, events, ticket, agent, actor)
+    return ticket
+
+
+async def _assignee(session: AsyncSession, agent_id: int | None) -> User | None:
+    if agent_id is None:
+        return None
+    agent = await session.get(User, agent_id)
+    if agent is None or not agent.is_active or not agent.is_staff:
+        raise ValidationFailed("only an active agent or admin can be assigned",
+                               field="assigned_agent")  # fmt: skip
+    return agent
+
+
+def _check_assign(actor: User, ticket: Ticket, agent_id: int | None) -> None:
+    if actor.role == Role.ADMIN:
+        return
+    taking = ticket.assigned_agent_id is None and agent_id == actor.id
+    handing_back = ticket.assigned_agent_id == actor.id and agent_id is None
+    if not (taking or handing_back):
+        raise PermissionDenied("an agent may take an unassigned ticket or hand back their own")
+
+
+async def set_assignee(
+    session: AsyncSession,
+    desk: Desk,
+    events: list[PendingEvent],
+    ticket: Ticket,
+    agent: User | None,
+    actor: User | None,
+) -> None:
+    old_agent = ticket.assigned_agent_id
+    ticket.assigned_agent_id = agent.id if agent else None
+    ticket.assigned_at = utcnow() if agent else None
+    ticket.updated_at = utcnow()
+    record(session, ticket, actor, "assigned_agent", old_agent, ticket.assigned_agent_id)
+    events.append(partial(ev.assigned, ticket, old_agent))
+    if agent is not None and ticket.status == S.OPEN:
+        await move(session, desk, events, ticket, S.ASSIGNED.value, actor)
+    elif agent is None and ticket.status in NEEDS_ASSIGNEE:
+        await move(session, desk, events, ticket, S.OPEN.value, actor)
+    if agent is not None:
+        await notify(session, desk, ticket, agent, "assigned", actor=actor)
+
+
+async def archive(desk: Desk, actor: User, ticket_id: int, archived: bool) -> Ticket:
+    """Only finished tickets are archived; an archived ticket leaves the default lists and
+    takes no more changes until it is unarchived. Mail to it opens a linked ticket."""
+    async with desk.change() as (session, events):
+        ticket = await load_for_change(session, actor, ticket_id)
+        _require_staff(actor, "archive tickets")
+        if (ticket.archived_at is not None) == archived:
+            return ticket
+        if archived and ticket.status not in (S.RESOLVED, S.CLOSED):
+            raise Conflict(f"only RESOLVED or CLOSED tickets are archived; this one is "
+                           f"{ticket.status}", field="status")  # fmt: skip
+        set_archived(session, events, ticket, archived, actor)
+    return ticket
+
+
+def set_archived(session: AsyncSession, events: list[PendingEvent], ticket: Ticket,
+                 archived: bool, actor: User | None) -> None:  # fmt: skip
+    old = ticket.archived_at
+    ticket.archived_at = utcnow() if archived else None
+    ticket.updated_at = utcnow()
+    record(session, ticket, actor, "archived", old is not None, archived)
+    events.append(partial(ev.updated, ticket, ["archived"]))
+
+
+async def update(desk: Desk, actor: User, ticket_id: int, *, subject: str | None,
+                 priority: str | None, tags: list[str] | None) -> Ticket:  # fmt: skip
+    async with desk.change() as (session, events):
+        ticket = await load_for_change(session, actor, ticket_id)
+        _require_staff(actor, "edit tickets")
+        _require_live(ticket)
+        changed: list[str] = []
+        for name, value in (("subject", subject), ("priority", priority)):
+            if value is not None and getattr(ticket, name) != value:
+                record(session, ticket, actor, name, getattr(ticket, name), value)
+                setattr(ticket, name, value)
+                changed.append(name)
+        if tags is not None and await _set_tags(session, ticket, actor, tags):
+            changed.append("tags")
+        if changed:
+            ticket.updated_at = utcnow()
+            events.append(partial(ev.updated, ticket, changed))
+    return ticket
+
+
+async def _set_tags(session: AsyncSession, ticket: Ticket, actor: User, names: list[str]) -> bool:
+    wanted = sorted({n.strip().lower() for n in names if n.strip()})
+    if len(wanted) > MAX_TAGS:
+        raise ValidationFailed(f"at most {MAX_TAGS} tags", field="tags")
+    current = sorted(await tags_of(session, ticket.id))
+    if current == wanted:
+        return False
+    if wanted:  # created on the fly; a concurrent writer creating the same one is fine
+        await session.execute(
+            insert_ignoring_conflicts(session, Tag), [{"name": n} for n in wanted]
+        )
+    ids = list(await session.scalars(select(Tag.id).where(Tag.name.in_(wanted))))
+    await session.execute(delete(TicketTag).where(TicketTag.ticket_id == ticket.id))
+    if ids:
+        session.add_all(TicketTag(ticket_id=ticket.id, tag_id=i) for i in ids)
+    record(session, ticket, actor, "tags", current, wanted)
+    return True
+
+
+async def tags_of(session: AsyncSession, ticket_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(Tag.name).join(TicketTag, TicketTag.tag_id == Tag.id)
+        .where(TicketTag.ticket_id == ticket_id).order_by(Tag.name)
+    )  # fmt: skip
+    return list(rows)

@@ -1,0 +1,122 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models that
+validate each request, so it cannot drift from what the server accepts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from web.routes import ROUTES, Route
+
+ERROR = {
+    "type": "object",
+    "required": ["error", "message", "details"],
+    "properties": {
+        "error": {"type": "string", "description": "stable machine code"},
+        "message": {"type": "string"},
+        "details": {"type": "object", "description": "e.g. the field at fault"},
+    },
+}
+_DOCUMENT: dict[str, Any] | None = None
+
+
+def document() -> dict[str, Any]:
+    global _DOCUMENT
+    if _DOCUMENT is None:
+        _DOCUMENT = _build()
+    return _DOCUMENT
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(document())
+
+
+def _build() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": ERROR}
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
+    paths["/api/openapi.json"] = {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1"}},
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "postdesk", "version": "1", "description": "Email-first helpdesk."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "JWT"}},
+        },
+    }  # fmt: skip
+
+
+def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": f"{route.method.lower()}_{route.handler.__name__}",
+        "responses": _responses(route),
+    }
+    if route.access == "none":
+        op["security"] = []
+    else:
+        op["security"] = [{"bearer": []}]
+        if route.access == "admin":
+            op["description"] = "Admins only."
+    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
+              for n in re.findall(r"\{(\w+)\}", route.path)]  # fmt: skip
+    if route.query is not None:
+        params += _query_parameters(route.query, schemas)
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        ref = _ref(route.body, schemas)
+        content: dict[str, Any] = {"application/json": {"schema": ref}}
+        if route.multipart:
+            content["multipart/form-data"] = {"schema": {"allOf": [ref, {
+                "type": "object",
+                "properties": {"files": {"type": "array",
+                                         "items": {"type": "string", "format": "binary"}}},
+            }]}}  # fmt: skip
+        op["requestBody"] = {"required": True, "content": content}
+    return op
+
+
+def _responses(route: Route) -> dict[str, Any]:
+    ok = {"description": "success"}
+    if route.status != 204:
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    error = {"description": "error", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
+    codes = ["400", "404", "409", "413", "415", "429"] if route.body else ["400", "404"]
+    if route.access != "none":
+        codes += ["401", "403"]
+    return {str(route.status): ok, **{c: error for c in sorted(codes)}}
+
+
+def _schema(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, Any]:
+    """The model's JSON Schema, its nested definitions moved into components."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+    schemas[model.__name__] = _schema(model, schemas)
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = _schema(model, schemas)
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
