@@ -12,7 +12,6 @@ import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ from daemon.lifecycle import Running, started
 from desk.config import Settings, load_settings
 from desk.models import User
 from desk.people import add_user
-from tests.support import Sink, free_port
+from tests.people import PASSWORD, Team
+from tests.support import Api, Sink, free_port
 
 PG_ADMIN_DSN = os.environ.get("POSTDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("POSTDESK_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -117,6 +117,7 @@ def env(tmp_path: Path, database_url: str, redis_url: str, sink: Sink) -> dict[s
         "POSTDESK_RELAY_URL": f"smtp://127.0.0.1:{sink.port}",
         "POSTDESK_SECRET_KEY": SECRET,
         "POSTDESK_PARSE_CPU_SECONDS": "5",
+        "POSTDESK_UPLOAD_MAX_BYTES": str(64 * 1024),
     }
     if database_url:
         values["POSTDESK_DATABASE_URL"] = database_url
@@ -136,27 +137,6 @@ async def daemon(settings: Settings) -> AsyncIterator[Running]:
     running = await context.__aenter__()
     yield running
     await bounded(context.__aexit__(None, None, None), "stopping the daemon")
-
-
-@dataclass
-class Api:
-    base: str
-    http: aiohttp.ClientSession
-
-    async def token(self, email: str, password: str) -> str:
-        async with self.http.post(
-            f"{self.base}/api/auth/token/", json={"email": email, "password": password}
-        ) as r:
-            body = await r.json()
-            assert r.status == 200, body
-            return str(body["access"])
-
-    async def call(
-        self, method: str, path: str, token: str | None = None, **kwargs: Any
-    ) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs) as r:
-            return r.status, (None if r.status == 204 else await r.json())
 
 
 @pytest.fixture
@@ -180,3 +160,20 @@ async def make_user(daemon: Running):
             )
 
     return _make
+
+
+STAFF = {"agent1": "agent", "agent2": "agent", "admin": "admin"}
+CUSTOMERS = ("carol", "dave")
+
+
+@pytest.fixture
+async def team(api: Api, make_user: Any) -> Team:
+    """Two agents, an admin and two customers, each logged in."""
+    t = Team(api)
+    for name, role in STAFF.items():
+        t.users[name] = await make_user(f"{name}@localhost", role)
+    for name in CUSTOMERS:
+        t.users[name] = await make_user(f"{name}@example.com", "customer")
+    for name, user in t.users.items():
+        t.tokens[name] = await api.token(user.email, PASSWORD)
+    return t

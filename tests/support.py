@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from typing import Any
 
+import aiohttp
 import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -144,3 +145,28 @@ async def settled(running: Any, count: int, timeout: float = 20.0) -> list[Any]:
         return done if len(done) >= count else None
 
     return list(await wait_for(check, timeout=timeout, what=f"{count} settled mails"))
+
+
+@dataclass
+class Api:
+    base: str
+    http: aiohttp.ClientSession
+
+    async def token(self, email: str, password: str) -> str:
+        async with self.http.post(
+            f"{self.base}/api/auth/token/", json={"email": email, "password": password}
+        ) as r:
+            body = await r.json()
+            assert r.status == 200, body
+            return str(body["access"])
+
+    async def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, f"{self.base}{path}", headers=headers, **kwargs) as r:
+            if r.status == 204:
+                return r.status, None
+            if r.content_type == "application/json":
+                return r.status, await r.json()
+            return r.status, await r.read()

@@ -35,7 +35,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DeskError as exc:
-        response = error_response(exc.status, exc.code, exc.message, **exc.details)
+        details = dict(exc.details)
+        if "field" in details:  # the same place pydantic's errors name their fields
+            details.setdefault("fields", {details["field"]: exc.message})
+        response = error_response(exc.status, exc.code, exc.message, **details)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         if "retry_after" in exc.details:

@@ -88,11 +88,11 @@ async def set_status(desk: Desk, actor: User, ticket_id: int, status: str) -> Ti
 
 def _check_move(actor: User, ticket: Ticket, status: str) -> str:
     old = ticket.status
+    if not actor.is_staff and ticket.customer_id != actor.id:
+        raise PermissionDenied("only the ticket's customer or staff change its status")
     if status == old:
         return old
     if not actor.is_staff:
-        if ticket.customer_id != actor.id:
-            raise PermissionDenied("only the ticket's customer or staff change its status")
         allowed = CUSTOMER_TRANSITIONS[old]
         if status not in allowed:
             raise PermissionDenied(
@@ -125,8 +125,11 @@ async def move(
     ticket: Ticket,
     target: str,
     actor: User | None,
+    *,
+    tell: bool = True,
 ) -> None:
-    """Change the status (already checked), record it and tell whoever should know."""
+    """Change the status (already checked), record it and, if `tell`, mail whoever should
+    know (an assignment's own status step is told by the assignment mail instead)."""
     old = ticket.status
     ticket.status = target
     ticket.updated_at = utcnow()
@@ -137,6 +140,8 @@ async def move(
     record(session, ticket, actor, "status", old, target)
     events.append(partial(ev.status_changed, ticket, old))
     reopened = old in (S.RESOLVED, S.CLOSED) and target not in (S.RESOLVED, S.CLOSED)
+    if not tell:
+        return
     if target in TELL_CUSTOMER or reopened:
         customer = await session.get(User, ticket.customer_id)
         if customer is not None:
@@ -198,9 +203,9 @@ async def set_assignee(
     record(session, ticket, actor, "assigned_agent", old_agent, ticket.assigned_agent_id)
     events.append(partial(ev.assigned, ticket, old_agent))
     if agent is not None and ticket.status == S.OPEN:
-        await move(session, desk, events, ticket, S.ASSIGNED.value, actor)
+        await move(session, desk, events, ticket, S.ASSIGNED.value, actor, tell=False)
     elif agent is None and ticket.status in NEEDS_ASSIGNEE:
-        await move(session, desk, events, ticket, S.OPEN.value, actor)
+        await move(session, desk, events, ticket, S.OPEN.value, actor, tell=False)
     if agent is not None:
         await notify(session, desk, ticket, agent, "assigned", actor=actor)
 

@@ -1,0 +1,104 @@
+"""Files by multipart upload: kept by content hash, mailed with a public reply, downloaded
+only by those who may see the message they belong to."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from tests.people import Team
+from tests.support import wait_for_value
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+def _form(body: str, files: list[tuple[str, bytes, str]], **fields: str) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("body", body)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for filename, data, content_type in files:
+        form.add_field("files", data, filename=filename, content_type=content_type)
+    return form
+
+
+async def _download(team: Team, who: str, attachment_id: int) -> tuple[int, bytes, dict]:
+    async with team.api.http.get(
+        f"{team.api.base}/api/attachments/{attachment_id}/",
+        headers={"Authorization": f"Bearer {team.tokens[who]}"},
+    ) as r:
+        return r.status, await r.read(), dict(r.headers)
+
+
+async def test_reply_with_attachment_is_mailed_and_downloadable(team: Team, sink):
+    t = await team.open_ticket("carol", "Screenshot please")
+    form = _form("Here is the fixed layout.", [("../../etc/pass wd.png", PNG, "image/png")])
+    code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
+    assert code == 201, body
+    # The customer's mail carries the file.
+    mails = await wait_for_value(lambda: (m := sink.to("carol@example.com"))[1:] and m,
+                                 what="reply with attachment")  # fmt: skip
+    [part] = list(mails[1].iter_attachments())
+    assert part.get_content() == PNG and part.get_content_type() == "image/png"
+    # The customer downloads it; the name is never a path, the response never renders.
+    _, detail = await team.call("carol", "GET", f"/api/tickets/{t}/")
+    [att] = [a for m in detail["messages"] for a in m["attachments"]]
+    assert att["size"] == len(PNG) and att["content_type"] == "image/png"
+    status, data, headers = await _download(team, "carol", att["id"])
+    assert status == 200 and data == PNG
+    assert headers["Content-Disposition"].startswith("attachment;")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert (await _download(team, "dave", att["id"]))[0] == 404
+    assert (await _download(team, "agent2", att["id"]))[0] == 200  # unassigned: visible
+    assert (await team.call(None, "GET", f"/api/attachments/{att['id']}/"))[0] == 401
+    assert (await team.call("carol", "GET", "/api/attachments/999999/"))[0] == 404
+
+
+async def test_attachment_on_internal_note_is_staff_only(team: Team):
+    t = await team.open_ticket("carol", "Logs")
+    form = _form("server log", [("log.txt", b"secret internals", "text/plain")],
+                 is_internal="true")  # fmt: skip
+    code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
+    assert code == 201 and body["is_internal"]
+    _, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
+    [att] = [a for m in detail["messages"] for a in m["attachments"]]
+    assert (await _download(team, "agent1", att["id"]))[:2] == (200, b"secret internals")
+    assert (await _download(team, "carol", att["id"]))[0] == 404
+
+
+async def test_customer_opens_ticket_with_files(team: Team):
+    form = aiohttp.FormData()
+    for name, value in (("subject", "With file"), ("description", "see attached")):
+        form.add_field(name, value)
+    form.add_field("files", b"%PDF-1.4 fake", filename="a.pdf", content_type="application/pdf")
+    code, body = await team.call("carol", "POST", "/api/tickets/", data=form)
+    assert code == 201, body
+    [att] = body["messages"][0]["attachments"]
+    assert att["filename"] == "a.pdf"
+
+
+@pytest.mark.parametrize("files,status,code", [
+    ([("big.png", b"x" * (64 * 1024 + 1), "image/png")], 413, "too_large"),
+    ([("evil.html", b"<script>", "text/html")], 415, "unsupported_media_type"),
+    ([("run.exe", b"MZ", "application/x-msdownload")], 415, "unsupported_media_type"),
+])  # fmt: skip
+async def test_upload_limits(team: Team, daemon, files, status, code):
+    t = await team.open_ticket("carol")
+    got, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/",
+                                data=_form("x", files))  # fmt: skip
+    assert got == status and body["error"] == code
+    _, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
+    assert len(detail["messages"]) == 1  # nothing half-written
+
+
+async def test_bad_multipart_is_a_clear_error(team: Team):
+    t = await team.open_ticket("carol")
+    form = aiohttp.FormData()
+    form.add_field("other", b"x", filename="x.txt", content_type="text/plain")
+    form.add_field("body", "hi")
+    code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
+    assert code == 400 and "other" in body["details"]["fields"]
+    form = aiohttp.FormData()
+    form.add_field("files", b"x", filename="x.txt", content_type="text/plain")
+    code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
+    assert code == 400 and "body" in body["details"]["fields"]

@@ -1,0 +1,243 @@
+"""The permission matrix: every endpoint x every role x own/other resource, with the exact
+status each must get. Ticket A belongs to carol (company Example, whose admin is cora) and
+is assigned to agent1; ticket B belongs to dave (no company) and is assigned to agent2.
+Each request is one a client could really send; success must not widen what the next role
+sees, so the payloads are chosen to be repeatable (resolving twice is still resolved)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import update
+
+from desk.models import User
+from tests.people import PASSWORD, Team
+from web.routes import ROUTES
+
+ROLES = ("carol", "dave", "cora", "agent1", "agent2", "admin", "anonymous", "deactivated")
+CUSTOMERS = ("carol", "dave", "cora")
+STAFF = ("agent1", "agent2", "admin")
+SEES = {"A": {"carol", "cora", "agent1", "admin"}, "B": {"dave", "agent2", "admin"}}
+OWNS = {"A": "carol", "B": "dave"}
+ASSIGNEE = {"A": "agent1", "B": "agent2"}
+
+
+def per_ticket(ok: int, *, customer: int | None = None, owner: int | None = None,
+               staff_only: bool = False, hidden_from_customers: bool = False
+               ) -> Callable[[str, str], int]:  # fmt: skip
+    """Expected status for (role, ticket): 404 when the role may not see the ticket;
+    otherwise `ok`, or `customer` for customers who see it (`owner` for its own customer)."""
+
+    def expect(role: str, ticket: str) -> int:
+        if role in ("anonymous", "deactivated"):
+            return 401
+        if role not in SEES[ticket]:
+            return 404
+        if role in CUSTOMERS:
+            if hidden_from_customers:
+                return 404
+            if staff_only:
+                return 403
+            if owner is not None and role == OWNS[ticket]:
+                return owner
+            return customer if customer is not None else ok
+        return ok
+
+    return expect
+
+
+def per_role(customer: int, staff: int, admin: int | None = None) -> Callable[[str, str], int]:
+    def expect(role: str, _ticket: str) -> int:
+        if role in ("anonymous", "deactivated"):
+            return 401
+        if role == "admin" and admin is not None:
+            return admin
+        return staff if role in STAFF else customer
+
+    return expect
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # {t}: the ticket's id; {att}/{note_att}: attachment ids; {user}, {company}, {key}
+    expect: Callable[[str, str], int]
+    body: Callable[[str, dict[str, Any]], dict[str, Any] | None] = lambda role, w: None
+    prepare: str = ""  # "resolved" | "archived": the tickets' state before the requests
+    tickets: tuple[str, ...] = ("A", "B")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _assignee(role: str, w: dict[str, Any]) -> dict[str, Any]:
+    return {"assigned_agent": w["assignee"]}
+
+
+ADMIN_ONLY = per_role(403, 403, admin=200)
+CASES: dict[str, Case] = {
+    "ticket list": Case("GET", "/api/tickets/", per_role(200, 200), tickets=("-",)),
+    "ticket create": Case("POST", "/api/tickets/", per_role(201, 400), tickets=("-",),
+                          body=lambda r, w: {"subject": "s", "description": "d"}),
+    "ticket get": Case("GET", "/api/tickets/{t}/", per_ticket(200)),
+    "ticket patch": Case("PATCH", "/api/tickets/{t}/", per_ticket(200, staff_only=True),
+                         body=lambda r, w: {"priority": "MEDIUM"}),
+    "message": Case("POST", "/api/tickets/{t}/messages/", per_ticket(201),
+                    body=lambda r, w: {"body": f"hello from {r}"}),
+    "internal note": Case("POST", "/api/tickets/{t}/messages/", per_ticket(201, staff_only=True),
+                          body=lambda r, w: {"body": "psst", "is_internal": True}),
+    "set-status": Case("POST", "/api/tickets/{t}/set-status/",
+                       per_ticket(200, customer=403, owner=200),
+                       body=lambda r, w: {"status": "RESOLVED"}),
+    "assign": Case("POST", "/api/tickets/{t}/assign/", per_ticket(200, staff_only=True),
+                   body=_assignee),
+    "archive": Case("POST", "/api/tickets/{t}/archive/", per_ticket(200, staff_only=True),
+                    prepare="resolved"),
+    "unarchive": Case("POST", "/api/tickets/{t}/unarchive/", per_ticket(200, staff_only=True),
+                      prepare="archived"),
+    "history": Case("GET", "/api/tickets/{t}/history/", per_ticket(200)),
+    "attachment": Case("GET", "/api/attachments/{att}/", per_ticket(200)),
+    "note attachment": Case("GET", "/api/attachments/{note_att}/",
+                            per_ticket(200, hidden_from_customers=True)),
+    "me": Case("GET", "/api/me/", per_role(200, 200), tickets=("-",)),
+    "me patch": Case("PATCH", "/api/me/", per_role(200, 200), tickets=("-",),
+                     body=lambda r, w: {"name": "Renamed"}),
+    "availability": Case("GET", "/api/me/availability/", per_role(403, 200), tickets=("-",)),
+    "availability set": Case("POST", "/api/me/availability/", per_role(403, 200),
+                             tickets=("-",), body=lambda r, w: {"is_available": True}),
+    "users": Case("GET", "/api/admin/users/", ADMIN_ONLY, tickets=("-",)),
+    "user create": Case("POST", "/api/admin/users/", per_role(403, 403, admin=201),
+                        tickets=("-",),
+                        body=lambda r, w: {"email": f"made-by-{r}@example.org",
+                                           "role": "customer"}),
+    "user get": Case("GET", "/api/admin/users/{user}/", ADMIN_ONLY, tickets=("-",)),
+    "user patch": Case("PATCH", "/api/admin/users/{user}/", ADMIN_ONLY, tickets=("-",),
+                       body=lambda r, w: {"name": "Dave D."}),
+    "companies": Case("GET", "/api/admin/companies/", ADMIN_ONLY, tickets=("-",)),
+    "company create": Case("POST", "/api/admin/companies/", per_role(403, 403, admin=201),
+                           tickets=("-",), body=lambda r, w: {"name": f"Co of {r}"}),
+    "company get": Case("GET", "/api/admin/companies/{company}/", ADMIN_ONLY, tickets=("-",)),
+    "company patch": Case("PATCH", "/api/admin/companies/{company}/", ADMIN_ONLY,
+                          tickets=("-",), body=lambda r, w: {"name": "Example"}),
+    "api keys": Case("GET", "/api/admin/api-keys/", ADMIN_ONLY, tickets=("-",)),
+    "api key create": Case("POST", "/api/admin/api-keys/", per_role(403, 403, admin=201),
+                           tickets=("-",),
+                           body=lambda r, w: {"name": "k", "scopes": ["tickets:read"]}),
+    "api key revoke": Case("DELETE", "/api/admin/api-keys/{key}/",
+                           per_role(403, 403, admin=204), tickets=("-",)),
+}  # fmt: skip
+PUBLIC = {"/healthz", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/logout/",
+          "/api/auth/request-otp/", "/api/auth/verify-otp/", "/api/auth/register/"}  # fmt: skip
+
+
+def test_every_endpoint_is_in_the_matrix():
+    covered = {(c.method, c.path.replace("{t}", "{id}").replace("{att}", "{id}")
+                .replace("{note_att}", "{id}").replace("{user}", "{id}")
+                .replace("{company}", "{id}").replace("{key}", "{id}"))
+               for c in CASES.values()}  # fmt: skip
+    routes = {(r.method, r.path) for r in ROUTES if r.path not in PUBLIC}
+    assert routes - covered == set()
+
+
+async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
+    team = Team(api)
+    for name, role in (("agent1", "agent"), ("agent2", "agent"), ("admin", "admin"),
+                       ("gone", "agent")):  # fmt: skip
+        team.users[name] = await make_user(f"{name}@localhost", role)
+    for name, email in (("carol", "carol@example.com"), ("cora", "cora@example.com"),
+                        ("dave", "dave@other.org")):  # fmt: skip
+        team.users[name] = await make_user(email, "customer")
+    for name, user in team.users.items():
+        team.tokens[name] = await api.token(user.email, PASSWORD)
+    team.tokens["deactivated"] = team.tokens.pop("gone")
+    async with daemon.desk.db.writer() as session:
+        await session.execute(update(User).where(User.email == "gone@localhost")
+                              .values(is_active=False))  # fmt: skip
+    status, company = await team.call(
+        "admin",
+        "POST",
+        "/api/admin/companies/",
+        json={"name": "Example", "domains": ["example.com"]},
+    )
+    assert status == 201
+    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('cora')}/",
+                                json={"is_company_admin": True})  # fmt: skip
+    assert status == 200
+    w: dict[str, Any] = {"company": company["id"], "user": team.id("dave"), "tickets": {}}
+    for key, owner in OWNS.items():
+        t = await team.open_ticket(owner, f"ticket {key}")
+        status, _ = await team.call(
+            "admin",
+            "POST",
+            f"/api/tickets/{t}/assign/",
+            json={"assigned_agent": team.id(ASSIGNEE[key])},
+        )
+        assert status == 200
+        ids = {"t": t, "assignee": team.id(ASSIGNEE[key])}
+        for name, internal in (("att", False), ("note_att", True)):
+            form = aiohttp.FormData()
+            form.add_field("body", f"{name} on {key}")
+            form.add_field("is_internal", str(internal).lower())
+            form.add_field("files", f"{name}-{key}".encode(), filename="f.txt",
+                           content_type="text/plain")  # fmt: skip
+            status, msg = await team.call("admin", "POST", f"/api/tickets/{t}/messages/",
+                                          data=form)  # fmt: skip
+            assert status == 201, msg
+        _, detail = await team.call("admin", "GET", f"/api/tickets/{t}/")
+        by_body = {m["body"]: m["attachments"][0]["id"] for m in detail["messages"]
+                   if m["attachments"]}  # fmt: skip
+        ids["att"], ids["note_att"] = by_body[f"att on {key}"], by_body[f"note_att on {key}"]
+        w["tickets"][key] = ids
+    status, created = await team.call(
+        "admin", "POST", "/api/admin/api-keys/", json={"name": "k", "scopes": ["tickets:read"]}
+    )
+    w["key"] = created["id"]
+    team.tokens["anonymous"] = ""
+    return team, w
+
+
+async def _prepare(team: Team, w: dict[str, Any], state: str) -> None:
+    for ids in w["tickets"].values():
+        if state in ("resolved", "archived"):
+            await team.call("admin", "POST", f"/api/tickets/{ids['t']}/set-status/",
+                            json={"status": "RESOLVED"})  # fmt: skip
+        if state == "archived":
+            status, _ = await team.call("admin", "POST", f"/api/tickets/{ids['t']}/archive/")
+            assert status == 200
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_permission_matrix(api, daemon, make_user, name):
+    case = CASES[name]
+    team, w = await _world(api, daemon, make_user)
+    await _prepare(team, w, case.prepare)
+    got: dict[tuple[str, str], int] = {}
+    want: dict[tuple[str, str], int] = {}
+    for ticket in case.tickets:
+        ids = {**w, **w["tickets"].get(ticket, {})}
+        path = case.path.format(**{k: v for k, v in ids.items() if k != "tickets"})
+        for role in ROLES:
+            body = case.body(role, ids)
+            token = team.tokens[role] or None
+            kwargs = {"json": body} if body is not None else {}
+            status, answer = await team.api.call(case.method, path, token, **kwargs)
+            got[(role, ticket)] = status
+            want[(role, ticket)] = case.expect(role, ticket)
+            if status >= 400:
+                assert set(answer) == {"error", "message", "details"}, answer
+    assert got == want
+
+
+async def test_lists_never_leak(api, daemon, make_user):
+    team, w = await _world(api, daemon, make_user)
+    for role in ("carol", "dave", "cora", "agent1", "agent2", "admin"):
+        status, listed = await team.call(role, "GET", "/api/tickets/?archived=all&page_size=200")
+        assert status == 200
+        visible = {ids["t"] for key, ids in w["tickets"].items() if role in SEES[key]}
+        assert {t["id"] for t in listed["results"]} == visible, role
+        for t in listed["results"]:
+            _, detail = await team.call(role, "GET", f"/api/tickets/{t['id']}/")
+            notes = [m for m in detail["messages"] if m["is_internal"]]
+            assert bool(notes) == (role in STAFF), role
