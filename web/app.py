@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk.context import Desk
+from desk.tickets.counts import CountCache
 from web.errors import error_middleware
-from web.keys import DESK
+from web.keys import COUNTS, DESK
 from web.openapi import openapi_json
 from web.routes import ROUTES
 
@@ -16,6 +17,7 @@ MAX_BODY_BYTES = 30 * 1024 * 1024
 def create_app(desk: Desk) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[DESK] = desk
+    app[COUNTS] = CountCache()
     add_routes(app)
     return app
 

@@ -3,5 +3,7 @@
 from aiohttp import web
 
 from desk.context import Desk
+from desk.tickets.counts import CountCache
 
 DESK = web.AppKey("desk", Desk)
+COUNTS = web.AppKey("ticket_counts", CountCache)

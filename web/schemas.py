@@ -123,9 +123,9 @@ class TicketCreate(Strict):
 class TicketUpdate(Strict):
     subject: str | None = Field(default=None, min_length=1, max_length=998)
     priority: Priority | None = None
-    tags: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = Field(
-        default=None, max_length=20
-    )
+    tags: (
+        list[Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f]+$")]] | None
+    ) = Field(default=None, max_length=20)
 
 
 class StatusChange(Strict):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from desk.events import Event
 from desk.events.types import (
     MESSAGE_CREATED,
@@ -20,7 +22,8 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def ticket_data(ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
+def ticket_data(ticket: Ticket | Row[Any], tags: list[str] | None = None) -> dict[str, Any]:
+    """From a Ticket or a row with the tickets table's columns (list pages read rows)."""
     data = {
         "id": ticket.id,
         "subject": ticket.subject,

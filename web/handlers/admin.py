@@ -54,7 +54,8 @@ async def users_list(request: web.Request) -> web.Response:
     count, results = await list_users(
         request.app[DESK].db, query, offset=(q.page - 1) * q.page_size, limit=q.page_size
     )
-    return page(request, q.page, q.page_size, count, results)
+    more = (q.page - 1) * q.page_size + len(results) < count
+    return page(request, q.page, count, results, more)
 
 
 async def users_create(request: web.Request) -> web.Response:

@@ -73,14 +73,13 @@ async def _read_bounded(part: BodyPartReader, limit: int, filename: str) -> byte
     return b"".join(chunks)
 
 
-def page(request: web.Request, number: int, size: int, count: int,
-         results: list[dict[str, Any]]) -> web.Response:  # fmt: skip
+def page(request: web.Request, number: int, count: int, results: list[dict[str, Any]],
+         has_more: bool) -> web.Response:  # fmt: skip
     """The `count/next/previous/results` shape every list answers in."""
-    more = (number - 1) * size + len(results) < count
     return web.json_response(
         {
             "count": count,
-            "next": str(request.url.update_query(page=number + 1)) if more else None,
+            "next": str(request.url.update_query(page=number + 1)) if has_more else None,
             "previous": str(request.url.update_query(page=number - 1)) if number > 1 else None,
             "results": results,
         }

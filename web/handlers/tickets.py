@@ -21,7 +21,7 @@ from desk.tickets.queries import (
 from desk.tickets.service import create_ticket, post_message
 from web.auth import require_user
 from web.handlers.common import body_and_files, json_body, page, path_id
-from web.keys import DESK
+from web.keys import COUNTS, DESK
 from web.schemas import (
     Assignment,
     MessageCreate,
@@ -43,10 +43,9 @@ async def ticket_list(request: web.Request) -> web.Response:
         archived=q.archived, ordering=q.ordering,
     )  # fmt: skip
     offset = (q.page - 1) * q.page_size
-    count, results = await list_tickets(
-        request.app[DESK].db, user, f, offset=offset, limit=q.page_size
-    )
-    return page(request, q.page, q.page_size, count, results)
+    found = await list_tickets(request.app[DESK].db, user, f, offset=offset, limit=q.page_size,
+                               counts=request.app[COUNTS])  # fmt: skip
+    return page(request, q.page, found.count, found.results, found.has_more)
 
 
 async def ticket_create(request: web.Request) -> web.Response:

@@ -1,0 +1,289 @@
+"""API benchmark: GET /api/tickets/ (a page of 50, as an agent) and GET /api/tickets/<id>/
+against a generated desk, measured in the same run as a bare aiohttp handler that returns a
+fixed 50-item JSON list. Also counts the SQL statements one list request runs at page sizes
+10, 50 and 200 (they must not grow: no N+1).
+
+    python -m bench.api --database postgresql+asyncpg://postgres@127.0.0.1/postdesk_bench \
+        [--tickets 100000 --messages 500000 --seconds 10 --concurrency 16]
+
+Without --database it runs on SQLite in a temporary folder. The database is dropped and
+rebuilt on every run; never point it at real data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+from sqlalchemy import event, insert, text
+
+from desk.auth.passwords import hash_password
+from desk.config import load_settings
+from desk.db import Database
+from desk.models import Ticket, TicketMessage, User
+from desk.tickets.queries import TicketFilter, list_tickets
+
+PASSWORD = "bench password 1"
+AGENTS = 20
+CUSTOMERS = 20_000
+STATUSES = ["OPEN", "ASSIGNED", "IN_PROGRESS", "WAITING_ON_CUSTOMER", "RESOLVED", "CLOSED"]
+PRIORITIES = ["LOW", "MEDIUM", "HIGH", "URGENT"]
+WORDS = "printer invoice password login error refund account delivery screen billing".split()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fresh_postgres(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0]
+                                  + "/postgres")  # fmt: skip
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+
+
+async def generate(db: Database, tickets: int, messages: int, seed: int = 3) -> None:
+    """Rows written in bulk (the benchmark measures reading, not intake)."""
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    password = hash_password(PASSWORD)
+    async with db.writer() as s:
+        await s.execute(insert(User), [
+            {"email": f"agent{i}@bench.test", "name": f"Agent {i}", "role": "agent",
+             "password_hash": password} for i in range(AGENTS)
+        ])  # fmt: skip
+        await s.execute(insert(User), [
+            {"email": f"customer{i}@example.com", "name": f"Customer {i}", "role": "customer"}
+            for i in range(CUSTOMERS)
+        ])  # fmt: skip
+    chunk = 10_000
+    for start in range(0, tickets, chunk):
+        rows = []
+        for i in range(start, min(start + chunk, tickets)):
+            created = now - timedelta(minutes=rng.randrange(365 * 24 * 60))
+            assigned = None if rng.random() < 0.3 else 1 + rng.randrange(AGENTS)
+            rows.append({
+                "id": i + 1, "subject": " ".join(rng.choices(WORDS, k=5)),
+                "status": "OPEN" if assigned is None else rng.choice(STATUSES[1:]),
+                "priority": rng.choice(PRIORITIES),
+                "customer_id": AGENTS + 1 + rng.randrange(CUSTOMERS),
+                "assigned_agent_id": assigned, "created_at": created,
+                "updated_at": created + timedelta(minutes=rng.randrange(600)),
+            })  # fmt: skip
+        async with db.writer() as s:
+            await s.execute(insert(Ticket), rows)
+    for start in range(0, messages, chunk):
+        rows = []
+        for i in range(start, min(start + chunk, messages)):
+            body = " ".join(rng.choices(WORDS, k=40))
+            rows.append({
+                "ticket_id": 1 + i % tickets, "kind": rng.choice(["inbound", "outbound", "note"]),
+                "sender_email": "x@example.com", "subject": "s", "body_text": body,
+                "body_new": body, "created_at": now,
+            })  # fmt: skip
+        async with db.writer() as s:
+            await s.execute(insert(TicketMessage), rows)
+    # Planner statistics, as autovacuum (PostgreSQL) or an operator (SQLite) would gather.
+    async with db.write_engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("ANALYZE"))
+
+
+async def statements_per_page(db: Database) -> dict[int, int]:
+    """How many SQL statements one ticket list runs, by page size."""
+    async with db.reader() as s:
+        agent = await s.get(User, 1)
+    assert agent is not None
+    counts: dict[int, int] = {}
+    seen: list[str] = []
+
+    def count(*_args: Any) -> None:
+        seen.append("x")
+
+    event.listen(db.read_engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for size in (10, 50, 200):
+            seen.clear()
+            await list_tickets(db, agent, TicketFilter(), offset=0, limit=size)
+            counts[size] = len(seen)
+    finally:
+        event.remove(db.read_engine.sync_engine, "before_cursor_execute", count)
+    return counts
+
+
+async def _wait_port(port: int) -> None:
+    for _ in range(100):
+        try:
+            _r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+
+
+def bare_app(payload: bytes) -> web.Application:
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(body=payload, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/bare", handler)
+    return app
+
+
+async def load(url: str, token: str | None, seconds: float, concurrency: int,
+               paths: list[str]) -> dict[str, float]:  # fmt: skip
+    """Closed-loop load: `concurrency` clients, each sending its next request when the
+    previous one is answered."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+
+        async def client(n: int) -> None:
+            nonlocal errors
+            i = n
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                async with http.get(url + paths[i % len(paths)]) as r:
+                    await r.read()
+                    errors += r.status != 200
+                latencies.append(time.perf_counter() - began)
+                i += concurrency
+
+        began = time.perf_counter()
+        await asyncio.gather(*(client(n) for n in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": errors,
+    }
+
+
+async def run(args: argparse.Namespace) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="postdesk-bench-api-"))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "POSTDESK_DATA_DIR": str(data_dir),
+        "POSTDESK_HTTP_PORT": str(port),
+        "POSTDESK_SMTP_PORT": str(_free_port()),
+        "POSTDESK_ACCESS_TOKEN_MINUTES": "60",
+    }
+    if args.database:
+        await fresh_postgres(args.database)
+        env["POSTDESK_DATABASE_URL"] = args.database
+        env.setdefault("POSTDESK_SECRET_KEY", "bench-secret-" + "x" * 40)
+    settings = load_settings(env, read_dotenv=False)
+    db = Database(settings.database_url)
+    await db.migrate()
+    began = time.perf_counter()
+    await generate(db, args.tickets, args.messages)
+    print(f"generated {args.tickets} tickets, {args.messages} messages "
+          f"in {time.perf_counter() - began:.0f}s on {db.write_engine.dialect.name}")  # fmt: skip
+    print("statements per list request by page size:", await statements_per_page(db))
+    await db.dispose()
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "daemon", "run", "--role", "web", env=env,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.post(
+                        f"{base}/api/auth/token/",
+                        json={"email": "agent0@bench.test", "password": PASSWORD},
+                    ) as r:
+                        token = (await r.json())["access"]
+                        break
+                except aiohttp.ClientError:
+                    await asyncio.sleep(0.1)
+            async with http.get(
+                f"{base}/api/tickets/?page_size=50", headers={"Authorization": f"Bearer {token}"}
+            ) as r:
+                page = await r.json()  # fmt: skip
+        payload = json.dumps(page["results"]).encode()
+        print(f"agent sees {page['count']} tickets; a page of 50 is {len(payload)} bytes")
+
+        bare_port = _free_port()
+        payload_file = data_dir / "bare.json"
+        payload_file.write_bytes(payload)
+        bare = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.api", "--serve-bare", str(bare_port), str(payload_file)
+        )
+        await _wait_port(bare_port)
+        rng = random.Random(5)
+        visible = [t["id"] for t in page["results"]]
+        pages = [f"/api/tickets/?page_size=50&page={rng.randrange(1, 20)}" for _ in range(50)]
+        results = {
+            "bare aiohttp handler": await load(
+                f"http://127.0.0.1:{bare_port}", None, args.seconds, args.concurrency, ["/bare"]),
+            "GET /api/tickets/ (50, agent)": await load(
+                base, token, args.seconds, args.concurrency, pages),
+            "GET /api/tickets/<id>/": await load(
+                base, token, args.seconds, args.concurrency,
+                [f"/api/tickets/{i}/" for i in visible]),
+        }  # fmt: skip
+        bare.terminate()
+        await bare.wait()
+    finally:
+        proc.terminate()
+        await proc.wait()
+    bare_rps = results["bare aiohttp handler"]["rps"]
+    for name, r in results.items():
+        print(f"{name:42s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+              f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}  "
+              f"({r['rps'] / bare_rps:.0%} of bare)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", default="", help="postgresql+asyncpg://... (dropped!)")
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--messages", type=int, default=500_000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--serve-bare", nargs=2, metavar=("PORT", "PAYLOAD"), help=argparse.SUPPRESS
+    )  # the bare handler's own process
+    args = parser.parse_args()
+    if args.serve_bare:
+        port, payload = args.serve_bare
+        web.run_app(
+            bare_app(Path(payload).read_bytes()),
+            host="127.0.0.1",
+            port=int(port),
+            access_log=None,
+            print=None,
+        )
+        return
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
