@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from desk.config import Settings
 from desk.db import Database
 from desk.events import Event, EventBus, LocalBus
 from desk.events.redis_bus import RedisBus
+from desk.models import EventRecord
 
 PendingEvent = Event | Callable[[], Event]
 
@@ -39,7 +40,23 @@ class Desk:
         events: list[PendingEvent] = []
         async with self.db.writer() as session:
             yield session, events
-        await self.bus.publish([e() if callable(e) else e for e in events])
+            stored = await store_events(session, events)
+        await self.bus.publish(stored)
+
+
+async def store_events(session: AsyncSession, pending: list[PendingEvent]) -> list[Event]:
+    """Build the events (ids of new rows exist after the flush) and store them in the same
+    transaction. An event's id is its row's; a ticket's events are written under the ticket's
+    row lock, so on one ticket ids increase in commit order (what resuming relies on)."""
+    if not pending:
+        return []
+    await session.flush()
+    built = [e() if callable(e) else e for e in pending]
+    rows = [EventRecord(type=e.type, ticket_id=e.ticket_id, data=e.data, created_at=e.at)
+            for e in built]  # fmt: skip
+    session.add_all(rows)
+    await session.flush()
+    return [replace(e, id=str(r.id)) for e, r in zip(built, rows, strict=True)]
 
 
 # A component (the web server, ...) is an async context manager factory taking the Desk:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from desk.context import Desk
 from desk.tickets.counts import CountCache
+from web import live
 from web.errors import error_middleware
 from web.keys import COUNTS, DESK
 from web.openapi import openapi_json
@@ -18,6 +19,7 @@ def create_app(desk: Desk) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[DESK] = desk
     app[COUNTS] = CountCache()
+    live.install(app, desk)
     add_routes(app)
     return app
 
@@ -26,3 +28,5 @@ def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
     app.router.add_get("/api/openapi.json", openapi_json)
+    app.router.add_get("/ws/tickets/{id}/", live.ticket_socket)
+    app.router.add_get("/ws/notifications/", live.notifications_socket)

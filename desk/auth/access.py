@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_, true
 
+from desk.events.types import Event
 from desk.models import MessageKind, Role, Ticket, TicketMessage, User
 
 
@@ -21,15 +22,49 @@ def ticket_filter(user: User) -> ColumnElement[bool]:
 
 
 def can_see_ticket(user: User, ticket: Ticket) -> bool:
+    return _sees(user, ticket.customer_id, ticket.assigned_agent_id, ticket.company_id)
+
+
+def _sees(user: User, customer_id: int, assigned_agent_id: int | None,
+          company_id: int | None) -> bool:  # fmt: skip
     if not user.is_active:
         return False
     if user.role == Role.ADMIN:
         return True
     if user.role == Role.AGENT:
-        return ticket.assigned_agent_id in (None, user.id)
+        return assigned_agent_id in (None, user.id)
     if user.is_company_admin and user.company_id is not None:
-        return ticket.customer_id == user.id or ticket.company_id == user.company_id
-    return ticket.customer_id == user.id
+        return customer_id == user.id or company_id == user.company_id
+    return customer_id == user.id
+
+
+def can_see_event(user: User, event: Event) -> bool:
+    """The REST rule applied to an event: its ticket as it is after the change, and never
+    an internal note for a customer."""
+    if not can_see_event_ticket(user, event):
+        return False
+    message = event.data.get("message")
+    return user.is_staff or message is None or not message.get("is_internal")
+
+
+def can_see_event_ticket(user: User, event: Event) -> bool:
+    """Whether `user` may see the event's ticket as it is after the change."""
+    ticket = event.data.get("ticket")
+    if ticket is None:
+        return user.is_active and user.role == Role.ADMIN
+    return _sees(user, ticket["customer_id"], ticket["assigned_agent_id"],
+                 ticket.get("company_id"))  # fmt: skip
+
+
+def is_own_event(user: User, event: Event) -> bool:
+    """What /ws/notifications/ carries: for staff, what happens on tickets assigned to them
+    (including being assigned one); for customers, what happens on their own tickets."""
+    ticket = event.data.get("ticket")
+    if ticket is None or not can_see_event(user, event):
+        return False
+    if user.is_staff:
+        return ticket["assigned_agent_id"] == user.id
+    return ticket["customer_id"] == user.id
 
 
 def message_filter(user: User) -> ColumnElement[bool]:

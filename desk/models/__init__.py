@@ -1,6 +1,7 @@
 """All tables, imported together so Alembic and the mappers see the whole schema."""
 
 from desk.models.base import Base, utcnow
+from desk.models.events import EventRecord
 from desk.models.inbound import InboundMail, InboundState
 from desk.models.outbox import OutboxMail, OutboxState
 from desk.models.people import ApiKey, AuthSession, Company, CompanyDomain, OtpCode, Role, User
@@ -24,6 +25,7 @@ __all__ = [
     "Base",
     "Company",
     "CompanyDomain",
+    "EventRecord",
     "InboundMail",
     "InboundState",
     "KnownMessageId",

@@ -1,0 +1,262 @@
+"""Live events over real WebSocket connections: who gets what, close codes, resume, slow
+clients, and (with Redis) events crossing from one web process to another."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.people import Team
+from tests.support import Api, free_port, wait_for
+
+WS_TIMEOUT = 10
+
+
+class Live:
+    def __init__(self, team: Team) -> None:
+        self.team = team
+        self.base = team.api.base.replace("http://", "ws://")
+        self.replayed: list[dict] = []
+
+    async def connect(
+        self, who: str | None, path: str, *, query: str = "", base: str | None = None,
+        ready: bool = True, **kw: Any,
+    ) -> aiohttp.ClientWebSocketResponse:  # fmt: skip
+        """Open a socket; with `ready`, return once the server has it subscribed (its first
+        answer comes after that), so no event of the test can race the subscription."""
+        token = self.team.tokens.get(who, "") if who else ""
+        params = f"?token={token}" if token and "protocols" not in kw else "?"
+        url = f"{base or self.base}{path}{params}{'&' if query else ''}{query}"
+        ws = await self.team.api.http.ws_connect(url, **kw)
+        if ready:
+            await ws.send_str('{"type":"ping"}')
+            first = await next_event(ws)
+            while first != {"type": "pong"}:  # resumed events come before the answer
+                self.replayed.append(first)
+                first = await next_event(ws)
+        return ws
+
+
+async def next_event(ws: aiohttp.ClientWebSocketResponse, timeout: float = WS_TIMEOUT) -> dict:
+    message = await ws.receive(timeout=timeout)
+    assert message.type == aiohttp.WSMsgType.TEXT, (message.type, message.data, message.extra)
+    return dict(json.loads(message.data))
+
+
+async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> int:
+    """The code in the server's close frame (what a browser's CloseEvent reports)."""
+    message = await ws.receive(timeout=WS_TIMEOUT)
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), message
+    return int(message.data if message.type == aiohttp.WSMsgType.CLOSE else ws.close_code or 0)
+
+
+async def nothing_more(ws: aiohttp.ClientWebSocketResponse, seconds: float = 0.5) -> None:
+    with pytest.raises(asyncio.TimeoutError):
+        message = await ws.receive(timeout=seconds)
+        pytest.fail(f"unexpected frame {message.data!r}")
+
+
+@pytest.fixture
+def live(team: Team) -> Live:
+    return Live(team)
+
+
+async def test_ticket_events_reach_allowed_sockets_only(team: Team, live: Live):
+    t = await team.open_ticket("carol", "Live one")
+    carol = await live.connect("carol", f"/ws/tickets/{t}/")
+    agent = await live.connect("agent1", f"/ws/tickets/{t}/")
+    code, _ = await team.call(
+        "agent1",
+        "POST",
+        f"/api/tickets/{t}/messages/",
+        json={"body": "internal only", "is_internal": True},
+    )
+    assert code == 201
+    event = await next_event(agent)
+    assert event["type"] == "message_created" and event["data"]["message"]["is_internal"]
+    await nothing_more(carol)  # a note never reaches a customer's socket
+    await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "Hi Carol"})
+    for ws in (carol, agent):
+        event = await next_event(ws)
+        assert event["type"] == "message_created"
+        assert event["data"]["message"]["body"] == "Hi Carol" and event["id"]
+    await team.call("admin", "POST", f"/api/tickets/{t}/assign/",
+                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    kinds = {(await next_event(carol))["type"], (await next_event(carol))["type"]}
+    assert kinds == {"assignment_updated", "status_changed"}
+    await team.call("agent1", "POST", f"/api/tickets/{t}/set-status/", json={"status": "RESOLVED"})
+    while (event := await next_event(carol))["type"] != "status_changed":
+        pass
+    assert event["data"]["to"] == "RESOLVED"
+    for ws in (carol, agent):
+        await ws.close()
+
+
+async def test_inbound_mail_reaches_the_ticket_socket(team: Team, live: Live, daemon, sink):
+    from tests.support import make_mail, send, wait_for_value
+
+    t = await team.open_ticket("carol", "By mail")
+    [ack] = await wait_for_value(lambda: sink.to("carol@example.com"), what="acknowledgement")
+    ws = await live.connect("agent2", f"/ws/tickets/{t}/")
+    raw, _ = make_mail(sender="carol@example.com", subject="Re: more", body="More details",
+                       in_reply_to=ack["Message-ID"])  # fmt: skip
+    await send(daemon.smtp_port, raw, sender="carol@example.com")
+    event = await next_event(ws)
+    assert event["type"] == "message_created" and event["data"]["message"]["source"] == "smtp"
+    await ws.close()
+
+
+async def test_close_codes(team: Team, live: Live):
+    t = await team.open_ticket("carol", "Private")
+    ws = await live.connect(None, f"/ws/tickets/{t}/", ready=False)
+    assert await closed_with(ws) == 4401
+    ws = await live.connect(None, f"/ws/tickets/{t}/", query="token=garbage", ready=False)
+    assert await closed_with(ws) == 4401
+    ws = await live.connect("dave", f"/ws/tickets/{t}/", ready=False)
+    assert await closed_with(ws) == 4404  # as REST: another's ticket does not exist for you
+    ws = await live.connect("carol", "/ws/tickets/999999/", ready=False)
+    assert await closed_with(ws) == 4404
+    # The token may come in Sec-WebSocket-Protocol instead of the URL.
+    ws = await live.connect(None, f"/ws/tickets/{t}/",
+                            protocols=("bearer", team.tokens["carol"]))  # fmt: skip
+    assert ws.protocol == "bearer"
+    await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "hello"})
+    assert (await next_event(ws))["type"] == "message_created"
+    # Access lost while subscribed: the ticket goes to another agent.
+    agent2 = await live.connect("agent2", f"/ws/tickets/{t}/")
+    await team.call("admin", "POST", f"/api/tickets/{t}/assign/",
+                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    assert await closed_with(agent2) == 4403
+    # Logging out ends the session; an open socket notices when it re-checks or expires.
+    await ws.close()
+
+
+async def test_resume_from_last_event_id(team: Team, live: Live):
+    t = await team.open_ticket("carol", "Resume")
+    ws = await live.connect("carol", f"/ws/tickets/{t}/")
+    await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "one"})
+    seen = await next_event(ws)
+    await ws.close()
+    for body in ("two", "three"):
+        await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": body})
+    await team.call("agent1", "POST", f"/api/tickets/{t}/messages/",
+                    json={"body": "secret", "is_internal": True})  # fmt: skip
+    ws = await live.connect("carol", f"/ws/tickets/{t}/", query=f"last_event_id={seen['id']}")
+    missed = live.replayed
+    assert [e["data"]["message"]["body"] for e in missed] == ["two", "three"]
+    assert int(missed[0]["id"]) > int(seen["id"])
+    # Then live events, without the internal note and without repeats.
+    await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "four"})
+    assert (await next_event(ws))["data"]["message"]["body"] == "four"
+    await nothing_more(ws)
+    await ws.close()
+
+
+async def test_notifications_socket_carries_my_events(team: Team, live: Live):
+    agent = await live.connect("agent1", "/ws/notifications/")
+    carol = await live.connect("carol", "/ws/notifications/")
+    dave = await live.connect("dave", "/ws/notifications/")
+    t = await team.open_ticket("carol", "Notify me")
+    assert (await next_event(carol))["type"] in ("ticket_created", "message_created")
+    await team.call("admin", "POST", f"/api/tickets/{t}/assign/",
+                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    event = await next_event(agent)
+    assert event["type"] in ("assignment_updated", "status_changed") and event["ticket_id"] == t
+    await team.call("carol", "POST", f"/api/tickets/{t}/messages/", json={"body": "any news?"})
+    while (event := await next_event(agent))["type"] != "message_created":
+        pass
+    assert event["data"]["message"]["body"] == "any news?"
+    await nothing_more(dave)
+    for ws in (agent, carol, dave):
+        await ws.close()
+
+
+async def test_slow_client_is_closed_and_others_keep_going(team: Team, live: Live,
+                                                           monkeypatch):  # fmt: skip
+    """A client that stops reading fills its socket buffers, then its queue: it is closed
+    with 4008 while a client that reads gets every event."""
+    import web.live
+
+    monkeypatch.setattr(web.live, "QUEUE_SIZE", 4)
+    t = await team.open_ticket("carol", "Busy")
+    # The slow client's receive buffer is kept small, so its backlog reaches the server.
+    small = aiohttp.TCPConnector(socket_factory=_small_receive_buffer)
+    async with aiohttp.ClientSession(connector=small) as http:
+        slow_live = Live(Team(Api(team.api.base, http), team.users, team.tokens))
+        slow = await slow_live.connect("agent1", f"/ws/tickets/{t}/")
+        await _flood_while_one_reads(team, live, slow, t)
+
+
+def _small_receive_buffer(addr_info: Any) -> socket.socket:
+    family, kind, proto, _, _ = addr_info
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    return sock
+
+
+async def _flood_while_one_reads(team: Team, live: Live, slow: Any, t: int) -> None:
+    fast = await live.connect("carol", f"/ws/tickets/{t}/")
+    received: list[dict] = []
+
+    async def read_fast() -> None:
+        while True:
+            received.append(await next_event(fast))
+
+    reader = asyncio.create_task(read_fast())
+    big = "x" * 90_000  # ~180 KB a frame (the body travels as text and as the new part)
+    sent = 40  # ~7 MB: more than the server's send buffer (4 MB at most here) can hold
+    for n in range(sent):
+        code, _ = await team.call("agent2", "POST", f"/api/tickets/{t}/messages/",
+                                  json={"body": f"{n} {big}"})  # fmt: skip
+        assert code == 201
+
+    async def all_received() -> bool:
+        await asyncio.sleep(0)
+        return len(received) >= sent
+
+    await wait_for(all_received, what="the reading client's events")
+    reader.cancel()
+    frames = 0
+    while (message := await slow.receive(timeout=WS_TIMEOUT)).type == aiohttp.WSMsgType.TEXT:
+        frames += 1
+    assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 4008
+    assert frames < sent == len(received)
+    await fast.close()
+
+
+async def test_event_crosses_web_processes_through_redis(team: Team, live: Live, backend, env):
+    if backend != "postgres":
+        pytest.skip("needs Redis: runs with the postgres backend")
+    port = free_port()
+    other = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "daemon", "run", "--role", "web",
+        env={**os.environ, **env, "POSTDESK_HTTP_PORT": str(port)},
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        async def up() -> bool:
+            try:
+                async with team.api.http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    return r.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await wait_for(up, what="second web process")
+        t = await team.open_ticket("carol", "Across")
+        ws = await live.connect("carol", f"/ws/tickets/{t}/", base=f"ws://127.0.0.1:{port}")
+        # The reply is posted to the first process; the socket is held by the second.
+        await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "via redis"})
+        event = await next_event(ws)
+        assert event["data"]["message"]["body"] == "via redis"
+        await ws.close()
+    finally:
+        other.terminate()
+        await other.wait()

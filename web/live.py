@@ -1,0 +1,270 @@
+"""Live events over WebSocket: /ws/tickets/<id>/ and /ws/notifications/.
+
+The hub takes every event from the bus (in-process, or Redis from every replica) and offers
+it to the sockets allowed to see it, by the same rules as REST (desk.auth.access). Each
+socket has a bounded queue and its own writer, so a slow client never holds up the others:
+one that falls QUEUE_SIZE events behind is closed with SLOW_CONSUMER.
+
+Close codes: 4401 no, bad, expired or revoked token; 4403 access lost while subscribed
+(the ticket was given to someone else); 4404 no such ticket, or one the caller may not see
+(as REST's 404, so sockets do not reveal which tickets exist); 4008 too slow to keep up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import select
+
+from desk.auth.access import can_see_event, can_see_event_ticket, can_see_ticket, is_own_event
+from desk.auth.sessions import session_user
+from desk.auth.tokens import decode
+from desk.context import Desk
+from desk.errors import NotAuthenticated
+from desk.events import Event
+from desk.events.types import (
+    MESSAGE_CREATED,
+    TICKET_ASSIGNED,
+    TICKET_CREATED,
+    TICKET_STATUS_CHANGED,
+    TICKET_UPDATED,
+)
+from desk.models import EventRecord, Ticket, User
+from web.keys import DESK
+
+UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SLOW_CONSUMER = 4401, 4403, 4404, 4008
+QUEUE_SIZE = 256
+HEARTBEAT_SECONDS = 20.0
+RECHECK_SECONDS = 60.0  # how often an open socket re-checks its user and session
+RESUME_LIMIT = 1000
+CLOSE_SECONDS = 10.0  # how long a closing socket may take to accept the close frame
+# The names the seeds' front ends listen for.
+WIRE_NAMES = {
+    MESSAGE_CREATED: "message_created",
+    TICKET_STATUS_CHANGED: "status_changed",
+    TICKET_ASSIGNED: "assignment_updated",
+    TICKET_CREATED: "ticket_created",
+    TICKET_UPDATED: "ticket_updated",
+}
+
+
+def frame(event: Event) -> str:
+    return json.dumps({"id": event.id, "type": WIRE_NAMES.get(event.type, event.type),
+                       "ticket_id": event.ticket_id, "data": event.data,
+                       "at": event.at.isoformat()})  # fmt: skip
+
+
+@dataclass(eq=False)
+class Subscriber:
+    user: User
+    ws: web.WebSocketResponse
+    wants: Callable[[User, Event], bool]
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    close_code: int | None = None
+    close_reason: str = ""
+    last_id: int = 0  # events at or below this were sent by the resume step
+
+    def offer(self, event: Event, text: str) -> None:
+        if self.close_code is not None or int(event.id or 0) <= self.last_id:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.end(SLOW_CONSUMER, "too slow: events were not read in time")
+
+    def end(self, code: int, reason: str) -> None:
+        """Close this socket with `code` (done by the task serving it)."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+            self.ended.set()
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.tickets: dict[int, set[Subscriber]] = defaultdict(set)
+        self.personal: set[Subscriber] = set()
+
+    async def on_event(self, event: Event) -> None:
+        text = frame(event)
+        if event.ticket_id is not None:
+            for sub in list(self.tickets.get(event.ticket_id, ())):
+                if not can_see_event_ticket(sub.user, event):
+                    sub.end(FORBIDDEN, "you can no longer see this ticket")
+                elif can_see_event(sub.user, event):
+                    sub.offer(event, text)
+        for sub in list(self.personal):
+            if sub.wants(sub.user, event):
+                sub.offer(event, text)
+
+    def close_all(self) -> None:
+        """On shutdown: every socket closes with 1001 (going away)."""
+        for subs in [*self.tickets.values(), self.personal]:
+            for sub in list(subs):
+                sub.end(1001, "server shutting down")
+
+
+HUB = web.AppKey("live_hub", Hub)
+
+
+def install(app: web.Application, desk: Desk) -> None:
+    hub = Hub()
+    app[HUB] = hub
+    desk.bus.subscribe(hub.on_event)
+
+    async def _shutdown(_app: web.Application) -> None:
+        hub.close_all()
+
+    app.on_shutdown.append(_shutdown)
+
+
+def _token(request: web.Request) -> str | None:
+    """`?token=` as the seeds' front ends send it, or `Sec-WebSocket-Protocol: bearer, T`
+    for clients that keep tokens out of URLs (and so out of access logs)."""
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if "bearer" in offered and offered.index("bearer") + 1 < len(offered):
+        return offered[offered.index("bearer") + 1]
+    return request.query.get("token")
+
+
+async def _open(request: web.Request) -> tuple[web.WebSocketResponse, User | None, float]:
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, protocols=("bearer",))
+    await ws.prepare(request)
+    desk = request.app[DESK]
+    token = _token(request)
+    try:
+        if not token:
+            raise NotAuthenticated("no token")
+        user = await session_user(desk.db, desk.settings, token)
+        expires = float(decode(desk.settings, token, "access")["exp"])
+    except NotAuthenticated as exc:
+        await ws.close(code=UNAUTHORIZED, message=exc.message.encode()[:120])
+        return ws, None, 0.0
+    return ws, user, expires
+
+
+async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
+    ws, user, expires = await _open(request)
+    if user is None:
+        return ws
+    desk = request.app[DESK]
+    raw_id = request.match_info["id"]
+    async with desk.db.reader() as session:
+        ticket = await session.get(Ticket, int(raw_id)) if raw_id.isdigit() else None
+    if ticket is None or not can_see_ticket(user, ticket):
+        await ws.close(code=NOT_FOUND, message=b"no such ticket")
+        return ws
+    sub = Subscriber(user, ws, lambda u, e: True)
+    hub = request.app[HUB]
+    hub.tickets[ticket.id].add(sub)
+    try:
+        await _resume(request, desk, sub, ticket.id)
+        await _serve(request, sub, expires)
+    finally:
+        hub.tickets[ticket.id].discard(sub)
+        if not hub.tickets[ticket.id]:
+            hub.tickets.pop(ticket.id, None)
+    return ws
+
+
+async def notifications_socket(request: web.Request) -> web.WebSocketResponse:
+    ws, user, expires = await _open(request)
+    if user is None:
+        return ws
+    sub = Subscriber(user, ws, is_own_event)
+    hub = request.app[HUB]
+    hub.personal.add(sub)
+    try:
+        await _serve(request, sub, expires)
+    finally:
+        hub.personal.discard(sub)
+    return ws
+
+
+async def _resume(request: web.Request, desk: Desk, sub: Subscriber, ticket_id: int) -> None:
+    """Events of this ticket after `?last_event_id=`, from the database; live events that
+    arrive meanwhile are queued and sent after, without repeats."""
+    last = request.query.get("last_event_id", "")
+    if not last.isdigit():
+        return
+    async with desk.db.reader() as session:
+        rows = await session.scalars(
+            select(EventRecord)
+            .where(EventRecord.ticket_id == ticket_id, EventRecord.id > int(last))
+            .order_by(EventRecord.id).limit(RESUME_LIMIT)
+        )  # fmt: skip
+        missed = [Event(type=r.type, ticket_id=r.ticket_id, data=r.data, id=str(r.id),
+                        at=r.created_at) for r in rows]  # fmt: skip
+    for event in missed:
+        if can_see_event(sub.user, event):
+            await sub.ws.send_str(frame(event))
+        sub.last_id = max(sub.last_id, int(event.id))
+
+
+async def _serve(request: web.Request, sub: Subscriber, expires: float) -> None:
+    """Until the client leaves or the hub ends the subscription: read what the client sends,
+    write what the hub queues, watch the token. Then close with the reason's code."""
+    reader = asyncio.create_task(_read(sub))
+    writer = asyncio.create_task(_write(sub))
+    helpers = [asyncio.create_task(_watch(request, sub, expires)),
+               asyncio.create_task(sub.ended.wait())]  # fmt: skip
+    try:
+        await asyncio.wait([reader, writer, *helpers], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in helpers:
+            task.cancel()
+        if sub.close_code is not None and not sub.ws.closed:
+            await _close(request, sub)
+        # Only now: a writer cancelled while it waits for the client to drain its buffers
+        # would cancel aiohttp's shared drain future, and the close frame with it.
+        for task in (writer, reader):
+            task.cancel()
+        await asyncio.gather(reader, writer, *helpers, return_exceptions=True)
+
+
+async def _close(request: web.Request, sub: Subscriber) -> None:
+    """Send the close frame (aiohttp allows it from another task than the reading one). A
+    client that reads nothing cannot receive it: after CLOSE_SECONDS it is disconnected."""
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await sub.ws.close(code=sub.close_code or 1000,
+                               message=sub.close_reason.encode()[:120])  # fmt: skip
+    except TimeoutError:
+        if request.transport is not None:
+            request.transport.abort()
+
+
+async def _read(sub: Subscriber) -> None:
+    async for message in sub.ws:
+        if message.type == WSMsgType.TEXT and message.data.strip() == '{"type":"ping"}':
+            await sub.ws.send_str('{"type":"pong"}')
+
+
+async def _write(sub: Subscriber) -> None:
+    while not sub.ws.closed and sub.close_code is None:
+        await sub.ws.send_str(await sub.queue.get())
+
+
+async def _watch(request: web.Request, sub: Subscriber, expires: float) -> None:
+    """Close when the token expires, or when the user or session stops being valid."""
+    desk = request.app[DESK]
+    token = _token(request) or ""
+    while True:
+        left = expires - time.time()
+        if left <= 0:
+            sub.end(UNAUTHORIZED, "token expired")
+            return
+        await asyncio.sleep(min(left, RECHECK_SECONDS))
+        if time.time() >= expires:
+            continue
+        try:
+            sub.user = await session_user(desk.db, desk.settings, token)
+        except NotAuthenticated as exc:
+            sub.end(UNAUTHORIZED, exc.message)
+            return
