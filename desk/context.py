@@ -75,7 +75,7 @@ async def open_desk(settings: Settings, *, migrate: bool = True) -> AsyncIterato
         bus: EventBus
         counter: Counter
         if settings.redis_url:
-            redis_bus = RedisBus(settings.redis_url)
+            redis_bus = RedisBus(settings.redis_url, namespace(settings.database_url, "events"))
             await redis_bus.start()
             stack.push_async_callback(redis_bus.close)
             bus = redis_bus

@@ -110,9 +110,10 @@ def limiter_client(url: str) -> redis.Redis:
                                 retry=Retry(NoBackoff(), 0))  # fmt: skip
 
 
-def namespace(database_url: str) -> str:
-    """Deployments sharing one Redis keep separate counts."""
-    return f"postdesk:{hashlib.sha256(database_url.encode()).hexdigest()[:12]}:login:"
+def namespace(database_url: str, what: str = "login") -> str:
+    """Deployments sharing one Redis keep separate counts and events: keys and channels
+    carry a hash of the database URL (a deployment is its database)."""
+    return f"postdesk:{hashlib.sha256(database_url.encode()).hexdigest()[:12]}:{what}:"
 
 
 class LoginGuard:

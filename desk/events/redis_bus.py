@@ -13,7 +13,6 @@ from desk.events.types import Event
 from desk.waiting import stop_task, wait_event
 
 log = logging.getLogger(__name__)
-CHANNEL = "postdesk:events"
 
 
 class RedisBus:
@@ -24,7 +23,8 @@ class RedisBus:
     publish logs and drops; the listener reconnects with backoff.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, channel: str) -> None:
+        self._channel = channel
         self._client = redis.Redis.from_url(url)
         self._local = LocalBus()
         self._task: asyncio.Task[None] | None = None
@@ -41,7 +41,7 @@ class RedisBus:
     async def publish(self, events: Iterable[Event]) -> None:
         for event in events:
             try:
-                await self._client.publish(CHANNEL, event.marshal())
+                await self._client.publish(self._channel, event.marshal())
             except (redis.RedisError, OSError) as exc:
                 log.warning("event %s not published, Redis unavailable: %s", event.type, exc)
 
@@ -50,7 +50,7 @@ class RedisBus:
         while True:
             try:
                 async with self._client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self._channel)
                     self._ready.set()
                     delay = 0.5
                     async for message in pubsub.listen():
