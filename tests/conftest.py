@@ -25,6 +25,7 @@ from desk.config import Settings, load_settings
 from desk.models import User
 from desk.people import add_user
 from tests.people import PASSWORD, Team
+from tests.sockets import Live
 from tests.support import Api, Sink, free_port
 
 PG_ADMIN_DSN = os.environ.get("POSTDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -177,3 +178,9 @@ async def team(api: Api, make_user: Any) -> Team:
     for name, user in t.users.items():
         t.tokens[name] = await api.token(user.email, PASSWORD)
     return t
+
+
+@pytest.fixture
+def live(team: Team) -> Live:
+    """WebSocket clients acting as the team's members."""
+    return Live(team)

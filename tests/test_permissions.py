@@ -61,6 +61,41 @@ def per_role(customer: int, staff: int, admin: int | None = None) -> Callable[[s
     return expect
 
 
+ROOM_MEMBERS = {"A": {"agent1", "admin"}, "B": {"agent2"}}  # A: agent1's room with the admin
+ROOM_CREATOR = {"A": "agent1", "B": "agent2"}  # B: agent2's room alone
+
+
+def per_room(ok: int, *, manage: bool = False, author_only: bool = False,
+             gone: bool = False) -> Callable[[str, str], int]:  # fmt: skip
+    """Chat: customers 403; non-participants 404 (admins manage any room); with `manage`,
+    a participant who is neither creator nor admin 403; with `author_only`, a participant
+    who did not write the message 403. `gone`: the request deletes the thing, so roles
+    after the first success find nothing (404); `expect.reset()` starts over."""
+    done: set[str] = set()
+
+    def expect(role: str, room: str) -> int:
+        if role in ("anonymous", "deactivated"):
+            return 401
+        if role in CUSTOMERS:
+            return 403
+        if room in done:
+            return 404
+        member = role in ROOM_MEMBERS[room]
+        creator = role == ROOM_CREATOR[room]
+        if manage and role == "admin":
+            allowed = True
+        elif not member:
+            return 404
+        else:
+            allowed = creator if (manage or author_only) else True
+        if gone and allowed:
+            done.add(room)
+        return ok if allowed else 403
+
+    expect.reset = done.clear  # type: ignore[attr-defined]
+    return expect
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -127,16 +162,49 @@ CASES: dict[str, Case] = {
                            body=lambda r, w: {"name": "k", "scopes": ["tickets:read"]}),
     "api key revoke": Case("DELETE", "/api/admin/api-keys/{key}/",
                            per_role(403, 403, admin=204), tickets=("-",)),
+    "chat rooms": Case("GET", "/api/chat/rooms/", per_role(403, 200), tickets=("-",)),
+    "chat room create": Case("POST", "/api/chat/rooms/", per_role(403, 201), tickets=("-",),
+                             body=lambda r, w: {"name": f"room of {r}", "type": "group"}),
+    "chat room get": Case("GET", "/api/chat/rooms/{room}/", per_room(200)),
+    "chat room add": Case("POST", "/api/chat/rooms/{room}/add_participant/",
+                          per_room(200, manage=True),
+                          body=lambda r, w: {"user_id": w["creator_id"]}),
+    "chat room remove": Case("POST", "/api/chat/rooms/{room}/remove_participant/",
+                             per_room(200, manage=True),
+                             body=lambda r, w: {"user_id": w["outsider_id"]}),
+    "chat mark read": Case("POST", "/api/chat/rooms/{room}/mark_read/", per_room(200)),
+    "chat messages": Case("GET", "/api/chat/messages/?room={room}", per_room(200)),
+    "chat search": Case("GET", "/api/chat/messages/?search=x", per_role(403, 200),
+                        tickets=("-",)),
+    "chat send": Case("POST", "/api/chat/messages/", per_room(201),
+                      body=lambda r, w: {"room": w["room"], "body": f"from {r}"}),
+    "chat edit": Case("PATCH", "/api/chat/messages/{msg}/", per_room(200, author_only=True),
+                      body=lambda r, w: {"body": "edited"}),
+    "chat react": Case("POST", "/api/chat/messages/{msg}/add_reaction/", per_room(200),
+                       body=lambda r, w: {"emoji": "👍"}),
+    "chat unreact": Case("POST", "/api/chat/messages/{msg}/remove_reaction/", per_room(200),
+                         body=lambda r, w: {"emoji": "👍"}),
+    "chat file": Case("GET", "/api/chat/messages/{file_msg}/file/", per_room(200)),
 }  # fmt: skip
+# Deleting is not repeatable: each of these runs on a fresh world and expects the first
+# allowed role (in ROLES order) to succeed and everyone after to find nothing.
+CASES["chat delete message"] = Case(
+    "DELETE", "/api/chat/messages/{msg}/", per_room(204, author_only=True, gone=True)
+)
+CASES["chat delete room"] = Case(
+    "DELETE", "/api/chat/rooms/{room}/", per_room(204, manage=True, gone=True)
+)
 PUBLIC = {"/healthz", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/logout/",
           "/api/auth/request-otp/", "/api/auth/verify-otp/", "/api/auth/register/"}  # fmt: skip
 
 
 def test_every_endpoint_is_in_the_matrix():
-    covered = {(c.method, c.path.replace("{t}", "{id}").replace("{att}", "{id}")
-                .replace("{note_att}", "{id}").replace("{user}", "{id}")
-                .replace("{company}", "{id}").replace("{key}", "{id}"))
-               for c in CASES.values()}  # fmt: skip
+    covered = set()
+    for c in CASES.values():
+        path = c.path.split("?")[0]
+        for name in ("t", "att", "note_att", "user", "company", "key", "room", "msg", "file_msg"):
+            path = path.replace("{" + name + "}", "{id}")
+        covered.add((c.method, path))
     routes = {(r.method, r.path) for r in ROUTES if r.path not in PUBLIC}
     assert routes - covered == set()
 
@@ -194,6 +262,30 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
         "admin", "POST", "/api/admin/api-keys/", json={"name": "k", "scopes": ["tickets:read"]}
     )
     w["key"] = created["id"]
+    w["outsider_id"] = team.id("carol")
+    for key, creator in ROOM_CREATOR.items():
+        others = [team.id(m) for m in ROOM_MEMBERS[key] - {creator}]
+        status, room = await team.call(
+            creator,
+            "POST",
+            "/api/chat/rooms/",
+            json={"name": f"room {key}", "type": "group", "participant_ids": others},
+        )
+        assert status == 201, room
+        status, msg = await team.call(
+            creator,
+            "POST",
+            "/api/chat/messages/",
+            json={"room": room["id"], "body": f"hello {key}"},
+        )
+        form = aiohttp.FormData()
+        form.add_field("room", str(room["id"]))
+        form.add_field("files", b"file", filename="f.txt", content_type="text/plain")
+        status, file_msg = await team.call(creator, "POST", "/api/chat/messages/", data=form)
+        assert status == 201, file_msg
+        w["tickets"][key].update(
+            room=room["id"], msg=msg["id"], file_msg=file_msg["id"], creator_id=team.id(creator)
+        )
     team.tokens["anonymous"] = ""
     return team, w
 
@@ -215,6 +307,7 @@ async def test_permission_matrix(api, daemon, make_user, name):
     await _prepare(team, w, case.prepare)
     got: dict[tuple[str, str], int] = {}
     want: dict[tuple[str, str], int] = {}
+    getattr(case.expect, "reset", lambda: None)()
     for ticket in case.tickets:
         ids = {**w, **w["tickets"].get(ticket, {})}
         path = case.path.format(**{k: v for k, v in ids.items() if k != "tickets"})

@@ -30,3 +30,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/ws/tickets/{id}/", live.ticket_socket)
     app.router.add_get("/ws/notifications/", live.notifications_socket)
+    app.router.add_get("/ws/chat/{id}/", live.chat_socket)

@@ -16,8 +16,9 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from sqlalchemy import select
@@ -25,8 +26,12 @@ from sqlalchemy import select
 from desk.auth.access import can_see_event, can_see_event_ticket, can_see_ticket, is_own_event
 from desk.auth.sessions import session_user
 from desk.auth.tokens import decode
+from desk.chat import messages as chat_messages
+from desk.chat.events import PREFIX as CHAT_PREFIX
+from desk.chat.events import for_reader
+from desk.chat.rooms import member_room
 from desk.context import Desk
-from desk.errors import NotAuthenticated
+from desk.errors import DeskError, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from desk.events import Event
 from desk.events.types import (
     MESSAGE_CREATED,
@@ -54,9 +59,14 @@ WIRE_NAMES = {
 }
 
 
-def frame(event: Event) -> str:
-    return json.dumps({"id": event.id, "type": WIRE_NAMES.get(event.type, event.type),
-                       "ticket_id": event.ticket_id, "data": event.data,
+def frame(event: Event, reader: User | None = None) -> str:
+    """The event as sent. Chat messages carry ticket previews per reader (`for_reader`)."""
+    data = event.data
+    if reader is not None and isinstance(data.get("message"), dict) and "ticket_refs" in data[
+            "message"]:  # fmt: skip
+        data = {**data, "message": for_reader(data["message"], reader)}
+    name = WIRE_NAMES.get(event.type, event.type.removeprefix(CHAT_PREFIX))
+    return json.dumps({"id": event.id, "type": name, "ticket_id": event.ticket_id, "data": data,
                        "at": event.at.isoformat()})  # fmt: skip
 
 
@@ -65,14 +75,18 @@ class Subscriber:
     user: User
     ws: web.WebSocketResponse
     wants: Callable[[User, Event], bool]
+    handle: Callable[[Subscriber, dict[str, Any]], Awaitable[None]] | None = None
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     close_code: int | None = None
     close_reason: str = ""
+    room_id: int | None = None
+    desk: Desk | None = None
     last_id: int = 0  # events at or below this were sent by the resume step
 
     def offer(self, event: Event, text: str) -> None:
-        if self.close_code is not None or int(event.id or 0) <= self.last_id:
+        stored = event.id.isdigit()  # typing indicators are never stored, so never resumed
+        if self.close_code is not None or (stored and int(event.id) <= self.last_id):
             return
         try:
             self.queue.put_nowait(text)
@@ -89,9 +103,13 @@ class Subscriber:
 class Hub:
     def __init__(self) -> None:
         self.tickets: dict[int, set[Subscriber]] = defaultdict(set)
+        self.rooms: dict[int, set[Subscriber]] = defaultdict(set)
         self.personal: set[Subscriber] = set()
 
     async def on_event(self, event: Event) -> None:
+        if event.type.startswith(CHAT_PREFIX):
+            self._chat(event)
+            return
         text = frame(event)
         if event.ticket_id is not None:
             for sub in list(self.tickets.get(event.ticket_id, ())):
@@ -103,9 +121,24 @@ class Hub:
             if sub.wants(sub.user, event):
                 sub.offer(event, text)
 
+    def _chat(self, event: Event) -> None:
+        """Room events go to the room's sockets whose user is a participant; one who has
+        just left hears it, then their socket closes. Mentions go to notifications."""
+        members = set(event.data["participant_ids"])
+        remaining = set(event.data.get("remaining", members))
+        if event.type != CHAT_PREFIX + "mention":
+            for sub in list(self.rooms.get(event.data["room_id"], ())):
+                if sub.user.id in members:
+                    sub.offer(event, frame(event, sub.user))
+                if sub.user.id not in remaining:
+                    sub.end(FORBIDDEN, "you are not in this room")
+        for sub in list(self.personal):
+            if sub.wants(sub.user, event):
+                sub.offer(event, frame(event, sub.user))
+
     def close_all(self) -> None:
         """On shutdown: every socket closes with 1001 (going away)."""
-        for subs in [*self.tickets.values(), self.personal]:
+        for subs in [*self.tickets.values(), *self.rooms.values(), self.personal]:
             for sub in list(subs):
                 sub.end(1001, "server shutting down")
 
@@ -171,6 +204,71 @@ async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
         if not hub.tickets[ticket.id]:
             hub.tickets.pop(ticket.id, None)
     return ws
+
+
+async def chat_socket(request: web.Request) -> web.WebSocketResponse:
+    ws, user, expires = await _open(request)
+    if user is None:
+        return ws
+    desk = request.app[DESK]
+    raw_id = request.match_info["id"]
+    try:
+        async with desk.db.reader() as session:
+            room = await member_room(session, user, int(raw_id)) if raw_id.isdigit() else None
+    except (NotFound, PermissionDenied):
+        room = None
+    if room is None:
+        await ws.close(code=NOT_FOUND, message=b"no such room")
+        return ws
+    sub = Subscriber(user, ws, lambda u, e: True, handle=_chat_request)
+    hub = request.app[HUB]
+    hub.rooms[room.id].add(sub)
+    sub.room_id = room.id
+    sub.desk = desk
+    try:
+        await _serve(request, sub, expires)
+    finally:
+        hub.rooms[room.id].discard(sub)
+        if not hub.rooms[room.id]:
+            hub.rooms.pop(room.id, None)
+    return ws
+
+
+async def _chat_request(sub: Subscriber, request: dict[str, Any]) -> None:
+    """What a chat client sends: the REST operations, answered by the events they cause (an
+    error comes back as {"type": "error", ...})."""
+    desk, kind = sub.desk, request.get("type")
+    assert desk is not None and sub.room_id is not None
+    try:
+        if kind == "message_send":
+            await chat_messages.post(desk, sub.user, sub.room_id, str(request.get("body", "")))
+        elif kind == "message_edit":
+            await chat_messages.edit(desk, sub.user, _int(request, "message_id"),
+                                     str(request.get("body", "")))  # fmt: skip
+        elif kind == "message_delete":
+            await chat_messages.remove(desk, sub.user, _int(request, "message_id"))
+        elif kind in ("reaction_add", "reaction_remove"):
+            await chat_messages.react(
+                desk,
+                sub.user,
+                _int(request, "message_id"),
+                str(request.get("emoji", "")),
+                kind == "reaction_add",
+            )
+        elif kind == "typing":
+            await chat_messages.typing(desk, sub.user, sub.room_id)
+        else:
+            raise ValidationFailed(f"unknown request type {kind!r}", field="type")
+    except DeskError as exc:
+        await sub.ws.send_str(json.dumps({"type": "error", "error": exc.code, "request": kind,
+                                          "message": exc.message}))  # fmt: skip
+
+
+def _int(request: dict[str, Any], name: str) -> int:
+    value = request.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationFailed(f"{name} must be a number", field=name)
+    return value
 
 
 async def notifications_socket(request: web.Request) -> web.WebSocketResponse:
@@ -242,8 +340,18 @@ async def _close(request: web.Request, sub: Subscriber) -> None:
 
 async def _read(sub: Subscriber) -> None:
     async for message in sub.ws:
-        if message.type == WSMsgType.TEXT and message.data.strip() == '{"type":"ping"}':
+        if message.type != WSMsgType.TEXT:
+            continue
+        try:
+            request = json.loads(message.data)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            await sub.ws.send_str('{"type":"error","error":"invalid","message":"send JSON"}')
+        elif request.get("type") == "ping":
             await sub.ws.send_str('{"type":"pong"}')
+        elif sub.handle is not None:
+            await sub.handle(sub, request)
 
 
 async def _write(sub: Subscriber) -> None:

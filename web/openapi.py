@@ -61,7 +61,10 @@ def _build() -> dict[str, Any]:
 def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
-        "operationId": f"{route.method.lower()}_{route.handler.__name__}",
+        "operationId": (
+            f"{route.method.lower()}_{route.handler.__module__.rsplit('.', 1)[-1]}"
+            f"_{route.handler.__name__}"
+        ),
         "responses": _responses(route),
     }
     if route.access == "none":

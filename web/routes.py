@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from web import schemas as s
-from web.handlers import admin, auth, health, tickets
+from web.handlers import admin, auth, chat, health, tickets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,6 +29,8 @@ class Route:
 
 
 T = "/api/tickets/{id}/"
+C = "/api/chat/rooms/"
+M = "/api/chat/messages/"
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", health.healthz, "Liveness: the database answers", access="none"),
     Route("POST", "/api/auth/token/", auth.obtain_token, "Log in: an access and a refresh "
@@ -87,4 +89,29 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", T + "history/", tickets.ticket_history_list, "Who changed what, when"),
     Route("GET", "/api/attachments/{id}/", tickets.attachment_download, "Download an "
           "attachment the caller may see"),
+    Route("GET", "/api/chat/rooms/", chat.rooms_list, "The caller's rooms, with unread counts",
+          query=s.RoomListQuery),
+    Route("POST", "/api/chat/rooms/", chat.room_create, "Open a group room, or the direct room "
+          "with someone (found again if it exists)", body=s.RoomCreate, status=201),
+    Route("GET", C + "{id}/", chat.room_get, "One room the caller is in"),
+    Route("DELETE", C + "{id}/", chat.room_delete, "Delete a room (creator or admin)",
+          status=204),
+    Route("POST", C + "{id}/add_participant/", chat.room_add, "Add someone (creator or admin)",
+          body=s.ParticipantChange),
+    Route("POST", C + "{id}/remove_participant/", chat.room_remove, "Remove someone (creator "
+          "or admin)", body=s.ParticipantChange),
+    Route("POST", C + "{id}/mark_read/", chat.room_mark_read, "Everything read up to now"),
+    Route("GET", "/api/chat/messages/", chat.messages_list, "Messages of a room, or search "
+          "across the caller's rooms", query=s.ChatListQuery),
+    Route("POST", "/api/chat/messages/", chat.message_create, "Send a message (text, image or "
+          "file)", body=s.ChatMessageCreate, multipart=True, status=201),
+    Route("PATCH", M + "{id}/", chat.message_edit, "Edit one's own message",
+          body=s.ChatMessageEdit),
+    Route("DELETE", M + "{id}/", chat.message_delete, "Delete a message (author or admin)",
+          status=204),
+    Route("POST", M + "{id}/add_reaction/", chat.reaction_add, "React",
+          body=s.ReactionChange),
+    Route("POST", M + "{id}/remove_reaction/", chat.reaction_remove, "Take a reaction back",
+          body=s.ReactionChange),
+    Route("GET", M + "{id}/file/", chat.message_file, "Download a message's file"),
 )  # fmt: skip

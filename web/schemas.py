@@ -161,3 +161,40 @@ class TicketListQuery(Strict):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return [v for v in value.split(",") if v] if isinstance(value, str) else value
+
+
+class RoomCreate(Strict):
+    name: str = Field(default="", max_length=200)
+    type: Literal["direct", "group"]
+    participant_ids: list[int] = Field(default_factory=list, max_length=500)
+    project: str | None = Field(default=None, max_length=100)
+
+
+class RoomListQuery(Strict):
+    project: str | None = Field(default=None, max_length=100)
+
+
+class ParticipantChange(Strict):
+    user_id: int = Field(ge=1)
+
+
+class ChatMessageCreate(Strict):
+    """JSON, or multipart/form-data with these fields and one `files` part."""
+
+    room: int = Field(ge=1)
+    body: str = Field(default="", max_length=10_000)
+
+
+class ChatMessageEdit(Strict):
+    body: str = Field(min_length=1, max_length=10_000)
+
+
+class ReactionChange(Strict):
+    emoji: str = Field(min_length=1, max_length=32)
+
+
+class ChatListQuery(Strict):
+    room: int | None = Field(default=None, ge=1)
+    search: str | None = Field(default=None, min_length=1, max_length=200)
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=50, ge=1, le=200)

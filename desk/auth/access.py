@@ -22,11 +22,13 @@ def ticket_filter(user: User) -> ColumnElement[bool]:
 
 
 def can_see_ticket(user: User, ticket: Ticket) -> bool:
-    return _sees(user, ticket.customer_id, ticket.assigned_agent_id, ticket.company_id)
+    return can_see_ticket_fields(
+        user, ticket.customer_id, ticket.assigned_agent_id, ticket.company_id
+    )
 
 
-def _sees(user: User, customer_id: int, assigned_agent_id: int | None,
-          company_id: int | None) -> bool:  # fmt: skip
+def can_see_ticket_fields(user: User, customer_id: int, assigned_agent_id: int | None,
+                          company_id: int | None) -> bool:  # fmt: skip
     if not user.is_active:
         return False
     if user.role == Role.ADMIN:
@@ -52,13 +54,16 @@ def can_see_event_ticket(user: User, event: Event) -> bool:
     ticket = event.data.get("ticket")
     if ticket is None:
         return user.is_active and user.role == Role.ADMIN
-    return _sees(user, ticket["customer_id"], ticket["assigned_agent_id"],
+    return can_see_ticket_fields(user, ticket["customer_id"], ticket["assigned_agent_id"],
                  ticket.get("company_id"))  # fmt: skip
 
 
 def is_own_event(user: User, event: Event) -> bool:
     """What /ws/notifications/ carries: for staff, what happens on tickets assigned to them
-    (including being assigned one); for customers, what happens on their own tickets."""
+    (including being assigned one); for customers, what happens on their own tickets; and
+    chat mentions of the user."""
+    if event.type == "chat.mention":
+        return user.is_active and event.data["user_id"] == user.id
     ticket = event.data.get("ticket")
     if ticket is None or not can_see_event(user, event):
         return False

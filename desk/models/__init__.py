@@ -1,6 +1,7 @@
 """All tables, imported together so Alembic and the mappers see the whole schema."""
 
 from desk.models.base import Base, utcnow
+from desk.models.chat import ChatMessage, ChatParticipant, ChatReaction, ChatRoom
 from desk.models.events import EventRecord
 from desk.models.inbound import InboundMail, InboundState
 from desk.models.outbox import OutboxMail, OutboxState
@@ -23,6 +24,10 @@ __all__ = [
     "Attachment",
     "AuthSession",
     "Base",
+    "ChatMessage",
+    "ChatParticipant",
+    "ChatReaction",
+    "ChatRoom",
     "Company",
     "CompanyDomain",
     "EventRecord",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import web
@@ -138,9 +139,14 @@ async def attachment_download(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     attachment = await visible_attachment(desk.db, user, path_id(request))
     path = blob_path(desk.settings.attachments_dir, attachment.sha256)
+    return download(path, attachment.content_type, attachment.filename)
+
+
+def download(path: Path, content_type: str, filename: str) -> web.FileResponse:
+    """A stored file as a download: never rendered by the browser in our origin."""
     response = web.FileResponse(path)
-    response.content_type = attachment.content_type
-    response.headers["Content-Disposition"] = _disposition(attachment.filename)
+    response.content_type = content_type
+    response.headers["Content-Disposition"] = _disposition(filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

@@ -1,0 +1,1 @@
+"""The team chat (agents and admins): rooms, messages, reactions, typing, unread counts."""

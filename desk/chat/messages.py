@@ -1,0 +1,188 @@
+"""Chat messages: text, image or file; edits by the author, deletes by the author or an
+admin, reactions (one per user, emoji and message), typing (never stored), search within
+the caller's rooms. `#123` carries a preview of ticket 123 to those who may see it;
+`@name` tells a mentioned participant on their notifications socket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.chat.events import (
+    MENTION,
+    chat_event,
+    message_data,
+    participant_ids,
+    reactions_of,
+    refs_in,
+    ticket_refs,
+)
+from desk.chat.rooms import member_room, require_staff
+from desk.context import Desk
+from desk.db import Database, insert_ignoring_conflicts
+from desk.errors import NotFound, PermissionDenied, ValidationFailed
+from desk.events import Event
+from desk.models import ChatMessage, ChatParticipant, ChatReaction, Role, User, utcnow
+from desk.uploads import Upload
+
+MAX_BODY = 10_000
+
+
+async def _data(session: AsyncSession, m: ChatMessage) -> dict[str, Any]:
+    refs = await ticket_refs(session, [m.body])
+    return message_data(m, (await reactions_of(session, [m.id])).get(m.id, []),
+                        refs_in(m.body, refs))  # fmt: skip
+
+
+async def post(desk: Desk, actor: User, room_id: int, body: str,
+               upload: Upload | None = None) -> dict[str, Any]:  # fmt: skip
+    body = body.strip()
+    if not body and upload is None:
+        raise ValidationFailed("write something or attach a file", field="body")
+    if len(body) > MAX_BODY:
+        raise ValidationFailed(f"at most {MAX_BODY} characters", field="body")
+    async with desk.change() as (session, events):
+        await member_room(session, actor, room_id)
+        message = ChatMessage(room_id=room_id, author_id=actor.id, body=body, kind="text")
+        if upload is not None:
+            message.kind = "image" if upload.content_type.startswith("image/") else "file"
+            message.file_sha256, message.file_name = upload.sha256, upload.filename
+            message.file_type, message.file_size = upload.content_type, upload.size
+        session.add(message)
+        await session.flush()
+        members = await participant_ids(session, room_id)
+        data = await _data(session, message)
+        events.append(chat_event("message_new", room_id, members, message=data))
+        for user_id in await _mentioned(session, body, members, actor):
+            events.append(chat_event("mention", room_id, members, user_id=user_id,
+                                     message=data))  # fmt: skip
+    return data
+
+
+async def _mentioned(session: AsyncSession, body: str, members: list[int],
+                     actor: User) -> list[int]:  # fmt: skip
+    """Participants named by `@name`: their name without spaces or their email's local
+    part, case-insensitive. Only participants: a mention never carries a message out."""
+    names = {n.lower() for n in MENTION.findall(body)}
+    if not names:
+        return []
+    people = await session.scalars(select(User).where(User.id.in_(members)))
+    return [
+        u.id
+        for u in people
+        if u.id != actor.id
+        and (u.email.split("@")[0].lower() in names or u.name.replace(" ", "").lower() in names)
+    ]
+
+
+async def _own_message(session: AsyncSession, actor: User, message_id: int,
+                       *, admin_may: bool) -> ChatMessage:  # fmt: skip
+    require_staff(actor)
+    message = await session.get(ChatMessage, message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id}")
+    members = await participant_ids(session, message.room_id)
+    is_admin = actor.role == Role.ADMIN
+    if actor.id not in members and not (admin_may and is_admin):
+        raise NotFound(f"no message {message_id}")
+    if message.author_id != actor.id and not (admin_may and is_admin):
+        raise PermissionDenied("only the author" + (" or an admin" if admin_may else "")
+                               + " may do this")  # fmt: skip
+    return message
+
+
+async def edit(desk: Desk, actor: User, message_id: int, body: str) -> dict[str, Any]:
+    body = body.strip()
+    if not body or len(body) > MAX_BODY:
+        raise ValidationFailed(f"1 to {MAX_BODY} characters", field="body")
+    async with desk.change() as (session, events):
+        message = await _own_message(session, actor, message_id, admin_may=False)
+        message.body, message.is_edited, message.edited_at = body, True, utcnow()
+        await session.flush()
+        data = await _data(session, message)
+        members = await participant_ids(session, message.room_id)
+        events.append(chat_event("message_edited", message.room_id, members, message=data))
+    return data
+
+
+async def remove(desk: Desk, actor: User, message_id: int) -> None:
+    async with desk.change() as (session, events):
+        message = await _own_message(session, actor, message_id, admin_may=True)
+        members = await participant_ids(session, message.room_id)
+        await session.execute(delete(ChatReaction).where(ChatReaction.message_id == message_id))
+        await session.delete(message)
+        events.append(chat_event("message_deleted", message.room_id, members,
+                                 message_id=message_id))  # fmt: skip
+
+
+async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool
+                ) -> dict[str, Any]:  # fmt: skip
+    emoji = emoji.strip()
+    if not emoji or len(emoji) > 32:
+        raise ValidationFailed("an emoji of at most 32 characters", field="emoji")
+    async with desk.change() as (session, events):
+        message = await session.get(ChatMessage, message_id)
+        if message is None:
+            raise NotFound(f"no message {message_id}")
+        await member_room(session, actor, message.room_id)
+        key = {"message_id": message_id, "user_id": actor.id, "emoji": emoji}
+        if add:
+            result = await session.execute(
+                insert_ignoring_conflicts(session, ChatReaction).values(**key, created_at=utcnow())
+            )
+        else:
+            result = await session.execute(
+                delete(ChatReaction).where(*(getattr(ChatReaction, k) == v for k, v in key.items()))
+            )
+        if result.rowcount:  # type: ignore[attr-defined]
+            members = await participant_ids(session, message.room_id)
+            kind = "reaction_added" if add else "reaction_removed"
+            events.append(chat_event(kind, message.room_id, members, message_id=message_id,
+                                     user_id=actor.id, emoji=emoji))  # fmt: skip
+        return await _data(session, message)
+
+
+async def typing(desk: Desk, actor: User, room_id: int) -> None:
+    """Said to the room, never stored."""
+    async with desk.db.reader() as session:
+        await member_room(session, actor, room_id)
+        members = await participant_ids(session, room_id)
+    event: Event = chat_event("user_typing", room_id, members, user_id=actor.id)
+    await desk.bus.publish([event])
+
+
+async def list_messages(
+    db: Database, user: User, *, room_id: int | None, search: str | None, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]], bool]:
+    """Newest first. Without a room: every room the caller is in (what search needs)."""
+    require_staff(user)
+    async with db.reader() as session:
+        if room_id is not None:
+            await member_room(session, user, room_id)
+            where = [ChatMessage.room_id == room_id]
+        else:
+            mine = select(ChatParticipant.room_id).where(ChatParticipant.user_id == user.id)
+            where = [ChatMessage.room_id.in_(mine)]
+        if search:
+            where.append(func.lower(ChatMessage.body).contains(search.lower(), autoescape=True))
+        count = int(await session.scalar(select(func.count()).select_from(ChatMessage)
+                                         .where(*where)) or 0)  # fmt: skip
+        rows = list(await session.scalars(
+            select(ChatMessage).where(*where).order_by(ChatMessage.id.desc())
+            .offset(offset).limit(limit + 1)))  # fmt: skip
+        more, rows = len(rows) > limit, rows[:limit]
+        reactions = await reactions_of(session, [m.id for m in rows])
+        refs = await ticket_refs(session, [m.body for m in rows])
+    return count, [message_data(m, reactions.get(m.id, []), refs_in(m.body, refs))
+                   for m in rows], more  # fmt: skip
+
+
+async def message_file(db: Database, user: User, message_id: int) -> ChatMessage:
+    async with db.reader() as session:
+        message = await session.get(ChatMessage, message_id)
+        if message is None or message.file_sha256 is None:
+            raise NotFound(f"no file on message {message_id}")
+        await member_room(session, user, message.room_id)
+        return message

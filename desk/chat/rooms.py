@@ -1,0 +1,166 @@
+"""Chat rooms: direct (one per pair, found again rather than duplicated) and group rooms,
+optionally tied to a project. Only participants read or write a room; for everyone else it
+does not exist (404). The chat is the team's: customers get 403 everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.chat.events import chat_event, participant_ids
+from desk.context import Desk
+from desk.db import Database
+from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from desk.models import ChatMessage, ChatParticipant, ChatRoom, Role, User, utcnow
+
+
+def require_staff(user: User) -> None:
+    if not (user.is_active and user.is_staff):
+        raise PermissionDenied("the team chat is for agents and admins")
+
+
+async def member_room(session: AsyncSession, user: User, room_id: int) -> ChatRoom:
+    require_staff(user)
+    room = await session.get(ChatRoom, room_id)
+    if room is None or user.id not in await participant_ids(session, room_id):
+        raise NotFound(f"no room {room_id}")
+    return room
+
+
+async def _managed_room(session: AsyncSession, user: User, room_id: int) -> ChatRoom:
+    """A room `user` may manage: its creator (a participant) or an admin."""
+    require_staff(user)
+    room = await session.get(ChatRoom, room_id)
+    if room is None or (user.role != Role.ADMIN
+                        and user.id not in await participant_ids(session, room_id)):  # fmt: skip
+        raise NotFound(f"no room {room_id}")
+    if user.role != Role.ADMIN and room.created_by != user.id:
+        raise PermissionDenied("only the room's creator or an admin manage its participants")
+    return room
+
+
+async def _staff(session: AsyncSession, ids: set[int]) -> None:
+    found = set(await session.scalars(
+        select(User.id).where(User.id.in_(ids), User.is_active.is_(True),
+                              User.role.in_([Role.AGENT.value, Role.ADMIN.value]))
+    ))  # fmt: skip
+    if found != ids:
+        raise ValidationFailed(f"not active agents or admins: {sorted(ids - found)}",
+                               field="participant_ids")  # fmt: skip
+
+
+async def create_room(desk: Desk, actor: User, *, name: str, kind: str, participants: list[int],
+                      project: str | None) -> tuple[ChatRoom, bool]:  # fmt: skip
+    """The room, and whether it is new (a direct room with the same pair is returned)."""
+    require_staff(actor)
+    others = set(participants) - {actor.id}
+    async with desk.change() as (session, events):
+        await _staff(session, others)
+        if kind == "direct":
+            if len(others) != 1:
+                raise ValidationFailed("a direct room has exactly one other participant",
+                                       field="participant_ids")  # fmt: skip
+            key = ":".join(str(i) for i in sorted({actor.id, *others}))
+            existing = await session.scalar(select(ChatRoom).where(ChatRoom.direct_key == key))
+            if existing is not None:
+                return existing, False
+            room = ChatRoom(name="", type="direct", direct_key=key, created_by=actor.id)
+        else:
+            if not name:
+                raise ValidationFailed("a group room needs a name", field="name")
+            room = ChatRoom(name=name, type="group", project=project, created_by=actor.id)
+        session.add(room)
+        await session.flush()
+        members = sorted({actor.id, *others})
+        session.add_all(ChatParticipant(room_id=room.id, user_id=u) for u in members)
+        for u in members:
+            events.append(chat_event("user_joined", room.id, members, user_id=u))
+    return room, True
+
+
+async def set_participant(desk: Desk, actor: User, room_id: int, user_id: int,
+                          present: bool) -> None:  # fmt: skip
+    async with desk.change() as (session, events):
+        room = await _managed_room(session, actor, room_id)
+        if room.type == "direct":
+            raise Conflict("a direct room's pair does not change")
+        members = set(await participant_ids(session, room_id))
+        if present == (user_id in members):
+            return
+        if present:
+            await _staff(session, {user_id})
+            session.add(ChatParticipant(room_id=room_id, user_id=user_id))
+            members.add(user_id)
+            events.append(chat_event("user_joined", room_id, sorted(members), user_id=user_id))
+        else:
+            await session.execute(
+                delete(ChatParticipant).where(
+                    ChatParticipant.room_id == room_id, ChatParticipant.user_id == user_id
+                )
+            )
+            # The leaver hears it too, then their sockets on the room close.
+            events.append(chat_event("user_left", room_id, sorted(members), user_id=user_id,
+                                     remaining=sorted(members - {user_id})))  # fmt: skip
+
+
+async def delete_room(desk: Desk, actor: User, room_id: int) -> None:
+    async with desk.change() as (session, events):
+        room = await _managed_room(session, actor, room_id)
+        members = await participant_ids(session, room_id)
+        await session.execute(delete(ChatMessage).where(ChatMessage.room_id == room_id))
+        await session.execute(delete(ChatParticipant).where(ChatParticipant.room_id == room_id))
+        await session.delete(room)
+        events.append(chat_event("room_deleted", room_id, members, remaining=[]))
+
+
+async def mark_read(db: Database, user: User, room_id: int) -> None:
+    async with db.writer() as session:
+        await member_room(session, user, room_id)
+        row = await session.get(ChatParticipant, (room_id, user.id))
+        assert row is not None
+        row.last_read_at = utcnow()
+
+
+async def list_rooms(db: Database, user: User, project: str | None) -> list[dict[str, Any]]:
+    """The caller's rooms with participants and unread counts, in three queries."""
+    require_staff(user)
+    async with db.reader() as session:
+        query = (select(ChatRoom, ChatParticipant.last_read_at)
+                 .join(ChatParticipant, ChatParticipant.room_id == ChatRoom.id)
+                 .where(ChatParticipant.user_id == user.id).order_by(ChatRoom.id))  # fmt: skip
+        if project is not None:
+            query = query.where(ChatRoom.project == project)
+        rooms = (await session.execute(query)).all()
+        ids = [room.id for room, _ in rooms]
+        members: dict[int, list[int]] = {}
+        for room_id, user_id in (await session.execute(
+                select(ChatParticipant.room_id, ChatParticipant.user_id)
+                .where(ChatParticipant.room_id.in_(ids)))).all():  # fmt: skip
+            members.setdefault(room_id, []).append(user_id)
+        unread = dict((await session.execute(
+            select(ChatMessage.room_id, func.count())
+            .join(ChatParticipant, and_(ChatParticipant.room_id == ChatMessage.room_id,
+                                        ChatParticipant.user_id == user.id))
+            .where(ChatMessage.room_id.in_(ids), ChatMessage.author_id != user.id,
+                   or_(ChatParticipant.last_read_at.is_(None),
+                       ChatMessage.created_at > ChatParticipant.last_read_at))
+            .group_by(ChatMessage.room_id))).all())  # fmt: skip
+    return [room_data(room, sorted(members.get(room.id, [])), int(unread.get(room.id, 0)),
+                      last_read) for room, last_read in rooms]  # fmt: skip
+
+
+def room_data(room: ChatRoom, members: list[int], unread: int, last_read: Any = None
+              ) -> dict[str, Any]:  # fmt: skip
+    return {"id": room.id, "name": room.name, "type": room.type, "project": room.project,
+            "created_by": room.created_by, "created_at": room.created_at.isoformat(),
+            "participant_ids": members, "unread_count": unread,
+            "last_read_at": last_read.isoformat() if last_read else None}  # fmt: skip
+
+
+async def get_room(db: Database, user: User, room_id: int) -> dict[str, Any]:
+    rooms = [r for r in await list_rooms(db, user, None) if r["id"] == room_id]
+    if not rooms:
+        raise NotFound(f"no room {room_id}")
+    return rooms[0]
