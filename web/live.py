@@ -13,10 +13,11 @@ Close codes: 4401 no, bad, expired or revoked token; 4403 access lost while subs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,16 +195,22 @@ async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=NOT_FOUND, message=b"no such ticket")
         return ws
     sub = Subscriber(user, ws, lambda u, e: True)
-    hub = request.app[HUB]
-    hub.tickets[ticket.id].add(sub)
-    try:
+    with _held(request.app[HUB].tickets, ticket.id, sub):
         await _resume(request, desk, sub, ticket.id)
         await _serve(request, sub, expires)
-    finally:
-        hub.tickets[ticket.id].discard(sub)
-        if not hub.tickets[ticket.id]:
-            hub.tickets.pop(ticket.id, None)
     return ws
+
+
+@contextlib.contextmanager
+def _held(index: dict[int, set[Subscriber]], key: int, sub: Subscriber) -> Iterator[None]:
+    """`sub` listed under `key` (a ticket or room) while the socket is served."""
+    index[key].add(sub)
+    try:
+        yield
+    finally:
+        index[key].discard(sub)
+        if not index[key]:
+            index.pop(key, None)
 
 
 async def chat_socket(request: web.Request) -> web.WebSocketResponse:
@@ -221,16 +228,9 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
         await ws.close(code=NOT_FOUND, message=b"no such room")
         return ws
     sub = Subscriber(user, ws, lambda u, e: True, handle=_chat_request)
-    hub = request.app[HUB]
-    hub.rooms[room.id].add(sub)
-    sub.room_id = room.id
-    sub.desk = desk
-    try:
+    sub.room_id, sub.desk = room.id, desk
+    with _held(request.app[HUB].rooms, room.id, sub):
         await _serve(request, sub, expires)
-    finally:
-        hub.rooms[room.id].discard(sub)
-        if not hub.rooms[room.id]:
-            hub.rooms.pop(room.id, None)
     return ws
 
 

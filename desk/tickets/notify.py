@@ -18,7 +18,7 @@ from desk.mail.reply_token import reply_address
 from desk.mail.threading import subject_tag
 from desk.models import Ticket, User
 from desk.outbox import queue_mail
-from desk.tickets.thread import conversation
+from desk.tickets.thread import Thread, conversation
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +31,19 @@ async def notify(
     template: str,
     *,
     actor: User | None = None,
+    thread: Thread | None = None,
+    auto_submitted: str = "auto-generated",
     **context: Any,
 ) -> bool:
     """Queue `template` to `person` about `ticket`, unless `person` is the one who acted or
-    cannot receive mail. Returns whether a mail was queued."""
+    cannot receive mail. Threaded into the conversation (or `thread`). Returns whether a
+    mail was queued."""
     if actor is not None and actor.id == person.id:
         return False
     if not person.is_active:
         return False
     s = desk.settings
-    thread = await conversation(session, ticket.id)
+    thread = thread or await conversation(session, ticket.id)
     out = Outgoing(
         to_address=person.email,
         to_name=person.name,
@@ -61,7 +64,7 @@ async def notify(
         in_reply_to=thread.in_reply_to,
         references=thread.references,
         automatic=True,
-        auto_submitted="auto-generated",
+        auto_submitted=auto_submitted,
     )
     try:
         await queue_mail(session, out, ticket_id=ticket.id, kind=template)

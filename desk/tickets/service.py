@@ -13,7 +13,7 @@ from desk.auth.access import can_see_ticket, can_write_note
 from desk.blobs import blob_path
 from desk.context import Desk, PendingEvent
 from desk.errors import Conflict, ValidationFailed
-from desk.mail.compose import Outgoing, UnsafeHeader
+from desk.mail.compose import Outgoing
 from desk.mail.headers import is_plain_address
 from desk.mail.reply_token import reply_address
 from desk.mail.threading import subject_tag
@@ -102,35 +102,12 @@ async def acknowledge(
     thread: Thread,
     budget: AutoReplyBudget,
 ) -> bool:
-    """The automatic 'we got it' mail for a new ticket, if the per-hour cap allows."""
-    s = desk.settings
+    """The automatic 'we got it' mail for a new ticket, if the per-hour cap allows. It
+    answers the customer's mail, so it is `auto-replied` (RFC 3834)."""
     if not budget.take(customer.email):
         return False
-    out = Outgoing(
-        to_address=customer.email,
-        to_name=customer.name,
-        from_name=s.desk_name,
-        from_address=s.support_address,
-        reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
-        subject=f"{subject_tag(ticket.id, s.ticket_prefix)} {ticket.subject}",
-        template="acknowledgement",
-        context={
-            "customer_name": customer.name,
-            "ticket_id": ticket.id,
-            "subject": ticket.subject,
-            "desk_name": s.desk_name,
-        },
-        in_reply_to=thread.in_reply_to,
-        references=thread.references,
-        automatic=True,
-    )
-    try:
-        await queue_mail(session, out, ticket_id=ticket.id, kind="acknowledgement")
-    except UnsafeHeader:
-        # The ticket matters more than its acknowledgement: keep it, skip the mail.
-        log.warning("ticket %s: acknowledgement not composed safely; not sent", ticket.id)
-        return False
-    return True
+    return await notify(session, desk, ticket, customer, "acknowledgement", thread=thread,
+                        auto_submitted="auto-replied", customer_name=customer.name)  # fmt: skip
 
 
 async def create_ticket(desk: Desk, actor: User, *, subject: str, description: str,

@@ -15,7 +15,7 @@ from desk.companies import (
 from desk.errors import NotFound
 from desk.people import UserQuery, create_user, edit_user, get_user, list_users, user_data
 from web.auth import require_admin
-from web.handlers.common import json_body, page, path_id
+from web.handlers.common import json_body, page, path_id, whole_list
 from web.keys import DESK
 from web.schemas import (
     ApiKeyCreate,
@@ -30,8 +30,7 @@ from web.schemas import (
 async def api_keys_list(request: web.Request) -> web.Response:
     await require_admin(request)
     keys = await list_keys(request.app[DESK].db)
-    return web.json_response({"count": len(keys), "next": None, "previous": None,
-                              "results": keys})  # fmt: skip
+    return whole_list(keys)
 
 
 async def api_keys_create(request: web.Request) -> web.Response:
@@ -89,8 +88,7 @@ async def users_update(request: web.Request) -> web.Response:
 async def companies_list(request: web.Request) -> web.Response:
     await require_admin(request)
     results = await list_companies(request.app[DESK].db)
-    return web.json_response({"count": len(results), "next": None, "previous": None,
-                              "results": results})  # fmt: skip
+    return whole_list(results)
 
 
 async def companies_create(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from desk.chat import messages, rooms
 from desk.chat.events import for_reader
 from desk.errors import ValidationFailed
 from web.auth import require_user
-from web.handlers.common import body_and_files, json_body, page, path_id
+from web.handlers.common import body_and_files, json_body, page, path_id, whole_list
 from web.handlers.tickets import download
 from web.keys import DESK
 from web.schemas import (
@@ -27,8 +27,7 @@ async def rooms_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     q = RoomListQuery.model_validate(dict(request.query))
     found = await rooms.list_rooms(request.app[DESK].db, user, q.project)
-    return web.json_response({"count": len(found), "next": None, "previous": None,
-                              "results": found})  # fmt: skip
+    return whole_list(found)
 
 
 async def room_create(request: web.Request) -> web.Response:

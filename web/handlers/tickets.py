@@ -21,7 +21,7 @@ from desk.tickets.queries import (
 )
 from desk.tickets.service import create_ticket, post_message
 from web.auth import require_user
-from web.handlers.common import body_and_files, json_body, page, path_id
+from web.handlers.common import body_and_files, json_body, page, path_id, whole_list
 from web.keys import COUNTS, DESK
 from web.schemas import (
     Assignment,
@@ -116,8 +116,7 @@ async def _after_change(request: web.Request, user: User, ticket_id: int) -> web
 async def ticket_history_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     changes = await ticket_history(request.app[DESK].db, user, path_id(request))
-    return web.json_response({"count": len(changes), "next": None, "previous": None,
-                              "results": changes})  # fmt: skip
+    return whole_list(changes)
 
 
 async def message_create(request: web.Request) -> web.Response:
