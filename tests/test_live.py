@@ -273,3 +273,21 @@ async def test_redis_outage_loses_nothing_and_events_come_back(settings):
     finally:
         await bounded(context.__aexit__(None, None, None), "stopping the daemon")
         await proxy.cut()
+
+
+async def test_socket_closes_when_its_token_expires(team: Team, live: Live, daemon):
+    """A token that expires while its socket is open ends the subscription with 4401."""
+    import uuid
+    from datetime import timedelta
+
+    from desk.auth.tokens import issue
+    from desk.models import AuthSession
+
+    t = await team.open_ticket("carol", "Short-lived")
+    sid = uuid.uuid4().hex
+    async with daemon.desk.db.writer() as session:
+        session.add(AuthSession(id=sid, user_id=team.id("carol"), current_jti=uuid.uuid4().hex))
+    team.tokens["brief"] = issue(daemon.desk.settings, team.id("carol"), "access",
+                                 timedelta(seconds=2), sid=sid)  # fmt: skip
+    ws = await live.connect("brief", f"/ws/tickets/{t}/")
+    assert await closed_with(ws) == 4401
