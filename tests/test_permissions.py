@@ -205,7 +205,8 @@ def test_every_endpoint_is_in_the_matrix():
         for name in ("t", "att", "note_att", "user", "company", "key", "room", "msg", "file_msg"):
             path = path.replace("{" + name + "}", "{id}")
         covered.add((c.method, path))
-    routes = {(r.method, r.path) for r in ROUTES if r.path not in PUBLIC}
+    # Endpoints for integrations take API keys, not people: tests/test_inbound_http.py.
+    routes = {(r.method, r.path) for r in ROUTES if r.path not in PUBLIC and r.access != "api_key"}
     assert routes - covered == set()
 
 

@@ -53,7 +53,9 @@ def _build() -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
+                                           "bearerFormat": "JWT"},
+                                "apiKey": {"type": "apiKey", "in": "header",
+                                           "name": "X-Api-Key"}},
         },
     }  # fmt: skip
 
@@ -69,6 +71,12 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     }
     if route.access == "none":
         op["security"] = []
+    elif route.access == "api_key":
+        op["security"] = [{"apiKey": []}, {"bearer": []}]
+        op["requestBody"] = {
+            "required": True,
+            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+        }
     else:
         op["security"] = [{"bearer": []}]
         if route.access == "admin":

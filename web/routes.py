@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from web import schemas as s
-from web.handlers import admin, auth, chat, health, tickets
+from web.handlers import admin, auth, chat, health, inbound, tickets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -21,7 +21,7 @@ class Route:
     path: str
     handler: Handler
     summary: str
-    access: str = "user"  # none | user | admin
+    access: str = "user"  # none | user | admin | api_key
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     multipart: bool = False  # the body may also come as multipart/form-data with `files`
@@ -114,4 +114,6 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", M + "{id}/remove_reaction/", chat.reaction_remove, "Take a reaction back",
           body=s.ReactionChange),
     Route("GET", M + "{id}/file/", chat.message_file, "Download a message's file"),
+    Route("POST", "/api/inbound/mime/", inbound.inbound_mime, "Hand over a raw RFC 5322 "
+          "message (API key with inbound:write)", access="api_key", status=202),
 )  # fmt: skip
