@@ -76,6 +76,11 @@ async def test_permanent_refusal_fails_without_retry(daemon, sink):
 async def test_interrupted_send_is_not_repeated(daemon, sink):
     await _first_ticket(daemon, make_mail()[0])
     await wait_for_value(lambda: len(sink.messages) == 1, what="ack")
+
+    async def sent() -> bool:  # the sink has it before the sender records it
+        return [r.state for r in await rows(daemon, OutboxMail)] == ["sent"]
+
+    await wait_for(sent, what="ack recorded as sent")
     # Simulate a process that died after claiming a row: the relay may have it already.
     async with daemon.desk.db.writer() as session:
         await session.execute(
