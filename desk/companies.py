@@ -35,10 +35,18 @@ def company_data(company: Company, domains: list[str]) -> dict[str, Any]:
             "created_at": company.created_at.isoformat()}  # fmt: skip
 
 
-async def list_companies(db: Database) -> list[dict[str, Any]]:
+async def list_companies(db: Database, company_id: int | None = None) -> list[dict[str, Any]]:
+    """Every company (or the one `company_id`) with its domains, in two queries."""
     async with db.reader() as session:
-        companies = list(await session.scalars(select(Company).order_by(Company.name)))
-        rows = await session.execute(select(CompanyDomain.company_id, CompanyDomain.domain))
+        query, domain_query = (
+            select(Company),
+            select(CompanyDomain.company_id, CompanyDomain.domain),
+        )
+        if company_id is not None:
+            query = query.where(Company.id == company_id)
+            domain_query = domain_query.where(CompanyDomain.company_id == company_id)
+        companies = list(await session.scalars(query.order_by(Company.name)))
+        rows = await session.execute(domain_query)
         domains: dict[int, list[str]] = {}
         for company_id, domain in rows.all():
             domains.setdefault(company_id, []).append(domain)

@@ -123,8 +123,10 @@ async def mark_read(db: Database, user: User, room_id: int) -> None:
         row.last_read_at = utcnow()
 
 
-async def list_rooms(db: Database, user: User, project: str | None) -> list[dict[str, Any]]:
-    """The caller's rooms with participants and unread counts, in three queries."""
+async def list_rooms(db: Database, user: User, project: str | None,
+                     room_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The caller's rooms (or the one `room_id`) with participants and unread counts, in
+    three queries."""
     require_staff(user)
     async with db.reader() as session:
         query = (select(ChatRoom, ChatParticipant.last_read_at)
@@ -132,6 +134,8 @@ async def list_rooms(db: Database, user: User, project: str | None) -> list[dict
                  .where(ChatParticipant.user_id == user.id).order_by(ChatRoom.id))  # fmt: skip
         if project is not None:
             query = query.where(ChatRoom.project == project)
+        if room_id is not None:
+            query = query.where(ChatRoom.id == room_id)
         rooms = (await session.execute(query)).all()
         ids = [room.id for room, _ in rooms]
         members: dict[int, list[int]] = {}
@@ -160,7 +164,7 @@ def room_data(room: ChatRoom, members: list[int], unread: int, last_read: Any = 
 
 
 async def get_room(db: Database, user: User, room_id: int) -> dict[str, Any]:
-    rooms = [r for r in await list_rooms(db, user, None) if r["id"] == room_id]
+    rooms = await list_rooms(db, user, None, room_id)
     if not rooms:
         raise NotFound(f"no room {room_id}")
     return rooms[0]

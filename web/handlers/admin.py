@@ -103,7 +103,7 @@ async def companies_create(request: web.Request) -> web.Response:
 async def companies_get(request: web.Request) -> web.Response:
     await require_admin(request)
     company_id = path_id(request)
-    found = [c for c in await list_companies(request.app[DESK].db) if c["id"] == company_id]
+    found = await list_companies(request.app[DESK].db, company_id)
     if not found:
         raise NotFound(f"no company {company_id}")
     return web.json_response(found[0])
