@@ -34,6 +34,12 @@ class Settings:
     ticket_prefix: str
     access_token_minutes: int
     desk_name: str
+    mailgun_signing_key: str | None = field(default=None, repr=False)
+    imap_urls: tuple[str, ...] = field(default=(), repr=False)
+    imap_processed_folder: str = "Processed"
+    imap_poll_seconds: float = 30.0
+    webhook_allow_private: bool = False
+    job_interval_seconds: float = 60.0
 
     @property
     def support_domain(self) -> str:
@@ -96,7 +102,32 @@ def load_settings(
         ticket_prefix=env.get("POSTDESK_TICKET_PREFIX", "").strip(),
         access_token_minutes=_int(env, "POSTDESK_ACCESS_TOKEN_MINUTES", 15),
         desk_name=env.get("POSTDESK_DESK_NAME", "Support").strip() or "Support",
+        mailgun_signing_key=env.get("POSTDESK_MAILGUN_SIGNING_KEY") or None,
+        imap_urls=_imap_urls(env.get("POSTDESK_IMAP_URLS", "")),
+        imap_processed_folder=env.get("POSTDESK_IMAP_PROCESSED_FOLDER", "").strip()
+        or "Processed",
+        imap_poll_seconds=_float(env, "POSTDESK_IMAP_POLL_SECONDS", 30.0),
+        webhook_allow_private=_bool(env, "POSTDESK_WEBHOOK_ALLOW_PRIVATE"),
+        job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
     )
+
+
+def _imap_urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in raw.split(",") if u.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+            raise ConfigError("POSTDESK_IMAP_URLS", "each entry is imap(s)://user:pass@host/MAILBOX")
+    return urls
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -28,6 +28,7 @@ from tests.people import PASSWORD, Team
 from tests.sockets import Live
 from tests.support import Api, Sink, free_port
 
+MAILGUN_KEY = "mailgun-signing-key-for-tests"
 PG_ADMIN_DSN = os.environ.get("POSTDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("POSTDESK_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
@@ -119,6 +120,8 @@ def env(tmp_path: Path, database_url: str, redis_url: str, sink: Sink) -> dict[s
         "POSTDESK_SECRET_KEY": SECRET,
         "POSTDESK_PARSE_CPU_SECONDS": "5",
         "POSTDESK_UPLOAD_MAX_BYTES": str(64 * 1024),
+        "POSTDESK_MAILGUN_SIGNING_KEY": MAILGUN_KEY,
+        "POSTDESK_WEBHOOK_ALLOW_PRIVATE": "true",  # the receivers in tests are on loopback
     }
     if database_url:
         values["POSTDESK_DATABASE_URL"] = database_url

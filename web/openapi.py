@@ -69,14 +69,10 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         ),
         "responses": _responses(route),
     }
-    if route.access == "none":
+    if route.access in ("none", "signature"):
         op["security"] = []
     elif route.access == "api_key":
         op["security"] = [{"apiKey": []}, {"bearer": []}]
-        op["requestBody"] = {
-            "required": True,
-            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
-        }
     else:
         op["security"] = [{"bearer": []}]
         if route.access == "admin":
@@ -87,6 +83,12 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         params += _query_parameters(route.query, schemas)
     if params:
         op["parameters"] = params
+    if route.raw_body:
+        op["requestBody"] = {"required": True, "content": {
+            kind: {"schema": {"type": "object"} if kind == "application/json"
+                   else {"type": "string", "format": "binary"} if kind == "message/rfc822"
+                   else {"type": "object", "additionalProperties": {"type": "string"}}}
+            for kind in route.raw_body}}  # fmt: skip
     if route.body is not None:
         ref = _ref(route.body, schemas)
         content: dict[str, Any] = {"application/json": {"schema": ref}}

@@ -21,13 +21,15 @@ class Route:
     path: str
     handler: Handler
     summary: str
-    access: str = "user"  # none | user | admin | api_key
+    access: str = "user"  # none | user | admin | api_key | signature (a provider's own)
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     multipart: bool = False  # the body may also come as multipart/form-data with `files`
     status: int = 200
+    raw_body: tuple[str, ...] = ()  # media types of a body taken as is (no pydantic model)
 
 
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 T = "/api/tickets/{id}/"
 C = "/api/chat/rooms/"
 M = "/api/chat/messages/"
@@ -115,5 +117,15 @@ ROUTES: tuple[Route, ...] = (
           body=s.ReactionChange),
     Route("GET", M + "{id}/file/", chat.message_file, "Download a message's file"),
     Route("POST", "/api/inbound/mime/", inbound.inbound_mime, "Hand over a raw RFC 5322 "
-          "message (API key with inbound:write)", access="api_key", status=202),
+          "message (API key with inbound:write)", access="api_key", status=202,
+          raw_body=("message/rfc822",)),
+    Route("POST", "/api/inbound/mailgun/", inbound.inbound_mailgun, "Mailgun's inbound route, "
+          "raw MIME form (checked by Mailgun's signature)", access="signature",
+          raw_body=FORMS),
+    Route("POST", "/api/inbound/postmark/", inbound.inbound_postmark, "Postmark's inbound "
+          "JSON (API key, also as Basic auth password)", access="api_key",
+          raw_body=("application/json",)),
+    Route("POST", "/api/inbound/sendgrid/", inbound.inbound_sendgrid, "SendGrid Inbound "
+          "Parse with the raw message (API key, also as Basic auth password)",
+          access="api_key", raw_body=FORMS),
 )  # fmt: skip

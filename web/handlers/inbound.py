@@ -1,18 +1,30 @@
-"""Mail handed over by HTTP: `POST /api/inbound/mime/` takes a raw RFC 5322 message from an
-integration holding an API key with the `inbound:write` scope. It ends in the same durable
-intake as SMTP (same dedup, threading and loop safety): 202 only after the raw bytes are
-committed, 5xx before. The inbound worker picks the mail up within its poll interval (2 s),
-in this process or in any replica running the smtp or jobs role."""
+"""Mail handed over by HTTP. `POST /api/inbound/mime/` takes a raw RFC 5322 message from an
+integration holding an API key with the `inbound:write` scope; `/mailgun/`, `/postmark/` and
+`/sendgrid/` take those providers' inbound webhooks. Every one ends in the same durable
+intake as SMTP (same dedup, threading and loop safety): 2xx only after the raw bytes are
+committed, 5xx before, so the provider retries. The inbound worker picks the mail up within
+its poll interval (2 s), in this process or in any replica running the smtp or jobs role.
+
+Mailgun is checked by its own signature (POSTDESK_MAILGUN_SIGNING_KEY). Postmark and SendGrid
+have no signature of their own; their documentation puts credentials in the webhook URL, so
+an API key is accepted as the password of HTTP Basic auth (`https://any:KEY@host/...`) as
+well as in the two headers."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
+import time
+from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from desk.auth.api_keys import authenticate_key
 from desk.errors import DeskError, NotAuthenticated, ValidationFailed
 from desk.intake import Envelope, store_raw
+from desk.mail import providers
 from desk.uploads import UploadTooLarge
 from web.keys import DESK
 
@@ -26,30 +38,109 @@ class NotStored(DeskError):
 
 
 async def require_key(request: web.Request, scope: str) -> None:
-    """An integration's API key: `Authorization: Bearer <key>` or `X-Api-Key: <key>`."""
+    """An integration's API key: `Authorization: Bearer <key>`, `X-Api-Key: <key>`, or the
+    password of HTTP Basic auth (for providers that only know credentials in a URL)."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    key = value.strip() if scheme.lower() == "bearer" else request.headers.get("X-Api-Key", "")
+    key = request.headers.get("X-Api-Key", "")
+    if scheme.lower() == "bearer":
+        key = value
+    elif scheme.lower() == "basic":
+        key = _basic_password(value)
     if not key.strip():
         raise NotAuthenticated("send the API key as Authorization: Bearer <key> or X-Api-Key")
     await authenticate_key(request.app[DESK].db, key.strip(), scope)
 
 
+def _basic_password(value: str) -> str:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise NotAuthenticated("the Basic credentials are not valid base64") from None
+    return decoded.partition(":")[2]
+
+
 async def inbound_mime(request: web.Request) -> web.Response:
     await require_key(request, INBOUND_SCOPE)
-    desk = request.app[DESK]
-    limit = desk.settings.max_message_bytes
+    raw = await _read_body(request, request.app[DESK].settings.max_message_bytes)
+    if not raw.strip():
+        raise ValidationFailed("the body must be a raw RFC 5322 message", field="body")
+    return await _store(request, raw, [], "api")
+
+
+async def inbound_mailgun(request: web.Request) -> web.Response:
+    settings = request.app[DESK].settings
+    fields = await _read_form(request, settings.smtp_size_limit)
+    providers.verify_mailgun(settings.mailgun_signing_key, fields, time.time())
+    raw, rcpts = providers.mailgun_raw(fields)
+    return await _store(request, raw, rcpts, "mailgun")
+
+
+async def inbound_postmark(request: web.Request) -> web.Response:
+    await require_key(request, INBOUND_SCOPE)
+    body = await _read_body(request, request.app[DESK].settings.smtp_size_limit)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise ValidationFailed("the body must be Postmark's inbound JSON", field="body") from None
+    raw, rcpts = providers.postmark_raw(payload)
+    return await _store(request, raw, rcpts, "postmark")
+
+
+async def inbound_sendgrid(request: web.Request) -> web.Response:
+    await require_key(request, INBOUND_SCOPE)
+    fields = await _read_form(request, request.app[DESK].settings.smtp_size_limit)
+    raw, rcpts = providers.sendgrid_raw(fields)
+    return await _store(request, raw, rcpts, "sendgrid")
+
+
+async def _store(request: web.Request, raw: bytes, rcpts: list[str], source: str) -> web.Response:
+    """Commit, then answer. Providers read any 2xx as delivered (Mailgun and SendGrid want
+    200), so every provider gets 200 and the raw-MIME endpoint keeps its documented 202."""
+    settings = request.app[DESK].settings
+    if len(raw) > settings.max_message_bytes:
+        limit = settings.max_message_bytes
+        raise UploadTooLarge(f"the message is larger than {limit} bytes", limit=limit)
+    envelope = Envelope(mail_from=None, source=source,
+                        rcpt_tos=tuple(rcpts) or (settings.support_address,))  # fmt: skip
+    try:
+        [stored_id] = await store_raw(request.app[DESK].db, [(raw, envelope)])
+    except Exception as exc:
+        log.exception("could not store a message handed over by %s", source)
+        raise NotStored("the message was not stored; send it again later") from exc
+    status = 202 if source == "api" else 200
+    return web.json_response({"id": stored_id, "status": "stored"}, status=status)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise UploadTooLarge(f"the message is larger than {limit} bytes", limit=limit)
     raw = await request.content.read(limit + 1)
     if len(raw) > limit:
         raise UploadTooLarge(f"the message is larger than {limit} bytes", limit=limit)
-    if not raw.strip():
-        raise ValidationFailed("the body must be a raw RFC 5322 message", field="body")
-    envelope = Envelope(mail_from=None, rcpt_tos=(desk.settings.support_address,),
-                        source="api")  # fmt: skip
-    try:
-        [stored_id] = await store_raw(desk.db, [(raw, envelope)])
-    except Exception as exc:
-        log.exception("could not store a message handed over by HTTP")
-        raise NotStored("the message was not stored; send it again later") from exc
-    return web.json_response({"id": stored_id, "status": "stored"}, status=202)
+    return raw
+
+
+async def _read_form(request: web.Request, limit: int) -> dict[str, str]:
+    """A provider's form, multipart or URL-encoded, read with one size cap for the whole
+    body. File parts (a provider's parsed attachments) are skipped: the raw MIME has them."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        body = await _read_body(request, limit)
+        text = body.decode("ascii", "surrogateescape")
+        return dict(parse_qsl(text, keep_blank_values=True, errors="surrogateescape"))
+    if request.content_type != "multipart/form-data":
+        raise ValidationFailed("send multipart/form-data or a URL-encoded form", field="body")
+    fields: dict[str, str] = {}
+    size = 0
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.filename:
+            continue
+        chunks = []
+        while chunk := await part.read_chunk(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise UploadTooLarge(f"the form is larger than {limit} bytes", limit=limit)
+            chunks.append(chunk)
+        # Decoded losslessly: the raw MIME must reach the intake byte for byte.
+        fields[part.name or ""] = b"".join(chunks).decode("utf-8", "surrogateescape")
+    return fields
