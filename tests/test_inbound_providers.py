@@ -25,8 +25,10 @@ async def _key(team: Team) -> str:
     return str(created["key"])
 
 
-def _mailgun_fields(raw: bytes, recipient: str = "support@localhost", *,
-                    key: str = MAILGUN_KEY, timestamp: int | None = None) -> dict[str, str]:  # fmt: skip
+def _mailgun_fields(
+    raw: bytes, recipient: str = "support@localhost", *, key: str = MAILGUN_KEY,
+    timestamp: int | None = None,
+) -> dict[str, str]:  # fmt: skip
     ts = str(int(time.time()) if timestamp is None else timestamp)
     token = hashlib.sha256(raw + ts.encode()).hexdigest()[:50]
     signature = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
@@ -178,7 +180,7 @@ async def test_postmark_and_sendgrid_need_the_inbound_key(team: Team, daemon):
     raw, _ = make_mail()
     status, _ = await _post_form(team, "sendgrid", {"email": raw.decode()})
     assert status == 401
-    status, body = await _post_json(team, ["not", "an", "object"],  # type: ignore[arg-type]
+    status, _ = await _post_json(team, ["not", "an", "object"],  # type: ignore[arg-type]
                                     {"X-Api-Key": await _key(team)})  # fmt: skip
     assert status == 400
     assert await rows(daemon, InboundMail) == []
