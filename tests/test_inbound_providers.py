@@ -174,7 +174,7 @@ async def test_postmark_raw_email_is_stored_byte_for_byte(team: Team, daemon):
 
 async def test_postmark_and_sendgrid_need_the_inbound_key(team: Team, daemon):
     status, body = await _post_json(team, _postmark(), {})
-    assert status == 401
+    assert status == 401 and body["error"] == "not_authenticated"
     status, _ = await _post_json(team, _postmark(), _basic("pdk_wrong_key"))
     assert status == 401
     raw, _ = make_mail()
