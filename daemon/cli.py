@@ -9,13 +9,17 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from daemon.importer import import_archive
 from daemon.lifecycle import ROLES, serve
+from daemon.worker_pool import WorkerPool
 from desk.config import Settings, load_settings
 from desk.context import open_desk
 from desk.db import Database
 from desk.errors import DeskError
 from desk.intake import list_inbound, retry
+from desk.mail.parse import Limits
 from desk.people import add_user
 
 
@@ -50,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password")
     add.add_argument("--name", default="")
     add.set_defaults(handler=_adduser)
+    archive = sub.add_parser("import-mbox", help="import an mbox file or a Maildir folder")
+    archive.add_argument("path", type=Path)
+    archive.add_argument("--no-progress", action="store_true", help="no progress bar")
+    archive.set_defaults(handler=_import_mbox)
     inbound = sub.add_parser("inbound", help="stored inbound mail").add_subparsers(required=True)
     listing = inbound.add_parser("list", help="list stored inbound mail")
     listing.add_argument(
@@ -89,6 +97,18 @@ async def _adduser(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(f"created {user.role} {user.email} (id {user.id})")
     return 0
+
+
+async def _import_mbox(settings: Settings, args: argparse.Namespace) -> int:
+    pool = WorkerPool(Limits(cpu_seconds=settings.parse_cpu_seconds), str(settings.attachments_dir))
+    try:
+        async with open_desk(settings) as desk:
+            summary = await import_archive(desk, pool.prepare, args.path,
+                                           progress=not args.no_progress)  # fmt: skip
+    finally:
+        pool.close()
+    print(summary)
+    return 1 if summary.failed else 0
 
 
 async def _inbound_list(settings: Settings, args: argparse.Namespace) -> int:

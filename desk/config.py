@@ -104,8 +104,7 @@ def load_settings(
         desk_name=env.get("POSTDESK_DESK_NAME", "Support").strip() or "Support",
         mailgun_signing_key=env.get("POSTDESK_MAILGUN_SIGNING_KEY") or None,
         imap_urls=_imap_urls(env.get("POSTDESK_IMAP_URLS", "")),
-        imap_processed_folder=env.get("POSTDESK_IMAP_PROCESSED_FOLDER", "").strip()
-        or "Processed",
+        imap_processed_folder=env.get("POSTDESK_IMAP_PROCESSED_FOLDER", "").strip() or "Processed",
         imap_poll_seconds=_float(env, "POSTDESK_IMAP_POLL_SECONDS", 30.0),
         webhook_allow_private=_bool(env, "POSTDESK_WEBHOOK_ALLOW_PRIVATE"),
         job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
@@ -117,7 +116,9 @@ def _imap_urls(raw: str) -> tuple[str, ...]:
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
-            raise ConfigError("POSTDESK_IMAP_URLS", "each entry is imap(s)://user:pass@host/MAILBOX")
+            raise ConfigError(
+                "POSTDESK_IMAP_URLS", "each entry is imap(s)://user:pass@host/MAILBOX"
+            )
     return urls
 
 

@@ -98,6 +98,14 @@ async def store_raw(db: Database, mails: Sequence[tuple[bytes, Envelope]]) -> li
     return [known[d] for d in hashes]
 
 
+async def known_hashes(db: Database, raws: Sequence[bytes]) -> set[bytes]:
+    """Which of these exact messages are stored already."""
+    by_hash = {hashlib.sha256(raw).hexdigest(): raw for raw in raws}
+    async with db.reader() as session:
+        found = await _ids_by_hash(session, list(by_hash))
+    return {by_hash[digest] for digest in found}
+
+
 async def _ids_by_hash(session: AsyncSession, hashes: list[str]) -> dict[str, int]:
     rows = await session.execute(
         select(InboundMail.sha256, InboundMail.id).where(InboundMail.sha256.in_(set(hashes)))

@@ -183,7 +183,8 @@ class _Batch:
         self.session.add_all(Attachment(message=message, **vars(p)) for p in mail.parts)
         self._remember(mail.message_id, ticket)
         mail.inbound.thread_rule = rule
-        ack = rule.startswith("new") and automatic is None
+        # Imported archives are history: their senders are not acknowledged years later.
+        ack = rule.startswith("new") and automatic is None and mail.inbound.source != "import"
         self.placed.append(_Placed(mail, ticket, customer, ack, message))
         finish(mail.inbound, InboundState.PROCESSED)
 
