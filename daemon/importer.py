@@ -7,10 +7,10 @@ never acknowledged: it is history, and its senders must not hear from us years l
 from __future__ import annotations
 
 import mailbox
-from email.parser import BytesHeaderParser
-from email.utils import parsedate_to_datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -47,7 +47,11 @@ class ImportSummary:
         return (f"{self.seen} message(s): imported {self.imported} ({self.new_tickets} new "
                 f"tickets, {self.threaded} threaded into existing tickets), "
                 f"{self.duplicates} duplicates, {self.failed} failed"
-                + (f", {self.queued} still being processed by the daemon" if self.queued else ""))  # fmt: skip
+                f"{self._still_queued}")  # fmt: skip
+
+    @property
+    def _still_queued(self) -> str:
+        return f", {self.queued} still being processed by the daemon" if self.queued else ""
 
 
 def open_archive(path: Path) -> mailbox.Mailbox:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from daemon.inbound_worker import run_inbound_worker
 from daemon.outbound.sender import run_sender
+from daemon.scheduler import Scheduler
 from daemon.smtp import start_smtp
+from daemon.webhook_sender import client_session, run_webhook_sender
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings
 from desk.context import Component, Desk, open_desk
@@ -29,6 +31,7 @@ ROLES = ("all", "smtp", "web", "jobs")
 class Running:
     desk: Desk
     smtp_port: int | None = None
+    scheduler: Scheduler | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -51,6 +54,11 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
             await _start_mail_intake(stack, running, pool)
         if role in ("all", "jobs"):
             _spawn(stack, running, run_sender(desk, pool.compose), "outbox-sender")
+            http = await stack.enter_async_context(client_session(settings.webhook_allow_private))
+            _spawn(stack, running, run_webhook_sender(desk, http), "webhook-sender")
+            running.scheduler = Scheduler(desk, pool.compose, http)
+            await running.scheduler.start()
+            stack.push_async_callback(running.scheduler.stop)
         if role in ("all", "web"):
             for name, component in load_components().items():
                 log.info("starting component %s", name)

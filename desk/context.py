@@ -21,6 +21,7 @@ from desk.db import Database
 from desk.events import Event, EventBus, LocalBus
 from desk.events.redis_bus import RedisBus
 from desk.models import EventRecord
+from desk.webhooks.queue import enqueue as enqueue_webhooks
 
 PendingEvent = Event | Callable[[], Event]
 
@@ -45,9 +46,10 @@ class Desk:
 
 
 async def store_events(session: AsyncSession, pending: list[PendingEvent]) -> list[Event]:
-    """Build the events (ids of new rows exist after the flush) and store them in the same
-    transaction. An event's id is its row's; a ticket's events are written under the ticket's
-    row lock, so on one ticket ids increase in commit order (what resuming relies on)."""
+    """Build the events (ids of new rows exist after the flush) and store them, with their
+    webhook deliveries, in the same transaction. An event's id is its row's; a ticket's
+    events are written under the ticket's row lock, so on one ticket ids increase in commit
+    order (what resuming relies on)."""
     if not pending:
         return []
     await session.flush()
@@ -56,7 +58,9 @@ async def store_events(session: AsyncSession, pending: list[PendingEvent]) -> li
             for e in built]  # fmt: skip
     session.add_all(rows)
     await session.flush()
-    return [replace(e, id=str(r.id)) for e, r in zip(built, rows, strict=True)]
+    stored = [replace(e, id=str(r.id)) for e, r in zip(built, rows, strict=True)]
+    await enqueue_webhooks(session, stored)
+    return stored
 
 
 # A component (the web server, ...) is an async context manager factory taking the Desk:

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.passwords import hash_password
 from desk.companies import companies_for, get_company
+from desk.context import Desk
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from desk.events.types import AGENT_AVAILABILITY, Event
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Role, Ticket, User
 
@@ -40,16 +42,21 @@ async def add_user(
     return user
 
 
-async def set_availability(session: AsyncSession, user: User, *, is_available: bool | None,
+async def set_availability(desk: Desk, user: User, *, is_available: bool | None,
                            capacity: int | None) -> User:  # fmt: skip
+    """The change goes out as an `agent.availability` event: auto-assignment, wherever it
+    runs, hears of it and hands waiting tickets to an agent who just became available."""
     if not user.is_staff:
         raise PermissionDenied("only agents and admins have an availability")
-    row = await session.get(User, user.id, with_for_update=True)
-    assert row is not None
-    if is_available is not None:
-        row.is_available = is_available
-    if capacity is not None:
-        row.capacity = capacity
+    async with desk.change() as (session, events):
+        row = await session.get(User, user.id, with_for_update=True)
+        assert row is not None
+        if is_available is not None:
+            row.is_available = is_available
+        if capacity is not None:
+            row.capacity = capacity
+        data = {"user_id": row.id, "is_available": row.is_available, "capacity": row.capacity}
+        events.append(Event(type=AGENT_AVAILABILITY, data=data))
     return row
 
 

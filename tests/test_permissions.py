@@ -99,7 +99,8 @@ def per_room(ok: int, *, manage: bool = False, author_only: bool = False,
 @dataclass(frozen=True)
 class Case:
     method: str
-    path: str  # {t}: the ticket's id; {att}/{note_att}: attachment ids; {user}, {company}, {key}
+    path: str  # {t}: the ticket's id; {att}/{note_att}: attachment ids; {user}, {company},
+    # {key}, {hook}, {delivery}
     expect: Callable[[str, str], int]
     body: Callable[[str, dict[str, Any]], dict[str, Any] | None] = lambda role, w: None
     prepare: str = ""  # "resolved" | "archived": the tickets' state before the requests
@@ -162,6 +163,20 @@ CASES: dict[str, Case] = {
                            body=lambda r, w: {"name": "k", "scopes": ["tickets:read"]}),
     "api key revoke": Case("DELETE", "/api/admin/api-keys/{key}/",
                            per_role(403, 403, admin=204), tickets=("-",)),
+    "jobs": Case("GET", "/api/admin/jobs/", ADMIN_ONLY, tickets=("-",)),
+    "webhooks": Case("GET", "/api/webhooks/", ADMIN_ONLY, tickets=("-",)),
+    "webhook create": Case("POST", "/api/webhooks/", per_role(403, 403, admin=201),
+                           tickets=("-",), body=lambda r, w: {"url": "http://127.0.0.1:9/x",
+                                                              "events": ["*"]}),
+    "webhook get": Case("GET", "/api/webhooks/{hook}/", ADMIN_ONLY, tickets=("-",)),
+    "webhook patch": Case("PATCH", "/api/webhooks/{hook}/", ADMIN_ONLY, tickets=("-",),
+                          body=lambda r, w: {"description": "changed"}),
+    "webhook delete": Case("DELETE", "/api/webhooks/{hook}/", per_role(403, 403, admin=204),
+                           tickets=("-",)),
+    "webhook deliveries": Case("GET", "/api/webhooks/{hook}/deliveries/", ADMIN_ONLY,
+                               tickets=("-",)),
+    "webhook redeliver": Case("POST", "/api/webhooks/{hook}/deliveries/{delivery}/redeliver/",
+                              per_role(403, 403, admin=202), tickets=("-",)),
     "chat rooms": Case("GET", "/api/chat/rooms/", per_role(403, 200), tickets=("-",)),
     "chat room create": Case("POST", "/api/chat/rooms/", per_role(403, 201), tickets=("-",),
                              body=lambda r, w: {"name": f"room of {r}", "type": "group"}),
@@ -202,8 +217,10 @@ def test_every_endpoint_is_in_the_matrix():
     covered = set()
     for c in CASES.values():
         path = c.path.split("?")[0]
-        for name in ("t", "att", "note_att", "user", "company", "key", "room", "msg", "file_msg"):
+        for name in ("t", "att", "note_att", "user", "company", "key", "room", "msg", "file_msg",
+                     "hook"):  # fmt: skip
             path = path.replace("{" + name + "}", "{id}")
+        path = path.replace("{delivery}", "{d}")
         covered.add((c.method, path))
     # Endpoints for integrations take API keys or a provider's signature, not people:
     # tests/test_inbound_http.py and tests/test_inbound_providers.py.
@@ -238,6 +255,10 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
                                 json={"is_company_admin": True})  # fmt: skip
     assert status == 200
     w: dict[str, Any] = {"company": company["id"], "user": team.id("dave"), "tickets": {}}
+    status, hook = await team.call("admin", "POST", "/api/webhooks/", json={
+        "url": "http://127.0.0.1:9/hook", "events": ["ticket.created"]})  # fmt: skip
+    assert status == 201
+    w["hook"] = hook["id"]
     for key, owner in OWNS.items():
         t = await team.open_ticket(owner, f"ticket {key}")
         status, _ = await team.call(
@@ -266,6 +287,8 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
         "admin", "POST", "/api/admin/api-keys/", json={"name": "k", "scopes": ["tickets:read"]}
     )
     w["key"] = created["id"]
+    _, deliveries = await team.call("admin", "GET", f"/api/webhooks/{w['hook']}/deliveries/")
+    w["delivery"] = deliveries["results"][0]["id"]
     w["outsider_id"] = team.id("carol")
     for key, creator in ROOM_CREATOR.items():
         others = [team.id(m) for m in ROOM_MEMBERS[key] - {creator}]

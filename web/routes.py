@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from web import schemas as s
-from web.handlers import admin, auth, chat, health, inbound, tickets
+from web.handlers import admin, auth, chat, health, inbound, integrations, tickets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -31,6 +31,7 @@ class Route:
 
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 T = "/api/tickets/{id}/"
+W = "/api/webhooks/{id}/"
 C = "/api/chat/rooms/"
 M = "/api/chat/messages/"
 ROUTES: tuple[Route, ...] = (
@@ -116,6 +117,21 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", M + "{id}/remove_reaction/", chat.reaction_remove, "Take a reaction back",
           body=s.ReactionChange),
     Route("GET", M + "{id}/file/", chat.message_file, "Download a message's file"),
+    Route("GET", "/api/admin/jobs/", integrations.jobs_list, "Scheduled jobs: last run, next "
+          "run, last error", access="admin"),
+    Route("GET", "/api/webhooks/", integrations.webhooks_list, "List webhook subscriptions",
+          access="admin", query=s.PageQuery),
+    Route("POST", "/api/webhooks/", integrations.webhooks_create, "Subscribe a URL to events "
+          "(the secret is shown once)", access="admin", body=s.WebhookCreate, status=201),
+    Route("GET", W, integrations.webhook_detail, "One webhook subscription", access="admin"),
+    Route("PATCH", W, integrations.webhook_detail, "Change, turn on or off, or rotate the "
+          "secret", access="admin", body=s.WebhookUpdate),
+    Route("DELETE", W, integrations.webhook_detail, "Delete a subscription and its "
+          "deliveries", access="admin", status=204),
+    Route("GET", W + "deliveries/", integrations.deliveries_list, "Deliveries, newest first, "
+          "each with its attempt log", access="admin", query=s.PageQuery),
+    Route("POST", W + "deliveries/{d}/redeliver/", integrations.delivery_redeliver,
+          "Deliver again now (same webhook-id)", access="admin", status=202),
     Route("POST", "/api/inbound/mime/", inbound.inbound_mime, "Hand over a raw RFC 5322 "
           "message (API key with inbound:write)", access="api_key", status=202,
           raw_body=("message/rfc822",)),

@@ -198,3 +198,30 @@ class ChatListQuery(Strict):
     search: str | None = Field(default=None, min_length=1, max_length=200)
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=200)
+
+
+class PageQuery(Strict):
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=50, ge=1, le=200)
+
+
+class WebhookCreate(Strict):
+    """`events`: event types (see docs/webhooks.md), a family such as `ticket.*`, or `*`.
+    `secret`: leave it out to have one made (`whsec_...`, shown once)."""
+
+    url: str = Field(min_length=1, max_length=2000)
+    events: list[str] = Field(min_length=1, max_length=50)
+    secret: str | None = Field(default=None, max_length=200)
+    description: str = Field(default="", max_length=200)
+    is_active: bool = True
+
+
+class WebhookUpdate(Strict):
+    """Turning a disabled webhook back on clears its failure record; `rotate_secret` makes a
+    new secret, shown in this answer only."""
+
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    events: list[str] | None = Field(default=None, min_length=1, max_length=50)
+    description: str | None = Field(default=None, max_length=200)
+    is_active: bool | None = None
+    rotate_secret: bool | None = None

@@ -16,6 +16,7 @@ TICKET_STATUS_CHANGED = "ticket.status_changed"
 TICKET_ASSIGNED = "ticket.assigned"
 MESSAGE_CREATED = "message.created"
 OUTBOX_QUEUED = "outbox.queued"
+AGENT_AVAILABILITY = "agent.availability"
 
 
 @dataclass(frozen=True, kw_only=True)

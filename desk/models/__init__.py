@@ -4,6 +4,14 @@ from desk.models.base import Base, utcnow
 from desk.models.chat import ChatMessage, ChatParticipant, ChatReaction, ChatRoom
 from desk.models.events import EventRecord
 from desk.models.inbound import InboundMail, InboundState
+from desk.models.operations import (
+    DeliveryState,
+    ImapMailbox,
+    JobRun,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from desk.models.outbox import OutboxMail, OutboxState
 from desk.models.people import ApiKey, AuthSession, Company, CompanyDomain, OtpCode, Role, User
 from desk.models.tickets import (
@@ -30,9 +38,12 @@ __all__ = [
     "ChatRoom",
     "Company",
     "CompanyDomain",
+    "DeliveryState",
     "EventRecord",
+    "ImapMailbox",
     "InboundMail",
     "InboundState",
+    "JobRun",
     "KnownMessageId",
     "MessageKind",
     "OtpCode",
@@ -47,5 +58,8 @@ __all__ = [
     "TicketMessage",
     "TicketTag",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "utcnow",
 ]

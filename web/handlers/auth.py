@@ -42,9 +42,8 @@ async def availability(request: web.Request) -> web.Response:
     user = await require_user(request)
     if request.method == "POST":
         body = await json_body(request, AvailabilityUpdate)
-        async with request.app[DESK].db.writer() as session:
-            user = await set_availability(session, user, is_available=body.is_available,
-                                          capacity=body.capacity)  # fmt: skip
+        user = await set_availability(request.app[DESK], user, is_available=body.is_available,
+                                      capacity=body.capacity)  # fmt: skip
     elif not user.is_staff:
         raise PermissionDenied("only agents and admins have an availability")
     return web.json_response({"is_available": user.is_available, "capacity": user.capacity})

@@ -1,0 +1,152 @@
+"""The scheduled jobs (APScheduler's AsyncIOScheduler in the daemon's loop). Every process
+running the jobs role schedules every job; the lease in desk/jobs/runs.py lets only one of
+them run it at a time, and not again before half its interval has passed. Auto-assignment
+also runs soon after any change that may give it work (a new ticket, an agent becoming
+available, a ticket leaving someone's plate), wherever in the cluster that change happened:
+the event arrives through the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from daemon.outbound.sender import Composer, send_due
+from daemon.outbound.transport import Relay
+from daemon.webhook_sender import deliver_due
+from desk.context import Desk
+from desk.events import Event
+from desk.jobs import runs
+from desk.jobs.assignment import assign_waiting
+from desk.jobs.housekeeping import archive_finished, clean_up
+
+log = logging.getLogger(__name__)
+HOUR = 3600.0
+# Events after which auto-assignment may have something to do.
+ASSIGN_TRIGGERS = ("ticket.created", "ticket.assigned", "ticket.status_changed",
+                   "agent.availability")  # fmt: skip
+TRIGGER_DELAY = 0.2  # let a burst of changes share one run
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    description: str
+    interval: float
+    work: Callable[[], Awaitable[object]]
+    min_gap: timedelta  # a job may run again this soon after any process started it
+
+
+class Scheduler:
+    def __init__(self, desk: Desk, composer: Composer, http: aiohttp.ClientSession) -> None:
+        self.desk = desk
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.jobs = {spec.name: spec for spec in self._specs(composer, http)}
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._running: set[str] = set()
+        self._again: set[str] = set()
+        self._kicked: asyncio.TimerHandle | None = None
+
+    def _specs(self, composer: Composer, http: aiohttp.ClientSession) -> list[JobSpec]:
+        s = self.desk.settings
+        every = s.job_interval_seconds
+        relay = Relay.from_url(s.relay_url) if s.relay_url else None
+
+        async def retry_outbox() -> object:
+            return await send_due(self.desk, relay, composer) if relay else "no relay set"
+
+        return [
+            JobSpec("auto-assign", "Assign waiting tickets to available agents", every,
+                    lambda: assign_waiting(self.desk), timedelta(0)),
+            JobSpec("archive", f"Archive tickets resolved or closed more than "
+                    f"{s.archive_after_hours} h ago", HOUR,
+                    lambda: archive_finished(self.desk), timedelta(seconds=HOUR / 2)),
+            JobSpec("cleanup", "Delete expired codes and sessions, old events and deliveries",
+                    HOUR, lambda: clean_up(self.desk), timedelta(seconds=HOUR / 2)),
+            JobSpec("outbox-retry", "Send outgoing mail that is due again", every,
+                    retry_outbox, timedelta(seconds=every / 2)),
+            JobSpec("webhook-retry", "Deliver webhooks that are due again", every,
+                    lambda: deliver_due(self.desk, http), timedelta(seconds=every / 2)),
+        ]  # fmt: skip
+
+    async def start(self) -> None:
+        for spec in self.jobs.values():
+            trigger = IntervalTrigger(seconds=spec.interval)
+            self._scheduler.add_job(self.run, trigger, args=[spec.name], id=spec.name,
+                                    max_instances=1, coalesce=True,
+                                    misfire_grace_time=None)  # fmt: skip
+        self._scheduler.start()
+        for spec in self.jobs.values():
+            await runs.register(self.desk.db, spec.name, spec.description, spec.interval,
+                                self._next_run(spec.name))  # fmt: skip
+        self.desk.bus.subscribe(self._on_event)
+        self.kick("auto-assign")  # tickets may have waited while no scheduler ran
+
+    async def stop(self) -> None:
+        if self._kicked:
+            self._kicked.cancel()
+        self._scheduler.shutdown(wait=False)
+
+    def _next_run(self, name: str) -> datetime | None:
+        job = self._scheduler.get_job(name)
+        return job.next_run_time if job else None
+
+    async def run(self, name: str) -> bool:
+        """Run `name` now if this process can claim it; True if it ran here. A request that
+        comes while it is running here makes it run once more right after."""
+        if name in self._running:
+            self._again.add(name)
+            return False
+        self._running.add(name)
+        try:
+            ran = await self._run_once(self.jobs[name])
+            while name in self._again:
+                self._again.discard(name)
+                ran = await self._run_once(self.jobs[name]) or ran
+            return ran
+        finally:
+            self._running.discard(name)
+
+    async def _run_once(self, spec: JobSpec) -> bool:
+        db = self.desk.db
+        if not await runs.claim(db, spec.name, self.owner, spec.min_gap):
+            return False
+        result, error = "", None
+        try:
+            result = str(await spec.work())
+        except Exception as exc:
+            log.exception("job %s failed", spec.name)
+            error = f"{type(exc).__name__}: {exc}"
+        await runs.release(db, spec.name, self.owner, result=result, error=error,
+                           next_run_at=self._next_run(spec.name))  # fmt: skip
+        return True
+
+    def kick(self, name: str) -> None:
+        """Run soon; several kicks within TRIGGER_DELAY make one run."""
+        if self._kicked is not None and not self._kicked.cancelled():
+            return
+        loop = asyncio.get_running_loop()
+        self._kicked = loop.call_later(TRIGGER_DELAY, self._kick_now, name)
+
+    def _kick_now(self, name: str) -> None:
+        self._kicked = None
+        task = asyncio.create_task(self.run(name), name=f"job-{name}")
+        task.add_done_callback(_log_failure)
+
+    async def _on_event(self, event: Event) -> None:
+        if event.type in ASSIGN_TRIGGERS:
+            self.kick("auto-assign")
+
+
+def _log_failure(task: asyncio.Task[bool]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a triggered job failed", exc_info=task.exception())

@@ -1,0 +1,104 @@
+"""Delivers webhooks: claims due deliveries, POSTs each signed payload, logs the attempt.
+Woken by every committed change (it may have queued deliveries) and polling besides, so
+retries fall due on time and deliveries queued by another replica are sent too.
+
+The HTTP client resolves names through `GuardedResolver`, which refuses private, loopback,
+link-local and metadata addresses at connection time (unless allowed by setting), and never
+follows redirects: a public URL cannot be bent towards an internal one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from desk.context import Desk
+from desk.events import Event
+from desk.waiting import still_running, wait_event
+from desk.webhooks.destinations import is_forbidden
+from desk.webhooks.queue import Due, Outcome, claim_due, record
+from desk.webhooks.signing import signed_headers
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+TIMEOUT_SECONDS = 10.0
+CONCURRENCY = 10
+
+
+class GuardedResolver(AbstractResolver):
+    def __init__(self) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        allowed = [r for r in results if not is_forbidden(r["host"])]
+        if not allowed:
+            raise OSError(f"{host} resolves only to addresses webhooks may not reach")
+        return allowed
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def client_session(allow_private: bool) -> aiohttp.ClientSession:
+    resolver = aiohttp.ThreadedResolver() if allow_private else GuardedResolver()
+    connector = aiohttp.TCPConnector(resolver=resolver, limit=CONCURRENCY * 2)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+        headers={"User-Agent": "postdesk-webhooks/1"},
+    )
+
+
+async def deliver_due(desk: Desk, http: aiohttp.ClientSession) -> int:
+    """Attempt everything due now; return how many attempts were made (the run-once form)."""
+    attempted = 0
+    while due := await claim_due(desk.db, CONCURRENCY):
+        await asyncio.gather(*(_attempt(desk, http, d) for d in due))
+        attempted += len(due)
+    return attempted
+
+
+async def _attempt(desk: Desk, http: aiohttp.ClientSession, due: Due) -> None:
+    body = json.dumps(due.body, separators=(",", ":"), default=str).encode()
+    headers = signed_headers(due.secret, f"msg_{due.id}", int(time.time()), body)
+    started = time.monotonic()
+    status: int | None = None
+    error: str | None = None
+    try:
+        async with http.post(due.url, data=body, headers=headers, allow_redirects=False) as r:
+            status = r.status
+            if not 200 <= status < 300:
+                error = f"HTTP {status}: {(await r.text(errors='replace'))[:300]}"
+    except TimeoutError:
+        error = f"no answer within {TIMEOUT_SECONDS:.0f} s"
+    except (aiohttp.ClientError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    outcome = Outcome(status, error, int((time.monotonic() - started) * 1000))
+    if error:
+        log.warning("webhook delivery %s to %s failed: %s", due.id, due.url, error)
+    s = desk.settings
+    await record(desk.db, due, outcome, s.desk_name, s.support_address)
+
+
+async def run_webhook_sender(desk: Desk, http: aiohttp.ClientSession) -> None:
+    wake = asyncio.Event()
+
+    async def on_event(_event: Event) -> None:
+        wake.set()
+
+    desk.bus.subscribe(on_event)
+    while still_running():
+        wake.clear()
+        try:
+            await deliver_due(desk, http)
+        except Exception:
+            log.exception("webhook sender failed; retrying")
+        await wait_event(wake, POLL_SECONDS)

@@ -1,0 +1,88 @@
+"""Auto-assignment: each waiting ticket (OPEN, nobody on it) goes to the available agent
+with the fewest active tickets who is under capacity; ties go to the agent idle longest
+(whose last assignment is oldest, never-assigned first). Nobody available: the ticket waits
+for the next run, which a change of availability or a new ticket brings forward."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.context import Desk
+from desk.models import Role, Status, Ticket, User, utcnow
+from desk.tickets.workflow import set_assignee
+
+ACTIVE = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER)
+BATCH = 100
+NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass
+class _Candidate:
+    agent: User
+    active: int
+    last_assigned: datetime
+
+    @property
+    def rank(self) -> tuple[int, datetime, int]:
+        return self.active, self.last_assigned, self.agent.id
+
+
+async def assign_waiting(desk: Desk) -> int:
+    """Assign in batches, each one transaction: a run cut short leaves every ticket either
+    assigned (with its history, event and notification) or still waiting."""
+    total = 0
+    while (done := await _assign_batch(desk)) > 0:
+        total += done
+    return total
+
+
+async def _assign_batch(desk: Desk) -> int:
+    async with desk.change() as (session, events):
+        candidates = await _candidates(session)
+        if not candidates:
+            return 0
+        waiting = await session.scalars(
+            select(Ticket)
+            .where(Ticket.assigned_agent_id.is_(None), Ticket.status == Status.OPEN.value,
+                   Ticket.archived_at.is_(None))
+            .order_by(Ticket.created_at, Ticket.id)
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
+        )  # fmt: skip
+        assigned = 0
+        for ticket in waiting:
+            if not candidates:
+                break
+            best = min(candidates, key=lambda c: c.rank)
+            await set_assignee(session, desk, events, ticket, best.agent, None)
+            assigned += 1
+            best.active += 1
+            best.last_assigned = utcnow()
+            if best.active >= best.agent.capacity:
+                candidates.remove(best)
+        return assigned
+
+
+async def _candidates(session: AsyncSession) -> list[_Candidate]:
+    load = (
+        select(Ticket.assigned_agent_id, func.count(Ticket.id), func.max(Ticket.assigned_at))
+        .where(Ticket.assigned_agent_id.is_not(None), Ticket.status.in_([s.value for s in ACTIVE]),
+               Ticket.archived_at.is_(None))
+        .group_by(Ticket.assigned_agent_id)
+        .subquery()
+    )  # fmt: skip
+    last = select(Ticket.assigned_agent_id, func.max(Ticket.assigned_at).label("at")).group_by(
+        Ticket.assigned_agent_id
+    ).subquery()  # fmt: skip
+    rows = await session.execute(
+        select(User, load.c[1], last.c.at)
+        .outerjoin(load, load.c.assigned_agent_id == User.id)
+        .outerjoin(last, last.c.assigned_agent_id == User.id)
+        .where(User.role.in_([Role.AGENT.value, Role.ADMIN.value]), User.is_active,
+               User.is_available, User.capacity > func.coalesce(load.c[1], 0))
+    )  # fmt: skip
+    return [_Candidate(agent, active or 0, at or NEVER) for agent, active, at in rows]

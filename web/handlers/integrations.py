@@ -1,0 +1,63 @@
+"""Admin endpoints for what runs by itself: outbound webhooks and the scheduled jobs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from desk.jobs.runs import list_jobs
+from desk.webhooks import subscriptions as subs
+from desk.webhooks.queue import redeliver
+from web.auth import require_admin
+from web.handlers.common import json_body, page, path_id, whole_list
+from web.keys import DESK
+from web.schemas import PageQuery, WebhookCreate, WebhookUpdate
+
+
+async def jobs_list(request: web.Request) -> web.Response:
+    await require_admin(request)
+    return whole_list(await list_jobs(request.app[DESK].db))
+
+
+async def webhooks_list(request: web.Request) -> web.Response:
+    await require_admin(request)
+    q = PageQuery.model_validate(dict(request.query))
+    count, found = await subs.list_page(request.app[DESK], (q.page - 1) * q.page_size, q.page_size)
+    more = (q.page - 1) * q.page_size + len(found) < count
+    return page(request, q.page, count, [subs.subscription_data(s) for s in found], more)
+
+
+async def webhooks_create(request: web.Request) -> web.Response:
+    admin = await require_admin(request)
+    body = await json_body(request, WebhookCreate)
+    sub = await subs.create(request.app[DESK], admin, url=body.url, events=body.events,
+                            secret=body.secret, description=body.description,
+                            is_active=body.is_active)  # fmt: skip
+    return web.json_response(subs.subscription_data(sub, with_secret=True), status=201)
+
+
+async def webhook_detail(request: web.Request) -> web.Response:
+    await require_admin(request)
+    desk, sub_id = request.app[DESK], path_id(request)
+    if request.method == "DELETE":
+        await subs.remove(desk, sub_id)
+        return web.Response(status=204)
+    if request.method == "PATCH":
+        body = await json_body(request, WebhookUpdate)
+        sub, rotated = await subs.change(desk, sub_id, body.model_dump(exclude_unset=True))
+        return web.json_response(subs.subscription_data(sub, with_secret=rotated))
+    return web.json_response(subs.subscription_data(await subs.get(desk, sub_id)))
+
+
+async def deliveries_list(request: web.Request) -> web.Response:
+    await require_admin(request)
+    q = PageQuery.model_validate(dict(request.query))
+    offset = (q.page - 1) * q.page_size
+    count, found = await subs.deliveries_page(request.app[DESK], path_id(request), offset,
+                                              q.page_size)  # fmt: skip
+    return page(request, q.page, count, found, offset + len(found) < count)
+
+
+async def delivery_redeliver(request: web.Request) -> web.Response:
+    await require_admin(request)
+    delivery = await redeliver(request.app[DESK].db, path_id(request), path_id(request, "d"))
+    return web.json_response({"id": delivery.id, "state": delivery.state}, status=202)
