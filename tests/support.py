@@ -133,7 +133,8 @@ async def rows(running: Any, model: Any, *where: Any) -> list[Any]:
     from sqlalchemy import select
 
     async with running.desk.db.reader() as session:
-        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+        order = model.id if hasattr(model, "id") else model.__mapper__.primary_key[0]
+        return list(await session.scalars(select(model).where(*where).order_by(order)))
 
 
 async def settled(running: Any, count: int, timeout: float = 20.0) -> list[Any]:

@@ -18,15 +18,17 @@ def new_secret() -> str:
 
 
 def secret_key(secret: str) -> bytes:
-    encoded = secret.removeprefix(PREFIX)
+    return base64.b64decode(secret.removeprefix(PREFIX), validate=True)
+
+
+def normalized_secret(secret: str) -> str | None:
+    """An admin's own secret as the scheme has it (base64 of 16 to 64 bytes, `whsec_`
+    optional), so every Standard Webhooks library verifies with it; None if it is not one."""
     try:
-        return base64.b64decode(encoded, validate=True)
+        key = secret_key(secret)
     except ValueError:
-        return secret.encode()  # a secret chosen by the admin, used as is
-
-
-def is_valid_secret(secret: str) -> bool:
-    return 16 <= len(secret_key(secret)) <= 64
+        return None
+    return PREFIX + base64.b64encode(key).decode() if 16 <= len(key) <= 64 else None
 
 
 def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:

@@ -13,7 +13,7 @@ from desk.errors import NotFound, ValidationFailed
 from desk.models import User, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from desk.webhooks.destinations import check_destination
 from desk.webhooks.queue import delivery_data
-from desk.webhooks.signing import is_valid_secret, new_secret
+from desk.webhooks.signing import new_secret, normalized_secret
 
 EVENT_TYPES = (
     "ticket.created", "ticket.updated", "ticket.status_changed", "ticket.assigned",
@@ -37,10 +37,11 @@ def check_events(events: Sequence[str]) -> list[str]:
 
 
 def _check_secret(secret: str) -> str:
-    if not is_valid_secret(secret):
-        raise ValidationFailed("a secret is whsec_<base64 of 16 to 64 bytes>, or 16 to 64 "
-                               "characters", field="secret")  # fmt: skip
-    return secret
+    normalized = normalized_secret(secret)
+    if normalized is None:
+        raise ValidationFailed("a secret is base64 of 16 to 64 random bytes, whsec_ optional",
+                               field="secret")  # fmt: skip
+    return normalized
 
 
 def subscription_data(sub: WebhookSubscription, *, with_secret: bool = False) -> dict[str, Any]:
