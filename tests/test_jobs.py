@@ -139,8 +139,8 @@ async def test_a_job_runs_once_per_cluster(team: Team, daemon, settings):
         assert not await other.run("archive")
         # ... and a process that died holding the lease holds it only until it expires.
         async with daemon.desk.db.writer() as session:
-            await session.execute(update(JobRun).where(JobRun.name == "cleanup").values(
-                lease_owner="dead-host:1", lease_until=utcnow() + timedelta(minutes=5)))  # fmt: skip
+            held = {"lease_owner": "dead-host:1", "lease_until": utcnow() + timedelta(minutes=5)}
+            await session.execute(update(JobRun).where(JobRun.name == "cleanup").values(held))
         assert not await other.run("cleanup")
         async with daemon.desk.db.writer() as session:
             await session.execute(update(JobRun).where(JobRun.name == "cleanup").values(
