@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from daemon.imap import ImapPoller
 from daemon.inbound_worker import run_inbound_worker
 from daemon.outbound.sender import run_sender
 from daemon.scheduler import Scheduler
@@ -32,6 +33,7 @@ class Running:
     desk: Desk
     smtp_port: int | None = None
     scheduler: Scheduler | None = None
+    imap_pollers: list[ImapPoller] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -81,6 +83,11 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: Work
     stack.push_async_callback(listener.close)
     running.smtp_port = listener.port
     log.info("SMTP listening on %s:%s", s.smtp_host, running.smtp_port)
+    for url in s.imap_urls:
+        poller = ImapPoller(running.desk, receiver, url)
+        running.imap_pollers.append(poller)
+        _spawn(stack, running, poller.run(), f"imap {poller.box.account}")
+        log.info("reading IMAP mailbox %s", poller.box.account)
 
 
 def _spawn(stack: AsyncExitStack, running: Running, coro: object, name: str) -> None:

@@ -28,6 +28,7 @@ from desk.events import Event
 from desk.jobs import runs
 from desk.jobs.assignment import assign_waiting
 from desk.jobs.housekeeping import archive_finished, clean_up
+from desk.waiting import stop_task
 
 log = logging.getLogger(__name__)
 HOUR = 3600.0
@@ -55,6 +56,7 @@ class Scheduler:
         self._running: set[str] = set()
         self._again: set[str] = set()
         self._kicked: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[object]] = set()  # runs in progress, to stop with us
 
     def _specs(self, composer: Composer, http: aiohttp.ClientSession) -> list[JobSpec]:
         s = self.desk.settings
@@ -92,9 +94,13 @@ class Scheduler:
         self.kick("auto-assign")  # tickets may have waited while no scheduler ran
 
     async def stop(self) -> None:
+        """No new runs, and the runs in progress cancelled and awaited: a job stopped
+        mid-way rolls its open transaction back and leaves no connection behind."""
         if self._kicked:
             self._kicked.cancel()
         self._scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            await stop_task(task)
 
     def _next_run(self, name: str) -> datetime | None:
         job = self._scheduler.get_job(name)
@@ -107,6 +113,9 @@ class Scheduler:
             self._again.add(name)
             return False
         self._running.add(name)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # type: ignore[arg-type]
         try:
             ran = await self._run_once(self.jobs[name])
             while name in self._again:
@@ -115,6 +124,8 @@ class Scheduler:
             return ran
         finally:
             self._running.discard(name)
+            if task is not None:
+                self._tasks.discard(task)  # type: ignore[arg-type]
 
     async def _run_once(self, spec: JobSpec) -> bool:
         db = self.desk.db

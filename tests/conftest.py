@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from desk.models import User
 from desk.people import add_user
 from tests.people import PASSWORD, Team
 from tests.sockets import Live
+from tests.dovecot import Dovecot, dovecot_binary
 from tests.support import Api, Sink, free_port
 
 MAILGUN_KEY = "mailgun-signing-key-for-tests"
@@ -128,6 +129,16 @@ def env(tmp_path: Path, database_url: str, redis_url: str, sink: Sink) -> dict[s
     if redis_url:
         values["POSTDESK_REDIS_URL"] = redis_url
     return values
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    binary = dovecot_binary()
+    if binary is None:
+        _unavailable("Dovecot is not installed (Debian package dovecot-imapd)")
+    server = Dovecot.start(str(binary))
+    yield server
+    server.stop()
 
 
 @pytest.fixture
