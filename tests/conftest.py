@@ -24,9 +24,9 @@ from daemon.lifecycle import Running, started
 from desk.config import Settings, load_settings
 from desk.models import User
 from desk.people import add_user
+from tests.dovecot import Dovecot, dovecot_binary
 from tests.people import PASSWORD, Team
 from tests.sockets import Live
-from tests.dovecot import Dovecot, dovecot_binary
 from tests.support import Api, Sink, free_port
 
 MAILGUN_KEY = "mailgun-signing-key-for-tests"
