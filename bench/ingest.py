@@ -1,9 +1,15 @@
-"""Ingestion benchmark: N generated mails over SMTP from C connections into a fresh daemon.
+"""Ingestion benchmark: N generated mails into a fresh daemon by one of three paths.
 
-Reports mails/second accepted (250s) and processed (ticket rows written), and the daemon's
-memory (main process RSS sampled while it runs, plus its parse workers at the end).
+- smtp: over SMTP from C connections;
+- imap: appended to a throw-away Dovecot first, then read by the daemon's IMAP poller;
+- http: POSTed to /api/inbound/mime/ (the provider-webhook path) by C concurrent clients.
 
-    python -m bench.ingest --mails 2000 --connections 4 [--database postgresql+asyncpg://...]
+Reports mails/second accepted (250 / 202, or appended for IMAP) and processed (ticket rows
+written), and the daemon's memory (main process RSS sampled while it runs, plus its parse
+workers at the end).
+
+    python -m bench.ingest --path smtp|imap|http --mails 2000 --connections 4 \
+        [--database postgresql+asyncpg://...]
 """
 
 from __future__ import annotations
@@ -20,11 +26,14 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+import aiohttp
 import aiosmtplib
 from sqlalchemy import func, select
 
+from desk.auth.api_keys import create_key
 from desk.db import Database
 from desk.models import InboundMail
+from desk.people import add_user
 
 WORDS = (
     "printer invoice password reset login error urgent please help order refund account "
@@ -103,6 +112,47 @@ async def send_all(port: int, mails: list[bytes], connections: int) -> float:
     return time.perf_counter() - started
 
 
+async def post_all(base: str, key: str, mails: list[bytes], connections: int) -> float:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for m in mails:
+        queue.put_nowait(m)
+    started = time.perf_counter()
+    headers = {"X-Api-Key": key, "Content-Type": "message/rfc822"}
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            async with http.post(f"{base}/api/inbound/mime/", data=queue.get_nowait(),
+                                 headers=headers) as r:  # fmt: skip
+                if r.status != 202:
+                    raise RuntimeError(f"HTTP {r.status}: {await r.text()}")
+
+    async with aiohttp.ClientSession() as http:
+        await asyncio.gather(*(worker(http) for _ in range(connections)))
+    return time.perf_counter() - started
+
+
+async def append_all(dovecot: object, mails: list[bytes]) -> float:
+    started = time.perf_counter()
+    client = await dovecot.client()  # type: ignore[attr-defined]
+    try:
+        for raw in mails:
+            await client.append(raw, mailbox="INBOX")
+    finally:
+        await client.logout()
+    return time.perf_counter() - started
+
+
+async def _api_key(url: str) -> str:
+    db = Database(url)
+    try:
+        await db.migrate()
+        async with db.writer() as session:
+            admin = await add_user(session, email="bench@localhost", role="admin", password=None)
+        return str((await create_key(db, admin, "bench", ["inbound:write"]))["key"])
+    finally:
+        await db.dispose()
+
+
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -117,12 +167,12 @@ def children(pid: int) -> list[int]:
 
 async def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="pd-bench-"))
-    smtp_port = _free_port()
+    smtp_port, http_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "POSTDESK_DATA_DIR": str(data),
         "POSTDESK_SMTP_PORT": str(smtp_port),
-        "POSTDESK_HTTP_PORT": str(_free_port()),
+        "POSTDESK_HTTP_PORT": str(http_port),
         "POSTDESK_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
     }
     if args.database:
@@ -131,9 +181,19 @@ async def run(args: argparse.Namespace) -> None:
     mails = generate(args.mails)
     size = sum(len(m) for m in mails)
     print(
-        f"corpus: {len(mails)} mails, {size / 1e6:.1f} MB; database: {url.split(':')[0]}; "
-        f"connections: {args.connections}"
+        f"path: {args.path}; corpus: {len(mails)} mails, {size / 1e6:.1f} MB; "
+        f"database: {url.split(':')[0]}; connections: {args.connections}"
     )
+    dovecot = None
+    appended_s = 0.0
+    if args.path == "imap":
+        from tests.dovecot import Dovecot, dovecot_binary
+
+        dovecot = Dovecot.start(str(dovecot_binary()))
+        mails = [m.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") for m in mails]
+        appended_s = await append_all(dovecot, mails)
+        env["POSTDESK_IMAP_URLS"] = dovecot.url()
+    key = await _api_key(url) if args.path == "http" else ""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "daemon", "run", env=env, stderr=asyncio.subprocess.DEVNULL
     )
@@ -141,13 +201,19 @@ async def run(args: argparse.Namespace) -> None:
     try:
         for _ in range(200):
             try:
-                _, w = await asyncio.open_connection("127.0.0.1", smtp_port)
+                _, w = await asyncio.open_connection("127.0.0.1", http_port)
                 w.close()
                 break
             except OSError:
                 await asyncio.sleep(0.05)
         started = time.perf_counter()
-        sending = asyncio.create_task(send_all(smtp_port, mails, args.connections))
+        if args.path == "smtp":
+            sending = asyncio.create_task(send_all(smtp_port, mails, args.connections))
+        elif args.path == "http":
+            base = f"http://127.0.0.1:{http_port}"
+            sending = asyncio.create_task(post_all(base, key, mails, args.connections))
+        else:
+            sending = asyncio.create_task(asyncio.sleep(0, appended_s))
         samples: list[tuple[int, int]] = []
         done = 0
         while done < len(mails):
@@ -178,7 +244,10 @@ async def run(args: argparse.Namespace) -> None:
         proc.terminate()
         await proc.wait()
         await db.dispose()
-    print(f"accepted:  {len(mails) / accept_s:8.1f} mails/s ({accept_s:.1f}s)")
+        if dovecot is not None:
+            dovecot.stop()
+    what = "appended to Dovecot beforehand" if args.path == "imap" else "accepted"
+    print(f"{what}:  {len(mails) / accept_s:8.1f} mails/s ({accept_s:.1f}s)")
     print(f"processed: {len(mails) / processed_s:8.1f} mails/s end to end ({processed_s:.1f}s)")
     print(f"states: {states}")
     print(
@@ -195,6 +264,7 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--path", choices=("smtp", "imap", "http"), default="smtp")
     parser.add_argument("--mails", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
