@@ -40,6 +40,10 @@ class Settings:
     imap_poll_seconds: float = 30.0
     webhook_allow_private: bool = False
     job_interval_seconds: float = 60.0
+    gemini_api_key: str | None = field(default=None, repr=False)
+    gemini_model: str = "gemini-2.5-flash"
+    gemini_base_url: str | None = None
+    gemini_timeout_seconds: float = 30.0
 
     @property
     def support_domain(self) -> str:
@@ -108,6 +112,10 @@ def load_settings(
         imap_poll_seconds=_float(env, "POSTDESK_IMAP_POLL_SECONDS", 30.0),
         webhook_allow_private=_bool(env, "POSTDESK_WEBHOOK_ALLOW_PRIVATE"),
         job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
+        gemini_api_key=env.get("POSTDESK_GEMINI_API_KEY") or None,
+        gemini_model=env.get("POSTDESK_GEMINI_MODEL", "").strip() or "gemini-2.5-flash",
+        gemini_base_url=env.get("POSTDESK_GEMINI_BASE_URL", "").strip() or None,
+        gemini_timeout_seconds=_float(env, "POSTDESK_GEMINI_TIMEOUT_SECONDS", 30.0),
     )
 
 

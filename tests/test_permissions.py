@@ -134,6 +134,8 @@ CASES: dict[str, Case] = {
     "unarchive": Case("POST", "/api/tickets/{t}/unarchive/", per_ticket(200, staff_only=True),
                       prepare="archived"),
     "history": Case("GET", "/api/tickets/{t}/history/", per_ticket(200)),
+    # No Gemini key in these tests: staff who may open the ticket get 503 ai_unavailable.
+    "ai draft": Case("POST", "/api/tickets/{t}/ai-draft/", per_ticket(503, staff_only=True)),
     "attachment": Case("GET", "/api/attachments/{att}/", per_ticket(200)),
     "note attachment": Case("GET", "/api/attachments/{note_att}/",
                             per_ticket(200, hidden_from_customers=True)),

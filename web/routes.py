@@ -90,6 +90,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", T + "archive/", tickets.ticket_archive, "Archive a finished ticket (staff)"),
     Route("POST", T + "unarchive/", tickets.ticket_unarchive, "Bring a ticket back (staff)"),
     Route("GET", T + "history/", tickets.ticket_history_list, "Who changed what, when"),
+    Route("POST", T + "ai-draft/", tickets.ai_draft, "A reply draft from Gemini (agents and "
+          "admins; nothing is sent)"),
     Route("GET", "/api/attachments/{id}/", tickets.attachment_download, "Download an "
           "attachment the caller may see"),
     Route("GET", "/api/chat/rooms/", chat.rooms_list, "The caller's rooms, with unread counts",

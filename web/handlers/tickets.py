@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from desk.ai.drafts import draft_reply
 from desk.blobs import blob_path
 from desk.models import User
 from desk.tickets import workflow
@@ -154,3 +155,9 @@ def download(path: Path, content_type: str, filename: str) -> web.FileResponse:
 def _disposition(filename: str) -> str:
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+async def ai_draft(request: web.Request) -> web.Response:
+    """A draft only: the agent edits it and sends it as a normal reply."""
+    user = await require_user(request)
+    return web.json_response(await draft_reply(request.app[DESK], user, path_id(request)))
