@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from web import schemas as s
-from web.handlers import admin, auth, chat, health, inbound, integrations, tickets
+from web.handlers import admin, analytics, auth, chat, health, inbound, integrations, tickets
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -119,6 +119,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", M + "{id}/remove_reaction/", chat.reaction_remove, "Take a reaction back",
           body=s.ReactionChange),
     Route("GET", M + "{id}/file/", chat.message_file, "Download a message's file"),
+    Route("GET", "/api/analytics/summary/", analytics.summary, "Counts by status and "
+          "priority, backlog, unassigned", access="admin", query=s.ReportQuery),
+    Route("GET", "/api/analytics/volume/", analytics.volume, "Tickets created and resolved "
+          "per day", access="admin", query=s.VolumeQuery),
+    Route("GET", "/api/analytics/resolution/", analytics.resolution, "Time to resolve and to "
+          "first response, per agent and overall", access="admin", query=s.ResolutionQuery),
     Route("GET", "/api/admin/jobs/", integrations.jobs_list, "Scheduled jobs: last run, next "
           "run, last error", access="admin"),
     Route("GET", "/api/webhooks/", integrations.webhooks_list, "List webhook subscriptions",

@@ -225,3 +225,19 @@ class WebhookUpdate(Strict):
     description: str | None = Field(default=None, max_length=200)
     is_active: bool | None = None
     rotate_secret: bool | None = None
+
+
+class ReportQuery(Strict):
+    format: Literal["json", "csv"] = "json"
+
+
+class VolumeQuery(ReportQuery):
+    days: int = Field(default=30, ge=1, le=366)
+
+
+class ResolutionQuery(ReportQuery):
+    """The period: `since` and `until` (ISO 8601), or the last `days` days up to now."""
+
+    days: int = Field(default=30, ge=1, le=366)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None

@@ -1,0 +1,69 @@
+"""Admin analytics, as JSON or (`?format=csv`) as a CSV table a spreadsheet opens."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from desk import analytics
+from desk.errors import ValidationFailed
+from desk.models import utcnow
+from web.auth import require_admin
+from web.keys import DESK
+from web.schemas import ReportQuery, ResolutionQuery, VolumeQuery
+
+
+async def summary(request: web.Request) -> web.Response:
+    await require_admin(request)
+    q = ReportQuery.model_validate(dict(request.query))
+    data = await analytics.summary(request.app[DESK].db)
+    rows = [("status", k, v) for k, v in data["by_status"].items()]
+    rows += [("backlog_priority", k, v) for k, v in data["backlog_by_priority"].items()]
+    rows += [(name, "", data[name]) for name in ("total", "backlog", "unassigned", "archived")]
+    return _answer(q.format, data, ("measure", "key", "count"), rows, "summary")
+
+
+async def volume(request: web.Request) -> web.Response:
+    await require_admin(request)
+    q = VolumeQuery.model_validate(dict(request.query))
+    days = await analytics.volume(request.app[DESK].db, q.days)
+    rows = [(d["date"], d["created"], d["resolved"]) for d in days]
+    return _answer(q.format, {"days": q.days, "results": days}, ("date", "created", "resolved"),
+                   rows, "volume")  # fmt: skip
+
+
+async def resolution(request: web.Request) -> web.Response:
+    await require_admin(request)
+    q = ResolutionQuery.model_validate(dict(request.query))
+    until = q.until or utcnow()
+    since = q.since or until - timedelta(days=q.days)
+    if since >= until:
+        raise ValidationFailed("since must be before until", field="since")
+    data = await analytics.resolution(request.app[DESK].db, analytics.Period(since, until))
+    columns = ("agent_id", "name", "email", "resolution_count", "resolution_average_seconds",
+               "resolution_median_seconds", "first_response_count",
+               "first_response_average_seconds", "first_response_median_seconds")  # fmt: skip
+    overall = {"agent_id": "all", "name": "", "email": "", **data["overall"]}
+    rows = [tuple(a.get(c) for c in columns) for a in [*data["agents"], overall]]
+    return _answer(q.format, data, columns, rows, "resolution")
+
+
+def _answer(fmt: str, data: dict[str, Any], columns: Sequence[str],
+            rows: Sequence[Sequence[Any]], name: str) -> web.Response:  # fmt: skip
+    if fmt == "json":
+        return web.json_response(data)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return web.Response(
+        text=out.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
