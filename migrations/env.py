@@ -10,9 +10,22 @@ from desk.config import load_settings
 from desk.models import Base
 
 
+def _include_name(name: str | None, type_: str, _parents: dict[str, str | None]) -> bool:
+    """Full-text search lives outside the models (migration 0011): tsvector columns and
+    their indexes on PostgreSQL, FTS5 tables and their shadow tables on SQLite."""
+    if name is None:
+        return True
+    if type_ == "table" and name.startswith("search_"):
+        return False
+    if type_ == "column" and name == "search_vector":
+        return False
+    return not (type_ == "index" and name.endswith("_search"))
+
+
 def _run(connection: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table instead.
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
+                      include_name=_include_name)  # fmt: skip
     with context.begin_transaction():
         context.run_migrations()
 

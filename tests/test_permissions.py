@@ -118,6 +118,8 @@ CASES: dict[str, Case] = {
     "ticket create": Case("POST", "/api/tickets/", per_role(201, 400), tickets=("-",),
                           body=lambda r, w: {"subject": "s", "description": "d"}),
     "ticket get": Case("GET", "/api/tickets/{t}/", per_ticket(200)),
+    "ticket search": Case("GET", "/api/tickets/search/?q=ticket", per_role(200, 200),
+                          tickets=("-",)),
     "ticket patch": Case("PATCH", "/api/tickets/{t}/", per_ticket(200, staff_only=True),
                          body=lambda r, w: {"priority": "MEDIUM"}),
     "message": Case("POST", "/api/tickets/{t}/messages/", per_ticket(201),

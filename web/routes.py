@@ -74,6 +74,8 @@ ROUTES: tuple[Route, ...] = (
           "once)", access="admin", body=s.ApiKeyCreate, status=201),
     Route("DELETE", "/api/admin/api-keys/{id}/", admin.api_keys_revoke, "Revoke an API key",
           access="admin", status=204),
+    Route("GET", "/api/tickets/search/", tickets.ticket_search, "Full-text search over "
+          "subjects, messages and customers", query=s.TicketSearchQuery),
     Route("GET", "/api/tickets/", tickets.ticket_list, "Tickets the caller may see",
           query=s.TicketListQuery),
     Route("POST", "/api/tickets/", tickets.ticket_create, "Open a ticket", body=s.TicketCreate,

@@ -241,3 +241,11 @@ class ResolutionQuery(ReportQuery):
     days: int = Field(default=30, ge=1, le=366)
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
+
+
+class TicketSearchQuery(TicketListQuery):
+    """`q` in websearch syntax: words, "a phrase", OR, -word. Archived tickets are searched
+    too unless `archived=false`; `ordering` does not apply (best match first)."""
+
+    q: str = Field(min_length=1, max_length=500)
+    archived: Literal["false", "true", "all"] = "all"

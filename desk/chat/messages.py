@@ -25,6 +25,8 @@ from desk.db import Database, insert_ignoring_conflicts
 from desk.errors import NotFound, PermissionDenied, ValidationFailed
 from desk.events import Event
 from desk.models import ChatMessage, ChatParticipant, ChatReaction, Role, User, utcnow
+from desk.search.engines import matches
+from desk.search.syntax import check
 from desk.uploads import Upload
 
 MAX_BODY = 10_000
@@ -165,8 +167,9 @@ async def list_messages(
         else:
             mine = select(ChatParticipant.room_id).where(ChatParticipant.user_id == user.id)
             where = [ChatMessage.room_id.in_(mine)]
-        if search:
-            where.append(func.lower(ChatMessage.body).contains(search.lower(), autoescape=True))
+        if search:  # the same full-text machinery as ticket search
+            found = matches(session, "chat_messages", check(search)).subquery()
+            where.append(ChatMessage.id.in_(select(found.c.id)))
         count = int(await session.scalar(select(func.count()).select_from(ChatMessage)
                                          .where(*where)) or 0)  # fmt: skip
         rows = list(await session.scalars(

@@ -61,7 +61,7 @@ class TicketFilter:
     ordering: str = "-updated_at"
 
 
-def _conditions(user: User, f: TicketFilter) -> list[ColumnElement[bool]]:
+def conditions(user: User, f: TicketFilter) -> list[ColumnElement[bool]]:
     where = [ticket_filter(user)]
     if f.status:
         where.append(Ticket.status.in_(f.status))
@@ -119,7 +119,7 @@ async def list_tickets(
 ) -> Page:
     """One page in two queries whatever its size: the count (unless remembered) and the
     tickets with their tags. One row past the page tells whether there is a next page."""
-    where = _conditions(user, f)
+    where = conditions(user, f)
     key = (_scope(user), f)
     async with db.reader() as session:
         count = counts.get(key) if counts else None

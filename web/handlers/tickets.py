@@ -10,6 +10,7 @@ from aiohttp import web
 from desk.ai.drafts import draft_reply
 from desk.blobs import blob_path
 from desk.models import User
+from desk.search.tickets import search_tickets
 from desk.tickets import workflow
 from desk.tickets.errors import TicketNotFound
 from desk.tickets.events import message_data
@@ -30,6 +31,7 @@ from web.schemas import (
     StatusChange,
     TicketCreate,
     TicketListQuery,
+    TicketSearchQuery,
     TicketUpdate,
 )
 
@@ -37,17 +39,30 @@ from web.schemas import (
 async def ticket_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     q = TicketListQuery.model_validate(dict(request.query))
-    f = TicketFilter(
+    offset = (q.page - 1) * q.page_size
+    found = await list_tickets(request.app[DESK].db, user, _filter(q), offset=offset,
+                               limit=q.page_size, counts=request.app[COUNTS])  # fmt: skip
+    return page(request, q.page, found.count, found.results, found.has_more)
+
+
+async def ticket_search(request: web.Request) -> web.Response:
+    """Best match first; the same filters and access as the list, archived included."""
+    user = await require_user(request)
+    q = TicketSearchQuery.model_validate(dict(request.query))
+    offset = (q.page - 1) * q.page_size
+    count, results, more = await search_tickets(request.app[DESK].db, user, q.q, _filter(q),
+                                                offset=offset, limit=q.page_size)  # fmt: skip
+    return page(request, q.page, count, results, more)
+
+
+def _filter(q: TicketListQuery) -> TicketFilter:
+    return TicketFilter(
         status=tuple(q.status), priority=tuple(q.priority), assigned_agent=q.assigned_agent,
         unassigned=q.unassigned, tag=q.tag, customer=q.customer, company=q.company,
         created_after=q.created_after, created_before=q.created_before,
         updated_after=q.updated_after, updated_before=q.updated_before,
         archived=q.archived, ordering=q.ordering,
     )  # fmt: skip
-    offset = (q.page - 1) * q.page_size
-    found = await list_tickets(request.app[DESK].db, user, f, offset=offset, limit=q.page_size,
-                               counts=request.app[COUNTS])  # fmt: skip
-    return page(request, q.page, found.count, found.results, found.has_more)
 
 
 async def ticket_create(request: web.Request) -> web.Response:

@@ -1,0 +1,73 @@
+"""The two engines behind one interface: for a source table, the ids of rows matching a
+query with a rank (higher is better), and a highlighted snippet of one row's text.
+
+Snippets mark matches with two rare characters, are HTML-escaped, and only then get their
+<mark> tags: whatever the mail said, a snippet carries no markup but <mark>."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.search.syntax import fts5
+
+OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def matches(session: AsyncSession, source: str, query: str) -> Select[Any]:
+    """SELECT id, rank of `source` rows matching `query`."""
+    if is_postgres(session):
+        vector = literal_column(f"{source}.search_vector")
+        tsq = func.websearch_to_tsquery("simple", bindparam(f"q_{source}", query))
+        return (
+            select(literal_column(f"{source}.id").label("id"),
+                   func.ts_rank(vector, tsq).label("rank"))
+            .select_from(table(source))
+            .where(vector.op("@@")(tsq))
+        )  # fmt: skip
+    fts = f"search_{source}"
+    return (
+        select(literal_column(f"{fts}.rowid").label("id"),
+               (-func.bm25(literal_column(fts))).label("rank"))
+        .select_from(table(fts))
+        .where(literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query))))
+    )  # fmt: skip
+
+
+async def snippets(session: AsyncSession, source: str, column: str, ids: list[int],
+                   query: str) -> dict[int, str]:  # fmt: skip
+    """A highlighted passage of `column` for each of `ids` (a page's worth)."""
+    if not ids:
+        return {}
+    if is_postgres(session):
+        tsq = func.websearch_to_tsquery("simple", bindparam("q", query))
+        text: ColumnElement[Any] = func.ts_headline(
+            "simple", func.left(literal_column(f"{source}.{column}"), 200_000), tsq,
+            f"StartSel={OPEN}, StopSel={CLOSE}, MaxWords=30, MinWords=12, MaxFragments=2, "
+            "FragmentDelimiter=\" … \"",
+        )  # fmt: skip
+        rows = await session.execute(
+            select(literal_column(f"{source}.id"), text).select_from(table(source))
+            .where(literal_column(f"{source}.id").in_(ids))
+        )  # fmt: skip
+    else:
+        fts = f"search_{source}"
+        position = {"subject": 0, "body_text": 0, "body": 0, "name": 0, "email": 1}[column]
+        text = func.snippet(literal_column(fts), position, OPEN, CLOSE, "…", 24)
+        rows = await session.execute(
+            select(literal_column(f"{fts}.rowid"), text).select_from(table(fts))
+            .where(literal_column(fts).op("MATCH")(bindparam("q", fts5(query))),
+                   literal_column(f"{fts}.rowid").in_(ids))
+        )  # fmt: skip
+    return {int(row_id): mark(str(passage or "")) for row_id, passage in rows}
+
+
+def mark(passage: str) -> str:
+    return html.escape(passage).replace(OPEN, "<mark>").replace(CLOSE, "</mark>")

@@ -1,0 +1,131 @@
+"""Full-text search over the API, on whichever engine the backend has (FTS5 or tsvector):
+what each role may find (as strictly as the permission matrix), the query syntax,
+ranking, snippets, filters and paging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.people import Team
+from tests.support import make_mail, send, settled
+
+
+async def _search(team: Team, who: str | None, q: str, **params: str) -> tuple[int, Any]:
+    return await team.call(who, "GET", "/api/tickets/search/", params={"q": q, **params})
+
+
+def _ids(body: dict[str, Any]) -> list[int]:
+    return [r["id"] for r in body["results"]]
+
+
+@pytest.fixture
+async def desk(team: Team, daemon) -> dict[str, int]:
+    """carol: a ticket with a public message and an internal note (assigned to agent1);
+    dave: a ticket of his own (assigned to agent2); one unassigned ticket by mail."""
+    a = await team.open_ticket("carol", "Invoice totals wrong",
+                               description="The zeppelin invoice adds up wrong")  # fmt: skip
+    b = await team.open_ticket("dave", "Zeppelin landing gear",
+                               description="My zeppelin lost a wheel")  # fmt: skip
+    for ticket, agent in ((a, "agent1"), (b, "agent2")):
+        status, _ = await team.call("admin", "POST", f"/api/tickets/{ticket}/assign/",
+                                    json={"assigned_agent": team.id(agent)})  # fmt: skip
+        assert status == 200
+    status, _ = await team.call("agent1", "POST", f"/api/tickets/{a}/messages/",
+                                json={"body": "Carol owes the walrus fund; do not refund",
+                                      "is_internal": True})  # fmt: skip
+    assert status == 201
+    raw, _ = make_mail(sender="erin@example.net", name="Erin Quartermain",
+                       subject="Kettle <b>broken</b>",
+                       body="<script>alert(1)</script> my kettle is broken")  # fmt: skip
+    await send(daemon.smtp_port, raw, sender="erin@example.net")
+    await settled(daemon, 1)
+    _, found = await _search(team, "admin", "kettle")
+    return {"a": a, "b": b, "mail": _ids(found)[0]}
+
+
+async def test_each_role_finds_only_what_it_may_open(team: Team, desk):
+    a, b, mail = desk["a"], desk["b"], desk["mail"]
+    expected = {"carol": [a], "dave": [b], "agent1": [a], "agent2": [b], "admin": [b, a]}
+    for who, ids in expected.items():
+        status, body = await _search(team, who, "zeppelin")
+        assert status == 200, body
+        assert sorted(_ids(body)) == sorted(ids), who
+        assert body["count"] == len(ids)
+    # Text only in an internal note: staff who see the ticket find it, the customer never.
+    for who, ids in {"carol": [], "dave": [], "agent1": [a], "agent2": [], "admin": [a]}.items():
+        _, body = await _search(team, who, "walrus")
+        assert _ids(body) == ids, who
+        assert all("walrus" not in r["snippet"] for r in body["results"] if who == "carol")
+    # The unassigned ticket from mail: every agent may open it, no other customer.
+    assert _ids((await _search(team, "agent2", "kettle"))[1]) == [mail]
+    assert _ids((await _search(team, "carol", "kettle"))[1]) == []
+    assert (await _search(team, None, "kettle"))[0] == 401
+
+
+async def test_customer_sees_no_note_even_when_the_ticket_matches(team: Team, desk):
+    """The ticket matches on a public word; the snippet must come from public text."""
+    _, body = await _search(team, "carol", "zeppelin OR walrus")
+    [hit] = body["results"]
+    assert hit["id"] == desk["a"] and "walrus" not in hit["snippet"]
+    assert "<mark>zeppelin</mark>" in hit["snippet"]
+
+
+async def test_syntax_ranking_snippets_and_people(team: Team, desk):
+    a, b, mail = desk["a"], desk["b"], desk["mail"]
+    # A subject match ranks above a body-only match.
+    _, body = await _search(team, "admin", "zeppelin")
+    assert _ids(body) == [b, a] and body["results"][0]["matched"] == "subject"
+    assert _ids((await _search(team, "admin", '"lost a wheel"'))[1]) == [b]
+    assert _ids((await _search(team, "admin", '"wheel lost"'))[1]) == []
+    assert _ids((await _search(team, "admin", "zeppelin -wheel -landing"))[1]) == [a]
+    assert sorted(_ids((await _search(team, "admin", "kettle OR invoice"))[1])) == sorted([a, mail])
+    assert _ids((await _search(team, "admin", "ZEPPELIN invoice"))[1]) == [a]
+    # Customers by name and email.
+    _, body = await _search(team, "admin", "Quartermain")
+    assert _ids(body) == [mail] and body["results"][0]["matched"] == "customer"
+    assert _ids((await _search(team, "admin", "erin@example.net"))[1]) == [mail]
+    # Snippets carry <mark> and nothing else of the mail's markup.
+    _, body = await _search(team, "admin", "kettle")
+    snippet = body["results"][0]["snippet"]
+    assert "<mark>kettle</mark>" in snippet.lower() or "<mark>Kettle</mark>" in snippet
+    assert "<script>" not in snippet and "<b>" not in snippet
+
+
+async def test_filters_paging_and_bad_queries(team: Team, desk):
+    a, b = desk["a"], desk["b"]
+    _, body = await _search(team, "admin", "zeppelin", assigned_agent=str(team.id("agent1")))
+    assert _ids(body) == [a]
+    status, _ = await team.call("agent2", "POST", f"/api/tickets/{b}/set-status/",
+                                json={"status": "RESOLVED"})  # fmt: skip
+    assert status == 200
+    assert _ids((await _search(team, "admin", "zeppelin", status="RESOLVED"))[1]) == [b]
+    assert _ids((await _search(team, "admin", "zeppelin", priority="URGENT"))[1]) == []
+    assert _ids((await _search(team, "admin", "zeppelin",
+                               created_after="2000-01-01T00:00:00Z"))[1]) == [b, a]  # fmt: skip
+    assert _ids((await _search(team, "admin", "zeppelin",
+                               created_before="2000-01-01T00:00:00Z"))[1]) == []  # fmt: skip
+    _, first = await _search(team, "admin", "zeppelin", page_size="1")
+    assert first["count"] == 2 and len(first["results"]) == 1 and first["next"]
+    _, second = await _search(team, "admin", "zeppelin", page_size="1", page="2")
+    assert _ids(first) + _ids(second) == [b, a] and second["next"] is None
+    for q in ("", "   ", "-zeppelin", '""', "OR"):
+        status, body = await _search(team, "admin", q)
+        assert status == 400 and "q" in body["details"]["fields"], q
+
+
+async def test_chat_search_uses_the_same_machinery(team: Team, daemon):
+    status, room = await team.call("agent1", "POST", "/api/chat/rooms/",
+                                   json={"name": "ops", "type": "group"})  # fmt: skip
+    assert status == 201
+    for text in ("Deploying the zeppelin fix", "zeppelin deployed", "unrelated"):
+        status, _ = await team.call("agent1", "POST", "/api/chat/messages/",
+                                    json={"room": room["id"], "body": text})  # fmt: skip
+        assert status == 201
+    _, found = await team.call("agent1", "GET", "/api/chat/messages/",
+                               params={"search": "zeppelin -deployed"})  # fmt: skip
+    assert [m["body"] for m in found["results"]] == ["Deploying the zeppelin fix"]
+    _, found = await team.call("agent2", "GET", "/api/chat/messages/",
+                               params={"search": "zeppelin"})  # fmt: skip
+    assert found["results"] == []  # not in that room
