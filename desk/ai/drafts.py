@@ -39,10 +39,10 @@ class AiUpstreamError(DeskError):
 
 
 async def draft_reply(desk: Desk, agent: User, ticket_id: int) -> dict[str, Any]:
-    if not agent.is_staff:
-        raise PermissionDenied("only agents and admins ask for drafts")
     async with desk.db.reader() as session:
-        ticket = await visible_ticket(session, agent, ticket_id)
+        ticket = await visible_ticket(session, agent, ticket_id)  # 404 before 403, as REST
+        if not agent.is_staff:
+            raise PermissionDenied("only agents and admins ask for drafts")
         customer = await session.get(User, ticket.customer_id)
         messages = list(await session.scalars(
             select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
