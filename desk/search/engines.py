@@ -21,6 +21,25 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def restrict(
+    session: AsyncSession, stmt: Select[Any], source: str, id_column: Any, query: str
+) -> tuple[Select[Any], ColumnElement[float], ColumnElement[Any]]:
+    """`stmt` (which selects from `source`'s mapped table) narrowed to the rows matching
+    `query`; returns it with the rank expression and the column to order newest-first by.
+    On SQLite the FTS5 table drives the join, so ORDER BY its rowid DESC LIMIT n stops
+    after n matches instead of ranking them all."""
+    if is_postgres(session):
+        vector = literal_column(f"{source}.search_vector")
+        tsq = func.websearch_to_tsquery("simple", bindparam(f"q_{source}", query))
+        return stmt.where(vector.op("@@")(tsq)), func.ts_rank(vector, tsq), id_column
+    fts = f"search_{source}"
+    rowid = literal_column(f"{fts}.rowid")
+    narrowed = stmt.join(table(fts), rowid == id_column).where(
+        literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query)))
+    )
+    return narrowed, -func.bm25(literal_column(fts)), rowid
+
+
 def matches(session: AsyncSession, source: str, query: str) -> Select[Any]:
     """SELECT id, rank of `source` rows matching `query`."""
     if is_postgres(session):
