@@ -22,7 +22,13 @@ def is_postgres(session: AsyncSession) -> bool:
 
 
 def restrict(
-    session: AsyncSession, stmt: Select[Any], source: str, id_column: Any, query: str
+    session: AsyncSession,
+    stmt: Select[Any],
+    source: str,
+    id_column: Any,
+    query: str,
+    *,
+    few: bool = False,
 ) -> tuple[Select[Any], ColumnElement[float], ColumnElement[Any]]:
     """`stmt` (which selects from `source`'s mapped table) narrowed to the rows matching
     `query`; returns it with the rank expression and the column to order newest-first by.
@@ -34,6 +40,13 @@ def restrict(
         return stmt.where(vector.op("@@")(tsq)), func.ts_rank(vector, tsq), id_column
     fts = f"search_{source}"
     rowid = literal_column(f"{fts}.rowid")
+    matching = literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query)))
+    if few:
+        # `stmt` already selects a few rows (a customer's): look each one up in the index
+        # instead of walking every match of a common word.
+        probe = (select(-func.bm25(literal_column(fts))).select_from(table(fts))
+                 .where(matching, rowid == id_column).scalar_subquery())  # fmt: skip
+        return stmt.where(probe.is_not(None)), probe, id_column
     narrowed = stmt.join(table(fts), rowid == id_column).where(
         literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query)))
     )
