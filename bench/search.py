@@ -51,7 +51,7 @@ async def fill_messages(db: Database, tickets: int, messages: int, seed: int = 5
     chunk = 10_000
     for start in range(0, messages, chunk):
         rows = []
-        for i in range(start, min(start + chunk, messages)):
+        for _ in range(start, min(start + chunk, messages)):
             body = " ".join(rng.choices(vocab, weights, k=30))
             rows.append({"ticket_id": 1 + rng.randrange(tickets),
                          "kind": rng.choice(["inbound", "outbound", "outbound", "note"]),
