@@ -9,7 +9,17 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, table
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.search.syntax import fts5
@@ -42,11 +52,12 @@ def restrict(
     rowid = literal_column(f"{fts}.rowid")
     matching = literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query)))
     if few:
-        # `stmt` already selects a few rows (a customer's): look each one up in the index
-        # instead of walking every match of a common word.
-        probe = (select(-func.bm25(literal_column(fts))).select_from(table(fts))
-                 .where(matching, rowid == id_column).scalar_subquery())  # fmt: skip
-        return stmt.where(probe.is_not(None)), probe, id_column
+        # `stmt` already selects a few rows (a customer's): the index is asked about those
+        # rows only, in one lookup, instead of walking every match of a common word. FTS5
+        # cannot compute bm25 for such a lookup, so these matches rank equal (newest first).
+        own = stmt.with_only_columns(id_column)
+        hits = select(rowid).select_from(table(fts)).where(matching, rowid.in_(own))
+        return stmt.where(id_column.in_(hits)), literal(1.0, Float), id_column
     narrowed = stmt.join(table(fts), rowid == id_column).where(
         literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query)))
     )
