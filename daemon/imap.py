@@ -20,7 +20,7 @@ import aioimaplib
 from sqlalchemy import select
 
 from desk.context import Desk
-from desk.intake import Envelope, Receiver
+from desk.intake import Envelope, Receiver, store_raw
 from desk.models import ImapMailbox, utcnow
 from desk.waiting import still_running
 
@@ -178,17 +178,23 @@ class ImapPoller:
             return int(row.last_uid)
 
     async def _sync(self, client: aioimaplib.IMAP4, uidvalidity: int, last_uid: int) -> int:
+        """New mail in batches: one commit for a batch's raw bytes, then one STORE and one
+        MOVE for its UIDs, then the position. A crash anywhere in between leaves the batch
+        in the mailbox, already stored: fetched again, recognised, and moved."""
         found = _ok(await client.uid_search(f"UID {last_uid + 1}:*"), "UID SEARCH")
         uids = sorted(int(u) for line in found.lines[:-1] for u in bytes(line).split()
                       if u.isdigit() and int(u) > last_uid)  # fmt: skip
+        envelope = Envelope(mail_from=None, rcpt_tos=(self.desk.settings.support_address,),
+                            source="imap")  # fmt: skip
         for start in range(0, len(uids), FETCH_BATCH):
-            for uid, raw in await self._fetch(client, uids[start : start + FETCH_BATCH]):
-                await self.receiver.receive(raw, Envelope(
-                    mail_from=None, rcpt_tos=(self.desk.settings.support_address,),
-                    source="imap"))  # fmt: skip
-                await self._settle(client, uid)
-                last_uid = uid
-                await self._advance(uidvalidity, uid)
+            mails = await self._fetch(client, uids[start : start + FETCH_BATCH])
+            if not mails:
+                continue
+            await store_raw(self.desk.db, [(raw, envelope) for _, raw in mails])
+            self.receiver.stored.set()  # wake the inbound worker
+            await self._settle(client, ",".join(str(uid) for uid, _ in mails))
+            last_uid = max(uid for uid, _ in mails)
+            await self._advance(uidvalidity, last_uid)
         return last_uid
 
     async def _fetch(self, client: aioimaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes]]:
@@ -205,15 +211,15 @@ class ImapPoller:
                     mails.append((int(uid.group(1)), bytes(line)))
         return sorted(mails)
 
-    async def _settle(self, client: aioimaplib.IMAP4, uid: int) -> None:
-        _ok(await client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
+    async def _settle(self, client: aioimaplib.IMAP4, uids: str) -> None:
+        _ok(await client.uid("store", uids, "+FLAGS.SILENT", r"(\Seen)"), "UID STORE")
         if self.processed == self.box.mailbox:
             return
         if "MOVE" in client.protocol.capabilities:
-            _ok(await client.uid("move", str(uid), _quote(self.processed)), "UID MOVE")
+            _ok(await client.uid("move", uids, _quote(self.processed)), "UID MOVE")
             return
-        _ok(await client.uid("copy", str(uid), _quote(self.processed)), "UID COPY")
-        _ok(await client.uid("store", str(uid), "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
+        _ok(await client.uid("copy", uids, _quote(self.processed)), "UID COPY")
+        _ok(await client.uid("store", uids, "+FLAGS.SILENT", r"(\Deleted)"), "UID STORE")
         _ok(await client.expunge(), "EXPUNGE")
 
     async def _advance(self, uidvalidity: int, uid: int) -> None:

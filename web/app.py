@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk.context import Desk
+from desk.intake import Receiver
 from desk.tickets.counts import CountCache
 from web import live
 from web.errors import error_middleware
-from web.keys import COUNTS, DESK
+from web.keys import COUNTS, DESK, RECEIVER
 from web.openapi import openapi_json
 from web.routes import ROUTES
 
@@ -19,6 +20,7 @@ def create_app(desk: Desk) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[DESK] = desk
     app[COUNTS] = CountCache()
+    app[RECEIVER] = Receiver(desk.db)
     live.install(app, desk)
     add_routes(app)
     return app

@@ -23,10 +23,10 @@ from aiohttp import BodyPartReader, web
 
 from desk.auth.api_keys import authenticate_key
 from desk.errors import DeskError, NotAuthenticated, ValidationFailed
-from desk.intake import Envelope, store_raw
+from desk.intake import Envelope
 from desk.mail import providers
 from desk.uploads import UploadTooLarge
-from web.keys import DESK
+from web.keys import DESK, RECEIVER
 
 log = logging.getLogger(__name__)
 INBOUND_SCOPE = "inbound:write"
@@ -103,7 +103,7 @@ async def _store(request: web.Request, raw: bytes, rcpts: list[str], source: str
     envelope = Envelope(mail_from=None, source=source,
                         rcpt_tos=tuple(rcpts) or (settings.support_address,))  # fmt: skip
     try:
-        [stored_id] = await store_raw(request.app[DESK].db, [(raw, envelope)])
+        stored_id = await request.app[RECEIVER].receive(raw, envelope)
     except Exception as exc:
         log.exception("could not store a message handed over by %s", source)
         raise NotStored("the message was not stored; send it again later") from exc
