@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.people import Team
+from tests.people import PASSWORD, Team
 from tests.support import make_mail, send, settled
 
 
@@ -129,3 +129,24 @@ async def test_chat_search_uses_the_same_machinery(team: Team, daemon):
     _, found = await team.call("agent2", "GET", "/api/chat/messages/",
                                params={"search": "zeppelin"})  # fmt: skip
     assert found["results"] == []  # not in that room
+
+
+async def test_company_admins_and_deactivated_users(team: Team, desk, make_user, api):
+    """cora administers the company of example.com (carol and dave): she finds both their
+    tickets, never the note; a deactivated agent finds nothing at all."""
+    cora = await make_user("cora@example.com", "customer")
+    status, _ = await team.call("admin", "POST", "/api/admin/companies/",
+                                json={"name": "Example", "domains": ["example.com"]})  # fmt: skip
+    assert status == 201
+    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{cora.id}/",
+                                json={"is_company_admin": True})  # fmt: skip
+    assert status == 200
+    team.tokens["cora"] = await api.token("cora@example.com", PASSWORD)
+    _, body = await _search(team, "cora", "zeppelin")
+    assert sorted(_ids(body)) == sorted([desk["a"], desk["b"]])
+    assert _ids((await _search(team, "cora", "walrus"))[1]) == []
+    assert _ids((await _search(team, "cora", "kettle"))[1]) == []  # erin is not in it
+    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('agent1')}/",
+                                json={"is_active": False})  # fmt: skip
+    assert status == 200
+    assert (await _search(team, "agent1", "zeppelin"))[0] == 401
