@@ -7,13 +7,15 @@ import email
 import email.policy
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from typing import Any
 
 import aiohttp
 import aiosmtplib
+from aiohttp import web
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
@@ -216,3 +218,20 @@ class TcpProxy:
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._writers -= {writer, up_writer}
+
+
+@asynccontextmanager
+async def http_server(port: int, method: str, path: str,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> AsyncIterator[None]:  # fmt: skip
+    """A real HTTP server on 127.0.0.1:`port` with one route: what stands in for a third
+    party (a webhook receiver, Gemini's REST API)."""
+    app = web.Application()
+    app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield
+    finally:
+        await runner.cleanup()

@@ -16,7 +16,7 @@ from aiohttp import web
 from daemon.lifecycle import started
 from desk.people import add_user
 from tests.people import PASSWORD, Team
-from tests.support import Api, free_port, make_mail, send, settled
+from tests.support import Api, free_port, http_server, make_mail, send, settled
 
 API_KEY = "gemini-key-for-tests"
 MODEL = "gemini-test-flash"
@@ -64,13 +64,8 @@ class GeminiStub:
 @pytest.fixture
 async def gemini() -> AsyncIterator[GeminiStub]:
     stub = GeminiStub(free_port())
-    app = web.Application()
-    app.router.add_post("/{version}/models/{model_action}", stub.generate)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", stub.port).start()
-    yield stub
-    await runner.cleanup()
+    async with http_server(stub.port, "POST", "/{version}/models/{model_action}", stub.generate):
+        yield stub
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from desk.models import DeliveryState, WebhookDelivery, WebhookSubscription, utc
 from desk.people import add_user
 from desk.webhooks.destinations import ForbiddenDestination, check_destination
 from tests.people import Team
-from tests.support import Api, free_port, rows, wait_for, wait_for_value
+from tests.support import Api, free_port, http_server, rows, wait_for, wait_for_value
 
 
 @dataclasses.dataclass
@@ -62,13 +62,8 @@ class Receiver:
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     r = Receiver(free_port())
-    app = web.Application()
-    app.router.add_post("/hooks", r.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", r.port).start()
-    yield r
-    await runner.cleanup()
+    async with http_server(r.port, "POST", "/hooks", r.handle):
+        yield r
 
 
 async def _subscribe(team: Team, receiver: Receiver, events: list[str]) -> dict[str, Any]:
