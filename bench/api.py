@@ -51,12 +51,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def fresh_postgres(url: str) -> None:
+async def fresh_postgres(url: str, *, keep: bool = False) -> None:
+    """An empty database of the URL's name (or, with `keep`, the one there if any)."""
     name = url.rsplit("/", 1)[1]
     admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0]
                                   + "/postgres")  # fmt: skip
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+    if exists and not keep:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    if not exists or not keep:
+        await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
 
 

@@ -7,7 +7,8 @@ calls, without HTTP), reporting p50/p95 latency per role.
     python -m bench.search --database postgresql+asyncpg://postgres@127.0.0.1/postdesk_search
     python -m bench.search                     # SQLite in a temporary folder
 
-The database is dropped and rebuilt on every run; never point it at real data.
+The database is dropped and rebuilt on every run (unless --reuse finds the same desk in
+it); never point it at real data.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from bench.api import AGENTS, fresh_postgres, generate
 from desk.config import load_settings
@@ -64,7 +65,7 @@ async def fill_messages(db: Database, tickets: int, messages: int, seed: int = 5
             await s.execute(insert(TicketMessage), rows)
     async with db.write_engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("ANALYZE"))
+        await conn.execute(text("VACUUM ANALYZE"))  # as autovacuum would have
 
 
 async def _fill_on_postgres(db: Database, tickets: int, messages: int) -> None:
@@ -86,15 +87,18 @@ async def _fill_on_postgres(db: Database, tickets: int, messages: int) -> None:
     """)
     async with db.writer() as s:
         await s.execute(text("DROP INDEX IF EXISTS ix_ticket_messages_search"))
+        await s.execute(text("DROP INDEX IF EXISTS ix_ticket_messages_pairs"))
         for start in range(0, messages, 100_000):
             n = min(100_000, messages - start)
             await s.execute(fill, {"tickets": tickets, "n": n, "vocab": words(),
                                    "size": VOCABULARY - 1})  # fmt: skip
         await s.execute(text("CREATE INDEX ix_ticket_messages_search ON ticket_messages "
                              "USING gin (search_vector)"))  # fmt: skip
+        await s.execute(text("CREATE INDEX ix_ticket_messages_pairs ON ticket_messages "
+                             "USING gin (search_pairs)"))  # fmt: skip
     async with db.write_engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("ANALYZE"))
+        await conn.execute(text("VACUUM ANALYZE"))  # as autovacuum would have
 
 
 def queries(n: int, customer_email: str, seed: int = 11) -> list[str]:
@@ -110,19 +114,21 @@ def queries(n: int, customer_email: str, seed: int = 11) -> list[str]:
         lambda: f"{word(False)} {word(False)}",
         lambda: f'"{word(True)} {word(True)}"',
         lambda: f"{word(False)} OR {word(False)}",
-        lambda: f"{word(True)} -{word(True)}",
+        lambda: "{} -{}".format(*rng.sample(COMMON, 2)),
         lambda: word(True),
         lambda: customer_email,
     ]
     return [shapes[i % len(shapes)]() for i in range(n)]
 
 
-async def measure(db: Database, user: User, qs: list[str]) -> list[float]:
+async def measure(db: Database, user: User, qs: list[str], verbose: bool = False) -> list[float]:
     timings = []
     for q in qs:
         began = time.perf_counter()
         await search_tickets(db, user, q, TicketFilter(archived="all"), offset=0, limit=50)
         timings.append((time.perf_counter() - began) * 1000)
+        if verbose:
+            print(f"  {timings[-1]:8.1f} ms  {q}")
     return timings
 
 
@@ -130,7 +136,7 @@ async def run(args: argparse.Namespace) -> None:
     env = {"POSTDESK_DATA_DIR": tempfile.mkdtemp(prefix="postdesk-bench-search-"),
            "POSTDESK_SECRET_KEY": "bench-secret-" + "x" * 40}  # fmt: skip
     if args.database:
-        await fresh_postgres(args.database)
+        await fresh_postgres(args.database, keep=args.reuse)
         env["POSTDESK_DATABASE_URL"] = args.database
     settings = load_settings(env, read_dotenv=False)
     db = Database(settings.database_url)
@@ -139,8 +145,13 @@ async def run(args: argparse.Namespace) -> None:
     messages = args.messages or (1_000_000 if engine == "postgresql" else 200_000)
     tickets = max(messages // 5, 1)
     began = time.perf_counter()
-    await generate(db, tickets, 0)
-    await fill_messages(db, tickets, messages)
+    async with db.reader() as s:
+        present = await s.scalar(select(func.count()).select_from(TicketMessage))
+    if args.reuse and present == messages:
+        print(f"{engine}: reusing the {messages} messages already generated")
+    else:
+        await generate(db, tickets, 0)
+        await fill_messages(db, tickets, messages)
     print(f"{engine}: generated {tickets} tickets, {messages} messages "
           f"in {time.perf_counter() - began:.0f}s ({Path(env['POSTDESK_DATA_DIR'])})")  # fmt: skip
     async with db.reader() as s:
@@ -151,7 +162,7 @@ async def run(args: argparse.Namespace) -> None:
     qs = queries(args.queries, customer.email)
     await measure(db, agent, qs[:10])  # warm the caches, as a running desk would have them
     for who, user in (("agent", agent), ("customer", customer)):
-        timings = await measure(db, user, qs)
+        timings = await measure(db, user, qs, args.verbose)
         p50 = statistics.median(timings)
         p95 = statistics.quantiles(timings, n=20)[18]
         print(f"{who:8} {len(qs)} queries: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
@@ -165,6 +176,10 @@ def main() -> None:
     parser.add_argument("--database", help="PostgreSQL URL (default: SQLite in a temp folder)")
     parser.add_argument("--messages", type=int, default=0)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--reuse", action="store_true", help="PostgreSQL: keep a desk generated by an earlier run"
+    )
+    parser.add_argument("--verbose", action="store_true", help="print each query's time")
     asyncio.run(run(parser.parse_args()))
 
 

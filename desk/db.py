@@ -22,6 +22,20 @@ from sqlalchemy.ext.asyncio import (
 
 MIGRATION_LOCK_ID = 0x706F7374  # "post": one migrator at a time across replicas
 
+# Full-text searches on PostgreSQL plan on connections of their own, set up at connect time
+# (no extra round trip per search). A custom plan every time: a plan cached for one word
+# would walk the index newest-first for a rare word too. No parallel workers or JIT:
+# starting them costs more than a search's few milliseconds of work. Random reads priced
+# as on SSD or in memory (1.1, the usual advice for both, against 4 for spinning disks):
+# otherwise the planner hashes every ticket an agent may see to check a few hundred
+# matches, instead of looking each one up.
+SEARCH_SETTINGS = {
+    "plan_cache_mode": "force_custom_plan",
+    "max_parallel_workers_per_gather": "0",
+    "jit": "off",
+    "random_page_cost": "1.1",
+}
+
 
 class Database:
     """Owns the engines. Writes go through `writer()`, reads through `reader()`.
@@ -44,11 +58,18 @@ class Database:
             # Reads need no transaction of their own: without BEGIN/ROLLBACK a request saves
             # two round trips per session (each statement still sees a consistent snapshot).
             self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.search_engine = create_async_engine(
+                url, echo=echo, pool_size=4, max_overflow=6, isolation_level="AUTOCOMMIT",
+                connect_args={"server_settings": SEARCH_SETTINGS},
+            )  # fmt: skip
         self._write = async_sessionmaker(self.write_engine, expire_on_commit=False)
         # SQLite has one writer. Queueing writers here wakes the next one the moment the
         # lock is free; SQLite's own busy handler polls with sleeps of up to 100 ms.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._read = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._search = self._read
+        if not self.is_sqlite:
+            self._search = async_sessionmaker(self.search_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def writer(self) -> AsyncIterator[AsyncSession]:
@@ -65,10 +86,18 @@ class Database:
         async with self._read() as session:
             yield session
 
+    @asynccontextmanager
+    async def searcher(self) -> AsyncIterator[AsyncSession]:
+        """A read session for full-text search (see SEARCH_SETTINGS)."""
+        async with self._search() as session:
+            yield session
+
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.is_sqlite:
             await self.read_engine.dispose()
+        else:
+            await self.search_engine.dispose()
 
     async def migrate(self) -> None:
         """Apply every Alembic revision; `postdesk run` calls this before serving."""

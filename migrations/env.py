@@ -11,15 +11,16 @@ from desk.models import Base
 
 
 def _include_name(name: str | None, type_: str, _parents: dict[str, str | None]) -> bool:
-    """Full-text search lives outside the models (migration 0011): tsvector columns and
-    their indexes on PostgreSQL, FTS5 tables and their shadow tables on SQLite."""
+    """Full-text search lives outside the models (migrations 0011 and 0012): tsvector and
+    word-pair columns and their indexes on PostgreSQL, FTS5 tables and their shadow tables
+    on SQLite."""
     if name is None:
         return True
     if type_ == "table" and name.startswith("search_"):
         return False
-    if type_ == "column" and name == "search_vector":
+    if type_ == "column" and name in ("search_vector", "search_pairs"):
         return False
-    return not (type_ == "index" and name.endswith("_search"))
+    return not (type_ == "index" and name.endswith(("_search", "_pairs")))
 
 
 def _run(connection: Connection) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from desk.search.syntax import contradictory, pairs_only
 from tests.people import PASSWORD, Team
 from tests.support import make_mail, send, settled
 
@@ -79,6 +80,20 @@ async def test_syntax_ranking_snippets_and_people(team: Team, desk):
     assert _ids(body) == [b, a] and body["results"][0]["matched"] == "subject"
     assert _ids((await _search(team, "admin", '"lost a wheel"'))[1]) == [b]
     assert _ids((await _search(team, "admin", '"wheel lost"'))[1]) == []
+    # Phrases are found through word pairs on PostgreSQL: case, OR and more than two words.
+    assert _ids((await _search(team, "admin", '"ZEPPELIN lost a"'))[1]) == [b]
+    assert _ids((await _search(team, "admin", '"zeppelin LOST"'))[1]) == [b]
+    assert _ids((await _search(team, "admin", '"lost zeppelin"'))[1]) == []
+    assert _ids((await _search(team, "admin", '"zeppelin lost" "a wheel"'))[1]) == [b]
+    assert _ids((await _search(team, "admin", '"zeppelin lost" "the wheel"'))[1]) == []
+    assert _ids((await _search(team, "admin", '"lost the wheel"'))[1]) == []
+    _, body = await _search(team, "admin", '"lost a wheel" OR walrus')
+    assert sorted(_ids(body)) == sorted([a, b])
+    assert _ids((await _search(team, "admin", 'zeppelin -"lost a wheel" -gear'))[1]) == [a]
+    # Asking for a word and excluding it finds nothing, and says so like any empty result.
+    for q in ("zeppelin -zeppelin", 'invoice "lost a wheel" -"Lost A Wheel"'):
+        status, body = await _search(team, "admin", q)
+        assert status == 200 and body["count"] == 0 and body["results"] == [], q
     assert _ids((await _search(team, "admin", "zeppelin -wheel -landing"))[1]) == [a]
     assert sorted(_ids((await _search(team, "admin", "kettle OR invoice"))[1])) == sorted([a, mail])
     assert _ids((await _search(team, "admin", "ZEPPELIN invoice"))[1]) == [a]
@@ -150,3 +165,23 @@ async def test_company_admins_and_deactivated_users(team: Team, desk, make_user,
                                 json={"is_active": False})  # fmt: skip
     assert status == 200
     assert (await _search(team, "agent1", "zeppelin"))[0] == 401
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ('"late parcel"', True), ('"late parcel" "tracking 42"', True),
+    ('"late parcel now"', False), ('"parcel"', False), ('parcel "late parcel"', False),
+    ('"late parcel" OR "lost parcel"', False), ('-"late parcel" parcel', False),
+    ('"e-mail address"', False), ('"snake_case word"', False),
+])  # fmt: skip
+def test_which_queries_the_word_pairs_answer_alone(query: str, expected: bool):
+    """Only a query made of two-word phrases (plain words that both engines split the same
+    way) is answered from word pairs without checking positions on PostgreSQL."""
+    assert pairs_only(query) is expected
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("refund -refund", True), ('"late parcel" -"Late Parcel"', True),
+    ("refund -invoice", False), ("refund OR invoice -refund", False), ("-refund refunds", False),
+])  # fmt: skip
+def test_contradictions_are_recognised(query: str, expected: bool):
+    assert contradictory(query) is expected

@@ -160,7 +160,7 @@ async def list_messages(
 ) -> tuple[int, list[dict[str, Any]], bool]:
     """Newest first. Without a room: every room the caller is in (what search needs)."""
     require_staff(user)
-    async with db.reader() as session:
+    async with db.searcher() if search else db.reader() as session:
         if room_id is not None:
             await member_room(session, user, room_id)
             where = [ChatMessage.room_id == room_id]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Select,
+    and_,
     bindparam,
     func,
     literal,
@@ -22,9 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.search.syntax import fts5
+from desk.search.syntax import fts5, pairs_only, required_phrases
 
 OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧
+PAIRED = {"ticket_messages"}  # tables with a search_pairs column (PostgreSQL)
 
 
 def is_postgres(session: AsyncSession) -> bool:
@@ -45,9 +47,8 @@ def restrict(
     On SQLite the FTS5 table drives the join, so ORDER BY its rowid DESC LIMIT n stops
     after n matches instead of ranking them all."""
     if is_postgres(session):
-        vector = literal_column(f"{source}.search_vector")
-        tsq = func.websearch_to_tsquery("simple", bindparam(f"q_{source}", query))
-        return stmt.where(vector.op("@@")(tsq)), func.ts_rank(vector, tsq), id_column
+        condition, rank = _postgres_match(source, query)
+        return stmt.where(condition), rank, id_column
     fts = f"search_{source}"
     rowid = literal_column(f"{fts}.rowid")
     matching = literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query)))
@@ -64,16 +65,40 @@ def restrict(
     return narrowed, -func.bm25(literal_column(fts)), rowid
 
 
+def _postgres_match(source: str, query: str) -> tuple[ColumnElement[bool], ColumnElement[float]]:
+    """The tsquery condition and its rank. Where the table keeps word pairs (message
+    bodies), each required phrase first narrows the candidates to rows holding all of its
+    adjacent pairs, through their GIN index; otherwise a phrase of two common words would
+    have PostgreSQL read the positions of every row holding both words. A query of
+    two-word phrases only is answered by the pairs alone, which also lets the planner
+    know how many rows match (it cannot estimate a check of positions)."""
+    vector = literal_column(f"{source}.search_vector")
+    tsq = func.websearch_to_tsquery("simple", bindparam(f"q_{source}", query))
+    phrases = required_phrases(query) if source in PAIRED else []
+    if not phrases:
+        return vector.op("@@")(tsq), func.ts_rank(vector, tsq)
+    pairs = [
+        literal_column(f"{source}.search_pairs").op("@>")(
+            func.search_pairs(func.to_tsvector("simple", bindparam(f"p_{source}_{i}", phrase)))
+        )
+        for i, phrase in enumerate(phrases)
+    ]
+    if pairs_only(query):
+        return and_(*pairs), func.ts_rank(vector, tsq)
+    # The function form of @@ is checked on each candidate but never used to look rows up:
+    # the word index would hand over every row holding the phrase's words, often most.
+    condition = and_(*pairs, func.ts_match_vq(vector, tsq))
+    return condition, func.ts_rank(vector, tsq)
+
+
 def matches(session: AsyncSession, source: str, query: str) -> Select[Any]:
     """SELECT id, rank of `source` rows matching `query`."""
     if is_postgres(session):
-        vector = literal_column(f"{source}.search_vector")
-        tsq = func.websearch_to_tsquery("simple", bindparam(f"q_{source}", query))
+        condition, rank = _postgres_match(source, query)
         return (
-            select(literal_column(f"{source}.id").label("id"),
-                   func.ts_rank(vector, tsq).label("rank"))
+            select(literal_column(f"{source}.id").label("id"), rank.label("rank"))
             .select_from(table(source))
-            .where(vector.op("@@")(tsq))
+            .where(condition)
         )  # fmt: skip
     fts = f"search_{source}"
     return (
@@ -91,25 +116,25 @@ async def snippets(session: AsyncSession, source: str, column: str, ids: list[in
         return {}
     if is_postgres(session):
         tsq = func.websearch_to_tsquery("simple", bindparam("q", query))
-        text: ColumnElement[Any] = func.ts_headline(
+        passage: ColumnElement[Any] = func.ts_headline(
             "simple", func.left(literal_column(f"{source}.{column}"), 200_000), tsq,
             f"StartSel={OPEN}, StopSel={CLOSE}, MaxWords=30, MinWords=12, MaxFragments=2, "
             "FragmentDelimiter=\" … \"",
         )  # fmt: skip
         rows = await session.execute(
-            select(literal_column(f"{source}.id"), text).select_from(table(source))
+            select(literal_column(f"{source}.id"), passage).select_from(table(source))
             .where(literal_column(f"{source}.id").in_(ids))
         )  # fmt: skip
     else:
         fts = f"search_{source}"
         position = {"subject": 0, "body_text": 0, "body": 0, "name": 0, "email": 1}[column]
-        text = func.snippet(literal_column(fts), position, OPEN, CLOSE, "…", 24)
+        passage = func.snippet(literal_column(fts), position, OPEN, CLOSE, "…", 24)
         rows = await session.execute(
-            select(literal_column(f"{fts}.rowid"), text).select_from(table(fts))
+            select(literal_column(f"{fts}.rowid"), passage).select_from(table(fts))
             .where(literal_column(fts).op("MATCH")(bindparam("q", fts5(query))),
                    literal_column(f"{fts}.rowid").in_(ids))
         )  # fmt: skip
-    return {int(row_id): mark(str(passage or "")) for row_id, passage in rows}
+    return {int(row_id): mark(str(found or "")) for row_id, found in rows}
 
 
 def mark(passage: str) -> str:

@@ -43,25 +43,60 @@ def check(query: str) -> str:
     return query
 
 
-def fts5(query: str) -> str:
-    """(a) AND (b OR c) NOT (d): websearch's precedence, where OR binds tighter than AND."""
-    groups: list[list[str]] = []
-    excluded: list[str] = []
+def _groups(query: str) -> tuple[list[list[Term]], list[Term]]:
+    """Required groups (each matches when any of its terms does) and excluded terms, with
+    websearch's precedence: OR binds tighter than the implicit AND."""
+    groups: list[list[Term]] = []
+    excluded: list[Term] = []
     joining = False
     for item in terms(query):
         if item == "OR":
             joining = bool(groups)
             continue
         assert isinstance(item, Term)
-        quoted = '"' + item.text.replace('"', '""') + '"'
         if item.negated:
-            excluded.append(quoted)
+            excluded.append(item)
         elif joining:
-            groups[-1].append(quoted)
+            groups[-1].append(item)
         else:
-            groups.append([quoted])
+            groups.append([item])
         joining = False
-    expression = " AND ".join("(" + " OR ".join(g) + ")" for g in groups)
-    for quoted in excluded:
-        expression += f" NOT {quoted}"
+    return groups, excluded
+
+
+def fts5(query: str) -> str:
+    """(a) AND (b OR c) NOT (d)."""
+    groups, excluded = _groups(query)
+
+    def quoted(term: Term) -> str:
+        return '"' + term.text.replace('"', '""') + '"'
+
+    expression = " AND ".join("(" + " OR ".join(map(quoted, g)) + ")" for g in groups)
+    for term in excluded:
+        expression += f" NOT {quoted(term)}"
     return expression
+
+
+def required_phrases(query: str) -> list[str]:
+    """Phrases of two or more words that every match must contain (not OR-ed, not
+    excluded): PostgreSQL finds their candidates by word pairs before checking positions."""
+    groups, _ = _groups(query)
+    return [g[0].text for g in groups if len(g) == 1 and " " in g[0].text]
+
+
+_PAIRS_ONLY = re.compile(r'\s*(?:"\s*[^\W_]+\s+[^\W_]+\s*"\s*)+', re.UNICODE)
+
+
+def pairs_only(query: str) -> bool:
+    """Nothing but phrases of two plain words (letters and digits, which every engine
+    takes as one word each): such a query matches exactly the rows holding those word
+    pairs, and needs no check of positions."""
+    return _PAIRS_ONLY.fullmatch(query) is not None
+
+
+def contradictory(query: str) -> bool:
+    """A required word or phrase that is also excluded (`refund -refund`): nothing can
+    match, and an engine would read every row containing it to find that out."""
+    groups, excluded = _groups(query)
+    required = {g[0].text.casefold() for g in groups if len(g) == 1}
+    return any(term.text.casefold() in required for term in excluded)

@@ -18,19 +18,21 @@ from desk.auth.access import message_filter, ticket_filter
 from desk.db import Database
 from desk.models import Ticket, TicketMessage, User
 from desk.search.engines import restrict, snippets
-from desk.search.syntax import check
+from desk.search.syntax import check, contradictory
 from desk.tickets.events import ticket_data
 from desk.tickets.queries import TicketFilter, conditions
 
 SUBJECT_WEIGHT = 2.0
-CANDIDATES = 1000
+CANDIDATES = 200
 
 
 async def search_tickets(
     db: Database, user: User, query: str, f: TicketFilter, *, offset: int, limit: int
 ) -> tuple[int, list[dict[str, Any]], bool]:
     query = check(query)
-    async with db.reader() as session:
+    if contradictory(query):
+        return 0, [], False
+    async with db.searcher() as session:
         candidates = union_all(
             _newest(_in_messages(session, user, query)),
             _newest(_in_subjects(session, user, query)),
@@ -43,31 +45,31 @@ async def search_tickets(
                                              candidates.c.message_id.desc())).label("n"),
         ).subquery()  # fmt: skip
         best = select(ranked).where(ranked.c.n == 1).subquery()
+        # Rows, not ORM objects: a page of 50 is built from them directly.
         found = (
-            select(Ticket, best.c.rank, best.c.message_id, best.c.matched,
+            select(Ticket.__table__, best.c.rank, best.c.message_id, best.c.matched,
                    func.count().over().label("total"))
             .join(best, best.c.ticket_id == Ticket.id)
             .where(*conditions(user, f))
         )  # fmt: skip
-        rows = [tuple(r) for r in (await session.execute(
+        rows = list((await session.execute(
             found.order_by(best.c.rank.desc(), Ticket.id.desc()).offset(offset).limit(limit + 1)
-        )).all()]  # fmt: skip
+        )).all())  # fmt: skip
         if rows:
-            count = int(rows[0][4])
+            count = int(rows[0].total)
         else:  # past the last page: count without it
             count = int(await session.scalar(select(func.count()).select_from(found.subquery()))
                         or 0)  # fmt: skip
-        rows = [r[:4] for r in rows]
         more, rows = len(rows) > limit, rows[:limit]
-        message_ids = [m for _, _, m, _ in rows if m is not None]
-        passages = await snippets(session, "ticket_messages", "body_text", message_ids, query)
+        passages = await snippets(session, "ticket_messages", "body_text",
+                                  [r.message_id for r in rows if r.message_id], query)  # fmt: skip
         subjects = await snippets(session, "tickets", "subject",
-                                  [t.id for t, _, m, _ in rows if m is None], query)  # fmt: skip
+                                  [r.id for r in rows if not r.message_id], query)  # fmt: skip
     results = []
-    for ticket, rank, message_id, matched in rows:
-        snippet = passages.get(message_id, "") if message_id else subjects.get(ticket.id, "")
-        results.append({**ticket_data(ticket), "rank": round(float(rank), 6), "matched": matched,
-                        "message_id": message_id, "snippet": snippet})  # fmt: skip
+    for r in rows:
+        snippet = passages.get(r.message_id, "") if r.message_id else subjects.get(r.id, "")
+        results.append({**ticket_data(r), "rank": round(float(r.rank), 6), "matched": r.matched,
+                        "message_id": r.message_id, "snippet": snippet})  # fmt: skip
     return count, results, more
 
 
