@@ -10,6 +10,9 @@ workers at the end).
 
     python -m bench.ingest --path smtp|imap|http --mails 2000 --connections 4 \
         [--database postgresql+asyncpg://...]
+
+A PostgreSQL database named by --database is dropped and created anew: never point it at
+real data.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import aiohttp
 import aiosmtplib
 from sqlalchemy import func, select
 
+from bench.api import fresh_postgres
 from desk.auth.api_keys import create_key
 from desk.db import Database
 from desk.models import InboundMail
@@ -176,6 +180,7 @@ async def run(args: argparse.Namespace) -> None:
         "POSTDESK_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
     }
     if args.database:
+        await fresh_postgres(args.database)  # a PostgreSQL database is dropped and made anew
         env["POSTDESK_DATABASE_URL"] = args.database
     url = args.database or f"sqlite+aiosqlite:///{data / 'postdesk.db'}"
     mails = generate(args.mails)

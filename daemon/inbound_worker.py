@@ -18,7 +18,8 @@ GATHER_SECONDS = 0.05
 
 
 async def drain(desk: Desk, prepare: Prepare) -> int:
-    """Process until nothing is waiting: the run-once form tests and `run` both use."""
+    """Process until nothing is waiting, including mail committed late with a lower id
+    than what was just processed: the run-once form tests and `run` both use."""
     total = 0
     while (done := await process_pending(desk, prepare)) > 0:
         total += done

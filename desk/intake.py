@@ -126,16 +126,44 @@ class _Stored:
 
 
 async def process_pending(desk: Desk, prepare: Prepare) -> int:
-    """Process one batch of stored mail; return how many were settled (0: nothing to do).
+    """Process stored mail in batches until none is left; return how many were settled
+    (0: nothing to do).
 
-    The whole batch is one transaction (one commit, one fsync). If anything unexpected
-    fails, it is rolled back and settled again carefully, one savepoint per mail, so one
-    bad mail is recorded as failed without taking the others with it.
+    Each batch is one transaction (one commit, one fsync). If anything unexpected fails,
+    it is rolled back and settled again carefully, one savepoint per mail, so one bad mail
+    is recorded as failed without taking the others with it.
+
+    On PostgreSQL the next batch is parsed in the worker processes while one is written:
+    the stages overlap instead of taking turns (measured: 145 -> 156-170 mails/s). SQLite
+    has one writer: there the overlap made batches smaller and their extra write
+    transactions took the lock from SMTP's commits (95 -> 75 mails/s), so it takes turns.
     """
-    batch = await _next_batch(desk.db)
-    if not batch:
-        return 0
-    outcomes = await asyncio.gather(*(_prepare_safely(prepare, m.raw) for m in batch))
+    overlap = not desk.db.is_sqlite
+    total = 0
+    batch = await _next_batch(desk.db, after=0)
+    parsing = _parse(prepare, batch)
+    try:
+        while batch:
+            outcomes = await parsing
+            if overlap:
+                following = await _next_batch(desk.db, after=batch[-1].id)
+                parsing = _parse(prepare, following)
+            await _settle(desk, batch, outcomes)
+            total += len(batch)
+            if not overlap:
+                following = await _next_batch(desk.db, after=batch[-1].id)
+                parsing = _parse(prepare, following)
+            batch = following
+    finally:
+        parsing.cancel()  # only still running if writing failed; that mail stays received
+    return total
+
+
+def _parse(prepare: Prepare, batch: list[_Stored]) -> asyncio.Future[list[Outcome]]:
+    return asyncio.ensure_future(asyncio.gather(*(_prepare_safely(prepare, m.raw) for m in batch)))
+
+
+async def _settle(desk: Desk, batch: list[_Stored], outcomes: list[Outcome]) -> None:
     try:
         await _settle_batch(desk, batch, outcomes, careful=False)
     except Exception:
@@ -143,7 +171,6 @@ async def process_pending(desk: Desk, prepare: Prepare) -> int:
             "a batch of %d mails failed; settling them one by one", len(batch), exc_info=True
         )
         await _settle_batch(desk, batch, outcomes, careful=True)
-    return len(batch)
 
 
 async def _prepare_safely(prepare: Prepare, raw: bytes) -> Outcome:
@@ -153,12 +180,14 @@ async def _prepare_safely(prepare: Prepare, raw: bytes) -> Outcome:
         return exc
 
 
-async def _next_batch(db: Database) -> list[_Stored]:
+async def _next_batch(db: Database, *, after: int) -> list[_Stored]:
+    """The oldest waiting mail with ids above `after` (the batch being written is still
+    `received`). A mail committed late with a lower id is found by the next call from 0."""
     async with db.reader() as session:
         sizes = (
             await session.execute(
                 select(InboundMail.id, func.length(InboundMail.raw))
-                .where(InboundMail.state == InboundState.RECEIVED.value)
+                .where(InboundMail.state == InboundState.RECEIVED.value, InboundMail.id > after)
                 .order_by(InboundMail.id)
                 .limit(BATCH_MAILS)
             )
