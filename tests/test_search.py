@@ -108,6 +108,22 @@ async def test_syntax_ranking_snippets_and_people(team: Team, desk):
     assert "<script>" not in snippet and "<b>" not in snippet
 
 
+async def test_recent_mail_first_finds_what_a_search_of_all_finds(team: Team, desk, monkeypatch):
+    """PostgreSQL looks among the newest messages first and at older ones only if those
+    hold too few matches. Wherever that split falls, and whether the recent part fills the
+    candidates or not, a query must find exactly what a search of all messages finds."""
+    queries = ["zeppelin", '"lost a wheel"', "walrus", "kettle OR invoice", "wheel -invoice"]
+    for candidates in (1, 2, 200):
+        monkeypatch.setattr("desk.search.tickets.CANDIDATES", candidates)
+        monkeypatch.setattr("desk.search.tickets.RECENT_MESSAGES", 10**9)  # no split
+        expected = {q: (await _search(team, "admin", q))[1] for q in queries}
+        assert any(body["results"] for body in expected.values())
+        for window in (1, 2, 3):
+            monkeypatch.setattr("desk.search.tickets.RECENT_MESSAGES", window)
+            for q in queries:
+                assert (await _search(team, "admin", q))[1] == expected[q], (q, candidates)
+
+
 async def test_filters_paging_and_bad_queries(team: Team, desk):
     a, b = desk["a"], desk["b"]
     _, body = await _search(team, "admin", "zeppelin", assigned_agent=str(team.id("agent1")))

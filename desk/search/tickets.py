@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.auth.access import message_filter, ticket_filter
 from desk.db import Database
 from desk.models import Ticket, TicketMessage, User
-from desk.search.engines import restrict, snippets
+from desk.search.engines import is_postgres, restrict, snippets
 from desk.search.syntax import check, contradictory
 from desk.tickets.events import ticket_data
 from desk.tickets.queries import TicketFilter, conditions
 
 SUBJECT_WEIGHT = 2.0
 CANDIDATES = 200
+RECENT_MESSAGES = 100_000
 
 
 async def search_tickets(
@@ -34,7 +35,7 @@ async def search_tickets(
         return 0, [], False
     async with db.searcher() as session:
         candidates = union_all(
-            _newest(_in_messages(session, user, query)),
+            await _newest_messages(session, _in_messages(session, user, query)),
             _newest(_in_subjects(session, user, query)),
             _newest(_in_customers(session, user, query)),
         ).subquery()
@@ -108,3 +109,23 @@ def _newest(source: Select[Any]) -> Any:
     of the desk's mail then costs what a rare one does: the engine stops after this many
     (newest first) instead of ranking every match; a rare word has fewer anyway."""
     return select(source.limit(CANDIDATES).subquery())
+
+
+async def _newest_messages(session: AsyncSession, source: Select[Any]) -> Any:
+    """On PostgreSQL, the newest CANDIDATES matching messages are looked for among the
+    newest RECENT_MESSAGES first, and among the older ones only if those hold too few.
+    The result is the same; the work is not: a phrase found in 1% of the mail otherwise
+    makes PostgreSQL either walk 60,000 rows newest-first or fetch every match (both
+    50-80 ms on a million messages); its matches in the recent window are found through
+    both indexes at once (about 15 ms). This relies on UNION ALL under a LIMIT being
+    read part by part, in order, which it is on the search connections (no parallel
+    plans there): when the recent part fills the LIMIT, the older part never runs."""
+    if not is_postgres(session):
+        return _newest(source)
+    newest = await session.scalar(select(func.max(TicketMessage.id)))
+    floor = (newest or 0) - RECENT_MESSAGES
+    if floor <= 0:
+        return _newest(source)
+    recent = source.where(TicketMessage.id > floor).limit(CANDIDATES)
+    older = source.where(TicketMessage.id <= floor).limit(CANDIDATES)
+    return select(union_all(recent, older).subquery()).limit(CANDIDATES)
