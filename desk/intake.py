@@ -134,9 +134,9 @@ async def process_pending(desk: Desk, prepare: Prepare) -> int:
     is recorded as failed without taking the others with it.
 
     On PostgreSQL the next batch is parsed in the worker processes while one is written:
-    the stages overlap instead of taking turns (measured: 145 -> 156-170 mails/s). SQLite
-    has one writer: there the overlap made batches smaller and their extra write
-    transactions took the lock from SMTP's commits (95 -> 75 mails/s), so it takes turns.
+    the stages overlap instead of taking turns. SQLite has one writer: there the overlap
+    made batches smaller and their extra write transactions took the lock from SMTP's
+    commits (95 -> 75 mails/s), so it takes turns (docs/benchmarks.md).
     """
     overlap = not desk.db.is_sqlite
     total = 0
