@@ -16,8 +16,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 @dataclass(frozen=True)
 class Term:
-    text: str
+    text: str  # its words, space-separated
     negated: bool
+    typed: str  # as the user typed it: PostgreSQL's parser reads this one
 
 
 def terms(query: str) -> list[Term | str]:
@@ -32,7 +33,7 @@ def terms(query: str) -> list[Term | str]:
             minus, phrase = ("-", bare[1:]) if bare.startswith("-") else ("", bare)
         words = " ".join(_WORD.findall(phrase or ""))
         if words:
-            out.append(Term(words, bool(minus)))
+            out.append(Term(words, bool(minus), (phrase or "").strip()))
     return out
 
 
@@ -81,7 +82,8 @@ def required_phrases(query: str) -> list[str]:
     """Phrases of two or more words that every match must contain (not OR-ed, not
     excluded): PostgreSQL finds their candidates by word pairs before checking positions."""
     groups, _ = _groups(query)
-    return [g[0].text for g in groups if len(g) == 1 and " " in g[0].text]
+    # As typed, not as words: "my e-mail" is my, e-mail, e, mail to PostgreSQL's parser.
+    return [g[0].typed for g in groups if len(g) == 1 and " " in g[0].text]
 
 
 _PAIRS_ONLY = re.compile(r'\s*(?:"\s*[^\W_]+\s+[^\W_]+\s*"\s*)+', re.UNICODE)
