@@ -194,7 +194,7 @@ async def test_company_admins_and_deactivated_users(team: Team, desk, make_user,
     ('"late parcel"', True), ('"late parcel" "tracking 42"', True),
     ('"late parcel now"', False), ('"parcel"', False), ('parcel "late parcel"', False),
     ('"late parcel" OR "lost parcel"', False), ('-"late parcel" parcel', False),
-    ('"e-mail address"', False), ('"snake_case word"', False),
+    ('"e-mail address"', False), ('"snake_case word"', False), ('"Straße 5"', False),
 ])  # fmt: skip
 def test_which_queries_the_word_pairs_answer_alone(query: str, expected: bool):
     """Only a query made of two-word phrases (plain words that both engines split the same

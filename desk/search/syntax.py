@@ -86,13 +86,13 @@ def required_phrases(query: str) -> list[str]:
     return [g[0].typed for g in groups if len(g) == 1 and " " in g[0].text]
 
 
-_PAIRS_ONLY = re.compile(r'\s*(?:"\s*[^\W_]+\s+[^\W_]+\s*"\s*)+', re.UNICODE)
+_PAIRS_ONLY = re.compile(r'\s*(?:"\s*[A-Za-z0-9]+\s+[A-Za-z0-9]+\s*"\s*)+')
 
 
 def pairs_only(query: str) -> bool:
-    """Nothing but phrases of two plain words (letters and digits, which every engine
-    takes as one word each): such a query matches exactly the rows holding those word
-    pairs, and needs no check of positions."""
+    """Nothing but phrases of two plain words (ASCII letters and digits, which every
+    parser and database locale takes as one word each): such a query matches exactly the
+    rows holding those word pairs, and needs no check of positions."""
     return _PAIRS_ONLY.fullmatch(query) is not None
 
 
