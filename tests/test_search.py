@@ -87,12 +87,20 @@ async def test_syntax_ranking_snippets_and_people(team: Team, desk):
     assert _ids((await _search(team, "admin", '"zeppelin lost" "a wheel"'))[1]) == [b]
     assert _ids((await _search(team, "admin", '"zeppelin lost" "the wheel"'))[1]) == []
     # Words the parser splits: PostgreSQL reads "e-mail" as e-mail, e and mail.
+    reply = "Please e-mail the wheel maker today at parts@airship.example"
     status, _ = await team.call("agent2", "POST", f"/api/tickets/{b}/messages/",
-                                json={"body": "Please e-mail the wheel maker today"})  # fmt: skip
+                                json={"body": reply})  # fmt: skip
     assert status == 201
     for q in ('"please e-mail"', '"e-mail the wheel"', "e-mail", '"please e-mail" wheel'):
         assert _ids((await _search(team, "admin", q))[1]) == [b], q
     assert _ids((await _search(team, "admin", '"please mail"'))[1]) == []
+    # One word to the parser, though quoted (an address): found through the word index.
+    for q in (
+        '"parts@airship.example"',
+        "parts@airship.example",
+        '"today at" parts@airship.example',
+    ):
+        assert _ids((await _search(team, "admin", q))[1]) == [b], q
     assert _ids((await _search(team, "admin", '"lost the wheel"'))[1]) == []
     _, body = await _search(team, "admin", '"lost a wheel" OR walrus')
     assert sorted(_ids(body)) == sorted([a, b])
@@ -108,6 +116,7 @@ async def test_syntax_ranking_snippets_and_people(team: Team, desk):
     _, body = await _search(team, "admin", "Quartermain")
     assert _ids(body) == [mail] and body["results"][0]["matched"] == "customer"
     assert _ids((await _search(team, "admin", "erin@example.net"))[1]) == [mail]
+    assert _ids((await _search(team, "admin", '"erin@example.net"'))[1]) == [mail]
     # Snippets carry <mark> and nothing else of the mail's markup.
     _, body = await _search(team, "admin", "kettle")
     snippet = body["results"][0]["snippet"]

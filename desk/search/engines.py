@@ -15,11 +15,14 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     func,
     literal,
     literal_column,
+    or_,
     select,
     table,
+    true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,18 +80,22 @@ def _postgres_match(source: str, query: str) -> tuple[ColumnElement[bool], Colum
     phrases = required_phrases(query) if source in PAIRED else []
     if not phrases:
         return vector.op("@@")(tsq), func.ts_rank(vector, tsq)
-    pairs = [
-        literal_column(f"{source}.search_pairs").op("@>")(
-            func.search_pairs(func.to_tsvector("simple", bindparam(f"p_{source}_{i}", phrase)))
-        )
+    column = literal_column(f"{source}.search_pairs")
+    hashes = [
+        func.search_pairs(func.to_tsvector("simple", bindparam(f"p_{source}_{i}", phrase)))
         for i, phrase in enumerate(phrases)
     ]
     if pairs_only(query):
-        return and_(*pairs), func.ts_rank(vector, tsq)
+        return and_(*(column.op("@>")(h) for h in hashes)), func.ts_rank(vector, tsq)
+    # A "phrase" the parser reads as one word (an address, a host name) has no pairs; the
+    # word index must then find it. These CASEs are decided when the query is planned
+    # (search connections always plan with the values), leaving only the indexable part.
+    has_pairs = [func.cardinality(h) > 0 for h in hashes]
+    narrowed = [case((func.cardinality(h) > 0, column.op("@>")(h)), else_=true()) for h in hashes]
     # The function form of @@ is checked on each candidate but never used to look rows up:
     # the word index would hand over every row holding the phrase's words, often most.
-    condition = and_(*pairs, func.ts_match_vq(vector, tsq))
-    return condition, func.ts_rank(vector, tsq)
+    check = case((or_(*has_pairs), func.ts_match_vq(vector, tsq)), else_=vector.op("@@")(tsq))
+    return and_(*narrowed, check), func.ts_rank(vector, tsq)
 
 
 def matches(session: AsyncSession, source: str, query: str) -> Select[Any]:
