@@ -57,9 +57,8 @@ async def fresh_postgres(url: str, *, keep: bool = False) -> None:
     admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0]
                                   + "/postgres")  # fmt: skip
     exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-    if exists and not keep:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    if not exists or not keep:
+    if not (exists and keep):
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
 

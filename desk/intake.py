@@ -140,27 +140,30 @@ async def process_pending(desk: Desk, prepare: Prepare) -> int:
     """
     overlap = not desk.db.is_sqlite
     total = 0
-    batch = await _next_batch(desk.db, after=0)
-    parsing = _parse(prepare, batch)
+    batch, parsing = await _fetch_and_parse(desk.db, prepare, after=0)
     try:
         while batch:
             outcomes = await parsing
             if overlap:
-                following = await _next_batch(desk.db, after=batch[-1].id)
-                parsing = _parse(prepare, following)
+                following, parsing = await _fetch_and_parse(desk.db, prepare, batch[-1].id)
             await _settle(desk, batch, outcomes)
             total += len(batch)
             if not overlap:
-                following = await _next_batch(desk.db, after=batch[-1].id)
-                parsing = _parse(prepare, following)
+                following, parsing = await _fetch_and_parse(desk.db, prepare, batch[-1].id)
             batch = following
     finally:
         parsing.cancel()  # only still running if writing failed; that mail stays received
     return total
 
 
-def _parse(prepare: Prepare, batch: list[_Stored]) -> asyncio.Future[list[Outcome]]:
-    return asyncio.ensure_future(asyncio.gather(*(_prepare_safely(prepare, m.raw) for m in batch)))
+async def _fetch_and_parse(
+    db: Database, prepare: Prepare, after: int
+) -> tuple[list[_Stored], asyncio.Future[list[Outcome]]]:
+    """The next batch, and its parsing started in the worker processes."""
+    batch = await _next_batch(db, after=after)
+    return batch, asyncio.ensure_future(
+        asyncio.gather(*(_prepare_safely(prepare, m.raw) for m in batch))
+    )
 
 
 async def _settle(desk: Desk, batch: list[_Stored], outcomes: list[Outcome]) -> None:

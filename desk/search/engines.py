@@ -91,7 +91,10 @@ def _postgres_match(source: str, query: str) -> tuple[ColumnElement[bool], Colum
     # word index must then find it. These CASEs are decided when the query is planned
     # (search connections always plan with the values), leaving only the indexable part.
     has_pairs = [func.cardinality(h) > 0 for h in hashes]
-    narrowed = [case((func.cardinality(h) > 0, column.op("@>")(h)), else_=true()) for h in hashes]
+    narrowed = [
+        case((has, column.op("@>")(h)), else_=true())
+        for has, h in zip(has_pairs, hashes, strict=True)
+    ]
     # The function form of @@ is checked on each candidate but never used to look rows up:
     # the word index would hand over every row holding the phrase's words, often most.
     check = case((or_(*has_pairs), func.ts_match_vq(vector, tsq)), else_=vector.op("@@")(tsq))
