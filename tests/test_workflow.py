@@ -233,7 +233,8 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(team: Team, da
     for i in range(12):
         t = await team.open_ticket("carol", f"ticket {i}")
         await team.call("agent1", "PATCH", f"/api/tickets/{t}/", json={"tags": [f"t{i}", "x"]})
-    engine = daemon.desk.db.read_engine.sync_engine
+    db = daemon.desk.db
+    engine = db.read_engine.sync_engine
     statements: list[str] = []
 
     def seen(_conn, _cursor, sql, *_rest) -> None:
@@ -241,6 +242,7 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(team: Team, da
 
     counts = {}
     event.listen(engine, "before_cursor_execute", seen)
+    db.fetch_listeners.append(statements.append)
     try:
         for size in (2, 12):
             statements.clear()
@@ -250,4 +252,5 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(team: Team, da
             counts[size] = len([s for s in statements if "tickets" in s])
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    assert counts[2] == counts[12] <= 2
+        db.fetch_listeners.remove(statements.append)
+    assert 1 <= counts[2] == counts[12] <= 2

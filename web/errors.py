@@ -10,13 +10,14 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from desk.errors import DeskError
+from web.responses import json_response
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def error_response(status: int, code: str, message: str, **details: Any) -> web.Response:
-    return web.json_response({"error": code, "message": message, "details": details}, status=status)
+    return json_response({"error": code, "message": message, "details": details}, status=status)
 
 
 def from_validation(exc: ValidationError) -> web.Response:

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from web.responses import json_response
 from web.routes import ROUTES, Route
 
 ERROR = {
@@ -31,7 +32,7 @@ def document() -> dict[str, Any]:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return json_response(document())
 
 
 def _build() -> dict[str, Any]:

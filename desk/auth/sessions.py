@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from desk.auth.tokens import decode, issue_pair
 from desk.config import Settings
@@ -51,18 +52,23 @@ async def end_session(db: Database, settings: Settings, refresh_token: str) -> N
             login.revoked_at, login.revoked_reason = utcnow(), "logout"
 
 
+# The caller of a request: one statement, built once, checks both the user and the session.
+CALLER = (
+    select(*User.__table__.columns, AuthSession.revoked_at.label("session_revoked_at"))
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(User.id == bindparam("user_id"), AuthSession.id == bindparam("session_id"))
+)
+USER_COLUMNS = tuple(c.key for c in User.__table__.columns)
+
+
 async def session_user(db: Database, settings: Settings, access_token: str) -> User:
-    """The caller of a request: one query checks both the user and the session."""
+    """The caller of a request, checked against the database on every request."""
     claims = decode(settings, access_token, "access")
-    async with db.reader() as session:
-        row = (await session.execute(
-            select(User, AuthSession.revoked_at)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(User.id == int(claims["sub"]), AuthSession.id == claims["sid"])
-        )).first()  # fmt: skip
-    if row is None or row[1] is not None:
+    rows = await db.fetch(CALLER, {"user_id": int(claims["sub"]), "session_id": claims["sid"]})
+    if not rows or rows[0]["session_revoked_at"] is not None:
         raise NotAuthenticated("this session has ended; log in again")
-    user: User = row[0]
+    user = User(**{key: rows[0][key] for key in USER_COLUMNS})
+    make_transient_to_detached(user)  # as if loaded by a session that has closed
     if not user.is_active:
         raise NotAuthenticated("this account is not active")
     return user

@@ -19,7 +19,7 @@ from desk.db import Database
 from desk.models import Ticket, TicketMessage, User
 from desk.search.engines import is_postgres, restrict, snippets
 from desk.search.syntax import check, contradictory
-from desk.tickets.events import ticket_data
+from desk.tickets.events import ticket_fields
 from desk.tickets.queries import TicketFilter, conditions
 
 SUBJECT_WEIGHT = 2.0
@@ -69,8 +69,9 @@ async def search_tickets(
     results = []
     for r in rows:
         snippet = passages.get(r.message_id, "") if r.message_id else subjects.get(r.id, "")
-        results.append({**ticket_data(r), "rank": round(float(r.rank), 6), "matched": r.matched,
-                        "message_id": r.message_id, "snippet": snippet})  # fmt: skip
+        results.append({**ticket_fields(r._mapping), "rank": round(float(r.rank), 6),
+                        "matched": r.matched, "message_id": r.message_id,
+                        "snippet": snippet})  # fmt: skip
     return count, results, more
 
 

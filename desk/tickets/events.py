@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import Row
 
 from desk.events import Event
 from desk.events.types import (
@@ -22,23 +21,32 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def ticket_data(ticket: Ticket | Row[Any], tags: list[str] | None = None) -> dict[str, Any]:
-    """From a Ticket or a row with the tickets table's columns (list pages read rows)."""
+TICKET_COLUMNS = ("id", "subject", "status", "priority", "customer_id", "assigned_agent_id",
+                  "company_id", "linked_ticket_id", "created_at", "updated_at", "assigned_at",
+                  "resolved_at", "archived_at")  # fmt: skip
+
+
+def ticket_data(ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
+    return ticket_fields({name: getattr(ticket, name) for name in TICKET_COLUMNS}, tags)
+
+
+def ticket_fields(row: Mapping[str, Any], tags: list[str] | None = None) -> dict[str, Any]:
+    """From any row with the tickets table's columns by name (list pages read rows)."""
     data = {
-        "id": ticket.id,
-        "subject": ticket.subject,
-        "status": ticket.status,
-        "priority": ticket.priority,
-        "customer_id": ticket.customer_id,
-        "assigned_agent_id": ticket.assigned_agent_id,
-        "company_id": ticket.company_id,
-        "linked_ticket_id": ticket.linked_ticket_id,
-        "created_at": ticket.created_at.isoformat(),
-        "updated_at": ticket.updated_at.isoformat(),
-        "assigned_at": _when(ticket.assigned_at),
-        "resolved_at": _when(ticket.resolved_at),
-        "archived_at": _when(ticket.archived_at),
-        "is_archived": ticket.archived_at is not None,
+        "id": row["id"],
+        "subject": row["subject"],
+        "status": row["status"],
+        "priority": row["priority"],
+        "customer_id": row["customer_id"],
+        "assigned_agent_id": row["assigned_agent_id"],
+        "company_id": row["company_id"],
+        "linked_ticket_id": row["linked_ticket_id"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "assigned_at": _when(row["assigned_at"]),
+        "resolved_at": _when(row["resolved_at"]),
+        "archived_at": _when(row["archived_at"]),
+        "is_archived": row["archived_at"] is not None,
     }
     if tags is not None:
         data["tags"] = tags

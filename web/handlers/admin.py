@@ -17,6 +17,7 @@ from desk.people import UserQuery, create_user, edit_user, get_user, list_users,
 from web.auth import require_admin
 from web.handlers.common import json_body, page, path_id, whole_list
 from web.keys import DESK
+from web.responses import json_response
 from web.schemas import (
     ApiKeyCreate,
     CompanyCreate,
@@ -37,7 +38,7 @@ async def api_keys_create(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     body = await json_body(request, ApiKeyCreate)
     created = await create_key(request.app[DESK].db, admin, body.name, body.scopes)
-    return web.json_response(created, status=201)
+    return json_response(created, status=201)
 
 
 async def api_keys_revoke(request: web.Request) -> web.Response:
@@ -64,13 +65,13 @@ async def users_create(request: web.Request) -> web.Response:
         user = await create_user(session, email=body.email, role=body.role,
                                  password=body.password, name=body.name)  # fmt: skip
         data = user_data(user)
-    return web.json_response(data, status=201)
+    return json_response(data, status=201)
 
 
 async def users_get(request: web.Request) -> web.Response:
     await require_admin(request)
     async with request.app[DESK].db.reader() as session:
-        return web.json_response(user_data(await get_user(session, path_id(request))))
+        return json_response(user_data(await get_user(session, path_id(request))))
 
 
 async def users_update(request: web.Request) -> web.Response:
@@ -82,7 +83,7 @@ async def users_update(request: web.Request) -> web.Response:
         )
         await session.flush()
         data = user_data(user)
-    return web.json_response(data)
+    return json_response(data)
 
 
 async def companies_list(request: web.Request) -> web.Response:
@@ -97,7 +98,7 @@ async def companies_create(request: web.Request) -> web.Response:
     async with request.app[DESK].db.writer() as session:
         company = await create_company(session, body.name, body.domains)
         data = company_data(company, [d.strip().lower().lstrip("@") for d in body.domains])
-    return web.json_response(data, status=201)
+    return json_response(data, status=201)
 
 
 async def companies_get(request: web.Request) -> web.Response:
@@ -106,7 +107,7 @@ async def companies_get(request: web.Request) -> web.Response:
     found = await list_companies(request.app[DESK].db, company_id)
     if not found:
         raise NotFound(f"no company {company_id}")
-    return web.json_response(found[0])
+    return json_response(found[0])
 
 
 async def companies_update(request: web.Request) -> web.Response:

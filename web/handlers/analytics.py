@@ -15,6 +15,7 @@ from desk.errors import ValidationFailed
 from desk.models import utcnow
 from web.auth import require_admin
 from web.keys import DESK
+from web.responses import json_response
 from web.schemas import ReportQuery, ResolutionQuery, VolumeQuery
 
 
@@ -56,7 +57,7 @@ async def resolution(request: web.Request) -> web.Response:
 def _answer(fmt: str, data: dict[str, Any], columns: Sequence[str],
             rows: Sequence[Sequence[Any]], name: str) -> web.Response:  # fmt: skip
     if fmt == "json":
-        return web.json_response(data)
+        return json_response(data)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)

@@ -13,6 +13,7 @@ from desk.tickets.queries import user_by_email
 from web.auth import require_user
 from web.handlers.common import json_body
 from web.keys import DESK
+from web.responses import json_response
 from web.schemas import (
     AvailabilityUpdate,
     MeUpdate,
@@ -35,7 +36,7 @@ async def obtain_token(request: web.Request) -> web.Response:
         await desk.logins.failed(body.login, address)
         raise NotAuthenticated("wrong email or password")
     await desk.logins.succeeded(body.login)
-    return web.json_response(await start_session(desk.db, desk.settings, user))
+    return json_response(await start_session(desk.db, desk.settings, user))
 
 
 async def availability(request: web.Request) -> web.Response:
@@ -46,7 +47,7 @@ async def availability(request: web.Request) -> web.Response:
                                       capacity=body.capacity)  # fmt: skip
     elif not user.is_staff:
         raise PermissionDenied("only agents and admins have an availability")
-    return web.json_response({"is_available": user.is_available, "capacity": user.capacity})
+    return json_response({"is_available": user.is_available, "capacity": user.capacity})
 
 
 async def me(request: web.Request) -> web.Response:
@@ -56,37 +57,37 @@ async def me(request: web.Request) -> web.Response:
         async with request.app[DESK].db.writer() as session:
             user = await update_me(session, user, name=body.name,
                                    notify_on_reply=body.notify_on_reply)  # fmt: skip
-    return web.json_response(user_data(user))
+    return json_response(user_data(user))
 
 
 async def request_otp(request: web.Request) -> web.Response:
     body = await json_body(request, OtpRequest)
     await request_code(request.app[DESK], body.email, request.remote or "unknown")
-    return web.json_response({"status": "if the address can sign up, a code is on its way"},
+    return json_response({"status": "if the address can sign up, a code is on its way"},
                              status=202)  # fmt: skip
 
 
 async def verify_otp(request: web.Request) -> web.Response:
     body = await json_body(request, OtpVerify)
     token = await verify_code(request.app[DESK], body.email, body.code)
-    return web.json_response({"verification_token": token})
+    return json_response({"verification_token": token})
 
 
 async def register_account(request: web.Request) -> web.Response:
     body = await json_body(request, Register)
     created = await register(request.app[DESK], body.email, body.password, body.name,
                              body.verification_token)  # fmt: skip
-    return web.json_response(created, status=201)
+    return json_response(created, status=201)
 
 
 async def refresh_token(request: web.Request) -> web.Response:
     body = await json_body(request, RefreshRequest)
     desk = request.app[DESK]
-    return web.json_response(await rotate(desk.db, desk.settings, body.refresh))
+    return json_response(await rotate(desk.db, desk.settings, body.refresh))
 
 
 async def logout(request: web.Request) -> web.Response:
     body = await json_body(request, RefreshRequest)
     desk = request.app[DESK]
     await end_session(desk.db, desk.settings, body.refresh)
-    return web.json_response({"status": "logged out"})
+    return json_response({"status": "logged out"})

@@ -12,6 +12,7 @@ from web.auth import require_user
 from web.handlers.common import body_and_files, json_body, page, path_id, whole_list
 from web.handlers.tickets import download
 from web.keys import DESK
+from web.responses import json_response
 from web.schemas import (
     ChatListQuery,
     ChatMessageCreate,
@@ -37,13 +38,13 @@ async def room_create(request: web.Request) -> web.Response:
     room, created = await rooms.create_room(desk, user, name=body.name, kind=body.type,
                                             participants=body.participant_ids,
                                             project=body.project)  # fmt: skip
-    return web.json_response(await rooms.get_room(desk.db, user, room.id),
+    return json_response(await rooms.get_room(desk.db, user, room.id),
                              status=201 if created else 200)  # fmt: skip
 
 
 async def room_get(request: web.Request) -> web.Response:
     user = await require_user(request)
-    return web.json_response(await rooms.get_room(request.app[DESK].db, user, path_id(request)))
+    return json_response(await rooms.get_room(request.app[DESK].db, user, path_id(request)))
 
 
 async def room_delete(request: web.Request) -> web.Response:
@@ -65,14 +66,14 @@ async def _participant(request: web.Request, *, present: bool) -> web.Response:
     body = await json_body(request, ParticipantChange)
     desk = request.app[DESK]
     await rooms.set_participant(desk, user, path_id(request), body.user_id, present)
-    return web.json_response({"room": path_id(request), "user_id": body.user_id,
+    return json_response({"room": path_id(request), "user_id": body.user_id,
                               "participant": present})  # fmt: skip
 
 
 async def room_mark_read(request: web.Request) -> web.Response:
     user = await require_user(request)
     await rooms.mark_read(request.app[DESK].db, user, path_id(request))
-    return web.json_response({"room": path_id(request), "unread_count": 0})
+    return json_response({"room": path_id(request), "unread_count": 0})
 
 
 async def messages_list(request: web.Request) -> web.Response:
@@ -91,14 +92,14 @@ async def message_create(request: web.Request) -> web.Response:
         raise ValidationFailed("one file per chat message", field="files")
     data = await messages.post(request.app[DESK], user, body.room, body.body,
                                uploads[0] if uploads else None)  # fmt: skip
-    return web.json_response(for_reader(data, user), status=201)
+    return json_response(for_reader(data, user), status=201)
 
 
 async def message_edit(request: web.Request) -> web.Response:
     user = await require_user(request)
     body = await json_body(request, ChatMessageEdit)
     data = await messages.edit(request.app[DESK], user, path_id(request), body.body)
-    return web.json_response(for_reader(data, user))
+    return json_response(for_reader(data, user))
 
 
 async def message_delete(request: web.Request) -> web.Response:
@@ -119,7 +120,7 @@ async def _reaction(request: web.Request, *, add: bool) -> web.Response:
     user = await require_user(request)
     body = await json_body(request, ReactionChange)
     data = await messages.react(request.app[DESK], user, path_id(request), body.emoji, add)
-    return web.json_response(for_reader(data, user))
+    return json_response(for_reader(data, user))
 
 
 async def message_file(request: web.Request) -> web.StreamResponse:

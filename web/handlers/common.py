@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from desk.errors import ValidationFailed
 from desk.uploads import MAX_FILES, Upload, UploadTooLarge, check_upload, keep_upload
 from web.keys import DESK
+from web.responses import json_response
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -76,7 +77,7 @@ async def _read_bounded(part: BodyPartReader, limit: int, filename: str) -> byte
 def page(request: web.Request, number: int, count: int, results: list[dict[str, Any]],
          has_more: bool) -> web.Response:  # fmt: skip
     """The `count/next/previous/results` shape every list answers in."""
-    return web.json_response(
+    return json_response(
         {
             "count": count,
             "next": str(request.url.update_query(page=number + 1)) if has_more else None,
@@ -88,5 +89,5 @@ def page(request: web.Request, number: int, count: int, results: list[dict[str, 
 
 def whole_list(results: list[dict[str, Any]]) -> web.Response:
     """A list short enough to send at once, in the same shape as a paged one."""
-    return web.json_response({"count": len(results), "next": None, "previous": None,
+    return json_response({"count": len(results), "next": None, "previous": None,
                               "results": results})  # fmt: skip

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from web.errors import error_response
 from web.keys import DESK
+from web.responses import json_response
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -13,4 +14,4 @@ async def healthz(request: web.Request) -> web.Response:
         await request.app[DESK].db.ping()
     except Exception as exc:
         return error_response(503, "unavailable", f"database unreachable: {type(exc).__name__}")
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})

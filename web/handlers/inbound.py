@@ -27,6 +27,7 @@ from desk.intake import Envelope
 from desk.mail import providers
 from desk.uploads import UploadTooLarge
 from web.keys import DESK, RECEIVER
+from web.responses import json_response
 
 log = logging.getLogger(__name__)
 INBOUND_SCOPE = "inbound:write"
@@ -108,7 +109,7 @@ async def _store(request: web.Request, raw: bytes, rcpts: list[str], source: str
         log.exception("could not store a message handed over by %s", source)
         raise NotStored("the message was not stored; send it again later") from exc
     status = 202 if source == "api" else 200
-    return web.json_response({"id": stored_id, "status": "stored"}, status=status)
+    return json_response({"id": stored_id, "status": "stored"}, status=status)
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:

@@ -10,6 +10,7 @@ from desk.webhooks.queue import redeliver
 from web.auth import require_admin
 from web.handlers.common import json_body, page, path_id, whole_list
 from web.keys import DESK
+from web.responses import json_response
 from web.schemas import PageQuery, WebhookCreate, WebhookUpdate
 
 
@@ -32,7 +33,7 @@ async def webhooks_create(request: web.Request) -> web.Response:
     sub = await subs.create(request.app[DESK], admin, url=body.url, events=body.events,
                             secret=body.secret, description=body.description,
                             is_active=body.is_active)  # fmt: skip
-    return web.json_response(subs.subscription_data(sub, with_secret=True), status=201)
+    return json_response(subs.subscription_data(sub, with_secret=True), status=201)
 
 
 async def webhook_detail(request: web.Request) -> web.Response:
@@ -44,8 +45,8 @@ async def webhook_detail(request: web.Request) -> web.Response:
     if request.method == "PATCH":
         body = await json_body(request, WebhookUpdate)
         sub, rotated = await subs.change(desk, sub_id, body.model_dump(exclude_unset=True))
-        return web.json_response(subs.subscription_data(sub, with_secret=rotated))
-    return web.json_response(subs.subscription_data(await subs.get(desk, sub_id)))
+        return json_response(subs.subscription_data(sub, with_secret=rotated))
+    return json_response(subs.subscription_data(await subs.get(desk, sub_id)))
 
 
 async def deliveries_list(request: web.Request) -> web.Response:
@@ -60,4 +61,4 @@ async def deliveries_list(request: web.Request) -> web.Response:
 async def delivery_redeliver(request: web.Request) -> web.Response:
     await require_admin(request)
     delivery = await redeliver(request.app[DESK].db, path_id(request), path_id(request, "d"))
-    return web.json_response({"id": delivery.id, "state": delivery.state}, status=202)
+    return json_response({"id": delivery.id, "state": delivery.state}, status=202)

@@ -25,6 +25,7 @@ from desk.tickets.service import create_ticket, post_message
 from web.auth import require_user
 from web.handlers.common import body_and_files, json_body, page, path_id, whole_list
 from web.keys import COUNTS, DESK
+from web.responses import json_response
 from web.schemas import (
     Assignment,
     MessageCreate,
@@ -72,12 +73,12 @@ async def ticket_create(request: web.Request) -> web.Response:
     ticket = await create_ticket(desk, user, subject=body.subject, description=body.description,
                                  priority=body.priority, customer_email=body.customer_email,
                                  uploads=uploads)  # fmt: skip
-    return web.json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
+    return json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
 
 
 async def ticket_get(request: web.Request) -> web.Response:
     user = await require_user(request)
-    return web.json_response(await ticket_detail(request.app[DESK].db, user, path_id(request)))
+    return json_response(await ticket_detail(request.app[DESK].db, user, path_id(request)))
 
 
 async def ticket_update(request: web.Request) -> web.Response:
@@ -86,7 +87,7 @@ async def ticket_update(request: web.Request) -> web.Response:
     desk = request.app[DESK]
     ticket = await workflow.update(desk, user, path_id(request), subject=body.subject,
                                    priority=body.priority, tags=body.tags)  # fmt: skip
-    return web.json_response(await ticket_detail(desk.db, user, ticket.id))
+    return json_response(await ticket_detail(desk.db, user, ticket.id))
 
 
 async def ticket_set_status(request: web.Request) -> web.Response:
@@ -94,7 +95,7 @@ async def ticket_set_status(request: web.Request) -> web.Response:
     body = await json_body(request, StatusChange)
     desk = request.app[DESK]
     ticket = await workflow.set_status(desk, user, path_id(request), body.status)
-    return web.json_response(await ticket_detail(desk.db, user, ticket.id))
+    return json_response(await ticket_detail(desk.db, user, ticket.id))
 
 
 async def ticket_assign(request: web.Request) -> web.Response:
@@ -125,8 +126,8 @@ async def _after_change(request: web.Request, user: User, ticket_id: int) -> web
     try:
         detail = await ticket_detail(request.app[DESK].db, user, ticket_id)
     except TicketNotFound:
-        return web.json_response({"id": ticket_id, "visible": False})
-    return web.json_response(detail)
+        return json_response({"id": ticket_id, "visible": False})
+    return json_response(detail)
 
 
 async def ticket_history_list(request: web.Request) -> web.Response:
@@ -145,7 +146,7 @@ async def message_create(request: web.Request) -> web.Response:
     data["attachments"] = [
         {"filename": u.filename, "content_type": u.content_type, "size": u.size} for u in uploads
     ]
-    return web.json_response(data, status=201)
+    return json_response(data, status=201)
 
 
 async def attachment_download(request: web.Request) -> web.StreamResponse:
@@ -175,4 +176,4 @@ def _disposition(filename: str) -> str:
 async def ai_draft(request: web.Request) -> web.Response:
     """A draft only: the agent edits it and sends it as a normal reply."""
     user = await require_user(request)
-    return web.json_response(await draft_reply(request.app[DESK], user, path_id(request)))
+    return json_response(await draft_reply(request.app[DESK], user, path_id(request)))
