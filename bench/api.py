@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import uvloop
 from aiohttp import web
 from sqlalchemy import event, func, insert, select, text
 
@@ -290,13 +291,14 @@ def main() -> None:
         port, payload = args.serve_bare
         web.run_app(
             bare_app(Path(payload).read_bytes()),
+            loop=uvloop.new_event_loop(),  # as the daemon runs
             host="127.0.0.1",
             port=int(port),
             access_log=None,
             print=None,
         )
         return
-    asyncio.run(run(args))
+    uvloop.run(run(args))
 
 
 if __name__ == "__main__":

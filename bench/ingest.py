@@ -31,6 +31,7 @@ from pathlib import Path
 
 import aiohttp
 import aiosmtplib
+import uvloop
 from sqlalchemy import func, select
 
 from bench.api import fresh_postgres
@@ -273,7 +274,7 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
-    asyncio.run(run(parser.parse_args()))
+    uvloop.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -95,8 +95,12 @@ def is_own_event(user: User, event: Event) -> bool:
 
 
 def message_filter(user: User) -> ColumnElement[bool]:
+    return messages_shown(staff=user.is_staff)
+
+
+def messages_shown(*, staff: bool) -> ColumnElement[bool]:
     """Customers never see internal notes; staff see every message of a visible ticket."""
-    if user.is_staff:
+    if staff:
         return true()
     return TicketMessage.kind != MessageKind.NOTE.value
 

@@ -14,11 +14,13 @@ from desk.events.types import (
     TICKET_STATUS_CHANGED,
     TICKET_UPDATED,
 )
-from desk.models import Ticket, TicketMessage
+from desk.models import MessageKind, Ticket, TicketMessage
 
 
-def _when(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def _text_times(data: dict[str, Any]) -> dict[str, Any]:
+    """Events travel as standard-library JSON (the bus, WebSockets, webhooks): their times
+    are strings, in the very text the API's orjson writes for the same datetime."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
 TICKET_COLUMNS = ("id", "subject", "status", "priority", "customer_id", "assigned_agent_id",
@@ -27,49 +29,47 @@ TICKET_COLUMNS = ("id", "subject", "status", "priority", "customer_id", "assigne
 
 
 def ticket_data(ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
-    return ticket_fields({name: getattr(ticket, name) for name in TICKET_COLUMNS}, tags)
+    return _text_times(ticket_fields({name: getattr(ticket, name) for name in TICKET_COLUMNS},
+                                     tags))  # fmt: skip
 
 
 def ticket_fields(row: Mapping[str, Any], tags: list[str] | None = None) -> dict[str, Any]:
-    """From any row with the tickets table's columns by name (list pages read rows)."""
-    data = {
-        "id": row["id"],
-        "subject": row["subject"],
-        "status": row["status"],
-        "priority": row["priority"],
-        "customer_id": row["customer_id"],
-        "assigned_agent_id": row["assigned_agent_id"],
-        "company_id": row["company_id"],
-        "linked_ticket_id": row["linked_ticket_id"],
-        "created_at": row["created_at"].isoformat(),
-        "updated_at": row["updated_at"].isoformat(),
-        "assigned_at": _when(row["assigned_at"]),
-        "resolved_at": _when(row["resolved_at"]),
-        "archived_at": _when(row["archived_at"]),
-        "is_archived": row["archived_at"] is not None,
-    }
+    """From any row with the tickets table's columns by name (list pages read rows). Times
+    stay datetimes: the API writes them with orjson, as ISO 8601 with the UTC offset."""
+    data = {name: row[name] for name in TICKET_COLUMNS}
+    data["is_archived"] = row["archived_at"] is not None
     if tags is not None:
         data["tags"] = tags
     return data
 
 
+MESSAGE_COLUMNS = ("id", "ticket_id", "kind", "source", "author_id", "sender_email", "subject",
+                   "body_new", "body_text", "body_html", "message_id", "is_automatic",
+                   "thread_rule", "created_at")  # fmt: skip
+
+
 def message_data(message: TicketMessage) -> dict[str, Any]:
+    return _text_times(message_fields({name: getattr(message, name) for name in MESSAGE_COLUMNS}))
+
+
+def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """From any row with the ticket_messages table's columns by name; times as datetimes."""
     return {
-        "id": message.id,
-        "ticket_id": message.ticket_id,
-        "kind": message.kind,
-        "is_internal": message.is_internal,
-        "source": message.source,
-        "author_id": message.author_id,
-        "sender_email": message.sender_email,
-        "subject": message.subject,
-        "body": message.body_new or message.body_text,
-        "body_text": message.body_text,
-        "body_html": message.body_html,
-        "message_id": message.message_id,
-        "is_automatic": message.is_automatic,
-        "thread_rule": message.thread_rule,
-        "created_at": message.created_at.isoformat(),
+        "id": row["id"],
+        "ticket_id": row["ticket_id"],
+        "kind": row["kind"],
+        "is_internal": row["kind"] == MessageKind.NOTE,
+        "source": row["source"],
+        "author_id": row["author_id"],
+        "sender_email": row["sender_email"],
+        "subject": row["subject"],
+        "body": row["body_new"] or row["body_text"],
+        "body_text": row["body_text"],
+        "body_html": row["body_html"],
+        "message_id": row["message_id"],
+        "is_automatic": row["is_automatic"],
+        "thread_rule": row["thread_rule"],
+        "created_at": row["created_at"],
     }
 
 

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util import LRUCache
 
 from desk.auth.access import (
     can_see_ticket,
-    message_filter,
+    can_see_ticket_fields,
+    messages_shown,
     ticket_filter,
     viewer_params,
     visibility,
@@ -32,7 +44,7 @@ from desk.models import (
 )
 from desk.tickets.counts import CountCache
 from desk.tickets.errors import TicketNotFound
-from desk.tickets.events import message_data, ticket_data, ticket_fields
+from desk.tickets.events import message_fields, ticket_fields
 from desk.tickets.history import changes
 
 PRIORITY_RANK = case({p.value: i for i, p in enumerate(Priority)}, value=Ticket.priority)
@@ -149,16 +161,15 @@ async def list_tickets(
     """One page in two queries whatever its size: the count (unless remembered) and the
     tickets with their tags. One row past the page tells whether there is a next page."""
     key = (_scope(user), f)
-    statements = _statements(_shape(user, f), user, f)
-    params = {**filter_params(user, f), "offset": offset, "limit": limit + 1}
+    statements = _statements(user, f, limit + 1)
+    params = {**filter_params(user, f), "offset": offset}
     count = counts.get(key) if counts else None
     if count is None:
         count = int((await db.fetch(statements.count, params))[0]["n"])
         if counts:
             counts.put(key, count)
     rows = await db.fetch(statements.page, params)
-    results = [ticket_fields(r, sorted(r["tag_list"].split("\n")) if r["tag_list"] else [])
-               for r in rows[:limit]]  # fmt: skip
+    results = [ticket_fields(r, _tags(r["tag_list"])) for r in rows[:limit]]
     return Page(count, results, len(rows) > limit)
 
 
@@ -168,28 +179,35 @@ class _ListStatements:
     page: Select[Any]
 
 
-_STATEMENTS: dict[Hashable, _ListStatements] = {}
+# Bounded: a caller choosing unusual filters and page sizes only evicts older shapes.
+_STATEMENTS: LRUCache[Hashable, _ListStatements] = LRUCache(500)
 
 
-def _statements(shape: Hashable, user: User, f: TicketFilter) -> _ListStatements:
+def _statements(user: User, f: TicketFilter, limit: int) -> _ListStatements:
     """The count and page statements for a shape, built on its first use. Each is built from
     one caller's filter, but every value in it is a named parameter that each call passes
-    anew (Database.fetch insists), so no caller's values outlive their request."""
-    if shape not in _STATEMENTS:
+    anew (Database.fetch insists), so no caller's values outlive their request. The page
+    size is written into the SQL: with a known LIMIT, PostgreSQL's plan made once for the
+    statement fits every call (Database.fetch), where an unknown one made it read the
+    whole table."""
+    shape = (_shape(user, f), limit)
+    found = _STATEMENTS.get(shape)
+    if found is None:
         where = conditions(user, f)
         order = (ORDERINGS[f.ordering], Ticket.id.desc())
         # The page's ids first, then only their rows and tags. Choosing the ids needs only
         # the order and filter columns, which the live-list index holds: skipping to page
         # 20 then walks index entries, not a thousand table rows.
         ids = (select(Ticket.id).where(*where).order_by(*order)
-               .offset(bindparam("offset", 0)).limit(bindparam("limit", 0)).subquery())  # fmt: skip
-        _STATEMENTS[shape] = _ListStatements(
+               .offset(bindparam("offset")).limit(literal_column(str(limit), Integer))
+               .subquery())  # fmt: skip
+        found = _STATEMENTS[shape] = _ListStatements(
             count=select(func.count().label("n")).select_from(Ticket).where(*where),
             page=select(*Ticket.__table__.columns, TAG_LIST)
             .join(ids, ids.c.id == Ticket.id)
             .order_by(*order),
         )
-    return _STATEMENTS[shape]
+    return found
 
 
 # A ticket's tags in the same query as the ticket (one round trip for the whole page).
@@ -202,19 +220,9 @@ TAG_LIST = (
 )
 
 
-async def _tags_by_ticket(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(TicketTag.ticket_id, Tag.name)
-        .join(Tag, Tag.id == TicketTag.tag_id)
-        .where(TicketTag.ticket_id.in_(ids))
-        .order_by(Tag.name)
-    )
-    found: dict[int, list[str]] = {}
-    for ticket_id, name in rows.all():
-        found.setdefault(ticket_id, []).append(name)
-    return found
+TICKET_WITH_TAGS = select(*Ticket.__table__.columns, TAG_LIST).where(
+    Ticket.id == bindparam("ticket_id")
+)
 
 
 async def visible_ticket(session: AsyncSession, user: User, ticket_id: int) -> Ticket:
@@ -252,38 +260,54 @@ async def visible_attachment(db: Database, user: User, attachment_id: int) -> At
 async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, Any]:
     """The ticket with the messages and attachments `user` may see; 404 for the rest, so
     a customer cannot even learn that someone else's ticket exists."""
-    async with db.reader() as session:
-        ticket = await visible_ticket(session, user, ticket_id)
-        tags = await _tags_by_ticket(session, [ticket.id])
-        messages = list(
-            await session.scalars(
-                select(TicketMessage)
-                .where(TicketMessage.ticket_id == ticket_id, message_filter(user))
-                .order_by(TicketMessage.id)
-            )
-        )
-        attachments = await session.scalars(
-            select(Attachment).where(Attachment.ticket_message_id.in_([m.id for m in messages]))
-        )
-        by_message: dict[int, list[dict[str, Any]]] = {}
-        for a in attachments:
-            by_message.setdefault(a.ticket_message_id, []).append(_attachment(a))
-    detail = ticket_data(ticket, tags.get(ticket.id, []))
+    params = {"ticket_id": ticket_id}
+    found = await db.fetch(TICKET_WITH_TAGS, params)
+    if not found or not can_see_ticket_fields(user, found[0]["customer_id"],
+                                              found[0]["assigned_agent_id"],
+                                              found[0]["company_id"]):  # fmt: skip
+        raise TicketNotFound(f"no ticket {ticket_id}")
+    shown = _shown_messages(user.is_staff)
+    messages = await db.fetch(shown.messages, params)
+    by_message: dict[int, list[dict[str, Any]]] = {}
+    for a in await db.fetch(shown.attachments, params):
+        by_message.setdefault(a["ticket_message_id"], []).append(_attachment(a))
+    detail = ticket_fields(found[0], _tags(found[0]["tag_list"]))
     detail["messages"] = [
-        {**message_data(m), "attachments": by_message.get(m.id, [])} for m in messages
+        {**message_fields(m), "attachments": by_message.get(m["id"], [])} for m in messages
     ]
     return detail
 
 
-def _attachment(a: Attachment) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "filename": a.filename,
-        "content_type": a.content_type,
-        "size": a.size,
-        "is_inline": a.is_inline,
-        "content_id": a.content_id,
-    }
+@dataclass(frozen=True)
+class _Shown:
+    messages: Select[Any]
+    attachments: Select[Any]
+
+
+@cache
+def _shown_messages(staff: bool) -> _Shown:
+    """A ticket's messages and attachments as staff or a customer may see them."""
+    visible = messages_shown(staff=staff)
+    return _Shown(
+        messages=select(*TicketMessage.__table__.columns)
+        .where(TicketMessage.ticket_id == bindparam("ticket_id"), visible)
+        .order_by(TicketMessage.id),
+        attachments=select(*Attachment.__table__.columns)
+        .join(TicketMessage, TicketMessage.id == Attachment.ticket_message_id)
+        .where(TicketMessage.ticket_id == bindparam("ticket_id"), visible)
+        .order_by(Attachment.id),
+    )
+
+
+def _tags(tag_list: str | None) -> list[str]:
+    return sorted(tag_list.split("\n")) if tag_list else []
+
+
+def _attachment(a: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: a[name] for name in ATTACHMENT_FIELDS}
+
+
+ATTACHMENT_FIELDS = ("id", "filename", "content_type", "size", "is_inline", "content_id")
 
 
 async def user_by_email(db: Database, email: str) -> User | None:
