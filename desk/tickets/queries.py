@@ -199,8 +199,12 @@ def _statements(user: User, f: TicketFilter, limit: int) -> _ListStatements:
         # the order and filter columns, which the live-list index holds: skipping to page
         # 20 then walks index entries, not a thousand table rows.
         ids = (select(Ticket.id).where(*where).order_by(*order)
-               .offset(bindparam("offset")).limit(literal_column(str(limit), Integer))
-               .subquery())  # fmt: skip
+               .offset(bindparam("offset")).limit(literal_column(str(limit), Integer)))  # fmt: skip
+        if _broad_live_view(user, f):
+            # SQLite would fetch every match through the assignee index and sort them all
+            # (33,000 for an agent of a large desk, 30 ms); walking this index is 0.2 ms.
+            ids = ids.with_hint(Ticket, "INDEXED BY ix_tickets_live_updated", "sqlite")
+        ids = ids.subquery()
         found = _STATEMENTS[shape] = _ListStatements(
             count=select(func.count().label("n")).select_from(Ticket).where(*where),
             page=select(*Ticket.__table__.columns, TAG_LIST)
@@ -208,6 +212,14 @@ def _statements(user: User, f: TicketFilter, limit: int) -> _ListStatements:
             .order_by(*order),
         )
     return found
+
+
+def _broad_live_view(user: User, f: TicketFilter) -> bool:
+    """A staff view of live tickets by last change, not narrowed to one customer, company,
+    assignee or tag: its page is found by walking the live-list index."""
+    narrowing = {"customer", "company", "assigned_agent", "tag"}
+    return (f.archived == "false" and f.ordering.lstrip("-") == "updated_at"
+            and visibility(user) in ("agent", "all") and not _active(f) & narrowing)  # fmt: skip
 
 
 # A ticket's tags in the same query as the ticket (one round trip for the whole page).
