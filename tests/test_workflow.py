@@ -18,6 +18,8 @@ async def test_customer_opens_ticket_and_is_acknowledged_by_mail(team: Team, sin
     assert status == 200 and detail["priority"] == "HIGH" and detail["status"] == "OPEN"
     assert detail["customer_id"] == team.id("carol")
     assert detail["messages"][0]["body"] == "It broke."
+    opened, changed = (datetime.fromisoformat(detail[k]) for k in ("created_at", "updated_at"))
+    assert opened <= changed  # its first message is its first change
     [ack] = await wait_for_value(lambda: sink.to("carol@example.com"), what="acknowledgement")
     assert f"[#{ticket_id}]" in ack["Subject"] and ack["Auto-Submitted"] == "auto-replied"
 

@@ -58,11 +58,14 @@ def open_ticket(
     linked_ticket_id: int | None = None,
 ) -> Ticket:
     """Add a new ticket to the session; its id comes with the next flush."""
+    now = utcnow()  # one moment for both: a ticket is never changed before it was opened
     ticket = Ticket(
         subject=subject or "(no subject)",
         customer_id=customer.id,
         company_id=customer.company_id,
         linked_ticket_id=linked_ticket_id,
+        created_at=now,
+        updated_at=now,
     )
     session.add(ticket)
     events.append(partial(ev.ticket_created, ticket))
