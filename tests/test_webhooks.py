@@ -80,6 +80,11 @@ async def _deliveries(team: Team, hook_id: int) -> list[dict[str, Any]]:
     return list(body["results"])
 
 
+async def _settled(team: Team, hook_id: int, count: int) -> list[dict[str, Any]] | None:
+    found = await _deliveries(team, hook_id)
+    return found if [d["state"] for d in found] == ["delivered"] * count else None
+
+
 async def _logged(team: Team, hook_id: int, attempts: int) -> dict[str, Any] | None:
     """The hook's newest delivery once `attempts` attempts are logged and the last one is
     recorded on it (the list's queries are not one snapshot, so wait for both)."""
@@ -118,8 +123,8 @@ async def test_events_arrive_signed_and_only_those_subscribed(team: Team, daemon
     )
     assert receiver.seen[2]["data"]["message"]["is_internal"] is True
     assert receiver.bad_signatures == 0 and receiver.duplicates == 0
-    deliveries = await _deliveries(team, hook["id"])
-    assert [d["state"] for d in deliveries] == ["delivered"] * 3
+    # The receiver answers before the sender records the answer: wait for the record.
+    deliveries = await wait_for(lambda: _settled(team, hook["id"], 3), what="3 delivered")
     assert deliveries[0]["attempt_log"][0]["status"] == 200
     # The secret is shown when made, never again.
     status, again = await team.call("admin", "GET", f"/api/webhooks/{hook['id']}/")
