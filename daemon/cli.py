@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load_settings()
-        # uvloop: the same asyncio, on libuv's event loop (about 1.7x the requests per
+        # uvloop: the same asyncio, on libuv's event loop (about 1.3x the requests per
         # second of the standard loop for the ticket list here, docs/benchmarks.md).
         return int(uvloop.run(args.handler(settings, args)) or 0)
     except DeskError as exc:

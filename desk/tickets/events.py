@@ -54,23 +54,10 @@ def message_data(message: TicketMessage) -> dict[str, Any]:
 
 def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """From any row with the ticket_messages table's columns by name; times as datetimes."""
-    return {
-        "id": row["id"],
-        "ticket_id": row["ticket_id"],
-        "kind": row["kind"],
-        "is_internal": row["kind"] == MessageKind.NOTE,
-        "source": row["source"],
-        "author_id": row["author_id"],
-        "sender_email": row["sender_email"],
-        "subject": row["subject"],
-        "body": row["body_new"] or row["body_text"],
-        "body_text": row["body_text"],
-        "body_html": row["body_html"],
-        "message_id": row["message_id"],
-        "is_automatic": row["is_automatic"],
-        "thread_rule": row["thread_rule"],
-        "created_at": row["created_at"],
-    }
+    data = {name: row[name] for name in MESSAGE_COLUMNS if name != "body_new"}
+    data["is_internal"] = row["kind"] == MessageKind.NOTE
+    data["body"] = row["body_new"] or row["body_text"]  # the new text, quotes left out
+    return data
 
 
 def ticket_created(ticket: Ticket) -> Event:

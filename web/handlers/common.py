@@ -90,4 +90,4 @@ def page(request: web.Request, number: int, count: int, results: list[dict[str, 
 def whole_list(results: list[dict[str, Any]]) -> web.Response:
     """A list short enough to send at once, in the same shape as a paged one."""
     return json_response({"count": len(results), "next": None, "previous": None,
-                              "results": results})  # fmt: skip
+                          "results": results})  # fmt: skip
