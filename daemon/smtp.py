@@ -8,7 +8,7 @@ import logging
 import weakref
 from collections.abc import Iterable
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from desk.intake import Envelope as DeskEnvelope
 from desk.intake import Receiver
@@ -16,6 +16,7 @@ from desk.mail.headers import clean_header_text
 
 log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
+_END = b".\r\n"  # a line holding only a dot ends DATA (RFC 5321 4.1.1.4)
 
 
 class SupportHandler:
@@ -62,6 +63,69 @@ class SupportHandler:
         return "451 4.3.0 Temporary server error; try again later"
 
 
+class SupportSMTP(SMTP):
+    """aiosmtpd's session with DATA read in chunks instead of line by line.
+
+    aiosmtpd reads DATA one line at a time (a `readuntil` and a few copies per line): on
+    our corpus that was a fifth of the daemon's main thread, more than turning the mail
+    into a ticket. This reads up to each `.\\r\\n` (rare inside a message) and applies
+    the same rules afterwards: the size limit (552), the line length limit (500), and
+    dot-unstuffing (RFC 5321 4.5.2). Everything else is aiosmtpd's."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if self._decode_data:  # not how we run it; aiosmtpd's own path
+            return await super().smtp_DATA(arg)
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data, too_much = await self._read_data()
+        except (asyncio.CancelledError, asyncio.IncompleteReadError):
+            log.info("connection lost during DATA")
+            self._writer.close()
+            raise
+        if too_much:
+            await self.push("552 Error: Too much mail data")
+        elif max(map(len, data.split(b"\r\n"))) + 2 > self.line_length_limit:
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+        else:
+            self.envelope.content = self.envelope.original_content = _unstuff(data)
+            status = await self._call_handler_hook("DATA")
+            self._set_post_data_state()
+            await self.push("250 OK" if status is MISSING else status)
+            return
+        self._set_post_data_state()
+
+    async def _read_data(self) -> tuple[bytes, bool]:
+        """The message up to its closing dot line, and whether it was over the size limit
+        (then it is read to its end and dropped as it comes, so the session can go on)."""
+        limit, too_much = self.data_size_limit or 0, False
+        data = bytearray()
+        while not (data == _END or data.endswith(b"\r\n" + _END)):
+            try:
+                data += await self._reader.readuntil(_END)
+            except asyncio.LimitOverrunError as e:  # read what cannot hold the dot line
+                data += await self._reader.read(e.consumed)
+            if limit and len(data) > limit + len(_END):
+                del data[:-5]  # all but what could be the start of the dot line
+                too_much = True
+        return bytes(data[: -len(_END)]), too_much
+
+
+def _unstuff(data: bytes) -> bytes:
+    """Undo dot-stuffing: a leading dot on any line was added by the sender."""
+    if data.startswith(b"."):
+        data = data[1:]
+    return data.replace(b"\r\n.", b"\r\n")
+
+
 class SmtpListener:
     """The server plus its open sessions, so that stopping does not wait on idle clients
     (asyncio's wait_closed waits for every connection to end)."""
@@ -101,7 +165,7 @@ async def start_smtp(
     sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def factory() -> SMTP:
-        session = SMTP(
+        session = SupportSMTP(
             handler,
             hostname=hostname,
             ident="postdesk",
