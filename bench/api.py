@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,58 @@ async def _wait_port(port: int) -> None:
             await asyncio.sleep(0.05)
 
 
+async def _start_web(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "daemon", "run", "--role", "web", env=env,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def _login(base: str) -> str:
+    """agent0's access token, once the daemon answers."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.post(
+                    f"{base}/api/auth/token/",
+                    json={"email": "agent0@bench.test", "password": PASSWORD},
+                ) as r:
+                    return str((await r.json())["access"])
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.1)
+    raise RuntimeError(f"no daemon answered at {base}")
+
+
+Load = dict[str, float]
+
+
+async def _changing(base: str, token: str, tickets: list[int], per_second: float,
+                    measured: Awaitable[Load]) -> tuple[float, Load]:  # fmt: skip
+    """Run `measured` while another client changes a ticket's priority about `per_second`
+    times a second (each change a committed write, so a new snapshot: what was remembered
+    before it is not served after it). Returns the changes per second achieved too."""
+    done, changes = asyncio.Event(), 0
+
+    async def change() -> None:
+        nonlocal changes
+        headers = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            while not done.is_set():
+                priority = ("LOW", "MEDIUM", "HIGH")[changes % 3]
+                async with http.patch(f"{base}/api/tickets/{tickets[changes % len(tickets)]}/",
+                                      json={"priority": priority}) as r:  # fmt: skip
+                    assert r.status == 200, await r.text()
+                changes += 1
+                await asyncio.sleep(1 / per_second)
+
+    began = time.perf_counter()
+    writer = asyncio.create_task(change())
+    result = await measured
+    done.set()
+    await writer
+    return changes / (time.perf_counter() - began), result
+
+
 def bare_app(payload: bytes) -> web.Application:
     async def handler(_request: web.Request) -> web.Response:
         return web.Response(body=payload, content_type="application/json")
@@ -220,23 +273,19 @@ async def run(args: argparse.Namespace) -> None:
     print("statements per list request by page size:", await statements_per_page(db))
     await db.dispose()
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "daemon", "run", "--role", "web", env=env,
-        stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    # Two web daemons on the same desk: one remembering answers per database snapshot (as
+    # configured by default), one building every answer (POSTDESK_RESPONSE_CACHE_ENTRIES=0).
+    forgetful_port = _free_port()
+    daemons = [
+        await _start_web(env),
+        await _start_web({**env, "POSTDESK_HTTP_PORT": str(forgetful_port),
+                          "POSTDESK_RESPONSE_CACHE_ENTRIES": "0"}),
+    ]  # fmt: skip
+    base, forgetful = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{forgetful_port}"
     try:
+        token = await _login(base)
+        await _login(forgetful)
         async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.post(
-                        f"{base}/api/auth/token/",
-                        json={"email": "agent0@bench.test", "password": PASSWORD},
-                    ) as r:
-                        token = (await r.json())["access"]
-                        break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
             async with http.get(
                 f"{base}/api/tickets/?page_size=50", headers={"Authorization": f"Bearer {token}"}
             ) as r:
@@ -254,20 +303,25 @@ async def run(args: argparse.Namespace) -> None:
         rng = random.Random(5)
         visible = [t["id"] for t in page["results"]]
         pages = [f"/api/tickets/?page_size=50&page={rng.randrange(1, 20)}" for _ in range(50)]
+        details = [f"/api/tickets/{i}/" for i in visible]
+        bench = (args.seconds, args.concurrency)
         results = {
             "bare aiohttp handler": await load(
-                f"http://127.0.0.1:{bare_port}", None, args.seconds, args.concurrency, ["/bare"]),
-            "GET /api/tickets/ (50, agent)": await load(
-                base, token, args.seconds, args.concurrency, pages),
-            "GET /api/tickets/<id>/": await load(
-                base, token, args.seconds, args.concurrency,
-                [f"/api/tickets/{i}/" for i in visible]),
+                f"http://127.0.0.1:{bare_port}", None, *bench, ["/bare"]),
+            "GET /api/tickets/ (50, agent)": await load(base, token, *bench, pages),
+            "GET /api/tickets/<id>/": await load(base, token, *bench, details),
+            "  the list, every answer built": await load(forgetful, token, *bench, pages),
+            "  the detail, every answer built": await load(forgetful, token, *bench, details),
         }  # fmt: skip
+        rate, during = await _changing(base, token, visible, args.writes,
+                                       load(base, token, *bench, pages))  # fmt: skip
+        results[f"  the list, {rate:.0f} ticket changes/s meanwhile"] = during
         bare.terminate()
         await bare.wait()
     finally:
-        proc.terminate()
-        await proc.wait()
+        for proc in daemons:
+            proc.terminate()
+            await proc.wait()
     bare_rps = results["bare aiohttp handler"]["rps"]
     for name, r in results.items():
         print(f"{name:42s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
@@ -282,6 +336,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=500_000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--writes", type=float, default=20, help="ticket changes per second in the last run"
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="PostgreSQL: keep a desk generated by an earlier run"
     )

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Dialect, Executable, event, make_url, text
+from sqlalchemy import Connection, Dialect, Executable, String, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite import Insert
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
@@ -22,6 +22,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.util import LRUCache
 
 _PASSED = object()  # a parameter's value comes from the caller, not the statement
@@ -47,6 +50,26 @@ SEARCH_SETTINGS = {
 # not depend on the values: planning each call anew cost PostgreSQL more than running it
 # (1-3 ms against 1 ms for a page of 50). Each statement is planned once per connection.
 FAST_READ_SETTINGS = {"plan_cache_mode": "force_generic_plan", "jit": "off"}
+
+
+class data_snapshot(FunctionElement[str]):
+    """Which committed writes a statement sees. On PostgreSQL, the snapshot's text
+    (`xmin:xmax:in-progress ids`, cluster-wide): the same text means the same data visible,
+    and any write that commits anywhere changes it. NULL on SQLite, which has no such value
+    across connections: nothing is remembered by it there."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(data_snapshot)
+def _no_snapshot(element: data_snapshot, compiler: SQLCompiler, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(data_snapshot, "postgresql")
+def _pg_snapshot(element: data_snapshot, compiler: SQLCompiler, **kw: Any) -> str:
+    return "pg_current_snapshot()::text"
 
 
 class Database:

@@ -19,6 +19,7 @@ import aiohttp
 import asyncpg
 import pytest
 import redis
+from sqlalchemy import event
 
 from daemon.lifecycle import Running, started
 from desk.config import Settings, load_settings
@@ -192,6 +193,23 @@ async def team(api: Api, make_user: Any) -> Team:
     for name, user in t.users.items():
         t.tokens[name] = await api.token(user.email, PASSWORD)
     return t
+
+
+@pytest.fixture
+def read_statements(daemon: Running) -> Iterator[list[str]]:
+    """The SQL of every read the daemon sends from now on, by either path (SQLAlchemy's
+    engine or `Database.fetch` straight to the driver)."""
+    db, statements = daemon.desk.db, []
+    engine = db.read_engine.sync_engine
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        statements.append(sql)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    db.fetch_listeners.append(statements.append)
+    yield statements
+    event.remove(engine, "before_cursor_execute", seen)
+    db.fetch_listeners.remove(statements.append)
 
 
 @pytest.fixture

@@ -76,15 +76,18 @@ async def _read_bounded(part: BodyPartReader, limit: int, filename: str) -> byte
 
 def page(request: web.Request, number: int, count: int, results: list[dict[str, Any]],
          has_more: bool) -> web.Response:  # fmt: skip
+    return json_response(page_data(request, number, count, results, has_more))
+
+
+def page_data(request: web.Request, number: int, count: int, results: list[dict[str, Any]],
+              has_more: bool) -> dict[str, Any]:  # fmt: skip
     """The `count/next/previous/results` shape every list answers in."""
-    return json_response(
-        {
-            "count": count,
-            "next": str(request.url.update_query(page=number + 1)) if has_more else None,
-            "previous": str(request.url.update_query(page=number - 1)) if number > 1 else None,
-            "results": results,
-        }
-    )
+    return {
+        "count": count,
+        "next": str(request.url.update_query(page=number + 1)) if has_more else None,
+        "previous": str(request.url.update_query(page=number - 1)) if number > 1 else None,
+        "results": results,
+    }
 
 
 def whole_list(results: list[dict[str, Any]]) -> web.Response:
