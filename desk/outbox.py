@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.db import Database, insert_ignoring_conflicts
+from desk.db import Database
 from desk.mail.compose import Outgoing, check_recipient, new_message_id
 from desk.models import KnownMessageId, OutboxMail, OutboxState, utcnow
 
@@ -37,12 +37,10 @@ async def queue_mail(
     )
     session.add(row)
     if ticket_id is not None:
-        # A reply to this mail finds its ticket by In-Reply-To.
-        await session.execute(
-            insert_ignoring_conflicts(session, KnownMessageId).values(
-                message_id=message_id, ticket_id=ticket_id, created_at=utcnow()
-            )
-        )
+        # A reply to this mail finds its ticket by In-Reply-To. The Message-ID is new (time,
+        # process and 64 random bits), so the row is added for the next flush rather than
+        # inserted now: queuing a batch's acknowledgements then costs one flush, not one each.
+        session.add(KnownMessageId(message_id=message_id, ticket_id=ticket_id, created_at=utcnow()))
     return row
 
 
