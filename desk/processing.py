@@ -114,6 +114,7 @@ class _Batch:
     known: dict[str, int] = field(default_factory=dict)  # Message-ID -> ticket key
     pending: dict[int, Ticket] = field(default_factory=dict)  # key < 0: ticket without id
     placed: list[_Placed] = field(default_factory=list)
+    held: list[Ticket] = field(default_factory=list)  # so that session.get finds them
     budget: AutoReplyBudget = field(init=False)
 
     def __post_init__(self) -> None:
@@ -136,8 +137,9 @@ class _Batch:
             )  # fmt: skip
             self.known = dict(found.all())
         tickets = set(self.known.values())
-        if tickets:  # into the identity map, locked against concurrent replicas
-            await s.scalars(select(Ticket).where(Ticket.id.in_(tickets)).with_for_update())
+        if tickets:  # locked against concurrent replicas, and held: the identity map is weak
+            found = await s.scalars(select(Ticket).where(Ticket.id.in_(tickets)).with_for_update())
+            self.held = list(found)
         await self.budget.load(s, {m.sender for m in mails})
 
     async def _load_customers(self, mails: list[_Mail]) -> None:

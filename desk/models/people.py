@@ -19,6 +19,10 @@ class Role(enum.StrEnum):
 
 class User(Base):
     __tablename__ = "users"
+    # The server defaults below exist for rows older than their columns; new rows get the
+    # Python defaults, so nothing needs reading back after an INSERT (which on SQLite made
+    # the ORM insert new users one statement at a time).
+    __mapper_args__ = {"eager_defaults": False}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
