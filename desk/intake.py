@@ -95,8 +95,12 @@ async def store_raw(db: Database, mails: Sequence[tuple[bytes, Envelope]]) -> li
             "received_at": now, "state": InboundState.RECEIVED.value, "attempts": 0,
         })  # fmt: skip
     async with db.writer() as session:
-        insert = insert_ignoring_conflicts(session, InboundMail).values(list(values.values()))
-        result = await session.execute(insert.returning(InboundMail.sha256, InboundMail.id))
+        # The rows as parameters of one statement compiled once (SQLAlchemy sends them as
+        # one multi-row INSERT): rows written into the statement were compiled anew each time.
+        insert = insert_ignoring_conflicts(session, InboundMail)
+        result = await session.execute(
+            insert.returning(InboundMail.sha256, InboundMail.id), list(values.values())
+        )
         known: dict[str, int] = dict(result.all())
         missing = [digest for digest in values if digest not in known]
         if missing:
