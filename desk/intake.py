@@ -25,12 +25,14 @@ log = logging.getLogger(__name__)
 Prepare = Callable[[bytes], Awaitable[PreparedMail]]
 BATCH_BYTES = 32 * 1024 * 1024
 BATCH_MAILS = 64
-# Each batch costs about 15 ms on SQLite however many mails it carries (its queries, one
-# commit), and holds the only write lock meanwhile. Taken at once, the next batch held the
-# few mails committed during the last one (6 on average: 4.3 ms per mail); after a pause
-# of 40 ms it holds about 40 (2.6 ms per mail), and 4 SMTP clients went from 129 to 170
-# mails/s processed. A mail waits at most that much longer to become a ticket.
-SQLITE_GATHER_SECONDS = 0.04
+# A batch has a fixed cost (its queries, its commit) however many mails it carries. Taken
+# at once, the next batch held only the few mails stored while the last one was written
+# (6 on average on SQLite, 21 on PostgreSQL); taken 50 ms later it holds about 40, and
+# with 4 SMTP clients SQLite went from 129 to about 170 mails/s processed and PostgreSQL
+# from about 195 to 216 (docs/benchmarks.md). A mail waits at most that much longer to
+# become a ticket. On SQLite the pause also hands the write lock to the SMTP commits that
+# queued behind the batch.
+GATHER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -143,12 +145,11 @@ async def process_pending(desk: Desk, prepare: Prepare) -> int:
     it is rolled back and settled again carefully, one savepoint per mail, so one bad mail
     is recorded as failed without taking the others with it.
 
-    On PostgreSQL the next batch is parsed in the worker processes while one is written:
-    the stages overlap instead of taking turns. SQLite has one writer: there the overlap
-    made batches smaller and their extra write transactions took the lock from SMTP's
-    commits (95 -> 75 mails/s), so it takes turns, and after a batch that did not fill up
-    it lets the SMTP commits queued behind it through and more mail arrive before taking
-    the next (docs/benchmarks.md).
+    On PostgreSQL the next batch is fetched and parsed in the worker processes while one is
+    written: the stages overlap instead of taking turns. SQLite has one writer: there the
+    overlap made batches smaller and their extra write transactions took the lock from
+    SMTP's commits (95 -> 75 mails/s), so it takes turns. Either way, after a batch that
+    did not fill up, the next is taken a moment later (see GATHER_SECONDS).
     """
     overlap = not desk.db.is_sqlite
     total = 0
@@ -157,17 +158,27 @@ async def process_pending(desk: Desk, prepare: Prepare) -> int:
         while batch:
             outcomes = await parsing
             if overlap:
-                following, parsing = await _fetch_and_parse(desk.db, prepare, batch[-1].id)
-            await _settle(desk, batch, outcomes)
+                settling = asyncio.ensure_future(_settle(desk, batch, outcomes))
+                try:
+                    following, parsing = await _fetch_next(desk.db, prepare, batch)
+                finally:
+                    await settling  # never left running behind an error or a stop
+            else:
+                await _settle(desk, batch, outcomes)
+                following, parsing = await _fetch_next(desk.db, prepare, batch)
             total += len(batch)
-            if not overlap:
-                if len(batch) < BATCH_MAILS:
-                    await asyncio.sleep(SQLITE_GATHER_SECONDS)
-                following, parsing = await _fetch_and_parse(desk.db, prepare, batch[-1].id)
             batch = following
     finally:
         parsing.cancel()  # only still running if writing failed; that mail stays received
     return total
+
+
+async def _fetch_next(
+    db: Database, prepare: Prepare, batch: list[_Stored]
+) -> tuple[list[_Stored], asyncio.Future[list[Outcome]]]:
+    if len(batch) < BATCH_MAILS:
+        await asyncio.sleep(GATHER_SECONDS)
+    return await _fetch_and_parse(db, prepare, after=batch[-1].id)
 
 
 async def _fetch_and_parse(
