@@ -96,7 +96,7 @@ async def store_raw(db: Database, mails: Sequence[tuple[bytes, Envelope]]) -> li
             "mail_from": env.mail_from or "", "rcpt_tos": list(env.rcpt_tos),
             "received_at": now, "state": InboundState.RECEIVED.value, "attempts": 0,
         })  # fmt: skip
-    async with db.writer() as session:
+    async with db.statement_writer() as session:  # the INSERT is atomic by itself
         # The rows as parameters of one statement compiled once (SQLAlchemy sends them as
         # one multi-row INSERT): rows written into the statement were compiled anew each time.
         insert = insert_ignoring_conflicts(session, InboundMail)

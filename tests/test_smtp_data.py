@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiosmtpd.smtp import SMTP
 
+from daemon.smtp import SupportSMTP
 from desk.models import InboundMail
 from tests.support import rows
 
@@ -130,3 +132,28 @@ async def test_line_over_1000_octets_is_refused(daemon):
     assert (await wire.command(b"NOOP")).startswith(b"250")
     assert await rows(daemon, InboundMail) == []
     await wire.close()
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "<bench@example.com>",
+        "<a.b+c@x-y.example.org> BODY=8BITMIME SMTPUTF8",
+        "<a@example.com>  SIZE=1",
+        "<a@example.com>SIZE=1",
+        "<>",
+        '<"quoted local"@example.com>',
+        "bare@example.com",
+        "<a..b@example.com>",
+        "<a@example..com>",
+        "<a@[127.0.0.1]>",
+        "<jörg@example.com>",
+        "<abcdefghij@example.com>",
+    ],
+)
+def test_addresses_read_as_aiosmtpd_reads_them(arg):
+    """MAIL/RCPT paths in their plain form skip the e-mail header parser: the answer must
+    be aiosmtpd's own, local part limit included."""
+    ours, theirs = SupportSMTP(object()), SMTP(object())
+    ours.local_part_limit = theirs.local_part_limit = 8
+    assert ours._getaddr(arg) == theirs._getaddr(arg)
