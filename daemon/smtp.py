@@ -116,7 +116,8 @@ class SupportSMTP(SMTP):
         header parser aiosmtpd uses, a twentieth of the main thread for two commands a mail;
         anything else (quoted local parts, `<>`, no brackets) goes to aiosmtpd's parser."""
         plain = _PLAIN_PATH.match(arg)
-        if plain is None or len(plain["local"]) > (self.local_part_limit or len(arg)):
+        limit = self.local_part_limit
+        if plain is None or (limit and len(plain["local"]) > limit):  # aiosmtpd's answer
             return super()._getaddr(arg)
         return f"{plain['local']}@{plain['domain']}", plain["rest"].lstrip()
 

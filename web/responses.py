@@ -17,7 +17,11 @@ SNAPSHOT = web.RequestKey("data_snapshot", str | None)
 
 
 def json_response(data: Any, *, status: int = 200) -> web.Response:
-    return _json_bytes(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), status)
+    return _json_bytes(_dumps(data), status)
+
+
+def _dumps(data: Any) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _json_bytes(body: bytes, status: int = 200) -> web.Response:
@@ -44,11 +48,12 @@ class SnapshotResponses:
         self, request: web.Request, user: User, build: Callable[[], Awaitable[Any]]
     ) -> web.Response:
         snapshot = request.get(SNAPSHOT)
+        if not (snapshot and self._entries):
+            return _json_bytes(_dumps(await build()))
         key = (snapshot, user.id, str(request.url))
-        remember = bool(snapshot and self._entries)
-        body = self._bodies.get(key) if remember else None
+        body = self._bodies.get(key)
         if body is None:
-            body = orjson.dumps(await build(), option=orjson.OPT_NON_STR_KEYS)
-            if remember and len(body) <= self._largest:
+            body = _dumps(await build())
+            if len(body) <= self._largest:
                 self._bodies[key] = body
         return _json_bytes(body)

@@ -55,10 +55,11 @@ _VERIFIED: LRUCache[tuple[str, str], dict[str, Any]] = LRUCache(4096)
 
 
 def decode(settings: Settings, token: str, kind: str) -> dict[str, Any]:
-    claims = _VERIFIED.get((settings.secret_key, token))
+    key = (settings.secret_key, token)
+    claims = _VERIFIED.get(key)
     if claims is None:
         claims = _verify(settings, token)
-        _VERIFIED[(settings.secret_key, token)] = claims
+        _VERIFIED[key] = claims
     else:
         _check_times(claims)
     if claims.get("typ") != kind:
