@@ -57,8 +57,9 @@ def _free_port() -> int:
 async def fresh_postgres(url: str, *, keep: bool = False) -> None:
     """An empty database of the URL's name (or, with `keep`, the one there if any)."""
     name = url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0]
-                                  + "/postgres")  # fmt: skip
+    admin = await asyncpg.connect(
+        url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0] + "/postgres"
+    )
     exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
     if not (exists and keep):
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -72,39 +73,60 @@ async def generate(db: Database, tickets: int, messages: int, seed: int = 3) -> 
     now = datetime.now(UTC)
     password = hash_password(PASSWORD)
     async with db.writer() as s:
-        await s.execute(insert(User), [
-            {"email": f"agent{i}@bench.test", "name": f"Agent {i}", "role": "agent",
-             "password_hash": password} for i in range(AGENTS)
-        ])  # fmt: skip
-        await s.execute(insert(User), [
-            {"email": f"customer{i}@example.com", "name": f"Customer {i}", "role": "customer"}
-            for i in range(CUSTOMERS)
-        ])  # fmt: skip
+        await s.execute(
+            insert(User),
+            [
+                {
+                    "email": f"agent{i}@bench.test",
+                    "name": f"Agent {i}",
+                    "role": "agent",
+                    "password_hash": password,
+                }
+                for i in range(AGENTS)
+            ],
+        )
+        await s.execute(
+            insert(User),
+            [
+                {"email": f"customer{i}@example.com", "name": f"Customer {i}", "role": "customer"}
+                for i in range(CUSTOMERS)
+            ],
+        )
     chunk = 10_000
     for start in range(0, tickets, chunk):
         rows = []
         for i in range(start, min(start + chunk, tickets)):
             created = now - timedelta(minutes=rng.randrange(365 * 24 * 60))
             assigned = None if rng.random() < 0.3 else 1 + rng.randrange(AGENTS)
-            rows.append({
-                "id": i + 1, "subject": " ".join(rng.choices(WORDS, k=5)),
-                "status": "OPEN" if assigned is None else rng.choice(STATUSES[1:]),
-                "priority": rng.choice(PRIORITIES),
-                "customer_id": AGENTS + 1 + rng.randrange(CUSTOMERS),
-                "assigned_agent_id": assigned, "created_at": created,
-                "updated_at": created + timedelta(minutes=rng.randrange(600)),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "id": i + 1,
+                    "subject": " ".join(rng.choices(WORDS, k=5)),
+                    "status": "OPEN" if assigned is None else rng.choice(STATUSES[1:]),
+                    "priority": rng.choice(PRIORITIES),
+                    "customer_id": AGENTS + 1 + rng.randrange(CUSTOMERS),
+                    "assigned_agent_id": assigned,
+                    "created_at": created,
+                    "updated_at": created + timedelta(minutes=rng.randrange(600)),
+                }
+            )
         async with db.writer() as s:
             await s.execute(insert(Ticket), rows)
     for start in range(0, messages, chunk):
         rows = []
         for i in range(start, min(start + chunk, messages)):
             body = " ".join(rng.choices(WORDS, k=40))
-            rows.append({
-                "ticket_id": 1 + i % tickets, "kind": rng.choice(["inbound", "outbound", "note"]),
-                "sender_email": "x@example.com", "subject": "s", "body_text": body,
-                "body_new": body, "created_at": now,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "ticket_id": 1 + i % tickets,
+                    "kind": rng.choice(["inbound", "outbound", "note"]),
+                    "sender_email": "x@example.com",
+                    "subject": "s",
+                    "body_text": body,
+                    "body_new": body,
+                    "created_at": now,
+                }
+            )
         async with db.writer() as s:
             await s.execute(insert(TicketMessage), rows)
     # Planner statistics, as autovacuum (PostgreSQL) or an operator (SQLite) would gather;
@@ -151,9 +173,15 @@ async def _wait_port(port: int) -> None:
 
 async def _start_web(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "daemon", "run", "--role", "web", env=env,
+        sys.executable,
+        "-m",
+        "daemon",
+        "run",
+        "--role",
+        "web",
+        env=env,
         stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    )
 
 
 async def _login(base: str) -> str:
@@ -174,8 +202,9 @@ async def _login(base: str) -> str:
 Load = dict[str, float]
 
 
-async def _changing(base: str, token: str, tickets: list[int], per_second: float,
-                    measured: Awaitable[Load]) -> tuple[float, Load]:  # fmt: skip
+async def _changing(
+    base: str, token: str, tickets: list[int], per_second: float, measured: Awaitable[Load]
+) -> tuple[float, Load]:
     """Run `measured` while another client changes a ticket's priority about `per_second`
     times a second (each change a committed write, so a new snapshot: what was remembered
     before it is not served after it). Returns the changes per second achieved too."""
@@ -187,8 +216,10 @@ async def _changing(base: str, token: str, tickets: list[int], per_second: float
         async with aiohttp.ClientSession(headers=headers) as http:
             while not done.is_set():
                 priority = ("LOW", "MEDIUM", "HIGH")[changes % 3]
-                async with http.patch(f"{base}/api/tickets/{tickets[changes % len(tickets)]}/",
-                                      json={"priority": priority}) as r:  # fmt: skip
+                async with http.patch(
+                    f"{base}/api/tickets/{tickets[changes % len(tickets)]}/",
+                    json={"priority": priority},
+                ) as r:
                     assert r.status == 200, await r.text()
                 changes += 1
                 await asyncio.sleep(1 / per_second)
@@ -210,8 +241,9 @@ def bare_app(payload: bytes) -> web.Application:
     return app
 
 
-async def load(url: str, token: str | None, seconds: float, concurrency: int,
-               paths: list[str]) -> dict[str, float]:  # fmt: skip
+async def load(
+    url: str, token: str | None, seconds: float, concurrency: int, paths: list[str]
+) -> dict[str, float]:
     """Closed-loop load: `concurrency` clients, each sending its next request when the
     previous one is answered."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -268,8 +300,10 @@ async def run(args: argparse.Namespace) -> None:
         print(f"reusing the {present} tickets already generated")
     else:
         await generate(db, args.tickets, args.messages)
-    print(f"generated {args.tickets} tickets, {args.messages} messages "
-          f"in {time.perf_counter() - began:.0f}s on {db.write_engine.dialect.name}")  # fmt: skip
+    print(
+        f"generated {args.tickets} tickets, {args.messages} messages "
+        f"in {time.perf_counter() - began:.0f}s on {db.write_engine.dialect.name}"
+    )
     print("statements per list request by page size:", await statements_per_page(db))
     await db.dispose()
 
@@ -278,9 +312,14 @@ async def run(args: argparse.Namespace) -> None:
     forgetful_port = _free_port()
     daemons = [
         await _start_web(env),
-        await _start_web({**env, "POSTDESK_HTTP_PORT": str(forgetful_port),
-                          "POSTDESK_RESPONSE_CACHE_ENTRIES": "0"}),
-    ]  # fmt: skip
+        await _start_web(
+            {
+                **env,
+                "POSTDESK_HTTP_PORT": str(forgetful_port),
+                "POSTDESK_RESPONSE_CACHE_ENTRIES": "0",
+            }
+        ),
+    ]
     base, forgetful = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{forgetful_port}"
     try:
         token = await _login(base)
@@ -289,7 +328,7 @@ async def run(args: argparse.Namespace) -> None:
             async with http.get(
                 f"{base}/api/tickets/?page_size=50", headers={"Authorization": f"Bearer {token}"}
             ) as r:
-                page = await r.json()  # fmt: skip
+                page = await r.json()
         payload = json.dumps(page["results"]).encode()
         print(f"agent sees {page['count']} tickets; a page of 50 is {len(payload)} bytes")
 
@@ -307,14 +346,16 @@ async def run(args: argparse.Namespace) -> None:
         bench = (args.seconds, args.concurrency)
         results = {
             "bare aiohttp handler": await load(
-                f"http://127.0.0.1:{bare_port}", None, *bench, ["/bare"]),
+                f"http://127.0.0.1:{bare_port}", None, *bench, ["/bare"]
+            ),
             "GET /api/tickets/ (50, agent)": await load(base, token, *bench, pages),
             "GET /api/tickets/<id>/": await load(base, token, *bench, details),
             "  the list, every answer built": await load(forgetful, token, *bench, pages),
             "  the detail, every answer built": await load(forgetful, token, *bench, details),
-        }  # fmt: skip
-        rate, during = await _changing(base, token, visible, args.writes,
-                                       load(base, token, *bench, pages))  # fmt: skip
+        }
+        rate, during = await _changing(
+            base, token, visible, args.writes, load(base, token, *bench, pages)
+        )
         results[f"  the list, {rate:.0f} ticket changes/s meanwhile"] = during
         bare.terminate()
         await bare.wait()
@@ -324,9 +365,11 @@ async def run(args: argparse.Namespace) -> None:
             await proc.wait()
     bare_rps = results["bare aiohttp handler"]["rps"]
     for name, r in results.items():
-        print(f"{name:42s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
-              f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}  "
-              f"({r['rps'] / bare_rps:.0%} of bare)")  # fmt: skip
+        print(
+            f"{name:42s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+            f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']:.0f}  "
+            f"({r['rps'] / bare_rps:.0%} of bare)"
+        )
 
 
 def main() -> None:

@@ -126,8 +126,9 @@ async def post_all(base: str, key: str, mails: list[bytes], connections: int) ->
 
     async def worker(http: aiohttp.ClientSession) -> None:
         while not queue.empty():
-            async with http.post(f"{base}/api/inbound/mime/", data=queue.get_nowait(),
-                                 headers=headers) as r:  # fmt: skip
+            async with http.post(
+                f"{base}/api/inbound/mime/", data=queue.get_nowait(), headers=headers
+            ) as r:
                 if r.status != 202:
                     raise RuntimeError(f"HTTP {r.status}: {await r.text()}")
 

@@ -32,8 +32,10 @@ from desk.search.tickets import search_tickets
 from desk.tickets.queries import TicketFilter
 
 VOCABULARY = 20_000
-COMMON = ("printer invoice password login error refund account delivery screen billing order "
-          "help please thanks broken update").split()  # fmt: skip
+COMMON = (
+    "printer invoice password login error refund account delivery screen billing order "
+    "help please thanks broken update"
+).split()
 
 
 def words() -> list[str]:
@@ -57,10 +59,17 @@ async def fill_messages(db: Database, tickets: int, messages: int, seed: int = 5
         rows = []
         for _ in range(start, min(start + chunk, messages)):
             body = " ".join(rng.choices(vocab, weights, k=30))
-            rows.append({"ticket_id": 1 + rng.randrange(tickets),
-                         "kind": rng.choice(["inbound", "outbound", "outbound", "note"]),
-                         "sender_email": "x@example.com", "subject": "", "body_text": body,
-                         "body_new": body, "created_at": now})  # fmt: skip
+            rows.append(
+                {
+                    "ticket_id": 1 + rng.randrange(tickets),
+                    "kind": rng.choice(["inbound", "outbound", "outbound", "note"]),
+                    "sender_email": "x@example.com",
+                    "subject": "",
+                    "body_text": body,
+                    "body_new": body,
+                    "created_at": now,
+                }
+            )
         async with db.writer() as s:
             await s.execute(insert(TicketMessage), rows)
     async with db.write_engine.connect() as conn:
@@ -90,12 +99,20 @@ async def _fill_on_postgres(db: Database, tickets: int, messages: int) -> None:
         await s.execute(text("DROP INDEX IF EXISTS ix_ticket_messages_pairs"))
         for start in range(0, messages, 100_000):
             n = min(100_000, messages - start)
-            await s.execute(fill, {"tickets": tickets, "n": n, "vocab": words(),
-                                   "size": VOCABULARY - 1})  # fmt: skip
-        await s.execute(text("CREATE INDEX ix_ticket_messages_search ON ticket_messages "
-                             "USING gin (search_vector)"))  # fmt: skip
-        await s.execute(text("CREATE INDEX ix_ticket_messages_pairs ON ticket_messages "
-                             "USING gin (search_pairs)"))  # fmt: skip
+            await s.execute(
+                fill, {"tickets": tickets, "n": n, "vocab": words(), "size": VOCABULARY - 1}
+            )
+        await s.execute(
+            text(
+                "CREATE INDEX ix_ticket_messages_search ON ticket_messages "
+                "USING gin (search_vector)"
+            )
+        )
+        await s.execute(
+            text(
+                "CREATE INDEX ix_ticket_messages_pairs ON ticket_messages USING gin (search_pairs)"
+            )
+        )
     async with db.write_engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("VACUUM ANALYZE"))  # as autovacuum would have
@@ -133,8 +150,10 @@ async def measure(db: Database, user: User, qs: list[str], verbose: bool = False
 
 
 async def run(args: argparse.Namespace) -> None:
-    env = {"POSTDESK_DATA_DIR": tempfile.mkdtemp(prefix="postdesk-bench-search-"),
-           "POSTDESK_SECRET_KEY": "bench-secret-" + "x" * 40}  # fmt: skip
+    env = {
+        "POSTDESK_DATA_DIR": tempfile.mkdtemp(prefix="postdesk-bench-search-"),
+        "POSTDESK_SECRET_KEY": "bench-secret-" + "x" * 40,
+    }
     if args.database:
         await fresh_postgres(args.database, keep=args.reuse)
         env["POSTDESK_DATABASE_URL"] = args.database
@@ -152,8 +171,10 @@ async def run(args: argparse.Namespace) -> None:
     else:
         await generate(db, tickets, 0)
         await fill_messages(db, tickets, messages)
-    print(f"{engine}: generated {tickets} tickets, {messages} messages "
-          f"in {time.perf_counter() - began:.0f}s ({Path(env['POSTDESK_DATA_DIR'])})")  # fmt: skip
+    print(
+        f"{engine}: generated {tickets} tickets, {messages} messages "
+        f"in {time.perf_counter() - began:.0f}s ({Path(env['POSTDESK_DATA_DIR'])})"
+    )
     async with db.reader() as s:
         agent = await s.scalar(select(User).where(User.role == Role.AGENT.value).limit(1))
         customer_id = await s.scalar(select(Ticket.customer_id).limit(1))
@@ -165,8 +186,10 @@ async def run(args: argparse.Namespace) -> None:
         timings = await measure(db, user, qs, args.verbose)
         p50 = statistics.median(timings)
         p95 = statistics.quantiles(timings, n=20)[18]
-        print(f"{who:8} {len(qs)} queries: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
-              f"max {max(timings):6.1f} ms")  # fmt: skip
+        print(
+            f"{who:8} {len(qs)} queries: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+            f"max {max(timings):6.1f} ms"
+        )
     await db.dispose()
     print(f"(agents: {AGENTS}; the agent sees assigned and unassigned tickets)")
 

@@ -38,23 +38,34 @@ from desk.models import Ticket, TicketMessage, User
 async def seed(db: Database, tickets: int) -> None:
     password = hash_password(PASSWORD)
     async with db.writer() as s:
-        await s.execute(insert(User), [
-            {"email": "agent@bench.test", "role": "agent", "password_hash": password},
-            {"email": "admin@bench.test", "role": "admin", "password_hash": password},
-            {"email": "customer@example.com", "role": "customer"},
-        ])  # fmt: skip
-        await s.execute(insert(Ticket), [{"subject": f"t{i}", "customer_id": 3}
-                                         for i in range(tickets)])  # fmt: skip
-        await s.execute(insert(TicketMessage), [
-            {"ticket_id": i + 1, "kind": "inbound", "body_text": "hello"} for i in range(tickets)
-        ])  # fmt: skip
+        await s.execute(
+            insert(User),
+            [
+                {"email": "agent@bench.test", "role": "agent", "password_hash": password},
+                {"email": "admin@bench.test", "role": "admin", "password_hash": password},
+                {"email": "customer@example.com", "role": "customer"},
+            ],
+        )
+        await s.execute(
+            insert(Ticket), [{"subject": f"t{i}", "customer_id": 3} for i in range(tickets)]
+        )
+        await s.execute(
+            insert(TicketMessage),
+            [{"ticket_id": i + 1, "kind": "inbound", "body_text": "hello"} for i in range(tickets)],
+        )
 
 
 async def start(env: dict[str, str], role: str) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "daemon", "run", "--role", role, env=env,
+        sys.executable,
+        "-m",
+        "daemon",
+        "run",
+        "--role",
+        role,
+        env=env,
         stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     async with aiohttp.ClientSession() as http:
         for _ in range(300):
             try:
@@ -74,14 +85,17 @@ async def token(http: aiohttp.ClientSession, base: str, email: str) -> str:
         return str((await r.json())["access"])
 
 
-async def subscribe(http: aiohttp.ClientSession, ws_base: str, access: str,
-                    tickets: list[int]) -> list[aiohttp.ClientWebSocketResponse]:  # fmt: skip
+async def subscribe(
+    http: aiohttp.ClientSession, ws_base: str, access: str, tickets: list[int]
+) -> list[aiohttp.ClientWebSocketResponse]:
     sockets = []
     for i in range(0, len(tickets), 100):  # 100 handshakes at a time
-        batch = await asyncio.gather(*(
-            http.ws_connect(f"{ws_base}/ws/tickets/{t}/?token={access}", heartbeat=None)
-            for t in tickets[i:i + 100]
-        ))  # fmt: skip
+        batch = await asyncio.gather(
+            *(
+                http.ws_connect(f"{ws_base}/ws/tickets/{t}/?token={access}", heartbeat=None)
+                for t in tickets[i : i + 100]
+            )
+        )
         for ws in batch:  # the pong comes once the subscription is in place
             await ws.send_str('{"type":"ping"}')
         for ws in batch:
@@ -90,8 +104,9 @@ async def subscribe(http: aiohttp.ClientSession, ws_base: str, access: str,
     return sockets
 
 
-async def one_round(http: aiohttp.ClientSession, api_base: str, access: str,
-                    sockets: list[Any], tickets: list[int]) -> list[float]:  # fmt: skip
+async def one_round(
+    http: aiohttp.ClientSession, api_base: str, access: str, sockets: list[Any], tickets: list[int]
+) -> list[float]:
     """Reply once to each distinct ticket; each socket's delay from its reply's request to
     its event."""
     sent_at: dict[int, float] = {}
@@ -110,9 +125,11 @@ async def one_round(http: aiohttp.ClientSession, api_base: str, access: str,
     async def reply(ticket: int) -> None:
         async with sem:
             sent_at[ticket] = time.perf_counter()
-            async with http.post(f"{api_base}/api/tickets/{ticket}/messages/",
-                                 headers={"Authorization": f"Bearer {access}"},
-                                 json={"body": "On it."}) as r:  # fmt: skip
+            async with http.post(
+                f"{api_base}/api/tickets/{ticket}/messages/",
+                headers={"Authorization": f"Bearer {access}"},
+                json={"body": "On it."},
+            ) as r:
                 assert r.status == 201, await r.text()
 
     await asyncio.gather(*(reply(t) for t in targets))
@@ -123,9 +140,11 @@ async def one_round(http: aiohttp.ClientSession, api_base: str, access: str,
 def report(name: str, delays: list[float], per_conn_kb: float) -> None:
     delays = sorted(delays)
     p99 = delays[max(0, int(len(delays) * 0.99) - 1)]
-    print(f"{name:44s} n={len(delays):6d}  p50 {statistics.median(delays) * 1000:7.1f} ms  "
-          f"p99 {p99 * 1000:7.1f} ms  max {delays[-1] * 1000:7.1f} ms  "
-          f"{per_conn_kb:5.1f} KB/connection")  # fmt: skip
+    print(
+        f"{name:44s} n={len(delays):6d}  p50 {statistics.median(delays) * 1000:7.1f} ms  "
+        f"p99 {p99 * 1000:7.1f} ms  max {delays[-1] * 1000:7.1f} ms  "
+        f"{per_conn_kb:5.1f} KB/connection"
+    )
 
 
 async def run(args: argparse.Namespace) -> None:

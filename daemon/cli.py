@@ -106,8 +106,9 @@ async def _import_mbox(settings: Settings, args: argparse.Namespace) -> int:
     pool = WorkerPool(Limits(cpu_seconds=settings.parse_cpu_seconds), str(settings.attachments_dir))
     try:
         async with open_desk(settings) as desk:
-            summary = await import_archive(desk, pool.prepare, args.path,
-                                           progress=not args.no_progress)  # fmt: skip
+            summary = await import_archive(
+                desk, pool.prepare, args.path, progress=not args.no_progress
+            )
     finally:
         pool.close()
     print(summary)

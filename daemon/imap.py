@@ -48,9 +48,14 @@ class MailboxUrl:
     def parse(cls, url: str) -> MailboxUrl:
         parts = urlsplit(url)
         tls = parts.scheme == "imaps"
-        return cls(host=parts.hostname or "", port=parts.port or (993 if tls else 143), tls=tls,
-                   user=unquote(parts.username or ""), password=unquote(parts.password or ""),
-                   mailbox=unquote(parts.path.lstrip("/")) or "INBOX")  # fmt: skip
+        return cls(
+            host=parts.hostname or "",
+            port=parts.port or (993 if tls else 143),
+            tls=tls,
+            user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""),
+            mailbox=unquote(parts.path.lstrip("/")) or "INBOX",
+        )
 
     @property
     def account(self) -> str:
@@ -83,8 +88,12 @@ class ImapPoller:
                 raise
             except Exception as exc:  # every way a connection ends: reconnect, say why
                 self.connected.clear()
-                log.warning("IMAP %s: %s; reconnecting in %.0f s", self.box.account,
-                            f"{type(exc).__name__}: {exc}" or "connection lost", delay)  # fmt: skip
+                log.warning(
+                    "IMAP %s: %s; reconnecting in %.0f s",
+                    self.box.account,
+                    f"{type(exc).__name__}: {exc}" or "connection lost",
+                    delay,
+                )
                 await self._note_error(f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
@@ -133,8 +142,12 @@ class ImapPoller:
     async def _connect(self) -> aioimaplib.IMAP4:
         cls = aioimaplib.IMAP4_SSL if self.box.tls else aioimaplib.IMAP4
         self._lost = asyncio.Event()
-        client = cls(host=self.box.host, port=self.box.port, timeout=30,
-                     conn_lost_cb=lambda _exc: self._lost.set())  # fmt: skip
+        client = cls(
+            host=self.box.host,
+            port=self.box.port,
+            timeout=30,
+            conn_lost_cb=lambda _exc: self._lost.set(),
+        )
         try:
             await client.wait_hello_from_server()
             _ok(await client.login(self.box.user, self.box.password), "LOGIN")
@@ -163,16 +176,19 @@ class ImapPoller:
         stored is recognised by its bytes, so starting over duplicates nothing)."""
         async with self.desk.db.writer() as session:
             row = await session.scalar(
-                select(ImapMailbox).where(ImapMailbox.account == self.box.account)
-                .with_for_update()
-            )  # fmt: skip
+                select(ImapMailbox).where(ImapMailbox.account == self.box.account).with_for_update()
+            )
             if row is None:
                 row = ImapMailbox(account=self.box.account, last_uid=0)
                 session.add(row)
             if row.uidvalidity != uidvalidity:
                 if row.uidvalidity is not None:
-                    log.warning("IMAP %s: UIDVALIDITY changed (%s -> %s); starting over",
-                                self.box.account, row.uidvalidity, uidvalidity)  # fmt: skip
+                    log.warning(
+                        "IMAP %s: UIDVALIDITY changed (%s -> %s); starting over",
+                        self.box.account,
+                        row.uidvalidity,
+                        uidvalidity,
+                    )
                 row.uidvalidity, row.last_uid = uidvalidity, 0
             row.last_error, row.updated_at = None, utcnow()
             return int(row.last_uid)
@@ -182,10 +198,15 @@ class ImapPoller:
         MOVE for its UIDs, then the position. A crash anywhere in between leaves the batch
         in the mailbox, already stored: fetched again, recognised, and moved."""
         found = _ok(await client.uid_search(f"UID {last_uid + 1}:*"), "UID SEARCH")
-        uids = sorted(int(u) for line in found.lines[:-1] for u in bytes(line).split()
-                      if u.isdigit() and int(u) > last_uid)  # fmt: skip
-        envelope = Envelope(mail_from=None, rcpt_tos=(self.desk.settings.support_address,),
-                            source="imap")  # fmt: skip
+        uids = sorted(
+            int(u)
+            for line in found.lines[:-1]
+            for u in bytes(line).split()
+            if u.isdigit() and int(u) > last_uid
+        )
+        envelope = Envelope(
+            mail_from=None, rcpt_tos=(self.desk.settings.support_address,), source="imap"
+        )
         for start in range(0, len(uids), FETCH_BATCH):
             mails = await self._fetch(client, uids[start : start + FETCH_BATCH])
             if not mails:

@@ -44,10 +44,12 @@ class ImportSummary:
         return self.new_tickets + self.threaded
 
     def __str__(self) -> str:
-        return (f"{self.seen} message(s): imported {self.imported} ({self.new_tickets} new "
-                f"tickets, {self.threaded} threaded into existing tickets), "
-                f"{self.duplicates} duplicates, {self.failed} failed"
-                f"{self._still_queued}")  # fmt: skip
+        return (
+            f"{self.seen} message(s): imported {self.imported} ({self.new_tickets} new "
+            f"tickets, {self.threaded} threaded into existing tickets), "
+            f"{self.duplicates} duplicates, {self.failed} failed"
+            f"{self._still_queued}"
+        )
 
     @property
     def _still_queued(self) -> str:
@@ -83,12 +85,12 @@ def _sent_at(archive: mailbox.Maildir, key: str) -> float:
         return float("inf")  # undated mail goes last
 
 
-async def import_archive(desk: Desk, prepare: Prepare, path: Path,
-                         *, progress: bool = True) -> ImportSummary:  # fmt: skip
+async def import_archive(
+    desk: Desk, prepare: Prepare, path: Path, *, progress: bool = True
+) -> ImportSummary:
     archive = open_archive(path)
     summary = ImportSummary()
-    envelope = Envelope(mail_from=None, rcpt_tos=(desk.settings.support_address,),
-                        source="import")  # fmt: skip
+    envelope = Envelope(mail_from=None, rcpt_tos=(desk.settings.support_address,), source="import")
     bar = tqdm(total=len(archive), unit="mail", disable=not progress, desc="import")
     try:
         chunk: list[bytes] = []
@@ -107,8 +109,9 @@ async def import_archive(desk: Desk, prepare: Prepare, path: Path,
     return summary
 
 
-async def _import_chunk(desk: Desk, prepare: Prepare, chunk: list[bytes], envelope: Envelope,
-                        summary: ImportSummary) -> None:  # fmt: skip
+async def _import_chunk(
+    desk: Desk, prepare: Prepare, chunk: list[bytes], envelope: Envelope, summary: ImportSummary
+) -> None:
     summary.seen += len(chunk)
     already = await known_hashes(desk.db, chunk)
     fresh = [raw for raw in chunk if raw not in already]

@@ -33,8 +33,12 @@ from desk.waiting import stop_task
 log = logging.getLogger(__name__)
 HOUR = 3600.0
 # Events after which auto-assignment may have something to do.
-ASSIGN_TRIGGERS = ("ticket.created", "ticket.assigned", "ticket.status_changed",
-                   "agent.availability")  # fmt: skip
+ASSIGN_TRIGGERS = (
+    "ticket.created",
+    "ticket.assigned",
+    "ticket.status_changed",
+    "agent.availability",
+)
 TRIGGER_DELAY = 0.2  # let a burst of changes share one run
 
 
@@ -67,29 +71,60 @@ class Scheduler:
             return await send_due(self.desk, relay, composer) if relay else "no relay set"
 
         return [
-            JobSpec("auto-assign", "Assign waiting tickets to available agents", every,
-                    lambda: assign_waiting(self.desk), timedelta(0)),
-            JobSpec("archive", f"Archive tickets resolved or closed more than "
-                    f"{s.archive_after_hours} h ago", HOUR,
-                    lambda: archive_finished(self.desk), timedelta(seconds=HOUR / 2)),
-            JobSpec("cleanup", "Delete expired codes and sessions, old events and deliveries",
-                    HOUR, lambda: clean_up(self.desk), timedelta(seconds=HOUR / 2)),
-            JobSpec("outbox-retry", "Send outgoing mail that is due again", every,
-                    retry_outbox, timedelta(seconds=every / 2)),
-            JobSpec("webhook-retry", "Deliver webhooks that are due again", every,
-                    lambda: deliver_due(self.desk, http), timedelta(seconds=every / 2)),
-        ]  # fmt: skip
+            JobSpec(
+                "auto-assign",
+                "Assign waiting tickets to available agents",
+                every,
+                lambda: assign_waiting(self.desk),
+                timedelta(0),
+            ),
+            JobSpec(
+                "archive",
+                f"Archive tickets resolved or closed more than {s.archive_after_hours} h ago",
+                HOUR,
+                lambda: archive_finished(self.desk),
+                timedelta(seconds=HOUR / 2),
+            ),
+            JobSpec(
+                "cleanup",
+                "Delete expired codes and sessions, old events and deliveries",
+                HOUR,
+                lambda: clean_up(self.desk),
+                timedelta(seconds=HOUR / 2),
+            ),
+            JobSpec(
+                "outbox-retry",
+                "Send outgoing mail that is due again",
+                every,
+                retry_outbox,
+                timedelta(seconds=every / 2),
+            ),
+            JobSpec(
+                "webhook-retry",
+                "Deliver webhooks that are due again",
+                every,
+                lambda: deliver_due(self.desk, http),
+                timedelta(seconds=every / 2),
+            ),
+        ]
 
     async def start(self) -> None:
         for spec in self.jobs.values():
             trigger = IntervalTrigger(seconds=spec.interval)
-            self._scheduler.add_job(self.run, trigger, args=[spec.name], id=spec.name,
-                                    max_instances=1, coalesce=True,
-                                    misfire_grace_time=None)  # fmt: skip
+            self._scheduler.add_job(
+                self.run,
+                trigger,
+                args=[spec.name],
+                id=spec.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         self._scheduler.start()
         for spec in self.jobs.values():
-            await runs.register(self.desk.db, spec.name, spec.description, spec.interval,
-                                self._next_run(spec.name))  # fmt: skip
+            await runs.register(
+                self.desk.db, spec.name, spec.description, spec.interval, self._next_run(spec.name)
+            )
         self.desk.bus.subscribe(self._on_event)
         self.kick("auto-assign")  # tickets may have waited while no scheduler ran
 
@@ -137,8 +172,14 @@ class Scheduler:
         except Exception as exc:
             log.exception("job %s failed", spec.name)
             error = f"{type(exc).__name__}: {exc}"
-        await runs.release(db, spec.name, self.owner, result=result, error=error,
-                           next_run_at=self._next_run(spec.name))  # fmt: skip
+        await runs.release(
+            db,
+            spec.name,
+            self.owner,
+            result=result,
+            error=error,
+            next_run_at=self._next_run(spec.name),
+        )
         return True
 
     def kick(self, name: str) -> None:

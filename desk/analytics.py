@@ -51,23 +51,39 @@ def _seconds(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[f
 
 async def summary(db: Database) -> dict[str, Any]:
     async with db.reader() as session:
-        by_status = dict((await session.execute(
-            select(Ticket.status, func.count()).group_by(Ticket.status))).all())  # fmt: skip
-        by_priority = dict((await session.execute(
-            select(Ticket.priority, func.count()).where(Ticket.status.in_(BACKLOG))
-            .group_by(Ticket.priority))).all())  # fmt: skip
-        backlog, unassigned, archived = (await session.execute(select(
-            func.count(Ticket.id).filter(Ticket.status.in_(BACKLOG)),
-            func.count(Ticket.id).filter(Ticket.status.in_(BACKLOG),
-                                         Ticket.assigned_agent_id.is_(None)),
-            func.count(Ticket.archived_at),
-        ))).one()  # fmt: skip
+        by_status = dict(
+            (
+                await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))
+            ).all()
+        )
+        by_priority = dict(
+            (
+                await session.execute(
+                    select(Ticket.priority, func.count())
+                    .where(Ticket.status.in_(BACKLOG))
+                    .group_by(Ticket.priority)
+                )
+            ).all()
+        )
+        backlog, unassigned, archived = (
+            await session.execute(
+                select(
+                    func.count(Ticket.id).filter(Ticket.status.in_(BACKLOG)),
+                    func.count(Ticket.id).filter(
+                        Ticket.status.in_(BACKLOG), Ticket.assigned_agent_id.is_(None)
+                    ),
+                    func.count(Ticket.archived_at),
+                )
+            )
+        ).one()
     return {
         "total": sum(by_status.values()),
         "by_status": {s.value: int(by_status.get(s.value, 0)) for s in Status},
         "backlog_by_priority": {p.value: int(by_priority.get(p.value, 0)) for p in Priority},
-        "backlog": int(backlog), "unassigned": int(unassigned), "archived": int(archived),
-    }  # fmt: skip
+        "backlog": int(backlog),
+        "unassigned": int(unassigned),
+        "archived": int(archived),
+    }
 
 
 async def volume(db: Database, days: int, today: date | None = None) -> list[dict[str, Any]]:
@@ -78,9 +94,14 @@ async def volume(db: Database, days: int, today: date | None = None) -> list[dic
     async with db.reader() as session:
         created = await _per_day(session, Ticket.created_at, since)
         resolved = await _per_day(session, Ticket.resolved_at, since)
-    return [{"date": (d := first + timedelta(days=i)).isoformat(),
-             "created": created.get(d.isoformat(), 0), "resolved": resolved.get(d.isoformat(), 0)}
-            for i in range(days)]  # fmt: skip
+    return [
+        {
+            "date": (d := first + timedelta(days=i)).isoformat(),
+            "created": created.get(d.isoformat(), 0),
+            "resolved": resolved.get(d.isoformat(), 0),
+        }
+        for i in range(days)
+    ]
 
 
 async def _per_day(session: AsyncSession, column: Any, since: datetime) -> dict[str, int]:
@@ -109,16 +130,24 @@ async def resolution(db: Database, period: Period) -> dict[str, Any]:
     agents = []
     for agent_id in sorted(ids):
         person = people.get(agent_id)
-        agents.append({"agent_id": agent_id, "name": person.name if person else "",
-                       "email": person.email if person else "",
-                       **_named(resolved.get(agent_id), "resolution"),
-                       **_named(responded.get(agent_id), "first_response")})  # fmt: skip
+        agents.append(
+            {
+                "agent_id": agent_id,
+                "name": person.name if person else "",
+                "email": person.email if person else "",
+                **_named(resolved.get(agent_id), "resolution"),
+                **_named(responded.get(agent_id), "first_response"),
+            }
+        )
     return {
-        "since": period.since.isoformat(), "until": period.until.isoformat(),
-        "overall": {**_named(resolved.get("all"), "resolution"),
-                    **_named(responded.get("all"), "first_response")},
+        "since": period.since.isoformat(),
+        "until": period.until.isoformat(),
+        "overall": {
+            **_named(resolved.get("all"), "resolution"),
+            **_named(responded.get("all"), "first_response"),
+        },
         "agents": agents,
-    }  # fmt: skip
+    }
 
 
 def _resolve_times(session: AsyncSession, period: Period) -> Select[Any]:
@@ -153,19 +182,26 @@ async def _stats(session: AsyncSession, durations: Any) -> dict[Any, dict[str, A
     out: dict[Any, dict[str, Any]] = {}
     for key, group in ((durations.c.agent_id, True), (literal(0, Integer), False)):
         ranked = select(
-            key.label("k"), durations.c.seconds,
+            key.label("k"),
+            durations.c.seconds,
             func.row_number().over(partition_by=key, order_by=durations.c.seconds).label("rn"),
             func.count().over(partition_by=key).label("n"),
-        ).subquery()  # fmt: skip
+        ).subquery()
         middle = and_(ranked.c.rn >= (ranked.c.n + 1) // 2, ranked.c.rn <= (ranked.c.n + 2) // 2)
         rows = await session.execute(
-            select(ranked.c.k, func.max(ranked.c.n), func.avg(ranked.c.seconds),
-                   func.avg(case((middle, ranked.c.seconds))))
-            .group_by(ranked.c.k)
-        )  # fmt: skip
+            select(
+                ranked.c.k,
+                func.max(ranked.c.n),
+                func.avg(ranked.c.seconds),
+                func.avg(case((middle, ranked.c.seconds))),
+            ).group_by(ranked.c.k)
+        )
         for k, count, average, median in rows:
-            out[k if group else "all"] = {"count": int(count), "average": _round(average),
-                                          "median": _round(median)}  # fmt: skip
+            out[k if group else "all"] = {
+                "count": int(count),
+                "average": _round(average),
+                "median": _round(median),
+            }
     return out
 
 
@@ -175,5 +211,8 @@ def _round(value: Any) -> float | None:
 
 def _named(stats: dict[str, Any] | None, what: str) -> dict[str, Any]:
     stats = stats or {"count": 0, "average": None, "median": None}
-    return {f"{what}_count": stats["count"], f"{what}_average_seconds": stats["average"],
-            f"{what}_median_seconds": stats["median"]}  # fmt: skip
+    return {
+        f"{what}_count": stats["count"],
+        f"{what}_average_seconds": stats["average"],
+        f"{what}_median_seconds": stats["median"],
+    }

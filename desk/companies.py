@@ -23,16 +23,21 @@ async def companies_for(session: AsyncSession, emails: set[str]) -> dict[str, in
     if not domains:
         return {}
     rows = await session.execute(
-        select(CompanyDomain.domain, CompanyDomain.company_id)
-        .where(CompanyDomain.domain.in_(domains))
-    )  # fmt: skip
+        select(CompanyDomain.domain, CompanyDomain.company_id).where(
+            CompanyDomain.domain.in_(domains)
+        )
+    )
     by_domain = dict(rows.all())
     return {e: by_domain[domain_of(e)] for e in emails if domain_of(e) in by_domain}
 
 
 def company_data(company: Company, domains: list[str]) -> dict[str, Any]:
-    return {"id": company.id, "name": company.name, "domains": sorted(domains),
-            "created_at": company.created_at.isoformat()}  # fmt: skip
+    return {
+        "id": company.id,
+        "name": company.name,
+        "domains": sorted(domains),
+        "created_at": company.created_at.isoformat(),
+    }
 
 
 async def list_companies(db: Database, company_id: int | None = None) -> list[dict[str, Any]]:
@@ -71,9 +76,10 @@ async def set_domains(session: AsyncSession, company: Company, domains: list[str
         if "." not in d or any(c in d for c in " @/"):
             raise ValidationFailed(f"{d!r} is not a domain", field="domains")
     taken = await session.scalar(
-        select(CompanyDomain.domain)
-        .where(CompanyDomain.domain.in_(wanted), CompanyDomain.company_id != company.id)
-    )  # fmt: skip
+        select(CompanyDomain.domain).where(
+            CompanyDomain.domain.in_(wanted), CompanyDomain.company_id != company.id
+        )
+    )
     if taken:
         raise Conflict(f"domain {taken} belongs to another company", field="domains")
     await session.execute(delete(CompanyDomain).where(CompanyDomain.company_id == company.id))

@@ -54,8 +54,9 @@ async def store_events(session: AsyncSession, pending: list[PendingEvent]) -> li
         return []
     await session.flush()
     built = [e() if callable(e) else e for e in pending]
-    rows = [EventRecord(type=e.type, ticket_id=e.ticket_id, data=e.data, created_at=e.at)
-            for e in built]  # fmt: skip
+    rows = [
+        EventRecord(type=e.type, ticket_id=e.ticket_id, data=e.data, created_at=e.at) for e in built
+    ]
     session.add_all(rows)
     await session.flush()
     stored = [replace(e, id=str(r.id)) for e, r in zip(built, rows, strict=True)]

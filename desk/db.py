@@ -110,9 +110,13 @@ class Database:
             # two round trips per session (each statement still sees a consistent snapshot).
             self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
             self.search_engine = create_async_engine(
-                url, echo=echo, pool_size=4, max_overflow=6, isolation_level="AUTOCOMMIT",
+                url,
+                echo=echo,
+                pool_size=4,
+                max_overflow=6,
+                isolation_level="AUTOCOMMIT",
                 connect_args={"server_settings": SEARCH_SETTINGS},
-            )  # fmt: skip
+            )
         self._write = async_sessionmaker(
             self.write_engine,
             expire_on_commit=False,
@@ -198,9 +202,12 @@ class Database:
             if self._driver_pool is None:
                 dsn = make_url(self.url).set(drivername="postgresql")
                 self._driver_pool = await asyncpg.create_pool(
-                    dsn.render_as_string(hide_password=False), min_size=1, max_size=20,
-                    reset=_keep_connection, server_settings=FAST_READ_SETTINGS,
-                )  # fmt: skip
+                    dsn.render_as_string(hide_password=False),
+                    min_size=1,
+                    max_size=20,
+                    reset=_keep_connection,
+                    server_settings=FAST_READ_SETTINGS,
+                )
         return self._driver_pool
 
     async def dispose(self) -> None:

@@ -91,11 +91,19 @@ async def store_raw(db: Database, mails: Sequence[tuple[bytes, Envelope]]) -> li
     now = utcnow()
     values: dict[str, dict[str, object]] = {}
     for (raw, env), digest in zip(mails, hashes, strict=True):
-        values.setdefault(digest, {
-            "raw": raw, "sha256": digest, "source": env.source,
-            "mail_from": env.mail_from or "", "rcpt_tos": list(env.rcpt_tos),
-            "received_at": now, "state": InboundState.RECEIVED.value, "attempts": 0,
-        })  # fmt: skip
+        values.setdefault(
+            digest,
+            {
+                "raw": raw,
+                "sha256": digest,
+                "source": env.source,
+                "mail_from": env.mail_from or "",
+                "rcpt_tos": list(env.rcpt_tos),
+                "received_at": now,
+                "state": InboundState.RECEIVED.value,
+                "attempts": 0,
+            },
+        )
     async with db.statement_writer() as session:  # the INSERT is atomic by itself
         # The rows as parameters of one statement compiled once (SQLAlchemy sends them as
         # one multi-row INSERT): rows written into the statement were compiled anew each time.
@@ -266,9 +274,11 @@ async def _settle_batch(
 
 
 async def _settle_carefully(
-    session: AsyncSession, events: list[PendingEvent], desk: Desk,
+    session: AsyncSession,
+    events: list[PendingEvent],
+    desk: Desk,
     item: tuple[InboundMail, Outcome],
-) -> None:  # fmt: skip
+) -> None:
     """One mail in its own savepoint: if it fails, it alone is kept as failed with why."""
     inbound, mail_events = item[0], []
     inbound_id = inbound.id

@@ -42,8 +42,9 @@ async def add_user(
     return user
 
 
-async def set_availability(desk: Desk, user: User, *, is_available: bool | None,
-                           capacity: int | None) -> User:  # fmt: skip
+async def set_availability(
+    desk: Desk, user: User, *, is_available: bool | None, capacity: int | None
+) -> User:
     """The change goes out as an `agent.availability` event: auto-assignment, wherever it
     runs, hears of it and hands waiting tickets to an agent who just became available."""
     if not user.is_staff:
@@ -85,8 +86,9 @@ class UserQuery:
     search: str | None = None
 
 
-async def list_users(db: Database, q: UserQuery, *, offset: int, limit: int
-                     ) -> tuple[int, list[dict[str, Any]]]:  # fmt: skip
+async def list_users(
+    db: Database, q: UserQuery, *, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
     where = []
     if q.role:
         where.append(User.role == q.role)
@@ -112,8 +114,9 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
-async def create_user(session: AsyncSession, *, email: str, role: str, password: str | None,
-                      name: str = "") -> User:  # fmt: skip
+async def create_user(
+    session: AsyncSession, *, email: str, role: str, password: str | None, name: str = ""
+) -> User:
     """An admin's new account; a customer joins the company their domain maps to."""
     user = await add_user(session, email=email, role=role, password=password, name=name)
     if user.role == Role.CUSTOMER:
@@ -121,8 +124,9 @@ async def create_user(session: AsyncSession, *, email: str, role: str, password:
     return user
 
 
-async def edit_user(session: AsyncSession, admin: User, user_id: int, changes: dict[str, Any]
-                    ) -> User:  # fmt: skip
+async def edit_user(
+    session: AsyncSession, admin: User, user_id: int, changes: dict[str, Any]
+) -> User:
     """Apply an admin's edit. Deactivating takes effect at once: every request re-reads
     the account (web.auth), so the user's tokens stop working on the next call."""
     user = await get_user(session, user_id)
@@ -159,12 +163,14 @@ async def customer_for_email(session: AsyncSession, email: str, name: str = "") 
     user = await session.scalar(select(User).where(User.email == email))
     if user is not None:
         return user
-    return await create_user(session, email=email, role=Role.CUSTOMER.value, password=None,
-                             name=name)  # fmt: skip
+    return await create_user(
+        session, email=email, role=Role.CUSTOMER.value, password=None, name=name
+    )
 
 
-async def update_me(session: AsyncSession, user: User, *, name: str | None,
-                    notify_on_reply: bool | None) -> User:  # fmt: skip
+async def update_me(
+    session: AsyncSession, user: User, *, name: str | None, notify_on_reply: bool | None
+) -> User:
     row = await get_user(session, user.id)
     if name is not None:
         row.name = clean_header_text(name, limit=200)

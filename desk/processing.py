@@ -56,9 +56,11 @@ class _Mail:
 
 
 async def settle_batch(
-    session: AsyncSession, events: list[PendingEvent], desk: Desk,
+    session: AsyncSession,
+    events: list[PendingEvent],
+    desk: Desk,
     items: Sequence[tuple[InboundMail, Outcome]],
-) -> None:  # fmt: skip
+) -> None:
     mails = [m for m in (_accept(inbound, outcome) for inbound, outcome in items) if m]
     if not mails:
         return
@@ -124,17 +126,19 @@ class _Batch:
         s = self.session
         ids = {m.message_id for m in mails}
         rows = await s.execute(
-            select(TicketMessage.message_id, TicketMessage.sender_email)
-            .where(TicketMessage.message_id.in_(ids))
-        )  # fmt: skip
+            select(TicketMessage.message_id, TicketMessage.sender_email).where(
+                TicketMessage.message_id.in_(ids)
+            )
+        )
         self.seen = {(mid, sender) for mid, sender in rows.all() if mid}
         await self._load_customers(mails)
         refs = {r for m in mails for r in (*m.parsed.in_reply_to, *m.parsed.references)}
         if refs:
             found = await s.execute(
-                select(KnownMessageId.message_id, KnownMessageId.ticket_id)
-                .where(KnownMessageId.message_id.in_(refs))
-            )  # fmt: skip
+                select(KnownMessageId.message_id, KnownMessageId.ticket_id).where(
+                    KnownMessageId.message_id.in_(refs)
+                )
+            )
             self.known = dict(found.all())
         tickets = set(self.known.values())
         if tickets:  # locked against concurrent replicas, and held: the identity map is weak
@@ -167,15 +171,21 @@ class _Batch:
         customer = self.customers[mail.sender]
         if not customer.name and mail.parsed.from_name:
             customer.name = mail.parsed.from_name
-        placement = await place(mail.parsed, mail.inbound.rcpt_tos, _Lookup(self),
-                                settings.ticket_prefix)  # fmt: skip
-        ticket, rule = await self._ticket_for(placement.ticket_id, placement.rule, customer,
-                                              mail.parsed.subject, events)  # fmt: skip
-        automatic = automatic_reason(MailFacts(
-            headers=mail.parsed.loop_headers, content_type=mail.parsed.content_type,
-            from_address=mail.sender, support_address=settings.support_address,
-            envelope_sender=mail.inbound.mail_from if mail.inbound.source == "smtp" else None,
-        ))  # fmt: skip
+        placement = await place(
+            mail.parsed, mail.inbound.rcpt_tos, _Lookup(self), settings.ticket_prefix
+        )
+        ticket, rule = await self._ticket_for(
+            placement.ticket_id, placement.rule, customer, mail.parsed.subject, events
+        )
+        automatic = automatic_reason(
+            MailFacts(
+                headers=mail.parsed.loop_headers,
+                content_type=mail.parsed.content_type,
+                from_address=mail.sender,
+                support_address=settings.support_address,
+                envelope_sender=mail.inbound.mail_from if mail.inbound.source == "smtp" else None,
+            )
+        )
         message = _message(mail, customer, rule, automatic is not None)
         if customer.is_staff and ticket.customer_id != customer.id:
             # Staff answering a notification by mail: kept for the team, never shown to the
@@ -199,8 +209,9 @@ class _Batch:
         key = next(k for k, t in self.pending.items() if t is ticket)
         self.known[message_id] = key
 
-    async def _ticket_for(self, key: int | None, rule: str, customer: User, subject: str,
-                          events: list[PendingEvent]) -> tuple[Ticket, str]:  # fmt: skip
+    async def _ticket_for(
+        self, key: int | None, rule: str, customer: User, subject: str, events: list[PendingEvent]
+    ) -> tuple[Ticket, str]:
         linked: int | None = None
         if key is not None:
             ticket = self.pending.get(key) or await self.session.get(Ticket, key)
@@ -209,8 +220,9 @@ class _Batch:
             if ticket is not None:
                 linked = ticket.id
                 rule = f"new: {rule} matched #{ticket.id}, which is closed or archived"
-        ticket = open_ticket(self.session, events, customer=customer, subject=subject,
-                             linked_ticket_id=linked)  # fmt: skip
+        ticket = open_ticket(
+            self.session, events, customer=customer, subject=subject, linked_ticket_id=linked
+        )
         ticket.customer_id = customer.id
         self.pending[-(len(self.pending) + 1)] = ticket
         return ticket, rule
@@ -224,14 +236,16 @@ class _Batch:
             if remembered.get(p.mail.message_id) == p.ticket.id
         ]
         if new_ids:
-            await self.session.execute(insert_ignoring_conflicts(self.session, KnownMessageId),
-                                       new_ids)  # fmt: skip
+            await self.session.execute(
+                insert_ignoring_conflicts(self.session, KnownMessageId), new_ids
+            )
         for p in self.placed:
             p.mail.inbound.ticket_id = p.ticket.id
             if p.acknowledge:
                 thread = Thread(in_reply_to=p.mail.message_id, references=[p.mail.message_id])
-                await acknowledge(self.session, self.desk, p.ticket, p.customer, thread,
-                                  self.budget)  # fmt: skip
+                await acknowledge(
+                    self.session, self.desk, p.ticket, p.customer, thread, self.budget
+                )
             elif not p.message.is_automatic:
                 await tell_assignee(self.session, self.desk, p.ticket, p.message, p.customer)
 
@@ -242,11 +256,19 @@ class _Batch:
 def _message(mail: _Mail, customer: User, rule: str, automatic: bool) -> TicketMessage:
     p = mail.parsed
     return TicketMessage(
-        kind=MessageKind.INBOUND.value, source=mail.inbound.source, author_id=customer.id,
-        sender_email=mail.sender, subject=p.subject, body_text=p.text, body_new=p.new_text,
-        body_html=p.html, message_id=mail.message_id, inbound_id=mail.inbound.id,
-        thread_rule=rule, is_automatic=automatic,
-    )  # fmt: skip
+        kind=MessageKind.INBOUND.value,
+        source=mail.inbound.source,
+        author_id=customer.id,
+        sender_email=mail.sender,
+        subject=p.subject,
+        body_text=p.text,
+        body_new=p.new_text,
+        body_html=p.html,
+        message_id=mail.message_id,
+        inbound_id=mail.inbound.id,
+        thread_rule=rule,
+        is_automatic=automatic,
+    )
 
 
 class _Lookup:
@@ -276,7 +298,7 @@ class _Lookup:
             select(TicketMessage.id)
             .where(TicketMessage.ticket_id == ticket_id, TicketMessage.sender_email == address)
             .limit(1)
-        )  # fmt: skip
+        )
         return wrote is not None
 
     def ticket_for_reply_address(self, address: str) -> int | None:

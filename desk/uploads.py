@@ -15,17 +15,25 @@ from desk.mail.headers import clean_header_text
 # is refused. Downloads are served as attachments with nosniff in any case.
 ALLOWED_TYPES = frozenset(
     {
-        "image/png", "image/jpeg", "image/gif", "image/webp",
-        "application/pdf", "text/plain", "text/csv", "application/zip",
-        "application/json", "message/rfc822",
-        "application/msword", "application/vnd.ms-excel",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/json",
+        "message/rfc822",
+        "application/msword",
+        "application/vnd.ms-excel",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "application/vnd.openxmlformats-officedocument.presentationml.presentation",
         "application/vnd.oasis.opendocument.text",
         "application/vnd.oasis.opendocument.spreadsheet",
     }
-)  # fmt: skip
+)
 MAX_FILES = 10
 
 
@@ -49,11 +57,15 @@ class Upload:
 
 def check_upload(settings: Settings, filename: str, content_type: str, size: int) -> None:
     if size > settings.upload_max_bytes:
-        raise UploadTooLarge(f"{filename!r} is larger than {settings.upload_max_bytes} bytes",
-                             field="files", limit=settings.upload_max_bytes)  # fmt: skip
+        raise UploadTooLarge(
+            f"{filename!r} is larger than {settings.upload_max_bytes} bytes",
+            field="files",
+            limit=settings.upload_max_bytes,
+        )
     if content_type.split(";")[0].strip().lower() not in ALLOWED_TYPES:
-        raise UnsupportedType(f"{content_type!r} is not accepted",
-                              field="files", allowed=sorted(ALLOWED_TYPES))  # fmt: skip
+        raise UnsupportedType(
+            f"{content_type!r} is not accepted", field="files", allowed=sorted(ALLOWED_TYPES)
+        )
 
 
 async def keep_upload(settings: Settings, filename: str, content_type: str, data: bytes) -> Upload:

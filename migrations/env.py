@@ -25,8 +25,12 @@ def _include_name(name: str | None, type_: str, _parents: dict[str, str | None])
 
 def _run(connection: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table instead.
-    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True,
-                      include_name=_include_name)  # fmt: skip
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        include_name=_include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

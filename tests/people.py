@@ -26,8 +26,10 @@ class Team:
 
     async def open_ticket(self, who: str, subject: str = "Help", **extra: Any) -> int:
         status, body = await self.call(
-            who, "POST", "/api/tickets/", json={"subject": subject, "description": "It broke.",
-                                                **extra}
-        )  # fmt: skip
+            who,
+            "POST",
+            "/api/tickets/",
+            json={"subject": subject, "description": "It broke.", **extra},
+        )
         assert status == 201, body
         return int(body["id"])

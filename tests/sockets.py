@@ -22,9 +22,15 @@ class Live:
         self.replayed: list[dict] = []
 
     async def connect(
-        self, who: str | None, path: str, *, query: str = "", base: str | None = None,
-        ready: bool = True, **kw: Any,
-    ) -> aiohttp.ClientWebSocketResponse:  # fmt: skip
+        self,
+        who: str | None,
+        path: str,
+        *,
+        query: str = "",
+        base: str | None = None,
+        ready: bool = True,
+        **kw: Any,
+    ) -> aiohttp.ClientWebSocketResponse:
         """Open a socket; with `ready`, return once the server has it subscribed (its first
         answer comes after that), so no event of the test can race the subscription."""
         token = self.team.tokens.get(who, "") if who else ""

@@ -221,9 +221,12 @@ class TcpProxy:
 
 
 @asynccontextmanager
-async def http_server(port: int, method: str, path: str,
-                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> AsyncIterator[None]:  # fmt: skip
+async def http_server(
+    port: int,
+    method: str,
+    path: str,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> AsyncIterator[None]:
     """A real HTTP server on 127.0.0.1:`port` with one route: what stands in for a third
     party (a webhook receiver, Gemini's REST API)."""
     app = web.Application()

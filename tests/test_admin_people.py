@@ -15,8 +15,9 @@ async def test_admin_creates_lists_edits_and_deactivates(team: Team, api):
     )
     assert status == 201 and body["email"] == "new.agent@localhost" and body["role"] == "agent"
     nia = body["id"]
-    status, body = await team.call("admin", "POST", "/api/admin/users/", json={
-        "email": "new.agent@localhost", "role": "agent"})  # fmt: skip
+    status, body = await team.call(
+        "admin", "POST", "/api/admin/users/", json={"email": "new.agent@localhost", "role": "agent"}
+    )
     assert status == 409 and "email" in body["details"]["fields"]
     status, listed = await team.call("admin", "GET", "/api/admin/users/?role=agent")
     assert {u["email"] for u in listed["results"]} == {
@@ -41,18 +42,23 @@ async def test_admin_creates_lists_edits_and_deactivates(team: Team, api):
 
 async def test_admin_rules(team: Team):
     for who in ("carol", "agent1", None):
-        for method, path in (("GET", "/api/admin/users/"), ("POST", "/api/admin/users/"),
-                             ("GET", "/api/admin/companies/")):  # fmt: skip
+        for method, path in (
+            ("GET", "/api/admin/users/"),
+            ("POST", "/api/admin/users/"),
+            ("GET", "/api/admin/companies/"),
+        ):
             status, _ = await team.call(who, method, path, json={})
             assert status == (401 if who is None else 403), (who, method, path)
     me = team.id("admin")
-    status, body = await team.call("admin", "PATCH", f"/api/admin/users/{me}/",
-                                   json={"is_active": False})  # fmt: skip
+    status, body = await team.call(
+        "admin", "PATCH", f"/api/admin/users/{me}/", json={"is_active": False}
+    )
     assert status == 409
     status, body = await team.call("admin", "PATCH", "/api/admin/users/99999/", json={})
     assert status == 404
-    status, body = await team.call("admin", "PATCH", f"/api/admin/users/{me}/",
-                                   json={"role": "wizard"})  # fmt: skip
+    status, body = await team.call(
+        "admin", "PATCH", f"/api/admin/users/{me}/", json={"role": "wizard"}
+    )
     assert status == 400 and "role" in body["details"]["fields"]
 
 
@@ -75,8 +81,9 @@ async def test_company_admin_sees_the_company_tickets(team: Team, daemon, api):
     assert status == 409
     # carol joined by her domain; made company admin, she sees liam's ticket, not others'.
     outsider = await team.open_ticket("agent1", "outsider", customer_email="zed@elsewhere.org")
-    status, carol = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('carol')}/",
-                                    json={"is_company_admin": True})  # fmt: skip
+    status, carol = await team.call(
+        "admin", "PATCH", f"/api/admin/users/{team.id('carol')}/", json={"is_company_admin": True}
+    )
     assert status == 200 and carol["company_id"] == company["id"], carol
     status, listed = await team.call("carol", "GET", "/api/tickets/")
     assert {t["subject"] for t in listed["results"]} == {"carol's", "liam's"}
@@ -90,12 +97,17 @@ async def test_company_admin_sees_the_company_tickets(team: Team, daemon, api):
     status, listed = await team.call("carol", "GET", "/api/tickets/")
     assert "mia's" in {t["subject"] for t in listed["results"]}
     # Unmapping the domain takes the company's tickets away from her again.
-    status, _ = await team.call("admin", "PATCH", f"/api/admin/companies/{company['id']}/",
-                                json={"domains": []})  # fmt: skip
+    status, _ = await team.call(
+        "admin", "PATCH", f"/api/admin/companies/{company['id']}/", json={"domains": []}
+    )
     assert status == 200
     status, listed = await team.call("carol", "GET", "/api/tickets/")
     assert {t["id"] for t in listed["results"]} == {mine}
     # Only customers belong to companies.
-    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('agent1')}/",
-                                   json={"company_id": company["id"]})  # fmt: skip
+    status, _ = await team.call(
+        "admin",
+        "PATCH",
+        f"/api/admin/users/{team.id('agent1')}/",
+        json={"company_id": company["id"]},
+    )
     assert status == 400

@@ -35,21 +35,43 @@ class GeminiStub:
         return f"http://127.0.0.1:{self.port}"
 
     async def generate(self, request: web.Request) -> web.Response:
-        self.requests.append({"path": request.path, "key": request.headers.get("x-goog-api-key"),
-                              "body": await request.json()})  # fmt: skip
+        self.requests.append(
+            {
+                "path": request.path,
+                "key": request.headers.get("x-goog-api-key"),
+                "body": await request.json(),
+            }
+        )
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.status != 200:
-            return web.json_response({"error": {"code": self.status, "message": "quota exhausted",
-                                                "status": "RESOURCE_EXHAUSTED"}},
-                                     status=self.status)  # fmt: skip
-        return web.json_response({
-            "candidates": [{"content": {"parts": [{"text": self.answer}], "role": "model"},
-                            "finishReason": "STOP", "index": 0}],
-            "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5,
-                              "totalTokenCount": 15},
-            "modelVersion": MODEL,
-        })  # fmt: skip
+            return web.json_response(
+                {
+                    "error": {
+                        "code": self.status,
+                        "message": "quota exhausted",
+                        "status": "RESOURCE_EXHAUSTED",
+                    }
+                },
+                status=self.status,
+            )
+        return web.json_response(
+            {
+                "candidates": [
+                    {
+                        "content": {"parts": [{"text": self.answer}], "role": "model"},
+                        "finishReason": "STOP",
+                        "index": 0,
+                    }
+                ],
+                "usageMetadata": {
+                    "promptTokenCount": 10,
+                    "candidatesTokenCount": 5,
+                    "totalTokenCount": 15,
+                },
+                "modelVersion": MODEL,
+            }
+        )
 
     @property
     def prompt(self) -> str:
@@ -70,8 +92,13 @@ async def gemini() -> AsyncIterator[GeminiStub]:
 
 @pytest.fixture
 def env(env: dict[str, str], gemini: GeminiStub) -> dict[str, str]:
-    return {**env, "POSTDESK_GEMINI_API_KEY": API_KEY, "POSTDESK_GEMINI_BASE_URL": gemini.url,
-            "POSTDESK_GEMINI_MODEL": MODEL, "POSTDESK_GEMINI_TIMEOUT_SECONDS": "2"}  # fmt: skip
+    return {
+        **env,
+        "POSTDESK_GEMINI_API_KEY": API_KEY,
+        "POSTDESK_GEMINI_BASE_URL": gemini.url,
+        "POSTDESK_GEMINI_MODEL": MODEL,
+        "POSTDESK_GEMINI_TIMEOUT_SECONDS": "2",
+    }
 
 
 async def _draft(team: Team, who: str, ticket: int) -> tuple[int, Any]:
@@ -79,17 +106,22 @@ async def _draft(team: Team, who: str, ticket: int) -> tuple[int, Any]:
 
 
 async def test_a_draft_comes_back_from_this_conversation_only(team: Team, daemon, gemini):
-    ticket = await team.open_ticket("carol", "Printer on fire",
-                                    description="Mein Drucker brennt. Was tun?")  # fmt: skip
+    ticket = await team.open_ticket(
+        "carol", "Printer on fire", description="Mein Drucker brennt. Was tun?"
+    )
     other = await team.open_ticket("dave", "Dave's secret", description="My PIN is 4711")
-    status, _ = await team.call("admin", "POST", f"/api/tickets/{ticket}/messages/",
-                                json={"body": "Carol is a VIP; refund allowed",
-                                      "is_internal": True})  # fmt: skip
+    status, _ = await team.call(
+        "admin",
+        "POST",
+        f"/api/tickets/{ticket}/messages/",
+        json={"body": "Carol is a VIP; refund allowed", "is_internal": True},
+    )
     assert status == 201
     # A customer reply by mail that quotes the whole history: only its new text is sent.
     quoted = "Still burning!\n\nOn Mon, Agent wrote:\n> QUOTED-OLD-TEXT\n> more quoted\n"
-    raw, _ = make_mail(sender="carol@example.com", subject=f"Re: [#{ticket}] Printer on fire",
-                       body=quoted)  # fmt: skip
+    raw, _ = make_mail(
+        sender="carol@example.com", subject=f"Re: [#{ticket}] Printer on fire", body=quoted
+    )
     await send(daemon.smtp_port, raw, sender="carol@example.com")
     await settled(daemon, 1)
 
@@ -113,8 +145,12 @@ async def test_a_draft_comes_back_from_this_conversation_only(team: Team, daemon
 
 async def test_only_staff_who_may_open_the_ticket_get_drafts(team: Team, daemon, gemini):
     ticket = await team.open_ticket("carol", "Mine")
-    await team.call("admin", "POST", f"/api/tickets/{ticket}/assign/",
-                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    await team.call(
+        "admin",
+        "POST",
+        f"/api/tickets/{ticket}/assign/",
+        json={"assigned_agent": team.id("agent1")},
+    )
     assert (await _draft(team, "carol", ticket))[0] == 403
     assert (await _draft(team, "agent2", ticket))[0] == 404  # not theirs to see
     assert (await _draft(team, None, ticket))[0] == 401
@@ -137,16 +173,19 @@ async def test_upstream_errors_and_timeouts_are_told_apart(team: Team, daemon, g
 
 
 async def test_without_a_key_drafts_are_unavailable(settings):
-    off = dataclasses.replace(settings, gemini_api_key=None, http_port=free_port(),
-                              smtp_port=free_port())  # fmt: skip
+    off = dataclasses.replace(
+        settings, gemini_api_key=None, http_port=free_port(), smtp_port=free_port()
+    )
     async with started(off) as running, aiohttp.ClientSession() as http:
         async with running.desk.db.writer() as session:
             await add_user(session, email="boss@localhost", role="admin", password=PASSWORD)
             await add_user(session, email="cy@example.com", role="customer", password=PASSWORD)
         api = Api(base=f"http://127.0.0.1:{off.http_port}", http=http)
         team = Team(api)
-        team.tokens = {"boss": await api.token("boss@localhost", PASSWORD),
-                       "cy": await api.token("cy@example.com", PASSWORD)}  # fmt: skip
+        team.tokens = {
+            "boss": await api.token("boss@localhost", PASSWORD),
+            "cy": await api.token("cy@example.com", PASSWORD),
+        }
         ticket = await team.open_ticket("cy", "No AI here")
         status, body = await _draft(team, "boss", ticket)
         assert status == 503 and body["error"] == "ai_unavailable"

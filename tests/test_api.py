@@ -160,8 +160,9 @@ async def test_token_refused_once_expired_though_accepted_before(api, desk_world
     """A token seen before is not verified again, but its expiry still counts."""
     claims = jwt.decode(desk_world["tokens"]["agent2"], options={"verify_signature": False})
     now = int(time.time())
-    token = jwt.encode({**claims, "iat": now, "nbf": now, "exp": now + 2}, SECRET,
-                       algorithm="HS256")  # fmt: skip
+    token = jwt.encode(
+        {**claims, "iat": now, "nbf": now, "exp": now + 2}, SECRET, algorithm="HS256"
+    )
     for _ in range(2):
         assert (await api.call("GET", "/api/tickets/", token))[0] == 200
     await asyncio.sleep(now + 2.1 - time.time())

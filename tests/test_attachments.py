@@ -36,8 +36,9 @@ async def test_reply_with_attachment_is_mailed_and_downloadable(team: Team, sink
     code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
     assert code == 201, body
     # The customer's mail carries the file.
-    mails = await wait_for_value(lambda: (m := sink.to("carol@example.com"))[1:] and m,
-                                 what="reply with attachment")  # fmt: skip
+    mails = await wait_for_value(
+        lambda: (m := sink.to("carol@example.com"))[1:] and m, what="reply with attachment"
+    )
     [part] = list(mails[1].iter_attachments())
     assert part.get_content() == PNG and part.get_content_type() == "image/png"
     # The customer downloads it; the name is never a path, the response never renders.
@@ -56,8 +57,7 @@ async def test_reply_with_attachment_is_mailed_and_downloadable(team: Team, sink
 
 async def test_attachment_on_internal_note_is_staff_only(team: Team):
     t = await team.open_ticket("carol", "Logs")
-    form = _form("server log", [("log.txt", b"secret internals", "text/plain")],
-                 is_internal="true")  # fmt: skip
+    form = _form("server log", [("log.txt", b"secret internals", "text/plain")], is_internal="true")
     code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
     assert code == 201 and body["is_internal"]
     _, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
@@ -77,15 +77,19 @@ async def test_customer_opens_ticket_with_files(team: Team):
     assert att["filename"] == "a.pdf"
 
 
-@pytest.mark.parametrize("files,status,code", [
-    ([("big.png", b"x" * (64 * 1024 + 1), "image/png")], 413, "too_large"),
-    ([("evil.html", b"<script>", "text/html")], 415, "unsupported_media_type"),
-    ([("run.exe", b"MZ", "application/x-msdownload")], 415, "unsupported_media_type"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "files,status,code",
+    [
+        ([("big.png", b"x" * (64 * 1024 + 1), "image/png")], 413, "too_large"),
+        ([("evil.html", b"<script>", "text/html")], 415, "unsupported_media_type"),
+        ([("run.exe", b"MZ", "application/x-msdownload")], 415, "unsupported_media_type"),
+    ],
+)
 async def test_upload_limits(team: Team, daemon, files, status, code):
     t = await team.open_ticket("carol")
-    got, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/",
-                                data=_form("x", files))  # fmt: skip
+    got, body = await team.call(
+        "agent1", "POST", f"/api/tickets/{t}/messages/", data=_form("x", files)
+    )
     assert got == status and body["error"] == code
     _, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
     assert len(detail["messages"]) == 1  # nothing half-written

@@ -10,8 +10,9 @@ from tests.people import Team
 from tests.sockets import Live, closed_with, next_event, nothing_more, until
 
 
-async def _room(team: Team, who: str, *members: str, name: str = "ops",
-                kind: str = "group") -> dict:  # fmt: skip
+async def _room(
+    team: Team, who: str, *members: str, name: str = "ops", kind: str = "group"
+) -> dict:
     status, room = await team.call(
         who,
         "POST",
@@ -23,8 +24,9 @@ async def _room(team: Team, who: str, *members: str, name: str = "ops",
 
 
 async def _say(team: Team, who: str, room: int, body: str) -> dict:
-    status, message = await team.call(who, "POST", "/api/chat/messages/",
-                                      json={"room": room, "body": body})  # fmt: skip
+    status, message = await team.call(
+        who, "POST", "/api/chat/messages/", json={"room": room, "body": body}
+    )
     assert status == 201, message
     return dict(message)
 
@@ -57,8 +59,11 @@ async def test_direct_room_is_found_again_and_customers_stay_out(team: Team):
         "agent1", "POST", "/api/chat/rooms/", json={"type": "group", "participant_ids": []}
     )
     assert status == 400 and "name" in body["details"]["fields"]
-    for method, path in (("GET", "/api/chat/rooms/"), ("GET", "/api/chat/messages/"),
-                         ("GET", f"/api/chat/rooms/{first['id']}/")):  # fmt: skip
+    for method, path in (
+        ("GET", "/api/chat/rooms/"),
+        ("GET", "/api/chat/messages/"),
+        ("GET", f"/api/chat/rooms/{first['id']}/"),
+    ):
         assert (await team.call("carol", method, path))[0] == 403
 
 
@@ -89,8 +94,9 @@ async def test_messages_edits_deletes_reactions_unread_and_search(team: Team):
     _, rooms = await team.call("agent2", "GET", "/api/chat/rooms/")
     assert rooms["results"][0]["unread_count"] == 0
     # Edit: the author only.
-    status, _ = await team.call("agent2", "PATCH", f"/api/chat/messages/{first['id']}/",
-                                json={"body": "hijack"})  # fmt: skip
+    status, _ = await team.call(
+        "agent2", "PATCH", f"/api/chat/messages/{first['id']}/", json={"body": "hijack"}
+    )
     assert status == 403
     status, edited = await team.call(
         "agent1",
@@ -101,13 +107,16 @@ async def test_messages_edits_deletes_reactions_unread_and_search(team: Team):
     assert status == 200 and edited["is_edited"] and edited["edited_at"]
     # Reactions: one per user, emoji and message.
     for _ in range(2):
-        status, reacted = await team.call("agent2", "POST",
-                                          f"/api/chat/messages/{first['id']}/add_reaction/",
-                                          json={"emoji": "👍"})  # fmt: skip
+        status, reacted = await team.call(
+            "agent2",
+            "POST",
+            f"/api/chat/messages/{first['id']}/add_reaction/",
+            json={"emoji": "👍"},
+        )
     assert status == 200 and reacted["reactions"] == [{"emoji": "👍", "user_id": team.id("agent2")}]
-    status, reacted = await team.call("agent2", "POST",
-                                      f"/api/chat/messages/{first['id']}/remove_reaction/",
-                                      json={"emoji": "👍"})  # fmt: skip
+    status, reacted = await team.call(
+        "agent2", "POST", f"/api/chat/messages/{first['id']}/remove_reaction/", json={"emoji": "👍"}
+    )
     assert reacted["reactions"] == []
     # Search within the caller's rooms.
     _, found = await team.call("agent2", "GET", "/api/chat/messages/?search=REALLY")
@@ -125,8 +134,7 @@ async def test_files_in_chat(team: Team):
     room = await _room(team, "agent1", "agent2")
     form = aiohttp.FormData()
     form.add_field("room", str(room["id"]))
-    form.add_field("files", b"\x89PNG\r\n\x1a\nfake", filename="shot.png",
-                   content_type="image/png")  # fmt: skip
+    form.add_field("files", b"\x89PNG\r\n\x1a\nfake", filename="shot.png", content_type="image/png")
     status, message = await team.call("agent1", "POST", "/api/chat/messages/", data=form)
     assert status == 201 and message["kind"] == "image" and message["file"]["name"] == "shot.png"
     url = message["file"]["url"]
@@ -135,16 +143,18 @@ async def test_files_in_chat(team: Team):
     assert (await team.call("admin", "GET", url))[0] == 404
     form = aiohttp.FormData()
     form.add_field("room", str(room["id"]))
-    form.add_field("files", b"<svg onload=alert(1)>", filename="x.svg",
-                   content_type="image/svg+xml")  # fmt: skip
+    form.add_field(
+        "files", b"<svg onload=alert(1)>", filename="x.svg", content_type="image/svg+xml"
+    )
     status, _ = await team.call("agent1", "POST", "/api/chat/messages/", data=form)
     assert status == 415
 
 
 async def test_ticket_preview_only_for_those_who_may_see_it(team: Team):
     mine = await team.open_ticket("carol", "Printer on fire")
-    await team.call("admin", "POST", f"/api/tickets/{mine}/assign/",
-                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    await team.call(
+        "admin", "POST", f"/api/tickets/{mine}/assign/", json={"assigned_agent": team.id("agent1")}
+    )
     room = await _room(team, "agent1", "agent2")
     message = await _say(team, "agent1", room["id"], f"see #{mine} and #999999")
     assert [t["id"] for t in message["tickets"]] == [mine]
@@ -189,16 +199,28 @@ async def test_joining_leaving_and_sockets_of_outsiders(team: Team, live: Live):
     assert await closed_with(outsider) == 4404
     a1 = await live.connect("agent1", f"/ws/chat/{r}/")
     a2 = await live.connect("agent2", f"/ws/chat/{r}/")
-    status, _ = await team.call("agent2", "POST", f"/api/chat/rooms/{r}/add_participant/",
-                                json={"user_id": team.id("admin")})  # fmt: skip
+    status, _ = await team.call(
+        "agent2",
+        "POST",
+        f"/api/chat/rooms/{r}/add_participant/",
+        json={"user_id": team.id("admin")},
+    )
     assert status == 403  # only the creator or an admin
-    status, _ = await team.call("agent1", "POST", f"/api/chat/rooms/{r}/add_participant/",
-                                json={"user_id": team.id("admin")})  # fmt: skip
+    status, _ = await team.call(
+        "agent1",
+        "POST",
+        f"/api/chat/rooms/{r}/add_participant/",
+        json={"user_id": team.id("admin")},
+    )
     assert status == 200
     joined = await next_event(a2)
     assert joined["type"] == "user_joined" and joined["data"]["user_id"] == team.id("admin")
-    status, _ = await team.call("agent1", "POST", f"/api/chat/rooms/{r}/remove_participant/",
-                                json={"user_id": team.id("agent2")})  # fmt: skip
+    status, _ = await team.call(
+        "agent1",
+        "POST",
+        f"/api/chat/rooms/{r}/remove_participant/",
+        json={"user_id": team.id("agent2")},
+    )
     assert status == 200
     left = await next_event(a2)
     assert left["type"] == "user_left" and left["data"]["user_id"] == team.id("agent2")

@@ -11,8 +11,11 @@ from desk.models import User
 
 @pytest.fixture
 async def people(daemon, make_user):
-    for email, role in (("a1@localhost", "agent"), ("a2@localhost", "agent"),
-                        ("c1@localhost", "customer")):  # fmt: skip
+    for email, role in (
+        ("a1@localhost", "agent"),
+        ("a2@localhost", "agent"),
+        ("c1@localhost", "customer"),
+    ):
         await make_user(email, role)
     return daemon.desk.db
 

@@ -22,8 +22,7 @@ from tests.support import TcpProxy, make_mail, rows, settled, wait_for
 @pytest.fixture
 def env(env: dict[str, str], dovecot: Dovecot) -> dict[str, str]:
     # A long poll interval: new mail that arrives within seconds came by IDLE.
-    return {**env, "POSTDESK_IMAP_URLS": dovecot.url(),
-            "POSTDESK_IMAP_POLL_SECONDS": "300"}  # fmt: skip
+    return {**env, "POSTDESK_IMAP_URLS": dovecot.url(), "POSTDESK_IMAP_POLL_SECONDS": "300"}
 
 
 async def _tickets(daemon, count: int) -> list[Ticket] | None:
@@ -71,8 +70,9 @@ async def test_mail_committed_before_a_crash_is_not_stored_twice(settings, dovec
     """The crash window: stored in the database, not yet moved on the server."""
     raw = _crlf(make_mail(sender="cy@example.com", subject="Stored before the crash")[0])
     async with open_desk(settings) as desk:
-        [first_id] = await store_raw(desk.db, [(raw, Envelope(None, ("support@localhost",),
-                                                               "imap"))])  # fmt: skip
+        [first_id] = await store_raw(
+            desk.db, [(raw, Envelope(None, ("support@localhost",), "imap"))]
+        )
     await dovecot.append(raw)
     async with started(settings) as running:
 
@@ -88,8 +88,11 @@ async def test_mail_committed_before_a_crash_is_not_stored_twice(settings, dovec
 
 async def test_a_new_uidvalidity_starts_over(settings, dovecot, env):
     async with open_desk(settings) as desk, desk.db.writer() as session:
-        session.add(ImapMailbox(account=f"support@127.0.0.1:{dovecot.port}/INBOX",
-                                uidvalidity=1, last_uid=999))  # fmt: skip
+        session.add(
+            ImapMailbox(
+                account=f"support@127.0.0.1:{dovecot.port}/INBOX", uidvalidity=1, last_uid=999
+            )
+        )
     raw, _ = make_mail(sender="dee@example.com", subject="After a mailbox rebuild")
     await dovecot.append(raw)
     async with started(settings) as running:

@@ -16,11 +16,16 @@ from tests.test_cli import postdesk
 
 def _archive_mails() -> list[bytes]:
     first, first_id = make_mail(sender="ann@example.com", subject="Old question")
-    answer, _ = make_mail(sender="ann@example.com", subject="Re: Old question",
-                          body="Still broken", in_reply_to=first_id)  # fmt: skip
+    answer, _ = make_mail(
+        sender="ann@example.com",
+        subject="Re: Old question",
+        body="Still broken",
+        in_reply_to=first_id,
+    )
     other, _ = make_mail(sender="bob@example.com", subject="Another one")
-    robot, _ = make_mail(sender="robot@example.com", subject="Away",
-                         headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
+    robot, _ = make_mail(
+        sender="robot@example.com", subject="Away", headers={"Auto-Submitted": "auto-replied"}
+    )
     broken = b"Subject: nobody wrote this\n\nno sender at all\n"
     return [first, answer, other, robot, broken, other]  # `other` twice in the archive
 
@@ -39,8 +44,10 @@ async def test_import_mbox_twice_duplicates_nothing(tmp_path: Path, env, setting
 
     code, out, err = await postdesk(env, "import-mbox", str(path))
     assert code == 1, err  # one mail failed: the exit code says so
-    assert ("6 message(s): imported 4 (3 new tickets, 1 threaded into existing tickets), "
-            "1 duplicates, 1 failed") in out  # fmt: skip
+    assert (
+        "6 message(s): imported 4 (3 new tickets, 1 threaded into existing tickets), "
+        "1 duplicates, 1 failed"
+    ) in out
     assert "100%" in err  # the progress bar
     tickets = await _read(settings, Ticket)
     assert sorted(t.subject for t in tickets) == ["Another one", "Away", "Old question"]
@@ -59,10 +66,17 @@ async def test_import_mbox_twice_duplicates_nothing(tmp_path: Path, env, setting
 
 async def test_import_maildir(tmp_path: Path, env, settings):
     folder = mailbox.Maildir(tmp_path / "Maildir", create=True)
-    first, first_id = make_mail(sender="cy@example.com", subject="From Maildir",
-                                headers={"Date": "Mon, 02 Mar 2026 09:00:00 +0000"})  # fmt: skip
-    reply, _ = make_mail(sender="cy@example.com", subject="Re: From Maildir", in_reply_to=first_id,
-                         headers={"Date": "Mon, 02 Mar 2026 09:30:00 +0000"})  # fmt: skip
+    first, first_id = make_mail(
+        sender="cy@example.com",
+        subject="From Maildir",
+        headers={"Date": "Mon, 02 Mar 2026 09:00:00 +0000"},
+    )
+    reply, _ = make_mail(
+        sender="cy@example.com",
+        subject="Re: From Maildir",
+        in_reply_to=first_id,
+        headers={"Date": "Mon, 02 Mar 2026 09:30:00 +0000"},
+    )
     # A Maildir keeps no order: the reply is added first, the original must still come first.
     folder.add(mailbox.MaildirMessage(reply))
     folder.add(first)
@@ -71,8 +85,7 @@ async def test_import_maildir(tmp_path: Path, env, settings):
     message.set_subdir("cur")
     message.add_flag("S")
     folder[key] = message
-    code, out, err = await postdesk(env, "import-mbox", str(tmp_path / "Maildir"),
-                                    "--no-progress")  # fmt: skip
+    code, out, err = await postdesk(env, "import-mbox", str(tmp_path / "Maildir"), "--no-progress")
     assert code == 0, err
     assert "3 message(s): imported 2 (1 new tickets, 1 threaded" in out
     assert "1 duplicates" in out  # the same Message-ID from the same sender

@@ -24,7 +24,7 @@ async def _post(team: Team, raw: bytes, headers: dict[str, str]) -> tuple[int, d
         data=io.BytesIO(raw),
         headers={"Content-Type": "message/rfc822", **headers},
     ) as r:
-        return r.status, await r.json()  # fmt: skip
+        return r.status, await r.json()
 
 
 async def test_raw_mail_over_http_becomes_a_ticket_and_threads(team: Team, daemon, sink):
@@ -43,8 +43,12 @@ async def test_raw_mail_over_http_becomes_a_ticket_and_threads(team: Team, daemo
     # The same bytes again: stored once. A reply by HTTP threads like one by SMTP.
     status, again = await _post(team, raw, {"X-Api-Key": key})
     assert status == 202 and again["id"] == body["id"]
-    reply, _ = make_mail(sender="hal@example.org", subject="Re: doors", body="Open them",
-                         in_reply_to=ack["Message-ID"])  # fmt: skip
+    reply, _ = make_mail(
+        sender="hal@example.org",
+        subject="Re: doors",
+        body="Open them",
+        in_reply_to=ack["Message-ID"],
+    )
     status, _ = await _post(team, reply, {"X-Api-Key": key})
     assert status == 202
     await settled(daemon, 2)

@@ -26,18 +26,28 @@ async def _key(team: Team) -> str:
 
 
 def _mailgun_fields(
-    raw: bytes, recipient: str = "support@localhost", *, key: str = MAILGUN_KEY,
+    raw: bytes,
+    recipient: str = "support@localhost",
+    *,
+    key: str = MAILGUN_KEY,
     timestamp: int | None = None,
-) -> dict[str, str]:  # fmt: skip
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     token = hashlib.sha256(raw + ts.encode()).hexdigest()[:50]
     signature = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
-    return {"recipient": recipient, "sender": "alice@example.com", "timestamp": ts,
-            "token": token, "signature": signature, "body-mime": raw.decode()}  # fmt: skip
+    return {
+        "recipient": recipient,
+        "sender": "alice@example.com",
+        "timestamp": ts,
+        "token": token,
+        "signature": signature,
+        "body-mime": raw.decode(),
+    }
 
 
-async def _post_form(team: Team, provider: str, fields: dict[str, str],
-                     headers: dict[str, str] | None = None) -> tuple[int, dict]:  # fmt: skip
+async def _post_form(
+    team: Team, provider: str, fields: dict[str, str], headers: dict[str, str] | None = None
+) -> tuple[int, dict]:
     form = aiohttp.FormData()
     for name, value in fields.items():
         form.add_field(name, value)
@@ -108,10 +118,15 @@ def _postmark(**extra: object) -> dict:
         "TextBody": "The AE-35 unit will fail.",
         "HtmlBody": "<p>The <b>AE-35</b> unit will fail.<script>x()</script></p>",
         "Headers": [{"Name": "Message-ID", "Value": "<ae35@example.net>"}],
-        "Attachments": [{"Name": "report.txt", "ContentType": "text/plain",
-                         "Content": base64.b64encode(b"fault predicted").decode(),
-                         "ContentLength": 15}],
-    }  # fmt: skip
+        "Attachments": [
+            {
+                "Name": "report.txt",
+                "ContentType": "text/plain",
+                "Content": base64.b64encode(b"fault predicted").decode(),
+                "ContentLength": 15,
+            }
+        ],
+    }
     payload.update(extra)
     return payload
 
@@ -132,11 +147,16 @@ async def test_postmark_json_is_rebuilt_stored_once_and_threaded(team: Team, dae
     assert attachment.filename == "report.txt" and attachment.size == 15
     await wait_for_value(lambda: sink.to("dave@example.net"), what="acknowledgement")
     answer = _postmark(
-        Subject="Re: Antenna unit", MessageID="7f0e4b7a-0000-4000-8000-000000000002",
-        TextBody="It did not fail.", HtmlBody="", Attachments=[],
-        Headers=[{"Name": "Message-ID", "Value": "<ae35-2@example.net>"},
-                 {"Name": "In-Reply-To", "Value": "<ae35@example.net>"}],
-    )  # fmt: skip
+        Subject="Re: Antenna unit",
+        MessageID="7f0e4b7a-0000-4000-8000-000000000002",
+        TextBody="It did not fail.",
+        HtmlBody="",
+        Attachments=[],
+        Headers=[
+            {"Name": "Message-ID", "Value": "<ae35-2@example.net>"},
+            {"Name": "In-Reply-To", "Value": "<ae35@example.net>"},
+        ],
+    )
     status, _ = await _post_json(team, answer, {"X-Api-Key": key})
     assert status == 200
     await settled(daemon, 2)
@@ -149,9 +169,11 @@ async def test_postmark_loop_headers_and_injection_attempts_are_handled(team: Te
         FromFull={"Email": "robot@example.net", "Name": "Robot\r\nBcc: victim@example.com"},
         Subject="Out of office\r\nBcc: victim@example.com",
         MessageID="7f0e4b7a-0000-4000-8000-000000000003",
-        Headers=[{"Name": "Auto-Submitted", "Value": "auto-replied"},
-                 {"Name": "X-Evil\r\nBcc", "Value": "victim@example.com"}],
-    )  # fmt: skip
+        Headers=[
+            {"Name": "Auto-Submitted", "Value": "auto-replied"},
+            {"Name": "X-Evil\r\nBcc", "Value": "victim@example.com"},
+        ],
+    )
     status, body = await _post_json(team, robot, {"X-Api-Key": key})
     assert status == 200
     [stored] = await rows(daemon, InboundMail, InboundMail.id == body["id"])
@@ -180,19 +202,25 @@ async def test_postmark_and_sendgrid_need_the_inbound_key(team: Team, daemon):
     raw, _ = make_mail()
     status, _ = await _post_form(team, "sendgrid", {"email": raw.decode()})
     assert status == 401
-    status, _ = await _post_json(team, ["not", "an", "object"],  # type: ignore[arg-type]
-                                    {"X-Api-Key": await _key(team)})  # fmt: skip
+    status, _ = await _post_json(
+        team,
+        ["not", "an", "object"],  # type: ignore[arg-type]
+        {"X-Api-Key": await _key(team)},
+    )
     assert status == 400
     assert await rows(daemon, InboundMail) == []
 
 
 async def test_sendgrid_raw_mime_becomes_a_ticket(team: Team, daemon, sink):
     key = await _key(team)
-    raw, _ = make_mail(sender="poole@example.org", subject="Spacewalk",
-                       body="Grüße aus dem All")  # fmt: skip
-    fields = {"email": raw.decode(), "to": "support@localhost", "from": "poole@example.org",
-              "envelope": json.dumps({"to": ["support@localhost"], "from": "poole@example.org"}),
-              "charsets": json.dumps({"to": "UTF-8"})}  # fmt: skip
+    raw, _ = make_mail(sender="poole@example.org", subject="Spacewalk", body="Grüße aus dem All")
+    fields = {
+        "email": raw.decode(),
+        "to": "support@localhost",
+        "from": "poole@example.org",
+        "envelope": json.dumps({"to": ["support@localhost"], "from": "poole@example.org"}),
+        "charsets": json.dumps({"to": "UTF-8"}),
+    }
     status, body = await _post_form(team, "sendgrid", fields, _basic(key))
     assert status == 200
     [stored] = await rows(daemon, InboundMail, InboundMail.id == body["id"])

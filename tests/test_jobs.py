@@ -26,8 +26,9 @@ from tests.support import make_mail, rows, send, settled, wait_for, wait_for_val
 
 
 async def _available(team: Team, who: str, capacity: int = 10, on: bool = True) -> None:
-    status, _ = await team.call(who, "POST", "/api/me/availability/",
-                                json={"is_available": on, "capacity": capacity})  # fmt: skip
+    status, _ = await team.call(
+        who, "POST", "/api/me/availability/", json={"is_available": on, "capacity": capacity}
+    )
     assert status == 200
 
 
@@ -68,8 +69,9 @@ async def test_waiting_tickets_go_to_an_agent_who_becomes_available(team: Team, 
     # The agent is told, as for any assignment.
     await wait_for_value(lambda: sink.to("agent2@localhost"), what="assignment mail")
     # Resolving frees capacity: the other ticket follows.
-    status, _ = await team.call("agent2", "POST", f"/api/tickets/{waiting}/set-status/",
-                                json={"status": "RESOLVED"})  # fmt: skip
+    status, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{waiting}/set-status/", json={"status": "RESOLVED"}
+    )
     assert status == 200
     assert await wait_for(lambda: _assignee(daemon, full), what="freed") == team.id("agent2")
 
@@ -91,12 +93,16 @@ async def test_archival_archives_only_what_is_old_enough(team: Team, daemon):
     old = await team.open_ticket("carol", "old")
     recent = await team.open_ticket("dave", "recent")
     for t in (old, recent):
-        status, _ = await team.call("admin", "POST", f"/api/tickets/{t}/set-status/",
-                                    json={"status": "RESOLVED"})  # fmt: skip
+        status, _ = await team.call(
+            "admin", "POST", f"/api/tickets/{t}/set-status/", json={"status": "RESOLVED"}
+        )
         assert status == 200
     async with daemon.desk.db.writer() as session:  # resolved 25 hours ago (setting: 24)
-        await session.execute(update(Ticket).where(Ticket.id == old)
-                              .values(resolved_at=utcnow() - timedelta(hours=25)))  # fmt: skip
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == old)
+            .values(resolved_at=utcnow() - timedelta(hours=25))
+        )
     assert await daemon.scheduler.run("archive")
     [o] = await rows(daemon, Ticket, Ticket.id == old)
     [r] = await rows(daemon, Ticket, Ticket.id == recent)
@@ -110,13 +116,23 @@ async def test_archival_archives_only_what_is_old_enough(team: Team, daemon):
 async def test_clean_up_deletes_only_what_is_expired(team: Team, daemon):
     now = utcnow()
     async with daemon.desk.db.writer() as session:
-        session.add_all([
-            OtpCode(email="old@example.com", code_hash="x", expires_at=now - timedelta(hours=1)),
-            OtpCode(email="new@example.com", code_hash="y", expires_at=now + timedelta(minutes=5)),
-            AuthSession(id="a" * 32, user_id=team.id("carol"), current_jti="j" * 32,
-                        created_at=now - timedelta(days=30)),
-            EventRecord(type="ticket.updated", data={}, created_at=now - timedelta(days=8)),
-        ])  # fmt: skip
+        session.add_all(
+            [
+                OtpCode(
+                    email="old@example.com", code_hash="x", expires_at=now - timedelta(hours=1)
+                ),
+                OtpCode(
+                    email="new@example.com", code_hash="y", expires_at=now + timedelta(minutes=5)
+                ),
+                AuthSession(
+                    id="a" * 32,
+                    user_id=team.id("carol"),
+                    current_jti="j" * 32,
+                    created_at=now - timedelta(days=30),
+                ),
+                EventRecord(type="ticket.updated", data={}, created_at=now - timedelta(days=8)),
+            ]
+        )
     sessions_before = len(await rows(daemon, AuthSession))
     events_before = len(await rows(daemon, EventRecord))
     assert await daemon.scheduler.run("cleanup")
@@ -143,8 +159,11 @@ async def test_a_job_runs_once_per_cluster(team: Team, daemon, settings):
             await session.execute(update(JobRun).where(JobRun.name == "cleanup").values(held))
         assert not await other.run("cleanup")
         async with daemon.desk.db.writer() as session:
-            await session.execute(update(JobRun).where(JobRun.name == "cleanup").values(
-                lease_until=utcnow() - timedelta(seconds=1)))  # fmt: skip
+            await session.execute(
+                update(JobRun)
+                .where(JobRun.name == "cleanup")
+                .values(lease_until=utcnow() - timedelta(seconds=1))
+            )
         assert await other.run("cleanup")
 
 
@@ -156,8 +175,9 @@ async def test_admins_see_each_job_and_its_last_error(team: Team, daemon):
     async def broken() -> object:
         raise RuntimeError("the disk is on fire")
 
-    daemon.scheduler.jobs["broken"] = JobSpec("broken", "fails on purpose", 3600, broken,
-                                              timedelta(0))  # fmt: skip
+    daemon.scheduler.jobs["broken"] = JobSpec(
+        "broken", "fails on purpose", 3600, broken, timedelta(0)
+    )
     async with daemon.desk.db.writer() as session:
         session.add(JobRun(name="broken", description="fails on purpose", interval_seconds=3600))
     assert await daemon.scheduler.run("broken")

@@ -36,8 +36,9 @@ async def test_ticket_events_reach_allowed_sockets_only(team: Team, live: Live):
         event = await next_event(ws)
         assert event["type"] == "message_created"
         assert event["data"]["message"]["body"] == "Hi Carol" and event["id"]
-    await team.call("admin", "POST", f"/api/tickets/{t}/assign/",
-                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    await team.call(
+        "admin", "POST", f"/api/tickets/{t}/assign/", json={"assigned_agent": team.id("agent1")}
+    )
     kinds = {(await next_event(carol))["type"], (await next_event(carol))["type"]}
     assert kinds == {"assignment_updated", "status_changed"}
     await team.call("agent1", "POST", f"/api/tickets/{t}/set-status/", json={"status": "RESOLVED"})
@@ -54,8 +55,12 @@ async def test_inbound_mail_reaches_the_ticket_socket(team: Team, live: Live, da
     t = await team.open_ticket("carol", "By mail")
     [ack] = await wait_for_value(lambda: sink.to("carol@example.com"), what="acknowledgement")
     ws = await live.connect("agent2", f"/ws/tickets/{t}/")
-    raw, _ = make_mail(sender="carol@example.com", subject="Re: more", body="More details",
-                       in_reply_to=ack["Message-ID"])  # fmt: skip
+    raw, _ = make_mail(
+        sender="carol@example.com",
+        subject="Re: more",
+        body="More details",
+        in_reply_to=ack["Message-ID"],
+    )
     await send(daemon.smtp_port, raw, sender="carol@example.com")
     event = await next_event(ws)
     assert event["type"] == "message_created" and event["data"]["message"]["source"] == "smtp"
@@ -73,15 +78,15 @@ async def test_close_codes(team: Team, live: Live):
     ws = await live.connect("carol", "/ws/tickets/999999/", ready=False)
     assert await closed_with(ws) == 4404
     # The token may come in Sec-WebSocket-Protocol instead of the URL.
-    ws = await live.connect(None, f"/ws/tickets/{t}/",
-                            protocols=("bearer", team.tokens["carol"]))  # fmt: skip
+    ws = await live.connect(None, f"/ws/tickets/{t}/", protocols=("bearer", team.tokens["carol"]))
     assert ws.protocol == "bearer"
     await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "hello"})
     assert (await next_event(ws))["type"] == "message_created"
     # Access lost while subscribed: the ticket goes to another agent.
     agent2 = await live.connect("agent2", f"/ws/tickets/{t}/")
-    await team.call("admin", "POST", f"/api/tickets/{t}/assign/",
-                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    await team.call(
+        "admin", "POST", f"/api/tickets/{t}/assign/", json={"assigned_agent": team.id("agent1")}
+    )
     assert await closed_with(agent2) == 4403
     # Logging out ends the session; an open socket notices when it re-checks or expires.
     await ws.close()
@@ -95,8 +100,12 @@ async def test_resume_from_last_event_id(team: Team, live: Live):
     await ws.close()
     for body in ("two", "three"):
         await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": body})
-    await team.call("agent1", "POST", f"/api/tickets/{t}/messages/",
-                    json={"body": "secret", "is_internal": True})  # fmt: skip
+    await team.call(
+        "agent1",
+        "POST",
+        f"/api/tickets/{t}/messages/",
+        json={"body": "secret", "is_internal": True},
+    )
     ws = await live.connect("carol", f"/ws/tickets/{t}/", query=f"last_event_id={seen['id']}")
     missed = live.replayed
     assert [e["data"]["message"]["body"] for e in missed] == ["two", "three"]
@@ -114,8 +123,9 @@ async def test_notifications_socket_carries_my_events(team: Team, live: Live):
     dave = await live.connect("dave", "/ws/notifications/")
     t = await team.open_ticket("carol", "Notify me")
     assert (await next_event(carol))["type"] in ("ticket_created", "message_created")
-    await team.call("admin", "POST", f"/api/tickets/{t}/assign/",
-                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    await team.call(
+        "admin", "POST", f"/api/tickets/{t}/assign/", json={"assigned_agent": team.id("agent1")}
+    )
     event = await next_event(agent)
     assert event["type"] in ("assignment_updated", "status_changed") and event["ticket_id"] == t
     await team.call("carol", "POST", f"/api/tickets/{t}/messages/", json={"body": "any news?"})
@@ -127,8 +137,7 @@ async def test_notifications_socket_carries_my_events(team: Team, live: Live):
         await ws.close()
 
 
-async def test_slow_client_is_closed_and_others_keep_going(team: Team, live: Live,
-                                                           monkeypatch):  # fmt: skip
+async def test_slow_client_is_closed_and_others_keep_going(team: Team, live: Live, monkeypatch):
     """A client that stops reading fills its socket buffers, then its queue: it is closed
     with 4008 while a client that reads gets every event."""
     import web.live
@@ -162,8 +171,9 @@ async def _flood_while_one_reads(team: Team, live: Live, slow: Any, t: int) -> N
     big = "x" * 90_000  # ~180 KB a frame (the body travels as text and as the new part)
     sent = 40  # ~7 MB: more than the server's send buffer (4 MB at most here) can hold
     for n in range(sent):
-        code, _ = await team.call("agent2", "POST", f"/api/tickets/{t}/messages/",
-                                  json={"body": f"{n} {big}"})  # fmt: skip
+        code, _ = await team.call(
+            "agent2", "POST", f"/api/tickets/{t}/messages/", json={"body": f"{n} {big}"}
+        )
         assert code == 201
 
     async def all_received() -> bool:
@@ -185,10 +195,15 @@ async def test_event_crosses_web_processes_through_redis(team: Team, live: Live,
         pytest.skip("needs Redis: runs with the postgres backend")
     port = free_port()
     other = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "daemon", "run", "--role", "web",
+        sys.executable,
+        "-m",
+        "daemon",
+        "run",
+        "--role",
+        "web",
         env={**os.environ, **env, "POSTDESK_HTTP_PORT": str(port)},
         stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
 
         async def up() -> bool:
@@ -230,13 +245,16 @@ async def test_redis_outage_loses_nothing_and_events_come_back(settings):
     try:
         async with aiohttp.ClientSession() as http:
             team = Team(Api(f"http://127.0.0.1:{settings.http_port}", http))
-            for name, role, email in (("agent1", "agent", "agent1@localhost"),
-                                      ("carol", "customer", "carol@example.com")):  # fmt: skip
+            for name, role, email in (
+                ("agent1", "agent", "agent1@localhost"),
+                ("carol", "customer", "carol@example.com"),
+            ):
                 async with running.desk.db.writer() as session:
                     from desk.people import add_user
 
-                    team.users[name] = await add_user(session, email=email, role=role,
-                                                      password=PASSWORD, name=name)  # fmt: skip
+                    team.users[name] = await add_user(
+                        session, email=email, role=role, password=PASSWORD, name=name
+                    )
                 team.tokens[name] = await team.api.token(email, PASSWORD)
             live = Live(team)
             t = await team.open_ticket("carol", "Outage")
@@ -245,8 +263,9 @@ async def test_redis_outage_loses_nothing_and_events_come_back(settings):
             seen = await next_event(ws)
 
             await proxy.cut()
-            code, _ = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/",
-                                      json={"body": "during the outage"})  # fmt: skip
+            code, _ = await team.call(
+                "agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "during the outage"}
+            )
             assert code == 201  # the API works and the message is stored
             _, detail = await team.call("carol", "GET", f"/api/tickets/{t}/")
             assert "during the outage" in [m["body"] for m in detail["messages"]]
@@ -255,8 +274,9 @@ async def test_redis_outage_loses_nothing_and_events_come_back(settings):
 
             # Live events flow again once the listener has reconnected (it backs off).
             async def delivered() -> bool:
-                await team.call("agent1", "POST", f"/api/tickets/{t}/messages/",
-                                json={"body": "after"})  # fmt: skip
+                await team.call(
+                    "agent1", "POST", f"/api/tickets/{t}/messages/", json={"body": "after"}
+                )
                 try:
                     event = await next_event(ws, timeout=1)
                 except TimeoutError:
@@ -266,8 +286,9 @@ async def test_redis_outage_loses_nothing_and_events_come_back(settings):
             await wait_for(delivered, timeout=40, what="events after Redis came back")
             await ws.close()
             # What was published while Redis was away is in the database for a resume.
-            again = await live.connect("carol", f"/ws/tickets/{t}/",
-                                       query=f"last_event_id={seen['id']}")  # fmt: skip
+            again = await live.connect(
+                "carol", f"/ws/tickets/{t}/", query=f"last_event_id={seen['id']}"
+            )
             assert "during the outage" in [e["data"]["message"]["body"] for e in live.replayed]
             await again.close()
     finally:
@@ -287,7 +308,8 @@ async def test_socket_closes_when_its_token_expires(team: Team, live: Live, daem
     sid = uuid.uuid4().hex
     async with daemon.desk.db.writer() as session:
         session.add(AuthSession(id=sid, user_id=team.id("carol"), current_jti=uuid.uuid4().hex))
-    team.tokens["brief"] = issue(daemon.desk.settings, team.id("carol"), "access",
-                                 timedelta(seconds=2), sid=sid)  # fmt: skip
+    team.tokens["brief"] = issue(
+        daemon.desk.settings, team.id("carol"), "access", timedelta(seconds=2), sid=sid
+    )
     ws = await live.connect("brief", f"/ws/tickets/{t}/")
     assert await closed_with(ws) == 4401

@@ -26,9 +26,14 @@ OWNS = {"A": "carol", "B": "dave"}
 ASSIGNEE = {"A": "agent1", "B": "agent2"}
 
 
-def per_ticket(ok: int, *, customer: int | None = None, owner: int | None = None,
-               staff_only: bool = False, hidden_from_customers: bool = False
-               ) -> Callable[[str, str], int]:  # fmt: skip
+def per_ticket(
+    ok: int,
+    *,
+    customer: int | None = None,
+    owner: int | None = None,
+    staff_only: bool = False,
+    hidden_from_customers: bool = False,
+) -> Callable[[str, str], int]:
     """Expected status for (role, ticket): 404 when the role may not see the ticket;
     otherwise `ok`, or `customer` for customers who see it (`owner` for its own customer)."""
 
@@ -65,8 +70,9 @@ ROOM_MEMBERS = {"A": {"agent1", "admin"}, "B": {"agent2"}}  # A: agent1's room w
 ROOM_CREATOR = {"A": "agent1", "B": "agent2"}  # B: agent2's room alone
 
 
-def per_room(ok: int, *, manage: bool = False, author_only: bool = False,
-             gone: bool = False) -> Callable[[str, str], int]:  # fmt: skip
+def per_room(
+    ok: int, *, manage: bool = False, author_only: bool = False, gone: bool = False
+) -> Callable[[str, str], int]:
     """Chat: customers 403; non-participants 404 (admins manage any room); with `manage`,
     a participant who is neither creator nor admin 403; with `author_only`, a participant
     who did not write the message 403. `gone`: the request deletes the thing, so roles
@@ -115,101 +121,200 @@ def _assignee(role: str, w: dict[str, Any]) -> dict[str, Any]:
 ADMIN_ONLY = per_role(403, 403, admin=200)
 CASES: dict[str, Case] = {
     "ticket list": Case("GET", "/api/tickets/", per_role(200, 200), tickets=("-",)),
-    "ticket create": Case("POST", "/api/tickets/", per_role(201, 400), tickets=("-",),
-                          body=lambda r, w: {"subject": "s", "description": "d"}),
+    "ticket create": Case(
+        "POST",
+        "/api/tickets/",
+        per_role(201, 400),
+        tickets=("-",),
+        body=lambda r, w: {"subject": "s", "description": "d"},
+    ),
     "ticket get": Case("GET", "/api/tickets/{t}/", per_ticket(200)),
-    "ticket search": Case("GET", "/api/tickets/search/?q=ticket", per_role(200, 200),
-                          tickets=("-",)),
-    "ticket patch": Case("PATCH", "/api/tickets/{t}/", per_ticket(200, staff_only=True),
-                         body=lambda r, w: {"priority": "MEDIUM"}),
-    "message": Case("POST", "/api/tickets/{t}/messages/", per_ticket(201),
-                    body=lambda r, w: {"body": f"hello from {r}"}),
-    "internal note": Case("POST", "/api/tickets/{t}/messages/", per_ticket(201, staff_only=True),
-                          body=lambda r, w: {"body": "psst", "is_internal": True}),
-    "set-status": Case("POST", "/api/tickets/{t}/set-status/",
-                       per_ticket(200, customer=403, owner=200),
-                       body=lambda r, w: {"status": "RESOLVED"}),
-    "assign": Case("POST", "/api/tickets/{t}/assign/", per_ticket(200, staff_only=True),
-                   body=_assignee),
-    "archive": Case("POST", "/api/tickets/{t}/archive/", per_ticket(200, staff_only=True),
-                    prepare="resolved"),
-    "unarchive": Case("POST", "/api/tickets/{t}/unarchive/", per_ticket(200, staff_only=True),
-                      prepare="archived"),
+    "ticket search": Case(
+        "GET", "/api/tickets/search/?q=ticket", per_role(200, 200), tickets=("-",)
+    ),
+    "ticket patch": Case(
+        "PATCH",
+        "/api/tickets/{t}/",
+        per_ticket(200, staff_only=True),
+        body=lambda r, w: {"priority": "MEDIUM"},
+    ),
+    "message": Case(
+        "POST",
+        "/api/tickets/{t}/messages/",
+        per_ticket(201),
+        body=lambda r, w: {"body": f"hello from {r}"},
+    ),
+    "internal note": Case(
+        "POST",
+        "/api/tickets/{t}/messages/",
+        per_ticket(201, staff_only=True),
+        body=lambda r, w: {"body": "psst", "is_internal": True},
+    ),
+    "set-status": Case(
+        "POST",
+        "/api/tickets/{t}/set-status/",
+        per_ticket(200, customer=403, owner=200),
+        body=lambda r, w: {"status": "RESOLVED"},
+    ),
+    "assign": Case(
+        "POST", "/api/tickets/{t}/assign/", per_ticket(200, staff_only=True), body=_assignee
+    ),
+    "archive": Case(
+        "POST", "/api/tickets/{t}/archive/", per_ticket(200, staff_only=True), prepare="resolved"
+    ),
+    "unarchive": Case(
+        "POST", "/api/tickets/{t}/unarchive/", per_ticket(200, staff_only=True), prepare="archived"
+    ),
     "history": Case("GET", "/api/tickets/{t}/history/", per_ticket(200)),
     # No Gemini key in these tests: staff who may open the ticket get 503 ai_unavailable.
     "ai draft": Case("POST", "/api/tickets/{t}/ai-draft/", per_ticket(503, staff_only=True)),
     "attachment": Case("GET", "/api/attachments/{att}/", per_ticket(200)),
-    "note attachment": Case("GET", "/api/attachments/{note_att}/",
-                            per_ticket(200, hidden_from_customers=True)),
+    "note attachment": Case(
+        "GET", "/api/attachments/{note_att}/", per_ticket(200, hidden_from_customers=True)
+    ),
     "me": Case("GET", "/api/me/", per_role(200, 200), tickets=("-",)),
-    "me patch": Case("PATCH", "/api/me/", per_role(200, 200), tickets=("-",),
-                     body=lambda r, w: {"name": "Renamed"}),
+    "me patch": Case(
+        "PATCH",
+        "/api/me/",
+        per_role(200, 200),
+        tickets=("-",),
+        body=lambda r, w: {"name": "Renamed"},
+    ),
     "availability": Case("GET", "/api/me/availability/", per_role(403, 200), tickets=("-",)),
-    "availability set": Case("POST", "/api/me/availability/", per_role(403, 200),
-                             tickets=("-",), body=lambda r, w: {"is_available": True}),
+    "availability set": Case(
+        "POST",
+        "/api/me/availability/",
+        per_role(403, 200),
+        tickets=("-",),
+        body=lambda r, w: {"is_available": True},
+    ),
     "users": Case("GET", "/api/admin/users/", ADMIN_ONLY, tickets=("-",)),
-    "user create": Case("POST", "/api/admin/users/", per_role(403, 403, admin=201),
-                        tickets=("-",),
-                        body=lambda r, w: {"email": f"made-by-{r}@example.org",
-                                           "role": "customer"}),
+    "user create": Case(
+        "POST",
+        "/api/admin/users/",
+        per_role(403, 403, admin=201),
+        tickets=("-",),
+        body=lambda r, w: {"email": f"made-by-{r}@example.org", "role": "customer"},
+    ),
     "user get": Case("GET", "/api/admin/users/{user}/", ADMIN_ONLY, tickets=("-",)),
-    "user patch": Case("PATCH", "/api/admin/users/{user}/", ADMIN_ONLY, tickets=("-",),
-                       body=lambda r, w: {"name": "Dave D."}),
+    "user patch": Case(
+        "PATCH",
+        "/api/admin/users/{user}/",
+        ADMIN_ONLY,
+        tickets=("-",),
+        body=lambda r, w: {"name": "Dave D."},
+    ),
     "companies": Case("GET", "/api/admin/companies/", ADMIN_ONLY, tickets=("-",)),
-    "company create": Case("POST", "/api/admin/companies/", per_role(403, 403, admin=201),
-                           tickets=("-",), body=lambda r, w: {"name": f"Co of {r}"}),
+    "company create": Case(
+        "POST",
+        "/api/admin/companies/",
+        per_role(403, 403, admin=201),
+        tickets=("-",),
+        body=lambda r, w: {"name": f"Co of {r}"},
+    ),
     "company get": Case("GET", "/api/admin/companies/{company}/", ADMIN_ONLY, tickets=("-",)),
-    "company patch": Case("PATCH", "/api/admin/companies/{company}/", ADMIN_ONLY,
-                          tickets=("-",), body=lambda r, w: {"name": "Example"}),
+    "company patch": Case(
+        "PATCH",
+        "/api/admin/companies/{company}/",
+        ADMIN_ONLY,
+        tickets=("-",),
+        body=lambda r, w: {"name": "Example"},
+    ),
     "api keys": Case("GET", "/api/admin/api-keys/", ADMIN_ONLY, tickets=("-",)),
-    "api key create": Case("POST", "/api/admin/api-keys/", per_role(403, 403, admin=201),
-                           tickets=("-",),
-                           body=lambda r, w: {"name": "k", "scopes": ["tickets:read"]}),
-    "api key revoke": Case("DELETE", "/api/admin/api-keys/{key}/",
-                           per_role(403, 403, admin=204), tickets=("-",)),
+    "api key create": Case(
+        "POST",
+        "/api/admin/api-keys/",
+        per_role(403, 403, admin=201),
+        tickets=("-",),
+        body=lambda r, w: {"name": "k", "scopes": ["tickets:read"]},
+    ),
+    "api key revoke": Case(
+        "DELETE", "/api/admin/api-keys/{key}/", per_role(403, 403, admin=204), tickets=("-",)
+    ),
     "jobs": Case("GET", "/api/admin/jobs/", ADMIN_ONLY, tickets=("-",)),
     "analytics summary": Case("GET", "/api/analytics/summary/", ADMIN_ONLY, tickets=("-",)),
-    "analytics volume": Case("GET", "/api/analytics/volume/?days=7", ADMIN_ONLY,
-                             tickets=("-",)),
-    "analytics resolution": Case("GET", "/api/analytics/resolution/?format=csv", ADMIN_ONLY,
-                                 tickets=("-",)),
+    "analytics volume": Case("GET", "/api/analytics/volume/?days=7", ADMIN_ONLY, tickets=("-",)),
+    "analytics resolution": Case(
+        "GET", "/api/analytics/resolution/?format=csv", ADMIN_ONLY, tickets=("-",)
+    ),
     "webhooks": Case("GET", "/api/webhooks/", ADMIN_ONLY, tickets=("-",)),
-    "webhook create": Case("POST", "/api/webhooks/", per_role(403, 403, admin=201),
-                           tickets=("-",), body=lambda r, w: {"url": "http://127.0.0.1:9/x",
-                                                              "events": ["*"]}),
+    "webhook create": Case(
+        "POST",
+        "/api/webhooks/",
+        per_role(403, 403, admin=201),
+        tickets=("-",),
+        body=lambda r, w: {"url": "http://127.0.0.1:9/x", "events": ["*"]},
+    ),
     "webhook get": Case("GET", "/api/webhooks/{hook}/", ADMIN_ONLY, tickets=("-",)),
-    "webhook patch": Case("PATCH", "/api/webhooks/{hook}/", ADMIN_ONLY, tickets=("-",),
-                          body=lambda r, w: {"description": "changed"}),
-    "webhook delete": Case("DELETE", "/api/webhooks/{hook}/", per_role(403, 403, admin=204),
-                           tickets=("-",)),
-    "webhook deliveries": Case("GET", "/api/webhooks/{hook}/deliveries/", ADMIN_ONLY,
-                               tickets=("-",)),
-    "webhook redeliver": Case("POST", "/api/webhooks/{hook}/deliveries/{delivery}/redeliver/",
-                              per_role(403, 403, admin=202), tickets=("-",)),
+    "webhook patch": Case(
+        "PATCH",
+        "/api/webhooks/{hook}/",
+        ADMIN_ONLY,
+        tickets=("-",),
+        body=lambda r, w: {"description": "changed"},
+    ),
+    "webhook delete": Case(
+        "DELETE", "/api/webhooks/{hook}/", per_role(403, 403, admin=204), tickets=("-",)
+    ),
+    "webhook deliveries": Case(
+        "GET", "/api/webhooks/{hook}/deliveries/", ADMIN_ONLY, tickets=("-",)
+    ),
+    "webhook redeliver": Case(
+        "POST",
+        "/api/webhooks/{hook}/deliveries/{delivery}/redeliver/",
+        per_role(403, 403, admin=202),
+        tickets=("-",),
+    ),
     "chat rooms": Case("GET", "/api/chat/rooms/", per_role(403, 200), tickets=("-",)),
-    "chat room create": Case("POST", "/api/chat/rooms/", per_role(403, 201), tickets=("-",),
-                             body=lambda r, w: {"name": f"room of {r}", "type": "group"}),
+    "chat room create": Case(
+        "POST",
+        "/api/chat/rooms/",
+        per_role(403, 201),
+        tickets=("-",),
+        body=lambda r, w: {"name": f"room of {r}", "type": "group"},
+    ),
     "chat room get": Case("GET", "/api/chat/rooms/{room}/", per_room(200)),
-    "chat room add": Case("POST", "/api/chat/rooms/{room}/add_participant/",
-                          per_room(200, manage=True),
-                          body=lambda r, w: {"user_id": w["creator_id"]}),
-    "chat room remove": Case("POST", "/api/chat/rooms/{room}/remove_participant/",
-                             per_room(200, manage=True),
-                             body=lambda r, w: {"user_id": w["outsider_id"]}),
+    "chat room add": Case(
+        "POST",
+        "/api/chat/rooms/{room}/add_participant/",
+        per_room(200, manage=True),
+        body=lambda r, w: {"user_id": w["creator_id"]},
+    ),
+    "chat room remove": Case(
+        "POST",
+        "/api/chat/rooms/{room}/remove_participant/",
+        per_room(200, manage=True),
+        body=lambda r, w: {"user_id": w["outsider_id"]},
+    ),
     "chat mark read": Case("POST", "/api/chat/rooms/{room}/mark_read/", per_room(200)),
     "chat messages": Case("GET", "/api/chat/messages/?room={room}", per_room(200)),
-    "chat search": Case("GET", "/api/chat/messages/?search=x", per_role(403, 200),
-                        tickets=("-",)),
-    "chat send": Case("POST", "/api/chat/messages/", per_room(201),
-                      body=lambda r, w: {"room": w["room"], "body": f"from {r}"}),
-    "chat edit": Case("PATCH", "/api/chat/messages/{msg}/", per_room(200, author_only=True),
-                      body=lambda r, w: {"body": "edited"}),
-    "chat react": Case("POST", "/api/chat/messages/{msg}/add_reaction/", per_room(200),
-                       body=lambda r, w: {"emoji": "👍"}),
-    "chat unreact": Case("POST", "/api/chat/messages/{msg}/remove_reaction/", per_room(200),
-                         body=lambda r, w: {"emoji": "👍"}),
+    "chat search": Case("GET", "/api/chat/messages/?search=x", per_role(403, 200), tickets=("-",)),
+    "chat send": Case(
+        "POST",
+        "/api/chat/messages/",
+        per_room(201),
+        body=lambda r, w: {"room": w["room"], "body": f"from {r}"},
+    ),
+    "chat edit": Case(
+        "PATCH",
+        "/api/chat/messages/{msg}/",
+        per_room(200, author_only=True),
+        body=lambda r, w: {"body": "edited"},
+    ),
+    "chat react": Case(
+        "POST",
+        "/api/chat/messages/{msg}/add_reaction/",
+        per_room(200),
+        body=lambda r, w: {"emoji": "👍"},
+    ),
+    "chat unreact": Case(
+        "POST",
+        "/api/chat/messages/{msg}/remove_reaction/",
+        per_room(200),
+        body=lambda r, w: {"emoji": "👍"},
+    ),
     "chat file": Case("GET", "/api/chat/messages/{file_msg}/file/", per_room(200)),
-}  # fmt: skip
+}
 # Deleting is not repeatable: each of these runs on a fresh world and expects the first
 # allowed role (in ROLES order) to succeed and everyone after to find nothing.
 CASES["chat delete message"] = Case(
@@ -218,41 +323,67 @@ CASES["chat delete message"] = Case(
 CASES["chat delete room"] = Case(
     "DELETE", "/api/chat/rooms/{room}/", per_room(204, manage=True, gone=True)
 )
-PUBLIC = {"/healthz", "/api/auth/token/", "/api/auth/token/refresh/", "/api/auth/logout/",
-          "/api/auth/request-otp/", "/api/auth/verify-otp/", "/api/auth/register/"}  # fmt: skip
+PUBLIC = {
+    "/healthz",
+    "/api/auth/token/",
+    "/api/auth/token/refresh/",
+    "/api/auth/logout/",
+    "/api/auth/request-otp/",
+    "/api/auth/verify-otp/",
+    "/api/auth/register/",
+}
 
 
 def test_every_endpoint_is_in_the_matrix():
     covered = set()
     for c in CASES.values():
         path = c.path.split("?")[0]
-        for name in ("t", "att", "note_att", "user", "company", "key", "room", "msg", "file_msg",
-                     "hook"):  # fmt: skip
+        for name in (
+            "t",
+            "att",
+            "note_att",
+            "user",
+            "company",
+            "key",
+            "room",
+            "msg",
+            "file_msg",
+            "hook",
+        ):
             path = path.replace("{" + name + "}", "{id}")
         path = path.replace("{delivery}", "{d}")
         covered.add((c.method, path))
     # Endpoints for integrations take API keys or a provider's signature, not people:
     # tests/test_inbound_http.py and tests/test_inbound_providers.py.
     machine = ("api_key", "signature")
-    routes = {(r.method, r.path) for r in ROUTES
-              if r.path not in PUBLIC and r.access not in machine}  # fmt: skip
+    routes = {
+        (r.method, r.path) for r in ROUTES if r.path not in PUBLIC and r.access not in machine
+    }
     assert routes - covered == set()
 
 
 async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
     team = Team(api)
-    for name, role in (("agent1", "agent"), ("agent2", "agent"), ("admin", "admin"),
-                       ("gone", "agent")):  # fmt: skip
+    for name, role in (
+        ("agent1", "agent"),
+        ("agent2", "agent"),
+        ("admin", "admin"),
+        ("gone", "agent"),
+    ):
         team.users[name] = await make_user(f"{name}@localhost", role)
-    for name, email in (("carol", "carol@example.com"), ("cora", "cora@example.com"),
-                        ("dave", "dave@other.org")):  # fmt: skip
+    for name, email in (
+        ("carol", "carol@example.com"),
+        ("cora", "cora@example.com"),
+        ("dave", "dave@other.org"),
+    ):
         team.users[name] = await make_user(email, "customer")
     for name, user in team.users.items():
         team.tokens[name] = await api.token(user.email, PASSWORD)
     team.tokens["deactivated"] = team.tokens.pop("gone")
     async with daemon.desk.db.writer() as session:
-        await session.execute(update(User).where(User.email == "gone@localhost")
-                              .values(is_active=False))  # fmt: skip
+        await session.execute(
+            update(User).where(User.email == "gone@localhost").values(is_active=False)
+        )
     status, company = await team.call(
         "admin",
         "POST",
@@ -260,12 +391,17 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
         json={"name": "Example", "domains": ["example.com"]},
     )
     assert status == 201
-    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('cora')}/",
-                                json={"is_company_admin": True})  # fmt: skip
+    status, _ = await team.call(
+        "admin", "PATCH", f"/api/admin/users/{team.id('cora')}/", json={"is_company_admin": True}
+    )
     assert status == 200
     w: dict[str, Any] = {"company": company["id"], "user": team.id("dave"), "tickets": {}}
-    status, hook = await team.call("admin", "POST", "/api/webhooks/", json={
-        "url": "http://127.0.0.1:9/hook", "events": ["ticket.created"]})  # fmt: skip
+    status, hook = await team.call(
+        "admin",
+        "POST",
+        "/api/webhooks/",
+        json={"url": "http://127.0.0.1:9/hook", "events": ["ticket.created"]},
+    )
     assert status == 201
     w["hook"] = hook["id"]
     for key, owner in OWNS.items():
@@ -282,14 +418,15 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
             form = aiohttp.FormData()
             form.add_field("body", f"{name} on {key}")
             form.add_field("is_internal", str(internal).lower())
-            form.add_field("files", f"{name}-{key}".encode(), filename="f.txt",
-                           content_type="text/plain")  # fmt: skip
-            status, msg = await team.call("admin", "POST", f"/api/tickets/{t}/messages/",
-                                          data=form)  # fmt: skip
+            form.add_field(
+                "files", f"{name}-{key}".encode(), filename="f.txt", content_type="text/plain"
+            )
+            status, msg = await team.call("admin", "POST", f"/api/tickets/{t}/messages/", data=form)
             assert status == 201, msg
         _, detail = await team.call("admin", "GET", f"/api/tickets/{t}/")
-        by_body = {m["body"]: m["attachments"][0]["id"] for m in detail["messages"]
-                   if m["attachments"]}  # fmt: skip
+        by_body = {
+            m["body"]: m["attachments"][0]["id"] for m in detail["messages"] if m["attachments"]
+        }
         ids["att"], ids["note_att"] = by_body[f"att on {key}"], by_body[f"note_att on {key}"]
         w["tickets"][key] = ids
     status, created = await team.call(
@@ -329,8 +466,9 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
 async def _prepare(team: Team, w: dict[str, Any], state: str) -> None:
     for ids in w["tickets"].values():
         if state in ("resolved", "archived"):
-            await team.call("admin", "POST", f"/api/tickets/{ids['t']}/set-status/",
-                            json={"status": "RESOLVED"})  # fmt: skip
+            await team.call(
+                "admin", "POST", f"/api/tickets/{ids['t']}/set-status/", json={"status": "RESOLVED"}
+            )
         if state == "archived":
             status, _ = await team.call("admin", "POST", f"/api/tickets/{ids['t']}/archive/")
             assert status == 200

@@ -25,21 +25,33 @@ def _ids(body: dict[str, Any]) -> list[int]:
 async def desk(team: Team, daemon) -> dict[str, int]:
     """carol: a ticket with a public message and an internal note (assigned to agent1);
     dave: a ticket of his own (assigned to agent2); one unassigned ticket by mail."""
-    a = await team.open_ticket("carol", "Invoice totals wrong",
-                               description="The zeppelin invoice adds up wrong")  # fmt: skip
-    b = await team.open_ticket("dave", "Zeppelin landing gear",
-                               description="My zeppelin lost a wheel")  # fmt: skip
+    a = await team.open_ticket(
+        "carol", "Invoice totals wrong", description="The zeppelin invoice adds up wrong"
+    )
+    b = await team.open_ticket(
+        "dave", "Zeppelin landing gear", description="My zeppelin lost a wheel"
+    )
     for ticket, agent in ((a, "agent1"), (b, "agent2")):
-        status, _ = await team.call("admin", "POST", f"/api/tickets/{ticket}/assign/",
-                                    json={"assigned_agent": team.id(agent)})  # fmt: skip
+        status, _ = await team.call(
+            "admin",
+            "POST",
+            f"/api/tickets/{ticket}/assign/",
+            json={"assigned_agent": team.id(agent)},
+        )
         assert status == 200
-    status, _ = await team.call("agent1", "POST", f"/api/tickets/{a}/messages/",
-                                json={"body": "Carol owes the walrus fund; do not refund",
-                                      "is_internal": True})  # fmt: skip
+    status, _ = await team.call(
+        "agent1",
+        "POST",
+        f"/api/tickets/{a}/messages/",
+        json={"body": "Carol owes the walrus fund; do not refund", "is_internal": True},
+    )
     assert status == 201
-    raw, _ = make_mail(sender="erin@example.net", name="Erin Quartermain",
-                       subject="Kettle <b>broken</b>",
-                       body="<script>alert(1)</script> my kettle is broken")  # fmt: skip
+    raw, _ = make_mail(
+        sender="erin@example.net",
+        name="Erin Quartermain",
+        subject="Kettle <b>broken</b>",
+        body="<script>alert(1)</script> my kettle is broken",
+    )
     await send(daemon.smtp_port, raw, sender="erin@example.net")
     await settled(daemon, 1)
     _, found = await _search(team, "admin", "kettle")
@@ -88,8 +100,9 @@ async def test_syntax_ranking_snippets_and_people(team: Team, desk):
     assert _ids((await _search(team, "admin", '"zeppelin lost" "the wheel"'))[1]) == []
     # Words the parser splits: PostgreSQL reads "e-mail" as e-mail, e and mail.
     reply = "Please e-mail the wheel maker today at parts@airship.example"
-    status, _ = await team.call("agent2", "POST", f"/api/tickets/{b}/messages/",
-                                json={"body": reply})  # fmt: skip
+    status, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{b}/messages/", json={"body": reply}
+    )
     assert status == 201
     for q in ('"please e-mail"', '"e-mail the wheel"', "e-mail", '"please e-mail" wheel'):
         assert _ids((await _search(team, "admin", q))[1]) == [b], q
@@ -144,15 +157,19 @@ async def test_filters_paging_and_bad_queries(team: Team, desk):
     a, b = desk["a"], desk["b"]
     _, body = await _search(team, "admin", "zeppelin", assigned_agent=str(team.id("agent1")))
     assert _ids(body) == [a]
-    status, _ = await team.call("agent2", "POST", f"/api/tickets/{b}/set-status/",
-                                json={"status": "RESOLVED"})  # fmt: skip
+    status, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{b}/set-status/", json={"status": "RESOLVED"}
+    )
     assert status == 200
     assert _ids((await _search(team, "admin", "zeppelin", status="RESOLVED"))[1]) == [b]
     assert _ids((await _search(team, "admin", "zeppelin", priority="URGENT"))[1]) == []
-    assert _ids((await _search(team, "admin", "zeppelin",
-                               created_after="2000-01-01T00:00:00Z"))[1]) == [b, a]  # fmt: skip
-    assert _ids((await _search(team, "admin", "zeppelin",
-                               created_before="2000-01-01T00:00:00Z"))[1]) == []  # fmt: skip
+    assert _ids(
+        (await _search(team, "admin", "zeppelin", created_after="2000-01-01T00:00:00Z"))[1]
+    ) == [b, a]
+    assert (
+        _ids((await _search(team, "admin", "zeppelin", created_before="2000-01-01T00:00:00Z"))[1])
+        == []
+    )
     _, first = await _search(team, "admin", "zeppelin", page_size="1")
     assert first["count"] == 2 and len(first["results"]) == 1 and first["next"]
     _, second = await _search(team, "admin", "zeppelin", page_size="1", page="2")
@@ -163,18 +180,22 @@ async def test_filters_paging_and_bad_queries(team: Team, desk):
 
 
 async def test_chat_search_uses_the_same_machinery(team: Team, daemon):
-    status, room = await team.call("agent1", "POST", "/api/chat/rooms/",
-                                   json={"name": "ops", "type": "group"})  # fmt: skip
+    status, room = await team.call(
+        "agent1", "POST", "/api/chat/rooms/", json={"name": "ops", "type": "group"}
+    )
     assert status == 201
     for text in ("Deploying the zeppelin fix", "zeppelin deployed", "unrelated"):
-        status, _ = await team.call("agent1", "POST", "/api/chat/messages/",
-                                    json={"room": room["id"], "body": text})  # fmt: skip
+        status, _ = await team.call(
+            "agent1", "POST", "/api/chat/messages/", json={"room": room["id"], "body": text}
+        )
         assert status == 201
-    _, found = await team.call("agent1", "GET", "/api/chat/messages/",
-                               params={"search": "zeppelin -deployed"})  # fmt: skip
+    _, found = await team.call(
+        "agent1", "GET", "/api/chat/messages/", params={"search": "zeppelin -deployed"}
+    )
     assert [m["body"] for m in found["results"]] == ["Deploying the zeppelin fix"]
-    _, found = await team.call("agent2", "GET", "/api/chat/messages/",
-                               params={"search": "zeppelin"})  # fmt: skip
+    _, found = await team.call(
+        "agent2", "GET", "/api/chat/messages/", params={"search": "zeppelin"}
+    )
     assert found["results"] == []  # not in that room
 
 
@@ -182,38 +203,59 @@ async def test_company_admins_and_deactivated_users(team: Team, desk, make_user,
     """cora administers the company of example.com (carol and dave): she finds both their
     tickets, never the note; a deactivated agent finds nothing at all."""
     cora = await make_user("cora@example.com", "customer")
-    status, _ = await team.call("admin", "POST", "/api/admin/companies/",
-                                json={"name": "Example", "domains": ["example.com"]})  # fmt: skip
+    status, _ = await team.call(
+        "admin",
+        "POST",
+        "/api/admin/companies/",
+        json={"name": "Example", "domains": ["example.com"]},
+    )
     assert status == 201
-    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{cora.id}/",
-                                json={"is_company_admin": True})  # fmt: skip
+    status, _ = await team.call(
+        "admin", "PATCH", f"/api/admin/users/{cora.id}/", json={"is_company_admin": True}
+    )
     assert status == 200
     team.tokens["cora"] = await api.token("cora@example.com", PASSWORD)
     _, body = await _search(team, "cora", "zeppelin")
     assert sorted(_ids(body)) == sorted([desk["a"], desk["b"]])
     assert _ids((await _search(team, "cora", "walrus"))[1]) == []
     assert _ids((await _search(team, "cora", "kettle"))[1]) == []  # erin is not in it
-    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('agent1')}/",
-                                json={"is_active": False})  # fmt: skip
+    status, _ = await team.call(
+        "admin", "PATCH", f"/api/admin/users/{team.id('agent1')}/", json={"is_active": False}
+    )
     assert status == 200
     assert (await _search(team, "agent1", "zeppelin"))[0] == 401
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ('"late parcel"', True), ('"late parcel" "tracking 42"', True),
-    ('"late parcel now"', False), ('"parcel"', False), ('parcel "late parcel"', False),
-    ('"late parcel" OR "lost parcel"', False), ('-"late parcel" parcel', False),
-    ('"e-mail address"', False), ('"snake_case word"', False), ('"Straße 5"', False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('"late parcel"', True),
+        ('"late parcel" "tracking 42"', True),
+        ('"late parcel now"', False),
+        ('"parcel"', False),
+        ('parcel "late parcel"', False),
+        ('"late parcel" OR "lost parcel"', False),
+        ('-"late parcel" parcel', False),
+        ('"e-mail address"', False),
+        ('"snake_case word"', False),
+        ('"Straße 5"', False),
+    ],
+)
 def test_which_queries_the_word_pairs_answer_alone(query: str, expected: bool):
     """Only a query made of two-word phrases (plain words that both engines split the same
     way) is answered from word pairs without checking positions on PostgreSQL."""
     assert pairs_only(query) is expected
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("refund -refund", True), ('"late parcel" -"Late Parcel"', True),
-    ("refund -invoice", False), ("refund OR invoice -refund", False), ("-refund refunds", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("refund -refund", True),
+        ('"late parcel" -"Late Parcel"', True),
+        ("refund -invoice", False),
+        ("refund OR invoice -refund", False),
+        ("-refund refunds", False),
+    ],
+)
 def test_contradictions_are_recognised(query: str, expected: bool):
     assert contradictory(query) is expected

@@ -41,32 +41,58 @@ async def test_customer_who_wrote_in_claims_their_account(api, daemon, sink):
     token = await _signup(api, sink, "Frank@Example.net")
     [row] = await rows(daemon, OtpCode)
     assert len(row.code_hash) == 64 and not row.code_hash.isdigit()  # never the code itself
-    status, body = await api.call("POST", "/api/auth/register/", json={
-        "email": "frank@example.net", "password": "a long password", "name": "Frank F.",
-        "verification_token": token})  # fmt: skip
+    status, body = await api.call(
+        "POST",
+        "/api/auth/register/",
+        json={
+            "email": "frank@example.net",
+            "password": "a long password",
+            "name": "Frank F.",
+            "verification_token": token,
+        },
+    )
     assert status == 201, body
     assert body["user"]["role"] == "customer" and body["access"] and body["refresh"]
     status, tickets = await api.call("GET", "/api/tickets/", body["access"])
     assert [t["subject"] for t in tickets["results"]] == ["Order missing"]
     # The token worked once; the account is now registered.
-    status, again = await api.call("POST", "/api/auth/register/", json={
-        "email": "frank@example.net", "password": "another password",
-        "verification_token": token})  # fmt: skip
+    status, again = await api.call(
+        "POST",
+        "/api/auth/register/",
+        json={
+            "email": "frank@example.net",
+            "password": "another password",
+            "verification_token": token,
+        },
+    )
     assert status == 400 and again["error"] == "invalid"
     assert await api.token("frank@example.net", "a long password")
 
 
 async def test_new_person_registers_and_existing_account_is_refused(api, sink, team: Team):
     token = await _signup(api, sink, "gina@example.com")
-    status, body = await api.call("POST", "/api/auth/register/", json={
-        "email": "gina@example.com", "password": "gina's password", "name": "Gina",
-        "verification_token": token})  # fmt: skip
+    status, body = await api.call(
+        "POST",
+        "/api/auth/register/",
+        json={
+            "email": "gina@example.com",
+            "password": "gina's password",
+            "name": "Gina",
+            "verification_token": token,
+        },
+    )
     assert status == 201 and body["user"]["name"] == "Gina"
     # carol already has a password: a code proves the address but does not re-register it.
     token = await _signup(api, sink, "carol@example.com")
-    status, body = await api.call("POST", "/api/auth/register/", json={
-        "email": "carol@example.com", "password": "new password!",
-        "verification_token": token})  # fmt: skip
+    status, body = await api.call(
+        "POST",
+        "/api/auth/register/",
+        json={
+            "email": "carol@example.com",
+            "password": "new password!",
+            "verification_token": token,
+        },
+    )
     assert status == 409
     # A token is bound to its address.
     token = await _signup(api, sink, "hank@example.com")
@@ -84,8 +110,9 @@ async def test_wrong_codes_are_counted_and_the_code_dies_after_five(api, sink):
     code = await _code(sink, email)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for left in (4, 3, 2, 1, 0):
-        status, body = await api.call("POST", "/api/auth/verify-otp/",
-                                      json={"email": email, "code": wrong})  # fmt: skip
+        status, body = await api.call(
+            "POST", "/api/auth/verify-otp/", json={"email": email, "code": wrong}
+        )
         assert status == 400 and body["error"] == "invalid_code"
         assert f"{left} tries left" in body["message"]
     status, body = await api.call(
@@ -116,8 +143,9 @@ async def test_expired_code_and_bad_input(api, daemon, sink):
     ):
         status, body = await api.call("POST", "/api/auth/request-otp/", json=payload)
         assert status == 400 and field in body["details"]["fields"]
-    status, body = await api.call("POST", "/api/auth/verify-otp/",
-                                  json={"email": email, "code": "12ab56"})  # fmt: skip
+    status, body = await api.call(
+        "POST", "/api/auth/verify-otp/", json={"email": email, "code": "12ab56"}
+    )
     assert status == 400 and "code" in body["details"]["fields"]
 
 

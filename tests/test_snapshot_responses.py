@@ -17,8 +17,9 @@ async def subjects(team: Team, who: str) -> list[str]:
     return [t["subject"] for t in body["results"]]
 
 
-async def test_asked_again_unchanged_costs_only_the_caller_check(team: Team, read_statements,
-                                                                  backend):  # fmt: skip
+async def test_asked_again_unchanged_costs_only_the_caller_check(
+    team: Team, read_statements, backend
+):
     ticket = await team.open_ticket("carol", "Printer")
     for path in ("/api/tickets/", f"/api/tickets/{ticket}/"):
         first = await team.call("agent1", "GET", path)
@@ -39,8 +40,12 @@ async def test_asked_again_unchanged_costs_only_the_caller_check(team: Team, rea
 async def test_every_kind_of_change_shows_at_the_next_request(team: Team, daemon):
     ticket = await team.open_ticket("carol", "Printer")
     assert await subjects(team, "agent1") == ["Printer"]
-    status, _ = await team.call("agent2", "PATCH", f"/api/tickets/{ticket}/",
-                                json={"subject": "Printer on fire", "tags": ["hot"]})  # fmt: skip
+    status, _ = await team.call(
+        "agent2",
+        "PATCH",
+        f"/api/tickets/{ticket}/",
+        json={"subject": "Printer on fire", "tags": ["hot"]},
+    )
     assert status == 200
     assert await subjects(team, "agent1") == ["Printer on fire"]
     status, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket}/")
@@ -50,12 +55,20 @@ async def test_every_kind_of_change_shows_at_the_next_request(team: Team, daemon
     await settled(daemon, 1)
     assert await subjects(team, "agent1") == ["Printer on fire", "By mail"]
     # taken by another agent: no longer in agent1's view (assigned elsewhere)
-    status, _ = await team.call("admin", "POST", f"/api/tickets/{ticket}/assign/",
-                                json={"assigned_agent": team.id("agent2")})  # fmt: skip
+    status, _ = await team.call(
+        "admin",
+        "POST",
+        f"/api/tickets/{ticket}/assign/",
+        json={"assigned_agent": team.id("agent2")},
+    )
     assert status == 200
     assert await subjects(team, "agent1") == ["By mail"]
-    status, _ = await team.call("agent2", "POST", f"/api/tickets/{ticket}/messages/",
-                                json={"body": "On it", "is_internal": False})  # fmt: skip
+    status, _ = await team.call(
+        "agent2",
+        "POST",
+        f"/api/tickets/{ticket}/messages/",
+        json={"body": "On it", "is_internal": False},
+    )
     assert status == 201
     status, detail = await team.call("carol", "GET", f"/api/tickets/{ticket}/")
     assert [m["body"] for m in detail["messages"]][-1] == "On it"
@@ -73,8 +86,9 @@ async def test_same_url_different_people_different_answers(team: Team):
 async def test_shut_out_at_once_even_when_the_answer_is_remembered(team: Team):
     await team.open_ticket("carol", "Printer")
     assert await subjects(team, "agent1") == ["Printer"]
-    status, _ = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('agent1')}/",
-                                json={"is_active": False})  # fmt: skip
+    status, _ = await team.call(
+        "admin", "PATCH", f"/api/admin/users/{team.id('agent1')}/", json={"is_active": False}
+    )
     assert status == 200
     assert (await team.call("agent1", "GET", "/api/tickets/?ordering=created_at"))[0] == 401
     assert await subjects(team, "agent2") == ["Printer"]

@@ -67,8 +67,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 async def _subscribe(team: Team, receiver: Receiver, events: list[str]) -> dict[str, Any]:
-    status, hook = await team.call("admin", "POST", "/api/webhooks/",
-                                   json={"url": receiver.url, "events": events})  # fmt: skip
+    status, hook = await team.call(
+        "admin", "POST", "/api/webhooks/", json={"url": receiver.url, "events": events}
+    )
     assert status == 201, hook
     receiver.secret = hook["secret"]
     return hook
@@ -99,9 +100,11 @@ async def _logged(team: Team, hook_id: int, attempts: int) -> dict[str, Any] | N
 async def _due_now(daemon) -> None:
     """Time travel for the retry schedule: what waits for its next attempt is due now."""
     async with daemon.desk.db.writer() as session:
-        await session.execute(update(WebhookDelivery)
-                              .where(WebhookDelivery.state == DeliveryState.PENDING.value)
-                              .values(next_attempt_at=utcnow()))  # fmt: skip
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.state == DeliveryState.PENDING.value)
+            .values(next_attempt_at=utcnow())
+        )
 
 
 async def test_events_arrive_signed_and_only_those_subscribed(team: Team, daemon, receiver):
@@ -109,11 +112,16 @@ async def test_events_arrive_signed_and_only_those_subscribed(team: Team, daemon
     assert hook["secret"].startswith("whsec_")
     ticket = await team.open_ticket("carol", "Webhooks please")
     await wait_for_value(lambda: len(receiver.seen) >= 2, what="two deliveries")
-    status, _ = await team.call("admin", "POST", "/api/chat/rooms/",
-                                json={"name": "ops", "type": "group"})  # fmt: skip
+    status, _ = await team.call(
+        "admin", "POST", "/api/chat/rooms/", json={"name": "ops", "type": "group"}
+    )
     assert status == 201
-    status, _ = await team.call("agent1", "POST", f"/api/tickets/{ticket}/messages/",
-                                json={"body": "psst", "is_internal": True})  # fmt: skip
+    status, _ = await team.call(
+        "agent1",
+        "POST",
+        f"/api/tickets/{ticket}/messages/",
+        json={"body": "psst", "is_internal": True},
+    )
     assert status == 201
     await wait_for_value(lambda: len(receiver.seen) >= 3, what="the note's delivery")
     assert receiver.types() == ["ticket.created", "message.created", "message.created"]
@@ -142,8 +150,9 @@ async def test_failures_are_retried_then_delivered_once(team: Team, daemon, rece
         await _due_now(daemon)  # the sender or the retry job, whichever comes first, sends it
         await daemon.scheduler.run("webhook-retry")
 
-        d = await wait_for(lambda n=expected: _logged(team, hook["id"], n),
-                           what=f"attempt {expected}")  # fmt: skip
+        d = await wait_for(
+            lambda n=expected: _logged(team, hook["id"], n), what=f"attempt {expected}"
+        )
     assert d["state"] == "delivered"
     assert [a["status"] for a in d["attempt_log"]] == [503, 500, 200]
     assert receiver.types() == ["ticket.created"] and receiver.duplicates == 0
@@ -162,9 +171,12 @@ async def test_a_refusal_is_final_and_a_dead_receiver_is_retried(team: Team, dae
 
     d = await wait_for(lambda: _logged(team, hook["id"], 1), what="the refusal")
     assert d["state"] == "failed" and d["next_attempt_at"] is None
-    status, gone = await team.call("admin", "POST", "/api/webhooks/",
-                                   json={"url": f"http://127.0.0.1:{free_port()}/",
-                                         "events": ["ticket.created"]})  # fmt: skip
+    status, gone = await team.call(
+        "admin",
+        "POST",
+        "/api/webhooks/",
+        json={"url": f"http://127.0.0.1:{free_port()}/", "events": ["ticket.created"]},
+    )
     assert status == 201
     await team.open_ticket("dave", "nobody listens")
 
@@ -201,8 +213,9 @@ async def test_a_day_of_failures_disables_the_webhook_and_tells_admins(
     await team.open_ticket("dave", "while disabled")
     assert len(await _deliveries(team, hook["id"])) == 1
     receiver.answers = []
-    status, body = await team.call("admin", "PATCH", f"/api/webhooks/{hook['id']}/",
-                                   json={"is_active": True})  # fmt: skip
+    status, body = await team.call(
+        "admin", "PATCH", f"/api/webhooks/{hook['id']}/", json={"is_active": True}
+    )
     assert status == 200 and body["failing_since"] is None and body["disabled_reason"] is None
     status, _ = await team.call(
         "admin", "POST", f"/api/webhooks/{hook['id']}/deliveries/{d['id']}/redeliver/"
@@ -213,8 +226,9 @@ async def test_a_day_of_failures_disables_the_webhook_and_tells_admins(
 
 async def test_subscriptions_are_validated(team: Team, daemon, receiver):
     async def create(**body: Any) -> tuple[int, Any]:
-        return await team.call("admin", "POST", "/api/webhooks/",
-                               json={"url": receiver.url, "events": ["*"], **body})  # fmt: skip
+        return await team.call(
+            "admin", "POST", "/api/webhooks/", json={"url": receiver.url, "events": ["*"], **body}
+        )
 
     status, body = await create(events=["ticket.exploded"])
     assert status == 400 and "events" in body["details"]["fields"]
@@ -228,18 +242,28 @@ async def test_subscriptions_are_validated(team: Team, daemon, receiver):
     own = base64.b64encode(b"k" * 32).decode()
     status, hook = await create(secret=own)
     assert status == 201 and hook["secret"] == "whsec_" + own
-    status, rotated = await team.call("admin", "PATCH", f"/api/webhooks/{hook['id']}/",
-                                      json={"rotate_secret": True})  # fmt: skip
+    status, rotated = await team.call(
+        "admin", "PATCH", f"/api/webhooks/{hook['id']}/", json={"rotate_secret": True}
+    )
     assert status == 200 and rotated["secret"] not in (hook["secret"], None)
     status, _ = await team.call("admin", "DELETE", f"/api/webhooks/{hook['id']}/")
     assert status == 204
     assert (await team.call("admin", "GET", f"/api/webhooks/{hook['id']}/"))[0] == 404
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/", "http://localhost/",
-                                 "http://169.254.169.254/latest/meta-data/", "http://[::1]/",
-                                 "http://10.1.2.3/", "http://192.168.0.10/",
-                                 "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/",
+        "http://localhost/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://10.1.2.3/",
+        "http://192.168.0.10/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+    ],
+)
 async def test_internal_destinations_are_refused(url: str):
     with pytest.raises(ForbiddenDestination):
         await check_destination(url, allow_private=False)
@@ -257,13 +281,15 @@ async def test_the_sender_refuses_a_name_that_turns_internal():
 
 
 async def test_without_the_setting_the_api_refuses_loopback(settings, receiver):
-    closed = dataclasses.replace(settings, webhook_allow_private=False, http_port=free_port(),
-                                 smtp_port=free_port())  # fmt: skip
+    closed = dataclasses.replace(
+        settings, webhook_allow_private=False, http_port=free_port(), smtp_port=free_port()
+    )
     async with started(closed) as running, aiohttp.ClientSession() as http:
         async with running.desk.db.writer() as session:
             await add_user(session, email="root@localhost", role="admin", password="pw pw pw 1")
         api = Api(base=f"http://127.0.0.1:{closed.http_port}", http=http)
         token = await api.token("root@localhost", "pw pw pw 1")
-        status, body = await api.call("POST", "/api/webhooks/", token,
-                                      json={"url": receiver.url, "events": ["*"]})  # fmt: skip
+        status, body = await api.call(
+            "POST", "/api/webhooks/", token, json={"url": receiver.url, "events": ["*"]}
+        )
         assert status == 400 and body["error"] == "forbidden_destination"

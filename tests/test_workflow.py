@@ -25,10 +25,15 @@ async def test_customer_opens_ticket_and_is_acknowledged_by_mail(team: Team, sin
 
 async def test_agent_opens_ticket_for_a_new_customer(team: Team, sink):
     status, body = await team.call(
-        "agent1", "POST", "/api/tickets/",
-        json={"subject": "Phoned in", "description": "Called about invoices.",
-              "customer_email": "Erin@Example.org"},
-    )  # fmt: skip
+        "agent1",
+        "POST",
+        "/api/tickets/",
+        json={
+            "subject": "Phoned in",
+            "description": "Called about invoices.",
+            "customer_email": "Erin@Example.org",
+        },
+    )
     assert status == 201, body
     status, users = await team.call("admin", "GET", "/api/admin/users/?search=erin")
     [erin] = users["results"]
@@ -36,25 +41,37 @@ async def test_agent_opens_ticket_for_a_new_customer(team: Team, sink):
     assert body["customer_id"] == erin["id"]
     await wait_for_value(lambda: sink.to("erin@example.org"), what="acknowledgement to Erin")
     # Staff must name the customer; a customer cannot open one for someone else.
-    status, body = await team.call("agent1", "POST", "/api/tickets/",
-                                   json={"subject": "x", "description": "y"})  # fmt: skip
+    status, body = await team.call(
+        "agent1", "POST", "/api/tickets/", json={"subject": "x", "description": "y"}
+    )
     assert status == 400 and "customer_email" in body["details"]["fields"]
-    status, _ = await team.call("carol", "POST", "/api/tickets/", json={
-        "subject": "x", "description": "y", "customer_email": "dave@example.com"})  # fmt: skip
+    status, _ = await team.call(
+        "carol",
+        "POST",
+        "/api/tickets/",
+        json={"subject": "x", "description": "y", "customer_email": "dave@example.com"},
+    )
     assert status == 403
 
 
 async def _status(team: Team, who: str, ticket_id: int, status: str) -> tuple[int, dict]:
-    return await team.call(who, "POST", f"/api/tickets/{ticket_id}/set-status/",
-                           json={"status": status})  # fmt: skip
+    return await team.call(
+        who, "POST", f"/api/tickets/{ticket_id}/set-status/", json={"status": status}
+    )
 
 
 async def test_status_follows_the_transition_table(team: Team):
     t = await team.open_ticket("carol")
     code, body = await _status(team, "agent1", t, "ASSIGNED")
     assert code == 409 and "assign" in body["message"]
-    assert (await team.call("agent1", "POST", f"/api/tickets/{t}/assign/",
-                            json={"assigned_agent": team.id("agent1")}))[0] == 200  # fmt: skip
+    assert (
+        await team.call(
+            "agent1",
+            "POST",
+            f"/api/tickets/{t}/assign/",
+            json={"assigned_agent": team.id("agent1")},
+        )
+    )[0] == 200
     for step in ("IN_PROGRESS", "WAITING_ON_CUSTOMER", "RESOLVED", "CLOSED"):
         code, body = await _status(team, "agent1", t, step)
         assert code == 200 and body["status"] == step, body
@@ -157,8 +174,9 @@ async def test_patch_edits_and_tags_are_created_on_the_fly(team: Team):
 
 async def test_history_records_who_what_from_to(team: Team):
     t = await team.open_ticket("carol", "Subject A")
-    await team.call("agent1", "POST", f"/api/tickets/{t}/assign/",
-                    json={"assigned_agent": team.id("agent1")})  # fmt: skip
+    await team.call(
+        "agent1", "POST", f"/api/tickets/{t}/assign/", json={"assigned_agent": team.id("agent1")}
+    )
     await team.call("agent1", "PATCH", f"/api/tickets/{t}/", json={"tags": ["x"]})
     await _status(team, "carol", t, "RESOLVED")
     code, body = await team.call("admin", "GET", f"/api/tickets/{t}/history/")
@@ -181,8 +199,12 @@ async def test_list_filters_ordering_and_pages(team: Team):
     low = await team.open_ticket("carol", "low one", priority="LOW")
     urgent = await team.open_ticket("carol", "urgent one", priority="URGENT")
     daves = await team.open_ticket("dave", "dave's")
-    await team.call("admin", "POST", f"/api/tickets/{urgent}/assign/",
-                    json={"assigned_agent": team.id("agent2")})  # fmt: skip
+    await team.call(
+        "admin",
+        "POST",
+        f"/api/tickets/{urgent}/assign/",
+        json={"assigned_agent": team.id("agent2")},
+    )
 
     async def ids(query: str, who: str = "admin") -> list[int]:
         code, body = await team.call(who, "GET", f"/api/tickets/?{query}")
@@ -210,20 +232,23 @@ async def test_list_filters_ordering_and_pages(team: Team):
     async with team.api.http.get(
         page1["next"], headers={"Authorization": f"Bearer {team.tokens['admin']}"}
     ) as r:
-        page2 = await r.json()  # fmt: skip
+        page2 = await r.json()
     assert [x["id"] for x in page2["results"]] == [daves] and page2["next"] is None
     assert page2["previous"]
 
 
-@pytest.mark.parametrize("query,field", [
-    ("created_after=yesterday", "created_after"),
-    ("created_after=2026-01-01T00:00:00", "created_after"),  # no timezone
-    ("assigned_agent=abc", "assigned_agent"),
-    ("archived=maybe", "archived"),
-    ("priority=LOW,NOPE", "priority"),
-    ("page_size=1000", "page_size"),
-    ("surprise=1", "surprise"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("created_after=yesterday", "created_after"),
+        ("created_after=2026-01-01T00:00:00", "created_after"),  # no timezone
+        ("assigned_agent=abc", "assigned_agent"),
+        ("archived=maybe", "archived"),
+        ("priority=LOW,NOPE", "priority"),
+        ("page_size=1000", "page_size"),
+        ("surprise=1", "surprise"),
+    ],
+)
 async def test_bad_filters_name_the_field(team: Team, query, field):
     code, body = await team.call("admin", "GET", f"/api/tickets/?{query}")
     assert code == 400 and field in body["details"]["fields"], body

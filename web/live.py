@@ -63,12 +63,22 @@ WIRE_NAMES = {
 def frame(event: Event, reader: User | None = None) -> str:
     """The event as sent. Chat messages carry ticket previews per reader (`for_reader`)."""
     data = event.data
-    if reader is not None and isinstance(data.get("message"), dict) and "ticket_refs" in data[
-            "message"]:  # fmt: skip
+    if (
+        reader is not None
+        and isinstance(data.get("message"), dict)
+        and "ticket_refs" in data["message"]
+    ):
         data = {**data, "message": for_reader(data["message"], reader)}
     name = WIRE_NAMES.get(event.type, event.type.removeprefix(CHAT_PREFIX))
-    return json.dumps({"id": event.id, "type": name, "ticket_id": event.ticket_id, "data": data,
-                       "at": event.at.isoformat()})  # fmt: skip
+    return json.dumps(
+        {
+            "id": event.id,
+            "type": name,
+            "ticket_id": event.ticket_id,
+            "data": data,
+            "at": event.at.isoformat(),
+        }
+    )
 
 
 @dataclass(eq=False)
@@ -243,8 +253,9 @@ async def _chat_request(sub: Subscriber, request: dict[str, Any]) -> None:
         if kind == "message_send":
             await chat_messages.post(desk, sub.user, sub.room_id, str(request.get("body", "")))
         elif kind == "message_edit":
-            await chat_messages.edit(desk, sub.user, _int(request, "message_id"),
-                                     str(request.get("body", "")))  # fmt: skip
+            await chat_messages.edit(
+                desk, sub.user, _int(request, "message_id"), str(request.get("body", ""))
+            )
         elif kind == "message_delete":
             await chat_messages.remove(desk, sub.user, _int(request, "message_id"))
         elif kind in ("reaction_add", "reaction_remove"):
@@ -260,8 +271,11 @@ async def _chat_request(sub: Subscriber, request: dict[str, Any]) -> None:
         else:
             raise ValidationFailed(f"unknown request type {kind!r}", field="type")
     except DeskError as exc:
-        await sub.ws.send_str(json.dumps({"type": "error", "error": exc.code, "request": kind,
-                                          "message": exc.message}))  # fmt: skip
+        await sub.ws.send_str(
+            json.dumps(
+                {"type": "error", "error": exc.code, "request": kind, "message": exc.message}
+            )
+        )
 
 
 def _int(request: dict[str, Any], name: str) -> int:
@@ -295,10 +309,13 @@ async def _resume(request: web.Request, desk: Desk, sub: Subscriber, ticket_id: 
         rows = await session.scalars(
             select(EventRecord)
             .where(EventRecord.ticket_id == ticket_id, EventRecord.id > int(last))
-            .order_by(EventRecord.id).limit(RESUME_LIMIT)
-        )  # fmt: skip
-        missed = [Event(type=r.type, ticket_id=r.ticket_id, data=r.data, id=str(r.id),
-                        at=r.created_at) for r in rows]  # fmt: skip
+            .order_by(EventRecord.id)
+            .limit(RESUME_LIMIT)
+        )
+        missed = [
+            Event(type=r.type, ticket_id=r.ticket_id, data=r.data, id=str(r.id), at=r.created_at)
+            for r in rows
+        ]
     for event in missed:
         if can_see_event(sub.user, event):
             await sub.ws.send_str(frame(event))
@@ -310,8 +327,10 @@ async def _serve(request: web.Request, sub: Subscriber, expires: float) -> None:
     write what the hub queues, watch the token. Then close with the reason's code."""
     reader = asyncio.create_task(_read(sub))
     writer = asyncio.create_task(_write(sub))
-    helpers = [asyncio.create_task(_watch(request, sub, expires)),
-               asyncio.create_task(sub.ended.wait())]  # fmt: skip
+    helpers = [
+        asyncio.create_task(_watch(request, sub, expires)),
+        asyncio.create_task(sub.ended.wait()),
+    ]
     try:
         await asyncio.wait([reader, writer, *helpers], return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -331,8 +350,7 @@ async def _close(request: web.Request, sub: Subscriber) -> None:
     client that reads nothing cannot receive it: after CLOSE_SECONDS it is disconnected."""
     try:
         async with asyncio.timeout(CLOSE_SECONDS):
-            await sub.ws.close(code=sub.close_code or 1000,
-                               message=sub.close_reason.encode()[:120])  # fmt: skip
+            await sub.ws.close(code=sub.close_code or 1000, message=sub.close_reason.encode()[:120])
     except TimeoutError:
         if request.transport is not None:
             request.transport.abort()

@@ -53,12 +53,12 @@ def _build() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"},
-                                "apiKey": {"type": "apiKey", "in": "header",
-                                           "name": "X-Api-Key"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -78,27 +78,48 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         op["security"] = [{"bearer": []}]
         if route.access == "admin":
             op["description"] = "Admins only."
-    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
-              for n in re.findall(r"\{(\w+)\}", route.path)]  # fmt: skip
+    params = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
+        for n in re.findall(r"\{(\w+)\}", route.path)
+    ]
     if route.query is not None:
         params += _query_parameters(route.query, schemas)
     if params:
         op["parameters"] = params
     if route.raw_body:
-        op["requestBody"] = {"required": True, "content": {
-            kind: {"schema": {"type": "object"} if kind == "application/json"
-                   else {"type": "string", "format": "binary"} if kind == "message/rfc822"
-                   else {"type": "object", "additionalProperties": {"type": "string"}}}
-            for kind in route.raw_body}}  # fmt: skip
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                kind: {
+                    "schema": {"type": "object"}
+                    if kind == "application/json"
+                    else {"type": "string", "format": "binary"}
+                    if kind == "message/rfc822"
+                    else {"type": "object", "additionalProperties": {"type": "string"}}
+                }
+                for kind in route.raw_body
+            },
+        }
     if route.body is not None:
         ref = _ref(route.body, schemas)
         content: dict[str, Any] = {"application/json": {"schema": ref}}
         if route.multipart:
-            content["multipart/form-data"] = {"schema": {"allOf": [ref, {
-                "type": "object",
-                "properties": {"files": {"type": "array",
-                                         "items": {"type": "string", "format": "binary"}}},
-            }]}}  # fmt: skip
+            content["multipart/form-data"] = {
+                "schema": {
+                    "allOf": [
+                        ref,
+                        {
+                            "type": "object",
+                            "properties": {
+                                "files": {
+                                    "type": "array",
+                                    "items": {"type": "string", "format": "binary"},
+                                }
+                            },
+                        },
+                    ]
+                }
+            }
         op["requestBody"] = {"required": True, "content": content}
     return op
 
@@ -107,8 +128,10 @@ def _responses(route: Route) -> dict[str, Any]:
     ok = {"description": "success"}
     if route.status != 204:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
-    error = {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}}  # fmt: skip
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
     codes = ["400", "404", "409", "413", "415", "429"] if route.body else ["400", "404"]
     if route.access != "none":
         codes += ["401", "403"]

@@ -44,10 +44,13 @@ async def draft_reply(desk: Desk, agent: User, ticket_id: int) -> dict[str, Any]
         if not agent.is_staff:
             raise PermissionDenied("only agents and admins ask for drafts")
         customer = await session.get(User, ticket.customer_id)
-        messages = list(await session.scalars(
-            select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
-            .order_by(TicketMessage.id)
-        ))  # fmt: skip
+        messages = list(
+            await session.scalars(
+                select(TicketMessage)
+                .where(TicketMessage.ticket_id == ticket.id)
+                .order_by(TicketMessage.id)
+            )
+        )
     s = desk.settings
     if not s.gemini_api_key:
         raise AiUnavailable("AI drafts are off: POSTDESK_GEMINI_API_KEY is not set")
@@ -60,12 +63,14 @@ async def draft_reply(desk: Desk, agent: User, ticket_id: int) -> dict[str, Any]
 async def _generate(desk: Desk, system: str, conversation: str) -> str:
     s = desk.settings
     options = types.HttpOptions(
-        base_url=s.gemini_base_url, timeout=int(s.gemini_timeout_seconds * 1000),
+        base_url=s.gemini_base_url,
+        timeout=int(s.gemini_timeout_seconds * 1000),
         retry_options=types.HttpRetryOptions(attempts=1),
-    )  # fmt: skip
+    )
     client = genai.Client(api_key=s.gemini_api_key, http_options=options)
-    config = types.GenerateContentConfig(system_instruction=system, temperature=0.3,
-                                         max_output_tokens=MAX_OUTPUT_TOKENS)  # fmt: skip
+    config = types.GenerateContentConfig(
+        system_instruction=system, temperature=0.3, max_output_tokens=MAX_OUTPUT_TOKENS
+    )
     try:
         async with asyncio.timeout(s.gemini_timeout_seconds):
             response = await client.aio.models.generate_content(
@@ -75,8 +80,9 @@ async def _generate(desk: Desk, system: str, conversation: str) -> str:
         raise AiTimeout(f"Gemini did not answer within {s.gemini_timeout_seconds:g} s") from None
     except errors.APIError as exc:
         log.warning("Gemini refused a draft: %s %s", exc.code, exc.message)
-        raise AiUpstreamError(f"Gemini answered {exc.code}: {exc.message or exc.status}",
-                              upstream_status=exc.code) from None  # fmt: skip
+        raise AiUpstreamError(
+            f"Gemini answered {exc.code}: {exc.message or exc.status}", upstream_status=exc.code
+        ) from None
     except Exception as exc:  # connection refused, bad JSON...: still the upstream's fault
         log.warning("Gemini could not be reached", exc_info=True)
         raise AiUpstreamError(f"Gemini could not be reached: {type(exc).__name__}") from None

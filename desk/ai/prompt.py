@@ -28,10 +28,13 @@ class Prompt:
     conversation: str
 
 
-def build_prompt(desk_name: str, agent: User, ticket: Ticket, customer: User,
-                 messages: list[TicketMessage]) -> Prompt:  # fmt: skip
-    header = (f"Ticket #{ticket.id}: {ticket.subject}\nStatus: {ticket.status}, priority "
-              f"{ticket.priority}\nCustomer: {customer.name or customer.email}\n")  # fmt: skip
+def build_prompt(
+    desk_name: str, agent: User, ticket: Ticket, customer: User, messages: list[TicketMessage]
+) -> Prompt:
+    header = (
+        f"Ticket #{ticket.id}: {ticket.subject}\nStatus: {ticket.status}, priority "
+        f"{ticket.priority}\nCustomer: {customer.name or customer.email}\n"
+    )
     blocks = [_block(m, customer) for m in messages]
     kept: list[str] = []
     budget = MAX_PROMPT_CHARS - len(header)

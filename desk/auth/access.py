@@ -49,8 +49,9 @@ def can_see_ticket(user: User, ticket: Ticket) -> bool:
     )
 
 
-def can_see_ticket_fields(user: User, customer_id: int, assigned_agent_id: int | None,
-                          company_id: int | None) -> bool:  # fmt: skip
+def can_see_ticket_fields(
+    user: User, customer_id: int, assigned_agent_id: int | None, company_id: int | None
+) -> bool:
     if not user.is_active:
         return False
     if user.role == Role.ADMIN:
@@ -76,8 +77,9 @@ def can_see_event_ticket(user: User, event: Event) -> bool:
     ticket = event.data.get("ticket")
     if ticket is None:
         return user.is_active and user.role == Role.ADMIN
-    return can_see_ticket_fields(user, ticket["customer_id"], ticket["assigned_agent_id"],
-                 ticket.get("company_id"))  # fmt: skip
+    return can_see_ticket_fields(
+        user, ticket["customer_id"], ticket["assigned_agent_id"], ticket.get("company_id")
+    )
 
 
 def is_own_event(user: User, event: Event) -> bool:

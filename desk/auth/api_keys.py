@@ -29,8 +29,13 @@ async def create_key(db: Database, admin: User, name: str, scopes: list[str]) ->
         raise ValidationFailed(f"scopes must be some of {sorted(SCOPES)}", field="scopes")
     lookup, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     async with db.writer() as session:
-        key = ApiKey(name=name, lookup=lookup, secret_hash=_digest(secret),
-                     scopes=sorted(set(scopes)), created_by=admin.id)  # fmt: skip
+        key = ApiKey(
+            name=name,
+            lookup=lookup,
+            secret_hash=_digest(secret),
+            scopes=sorted(set(scopes)),
+            created_by=admin.id,
+        )
         session.add(key)
     return {**describe(key), "key": f"{PREFIX}{lookup}_{secret}"}
 
@@ -55,16 +60,20 @@ async def authenticate_key(db: Database, presented: str, scope: str) -> ApiKey:
     lookup, _, secret = presented.removeprefix(PREFIX).partition("_")
     async with db.reader() as session:
         key = await session.scalar(select(ApiKey).where(ApiKey.lookup == lookup))
-    if (key is None or key.revoked_at is not None
-            or not hmac.compare_digest(key.secret_hash, _digest(secret))):  # fmt: skip
+    if (
+        key is None
+        or key.revoked_at is not None
+        or not hmac.compare_digest(key.secret_hash, _digest(secret))
+    ):
         raise NotAuthenticated("invalid or revoked API key")
     if scope not in key.scopes:
         raise PermissionDenied(f"this API key lacks the {scope} scope")
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_EVERY:
         async with db.writer() as session:
-            await session.execute(update(ApiKey).where(ApiKey.id == key.id)
-                                  .values(last_used_at=now))  # fmt: skip
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
+            )
         key.last_used_at = now
     return key
 
@@ -74,8 +83,11 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 def describe(key: ApiKey) -> dict[str, Any]:
     return {
-        "id": key.id, "name": key.name, "scopes": key.scopes, "prefix": f"{PREFIX}{key.lookup}",
+        "id": key.id,
+        "name": key.name,
+        "scopes": key.scopes,
+        "prefix": f"{PREFIX}{key.lookup}",
         "created_at": key.created_at.isoformat(),
         "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-    }  # fmt: skip
+    }

@@ -59,16 +59,29 @@ async def request_code(desk: Desk, raw_email: str, client: str) -> None:
         user = await session.scalar(select(User).where(User.email == email))
         if user is not None and (user.is_staff or not user.is_active):
             return  # staff accounts are made by admins; a deactivated one stays closed
-        session.add(OtpCode(email=email, code_hash=_digest(s.secret_key, code),
-                            expires_at=utcnow() + CODE_LIFETIME))  # fmt: skip
+        session.add(
+            OtpCode(
+                email=email,
+                code_hash=_digest(s.secret_key, code),
+                expires_at=utcnow() + CODE_LIFETIME,
+            )
+        )
         out = Outgoing(
-            to_address=email, to_name=user.name if user else "", from_name=s.desk_name,
-            from_address=s.support_address, reply_to=s.support_address,
-            subject=f"Your {s.desk_name} code: {code}", template="otp_code",
-            context={"code": code, "minutes": int(CODE_LIFETIME.total_seconds() // 60),
-                     "desk_name": s.desk_name},
-            automatic=True, auto_submitted="auto-generated",
-        )  # fmt: skip
+            to_address=email,
+            to_name=user.name if user else "",
+            from_name=s.desk_name,
+            from_address=s.support_address,
+            reply_to=s.support_address,
+            subject=f"Your {s.desk_name} code: {code}",
+            template="otp_code",
+            context={
+                "code": code,
+                "minutes": int(CODE_LIFETIME.total_seconds() // 60),
+                "desk_name": s.desk_name,
+            },
+            automatic=True,
+            auto_submitted="auto-generated",
+        )
         await queue_mail(session, out, ticket_id=None, kind="otp_code")
 
 
@@ -79,9 +92,12 @@ async def verify_code(desk: Desk, raw_email: str, code: str) -> str:
     s = desk.settings
     async with desk.db.writer() as session:
         row = await session.scalar(
-            select(OtpCode).where(OtpCode.email == email)
-            .order_by(OtpCode.id.desc()).limit(1).with_for_update()
-        )  # fmt: skip
+            select(OtpCode)
+            .where(OtpCode.email == email)
+            .order_by(OtpCode.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
         if row is None or row.expires_at < utcnow() or row.verification_hash is not None:
             problem = "no valid code for this address; request a new one"
         elif row.attempts >= MAX_TRIES:
@@ -97,8 +113,9 @@ async def verify_code(desk: Desk, raw_email: str, code: str) -> str:
     raise WrongCode(problem, field="code")  # after the commit: the failed try is counted
 
 
-async def register(desk: Desk, raw_email: str, password: str, name: str, token: str
-                   ) -> dict[str, Any]:  # fmt: skip
+async def register(
+    desk: Desk, raw_email: str, password: str, name: str, token: str
+) -> dict[str, Any]:
     """Create the customer account, or claim the one mail created; then log in."""
     email = _email(raw_email)
     if len(password) < 8:
@@ -106,20 +123,28 @@ async def register(desk: Desk, raw_email: str, password: str, name: str, token: 
     s = desk.settings
     async with desk.db.writer() as session:
         row = await session.scalar(
-            select(OtpCode).where(OtpCode.verification_hash == _digest(s.secret_key, token))
+            select(OtpCode)
+            .where(OtpCode.verification_hash == _digest(s.secret_key, token))
             .with_for_update()
-        )  # fmt: skip
-        if (row is None or row.email != email or row.used_at is not None
-                or row.verified_until is None or row.verified_until < utcnow()):  # fmt: skip
-            raise ValidationFailed("the verification token is not valid for this address",
-                                   field="verification_token")  # fmt: skip
+        )
+        if (
+            row is None
+            or row.email != email
+            or row.used_at is not None
+            or row.verified_until is None
+            or row.verified_until < utcnow()
+        ):
+            raise ValidationFailed(
+                "the verification token is not valid for this address", field="verification_token"
+            )
         row.used_at = utcnow()
         user = await session.scalar(select(User).where(User.email == email))
         if user is not None and (user.password_hash is not None or user.role != Role.CUSTOMER):
             raise Conflict("this account is already registered; log in", field="email")
         if user is None:
-            user = await create_user(session, email=email, role=Role.CUSTOMER.value,
-                                     password=password, name=name)  # fmt: skip
+            user = await create_user(
+                session, email=email, role=Role.CUSTOMER.value, password=password, name=name
+            )
         else:
             user.password_hash = hash_password(password)
             user.name = clean_header_text(name, limit=200) or user.name

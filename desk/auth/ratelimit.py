@@ -106,8 +106,9 @@ class RedisCounter:
 
 def limiter_client(url: str) -> redis.Redis:
     """Fail fast: a login must not wait on retries while Redis is away (memory takes over)."""
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1,
-                                retry=Retry(NoBackoff(), 0))  # fmt: skip
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def namespace(database_url: str, what: str = "login") -> str:
@@ -121,8 +122,10 @@ class LoginGuard:
         self._counter = counter
 
     async def check(self, account: str, address: str) -> None:
-        waits = [await self._counter.wait_seconds(f"acct:{account}", ACCOUNT_LIMIT),
-                 await self._counter.wait_seconds(f"addr:{address}", ADDRESS_LIMIT)]  # fmt: skip
+        waits = [
+            await self._counter.wait_seconds(f"acct:{account}", ACCOUNT_LIMIT),
+            await self._counter.wait_seconds(f"addr:{address}", ADDRESS_LIMIT),
+        ]
         wait = max(waits)
         if wait:
             raise TooManyAttempts("too many failed logins; try again later", retry_after=wait)

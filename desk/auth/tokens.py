@@ -20,8 +20,15 @@ AUDIENCE = "postdesk-api"
 REFRESH_DAYS = 14
 
 
-def issue(settings: Settings, user_id: int, kind: str, lifetime: timedelta, *, sid: str,
-          jti: str | None = None) -> str:  # fmt: skip
+def issue(
+    settings: Settings,
+    user_id: int,
+    kind: str,
+    lifetime: timedelta,
+    *,
+    sid: str,
+    jti: str | None = None,
+) -> str:
     now = utcnow()
     claims = {
         "sub": str(user_id),

@@ -19,32 +19,45 @@ MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,64})")
 
 
 def chat_event(kind: str, room_id: int, participants: list[int], **data: Any) -> Event:
-    return Event(type=PREFIX + kind, data={"room_id": room_id, "participant_ids": participants,
-                                           **data})  # fmt: skip
+    return Event(
+        type=PREFIX + kind, data={"room_id": room_id, "participant_ids": participants, **data}
+    )
 
 
 async def participant_ids(session: AsyncSession, room_id: int) -> list[int]:
     rows = await session.scalars(
-        select(ChatParticipant.user_id).where(ChatParticipant.room_id == room_id)
+        select(ChatParticipant.user_id)
+        .where(ChatParticipant.room_id == room_id)
         .order_by(ChatParticipant.user_id)
-    )  # fmt: skip
+    )
     return list(rows)
 
 
-def message_data(m: ChatMessage, reactions: list[dict[str, Any]],
-                 refs: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def message_data(
+    m: ChatMessage, reactions: list[dict[str, Any]], refs: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The message with `ticket_refs`: what `#123` names, with the fields access needs;
     previews_for() turns them into what one reader may see."""
     return {
-        "id": m.id, "room_id": m.room_id, "author_id": m.author_id, "kind": m.kind,
-        "body": m.body, "is_edited": m.is_edited,
+        "id": m.id,
+        "room_id": m.room_id,
+        "author_id": m.author_id,
+        "kind": m.kind,
+        "body": m.body,
+        "is_edited": m.is_edited,
         "edited_at": m.edited_at.isoformat() if m.edited_at else None,
         "created_at": m.created_at.isoformat(),
-        "file": None if m.file_sha256 is None else {
-            "name": m.file_name, "content_type": m.file_type, "size": m.file_size,
-            "url": f"/api/chat/messages/{m.id}/file/"},
-        "reactions": reactions, "ticket_refs": refs,
-    }  # fmt: skip
+        "file": None
+        if m.file_sha256 is None
+        else {
+            "name": m.file_name,
+            "content_type": m.file_type,
+            "size": m.file_size,
+            "url": f"/api/chat/messages/{m.id}/file/",
+        },
+        "reactions": reactions,
+        "ticket_refs": refs,
+    }
 
 
 def for_reader(message: dict[str, Any], reader: User) -> dict[str, Any]:
@@ -64,9 +77,17 @@ async def ticket_refs(session: AsyncSession, bodies: list[str]) -> dict[int, dic
     if not ids:
         return {}
     rows = await session.scalars(select(Ticket).where(Ticket.id.in_(ids)))
-    return {t.id: {"id": t.id, "subject": t.subject, "status": t.status,
-                   "assigned_agent_id": t.assigned_agent_id, "customer_id": t.customer_id,
-                   "company_id": t.company_id} for t in rows}  # fmt: skip
+    return {
+        t.id: {
+            "id": t.id,
+            "subject": t.subject,
+            "status": t.status,
+            "assigned_agent_id": t.assigned_agent_id,
+            "customer_id": t.customer_id,
+            "company_id": t.company_id,
+        }
+        for t in rows
+    }
 
 
 def refs_in(body: str, known: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -79,9 +100,10 @@ async def reactions_of(session: AsyncSession, ids: list[int]) -> dict[int, list[
     if not ids:
         return found
     rows = await session.scalars(
-        select(ChatReaction).where(ChatReaction.message_id.in_(ids))
+        select(ChatReaction)
+        .where(ChatReaction.message_id.in_(ids))
         .order_by(ChatReaction.created_at, ChatReaction.user_id)
-    )  # fmt: skip
+    )
     for r in rows:
         found.setdefault(r.message_id, []).append({"emoji": r.emoji, "user_id": r.user_id})
     return found

@@ -34,12 +34,14 @@ MAX_BODY = 10_000
 
 async def _data(session: AsyncSession, m: ChatMessage) -> dict[str, Any]:
     refs = await ticket_refs(session, [m.body])
-    return message_data(m, (await reactions_of(session, [m.id])).get(m.id, []),
-                        refs_in(m.body, refs))  # fmt: skip
+    return message_data(
+        m, (await reactions_of(session, [m.id])).get(m.id, []), refs_in(m.body, refs)
+    )
 
 
-async def post(desk: Desk, actor: User, room_id: int, body: str,
-               upload: Upload | None = None) -> dict[str, Any]:  # fmt: skip
+async def post(
+    desk: Desk, actor: User, room_id: int, body: str, upload: Upload | None = None
+) -> dict[str, Any]:
     body = body.strip()
     if not body and upload is None:
         raise ValidationFailed("write something or attach a file", field="body")
@@ -58,13 +60,13 @@ async def post(desk: Desk, actor: User, room_id: int, body: str,
         data = await _data(session, message)
         events.append(chat_event("message_new", room_id, members, message=data))
         for user_id in await _mentioned(session, body, members, actor):
-            events.append(chat_event("mention", room_id, members, user_id=user_id,
-                                     message=data))  # fmt: skip
+            events.append(chat_event("mention", room_id, members, user_id=user_id, message=data))
     return data
 
 
-async def _mentioned(session: AsyncSession, body: str, members: list[int],
-                     actor: User) -> list[int]:  # fmt: skip
+async def _mentioned(
+    session: AsyncSession, body: str, members: list[int], actor: User
+) -> list[int]:
     """Participants named by `@name`: their name without spaces or their email's local
     part, case-insensitive. Only participants: a mention never carries a message out."""
     names = {n.lower() for n in MENTION.findall(body)}
@@ -79,8 +81,9 @@ async def _mentioned(session: AsyncSession, body: str, members: list[int],
     ]
 
 
-async def _own_message(session: AsyncSession, actor: User, message_id: int,
-                       *, admin_may: bool) -> ChatMessage:  # fmt: skip
+async def _own_message(
+    session: AsyncSession, actor: User, message_id: int, *, admin_may: bool
+) -> ChatMessage:
     require_staff(actor)
     message = await session.get(ChatMessage, message_id)
     if message is None:
@@ -90,8 +93,9 @@ async def _own_message(session: AsyncSession, actor: User, message_id: int,
     if actor.id not in members and not (admin_may and is_admin):
         raise NotFound(f"no message {message_id}")
     if message.author_id != actor.id and not (admin_may and is_admin):
-        raise PermissionDenied("only the author" + (" or an admin" if admin_may else "")
-                               + " may do this")  # fmt: skip
+        raise PermissionDenied(
+            "only the author" + (" or an admin" if admin_may else "") + " may do this"
+        )
     return message
 
 
@@ -115,12 +119,12 @@ async def remove(desk: Desk, actor: User, message_id: int) -> None:
         members = await participant_ids(session, message.room_id)
         await session.execute(delete(ChatReaction).where(ChatReaction.message_id == message_id))
         await session.delete(message)
-        events.append(chat_event("message_deleted", message.room_id, members,
-                                 message_id=message_id))  # fmt: skip
+        events.append(
+            chat_event("message_deleted", message.room_id, members, message_id=message_id)
+        )
 
 
-async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool
-                ) -> dict[str, Any]:  # fmt: skip
+async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool) -> dict[str, Any]:
     emoji = emoji.strip()
     if not emoji or len(emoji) > 32:
         raise ValidationFailed("an emoji of at most 32 characters", field="emoji")
@@ -141,8 +145,16 @@ async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool
         if result.rowcount:  # type: ignore[attr-defined]
             members = await participant_ids(session, message.room_id)
             kind = "reaction_added" if add else "reaction_removed"
-            events.append(chat_event(kind, message.room_id, members, message_id=message_id,
-                                     user_id=actor.id, emoji=emoji))  # fmt: skip
+            events.append(
+                chat_event(
+                    kind,
+                    message.room_id,
+                    members,
+                    message_id=message_id,
+                    user_id=actor.id,
+                    emoji=emoji,
+                )
+            )
         return await _data(session, message)
 
 
@@ -170,16 +182,26 @@ async def list_messages(
         if search:  # the same full-text machinery as ticket search
             found = matches(session, "chat_messages", check(search)).subquery()
             where.append(ChatMessage.id.in_(select(found.c.id)))
-        count = int(await session.scalar(select(func.count()).select_from(ChatMessage)
-                                         .where(*where)) or 0)  # fmt: skip
-        rows = list(await session.scalars(
-            select(ChatMessage).where(*where).order_by(ChatMessage.id.desc())
-            .offset(offset).limit(limit + 1)))  # fmt: skip
+        count = int(
+            await session.scalar(select(func.count()).select_from(ChatMessage).where(*where)) or 0
+        )
+        rows = list(
+            await session.scalars(
+                select(ChatMessage)
+                .where(*where)
+                .order_by(ChatMessage.id.desc())
+                .offset(offset)
+                .limit(limit + 1)
+            )
+        )
         more, rows = len(rows) > limit, rows[:limit]
         reactions = await reactions_of(session, [m.id for m in rows])
         refs = await ticket_refs(session, [m.body for m in rows])
-    return count, [message_data(m, reactions.get(m.id, []), refs_in(m.body, refs))
-                   for m in rows], more  # fmt: skip
+    return (
+        count,
+        [message_data(m, reactions.get(m.id, []), refs_in(m.body, refs)) for m in rows],
+        more,
+    )
 
 
 async def message_file(db: Database, user: User, message_id: int) -> ChatMessage:

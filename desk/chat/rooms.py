@@ -33,8 +33,9 @@ async def _managed_room(session: AsyncSession, user: User, room_id: int) -> Chat
     """A room `user` may manage: its creator (a participant) or an admin."""
     require_staff(user)
     room = await session.get(ChatRoom, room_id)
-    if room is None or (user.role != Role.ADMIN
-                        and user.id not in await participant_ids(session, room_id)):  # fmt: skip
+    if room is None or (
+        user.role != Role.ADMIN and user.id not in await participant_ids(session, room_id)
+    ):
         raise NotFound(f"no room {room_id}")
     if user.role != Role.ADMIN and room.created_by != user.id:
         raise PermissionDenied("only the room's creator or an admin manage its participants")
@@ -42,17 +43,24 @@ async def _managed_room(session: AsyncSession, user: User, room_id: int) -> Chat
 
 
 async def _staff(session: AsyncSession, ids: set[int]) -> None:
-    found = set(await session.scalars(
-        select(User.id).where(User.id.in_(ids), User.is_active.is_(True),
-                              User.role.in_([Role.AGENT.value, Role.ADMIN.value]))
-    ))  # fmt: skip
+    found = set(
+        await session.scalars(
+            select(User.id).where(
+                User.id.in_(ids),
+                User.is_active.is_(True),
+                User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
+            )
+        )
+    )
     if found != ids:
-        raise ValidationFailed(f"not active agents or admins: {sorted(ids - found)}",
-                               field="participant_ids")  # fmt: skip
+        raise ValidationFailed(
+            f"not active agents or admins: {sorted(ids - found)}", field="participant_ids"
+        )
 
 
-async def create_room(desk: Desk, actor: User, *, name: str, kind: str, participants: list[int],
-                      project: str | None) -> tuple[ChatRoom, bool]:  # fmt: skip
+async def create_room(
+    desk: Desk, actor: User, *, name: str, kind: str, participants: list[int], project: str | None
+) -> tuple[ChatRoom, bool]:
     """The room, and whether it is new (a direct room with the same pair is returned)."""
     require_staff(actor)
     others = set(participants) - {actor.id}
@@ -60,8 +68,9 @@ async def create_room(desk: Desk, actor: User, *, name: str, kind: str, particip
         await _staff(session, others)
         if kind == "direct":
             if len(others) != 1:
-                raise ValidationFailed("a direct room has exactly one other participant",
-                                       field="participant_ids")  # fmt: skip
+                raise ValidationFailed(
+                    "a direct room has exactly one other participant", field="participant_ids"
+                )
             key = ":".join(str(i) for i in sorted({actor.id, *others}))
             existing = await session.scalar(select(ChatRoom).where(ChatRoom.direct_key == key))
             if existing is not None:
@@ -80,8 +89,9 @@ async def create_room(desk: Desk, actor: User, *, name: str, kind: str, particip
     return room, True
 
 
-async def set_participant(desk: Desk, actor: User, room_id: int, user_id: int,
-                          present: bool) -> None:  # fmt: skip
+async def set_participant(
+    desk: Desk, actor: User, room_id: int, user_id: int, present: bool
+) -> None:
     async with desk.change() as (session, events):
         room = await _managed_room(session, actor, room_id)
         if room.type == "direct":
@@ -101,8 +111,15 @@ async def set_participant(desk: Desk, actor: User, room_id: int, user_id: int,
                 )
             )
             # The leaver hears it too, then their sockets on the room close.
-            events.append(chat_event("user_left", room_id, sorted(members), user_id=user_id,
-                                     remaining=sorted(members - {user_id})))  # fmt: skip
+            events.append(
+                chat_event(
+                    "user_left",
+                    room_id,
+                    sorted(members),
+                    user_id=user_id,
+                    remaining=sorted(members - {user_id}),
+                )
+            )
 
 
 async def delete_room(desk: Desk, actor: User, room_id: int) -> None:
@@ -123,15 +140,19 @@ async def mark_read(db: Database, user: User, room_id: int) -> None:
         row.last_read_at = utcnow()
 
 
-async def list_rooms(db: Database, user: User, project: str | None,
-                     room_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+async def list_rooms(
+    db: Database, user: User, project: str | None, room_id: int | None = None
+) -> list[dict[str, Any]]:
     """The caller's rooms (or the one `room_id`) with participants and unread counts, in
     three queries."""
     require_staff(user)
     async with db.reader() as session:
-        query = (select(ChatRoom, ChatParticipant.last_read_at)
-                 .join(ChatParticipant, ChatParticipant.room_id == ChatRoom.id)
-                 .where(ChatParticipant.user_id == user.id).order_by(ChatRoom.id))  # fmt: skip
+        query = (
+            select(ChatRoom, ChatParticipant.last_read_at)
+            .join(ChatParticipant, ChatParticipant.room_id == ChatRoom.id)
+            .where(ChatParticipant.user_id == user.id)
+            .order_by(ChatRoom.id)
+        )
         if project is not None:
             query = query.where(ChatRoom.project == project)
         if room_id is not None:
@@ -139,28 +160,57 @@ async def list_rooms(db: Database, user: User, project: str | None,
         rooms = (await session.execute(query)).all()
         ids = [room.id for room, _ in rooms]
         members: dict[int, list[int]] = {}
-        for room_id, user_id in (await session.execute(
-                select(ChatParticipant.room_id, ChatParticipant.user_id)
-                .where(ChatParticipant.room_id.in_(ids)))).all():  # fmt: skip
+        for room_id, user_id in (
+            await session.execute(
+                select(ChatParticipant.room_id, ChatParticipant.user_id).where(
+                    ChatParticipant.room_id.in_(ids)
+                )
+            )
+        ).all():
             members.setdefault(room_id, []).append(user_id)
-        unread = dict((await session.execute(
-            select(ChatMessage.room_id, func.count())
-            .join(ChatParticipant, and_(ChatParticipant.room_id == ChatMessage.room_id,
-                                        ChatParticipant.user_id == user.id))
-            .where(ChatMessage.room_id.in_(ids), ChatMessage.author_id != user.id,
-                   or_(ChatParticipant.last_read_at.is_(None),
-                       ChatMessage.created_at > ChatParticipant.last_read_at))
-            .group_by(ChatMessage.room_id))).all())  # fmt: skip
-    return [room_data(room, sorted(members.get(room.id, [])), int(unread.get(room.id, 0)),
-                      last_read) for room, last_read in rooms]  # fmt: skip
+        unread = dict(
+            (
+                await session.execute(
+                    select(ChatMessage.room_id, func.count())
+                    .join(
+                        ChatParticipant,
+                        and_(
+                            ChatParticipant.room_id == ChatMessage.room_id,
+                            ChatParticipant.user_id == user.id,
+                        ),
+                    )
+                    .where(
+                        ChatMessage.room_id.in_(ids),
+                        ChatMessage.author_id != user.id,
+                        or_(
+                            ChatParticipant.last_read_at.is_(None),
+                            ChatMessage.created_at > ChatParticipant.last_read_at,
+                        ),
+                    )
+                    .group_by(ChatMessage.room_id)
+                )
+            ).all()
+        )
+    return [
+        room_data(room, sorted(members.get(room.id, [])), int(unread.get(room.id, 0)), last_read)
+        for room, last_read in rooms
+    ]
 
 
-def room_data(room: ChatRoom, members: list[int], unread: int, last_read: Any = None
-              ) -> dict[str, Any]:  # fmt: skip
-    return {"id": room.id, "name": room.name, "type": room.type, "project": room.project,
-            "created_by": room.created_by, "created_at": room.created_at.isoformat(),
-            "participant_ids": members, "unread_count": unread,
-            "last_read_at": last_read.isoformat() if last_read else None}  # fmt: skip
+def room_data(
+    room: ChatRoom, members: list[int], unread: int, last_read: Any = None
+) -> dict[str, Any]:
+    return {
+        "id": room.id,
+        "name": room.name,
+        "type": room.type,
+        "project": room.project,
+        "created_by": room.created_by,
+        "created_at": room.created_at.isoformat(),
+        "participant_ids": members,
+        "unread_count": unread,
+        "last_read_at": last_read.isoformat() if last_read else None,
+    }
 
 
 async def get_room(db: Database, user: User, room_id: int) -> dict[str, Any]:

@@ -47,12 +47,15 @@ async def _assign_batch(desk: Desk) -> int:
             return 0
         waiting = await session.scalars(
             select(Ticket)
-            .where(Ticket.assigned_agent_id.is_(None), Ticket.status == Status.OPEN.value,
-                   Ticket.archived_at.is_(None))
+            .where(
+                Ticket.assigned_agent_id.is_(None),
+                Ticket.status == Status.OPEN.value,
+                Ticket.archived_at.is_(None),
+            )
             .order_by(Ticket.created_at, Ticket.id)
             .limit(BATCH)
             .with_for_update(skip_locked=True)
-        )  # fmt: skip
+        )
         assigned = 0
         for ticket in waiting:
             if not candidates:
@@ -70,19 +73,28 @@ async def _assign_batch(desk: Desk) -> int:
 async def _candidates(session: AsyncSession) -> list[_Candidate]:
     load = (
         select(Ticket.assigned_agent_id, func.count(Ticket.id), func.max(Ticket.assigned_at))
-        .where(Ticket.assigned_agent_id.is_not(None), Ticket.status.in_([s.value for s in ACTIVE]),
-               Ticket.archived_at.is_(None))
+        .where(
+            Ticket.assigned_agent_id.is_not(None),
+            Ticket.status.in_([s.value for s in ACTIVE]),
+            Ticket.archived_at.is_(None),
+        )
         .group_by(Ticket.assigned_agent_id)
         .subquery()
-    )  # fmt: skip
-    last = select(Ticket.assigned_agent_id, func.max(Ticket.assigned_at).label("at")).group_by(
-        Ticket.assigned_agent_id
-    ).subquery()  # fmt: skip
+    )
+    last = (
+        select(Ticket.assigned_agent_id, func.max(Ticket.assigned_at).label("at"))
+        .group_by(Ticket.assigned_agent_id)
+        .subquery()
+    )
     rows = await session.execute(
         select(User, load.c[1], last.c.at)
         .outerjoin(load, load.c.assigned_agent_id == User.id)
         .outerjoin(last, last.c.assigned_agent_id == User.id)
-        .where(User.role.in_([Role.AGENT.value, Role.ADMIN.value]), User.is_active,
-               User.is_available, User.capacity > func.coalesce(load.c[1], 0))
-    )  # fmt: skip
+        .where(
+            User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
+            User.is_active,
+            User.is_available,
+            User.capacity > func.coalesce(load.c[1], 0),
+        )
+    )
     return [_Candidate(agent, active or 0, at or NEVER) for agent, active, at in rows]

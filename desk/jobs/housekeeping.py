@@ -37,12 +37,19 @@ async def archive_finished(desk: Desk) -> int:
     total = 0
     while True:
         async with desk.change() as (session, events):
-            tickets = list(await session.scalars(
-                select(Ticket)
-                .where(Ticket.status.in_([Status.RESOLVED.value, Status.CLOSED.value]),
-                       Ticket.archived_at.is_(None), finished < cutoff)
-                .order_by(Ticket.id).limit(BATCH).with_for_update(skip_locked=True)
-            ))  # fmt: skip
+            tickets = list(
+                await session.scalars(
+                    select(Ticket)
+                    .where(
+                        Ticket.status.in_([Status.RESOLVED.value, Status.CLOSED.value]),
+                        Ticket.archived_at.is_(None),
+                        finished < cutoff,
+                    )
+                    .order_by(Ticket.id)
+                    .limit(BATCH)
+                    .with_for_update(skip_locked=True)
+                )
+            )
             for ticket in tickets:
                 set_archived(session, events, ticket, True, None)
         total += len(tickets)

@@ -16,16 +16,30 @@ from desk.models import JobRun, utcnow
 LEASE = timedelta(minutes=10)
 
 
-async def register(db: Database, name: str, description: str, interval_seconds: float,
-                   next_run_at: datetime | None) -> None:  # fmt: skip
+async def register(
+    db: Database, name: str, description: str, interval_seconds: float, next_run_at: datetime | None
+) -> None:
     """Make the job known (so admins see it before its first run) and say when it is due."""
     async with db.writer() as session:
-        await session.execute(insert_ignoring_conflicts(session, JobRun).values(
-            name=name, description=description, interval_seconds=int(interval_seconds),
-            last_result="", runs=0, failures=0))  # fmt: skip
-        await session.execute(update(JobRun).where(JobRun.name == name).values(
-            description=description, interval_seconds=int(interval_seconds),
-            next_run_at=next_run_at))  # fmt: skip
+        await session.execute(
+            insert_ignoring_conflicts(session, JobRun).values(
+                name=name,
+                description=description,
+                interval_seconds=int(interval_seconds),
+                last_result="",
+                runs=0,
+                failures=0,
+            )
+        )
+        await session.execute(
+            update(JobRun)
+            .where(JobRun.name == name)
+            .values(
+                description=description,
+                interval_seconds=int(interval_seconds),
+                next_run_at=next_run_at,
+            )
+        )
 
 
 async def claim(db: Database, name: str, owner: str, min_gap: timedelta) -> bool:
@@ -45,13 +59,24 @@ async def claim(db: Database, name: str, owner: str, min_gap: timedelta) -> bool
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def release(db: Database, name: str, owner: str, *, result: str, error: str | None,
-                  next_run_at: datetime | None) -> None:  # fmt: skip
+async def release(
+    db: Database,
+    name: str,
+    owner: str,
+    *,
+    result: str,
+    error: str | None,
+    next_run_at: datetime | None,
+) -> None:
     now = utcnow()
     values: dict[str, Any] = {
-        "lease_owner": None, "lease_until": None, "last_finished_at": now,
-        "runs": JobRun.runs + 1, "last_result": result, "next_run_at": next_run_at,
-    }  # fmt: skip
+        "lease_owner": None,
+        "lease_until": None,
+        "last_finished_at": now,
+        "runs": JobRun.runs + 1,
+        "last_result": result,
+        "next_run_at": next_run_at,
+    }
     if error is not None:
         values.update(last_error=error, last_error_at=now, failures=JobRun.failures + 1)
     async with db.writer() as session:

@@ -92,8 +92,12 @@ def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
     for a in out.attachments:
         maintype, _, subtype = a["content_type"].partition("/")
         with open(a["path"], "rb") as fh:
-            msg.add_attachment(fh.read(), maintype=maintype, subtype=subtype or "octet-stream",
-                               filename=clean_header_text(a["filename"], limit=255))  # fmt: skip
+            msg.add_attachment(
+                fh.read(),
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=clean_header_text(a["filename"], limit=255),
+            )
     raw = msg.as_bytes()
     _verify_headers(raw, [name for name, _ in headers])
     return raw

@@ -25,8 +25,17 @@ from desk.mail.headers import clean_header_text
 # so a captured request cannot be replayed later.
 MAILGUN_MAX_SKEW_SECONDS = 15 * 60
 # Headers the rebuilt message sets itself (structure), never copied from a payload.
-_STRUCTURAL = {"content-type", "content-transfer-encoding", "mime-version", "content-disposition",
-               "from", "to", "cc", "subject", "date"}  # fmt: skip
+_STRUCTURAL = {
+    "content-type",
+    "content-transfer-encoding",
+    "mime-version",
+    "content-disposition",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+}
 
 
 class BadSignature(DeskError):
@@ -61,16 +70,18 @@ def verify_mailgun(signing_key: str | None, fields: Mapping[str, str], now: floa
 def mailgun_raw(fields: Mapping[str, str]) -> tuple[bytes, list[str]]:
     raw = fields.get("body-mime", "")
     if not raw.strip():
-        raise ValidationFailed("route to the URL with Mailgun's raw MIME form (body-mime)",
-                               field="body-mime")  # fmt: skip
+        raise ValidationFailed(
+            "route to the URL with Mailgun's raw MIME form (body-mime)", field="body-mime"
+        )
     return raw.encode("utf-8", "surrogateescape"), addresses(fields.get("recipient", ""))
 
 
 def sendgrid_raw(fields: Mapping[str, str]) -> tuple[bytes, list[str]]:
     raw = fields.get("email", "")
     if not raw.strip():
-        raise ValidationFailed("turn on 'POST the raw, full MIME message' in Inbound Parse",
-                               field="email")  # fmt: skip
+        raise ValidationFailed(
+            "turn on 'POST the raw, full MIME message' in Inbound Parse", field="email"
+        )
     try:
         envelope = json.loads(fields.get("envelope") or "{}")
     except ValueError:
@@ -140,9 +151,13 @@ def _attach(message: EmailMessage, item: Any) -> None:
     maintype, _, subtype = _line(item.get("ContentType") or "").partition("/")
     if not (maintype and subtype):
         maintype, subtype = "application", "octet-stream"
-    message.add_attachment(data, maintype=maintype, subtype=subtype,
-                           filename=_line(item.get("Name")) or "attachment",
-                           cid=_line(item.get("ContentID")) or None)  # fmt: skip
+    message.add_attachment(
+        data,
+        maintype=maintype,
+        subtype=subtype,
+        filename=_line(item.get("Name")) or "attachment",
+        cid=_line(item.get("ContentID")) or None,
+    )
 
 
 def addresses(value: str) -> list[str]:

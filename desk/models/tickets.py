@@ -35,8 +35,16 @@ class MessageKind(enum.StrEnum):
 
 # What a list page filters on, after its order: enough for the database to pick a page's
 # tickets without reading the table (an index-only scan).
-LIVE_LIST_COLUMNS = ("updated_at", "id", "assigned_agent_id", "customer_id", "company_id",
-                     "status", "priority", "created_at")  # fmt: skip
+LIVE_LIST_COLUMNS = (
+    "updated_at",
+    "id",
+    "assigned_agent_id",
+    "customer_id",
+    "company_id",
+    "status",
+    "priority",
+    "created_at",
+)
 
 
 class Ticket(Base):

@@ -109,41 +109,50 @@ def matches(session: AsyncSession, source: str, query: str) -> Select[Any]:
             select(literal_column(f"{source}.id").label("id"), rank.label("rank"))
             .select_from(table(source))
             .where(condition)
-        )  # fmt: skip
+        )
     fts = f"search_{source}"
     return (
-        select(literal_column(f"{fts}.rowid").label("id"),
-               (-func.bm25(literal_column(fts))).label("rank"))
+        select(
+            literal_column(f"{fts}.rowid").label("id"),
+            (-func.bm25(literal_column(fts))).label("rank"),
+        )
         .select_from(table(fts))
         .where(literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query))))
-    )  # fmt: skip
+    )
 
 
-async def snippets(session: AsyncSession, source: str, column: str, ids: list[int],
-                   query: str) -> dict[int, str]:  # fmt: skip
+async def snippets(
+    session: AsyncSession, source: str, column: str, ids: list[int], query: str
+) -> dict[int, str]:
     """A highlighted passage of `column` for each of `ids` (a page's worth)."""
     if not ids:
         return {}
     if is_postgres(session):
         tsq = func.websearch_to_tsquery("simple", bindparam("q", query))
         passage: ColumnElement[Any] = func.ts_headline(
-            "simple", func.left(literal_column(f"{source}.{column}"), 200_000), tsq,
+            "simple",
+            func.left(literal_column(f"{source}.{column}"), 200_000),
+            tsq,
             f"StartSel={OPEN}, StopSel={CLOSE}, MaxWords=30, MinWords=12, MaxFragments=2, "
-            "FragmentDelimiter=\" … \"",
-        )  # fmt: skip
+            'FragmentDelimiter=" … "',
+        )
         rows = await session.execute(
-            select(literal_column(f"{source}.id"), passage).select_from(table(source))
+            select(literal_column(f"{source}.id"), passage)
+            .select_from(table(source))
             .where(literal_column(f"{source}.id").in_(ids))
-        )  # fmt: skip
+        )
     else:
         fts = f"search_{source}"
         position = {"subject": 0, "body_text": 0, "body": 0, "name": 0, "email": 1}[column]
         passage = func.snippet(literal_column(fts), position, OPEN, CLOSE, "…", 24)
         rows = await session.execute(
-            select(literal_column(f"{fts}.rowid"), passage).select_from(table(fts))
-            .where(literal_column(fts).op("MATCH")(bindparam("q", fts5(query))),
-                   literal_column(f"{fts}.rowid").in_(ids))
-        )  # fmt: skip
+            select(literal_column(f"{fts}.rowid"), passage)
+            .select_from(table(fts))
+            .where(
+                literal_column(fts).op("MATCH")(bindparam("q", fts5(query))),
+                literal_column(f"{fts}.rowid").in_(ids),
+            )
+        )
     return {int(row_id): mark(str(found or "")) for row_id, found in rows}
 
 

@@ -41,48 +41,78 @@ async def search_tickets(
         ).subquery()
         ranked = select(
             candidates,
-            func.row_number().over(partition_by=candidates.c.ticket_id,
-                                   order_by=(candidates.c.rank.desc(),
-                                             candidates.c.message_id.desc())).label("n"),
-        ).subquery()  # fmt: skip
+            func.row_number()
+            .over(
+                partition_by=candidates.c.ticket_id,
+                order_by=(candidates.c.rank.desc(), candidates.c.message_id.desc()),
+            )
+            .label("n"),
+        ).subquery()
         best = select(ranked).where(ranked.c.n == 1).subquery()
         # Rows, not ORM objects: a page of 50 is built from them directly.
         found = (
-            select(Ticket.__table__, best.c.rank, best.c.message_id, best.c.matched,
-                   func.count().over().label("total"))
+            select(
+                Ticket.__table__,
+                best.c.rank,
+                best.c.message_id,
+                best.c.matched,
+                func.count().over().label("total"),
+            )
             .join(best, best.c.ticket_id == Ticket.id)
             .where(*conditions(user, f))
-        )  # fmt: skip
-        rows = list((await session.execute(
-            found.order_by(best.c.rank.desc(), Ticket.id.desc()).offset(offset).limit(limit + 1)
-        )).all())  # fmt: skip
+        )
+        rows = list(
+            (
+                await session.execute(
+                    found.order_by(best.c.rank.desc(), Ticket.id.desc())
+                    .offset(offset)
+                    .limit(limit + 1)
+                )
+            ).all()
+        )
         if rows:
             count = int(rows[0].total)
         else:  # past the last page: count without it
-            count = int(await session.scalar(select(func.count()).select_from(found.subquery()))
-                        or 0)  # fmt: skip
+            count = int(
+                await session.scalar(select(func.count()).select_from(found.subquery())) or 0
+            )
         more, rows = len(rows) > limit, rows[:limit]
-        passages = await snippets(session, "ticket_messages", "body_text",
-                                  [r.message_id for r in rows if r.message_id], query)  # fmt: skip
-        subjects = await snippets(session, "tickets", "subject",
-                                  [r.id for r in rows if not r.message_id], query)  # fmt: skip
+        passages = await snippets(
+            session,
+            "ticket_messages",
+            "body_text",
+            [r.message_id for r in rows if r.message_id],
+            query,
+        )
+        subjects = await snippets(
+            session, "tickets", "subject", [r.id for r in rows if not r.message_id], query
+        )
     results = []
     for r in rows:
         snippet = passages.get(r.message_id, "") if r.message_id else subjects.get(r.id, "")
-        results.append({**ticket_fields(r._mapping), "rank": round(float(r.rank), 6),
-                        "matched": r.matched, "message_id": r.message_id,
-                        "snippet": snippet})  # fmt: skip
+        results.append(
+            {
+                **ticket_fields(r._mapping),
+                "rank": round(float(r.rank), 6),
+                "matched": r.matched,
+                "message_id": r.message_id,
+                "snippet": snippet,
+            }
+        )
     return count, results, more
 
 
 def _in_messages(session: AsyncSession, user: User, query: str) -> Select[Any]:
-    base = (select(TicketMessage.ticket_id.label("ticket_id"))
-            .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-            .where(ticket_filter(user), message_filter(user)))  # fmt: skip
+    base = (
+        select(TicketMessage.ticket_id.label("ticket_id"))
+        .join(Ticket, Ticket.id == TicketMessage.ticket_id)
+        .where(ticket_filter(user), message_filter(user))
+    )
     # Staff see much of the desk: the engine's newest matches drive the join. A customer
     # sees a few tickets: their rows drive it, each looked up in the index (`few`).
-    stmt, rank, newest = restrict(session, base, "ticket_messages", TicketMessage.id, query,
-                                  few=not user.is_staff)  # fmt: skip
+    stmt, rank, newest = restrict(
+        session, base, "ticket_messages", TicketMessage.id, query, few=not user.is_staff
+    )
     return stmt.add_columns(
         TicketMessage.id.label("message_id"),
         rank.label("rank"),
@@ -92,17 +122,18 @@ def _in_messages(session: AsyncSession, user: User, query: str) -> Select[Any]:
 
 def _in_subjects(session: AsyncSession, user: User, query: str) -> Select[Any]:
     base = select(Ticket.id).where(ticket_filter(user))
-    stmt, rank, newest = restrict(session, base, "tickets", Ticket.id, query,
-                                  few=not user.is_staff)  # fmt: skip
-    return stmt.add_columns(null().cast(Integer), rank * SUBJECT_WEIGHT,
-                            literal("subject", String)).order_by(newest.desc())  # fmt: skip
+    stmt, rank, newest = restrict(session, base, "tickets", Ticket.id, query, few=not user.is_staff)
+    return stmt.add_columns(
+        null().cast(Integer), rank * SUBJECT_WEIGHT, literal("subject", String)
+    ).order_by(newest.desc())
 
 
 def _in_customers(session: AsyncSession, user: User, query: str) -> Select[Any]:
     base = select(Ticket.id).join(User, User.id == Ticket.customer_id).where(ticket_filter(user))
     stmt, rank, _ = restrict(session, base, "users", User.id, query, few=not user.is_staff)
-    return stmt.add_columns(null().cast(Integer), rank,
-                            literal("customer", String)).order_by(Ticket.id.desc())  # fmt: skip
+    return stmt.add_columns(null().cast(Integer), rank, literal("customer", String)).order_by(
+        Ticket.id.desc()
+    )
 
 
 def _newest(source: Select[Any]) -> Any:

@@ -23,14 +23,27 @@ def _text_times(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
-TICKET_COLUMNS = ("id", "subject", "status", "priority", "customer_id", "assigned_agent_id",
-                  "company_id", "linked_ticket_id", "created_at", "updated_at", "assigned_at",
-                  "resolved_at", "archived_at")  # fmt: skip
+TICKET_COLUMNS = (
+    "id",
+    "subject",
+    "status",
+    "priority",
+    "customer_id",
+    "assigned_agent_id",
+    "company_id",
+    "linked_ticket_id",
+    "created_at",
+    "updated_at",
+    "assigned_at",
+    "resolved_at",
+    "archived_at",
+)
 
 
 def ticket_data(ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
-    return _text_times(ticket_fields({name: getattr(ticket, name) for name in TICKET_COLUMNS},
-                                     tags))  # fmt: skip
+    return _text_times(
+        ticket_fields({name: getattr(ticket, name) for name in TICKET_COLUMNS}, tags)
+    )
 
 
 def ticket_fields(row: Mapping[str, Any], tags: list[str] | None = None) -> dict[str, Any]:
@@ -43,9 +56,22 @@ def ticket_fields(row: Mapping[str, Any], tags: list[str] | None = None) -> dict
     return data
 
 
-MESSAGE_COLUMNS = ("id", "ticket_id", "kind", "source", "author_id", "sender_email", "subject",
-                   "body_new", "body_text", "body_html", "message_id", "is_automatic",
-                   "thread_rule", "created_at")  # fmt: skip
+MESSAGE_COLUMNS = (
+    "id",
+    "ticket_id",
+    "kind",
+    "source",
+    "author_id",
+    "sender_email",
+    "subject",
+    "body_new",
+    "body_text",
+    "body_html",
+    "message_id",
+    "is_automatic",
+    "thread_rule",
+    "created_at",
+)
 
 
 def message_data(message: TicketMessage) -> dict[str, Any]:
@@ -84,13 +110,13 @@ def assigned(ticket: Ticket, old_agent_id: int | None) -> Event:
     return Event(
         type=TICKET_ASSIGNED,
         ticket_id=ticket.id,
-        data={"ticket": ticket_data(ticket), "from": old_agent_id,
-              "to": ticket.assigned_agent_id},
-    )  # fmt: skip
+        data={"ticket": ticket_data(ticket), "from": old_agent_id, "to": ticket.assigned_agent_id},
+    )
 
 
 def updated(ticket: Ticket, fields: list[str]) -> Event:
     return Event(
-        type=TICKET_UPDATED, ticket_id=ticket.id, data={"ticket": ticket_data(ticket),
-                                                        "fields": fields}
-    )  # fmt: skip
+        type=TICKET_UPDATED,
+        ticket_id=ticket.id,
+        data={"ticket": ticket_data(ticket), "fields": fields},
+    )

@@ -69,7 +69,8 @@ async def notify(
     try:
         await queue_mail(session, out, ticket_id=ticket.id, kind=template)
     except UnsafeHeader:
-        log.warning("ticket %s: %s to %s not composed safely; not sent", ticket.id, template,
-                    person.id)  # fmt: skip
+        log.warning(
+            "ticket %s: %s to %s not composed safely; not sent", ticket.id, template, person.id
+        )
         return False
     return True

@@ -109,22 +109,43 @@ async def acknowledge(
     answers the customer's mail, so it is `auto-replied` (RFC 3834)."""
     if not budget.take(customer.email):
         return False
-    return await notify(session, desk, ticket, customer, "acknowledgement", thread=thread,
-                        auto_submitted="auto-replied", customer_name=customer.name)  # fmt: skip
+    return await notify(
+        session,
+        desk,
+        ticket,
+        customer,
+        "acknowledgement",
+        thread=thread,
+        auto_submitted="auto-replied",
+        customer_name=customer.name,
+    )
 
 
-async def create_ticket(desk: Desk, actor: User, *, subject: str, description: str,
-                        priority: str, customer_email: str | None = None,
-                        uploads: Sequence[Upload] = ()) -> Ticket:  # fmt: skip
+async def create_ticket(
+    desk: Desk,
+    actor: User,
+    *,
+    subject: str,
+    description: str,
+    priority: str,
+    customer_email: str | None = None,
+    uploads: Sequence[Upload] = (),
+) -> Ticket:
     """A ticket opened through the API: a customer's own, or one an agent opens on a
     customer's behalf. Either way the customer gets the acknowledgement a mail would get."""
     async with desk.change() as (session, events):
         customer = await _customer_of_new_ticket(session, actor, customer_email)
         ticket = open_ticket(session, events, customer=customer, subject=subject)
         ticket.priority = priority
-        message = TicketMessage(kind=MessageKind.INBOUND.value, source="web", author_id=actor.id,
-                                sender_email=actor.email, subject=subject,
-                                body_text=description, body_new=description)  # fmt: skip
+        message = TicketMessage(
+            kind=MessageKind.INBOUND.value,
+            source="web",
+            author_id=actor.id,
+            sender_email=actor.email,
+            subject=subject,
+            body_text=description,
+            body_new=description,
+        )
         add_message(session, events, ticket, message)
         _attach(session, message, uploads)
         await session.flush()
@@ -134,8 +155,9 @@ async def create_ticket(desk: Desk, actor: User, *, subject: str, description: s
     return ticket
 
 
-async def _customer_of_new_ticket(session: AsyncSession, actor: User,
-                                  customer_email: str | None) -> User:  # fmt: skip
+async def _customer_of_new_ticket(
+    session: AsyncSession, actor: User, customer_email: str | None
+) -> User:
     if not actor.is_staff:
         if customer_email and customer_email.strip().lower() != actor.email:
             raise NotAllowedOnTicket("a customer opens tickets for themselves only")
@@ -146,21 +168,31 @@ async def _customer_of_new_ticket(session: AsyncSession, actor: User,
         raise ValidationFailed("not an email address", field="customer_email")
     customer = await customer_for_email(session, customer_email)
     if customer.is_staff or not customer.is_active:
-        raise ValidationFailed("tickets are opened for active customers",
-                               field="customer_email")  # fmt: skip
+        raise ValidationFailed("tickets are opened for active customers", field="customer_email")
     return customer
 
 
 def _attach(session: AsyncSession, message: TicketMessage, uploads: Sequence[Upload]) -> None:
     session.add_all(
-        Attachment(message=message, filename=u.filename, content_type=u.content_type,
-                   size=u.size, sha256=u.sha256)
+        Attachment(
+            message=message,
+            filename=u.filename,
+            content_type=u.content_type,
+            size=u.size,
+            sha256=u.sha256,
+        )
         for u in uploads
-    )  # fmt: skip
+    )
 
 
-async def post_message(desk: Desk, actor: User, ticket_id: int, body: str, is_internal: bool,
-                       uploads: Sequence[Upload] = ()) -> TicketMessage:  # fmt: skip
+async def post_message(
+    desk: Desk,
+    actor: User,
+    ticket_id: int,
+    body: str,
+    is_internal: bool,
+    uploads: Sequence[Upload] = (),
+) -> TicketMessage:
     """A message written through the API, in one transaction with everything it causes: a
     staff member's public reply is queued to the customer; a customer's message is mailed
     to the assigned agent (unless they turned that off); an internal note is mailed to the
@@ -190,8 +222,9 @@ async def post_message(desk: Desk, actor: User, ticket_id: int, body: str, is_in
     return message
 
 
-async def tell_assignee(session: AsyncSession, desk: Desk, ticket: Ticket,
-                        message: TicketMessage, actor: User | None) -> None:  # fmt: skip
+async def tell_assignee(
+    session: AsyncSession, desk: Desk, ticket: Ticket, message: TicketMessage, actor: User | None
+) -> None:
     """Mail the assigned agent about a customer's reply or a colleague's internal note."""
     if ticket.assigned_agent_id is None or message.kind == MessageKind.OUTBOUND:
         return
@@ -200,11 +233,19 @@ async def tell_assignee(session: AsyncSession, desk: Desk, ticket: Ticket,
         return
     if message.kind == MessageKind.INBOUND:
         if agent.notify_on_reply:
-            await notify(session, desk, ticket, agent, "customer_replied", actor=actor,
-                         body=message.body_new or message.body_text)  # fmt: skip
+            await notify(
+                session,
+                desk,
+                ticket,
+                agent,
+                "customer_replied",
+                actor=actor,
+                body=message.body_new or message.body_text,
+            )
     else:
-        await notify(session, desk, ticket, agent, "internal_note", actor=actor,
-                     body=message.body_text)  # fmt: skip
+        await notify(
+            session, desk, ticket, agent, "internal_note", actor=actor, body=message.body_text
+        )
 
 
 def _kind_for(actor: User, is_internal: bool) -> str:
@@ -213,8 +254,14 @@ def _kind_for(actor: User, is_internal: bool) -> str:
     return MessageKind.OUTBOUND.value if actor.is_staff else MessageKind.INBOUND.value
 
 
-async def _mail_reply(session: AsyncSession, desk: Desk, ticket: Ticket, agent: User,
-                      message: TicketMessage, uploads: Sequence[Upload]) -> None:  # fmt: skip
+async def _mail_reply(
+    session: AsyncSession,
+    desk: Desk,
+    ticket: Ticket,
+    agent: User,
+    message: TicketMessage,
+    uploads: Sequence[Upload],
+) -> None:
     s = desk.settings
     customer = await session.get(User, ticket.customer_id)
     assert customer is not None
@@ -237,11 +284,14 @@ async def _mail_reply(session: AsyncSession, desk: Desk, ticket: Ticket, agent: 
         in_reply_to=thread.in_reply_to,
         references=thread.references,
         attachments=[
-            {"filename": u.filename, "content_type": u.content_type,
-             "path": str(blob_path(s.attachments_dir, u.sha256))}
+            {
+                "filename": u.filename,
+                "content_type": u.content_type,
+                "path": str(blob_path(s.attachments_dir, u.sha256)),
+            }
             for u in uploads
         ],
-    )  # fmt: skip
+    )
     row = await queue_mail(session, out, ticket_id=ticket.id, kind="reply")
     message.message_id = row.message_id
     message.subject = subject

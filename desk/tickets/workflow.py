@@ -107,14 +107,20 @@ def _check_move(actor: User, ticket: Ticket, status: str) -> str:
             field="status",
         )
     if status in NEEDS_ASSIGNEE and ticket.assigned_agent_id is None:
-        raise Conflict(f"{status} needs an assignee; assign the ticket first", field="status",
-                       allowed=[s for s in allowed if s not in NEEDS_ASSIGNEE])  # fmt: skip
+        raise Conflict(
+            f"{status} needs an assignee; assign the ticket first",
+            field="status",
+            allowed=[s for s in allowed if s not in NEEDS_ASSIGNEE],
+        )
     reopening = status == S.OPEN and old in (S.RESOLVED, S.CLOSED)
     if reopening and ticket.assigned_agent_id is not None:
         return S.ASSIGNED.value
     if status == S.OPEN and ticket.assigned_agent_id is not None:
-        raise Conflict("an assigned ticket is not OPEN; unassign it instead", field="status",
-                       allowed=list(allowed))  # fmt: skip
+        raise Conflict(
+            "an assigned ticket is not OPEN; unassign it instead",
+            field="status",
+            allowed=list(allowed),
+        )
     return status
 
 
@@ -145,13 +151,29 @@ async def move(
     if target in TELL_CUSTOMER or reopened:
         customer = await session.get(User, ticket.customer_id)
         if customer is not None:
-            await notify(session, desk, ticket, customer, "status_changed", actor=actor,
-                         old_status=old, reopened=reopened)  # fmt: skip
+            await notify(
+                session,
+                desk,
+                ticket,
+                customer,
+                "status_changed",
+                actor=actor,
+                old_status=old,
+                reopened=reopened,
+            )
     if ticket.assigned_agent_id is not None:
         agent = await session.get(User, ticket.assigned_agent_id)
         if agent is not None:
-            await notify(session, desk, ticket, agent, "status_changed", actor=actor,
-                         old_status=old, reopened=reopened)  # fmt: skip
+            await notify(
+                session,
+                desk,
+                ticket,
+                agent,
+                "status_changed",
+                actor=actor,
+                old_status=old,
+                reopened=reopened,
+            )
 
 
 async def assign(desk: Desk, actor: User, ticket_id: int, agent_id: int | None) -> Ticket:
@@ -174,8 +196,9 @@ async def _assignee(session: AsyncSession, agent_id: int | None) -> User | None:
         return None
     agent = await session.get(User, agent_id)
     if agent is None or not agent.is_active or not agent.is_staff:
-        raise ValidationFailed("only an active agent or admin can be assigned",
-                               field="assigned_agent")  # fmt: skip
+        raise ValidationFailed(
+            "only an active agent or admin can be assigned", field="assigned_agent"
+        )
     return agent
 
 
@@ -219,14 +242,21 @@ async def archive(desk: Desk, actor: User, ticket_id: int, archived: bool) -> Ti
         if (ticket.archived_at is not None) == archived:
             return ticket
         if archived and ticket.status not in (S.RESOLVED, S.CLOSED):
-            raise Conflict(f"only RESOLVED or CLOSED tickets are archived; this one is "
-                           f"{ticket.status}", field="status")  # fmt: skip
+            raise Conflict(
+                f"only RESOLVED or CLOSED tickets are archived; this one is {ticket.status}",
+                field="status",
+            )
         set_archived(session, events, ticket, archived, actor)
     return ticket
 
 
-def set_archived(session: AsyncSession, events: list[PendingEvent], ticket: Ticket,
-                 archived: bool, actor: User | None) -> None:  # fmt: skip
+def set_archived(
+    session: AsyncSession,
+    events: list[PendingEvent],
+    ticket: Ticket,
+    archived: bool,
+    actor: User | None,
+) -> None:
     old = ticket.archived_at
     ticket.archived_at = utcnow() if archived else None
     ticket.updated_at = utcnow()
@@ -234,8 +264,15 @@ def set_archived(session: AsyncSession, events: list[PendingEvent], ticket: Tick
     events.append(partial(ev.updated, ticket, ["archived"]))
 
 
-async def update(desk: Desk, actor: User, ticket_id: int, *, subject: str | None,
-                 priority: str | None, tags: list[str] | None) -> Ticket:  # fmt: skip
+async def update(
+    desk: Desk,
+    actor: User,
+    ticket_id: int,
+    *,
+    subject: str | None,
+    priority: str | None,
+    tags: list[str] | None,
+) -> Ticket:
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
         _require_staff(actor, "edit tickets")
@@ -275,7 +312,9 @@ async def _set_tags(session: AsyncSession, ticket: Ticket, actor: User, names: l
 
 async def tags_of(session: AsyncSession, ticket_id: int) -> list[str]:
     rows = await session.scalars(
-        select(Tag.name).join(TicketTag, TicketTag.tag_id == Tag.id)
-        .where(TicketTag.ticket_id == ticket_id).order_by(Tag.name)
-    )  # fmt: skip
+        select(Tag.name)
+        .join(TicketTag, TicketTag.tag_id == Tag.id)
+        .where(TicketTag.ticket_id == ticket_id)
+        .order_by(Tag.name)
+    )
     return list(rows)

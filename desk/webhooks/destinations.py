@@ -13,8 +13,11 @@ from urllib.parse import urlsplit
 from desk.errors import ValidationFailed
 
 # Cloud metadata services answer on these even where the range is not "private".
-METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
-            ipaddress.ip_address("100.100.100.200")}  # fmt: skip
+METADATA = {
+    ipaddress.ip_address("169.254.169.254"),
+    ipaddress.ip_address("fd00:ec2::254"),
+    ipaddress.ip_address("100.100.100.200"),
+}
 
 
 class ForbiddenDestination(ValidationFailed):
@@ -25,9 +28,16 @@ def is_forbidden(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return (ip in METADATA or ip.is_private or ip.is_loopback or ip.is_link_local
-            or ip.is_multicast or ip.is_reserved or ip.is_unspecified
-            or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED))  # fmt: skip
+    return (
+        ip in METADATA
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED)
+    )
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
@@ -38,8 +48,9 @@ def check_url(url: str) -> tuple[str, int]:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationFailed("the URL must be http:// or https:// with a host", field="url")
     if parts.username or parts.password:
-        raise ValidationFailed("put no credentials in the URL; verify the signature instead",
-                               field="url")  # fmt: skip
+        raise ValidationFailed(
+            "put no credentials in the URL; verify the signature instead", field="url"
+        )
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:

@@ -41,13 +41,19 @@ INTERNAL = ("outbox.",)  # bookkeeping events integrations have no use for
 
 
 def matches(patterns: Sequence[str], event_type: str) -> bool:
-    return any(p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1]))
-               for p in patterns)  # fmt: skip
+    return any(
+        p == "*" or p == event_type or (p.endswith(".*") and event_type.startswith(p[:-1]))
+        for p in patterns
+    )
 
 
 def payload(event: Event) -> dict[str, Any]:
-    return {"type": event.type, "timestamp": event.at.isoformat(), "event_id": event.id,
-            "data": event.data}  # fmt: skip
+    return {
+        "type": event.type,
+        "timestamp": event.at.isoformat(),
+        "event_id": event.id,
+        "data": event.data,
+    }
 
 
 async def enqueue(session: AsyncSession, events: Sequence[Event]) -> None:
@@ -55,16 +61,27 @@ async def enqueue(session: AsyncSession, events: Sequence[Event]) -> None:
     wanted = [e for e in events if not e.type.startswith(INTERNAL)]
     if not wanted:
         return
-    subscriptions = (await session.execute(
-        select(WebhookSubscription.id, WebhookSubscription.events)
-        .where(WebhookSubscription.is_active)
-    )).all()  # fmt: skip
+    subscriptions = (
+        await session.execute(
+            select(WebhookSubscription.id, WebhookSubscription.events).where(
+                WebhookSubscription.is_active
+            )
+        )
+    ).all()
     now = utcnow()
     session.add_all(
-        WebhookDelivery(subscription_id=sub_id, event_id=int(e.id), event_type=e.type,
-                        payload=payload(e), next_attempt_at=now, created_at=now)
-        for sub_id, patterns in subscriptions for e in wanted if matches(patterns, e.type)
-    )  # fmt: skip
+        WebhookDelivery(
+            subscription_id=sub_id,
+            event_id=int(e.id),
+            event_type=e.type,
+            payload=payload(e),
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for sub_id, patterns in subscriptions
+        for e in wanted
+        if matches(patterns, e.type)
+    )
 
 
 @dataclass(frozen=True)
@@ -83,17 +100,24 @@ async def claim_due(db: Database, limit: int = 20) -> list[Due]:
     subscription was disabled meanwhile are settled as failed, not sent."""
     now = utcnow()
     async with db.writer() as session:
-        rows = (await session.execute(
-            select(WebhookDelivery, WebhookSubscription)
-            .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
-            .where(WebhookDelivery.state == DeliveryState.PENDING.value,
-                   WebhookDelivery.next_attempt_at <= now,
-                   or_(WebhookDelivery.claimed_until.is_(None),
-                       WebhookDelivery.claimed_until < now))
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=WebhookDelivery)
-        )).all()  # fmt: skip
+        rows = (
+            await session.execute(
+                select(WebhookDelivery, WebhookSubscription)
+                .join(
+                    WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
+                )
+                .where(
+                    WebhookDelivery.state == DeliveryState.PENDING.value,
+                    WebhookDelivery.next_attempt_at <= now,
+                    or_(
+                        WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now
+                    ),
+                )
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=WebhookDelivery)
+            )
+        ).all()
         due = []
         for delivery, sub in rows:
             if not sub.is_active:
@@ -102,8 +126,9 @@ async def claim_due(db: Database, limit: int = 20) -> list[Due]:
                 continue
             delivery.claimed_until = now + CLAIM
             delivery.attempts += 1
-            due.append(Due(delivery.id, sub.id, sub.url, sub.secret, delivery.payload,
-                           delivery.attempts))  # fmt: skip
+            due.append(
+                Due(delivery.id, sub.id, sub.url, sub.secret, delivery.payload, delivery.attempts)
+            )
         return due
 
 
@@ -122,16 +147,22 @@ class Outcome:
         return self.status is None or self.status in (408, 429) or self.status >= 500
 
 
-async def record(db: Database, due: Due, outcome: Outcome, desk_name: str,
-                 support_address: str) -> None:  # fmt: skip
+async def record(
+    db: Database, due: Due, outcome: Outcome, desk_name: str, support_address: str
+) -> None:
     now = utcnow()
     async with db.writer() as session:
         delivery = await session.get(WebhookDelivery, due.id, with_for_update=True)
         sub = await session.get(WebhookSubscription, due.subscription_id, with_for_update=True)
         if delivery is None or sub is None:
             return  # the subscription was deleted meanwhile
-        attempt = WebhookAttempt(delivery_id=due.id, attempted_at=now, status_code=outcome.status,
-                                 error=outcome.error, duration_ms=outcome.duration_ms)  # fmt: skip
+        attempt = WebhookAttempt(
+            delivery_id=due.id,
+            attempted_at=now,
+            status_code=outcome.status,
+            error=outcome.error,
+            duration_ms=outcome.duration_ms,
+        )
         session.add(attempt)
         delivery.claimed_until = None
         delivery.last_status = outcome.status
@@ -155,23 +186,36 @@ def backoff(attempts: int) -> timedelta:
     return base * random.uniform(0.75, 1.25)
 
 
-async def _disable(session: AsyncSession, sub: WebhookSubscription, desk_name: str,
-                   support_address: str) -> None:  # fmt: skip
+async def _disable(
+    session: AsyncSession, sub: WebhookSubscription, desk_name: str, support_address: str
+) -> None:
     sub.is_active = False
-    sub.disabled_reason = (f"every delivery failed since {sub.failing_since:%Y-%m-%d %H:%M} UTC;"
-                           " disabled after 24 hours")  # fmt: skip
+    sub.disabled_reason = (
+        f"every delivery failed since {sub.failing_since:%Y-%m-%d %H:%M} UTC;"
+        " disabled after 24 hours"
+    )
     admins = await session.scalars(
         select(User).where(User.role == Role.ADMIN.value, User.is_active)
     )
     for admin in admins:
         out = Outgoing(
-            to_address=admin.email, to_name=admin.name, from_name=desk_name,
-            from_address=support_address, reply_to=support_address,
-            subject=f"{desk_name}: webhook #{sub.id} was disabled", template="webhook_disabled",
-            context={"name": admin.name, "url": sub.url, "subscription_id": sub.id,
-                     "reason": sub.disabled_reason, "desk_name": desk_name},
-            automatic=True, auto_submitted="auto-generated",
-        )  # fmt: skip
+            to_address=admin.email,
+            to_name=admin.name,
+            from_name=desk_name,
+            from_address=support_address,
+            reply_to=support_address,
+            subject=f"{desk_name}: webhook #{sub.id} was disabled",
+            template="webhook_disabled",
+            context={
+                "name": admin.name,
+                "url": sub.url,
+                "subscription_id": sub.id,
+                "reason": sub.disabled_reason,
+                "desk_name": desk_name,
+            },
+            automatic=True,
+            auto_submitted="auto-generated",
+        )
         await queue_mail(session, out, ticket_id=None, kind="webhook_disabled")
 
 
@@ -195,13 +239,27 @@ def delivery_data(delivery: WebhookDelivery, attempts: Sequence[WebhookAttempt])
         return value.isoformat() if value else None
 
     return {
-        "id": delivery.id, "webhook_id": f"msg_{delivery.id}", "event_id": delivery.event_id,
-        "event_type": delivery.event_type, "state": delivery.state,
-        "attempts": delivery.attempts, "next_attempt_at": iso(delivery.next_attempt_at)
-        if delivery.state == DeliveryState.PENDING.value else None,
-        "last_status": delivery.last_status, "last_error": delivery.last_error,
-        "created_at": iso(delivery.created_at), "delivered_at": iso(delivery.delivered_at),
+        "id": delivery.id,
+        "webhook_id": f"msg_{delivery.id}",
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso(delivery.next_attempt_at)
+        if delivery.state == DeliveryState.PENDING.value
+        else None,
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+        "created_at": iso(delivery.created_at),
+        "delivered_at": iso(delivery.delivered_at),
         "payload": delivery.payload,
-        "attempt_log": [{"at": iso(a.attempted_at), "status": a.status_code, "error": a.error,
-                         "duration_ms": a.duration_ms} for a in attempts],
-    }  # fmt: skip
+        "attempt_log": [
+            {
+                "at": iso(a.attempted_at),
+                "status": a.status_code,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+            }
+            for a in attempts
+        ],
+    }

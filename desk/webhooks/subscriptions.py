@@ -16,12 +16,22 @@ from desk.webhooks.queue import delivery_data
 from desk.webhooks.signing import new_secret, normalized_secret
 
 EVENT_TYPES = (
-    "ticket.created", "ticket.updated", "ticket.status_changed", "ticket.assigned",
-    "message.created", "agent.availability",
-    "chat.message_new", "chat.message_edited", "chat.message_deleted", "chat.mention",
-    "chat.reaction_added", "chat.reaction_removed", "chat.user_joined", "chat.user_left",
+    "ticket.created",
+    "ticket.updated",
+    "ticket.status_changed",
+    "ticket.assigned",
+    "message.created",
+    "agent.availability",
+    "chat.message_new",
+    "chat.message_edited",
+    "chat.message_deleted",
+    "chat.mention",
+    "chat.reaction_added",
+    "chat.reaction_removed",
+    "chat.user_joined",
+    "chat.user_left",
     "chat.room_deleted",
-)  # fmt: skip
+)
 PATTERNS = ("*", "ticket.*", "message.*", "chat.*", "agent.*")
 
 
@@ -39,30 +49,47 @@ def check_events(events: Sequence[str]) -> list[str]:
 def _check_secret(secret: str) -> str:
     normalized = normalized_secret(secret)
     if normalized is None:
-        raise ValidationFailed("a secret is base64 of 16 to 64 random bytes, whsec_ optional",
-                               field="secret")  # fmt: skip
+        raise ValidationFailed(
+            "a secret is base64 of 16 to 64 random bytes, whsec_ optional", field="secret"
+        )
     return normalized
 
 
 def subscription_data(sub: WebhookSubscription, *, with_secret: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": sub.id, "url": sub.url, "events": sub.events, "description": sub.description,
-        "is_active": sub.is_active, "created_at": sub.created_at.isoformat(),
+        "id": sub.id,
+        "url": sub.url,
+        "events": sub.events,
+        "description": sub.description,
+        "is_active": sub.is_active,
+        "created_at": sub.created_at.isoformat(),
         "failing_since": sub.failing_since.isoformat() if sub.failing_since else None,
         "disabled_reason": sub.disabled_reason,
-    }  # fmt: skip
+    }
     if with_secret:
         data["secret"] = sub.secret
     return data
 
 
-async def create(desk: Desk, actor: User, *, url: str, events: list[str], secret: str | None,
-                 description: str, is_active: bool) -> WebhookSubscription:  # fmt: skip
+async def create(
+    desk: Desk,
+    actor: User,
+    *,
+    url: str,
+    events: list[str],
+    secret: str | None,
+    description: str,
+    is_active: bool,
+) -> WebhookSubscription:
     await check_destination(url, desk.settings.webhook_allow_private)
     sub = WebhookSubscription(
-        url=url, events=check_events(events), description=description, is_active=is_active,
-        secret=_check_secret(secret) if secret else new_secret(), created_by=actor.id,
-    )  # fmt: skip
+        url=url,
+        events=check_events(events),
+        description=description,
+        is_active=is_active,
+        secret=_check_secret(secret) if secret else new_secret(),
+        created_by=actor.id,
+    )
     async with desk.db.writer() as session:
         session.add(sub)
     return sub
@@ -118,17 +145,23 @@ async def remove(desk: Desk, sub_id: int) -> None:
         await session.delete(sub)  # deliveries and their attempts go with it (cascade)
 
 
-async def deliveries_page(desk: Desk, sub_id: int, offset: int,
-                          limit: int) -> tuple[int, list[dict[str, Any]]]:  # fmt: skip
+async def deliveries_page(
+    desk: Desk, sub_id: int, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
     await get(desk, sub_id)
     async with desk.db.reader() as session:
         count = await session.scalar(
             select(func.count()).where(WebhookDelivery.subscription_id == sub_id)
         )
-        deliveries = list(await session.scalars(
-            select(WebhookDelivery).where(WebhookDelivery.subscription_id == sub_id)
-            .order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)
-        ))  # fmt: skip
+        deliveries = list(
+            await session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.subscription_id == sub_id)
+                .order_by(WebhookDelivery.id.desc())
+                .offset(offset)
+                .limit(limit)
+            )
+        )
         attempts = await session.scalars(
             select(WebhookAttempt)
             .where(WebhookAttempt.delivery_id.in_([d.id for d in deliveries]))

@@ -19,14 +19,23 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COLUMNS = ["updated_at", "id", "assigned_agent_id", "customer_id", "company_id", "status",
-           "priority", "created_at"]  # fmt: skip
+COLUMNS = [
+    "updated_at",
+    "id",
+    "assigned_agent_id",
+    "customer_id",
+    "company_id",
+    "status",
+    "priority",
+    "created_at",
+]
 
 
 def upgrade() -> None:
     live = sa.text("archived_at IS NULL")
-    op.create_index("ix_tickets_live_updated", "tickets", COLUMNS, postgresql_where=live,
-                    sqlite_where=live)  # fmt: skip
+    op.create_index(
+        "ix_tickets_live_updated", "tickets", COLUMNS, postgresql_where=live, sqlite_where=live
+    )
 
 
 def downgrade() -> None:

@@ -62,8 +62,9 @@ async def users_create(request: web.Request) -> web.Response:
     await require_admin(request)
     body = await json_body(request, UserCreate)
     async with request.app[DESK].db.writer() as session:
-        user = await create_user(session, email=body.email, role=body.role,
-                                 password=body.password, name=body.name)  # fmt: skip
+        user = await create_user(
+            session, email=body.email, role=body.role, password=body.password, name=body.name
+        )
         data = user_data(user)
     return json_response(data, status=201)
 

@@ -34,8 +34,9 @@ async def volume(request: web.Request) -> web.Response:
     q = VolumeQuery.model_validate(dict(request.query))
     days = await analytics.volume(request.app[DESK].db, q.days)
     rows = [(d["date"], d["created"], d["resolved"]) for d in days]
-    return _answer(q.format, {"days": q.days, "results": days}, ("date", "created", "resolved"),
-                   rows, "volume")  # fmt: skip
+    return _answer(
+        q.format, {"days": q.days, "results": days}, ("date", "created", "resolved"), rows, "volume"
+    )
 
 
 async def resolution(request: web.Request) -> web.Response:
@@ -46,16 +47,25 @@ async def resolution(request: web.Request) -> web.Response:
     if since >= until:
         raise ValidationFailed("since must be before until", field="since")
     data = await analytics.resolution(request.app[DESK].db, analytics.Period(since, until))
-    columns = ("agent_id", "name", "email", "resolution_count", "resolution_average_seconds",
-               "resolution_median_seconds", "first_response_count",
-               "first_response_average_seconds", "first_response_median_seconds")  # fmt: skip
+    columns = (
+        "agent_id",
+        "name",
+        "email",
+        "resolution_count",
+        "resolution_average_seconds",
+        "resolution_median_seconds",
+        "first_response_count",
+        "first_response_average_seconds",
+        "first_response_median_seconds",
+    )
     overall = {"agent_id": "all", "name": "", "email": "", **data["overall"]}
     rows = [tuple(a.get(c) for c in columns) for a in [*data["agents"], overall]]
     return _answer(q.format, data, columns, rows, "resolution")
 
 
-def _answer(fmt: str, data: dict[str, Any], columns: Sequence[str],
-            rows: Sequence[Sequence[Any]], name: str) -> web.Response:  # fmt: skip
+def _answer(
+    fmt: str, data: dict[str, Any], columns: Sequence[str], rows: Sequence[Sequence[Any]], name: str
+) -> web.Response:
     if fmt == "json":
         return json_response(data)
     out = io.StringIO()

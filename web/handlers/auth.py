@@ -43,8 +43,9 @@ async def availability(request: web.Request) -> web.Response:
     user = await require_user(request)
     if request.method == "POST":
         body = await json_body(request, AvailabilityUpdate)
-        user = await set_availability(request.app[DESK], user, is_available=body.is_available,
-                                      capacity=body.capacity)  # fmt: skip
+        user = await set_availability(
+            request.app[DESK], user, is_available=body.is_available, capacity=body.capacity
+        )
     elif not user.is_staff:
         raise PermissionDenied("only agents and admins have an availability")
     return json_response({"is_available": user.is_available, "capacity": user.capacity})
@@ -55,16 +56,16 @@ async def me(request: web.Request) -> web.Response:
     if request.method == "PATCH":
         body = await json_body(request, MeUpdate)
         async with request.app[DESK].db.writer() as session:
-            user = await update_me(session, user, name=body.name,
-                                   notify_on_reply=body.notify_on_reply)  # fmt: skip
+            user = await update_me(
+                session, user, name=body.name, notify_on_reply=body.notify_on_reply
+            )
     return json_response(user_data(user))
 
 
 async def request_otp(request: web.Request) -> web.Response:
     body = await json_body(request, OtpRequest)
     await request_code(request.app[DESK], body.email, request.remote or "unknown")
-    return json_response({"status": "if the address can sign up, a code is on its way"},
-                             status=202)  # fmt: skip
+    return json_response({"status": "if the address can sign up, a code is on its way"}, status=202)
 
 
 async def verify_otp(request: web.Request) -> web.Response:
@@ -75,8 +76,9 @@ async def verify_otp(request: web.Request) -> web.Response:
 
 async def register_account(request: web.Request) -> web.Response:
     body = await json_body(request, Register)
-    created = await register(request.app[DESK], body.email, body.password, body.name,
-                             body.verification_token)  # fmt: skip
+    created = await register(
+        request.app[DESK], body.email, body.password, body.name, body.verification_token
+    )
     return json_response(created, status=201)
 
 

@@ -35,11 +35,17 @@ async def room_create(request: web.Request) -> web.Response:
     user = await require_user(request)
     body = await json_body(request, RoomCreate)
     desk = request.app[DESK]
-    room, created = await rooms.create_room(desk, user, name=body.name, kind=body.type,
-                                            participants=body.participant_ids,
-                                            project=body.project)  # fmt: skip
-    return json_response(await rooms.get_room(desk.db, user, room.id),
-                             status=201 if created else 200)  # fmt: skip
+    room, created = await rooms.create_room(
+        desk,
+        user,
+        name=body.name,
+        kind=body.type,
+        participants=body.participant_ids,
+        project=body.project,
+    )
+    return json_response(
+        await rooms.get_room(desk.db, user, room.id), status=201 if created else 200
+    )
 
 
 async def room_get(request: web.Request) -> web.Response:
@@ -66,8 +72,9 @@ async def _participant(request: web.Request, *, present: bool) -> web.Response:
     body = await json_body(request, ParticipantChange)
     desk = request.app[DESK]
     await rooms.set_participant(desk, user, path_id(request), body.user_id, present)
-    return json_response({"room": path_id(request), "user_id": body.user_id,
-                              "participant": present})  # fmt: skip
+    return json_response(
+        {"room": path_id(request), "user_id": body.user_id, "participant": present}
+    )
 
 
 async def room_mark_read(request: web.Request) -> web.Response:
@@ -80,8 +87,13 @@ async def messages_list(request: web.Request) -> web.Response:
     user = await require_user(request)
     q = ChatListQuery.model_validate(dict(request.query))
     count, found, more = await messages.list_messages(
-        request.app[DESK].db, user, room_id=q.room, search=q.search,
-        offset=(q.page - 1) * q.page_size, limit=q.page_size)  # fmt: skip
+        request.app[DESK].db,
+        user,
+        room_id=q.room,
+        search=q.search,
+        offset=(q.page - 1) * q.page_size,
+        limit=q.page_size,
+    )
     return page(request, q.page, count, [for_reader(m, user) for m in found], more)
 
 
@@ -90,8 +102,9 @@ async def message_create(request: web.Request) -> web.Response:
     body, uploads = await body_and_files(request, ChatMessageCreate)
     if len(uploads) > 1:
         raise ValidationFailed("one file per chat message", field="files")
-    data = await messages.post(request.app[DESK], user, body.room, body.body,
-                               uploads[0] if uploads else None)  # fmt: skip
+    data = await messages.post(
+        request.app[DESK], user, body.room, body.body, uploads[0] if uploads else None
+    )
     return json_response(for_reader(data, user), status=201)
 
 

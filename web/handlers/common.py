@@ -51,8 +51,9 @@ async def body_and_files(request: web.Request, model: type[M]) -> tuple[M, list[
             fields[part.name] = (await part.read(decode=True))[:200_000].decode("utf-8", "replace")
             continue
         if part.name != "files":
-            raise ValidationFailed(f"files go in parts named 'files', not {part.name!r}",
-                                   field=part.name)  # fmt: skip
+            raise ValidationFailed(
+                f"files go in parts named 'files', not {part.name!r}", field=part.name
+            )
         if len(uploads) >= MAX_FILES:
             raise ValidationFailed(f"at most {MAX_FILES} files", field="files")
         content_type = part.headers.get("Content-Type", "application/octet-stream")
@@ -68,19 +69,22 @@ async def _read_bounded(part: BodyPartReader, limit: int, filename: str) -> byte
     while chunk := await part.read_chunk(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise UploadTooLarge(f"{filename!r} is larger than {limit} bytes", field="files",
-                                 limit=limit)  # fmt: skip
+            raise UploadTooLarge(
+                f"{filename!r} is larger than {limit} bytes", field="files", limit=limit
+            )
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def page(request: web.Request, number: int, count: int, results: list[dict[str, Any]],
-         has_more: bool) -> web.Response:  # fmt: skip
+def page(
+    request: web.Request, number: int, count: int, results: list[dict[str, Any]], has_more: bool
+) -> web.Response:
     return json_response(page_data(request, number, count, results, has_more))
 
 
-def page_data(request: web.Request, number: int, count: int, results: list[dict[str, Any]],
-              has_more: bool) -> dict[str, Any]:  # fmt: skip
+def page_data(
+    request: web.Request, number: int, count: int, results: list[dict[str, Any]], has_more: bool
+) -> dict[str, Any]:
     """The `count/next/previous/results` shape every list answers in."""
     return {
         "count": count,
@@ -92,5 +96,6 @@ def page_data(request: web.Request, number: int, count: int, results: list[dict[
 
 def whole_list(results: list[dict[str, Any]]) -> web.Response:
     """A list short enough to send at once, in the same shape as a paged one."""
-    return json_response({"count": len(results), "next": None, "previous": None,
-                          "results": results})  # fmt: skip
+    return json_response(
+        {"count": len(results), "next": None, "previous": None, "results": results}
+    )

@@ -101,8 +101,9 @@ async def _store(request: web.Request, raw: bytes, rcpts: list[str], source: str
     if len(raw) > settings.max_message_bytes:
         limit = settings.max_message_bytes
         raise UploadTooLarge(f"the message is larger than {limit} bytes", limit=limit)
-    envelope = Envelope(mail_from=None, source=source,
-                        rcpt_tos=tuple(rcpts) or (settings.support_address,))  # fmt: skip
+    envelope = Envelope(
+        mail_from=None, source=source, rcpt_tos=tuple(rcpts) or (settings.support_address,)
+    )
     try:
         stored_id = await request.app[RECEIVER].receive(raw, envelope)
     except Exception as exc:

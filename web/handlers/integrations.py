@@ -30,9 +30,15 @@ async def webhooks_list(request: web.Request) -> web.Response:
 async def webhooks_create(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     body = await json_body(request, WebhookCreate)
-    sub = await subs.create(request.app[DESK], admin, url=body.url, events=body.events,
-                            secret=body.secret, description=body.description,
-                            is_active=body.is_active)  # fmt: skip
+    sub = await subs.create(
+        request.app[DESK],
+        admin,
+        url=body.url,
+        events=body.events,
+        secret=body.secret,
+        description=body.description,
+        is_active=body.is_active,
+    )
     return json_response(subs.subscription_data(sub, with_secret=True), status=201)
 
 
@@ -53,8 +59,9 @@ async def deliveries_list(request: web.Request) -> web.Response:
     await require_admin(request)
     q = PageQuery.model_validate(dict(request.query))
     offset = (q.page - 1) * q.page_size
-    count, found = await subs.deliveries_page(request.app[DESK], path_id(request), offset,
-                                              q.page_size)  # fmt: skip
+    count, found = await subs.deliveries_page(
+        request.app[DESK], path_id(request), offset, q.page_size
+    )
     return page(request, q.page, count, found, offset + len(found) < count)
 
 

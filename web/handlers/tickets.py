@@ -44,8 +44,14 @@ async def ticket_list(request: web.Request) -> web.Response:
     async def build() -> dict[str, Any]:
         q = TicketListQuery.model_validate(dict(request.query))
         offset = (q.page - 1) * q.page_size
-        found = await list_tickets(request.app[DESK].db, user, _filter(q), offset=offset,
-                                   limit=q.page_size, counts=request.app[COUNTS])  # fmt: skip
+        found = await list_tickets(
+            request.app[DESK].db,
+            user,
+            _filter(q),
+            offset=offset,
+            limit=q.page_size,
+            counts=request.app[COUNTS],
+        )
         return page_data(request, q.page, found.count, found.results, found.has_more)
 
     return await request.app[RESPONSES].json(request, user, build)
@@ -56,28 +62,43 @@ async def ticket_search(request: web.Request) -> web.Response:
     user = await require_user(request)
     q = TicketSearchQuery.model_validate(dict(request.query))
     offset = (q.page - 1) * q.page_size
-    count, results, more = await search_tickets(request.app[DESK].db, user, q.q, _filter(q),
-                                                offset=offset, limit=q.page_size)  # fmt: skip
+    count, results, more = await search_tickets(
+        request.app[DESK].db, user, q.q, _filter(q), offset=offset, limit=q.page_size
+    )
     return page(request, q.page, count, results, more)
 
 
 def _filter(q: TicketListQuery) -> TicketFilter:
     return TicketFilter(
-        status=tuple(q.status), priority=tuple(q.priority), assigned_agent=q.assigned_agent,
-        unassigned=q.unassigned, tag=q.tag, customer=q.customer, company=q.company,
-        created_after=q.created_after, created_before=q.created_before,
-        updated_after=q.updated_after, updated_before=q.updated_before,
-        archived=q.archived, ordering=q.ordering,
-    )  # fmt: skip
+        status=tuple(q.status),
+        priority=tuple(q.priority),
+        assigned_agent=q.assigned_agent,
+        unassigned=q.unassigned,
+        tag=q.tag,
+        customer=q.customer,
+        company=q.company,
+        created_after=q.created_after,
+        created_before=q.created_before,
+        updated_after=q.updated_after,
+        updated_before=q.updated_before,
+        archived=q.archived,
+        ordering=q.ordering,
+    )
 
 
 async def ticket_create(request: web.Request) -> web.Response:
     user = await require_user(request)
     body, uploads = await body_and_files(request, TicketCreate)
     desk = request.app[DESK]
-    ticket = await create_ticket(desk, user, subject=body.subject, description=body.description,
-                                 priority=body.priority, customer_email=body.customer_email,
-                                 uploads=uploads)  # fmt: skip
+    ticket = await create_ticket(
+        desk,
+        user,
+        subject=body.subject,
+        description=body.description,
+        priority=body.priority,
+        customer_email=body.customer_email,
+        uploads=uploads,
+    )
     return json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
 
 
@@ -92,8 +113,9 @@ async def ticket_update(request: web.Request) -> web.Response:
     user = await require_user(request)
     body = await json_body(request, TicketUpdate)
     desk = request.app[DESK]
-    ticket = await workflow.update(desk, user, path_id(request), subject=body.subject,
-                                   priority=body.priority, tags=body.tags)  # fmt: skip
+    ticket = await workflow.update(
+        desk, user, path_id(request), subject=body.subject, priority=body.priority, tags=body.tags
+    )
     return json_response(await ticket_detail(desk.db, user, ticket.id))
 
 
@@ -147,8 +169,9 @@ async def message_create(request: web.Request) -> web.Response:
     user = await require_user(request)
     ticket_id = path_id(request)
     body, uploads = await body_and_files(request, MessageCreate)
-    message = await post_message(request.app[DESK], user, ticket_id, body.body, body.is_internal,
-                                 uploads)  # fmt: skip
+    message = await post_message(
+        request.app[DESK], user, ticket_id, body.body, body.is_internal, uploads
+    )
     data = message_data(message)
     data["attachments"] = [
         {"filename": u.filename, "content_type": u.content_type, "size": u.size} for u in uploads
