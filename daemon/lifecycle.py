@@ -7,9 +7,10 @@ import asyncio
 import importlib.metadata
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from daemon.imap import ImapPoller
 from daemon.inbound_worker import run_inbound_worker
@@ -90,8 +91,10 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: Work
         log.info("reading IMAP mailbox %s", poller.box.account)
 
 
-def _spawn(stack: AsyncExitStack, running: Running, coro: object, name: str) -> None:
-    task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+def _spawn(
+    stack: AsyncExitStack, running: Running, coro: Coroutine[Any, Any, None], name: str
+) -> None:
+    task = asyncio.create_task(coro, name=name)
     running.tasks.append(task)
     stack.push_async_callback(stop_task, task)
 

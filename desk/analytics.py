@@ -150,14 +150,14 @@ async def resolution(db: Database, period: Period) -> dict[str, Any]:
     }
 
 
-def _resolve_times(session: AsyncSession, period: Period) -> Select[Any]:
+def _resolve_times(session: AsyncSession, period: Period) -> Select[int | None, float]:
     return select(
         Ticket.assigned_agent_id.label("agent_id"),
         _seconds(session, Ticket.resolved_at, Ticket.created_at).label("seconds"),
     ).where(Ticket.resolved_at >= period.since, Ticket.resolved_at < period.until)
 
 
-def _first_response_times(session: AsyncSession, period: Period) -> Select[Any]:
+def _first_response_times(session: AsyncSession, period: Period) -> Select[int | None, float]:
     first = (
         select(TicketMessage.ticket_id, func.min(TicketMessage.id).label("message_id"))
         .where(TicketMessage.kind == MessageKind.OUTBOUND.value)

@@ -2,6 +2,11 @@
 
 POSTDESK_TEST_BACKENDS picks them (default `sqlite`; `.ci/run` also runs `postgres`).
 A missing server skips with the reason, except under CI=true, where it fails.
+
+Each test gets a daemon of its own (`daemon`, `api`, `team`). Tests that only check how bad
+input is answered, and change nothing, share one daemon per module instead
+(`shared_daemon`, `shared_api`, `shared_team`); they run in the module's event loop, so
+they are marked `@pytest.mark.asyncio(loop_scope="module")` (SHARED below).
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
+import pytest_asyncio
 import redis
 from sqlalchemy import event
 
@@ -35,6 +42,8 @@ PG_ADMIN_DSN = os.environ.get("POSTDESK_TEST_PG", "postgresql://postgres@127.0.0
 REDIS_URL = os.environ.get("POSTDESK_TEST_REDIS", "redis://127.0.0.1:6379/0")
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The mark of a test that uses the shared_* fixtures: it runs in their (the module's) loop.
+SHARED = pytest.mark.asyncio(loop_scope="module")
 
 
 def _backends() -> list[str]:
@@ -61,8 +70,10 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def database_url(backend: str) -> AsyncIterator[str]:
+@asynccontextmanager
+async def _database(backend: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one daemon, dropped afterwards ("" on SQLite: the
+    daemon makes its own file in its data folder)."""
     if backend == "sqlite":
         yield ""
         return
@@ -78,8 +89,7 @@ async def database_url(backend: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture
-def redis_url(backend: str) -> str:
+def _redis(backend: str) -> str:
     if backend == "sqlite":
         return ""
     try:
@@ -87,6 +97,17 @@ def redis_url(backend: str) -> str:
     except redis.RedisError:
         _unavailable("Redis is not reachable on 127.0.0.1:6379")
     return REDIS_URL
+
+
+@pytest.fixture
+async def database_url(backend: str) -> AsyncIterator[str]:
+    async with _database(backend) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_url(backend: str) -> str:
+    return _redis(backend)
 
 
 async def bounded(coro: Any, what: str, seconds: float = 30) -> None:
@@ -113,8 +134,12 @@ async def sink() -> AsyncIterator[Sink]:
 @pytest.fixture
 def env(tmp_path: Path, database_url: str, redis_url: str, sink: Sink) -> dict[str, str]:
     """The environment a daemon under test runs with (also used for subprocesses)."""
+    return _environment(tmp_path, database_url, redis_url, sink)
+
+
+def _environment(folder: Path, database_url: str, redis_url: str, sink: Sink) -> dict[str, str]:
     values = {
-        "POSTDESK_DATA_DIR": str(tmp_path / "data"),
+        "POSTDESK_DATA_DIR": str(folder / "data"),
         "POSTDESK_SMTP_PORT": str(free_port()),
         "POSTDESK_HTTP_PORT": str(free_port()),
         "POSTDESK_SUPPORT_ADDRESS": "support@localhost",
@@ -161,19 +186,29 @@ async def api(daemon: Running, settings: Settings) -> AsyncIterator[Api]:
         yield Api(base=f"http://127.0.0.1:{settings.http_port}", http=http)
 
 
+async def _add_user(
+    running: Running,
+    email: str,
+    role: str,
+    password: str | None = "correct horse 1",
+    name: str = "",
+) -> User:
+    async with running.desk.db.writer() as session:
+        return await add_user(
+            session,
+            email=email,
+            role=role,
+            password=password,
+            name=name or email.split("@")[0].title(),
+        )
+
+
 @pytest.fixture
 async def make_user(daemon: Running):
     async def _make(
         email: str, role: str, password: str | None = "correct horse 1", name: str = ""
     ) -> User:
-        async with daemon.desk.db.writer() as session:
-            return await add_user(
-                session,
-                email=email,
-                role=role,
-                password=password,
-                name=name or email.split("@")[0].title(),
-            )
+        return await _add_user(daemon, email, role, password, name)
 
     return _make
 
@@ -183,16 +218,60 @@ CUSTOMERS = ("carol", "dave")
 
 
 @pytest.fixture
-async def team(api: Api, make_user: Any) -> Team:
+async def team(api: Api, daemon: Running) -> Team:
     """Two agents, an admin and two customers, each logged in."""
+    return await _team(api, daemon)
+
+
+async def _team(api: Api, running: Running) -> Team:
     t = Team(api)
     for name, role in STAFF.items():
-        t.users[name] = await make_user(f"{name}@localhost", role)
+        t.users[name] = await _add_user(running, f"{name}@localhost", role)
     for name in CUSTOMERS:
-        t.users[name] = await make_user(f"{name}@example.com", "customer")
+        t.users[name] = await _add_user(running, f"{name}@example.com", "customer")
     for name, user in t.users.items():
         t.tokens[name] = await api.token(user.email, PASSWORD)
     return t
+
+
+# -- one daemon per module, for tests that change nothing (mark them SHARED) -----------------
+
+
+@pytest.fixture(scope="module", params=_backends())
+def shared_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_daemon(
+    shared_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Running]:
+    """A daemon the module's validation tests share, set up like `daemon`."""
+    async with _database(shared_backend) as database_url:
+        sink = Sink(port=free_port())
+        await sink.start()
+        try:
+            folder = tmp_path_factory.mktemp("shared")
+            env = _environment(folder, database_url, _redis(shared_backend), sink)
+            context = started(load_settings(env, read_dotenv=False))
+            running = await context.__aenter__()
+            yield running
+            await bounded(context.__aexit__(None, None, None), "stopping the shared daemon")
+        finally:
+            await bounded(sink.stop(), "stopping the shared SMTP sink")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_api(shared_daemon: Running) -> AsyncIterator[Api]:
+    port = shared_daemon.desk.settings.http_port
+    async with aiohttp.ClientSession() as http:
+        yield Api(base=f"http://127.0.0.1:{port}", http=http)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_team(shared_api: Api, shared_daemon: Running) -> Team:
+    """`team` on the shared daemon."""
+    return await _team(shared_api, shared_daemon)
 
 
 @pytest.fixture

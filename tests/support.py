@@ -130,6 +130,20 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
+async def send_due_now(running: Any) -> int:
+    """Run the outbox sender once, as its loop does, and return how many rows it attempted:
+    0 proves that nothing is (or will become, without a new change) due to go out."""
+    from daemon.outbound.sender import send_due
+    from daemon.outbound.transport import Relay
+
+    async def must_not_compose(spec: dict[str, Any], message_id: str) -> bytes:
+        raise AssertionError(f"composed {message_id}: a row was still due")
+
+    settings = running.desk.settings
+    relay = Relay.from_url(settings.relay_url)
+    return await send_due(running.desk, relay, must_not_compose)
+
+
 async def rows(running: Any, model: Any, *where: Any) -> list[Any]:
     """Read rows straight from the daemon's database (what an operator would look at)."""
     from sqlalchemy import select

@@ -6,6 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from tests.conftest import SHARED
 from tests.people import Team
 from tests.support import wait_for_value
 
@@ -85,24 +86,29 @@ async def test_customer_opens_ticket_with_files(team: Team):
         ([("run.exe", b"MZ", "application/x-msdownload")], 415, "unsupported_media_type"),
     ],
 )
-async def test_upload_limits(team: Team, daemon, files, status, code):
-    t = await team.open_ticket("carol")
-    got, body = await team.call(
+@SHARED
+async def test_upload_limits(shared_team: Team, files, status, code):
+    t = await shared_team.open_ticket("carol")  # a ticket of its own: the module shares a desk
+    got, body = await shared_team.call(
         "agent1", "POST", f"/api/tickets/{t}/messages/", data=_form("x", files)
     )
     assert got == status and body["error"] == code
-    _, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
+    _, detail = await shared_team.call("agent1", "GET", f"/api/tickets/{t}/")
     assert len(detail["messages"]) == 1  # nothing half-written
 
 
-async def test_bad_multipart_is_a_clear_error(team: Team):
-    t = await team.open_ticket("carol")
+@SHARED
+async def test_bad_multipart_is_a_clear_error(shared_team: Team):
+    t = await shared_team.open_ticket("carol")
+    url = f"/api/tickets/{t}/messages/"
     form = aiohttp.FormData()
     form.add_field("other", b"x", filename="x.txt", content_type="text/plain")
     form.add_field("body", "hi")
-    code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
+    code, body = await shared_team.call("agent1", "POST", url, data=form)
     assert code == 400 and "other" in body["details"]["fields"]
     form = aiohttp.FormData()
     form.add_field("files", b"x", filename="x.txt", content_type="text/plain")
-    code, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
+    code, body = await shared_team.call("agent1", "POST", url, data=form)
     assert code == 400 and "body" in body["details"]["fields"]
+    _, detail = await shared_team.call("agent1", "GET", url.removesuffix("messages/"))
+    assert len(detail["messages"]) == 1  # nothing half-written

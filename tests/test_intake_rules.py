@@ -3,14 +3,12 @@ reopening and the rate cap on automatic mail."""
 
 from __future__ import annotations
 
-import asyncio
-
 import aiosmtplib
 import pytest
 from sqlalchemy import update
 
 from desk.models import InboundMail, OutboxMail, Ticket, TicketMessage, utcnow
-from tests.support import make_mail, rows, send, settled, wait_for_value
+from tests.support import make_mail, rows, send, send_due_now, settled, wait_for_value
 
 
 async def test_same_bytes_twice_stored_once(daemon):
@@ -102,8 +100,8 @@ async def test_bounce_stored_but_not_answered(daemon, sink):
     assert inbound.state == "processed"
     [message] = await rows(daemon, TicketMessage)
     assert message.is_automatic and "failed" in message.body_text
-    await asyncio.sleep(0.5)
-    assert await rows(daemon, OutboxMail) == [] and sink.messages == []
+    assert await rows(daemon, OutboxMail) == [] and await send_due_now(daemon) == 0
+    assert sink.messages == []
 
 
 async def _set_ticket(daemon, ticket_id, **values):

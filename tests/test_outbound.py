@@ -3,7 +3,6 @@ carrying a header that someone smuggled in through a subject or a name."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -12,7 +11,7 @@ from sqlalchemy import update
 
 from desk.mail.compose import Outgoing, compose, template_environment
 from desk.models import InboundMail, OutboxMail, utcnow
-from tests.support import make_mail, rows, send, wait_for, wait_for_value
+from tests.support import make_mail, rows, send, send_due_now, wait_for, wait_for_value
 
 TEMPLATES = template_environment()
 
@@ -54,7 +53,7 @@ async def test_relay_down_then_back_sends_each_once(daemon, api, sink, make_user
         return all(o.state == "sent" for o in await rows(daemon, OutboxMail))
 
     await wait_for(all_sent, timeout=40, what="outbox drained after the relay came back")
-    await asyncio.sleep(1.5)  # nothing more may arrive
+    assert await send_due_now(daemon) == 0  # nothing more is due: nothing more can arrive
     ids = [m["Message-ID"] for m in sink.to("alice@example.com")]
     assert len(ids) == 4 and len(set(ids)) == 4
     bodies = [m.get_body(("plain",)).get_content() for m in sink.to("alice@example.com")]
@@ -93,7 +92,7 @@ async def test_interrupted_send_is_not_repeated(daemon, sink):
 
     row = await wait_for(settled, what="interrupted row settled")
     assert "not resent" in row.last_error
-    await asyncio.sleep(1.5)
+    assert await send_due_now(daemon) == 0
     assert len(sink.messages) == 1
 
 

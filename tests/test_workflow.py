@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.conftest import SHARED
 from tests.people import Team
 from tests.support import wait_for_value
 
@@ -249,8 +250,9 @@ async def test_list_filters_ordering_and_pages(team: Team):
         ("surprise=1", "surprise"),
     ],
 )
-async def test_bad_filters_name_the_field(team: Team, query, field):
-    code, body = await team.call("admin", "GET", f"/api/tickets/?{query}")
+@SHARED
+async def test_bad_filters_name_the_field(shared_team: Team, query, field):
+    code, body = await shared_team.call("admin", "GET", f"/api/tickets/?{query}")
     assert code == 400 and field in body["details"]["fields"], body
 
 

@@ -125,7 +125,7 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
 
 
 def _responses(route: Route) -> dict[str, Any]:
-    ok = {"description": "success"}
+    ok: dict[str, Any] = {"description": "success"}
     if route.status != 204:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     error = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, bindparam, false, or_, true
+from sqlalchemy import BindParameter, ColumnElement, bindparam, false, or_, true
 
 from desk.events.types import Event
 from desk.models import MessageKind, Role, Ticket, TicketMessage, User
@@ -13,7 +13,7 @@ def ticket_filter(user: User) -> ColumnElement[bool]:
     parameters (`viewer_params`), so a statement built for one viewer serves every viewer
     of the same kind (visibility) with their own values."""
     kind = visibility(user)
-    viewer = bindparam("viewer_id", user.id)
+    viewer: BindParameter[int] = bindparam("viewer_id", user.id)
     if kind == "nobody":
         return false()
     if kind == "all":
@@ -21,7 +21,7 @@ def ticket_filter(user: User) -> ColumnElement[bool]:
     if kind == "agent":
         return or_(Ticket.assigned_agent_id == viewer, Ticket.assigned_agent_id.is_(None))
     if kind == "company":
-        company = bindparam("viewer_company_id", user.company_id)
+        company: BindParameter[int | None] = bindparam("viewer_company_id", user.company_id)
         return or_(Ticket.customer_id == viewer, Ticket.company_id == company)
     return Ticket.customer_id == viewer
 
@@ -91,9 +91,8 @@ def is_own_event(user: User, event: Event) -> bool:
     ticket = event.data.get("ticket")
     if ticket is None or not can_see_event(user, event):
         return False
-    if user.is_staff:
-        return ticket["assigned_agent_id"] == user.id
-    return ticket["customer_id"] == user.id
+    owner: int | None = ticket["assigned_agent_id" if user.is_staff else "customer_id"]
+    return owner == user.id
 
 
 def message_filter(user: User) -> ColumnElement[bool]:

@@ -6,6 +6,7 @@ import email.policy
 import importlib.resources
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -16,7 +17,6 @@ import jinja2
 
 from desk.errors import DeskError
 from desk.mail.headers import clean_header_text, is_plain_address
-from desk.models.base import utcnow
 
 MAX_REFERENCES = 20
 
@@ -109,7 +109,7 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
         ("To", _address(out.to_name, out.to_address)),
         ("Reply-To", Address(addr_spec=out.reply_to)),
         ("Subject", clean_header_text(out.subject)),
-        ("Date", format_datetime(utcnow())),
+        ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", message_id),
     ]
     if out.in_reply_to:

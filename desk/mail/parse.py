@@ -120,7 +120,7 @@ def _check_depth(message: Message, limits: Limits) -> None:
         if part.is_multipart():
             payload = part.get_payload()
             if isinstance(payload, list):
-                stack.extend((p, depth + 1) for p in payload)
+                stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
 
 
 def _check_address_counts(message: Message, limits: Limits) -> None:

@@ -10,8 +10,10 @@ import html
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Float,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     table,
     true,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.search.syntax import fts5, pairs_only, required_phrases
@@ -53,7 +56,7 @@ def restrict(
         condition, rank = _postgres_match(source, query)
         return stmt.where(condition), rank, id_column
     fts = f"search_{source}"
-    rowid = literal_column(f"{fts}.rowid")
+    rowid = literal_column(f"{fts}.rowid", Integer)
     matching = literal_column(fts).op("MATCH")(bindparam(f"q_{source}", fts5(query)))
     if few:
         # `stmt` already selects a few rows (a customer's): the index is asked about those
@@ -75,12 +78,12 @@ def _postgres_match(source: str, query: str) -> tuple[ColumnElement[bool], Colum
     have PostgreSQL read the positions of every row holding both words. A query of
     two-word phrases only is answered by the pairs alone, which also lets the planner
     know how many rows match (it cannot estimate a check of positions)."""
-    vector = literal_column(f"{source}.search_vector")
+    vector = literal_column(f"{source}.search_vector", TSVECTOR)
     tsq = func.websearch_to_tsquery("simple", bindparam(f"q_{source}", query))
     phrases = required_phrases(query) if source in PAIRED else []
     if not phrases:
         return vector.op("@@")(tsq), func.ts_rank(vector, tsq)
-    column = literal_column(f"{source}.search_pairs")
+    column = literal_column(f"{source}.search_pairs", ARRAY(BigInteger))
     hashes = [
         func.search_pairs(func.to_tsvector("simple", bindparam(f"p_{source}_{i}", phrase)))
         for i, phrase in enumerate(phrases)
@@ -101,19 +104,19 @@ def _postgres_match(source: str, query: str) -> tuple[ColumnElement[bool], Colum
     return and_(*narrowed, check), func.ts_rank(vector, tsq)
 
 
-def matches(session: AsyncSession, source: str, query: str) -> Select[Any]:
+def matches(session: AsyncSession, source: str, query: str) -> Select[int, float]:
     """SELECT id, rank of `source` rows matching `query`."""
     if is_postgres(session):
         condition, rank = _postgres_match(source, query)
         return (
-            select(literal_column(f"{source}.id").label("id"), rank.label("rank"))
+            select(literal_column(f"{source}.id", Integer).label("id"), rank.label("rank"))
             .select_from(table(source))
             .where(condition)
         )
     fts = f"search_{source}"
     return (
         select(
-            literal_column(f"{fts}.rowid").label("id"),
+            literal_column(f"{fts}.rowid", Integer).label("id"),
             (-func.bm25(literal_column(fts))).label("rank"),
         )
         .select_from(table(fts))

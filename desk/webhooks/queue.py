@@ -182,7 +182,8 @@ async def record(
 
 
 def backoff(attempts: int) -> timedelta:
-    base = min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    # int ** int is typed Any (a negative exponent would give a float): name the type.
+    base: timedelta = min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
     return base * random.uniform(0.75, 1.25)
 
 
