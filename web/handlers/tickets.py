@@ -38,7 +38,6 @@ from web.schemas import (
 
 
 async def ticket_list(request: web.Request, user: User) -> web.Response:
-
     async def build() -> dict[str, Any]:
         q = TicketListQuery.model_validate(dict(request.query))
         offset = (q.page - 1) * q.page_size
