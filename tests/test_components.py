@@ -30,7 +30,13 @@ async def run_without_web(env: dict[str, str], *args: str) -> tuple[int, str]:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        async with asyncio.timeout(60):  # a daemon that started anyway is stopped, not left
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
     return proc.returncode or 0, err.decode()
 
 
