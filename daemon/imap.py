@@ -261,7 +261,8 @@ class ImapPoller:
             pushed = None
         if client.has_pending_idle():
             client.idle_done()
-        await asyncio.wait_for(idle, timeout=30)
+        async with asyncio.timeout(30):  # not wait_for: see desk.waiting
+            await idle
         if pushed is not None and b"BYE" in b" ".join(bytes(x) for x in _lines(pushed)):
             raise ImapError("the server closed the session")
 
@@ -292,7 +293,8 @@ def _quote(name: str) -> str:
 async def _close(client: aioimaplib.IMAP4) -> None:
     try:
         if client.protocol is not None and client.protocol.state in ("AUTH", "SELECTED"):
-            await asyncio.wait_for(client.logout(), timeout=5)
+            async with asyncio.timeout(5):
+                await client.logout()
     except Exception:
         log.debug("IMAP logout failed; closing the connection anyway", exc_info=True)
     finally:

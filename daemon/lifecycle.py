@@ -21,6 +21,7 @@ from daemon.webhook_sender import client_session, run_webhook_sender
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings
 from desk.context import Component, Desk, open_desk
+from desk.errors import DeskError
 from desk.intake import Receiver
 from desk.mail.parse import Limits
 from desk.waiting import stop_task
@@ -38,14 +39,26 @@ class Running:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
+class ComponentMissing(DeskError):
+    code = "component_missing"
+
+
 def load_components() -> dict[str, Component]:
-    """Components other packages register (the web server): the daemon never imports them."""
+    """Components other packages register (the web server): the daemon never imports them.
+    Without the web server a daemon asked to serve the web would run deaf, so that stops it
+    before anything starts."""
     found = importlib.metadata.entry_points(group="postdesk.components")
+    if "web" not in found.names:
+        raise ComponentMissing(
+            "the web server is not installed (no 'web' entry point in the group "
+            "postdesk.components): install postdesk as a package, e.g. pip install -e ."
+        )
     return {ep.name: ep.load() for ep in found}
 
 
 @asynccontextmanager
 async def started(settings: Settings, role: str = "all") -> AsyncIterator[Running]:
+    components = load_components() if role in ("all", "web") else {}
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(open_desk(settings))
         running = Running(desk=desk)
@@ -62,10 +75,9 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
             running.scheduler = Scheduler(desk, pool.compose, http)
             await running.scheduler.start()
             stack.push_async_callback(running.scheduler.stop)
-        if role in ("all", "web"):
-            for name, component in load_components().items():
-                log.info("starting component %s", name)
-                await stack.enter_async_context(component(desk))
+        for name, component in components.items():
+            log.info("starting component %s", name)
+            await stack.enter_async_context(component(desk))
         yield running
 
 

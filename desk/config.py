@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,19 +13,24 @@ from dotenv import dotenv_values
 
 from desk.errors import ConfigError
 
+HIDDEN = "**********"
+# Field metadata for the repr: a secret is never shown; a URL is shown without its password.
+SECRET = {"hide": "all"}
+URL = {"hide": "password"}
 
-@dataclass(frozen=True, kw_only=True)
+
+@dataclass(frozen=True, kw_only=True, repr=False)
 class Settings:
     data_dir: Path
-    database_url: str
-    redis_url: str | None
+    database_url: str = field(metadata=URL)
+    redis_url: str | None = field(metadata=URL)
     smtp_host: str
     smtp_port: int
     http_host: str
     http_port: int
     support_address: str
-    relay_url: str | None = field(repr=False)
-    secret_key: str = field(repr=False)
+    relay_url: str | None = field(metadata=URL)
+    secret_key: str = field(metadata=SECRET)
     archive_after_hours: int
     max_message_bytes: int
     parse_cpu_seconds: float
@@ -34,17 +39,25 @@ class Settings:
     ticket_prefix: str
     access_token_minutes: int
     desk_name: str
-    mailgun_signing_key: str | None = field(default=None, repr=False)
-    imap_urls: tuple[str, ...] = field(default=(), repr=False)
+    mailgun_signing_key: str | None = field(default=None, metadata=SECRET)
+    imap_urls: tuple[str, ...] = field(default=(), metadata=URL)
     imap_processed_folder: str = "Processed"
     imap_poll_seconds: float = 30.0
     webhook_allow_private: bool = False
     job_interval_seconds: float = 60.0
-    gemini_api_key: str | None = field(default=None, repr=False)
+    gemini_api_key: str | None = field(default=None, metadata=SECRET)
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 30.0
     response_cache_entries: int = 256
+
+    def __repr__(self) -> str:
+        """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
+        their passwords (as Starlette's Secret and DatabaseURL do)."""
+        shown = ", ".join(
+            f"{f.name}={_shown(getattr(self, f.name), f.metadata)!r}" for f in fields(self)
+        )
+        return f"Settings({shown})"
 
     @property
     def support_domain(self) -> str:
@@ -119,6 +132,25 @@ def load_settings(
         gemini_timeout_seconds=_float(env, "POSTDESK_GEMINI_TIMEOUT_SECONDS", 30.0),
         response_cache_entries=_int(env, "POSTDESK_RESPONSE_CACHE_ENTRIES", 256),
     )
+
+
+def _shown(value: object, metadata: Mapping[str, str]) -> object:
+    hide = metadata.get("hide")
+    if value is None or value == "" or hide is None:
+        return value
+    if isinstance(value, tuple):
+        return tuple(_shown(v, metadata) for v in value)
+    return HIDDEN if hide == "all" else _without_password(str(value))
+
+
+def _without_password(url: str) -> str:
+    """`scheme://user:********@host/...`; a URL without a password is shown as it is."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return parts._replace(netloc=f"{user}:{HIDDEN}@{host}").geturl()
 
 
 def _imap_urls(raw: str) -> tuple[str, ...]:

@@ -23,3 +23,22 @@ async def test_openapi_document_is_valid_and_complete(api):
     assert {"status", "priority", "assigned_agent", "tag", "ordering", "page"} <= params
     admin_only = doc["paths"]["/api/admin/users/"]["get"]
     assert admin_only["security"] == [{"bearer": []}] and "403" in admin_only["responses"]
+
+
+async def test_openapi_document_shows_the_table_and_its_access_rules(api):
+    status, doc = await api.call("GET", "/api/openapi.json")
+    assert status == 200
+    operations = {(m.upper(), p): op for p, ops in doc["paths"].items() for m, op in ops.items()}
+    assert set(operations) == {(r.method, r.path) for r in ROUTES} | {("GET", "/api/openapi.json")}
+    security = {
+        "none": [],
+        "signature": [],
+        "api_key": [{"apiKey": []}, {"bearer": []}],
+        "user": [{"bearer": []}],
+        "admin": [{"bearer": []}],
+    }
+    for route in ROUTES:
+        op = operations[route.method, route.path]
+        assert op["security"] == security[route.access], route.path
+        assert (op.get("description") == "Admins only.") == (route.access == "admin"), route.path
+        assert ("401" in op["responses"]) == (route.access != "none"), route.path

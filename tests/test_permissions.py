@@ -508,3 +508,30 @@ async def test_lists_never_leak(api, daemon, make_user):
             _, detail = await team.call(role, "GET", f"/api/tickets/{t['id']}/")
             notes = [m for m in detail["messages"] if m["is_internal"]]
             assert bool(notes) == (role in STAFF), role
+
+
+def test_every_route_names_who_may_call_it():
+    """The table's rule is the check (web.routes): only the sign-in endpoints and the
+    health check are open to anyone, so a new route left open by mistake fails here."""
+    kinds = {"none", "user", "admin", "api_key", "signature"}
+    assert all(r.access in kinds for r in ROUTES)
+    assert {r.path for r in ROUTES if r.access == "none"} == PUBLIC
+    assert {r.path for r in ROUTES if r.access == "signature"} == {"/api/inbound/mailgun/"}
+
+
+async def test_the_table_checks_the_caller_before_any_handler_runs(api, make_user):
+    """Every route for people or integrations answers 401 without credentials, and every
+    admin route 403 to an agent, before the handler reads its path or body (which would
+    answer 400 or 404 here)."""
+    agent = await make_user("agent@localhost", "agent")
+    token = await api.token(agent.email, PASSWORD)
+    got, want = {}, {}
+    for route in ROUTES:
+        path = route.path.replace("{id}", "999999").replace("{d}", "999999")
+        if route.access in ("user", "admin", "api_key"):
+            got[route.method, path], _ = await api.call(route.method, path)
+            want[route.method, path] = 401
+        if route.access == "admin":
+            got[route.method, path, "agent"], _ = await api.call(route.method, path, token)
+            want[route.method, path, "agent"] = 403
+    assert got == want

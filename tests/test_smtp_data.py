@@ -158,3 +158,125 @@ async def test_addresses_read_as_aiosmtpd_reads_them(arg):
     ours, theirs = SupportSMTP(object()), SMTP(object())
     ours.local_part_limit = theirs.local_part_limit = 8
     assert ours._getaddr(arg) == theirs._getaddr(arg)
+
+
+# SMTP smuggling (CVE-2023-51764 and kin): a line end other than CRLF around the dot must
+# not end DATA, or a second mail hidden in the first would be taken as commands. The cases
+# are aiosmtpd's own (its test_smtpsmuggling) and the other bare CR/LF forms.
+FAKE_ENDS = {
+    "LF.LF": b"\n.\n",
+    "CR.CR": b"\r.\r",
+    "LF.CRLF": b"\n.\r\n",
+    "CRLF.LF": b"\r\n.\n",
+    "CR.CRLF": b"\r.\r\n",
+    "CRLF.CR": b"\r\n.\r",
+}
+SMUGGLED = (
+    b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<support@localhost>\r\nDATA\r\n"
+    b"From: evil@example.com\r\nSubject: smuggled\r\n\r\nsmuggled\r\n"
+)
+
+
+def unstuffed(data: bytes) -> bytes:
+    """What the message holds: a dot at the start of a line (after CRLF) is dropped."""
+    return data.replace(b"\r\n.", b"\r\n")
+
+
+async def test_fake_end_of_data_does_not_end_the_message(daemon):
+    wire = await Wire.open(daemon.smtp_port)
+    for fake in FAKE_ENDS.values():
+        await wire.start_data()
+        content = HEAD + b"Testing" + fake + SMUGGLED
+        wire.writer.write(content + b".\r\n")
+        assert await stored(daemon, await wire.reply()) == unstuffed(content), fake
+        # One message, one answer: nothing of the smuggled part ran as a command.
+        assert (await wire.command(b"NOOP")).startswith(b"250")
+        assert (await wire.command(b"RSET")).startswith(b"250")
+    assert len(await rows(daemon, InboundMail)) == len(FAKE_ENDS)
+    await wire.close()
+
+
+def sized(n: int) -> bytes:
+    """A message of exactly `n` bytes in lines of at most 72."""
+    body = n - len(HEAD)
+    return HEAD + (b"y" * 70 + b"\r\n") * (body // 72) + b"z" * (body % 72 - 2) + b"\r\n"
+
+
+class Keep:
+    """A handler that keeps what aiosmtpd hands it."""
+
+    def __init__(self) -> None:
+        self.contents: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.contents.append(envelope.original_content)
+        return "250 OK"
+
+
+class AiosmtpdData(SupportSMTP):
+    """Our session with aiosmtpd's own line-by-line DATA reader: the reference."""
+
+    smtp_DATA = SMTP.smtp_DATA
+
+
+async def received(cls: type[SMTP], data: bytes, sizes: list[int]) -> tuple[bytes, list[bytes]]:
+    """The DATA reply and the stored content of `data` sent to a bare session of `cls`."""
+    keep = Keep()
+    factory = lambda: cls(keep, data_size_limit=4000)  # noqa: E731
+    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+    async with server:
+        wire = await Wire.open(server.sockets[0].getsockname()[1])
+        await wire.start_data()
+        await wire.send_in_pieces(data, sizes)
+        reply = await wire.reply()
+        assert (await wire.command(b"NOOP")).startswith(b"250")  # the session goes on
+        await wire.close()
+    return reply.split(b" ", 1)[0], keep.contents
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        *(HEAD + b"Testing" + fake + SMUGGLED + b".\r\n" for fake in FAKE_ENDS.values()),
+        # aiosmtpd's test_smtpsmuggling message, byte for byte.
+        b"From: Anne Person <anne@example.com>\r\nTo: Bart Person <bart@example.com>\r\n"
+        b"Subject: A test\r\nMessage-ID: <ant>\r\n\r\nTesting\n.\r\nNO SMUGGLING\n\r\n.\r\n",
+        HEAD + b"..\r\n.x\r\n...\r\n\r\n.\r\n",
+        b".\r\n",
+        b"..\r\n.\r\n",
+        HEAD + b"x" * 999 + b"\r\n.\r\n",  # a line at the limit: 1,001 with CRLF
+        HEAD + b"x" * 1000 + b"\r\n.\r\n",  # over it: 500
+        sized(4000) + b".\r\n",  # at the size limit
+        sized(4001) + b".\r\n",  # over it: 552
+        b"..\r\n" + sized(3996) + b".\r\n",  # at it, counted before unstuffing
+    ],
+    ids=[
+        *FAKE_ENDS,
+        *("aiosmtpd's case", "stuffed", "empty", "only dot", "line 1001", "line 1002"),
+        *("size 4000", "size 4001", "size with a stuffed dot"),
+    ],
+)
+@pytest.mark.parametrize("sizes", [[], [7, 1, 1, 1, 2]], ids=["whole", "in pieces"])
+async def test_data_read_as_aiosmtpd_reads_it(data, sizes):
+    """The chunked reader answers and stores exactly what aiosmtpd's own reader does."""
+    assert await received(SupportSMTP, data, sizes) == await received(AiosmtpdData, data, sizes)
+
+
+async def test_the_aiosmtpd_internals_the_reader_uses_are_there():
+    """SupportSMTP replaces aiosmtpd's smtp_DATA and _getaddr and calls these: pinned in
+    pyproject.toml to the tested minor version, and checked here so that an upgrade which
+    moves them fails loudly rather than at the first mail. (Async: a session made outside
+    a running loop makes a loop of its own, left unclosed.)"""
+    import inspect
+
+    for name in ("smtp_DATA", "_getaddr", "_call_handler_hook", "_set_post_data_state", "push"):
+        assert callable(getattr(SMTP, name)), name
+    assert list(inspect.signature(SMTP._getaddr).parameters) == ["self", "arg"]
+    assert list(inspect.signature(SMTP._set_post_data_state).parameters) == ["self"]
+    assert list(inspect.signature(SMTP.smtp_DATA).parameters) == ["self", "arg"]
+    for name in ("check_helo_needed", "check_auth_needed"):
+        assert inspect.iscoroutinefunction(getattr(SMTP, name)), name
+    session = SupportSMTP(object())
+    for name in ("_decode_data", "envelope", "data_size_limit", "local_part_limit"):
+        assert hasattr(session, name), name  # _reader and _writer: every wire test above
+    assert SMTP.line_length_limit == 1001

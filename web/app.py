@@ -30,7 +30,7 @@ def create_app(desk: Desk) -> web.Application:
 
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        app.router.add_route(route.method, route.path, route.endpoint())
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/ws/tickets/{id}/", live.ticket_socket)
     app.router.add_get("/ws/notifications/", live.notifications_socket)

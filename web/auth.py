@@ -1,15 +1,44 @@
-"""Who is calling: a Bearer access token, re-checked against the database on every request
-so a deactivated user or an ended session is shut out at once."""
+"""Who is calling, checked by the route table before a handler runs: a Bearer access token
+(re-checked against the database on every request, so a deactivated user or an ended
+session is shut out at once) or an integration's API key."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
+from desk.auth.api_keys import authenticate_key
 from desk.auth.sessions import check_caller
 from desk.errors import NotAuthenticated, PermissionDenied
 from desk.models import Role, User
 from web.keys import DESK
 from web.responses import SNAPSHOT
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CallerHandler = Callable[[web.Request, User], Awaitable[web.StreamResponse]]
+
+
+def with_caller(handler: CallerHandler, *, admin: bool) -> Handler:
+    """The handler, called with the signed-in caller (who must be an admin if `admin`)."""
+    check = require_admin if admin else require_user
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        return await handler(request, await check(request))
+
+    return endpoint
+
+
+def with_key(handler: Handler, scope: str) -> Handler:
+    """The handler, called once the request carries an API key with `scope`."""
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        await require_key(request, scope)
+        return await handler(request)
+
+    return endpoint
 
 
 async def require_admin(request: web.Request) -> User:
@@ -28,3 +57,25 @@ async def require_user(request: web.Request) -> User:
     caller = await check_caller(desk.db, desk.settings, token.strip())
     request[SNAPSHOT] = caller.snapshot  # for answers remembered per database state
     return caller.user
+
+
+async def require_key(request: web.Request, scope: str) -> None:
+    """An integration's API key: `Authorization: Bearer <key>`, `X-Api-Key: <key>`, or the
+    password of HTTP Basic auth (for providers that only know credentials in a URL)."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    key = request.headers.get("X-Api-Key", "")
+    if scheme.lower() == "bearer":
+        key = value
+    elif scheme.lower() == "basic":
+        key = _basic_password(value)
+    if not key.strip():
+        raise NotAuthenticated("send the API key as Authorization: Bearer <key> or X-Api-Key")
+    await authenticate_key(request.app[DESK].db, key.strip(), scope)
+
+
+def _basic_password(value: str) -> str:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise NotAuthenticated("the Basic credentials are not valid base64") from None
+    return decoded.partition(":")[2]

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from web.responses import json_response
-from web.routes import ROUTES, Route
+from web.routes import ROUTES, AnyRoute
 
 ERROR = {
     "type": "object",
@@ -61,7 +61,7 @@ def _build() -> dict[str, Any]:
     }
 
 
-def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
+def _operation(route: AnyRoute, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
         "operationId": (
@@ -124,7 +124,7 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
-def _responses(route: Route) -> dict[str, Any]:
+def _responses(route: AnyRoute) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "success"}
     if route.status != 204:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}

@@ -1,27 +1,25 @@
-"""The one route table (paths fixed by API.md). Each entry also names its request models, so
-the OpenAPI document (web.openapi) is generated from the same models that validate."""
+"""The one route table (paths fixed by API.md). Each entry names who may call it, and the
+table enforces that before the handler runs: a handler cannot forget its check, and the
+OpenAPI document (web.openapi) shows the same rule. Each entry also names its request
+models, so the document is generated from the same models that validate."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Literal
 
-from aiohttp import web
 from pydantic import BaseModel
 
 from web import schemas as s
+from web.auth import CallerHandler, Handler, with_caller, with_key
 from web.handlers import admin, analytics, auth, chat, health, inbound, integrations, tickets
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    access: str = "user"  # none | user | admin | api_key | signature (a provider's own)
+class _Request:
+    """What a route accepts, for validation and for the OpenAPI document."""
+
+    _: KW_ONLY
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     multipart: bool = False  # the body may also come as multipart/form-data with `files`
@@ -29,14 +27,54 @@ class Route:
     raw_body: tuple[str, ...] = ()  # media types of a body taken as is (no pydantic model)
 
 
+@dataclass(frozen=True)
+class Route(_Request):
+    """An endpoint for a signed-in person (`user`) or an admin (`admin`): the table checks
+    the access token (and the role) and hands the caller to the handler."""
+
+    method: str
+    path: str
+    handler: CallerHandler
+    summary: str
+    _: KW_ONLY
+    access: Literal["user", "admin"] = "user"
+
+    def endpoint(self) -> Handler:
+        return with_caller(self.handler, admin=self.access == "admin")
+
+
+@dataclass(frozen=True)
+class PlainRoute(_Request):
+    """An endpoint whose handler takes the request alone: open to anyone (`none`), for an
+    integration's API key with `scope` (`api_key`, checked by the table), or for a mail
+    provider (`signature`: its own signature over the form, which only the handler reads,
+    so the handler checks it before anything else)."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    _: KW_ONLY
+    access: Literal["none", "api_key", "signature"]
+    scope: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.access == "api_key") != bool(self.scope):
+            raise ValueError(f"{self.path}: a scope goes with access='api_key', and only there")
+
+    def endpoint(self) -> Handler:
+        return with_key(self.handler, self.scope) if self.access == "api_key" else self.handler
+
+
+AnyRoute = Route | PlainRoute
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 T = "/api/tickets/{id}/"
 W = "/api/webhooks/{id}/"
 C = "/api/chat/rooms/"
 M = "/api/chat/messages/"
-ROUTES: tuple[Route, ...] = (
-    Route("GET", "/healthz", health.healthz, "Liveness: the database answers", access="none"),
-    Route(
+ROUTES: tuple[AnyRoute, ...] = (
+    PlainRoute("GET", "/healthz", health.healthz, "Liveness: the database answers", access="none"),
+    PlainRoute(
         "POST",
         "/api/auth/token/",
         auth.obtain_token,
@@ -44,7 +82,7 @@ ROUTES: tuple[Route, ...] = (
         access="none",
         body=s.TokenRequest,
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/auth/token/refresh/",
         auth.refresh_token,
@@ -52,7 +90,7 @@ ROUTES: tuple[Route, ...] = (
         access="none",
         body=s.RefreshRequest,
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/auth/logout/",
         auth.logout,
@@ -60,7 +98,7 @@ ROUTES: tuple[Route, ...] = (
         access="none",
         body=s.RefreshRequest,
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/auth/request-otp/",
         auth.request_otp,
@@ -69,7 +107,7 @@ ROUTES: tuple[Route, ...] = (
         body=s.OtpRequest,
         status=202,
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/auth/verify-otp/",
         auth.verify_otp,
@@ -77,7 +115,7 @@ ROUTES: tuple[Route, ...] = (
         access="none",
         body=s.OtpVerify,
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/auth/register/",
         auth.register_account,
@@ -372,16 +410,17 @@ ROUTES: tuple[Route, ...] = (
         access="admin",
         status=202,
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/inbound/mime/",
         inbound.inbound_mime,
         "Hand over a raw RFC 5322 message (API key with inbound:write)",
         access="api_key",
+        scope=inbound.INBOUND_SCOPE,
         status=202,
         raw_body=("message/rfc822",),
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/inbound/mailgun/",
         inbound.inbound_mailgun,
@@ -389,20 +428,22 @@ ROUTES: tuple[Route, ...] = (
         access="signature",
         raw_body=FORMS,
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/inbound/postmark/",
         inbound.inbound_postmark,
         "Postmark's inbound JSON (API key, also as Basic auth password)",
         access="api_key",
+        scope=inbound.INBOUND_SCOPE,
         raw_body=("application/json",),
     ),
-    Route(
+    PlainRoute(
         "POST",
         "/api/inbound/sendgrid/",
         inbound.inbound_sendgrid,
         "SendGrid Inbound Parse with the raw message (API key, also as Basic auth password)",
         access="api_key",
+        scope=inbound.INBOUND_SCOPE,
         raw_body=FORMS,
     ),
 )

@@ -13,8 +13,8 @@ from desk.companies import (
     set_domains,
 )
 from desk.errors import NotFound
+from desk.models import User
 from desk.people import UserQuery, create_user, edit_user, get_user, list_users, user_data
-from web.auth import require_admin
 from web.handlers.common import json_body, page, path_id, whole_list
 from web.keys import DESK
 from web.responses import json_response
@@ -28,27 +28,23 @@ from web.schemas import (
 )
 
 
-async def api_keys_list(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def api_keys_list(request: web.Request, caller: User) -> web.Response:
     keys = await list_keys(request.app[DESK].db)
     return whole_list(keys)
 
 
-async def api_keys_create(request: web.Request) -> web.Response:
-    admin = await require_admin(request)
+async def api_keys_create(request: web.Request, admin: User) -> web.Response:
     body = await json_body(request, ApiKeyCreate)
     created = await create_key(request.app[DESK].db, admin, body.name, body.scopes)
     return json_response(created, status=201)
 
 
-async def api_keys_revoke(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def api_keys_revoke(request: web.Request, caller: User) -> web.Response:
     await revoke_key(request.app[DESK].db, path_id(request))
     return web.Response(status=204)
 
 
-async def users_list(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def users_list(request: web.Request, caller: User) -> web.Response:
     q = UserListQuery.model_validate(dict(request.query))
     query = UserQuery(role=q.role, is_active=q.is_active, company_id=q.company, search=q.search)
     count, results = await list_users(
@@ -58,8 +54,7 @@ async def users_list(request: web.Request) -> web.Response:
     return page(request, q.page, count, results, more)
 
 
-async def users_create(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def users_create(request: web.Request, caller: User) -> web.Response:
     body = await json_body(request, UserCreate)
     async with request.app[DESK].db.writer() as session:
         user = await create_user(
@@ -69,14 +64,12 @@ async def users_create(request: web.Request) -> web.Response:
     return json_response(data, status=201)
 
 
-async def users_get(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def users_get(request: web.Request, caller: User) -> web.Response:
     async with request.app[DESK].db.reader() as session:
         return json_response(user_data(await get_user(session, path_id(request))))
 
 
-async def users_update(request: web.Request) -> web.Response:
-    admin = await require_admin(request)
+async def users_update(request: web.Request, admin: User) -> web.Response:
     body = await json_body(request, UserUpdate)
     async with request.app[DESK].db.writer() as session:
         user = await edit_user(
@@ -87,14 +80,12 @@ async def users_update(request: web.Request) -> web.Response:
     return json_response(data)
 
 
-async def companies_list(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def companies_list(request: web.Request, caller: User) -> web.Response:
     results = await list_companies(request.app[DESK].db)
     return whole_list(results)
 
 
-async def companies_create(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def companies_create(request: web.Request, caller: User) -> web.Response:
     body = await json_body(request, CompanyCreate)
     async with request.app[DESK].db.writer() as session:
         company = await create_company(session, body.name, body.domains)
@@ -102,8 +93,7 @@ async def companies_create(request: web.Request) -> web.Response:
     return json_response(data, status=201)
 
 
-async def companies_get(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def companies_get(request: web.Request, caller: User) -> web.Response:
     company_id = path_id(request)
     found = await list_companies(request.app[DESK].db, company_id)
     if not found:
@@ -111,8 +101,7 @@ async def companies_get(request: web.Request) -> web.Response:
     return json_response(found[0])
 
 
-async def companies_update(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def companies_update(request: web.Request, caller: User) -> web.Response:
     body = await json_body(request, CompanyUpdate)
     company_id = path_id(request)
     async with request.app[DESK].db.writer() as session:
@@ -121,4 +110,4 @@ async def companies_update(request: web.Request) -> web.Response:
             company.name = body.name
         if body.domains is not None:
             await set_domains(session, company, body.domains)
-    return await companies_get(request)
+    return await companies_get(request, caller)

@@ -12,15 +12,13 @@ from aiohttp import web
 
 from desk import analytics
 from desk.errors import ValidationFailed
-from desk.models import utcnow
-from web.auth import require_admin
+from desk.models import User, utcnow
 from web.keys import DESK
 from web.responses import json_response
 from web.schemas import ReportQuery, ResolutionQuery, VolumeQuery
 
 
-async def summary(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def summary(request: web.Request, caller: User) -> web.Response:
     q = ReportQuery.model_validate(dict(request.query))
     data = await analytics.summary(request.app[DESK].db)
     rows = [("status", k, v) for k, v in data["by_status"].items()]
@@ -29,8 +27,7 @@ async def summary(request: web.Request) -> web.Response:
     return _answer(q.format, data, ("measure", "key", "count"), rows, "summary")
 
 
-async def volume(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def volume(request: web.Request, caller: User) -> web.Response:
     q = VolumeQuery.model_validate(dict(request.query))
     days = await analytics.volume(request.app[DESK].db, q.days)
     rows = [(d["date"], d["created"], d["resolved"]) for d in days]
@@ -39,8 +36,7 @@ async def volume(request: web.Request) -> web.Response:
     )
 
 
-async def resolution(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def resolution(request: web.Request, caller: User) -> web.Response:
     q = ResolutionQuery.model_validate(dict(request.query))
     until = q.until or utcnow()
     since = q.since or until - timedelta(days=q.days)

@@ -8,9 +8,9 @@ from desk.auth.otp import register, request_code, verify_code
 from desk.auth.passwords import verify_password
 from desk.auth.sessions import end_session, rotate, start_session
 from desk.errors import NotAuthenticated, PermissionDenied
+from desk.models import User
 from desk.people import set_availability, update_me, user_data
 from desk.tickets.queries import user_by_email
-from web.auth import require_user
 from web.handlers.common import json_body
 from web.keys import DESK
 from web.responses import json_response
@@ -39,8 +39,7 @@ async def obtain_token(request: web.Request) -> web.Response:
     return json_response(await start_session(desk.db, desk.settings, user))
 
 
-async def availability(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def availability(request: web.Request, user: User) -> web.Response:
     if request.method == "POST":
         body = await json_body(request, AvailabilityUpdate)
         user = await set_availability(
@@ -51,8 +50,7 @@ async def availability(request: web.Request) -> web.Response:
     return json_response({"is_available": user.is_available, "capacity": user.capacity})
 
 
-async def me(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def me(request: web.Request, user: User) -> web.Response:
     if request.method == "PATCH":
         body = await json_body(request, MeUpdate)
         async with request.app[DESK].db.writer() as session:

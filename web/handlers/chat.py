@@ -8,7 +8,7 @@ from desk.blobs import blob_path
 from desk.chat import messages, rooms
 from desk.chat.events import for_reader
 from desk.errors import ValidationFailed
-from web.auth import require_user
+from desk.models import User
 from web.handlers.common import body_and_files, json_body, page, path_id, whole_list
 from web.handlers.tickets import download
 from web.keys import DESK
@@ -24,15 +24,13 @@ from web.schemas import (
 )
 
 
-async def rooms_list(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def rooms_list(request: web.Request, user: User) -> web.Response:
     q = RoomListQuery.model_validate(dict(request.query))
     found = await rooms.list_rooms(request.app[DESK].db, user, q.project)
     return whole_list(found)
 
 
-async def room_create(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def room_create(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, RoomCreate)
     desk = request.app[DESK]
     room, created = await rooms.create_room(
@@ -48,27 +46,24 @@ async def room_create(request: web.Request) -> web.Response:
     )
 
 
-async def room_get(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def room_get(request: web.Request, user: User) -> web.Response:
     return json_response(await rooms.get_room(request.app[DESK].db, user, path_id(request)))
 
 
-async def room_delete(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def room_delete(request: web.Request, user: User) -> web.Response:
     await rooms.delete_room(request.app[DESK], user, path_id(request))
     return web.Response(status=204)
 
 
-async def room_add(request: web.Request) -> web.Response:
-    return await _participant(request, present=True)
+async def room_add(request: web.Request, user: User) -> web.Response:
+    return await _participant(request, user, present=True)
 
 
-async def room_remove(request: web.Request) -> web.Response:
-    return await _participant(request, present=False)
+async def room_remove(request: web.Request, user: User) -> web.Response:
+    return await _participant(request, user, present=False)
 
 
-async def _participant(request: web.Request, *, present: bool) -> web.Response:
-    user = await require_user(request)
+async def _participant(request: web.Request, user: User, *, present: bool) -> web.Response:
     body = await json_body(request, ParticipantChange)
     desk = request.app[DESK]
     await rooms.set_participant(desk, user, path_id(request), body.user_id, present)
@@ -77,14 +72,12 @@ async def _participant(request: web.Request, *, present: bool) -> web.Response:
     )
 
 
-async def room_mark_read(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def room_mark_read(request: web.Request, user: User) -> web.Response:
     await rooms.mark_read(request.app[DESK].db, user, path_id(request))
     return json_response({"room": path_id(request), "unread_count": 0})
 
 
-async def messages_list(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def messages_list(request: web.Request, user: User) -> web.Response:
     q = ChatListQuery.model_validate(dict(request.query))
     count, found, more = await messages.list_messages(
         request.app[DESK].db,
@@ -97,8 +90,7 @@ async def messages_list(request: web.Request) -> web.Response:
     return page(request, q.page, count, [for_reader(m, user) for m in found], more)
 
 
-async def message_create(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def message_create(request: web.Request, user: User) -> web.Response:
     body, uploads = await body_and_files(request, ChatMessageCreate)
     if len(uploads) > 1:
         raise ValidationFailed("one file per chat message", field="files")
@@ -108,36 +100,32 @@ async def message_create(request: web.Request) -> web.Response:
     return json_response(for_reader(data, user), status=201)
 
 
-async def message_edit(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def message_edit(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, ChatMessageEdit)
     data = await messages.edit(request.app[DESK], user, path_id(request), body.body)
     return json_response(for_reader(data, user))
 
 
-async def message_delete(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def message_delete(request: web.Request, user: User) -> web.Response:
     await messages.remove(request.app[DESK], user, path_id(request))
     return web.Response(status=204)
 
 
-async def reaction_add(request: web.Request) -> web.Response:
-    return await _reaction(request, add=True)
+async def reaction_add(request: web.Request, user: User) -> web.Response:
+    return await _reaction(request, user, add=True)
 
 
-async def reaction_remove(request: web.Request) -> web.Response:
-    return await _reaction(request, add=False)
+async def reaction_remove(request: web.Request, user: User) -> web.Response:
+    return await _reaction(request, user, add=False)
 
 
-async def _reaction(request: web.Request, *, add: bool) -> web.Response:
-    user = await require_user(request)
+async def _reaction(request: web.Request, user: User, *, add: bool) -> web.Response:
     body = await json_body(request, ReactionChange)
     data = await messages.react(request.app[DESK], user, path_id(request), body.emoji, add)
     return json_response(for_reader(data, user))
 
 
-async def message_file(request: web.Request) -> web.StreamResponse:
-    user = await require_user(request)
+async def message_file(request: web.Request, user: User) -> web.StreamResponse:
     desk = request.app[DESK]
     message = await messages.message_file(desk.db, user, path_id(request))
     assert message.file_sha256 is not None

@@ -12,8 +12,6 @@ well as in the two headers."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import time
@@ -21,8 +19,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import BodyPartReader, web
 
-from desk.auth.api_keys import authenticate_key
-from desk.errors import DeskError, NotAuthenticated, ValidationFailed
+from desk.errors import DeskError, ValidationFailed
 from desk.intake import Envelope
 from desk.mail import providers
 from desk.uploads import UploadTooLarge
@@ -30,7 +27,7 @@ from web.keys import DESK, RECEIVER
 from web.responses import json_response
 
 log = logging.getLogger(__name__)
-INBOUND_SCOPE = "inbound:write"
+INBOUND_SCOPE = "inbound:write"  # the API key scope the route table asks for
 
 
 class NotStored(DeskError):
@@ -38,30 +35,7 @@ class NotStored(DeskError):
     status = 503
 
 
-async def require_key(request: web.Request, scope: str) -> None:
-    """An integration's API key: `Authorization: Bearer <key>`, `X-Api-Key: <key>`, or the
-    password of HTTP Basic auth (for providers that only know credentials in a URL)."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    key = request.headers.get("X-Api-Key", "")
-    if scheme.lower() == "bearer":
-        key = value
-    elif scheme.lower() == "basic":
-        key = _basic_password(value)
-    if not key.strip():
-        raise NotAuthenticated("send the API key as Authorization: Bearer <key> or X-Api-Key")
-    await authenticate_key(request.app[DESK].db, key.strip(), scope)
-
-
-def _basic_password(value: str) -> str:
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise NotAuthenticated("the Basic credentials are not valid base64") from None
-    return decoded.partition(":")[2]
-
-
 async def inbound_mime(request: web.Request) -> web.Response:
-    await require_key(request, INBOUND_SCOPE)
     raw = await _read_body(request, request.app[DESK].settings.max_message_bytes)
     if not raw.strip():
         raise ValidationFailed("the body must be a raw RFC 5322 message", field="body")
@@ -77,7 +51,6 @@ async def inbound_mailgun(request: web.Request) -> web.Response:
 
 
 async def inbound_postmark(request: web.Request) -> web.Response:
-    await require_key(request, INBOUND_SCOPE)
     body = await _read_body(request, request.app[DESK].settings.smtp_size_limit)
     try:
         payload = json.loads(body)
@@ -88,7 +61,6 @@ async def inbound_postmark(request: web.Request) -> web.Response:
 
 
 async def inbound_sendgrid(request: web.Request) -> web.Response:
-    await require_key(request, INBOUND_SCOPE)
     fields = await _read_form(request, request.app[DESK].settings.smtp_size_limit)
     raw, rcpts = providers.sendgrid_raw(fields)
     return await _store(request, raw, rcpts, "sendgrid")

@@ -5,30 +5,27 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk.jobs.runs import list_jobs
+from desk.models import User
 from desk.webhooks import subscriptions as subs
 from desk.webhooks.queue import redeliver
-from web.auth import require_admin
 from web.handlers.common import json_body, page, path_id, whole_list
 from web.keys import DESK
 from web.responses import json_response
 from web.schemas import PageQuery, WebhookCreate, WebhookUpdate
 
 
-async def jobs_list(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def jobs_list(request: web.Request, caller: User) -> web.Response:
     return whole_list(await list_jobs(request.app[DESK].db))
 
 
-async def webhooks_list(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def webhooks_list(request: web.Request, caller: User) -> web.Response:
     q = PageQuery.model_validate(dict(request.query))
     count, found = await subs.list_page(request.app[DESK], (q.page - 1) * q.page_size, q.page_size)
     more = (q.page - 1) * q.page_size + len(found) < count
     return page(request, q.page, count, [subs.subscription_data(s) for s in found], more)
 
 
-async def webhooks_create(request: web.Request) -> web.Response:
-    admin = await require_admin(request)
+async def webhooks_create(request: web.Request, admin: User) -> web.Response:
     body = await json_body(request, WebhookCreate)
     sub = await subs.create(
         request.app[DESK],
@@ -42,8 +39,7 @@ async def webhooks_create(request: web.Request) -> web.Response:
     return json_response(subs.subscription_data(sub, with_secret=True), status=201)
 
 
-async def webhook_detail(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def webhook_detail(request: web.Request, caller: User) -> web.Response:
     desk, sub_id = request.app[DESK], path_id(request)
     if request.method == "DELETE":
         await subs.remove(desk, sub_id)
@@ -55,8 +51,7 @@ async def webhook_detail(request: web.Request) -> web.Response:
     return json_response(subs.subscription_data(await subs.get(desk, sub_id)))
 
 
-async def deliveries_list(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def deliveries_list(request: web.Request, caller: User) -> web.Response:
     q = PageQuery.model_validate(dict(request.query))
     offset = (q.page - 1) * q.page_size
     count, found = await subs.deliveries_page(
@@ -65,7 +60,6 @@ async def deliveries_list(request: web.Request) -> web.Response:
     return page(request, q.page, count, found, offset + len(found) < count)
 
 
-async def delivery_redeliver(request: web.Request) -> web.Response:
-    await require_admin(request)
+async def delivery_redeliver(request: web.Request, caller: User) -> web.Response:
     delivery = await redeliver(request.app[DESK].db, path_id(request), path_id(request, "d"))
     return json_response({"id": delivery.id, "state": delivery.state}, status=202)

@@ -23,7 +23,6 @@ from desk.tickets.queries import (
     visible_attachment,
 )
 from desk.tickets.service import create_ticket, post_message
-from web.auth import require_user
 from web.handlers.common import body_and_files, json_body, page, page_data, path_id, whole_list
 from web.keys import COUNTS, DESK, RESPONSES
 from web.responses import json_response
@@ -38,9 +37,7 @@ from web.schemas import (
 )
 
 
-async def ticket_list(request: web.Request) -> web.Response:
-    user = await require_user(request)
-
+async def ticket_list(request: web.Request, user: User) -> web.Response:
     async def build() -> dict[str, Any]:
         q = TicketListQuery.model_validate(dict(request.query))
         offset = (q.page - 1) * q.page_size
@@ -57,9 +54,8 @@ async def ticket_list(request: web.Request) -> web.Response:
     return await request.app[RESPONSES].json(request, user, build)
 
 
-async def ticket_search(request: web.Request) -> web.Response:
+async def ticket_search(request: web.Request, user: User) -> web.Response:
     """Best match first; the same filters and access as the list, archived included."""
-    user = await require_user(request)
     q = TicketSearchQuery.model_validate(dict(request.query))
     offset = (q.page - 1) * q.page_size
     count, results, more = await search_tickets(
@@ -86,8 +82,7 @@ def _filter(q: TicketListQuery) -> TicketFilter:
     )
 
 
-async def ticket_create(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def ticket_create(request: web.Request, user: User) -> web.Response:
     body, uploads = await body_and_files(request, TicketCreate)
     desk = request.app[DESK]
     ticket = await create_ticket(
@@ -102,15 +97,13 @@ async def ticket_create(request: web.Request) -> web.Response:
     return json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
 
 
-async def ticket_get(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def ticket_get(request: web.Request, user: User) -> web.Response:
     return await request.app[RESPONSES].json(
         request, user, lambda: ticket_detail(request.app[DESK].db, user, path_id(request))
     )
 
 
-async def ticket_update(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def ticket_update(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, TicketUpdate)
     desk = request.app[DESK]
     ticket = await workflow.update(
@@ -119,32 +112,29 @@ async def ticket_update(request: web.Request) -> web.Response:
     return json_response(await ticket_detail(desk.db, user, ticket.id))
 
 
-async def ticket_set_status(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def ticket_set_status(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, StatusChange)
     desk = request.app[DESK]
     ticket = await workflow.set_status(desk, user, path_id(request), body.status)
     return json_response(await ticket_detail(desk.db, user, ticket.id))
 
 
-async def ticket_assign(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def ticket_assign(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, Assignment)
     desk = request.app[DESK]
     ticket = await workflow.assign(desk, user, path_id(request), body.assigned_agent)
     return await _after_change(request, user, ticket.id)
 
 
-async def ticket_archive(request: web.Request) -> web.Response:
-    return await _archive(request, archived=True)
+async def ticket_archive(request: web.Request, user: User) -> web.Response:
+    return await _archive(request, user, archived=True)
 
 
-async def ticket_unarchive(request: web.Request) -> web.Response:
-    return await _archive(request, archived=False)
+async def ticket_unarchive(request: web.Request, user: User) -> web.Response:
+    return await _archive(request, user, archived=False)
 
 
-async def _archive(request: web.Request, *, archived: bool) -> web.Response:
-    user = await require_user(request)
+async def _archive(request: web.Request, user: User, *, archived: bool) -> web.Response:
     ticket = await workflow.archive(request.app[DESK], user, path_id(request), archived)
     return await _after_change(request, user, ticket.id)
 
@@ -159,14 +149,12 @@ async def _after_change(request: web.Request, user: User, ticket_id: int) -> web
     return json_response(detail)
 
 
-async def ticket_history_list(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def ticket_history_list(request: web.Request, user: User) -> web.Response:
     changes = await ticket_history(request.app[DESK].db, user, path_id(request))
     return whole_list(changes)
 
 
-async def message_create(request: web.Request) -> web.Response:
-    user = await require_user(request)
+async def message_create(request: web.Request, user: User) -> web.Response:
     ticket_id = path_id(request)
     body, uploads = await body_and_files(request, MessageCreate)
     message = await post_message(
@@ -179,9 +167,8 @@ async def message_create(request: web.Request) -> web.Response:
     return json_response(data, status=201)
 
 
-async def attachment_download(request: web.Request) -> web.StreamResponse:
+async def attachment_download(request: web.Request, user: User) -> web.StreamResponse:
     """Served as a download, never rendered by the browser in our origin."""
-    user = await require_user(request)
     desk = request.app[DESK]
     attachment = await visible_attachment(desk.db, user, path_id(request))
     path = blob_path(desk.settings.attachments_dir, attachment.sha256)
@@ -203,7 +190,6 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-async def ai_draft(request: web.Request) -> web.Response:
+async def ai_draft(request: web.Request, user: User) -> web.Response:
     """A draft only: the agent edits it and sends it as a normal reply."""
-    user = await require_user(request)
     return json_response(await draft_reply(request.app[DESK], user, path_id(request)))
