@@ -44,7 +44,6 @@ class Settings:
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 30.0
-    response_cache_entries: int = 256
 
     @property
     def support_domain(self) -> str:
@@ -117,7 +116,6 @@ def load_settings(
         gemini_model=env.get("POSTDESK_GEMINI_MODEL", "").strip() or "gemini-2.5-flash",
         gemini_base_url=env.get("POSTDESK_GEMINI_BASE_URL", "").strip() or None,
         gemini_timeout_seconds=_float(env, "POSTDESK_GEMINI_TIMEOUT_SECONDS", 30.0),
-        response_cache_entries=_int(env, "POSTDESK_RESPONSE_CACHE_ENTRIES", 256),
     )
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from desk.auth.sessions import check_caller
+from desk.auth.sessions import session_user
 from desk.errors import NotAuthenticated, PermissionDenied
 from desk.models import Role, User
 from web.keys import DESK
-from web.responses import SNAPSHOT
 
 
 async def require_admin(request: web.Request) -> User:
@@ -25,6 +24,4 @@ async def require_user(request: web.Request) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send Authorization: Bearer <access token>")
     desk = request.app[DESK]
-    caller = await check_caller(desk.db, desk.settings, token.strip())
-    request[SNAPSHOT] = caller.snapshot  # for answers remembered per database state
-    return caller.user
+    return await session_user(desk.db, desk.settings, token.strip())
