@@ -14,6 +14,7 @@ PostgreSQL ids come from sequences, which never go back: nothing to do.
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
@@ -44,10 +45,20 @@ def downgrade() -> None:
 
 
 def _rebuild(*, autoincrement: bool) -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
         return
     for table in TABLES:
+        # Dropping the old table drops its triggers (chat messages keep their full-text
+        # index up to date by triggers, migration 0011): made again on the new one.
+        triggers = bind.execute(
+            sa.text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"),
+            {"t": table},
+        ).scalars()
+        remade = list(triggers)
         with op.batch_alter_table(
             table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}
         ):
             pass
+        for sql in remade:
+            op.execute(sql)
