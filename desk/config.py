@@ -49,7 +49,6 @@ class Settings:
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 30.0
-    response_cache_entries: int = 256
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -130,7 +129,6 @@ def load_settings(
         gemini_model=env.get("POSTDESK_GEMINI_MODEL", "").strip() or "gemini-2.5-flash",
         gemini_base_url=env.get("POSTDESK_GEMINI_BASE_URL", "").strip() or None,
         gemini_timeout_seconds=_float(env, "POSTDESK_GEMINI_TIMEOUT_SECONDS", 30.0),
-        response_cache_entries=_int(env, "POSTDESK_RESPONSE_CACHE_ENTRIES", 256),
     )
 
 

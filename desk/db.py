@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import importlib.resources
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Column,
     Connection,
-    Dialect,
-    Executable,
-    String,
+    Insert,
     event,
     func,
     inspect,
-    make_url,
     select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.sqlite import Insert
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,13 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.util import LRUCache
-
-_PASSED = object()  # a parameter's value comes from the caller, not the statement
 
 MIGRATION_LOCK_ID = 0x706F7374  # "post": one migrator at a time across replicas
 
@@ -57,32 +45,6 @@ SEARCH_SETTINGS = {
     "jit": "off",
     "random_page_cost": "1.1",
 }
-
-
-# The per-request reads of Database.fetch are key lookups and index walks whose plans do
-# not depend on the values: planning each call anew cost PostgreSQL more than running it
-# (1-3 ms against 1 ms for a page of 50). Each statement is planned once per connection.
-FAST_READ_SETTINGS = {"plan_cache_mode": "force_generic_plan", "jit": "off"}
-
-
-class data_snapshot(FunctionElement[str]):
-    """Which committed writes a statement sees. On PostgreSQL, the snapshot's text
-    (`xmin:xmax:in-progress ids`, cluster-wide): the same text means the same data visible,
-    and any write that commits anywhere changes it. NULL on SQLite, which has no such value
-    across connections: nothing is remembered by it there."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(data_snapshot)
-def _no_snapshot(element: data_snapshot, compiler: SQLCompiler, **kw: Any) -> str:
-    return "NULL"
-
-
-@compiles(data_snapshot, "postgresql")
-def _pg_snapshot(element: data_snapshot, compiler: SQLCompiler, **kw: Any) -> str:
-    return "pg_current_snapshot()::text"
 
 
 class Database:
@@ -129,12 +91,6 @@ class Database:
         self._search = self._read
         if not self.is_sqlite:
             self._search = async_sessionmaker(self.search_engine, expire_on_commit=False)
-        self._driver_pool: asyncpg.Pool | None = None
-        self._driver_pool_lock = asyncio.Lock()
-        self._driver_sql: LRUCache[Executable, _Prepared] = LRUCache(1000)
-        # Told the SQL of each statement `fetch` sends past SQLAlchemy (whose own events see
-        # the rest): how a test or the benchmark counts statements per request.
-        self.fetch_listeners: list[Callable[[str], None]] = []
 
     @asynccontextmanager
     async def statement_writer(self) -> AsyncIterator[AsyncSession]:
@@ -169,50 +125,7 @@ class Database:
         async with self._search() as session:
             yield session
 
-    async def fetch(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
-        """Rows of a read on the hot path of every request (the caller check, list pages),
-        each addressed by column name. `statement` is built once and reused: every value
-        that varies is a named bound parameter, and each call must pass every name (a
-        reused statement never carries an earlier caller's value). On PostgreSQL its SQL
-        is compiled once and run straight on asyncpg, a third of the cost of SQLAlchemy's
-        execution per request; a statement with an IN list and every SQLite read go
-        through SQLAlchemy."""
-        prepared = self._prepared(statement)
-        missing = prepared.named - params.keys()
-        if missing:
-            raise KeyError(f"no value passed for {sorted(missing)}")
-        if prepared.sql is not None:
-            values = [params[name] if value is _PASSED else value for name, value in prepared.slots]
-            for listener in self.fetch_listeners:
-                listener(prepared.sql)
-            pool = self._driver_pool or await self._open_driver_pool()
-            async with pool.acquire() as conn:
-                return await conn.fetch(prepared.sql, *values)  # type: ignore[no-any-return]
-        async with self.read_engine.connect() as conn:
-            return (await conn.execute(statement, dict(params))).mappings().all()
-
-    def _prepared(self, statement: Executable) -> _Prepared:
-        found = self._driver_sql.get(statement)
-        if found is None:
-            found = self._driver_sql[statement] = _prepare(statement, self.read_engine.dialect)
-        return found
-
-    async def _open_driver_pool(self) -> asyncpg.Pool:
-        async with self._driver_pool_lock:
-            if self._driver_pool is None:
-                dsn = make_url(self.url).set(drivername="postgresql")
-                self._driver_pool = await asyncpg.create_pool(
-                    dsn.render_as_string(hide_password=False),
-                    min_size=1,
-                    max_size=20,
-                    reset=_keep_connection,
-                    server_settings=FAST_READ_SETTINGS,
-                )
-        return self._driver_pool
-
     async def dispose(self) -> None:
-        if self._driver_pool is not None:
-            await self._driver_pool.close()
         await self.write_engine.dispose()
         if self.is_sqlite:
             await self.read_engine.dispose()
@@ -221,46 +134,19 @@ class Database:
 
     async def migrate(self) -> None:
         """Apply every Alembic revision; `postdesk run` calls this before serving."""
-        async with self.write_engine.begin() as conn:
-            if not self.is_sqlite:
+        async with self.write_engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.run_sync(_upgrade_sqlite)
+                return
+            async with conn.begin():
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID}
                 )
-            await conn.run_sync(_upgrade)
+                await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A reused statement compiled for Database.fetch."""
-
-    named: frozenset[str]  # the parameters every call must pass
-    sql: str | None = None  # for the driver itself; None: run through SQLAlchemy
-    slots: tuple[tuple[str, Any], ...] = ()  # per parameter: its constant value, or _PASSED
-
-
-def _prepare(statement: Executable, dialect: Dialect) -> _Prepared:
-    compiled = statement.compile(dialect=dialect)
-    named = frozenset(name for name, bind in compiled.binds.items() if not bind.unique)
-    if dialect.name != "postgresql" or any(p.expanding for p in compiled.post_compile_params):
-        return _Prepared(named)
-    # Constants SQLAlchemy leaves to execution time (a literal) are rendered now; rendering
-    # wants a value for every parameter, which stands in for the ones each call passes.
-    stand_ins = statement.params(dict.fromkeys(named))  # type: ignore[attr-defined]
-    compiled = stand_ins.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    slots = tuple(
-        (name, _PASSED if name in named else compiled.binds[name].effective_value)
-        for name in compiled.positiontup or ()
-    )
-    return _Prepared(named, str(compiled), slots)
-
-
-async def _keep_connection(_conn: asyncpg.Connection) -> None:
-    """The fast read pool's connections only ever run single autocommit SELECTs, which leave
-    no session state behind: asyncpg's reset on release (one more round trip) is skipped."""
 
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Insert:
@@ -283,16 +169,40 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-class _SQLiteWriteSession(Session):
-    """A write session on SQLite that gives new rows their ids itself.
+def _upgrade_sqlite(connection: Connection) -> None:
+    """Migrations with foreign keys off, as SQLite's procedure for rebuilding a table asks:
+    dropping the old copy would otherwise delete, by cascade, every row that refers to it.
+    The pragma only takes effect outside a transaction, so it is set before BEGIN, and the
+    references are checked before the migration commits."""
+    _foreign_keys(connection, on=False)
+    try:
+        with connection.begin():
+            _upgrade(connection)
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left broken references: {broken[:5]}")
+    finally:
+        _foreign_keys(connection, on=True)
 
-    SQLite cannot tell which new id belongs to which row of a multi-row INSERT, so the ORM
-    inserts rows whose id the database assigns one statement at a time: a batch of 40 mails
-    took 176 INSERTs, at about 0.25 ms each through SQLAlchemy and aiosqlite, most of its
-    time. Every write transaction here holds SQLite's only write lock from its first
-    statement (BEGIN IMMEDIATE), so the largest id of a table cannot change under it: new
-    rows get the next ids, the same ones SQLite would have chosen (largest + 1; the tables
-    are not AUTOINCREMENT), and the ORM inserts each table's rows in one executemany."""
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Below SQLAlchemy, which would open a transaction first."""
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
+
+
+class _SQLiteWriteSession(Session):
+    """A write session on SQLite that gives new rows their ids itself, so that the ORM
+    inserts each table's new rows in one executemany.
+
+    Left to the database, those rows go in one INSERT each: SQLite cannot say which new id
+    belongs to which row of a multi-row INSERT, so SQLAlchemy sends them one at a time, and
+    a flush of a mail batch is mostly those round trips through aiosqlite. Every write
+    transaction here holds SQLite's only write lock from its first statement (BEGIN
+    IMMEDIATE), so no other writer can take an id meanwhile. Ids are never given twice:
+    the next one follows the largest ever given, which for a table whose rows can be
+    deleted (AUTOINCREMENT) SQLite keeps in `sqlite_sequence`, deleted rows included."""
 
 
 @event.listens_for(_SQLiteWriteSession, "before_flush")
@@ -310,16 +220,28 @@ def _hand_out_ids(session: Session, _context: Any, _instances: Any) -> None:
         if getattr(obj, key) is None:
             waiting.setdefault(column, []).append((obj, key))
     for column, objs in waiting.items():
-        largest = session.execute(select(func.max(column))).scalar() or 0
-        for following, (obj, key) in enumerate(objs, start=largest + 1):
+        for following, (obj, key) in enumerate(objs, start=_last_id_given(session, column) + 1):
             setattr(obj, key, following)
+
+
+def _last_id_given(session: Session, column: Column[Any]) -> int:
+    """The largest id the table has ever given: its largest row, or for an AUTOINCREMENT
+    table the larger of that and SQLite's own record (which a deleted row leaves behind)."""
+    largest = session.execute(select(func.max(column))).scalar() or 0
+    table = column.table
+    if table.dialect_options["sqlite"]["autoincrement"]:
+        recorded = session.execute(
+            text("SELECT seq FROM sqlite_sequence WHERE name = :name"), {"name": table.name}
+        ).scalar()
+        largest = max(largest, recorded or 0)
+    return int(largest)
 
 
 class _SQLiteCompiler(SQLiteCompiler):
     """SQLite's compiler, rendering table hints (`INDEXED BY`) that SQLAlchemy's own
     leaves out: the one way to steer SQLite's planner to an index for one statement."""
 
-    def get_from_hint_text(self, table: Any, text: str) -> str:
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
         return text
 
 

@@ -276,8 +276,7 @@ async def shared_team(shared_api: Api, shared_daemon: Running) -> Team:
 
 @pytest.fixture
 def read_statements(daemon: Running) -> Iterator[list[str]]:
-    """The SQL of every read the daemon sends from now on, by either path (SQLAlchemy's
-    engine or `Database.fetch` straight to the driver)."""
+    """The SQL of every statement the daemon's read engine runs from now on."""
     db, statements = daemon.desk.db, []
     engine = db.read_engine.sync_engine
 
@@ -285,10 +284,8 @@ def read_statements(daemon: Running) -> Iterator[list[str]]:
         statements.append(sql)
 
     event.listen(engine, "before_cursor_execute", seen)
-    db.fetch_listeners.append(statements.append)
     yield statements
     event.remove(engine, "before_cursor_execute", seen)
-    db.fetch_listeners.remove(statements.append)
 
 
 @pytest.fixture

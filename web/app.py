@@ -9,9 +9,8 @@ from desk.intake import Receiver
 from desk.tickets.counts import CountCache
 from web import live
 from web.errors import error_middleware
-from web.keys import COUNTS, DESK, RECEIVER, RESPONSES
+from web.keys import COUNTS, DESK, RECEIVER
 from web.openapi import openapi_json
-from web.responses import SnapshotResponses
 from web.routes import ROUTES
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
@@ -21,7 +20,6 @@ def create_app(desk: Desk) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[DESK] = desk
     app[COUNTS] = CountCache()
-    app[RESPONSES] = SnapshotResponses(desk.settings.response_cache_entries)
     app[RECEIVER] = Receiver(desk.db)
     live.install(app, desk)
     add_routes(app)

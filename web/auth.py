@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from desk.auth.api_keys import authenticate_key
-from desk.auth.sessions import check_caller
+from desk.auth.sessions import session_user
 from desk.errors import NotAuthenticated, PermissionDenied
 from desk.models import Role, User
 from web.keys import DESK
-from web.responses import SNAPSHOT
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CallerHandler = Callable[[web.Request, User], Awaitable[web.StreamResponse]]
@@ -54,9 +53,7 @@ async def require_user(request: web.Request) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send Authorization: Bearer <access token>")
     desk = request.app[DESK]
-    caller = await check_caller(desk.db, desk.settings, token.strip())
-    request[SNAPSHOT] = caller.snapshot  # for answers remembered per database state
-    return caller.user
+    return await session_user(desk.db, desk.settings, token.strip())
 
 
 async def require_key(request: web.Request, scope: str) -> None:

@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, false, or_, true
+from sqlalchemy import ColumnElement, false, or_, true
 
 from desk.events.types import Event
 from desk.models import MessageKind, Role, Ticket, TicketMessage, User
 
 
 def ticket_filter(user: User) -> ColumnElement[bool]:
-    """SQL condition for the tickets `user` may see. Who the viewer is enters as named
-    parameters (`viewer_params`), so a statement built for one viewer serves every viewer
-    of the same kind (visibility) with their own values."""
+    """SQL condition for the tickets `user` may see."""
     kind = visibility(user)
-    viewer: BindParameter[int] = bindparam("viewer_id", user.id)
     if kind == "nobody":
         return false()
     if kind == "all":
         return true()
     if kind == "agent":
-        return or_(Ticket.assigned_agent_id == viewer, Ticket.assigned_agent_id.is_(None))
+        return or_(Ticket.assigned_agent_id == user.id, Ticket.assigned_agent_id.is_(None))
     if kind == "company":
-        company: BindParameter[int | None] = bindparam("viewer_company_id", user.company_id)
-        return or_(Ticket.customer_id == viewer, Ticket.company_id == company)
-    return Ticket.customer_id == viewer
+        return or_(Ticket.customer_id == user.id, Ticket.company_id == user.company_id)
+    return Ticket.customer_id == user.id
 
 
 def visibility(user: User) -> str:
@@ -37,10 +33,6 @@ def visibility(user: User) -> str:
     if user.is_company_admin and user.company_id is not None:
         return "company"
     return "own"
-
-
-def viewer_params(user: User) -> dict[str, int | None]:
-    return {"viewer_id": user.id, "viewer_company_id": user.company_id}
 
 
 def can_see_ticket(user: User, ticket: Ticket) -> bool:
@@ -91,8 +83,9 @@ def is_own_event(user: User, event: Event) -> bool:
     ticket = event.data.get("ticket")
     if ticket is None or not can_see_event(user, event):
         return False
-    owner: int | None = ticket["assigned_agent_id" if user.is_staff else "customer_id"]
-    return owner == user.id
+    if user.is_staff:
+        return ticket["assigned_agent_id"] == user.id
+    return ticket["customer_id"] == user.id
 
 
 def message_filter(user: User) -> ColumnElement[bool]:

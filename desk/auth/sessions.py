@@ -4,14 +4,12 @@ detection), and the per-request check that a token's session and user are still 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import select
 
 from desk.auth.tokens import decode, issue_pair
 from desk.config import Settings
-from desk.db import Database, data_snapshot
+from desk.db import Database
 from desk.errors import NotAuthenticated
 from desk.models import AuthSession, User, utcnow
 
@@ -53,38 +51,23 @@ async def end_session(db: Database, settings: Settings, refresh_token: str) -> N
             login.revoked_at, login.revoked_reason = utcnow(), "logout"
 
 
-# The caller of a request: one statement, built once, checks both the user and the session
-# and tells which database state it saw.
-CALLER = (
-    select(
-        *User.__table__.columns,
-        AuthSession.revoked_at.label("session_revoked_at"),
-        data_snapshot().label("data_snapshot"),
-    )
-    .join(AuthSession, AuthSession.user_id == User.id)
-    .where(User.id == bindparam("user_id"), AuthSession.id == bindparam("session_id"))
-)
-USER_COLUMNS = tuple(c.key for c in User.__table__.columns)
-
-
-@dataclass(frozen=True)
-class Caller:
-    user: User
-    snapshot: str | None  # the database state the check saw (`data_snapshot`)
-
-
 async def session_user(db: Database, settings: Settings, access_token: str) -> User:
-    return (await check_caller(db, settings, access_token)).user
-
-
-async def check_caller(db: Database, settings: Settings, access_token: str) -> Caller:
-    """The caller of a request, checked against the database on every request."""
+    """The caller of a request, checked against the database on every request: a
+    deactivated account or an ended session is shut out at once."""
     claims = decode(settings, access_token, "access")
-    rows = await db.fetch(CALLER, {"user_id": int(claims["sub"]), "session_id": claims["sid"]})
-    if not rows or rows[0]["session_revoked_at"] is not None:
+    async with db.reader() as session:
+        found = (
+            await session.execute(
+                select(User, AuthSession.revoked_at)
+                .join(AuthSession, AuthSession.user_id == User.id)
+                .where(User.id == int(claims["sub"]), AuthSession.id == claims["sid"])
+            )
+        ).first()
+    if found is None:
         raise NotAuthenticated("this session has ended; log in again")
-    user = User(**{key: rows[0][key] for key in USER_COLUMNS})
-    make_transient_to_detached(user)  # as if loaded by a session that has closed
+    user, revoked_at = found
+    if revoked_at is not None:
+        raise NotAuthenticated("this session has ended; log in again")
     if not user.is_active:
         raise NotAuthenticated("this account is not active")
-    return Caller(user, rows[0]["data_snapshot"])
+    return user

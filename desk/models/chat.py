@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from desk.models.base import Base, UTCDateTime, utcnow
+from desk.models.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class ChatRoom(Base):
     __tablename__ = "chat_rooms"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
@@ -37,7 +38,7 @@ class ChatParticipant(Base):
 
 class ChatMessage(Base):
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_room", "room_id", "id"),)
+    __table_args__ = (Index("ix_chat_messages_room", "room_id", "id"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[int] = mapped_column(ForeignKey("chat_rooms.id", ondelete="CASCADE"))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from desk.models.base import Base, UTCDateTime, utcnow
+from desk.models.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 # BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -17,7 +17,7 @@ EventId = BigInteger().with_variant(Integer(), "sqlite")
 
 class EventRecord(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_ticket", "ticket_id", "id"),)
+    __table_args__ = (Index("ix_events_ticket", "ticket_id", "id"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(64))

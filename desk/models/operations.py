@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from desk.models.base import Base, UTCDateTime, utcnow
+from desk.models.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class JobRun(Base):
@@ -52,6 +52,7 @@ class ImapMailbox(Base):
 
 class WebhookSubscription(Base):
     __tablename__ = "webhook_subscriptions"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
@@ -79,6 +80,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
         Index("ix_webhook_deliveries_subscription", "subscription_id", "id"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -100,7 +102,7 @@ class WebhookDelivery(Base):
 
 class WebhookAttempt(Base):
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(

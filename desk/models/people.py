@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from desk.models.base import Base, UTCDateTime, utcnow
+from desk.models.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -71,6 +71,7 @@ class OtpCode(Base):
     row dies after 10 minutes or 5 wrong tries, the verification after 30 minutes or one use."""
 
     __tablename__ = "otp_codes"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320), index=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -23,8 +22,8 @@ from desk.tickets.queries import (
     visible_attachment,
 )
 from desk.tickets.service import create_ticket, post_message
-from web.handlers.common import body_and_files, json_body, page, page_data, path_id, whole_list
-from web.keys import COUNTS, DESK, RESPONSES
+from web.handlers.common import body_and_files, json_body, page, path_id, whole_list
+from web.keys import COUNTS, DESK
 from web.responses import json_response
 from web.schemas import (
     Assignment,
@@ -38,20 +37,17 @@ from web.schemas import (
 
 
 async def ticket_list(request: web.Request, user: User) -> web.Response:
-    async def build() -> dict[str, Any]:
-        q = TicketListQuery.model_validate(dict(request.query))
-        offset = (q.page - 1) * q.page_size
-        found = await list_tickets(
-            request.app[DESK].db,
-            user,
-            _filter(q),
-            offset=offset,
-            limit=q.page_size,
-            counts=request.app[COUNTS],
-        )
-        return page_data(request, q.page, found.count, found.results, found.has_more)
-
-    return await request.app[RESPONSES].json(request, user, build)
+    q = TicketListQuery.model_validate(dict(request.query))
+    offset = (q.page - 1) * q.page_size
+    found = await list_tickets(
+        request.app[DESK].db,
+        user,
+        _filter(q),
+        offset=offset,
+        limit=q.page_size,
+        counts=request.app[COUNTS],
+    )
+    return page(request, q.page, found.count, found.results, found.has_more)
 
 
 async def ticket_search(request: web.Request, user: User) -> web.Response:
@@ -98,9 +94,7 @@ async def ticket_create(request: web.Request, user: User) -> web.Response:
 
 
 async def ticket_get(request: web.Request, user: User) -> web.Response:
-    return await request.app[RESPONSES].json(
-        request, user, lambda: ticket_detail(request.app[DESK].db, user, path_id(request))
-    )
+    return json_response(await ticket_detail(request.app[DESK].db, user, path_id(request)))
 
 
 async def ticket_update(request: web.Request, user: User) -> web.Response:

@@ -1,0 +1,51 @@
+"""Ids are never given twice: a client holding the id of a deleted row must never find
+another row under it, on SQLite (which would otherwise give the newest deleted id again)
+as on PostgreSQL."""
+
+from __future__ import annotations
+
+from tests.people import Team
+
+
+async def _say(team: Team, room: int, body: str) -> int:
+    status, message = await team.call(
+        "agent1", "POST", "/api/chat/messages/", json={"room": room, "body": body}
+    )
+    assert status == 201, message
+    return int(message["id"])
+
+
+async def test_a_deleted_chat_message_id_is_never_given_again(team: Team):
+    status, room = await team.call(
+        "agent1",
+        "POST",
+        "/api/chat/rooms/",
+        json={"name": "ops", "type": "group", "participant_ids": [team.id("agent2")]},
+    )
+    assert status == 201, room
+    first = await _say(team, room["id"], "first")
+    newest = await _say(team, room["id"], "second")
+    status, _ = await team.call("agent1", "DELETE", f"/api/chat/messages/{newest}/")
+    assert status == 204
+    again = await _say(team, room["id"], "third")
+    assert again not in (first, newest) and again > newest
+    status, listed = await team.call("agent1", "GET", f"/api/chat/messages/?room={room['id']}")
+    assert status == 200
+    assert [m["id"] for m in listed["results"]] == [again, first]  # newest first
+
+
+async def test_a_deleted_room_id_is_never_given_again(team: Team):
+    async def make(name: str) -> int:
+        status, room = await team.call(
+            "agent1",
+            "POST",
+            "/api/chat/rooms/",
+            json={"name": name, "type": "group", "participant_ids": [team.id("agent2")]},
+        )
+        assert status == 201, room
+        return int(room["id"])
+
+    gone = await make("short-lived")
+    assert (await team.call("agent1", "DELETE", f"/api/chat/rooms/{gone}/"))[0] == 204
+    assert await make("next") > gone
+    assert (await team.call("agent1", "GET", f"/api/chat/rooms/{gone}/"))[0] == 404
