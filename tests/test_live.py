@@ -140,9 +140,9 @@ async def test_notifications_socket_carries_my_events(team: Team, live: Live):
 async def test_slow_client_is_closed_and_others_keep_going(team: Team, live: Live, monkeypatch):
     """A client that stops reading fills its socket buffers, then its queue: it is closed
     with 4008 while a client that reads gets every event."""
-    import web.live
+    import web.realtime.hub
 
-    monkeypatch.setattr(web.live, "QUEUE_SIZE", 4)
+    monkeypatch.setattr(web.realtime.hub, "QUEUE_SIZE", 4)
     t = await team.open_ticket("carol", "Busy")
     # The slow client's receive buffer is kept small, so its backlog reaches the server.
     small = aiohttp.TCPConnector(socket_factory=_small_receive_buffer)
