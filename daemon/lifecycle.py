@@ -1,5 +1,6 @@
 """The composition root of `postdesk run`: builds every part in one AsyncExitStack, in the
-order mail flows, and tears them down in reverse on SIGTERM/SIGINT."""
+order mail flows, subscribes every listener of the event bus in one function
+(subscribe_listeners), and tears the parts down in reverse on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from typing import Any
 
 from daemon.imap import ImapPoller
 from daemon.inbound_worker import run_inbound_worker
-from daemon.outbound.sender import run_sender
-from daemon.scheduler import Scheduler
+from daemon.outbound.sender import MAY_QUEUE_MAIL, run_sender
+from daemon.scheduler import ASSIGN_TRIGGERS, Scheduler
 from daemon.smtp import start_smtp
 from daemon.webhook_sender import client_session, run_webhook_sender
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings
 from desk.context import Component, Desk, open_desk
 from desk.errors import DeskError
+from desk.events import EventBus, Subscriber, waker
+from desk.events.types import STORED_KINDS
 from desk.intake import Receiver
 from desk.mail.parse import Limits
 from desk.waiting import stop_task
@@ -37,6 +40,30 @@ class Running:
     scheduler: Scheduler | None = None
     imap_pollers: list[ImapPoller] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+@dataclass
+class Listeners:
+    """What listens to the event bus in this process (which depends on its role)."""
+
+    outbox: asyncio.Event | None = None  # wakes the outbox sender
+    webhooks: asyncio.Event | None = None  # wakes the webhook sender
+    scheduler: Scheduler | None = None
+    components: list[Subscriber] = field(default_factory=list)  # the web's live hub
+
+
+def subscribe_listeners(bus: EventBus, listeners: Listeners) -> None:
+    """Every subscriber of the event bus, in one place: nothing subscribes itself. Each
+    hears only the kinds that concern it; the senders are woken early by them and poll
+    besides, so an event missed while starting costs at most a poll interval."""
+    if listeners.outbox is not None:
+        bus.subscribe(waker(listeners.outbox), MAY_QUEUE_MAIL)
+    if listeners.webhooks is not None:
+        bus.subscribe(waker(listeners.webhooks), STORED_KINDS)  # may have queued deliveries
+    if listeners.scheduler is not None:
+        bus.subscribe(listeners.scheduler.on_event, ASSIGN_TRIGGERS)
+    for listener in listeners.components:
+        bus.subscribe(listener)  # the live hub: every kind, to its sockets
 
 
 class ComponentMissing(DeskError):
@@ -62,6 +89,7 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(open_desk(settings))
         running = Running(desk=desk)
+        listeners = Listeners()
         if role in ("all", "smtp", "jobs"):  # parses inbound mail, composes outbound mail
             limits = Limits(cpu_seconds=settings.parse_cpu_seconds)
             pool = WorkerPool(limits, str(settings.attachments_dir))
@@ -69,16 +97,28 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
         if role in ("all", "smtp"):
             await _start_mail_intake(stack, running, pool)
         if role in ("all", "jobs"):
-            _spawn(stack, running, run_sender(desk, pool.compose), "outbox-sender")
-            http = await stack.enter_async_context(client_session(settings.webhook_allow_private))
-            _spawn(stack, running, run_webhook_sender(desk, http), "webhook-sender")
-            running.scheduler = Scheduler(desk, pool.compose, http)
-            await running.scheduler.start()
-            stack.push_async_callback(running.scheduler.stop)
+            await _start_jobs(stack, running, listeners, pool)
         for name, component in components.items():
             log.info("starting component %s", name)
-            await stack.enter_async_context(component(desk))
+            listener = await stack.enter_async_context(component(desk))
+            if listener is not None:
+                listeners.components.append(listener)
+        subscribe_listeners(desk.bus, listeners)
         yield running
+
+
+async def _start_jobs(
+    stack: AsyncExitStack, running: Running, listeners: Listeners, pool: WorkerPool
+) -> None:
+    """The outbox and webhook senders and the scheduled jobs."""
+    desk = running.desk
+    listeners.outbox, listeners.webhooks = asyncio.Event(), asyncio.Event()
+    _spawn(stack, running, run_sender(desk, pool.compose, listeners.outbox), "outbox-sender")
+    http = await stack.enter_async_context(client_session(desk.settings.webhook_allow_private))
+    _spawn(stack, running, run_webhook_sender(desk, http, listeners.webhooks), "webhook-sender")
+    running.scheduler = listeners.scheduler = Scheduler(desk, pool.compose, http)
+    await running.scheduler.start()
+    stack.push_async_callback(running.scheduler.stop)
 
 
 async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: WorkerPool) -> None:

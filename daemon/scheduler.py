@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -25,6 +26,8 @@ from daemon.outbound.transport import Relay
 from daemon.webhook_sender import deliver_due
 from desk.context import Desk
 from desk.events import Event
+from desk.events.people import AgentAvailability
+from desk.events.tickets import StatusChanged, TicketAssigned, TicketCreated
 from desk.jobs import runs
 from desk.jobs.assignment import assign_waiting
 from desk.jobs.housekeeping import archive_finished, clean_up
@@ -33,12 +36,7 @@ from desk.waiting import stop_task
 log = logging.getLogger(__name__)
 HOUR = 3600.0
 # Events after which auto-assignment may have something to do.
-ASSIGN_TRIGGERS = (
-    "ticket.created",
-    "ticket.assigned",
-    "ticket.status_changed",
-    "agent.availability",
-)
+ASSIGN_TRIGGERS = (TicketCreated, TicketAssigned, StatusChanged, AgentAvailability)
 TRIGGER_DELAY = 0.2  # let a burst of changes share one run
 
 
@@ -60,7 +58,7 @@ class Scheduler:
         self._running: set[str] = set()
         self._again: set[str] = set()
         self._kicked: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[object]] = set()  # runs in progress, to stop with us
+        self._tasks: set[asyncio.Task[Any]] = set()  # runs in progress, to stop with us
 
     def _specs(self, composer: Composer, http: aiohttp.ClientSession) -> list[JobSpec]:
         s = self.desk.settings
@@ -125,7 +123,6 @@ class Scheduler:
             await runs.register(
                 self.desk.db, spec.name, spec.description, spec.interval, self._next_run(spec.name)
             )
-        self.desk.bus.subscribe(self._on_event)
         self.kick("auto-assign")  # tickets may have waited while no scheduler ran
 
     async def stop(self) -> None:
@@ -150,7 +147,7 @@ class Scheduler:
         self._running.add(name)
         task = asyncio.current_task()
         if task is not None:
-            self._tasks.add(task)  # type: ignore[arg-type]
+            self._tasks.add(task)
         try:
             ran = await self._run_once(self.jobs[name])
             while name in self._again:
@@ -160,7 +157,7 @@ class Scheduler:
         finally:
             self._running.discard(name)
             if task is not None:
-                self._tasks.discard(task)  # type: ignore[arg-type]
+                self._tasks.discard(task)
 
     async def _run_once(self, spec: JobSpec) -> bool:
         db = self.desk.db
@@ -194,9 +191,9 @@ class Scheduler:
         task = asyncio.create_task(self.run(name), name=f"job-{name}")
         task.add_done_callback(_log_failure)
 
-    async def _on_event(self, event: Event) -> None:
-        if event.type in ASSIGN_TRIGGERS:
-            self.kick("auto-assign")
+    async def on_event(self, _event: Event) -> None:
+        """Subscribed (by the composition root) to ASSIGN_TRIGGERS only."""
+        self.kick("auto-assign")
 
 
 def _log_failure(task: asyncio.Task[bool]) -> None:

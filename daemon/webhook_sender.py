@@ -1,5 +1,5 @@
 """Delivers webhooks: claims due deliveries, POSTs each signed payload, logs the attempt.
-Woken by every committed change (it may have queued deliveries) and polling besides, so
+Woken by every stored event (its change may have queued deliveries) and polling besides, so
 retries fall due on time and deliveries queued by another replica are sent too.
 
 The HTTP client resolves names through `GuardedResolver`, which refuses private, loopback,
@@ -18,7 +18,6 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from desk.context import Desk
-from desk.events import Event
 from desk.waiting import still_running, wait_event
 from desk.webhooks.destinations import is_forbidden
 from desk.webhooks.queue import Due, Outcome, claim_due, record
@@ -88,13 +87,9 @@ async def _attempt(desk: Desk, http: aiohttp.ClientSession, due: Due) -> None:
     await record(desk.db, due, outcome, s.desk_name, s.support_address)
 
 
-async def run_webhook_sender(desk: Desk, http: aiohttp.ClientSession) -> None:
-    wake = asyncio.Event()
-
-    async def on_event(_event: Event) -> None:
-        wake.set()
-
-    desk.bus.subscribe(on_event)
+async def run_webhook_sender(desk: Desk, http: aiohttp.ClientSession, wake: asyncio.Event) -> None:
+    """Deliver until stopped: at once when `wake` is set (the composition root sets it on
+    every stored event), otherwise every POLL_SECONDS."""
     while still_running():
         wake.clear()
         try:

@@ -18,7 +18,7 @@ from desk.auth.ratelimit import (
 )
 from desk.config import Settings
 from desk.db import Database
-from desk.events import Event, EventBus, LocalBus
+from desk.events import Event, EventBus, LocalBus, Subscriber
 from desk.events.redis_bus import RedisBus
 from desk.models import EventRecord
 from desk.webhooks.queue import enqueue as enqueue_webhooks
@@ -55,7 +55,8 @@ async def store_events(session: AsyncSession, pending: list[PendingEvent]) -> li
     await session.flush()
     built = [e() if callable(e) else e for e in pending]
     rows = [
-        EventRecord(type=e.type, ticket_id=e.ticket_id, data=e.data, created_at=e.at) for e in built
+        EventRecord(type=e.type, ticket_id=e.ticket_id, data=e.data(), created_at=e.at)
+        for e in built
     ]
     session.add_all(rows)
     await session.flush()
@@ -65,8 +66,10 @@ async def store_events(session: AsyncSession, pending: list[PendingEvent]) -> li
 
 
 # A component (the web server, ...) is an async context manager factory taking the Desk:
-# entered when the daemon starts, exited in reverse order when it stops.
-Component = Callable[[Desk], AbstractAsyncContextManager[None]]
+# entered when the daemon starts, exited in reverse order when it stops. It yields the
+# subscriber it needs on the event bus (the web's live hub), or None; the daemon subscribes
+# it with every other listener, in one place (daemon.lifecycle.subscribe_listeners).
+Component = Callable[[Desk], AbstractAsyncContextManager[Subscriber | None]]
 
 
 @asynccontextmanager

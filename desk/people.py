@@ -13,7 +13,7 @@ from desk.companies import companies_for, get_company
 from desk.context import Desk
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from desk.events.types import AGENT_AVAILABILITY, Event
+from desk.events.people import AgentAvailability
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Role, Ticket, User
 
@@ -56,8 +56,9 @@ async def set_availability(
             row.is_available = is_available
         if capacity is not None:
             row.capacity = capacity
-        data = {"user_id": row.id, "is_available": row.is_available, "capacity": row.capacity}
-        events.append(Event(type=AGENT_AVAILABILITY, data=data))
+        events.append(
+            AgentAvailability(user_id=row.id, is_available=row.is_available, capacity=row.capacity)
+        )
     return row
 
 

@@ -3,12 +3,10 @@ socket was closed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.people import Team
 
@@ -57,12 +55,6 @@ async def closed_with(ws: aiohttp.ClientWebSocketResponse) -> int:
     message = await ws.receive(timeout=WS_TIMEOUT)
     assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), message
     return int(message.data if message.type == aiohttp.WSMsgType.CLOSE else ws.close_code or 0)
-
-
-async def nothing_more(ws: aiohttp.ClientWebSocketResponse, seconds: float = 0.5) -> None:
-    with pytest.raises(asyncio.TimeoutError):
-        message = await ws.receive(timeout=seconds)
-        pytest.fail(f"unexpected frame {message.data!r}")
 
 
 async def until(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict:

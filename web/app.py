@@ -7,10 +7,12 @@ from aiohttp import web
 from desk.context import Desk
 from desk.intake import Receiver
 from desk.tickets.counts import CountCache
-from web import live
 from web.errors import error_middleware
-from web.keys import COUNTS, DESK, RECEIVER
+from web.keys import COUNTS, DESK, HUB, RECEIVER
 from web.openapi import openapi_json
+from web.realtime.chat import chat_socket
+from web.realtime.hub import Hub
+from web.realtime.tickets import notifications_socket, ticket_socket
 from web.routes import ROUTES
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
@@ -21,15 +23,20 @@ def create_app(desk: Desk) -> web.Application:
     app[DESK] = desk
     app[COUNTS] = CountCache()
     app[RECEIVER] = Receiver(desk.db)
-    live.install(app, desk)
+    app[HUB] = Hub()  # subscribed to the bus by the daemon (web.server yields it)
+    app.on_shutdown.append(_close_sockets)
     add_routes(app)
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    app[HUB].close_all()
 
 
 def add_routes(app: web.Application) -> None:
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.endpoint())
     app.router.add_get("/api/openapi.json", openapi_json)
-    app.router.add_get("/ws/tickets/{id}/", live.ticket_socket)
-    app.router.add_get("/ws/notifications/", live.notifications_socket)
-    app.router.add_get("/ws/chat/{id}/", live.chat_socket)
+    app.router.add_get("/ws/tickets/{id}/", ticket_socket)
+    app.router.add_get("/ws/notifications/", notifications_socket)
+    app.router.add_get("/ws/chat/{id}/", chat_socket)

@@ -1,5 +1,6 @@
 """The web component the daemon starts (registered as an entry point, so the daemon never
-imports web/): serves create_app on POSTDESK_HTTP_HOST/PORT."""
+imports web/): serves create_app on POSTDESK_HTTP_HOST/PORT, and hands the daemon the live
+hub's subscriber, which it subscribes to the bus with every other listener."""
 
 from __future__ import annotations
 
@@ -10,19 +11,22 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from desk.context import Desk
+from desk.events import Subscriber
 from web.app import create_app
+from web.keys import HUB
 
 log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def serve(desk: Desk) -> AsyncIterator[None]:
-    runner = web.AppRunner(create_app(desk), access_log=None)
+async def serve(desk: Desk) -> AsyncIterator[Subscriber]:
+    app = create_app(desk)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, desk.settings.http_host, desk.settings.http_port)
     await site.start()
     log.info("HTTP listening on %s", ", ".join(str(a) for a in runner.addresses))
     try:
-        yield
+        yield app[HUB].on_event
     finally:
         await runner.cleanup()

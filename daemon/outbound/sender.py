@@ -10,13 +10,17 @@ from typing import Any
 
 from daemon.outbound.transport import PermanentSendError, Relay, TransientSendError
 from desk.context import Desk
-from desk.events import Event
+from desk.events.tickets import MessageCreated, StatusChanged, TicketAssigned
 from desk.mail.compose import UnsafeHeader
 from desk.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, settle_interrupted
 from desk.waiting import still_running, wait_event
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
+# The changes that may queue mail, so wake the sender: a new message (a reply, the
+# acknowledgement, the assignee's notice), a status change and an assignment (their notices).
+# Mail queued without an event (sign-in codes, a disabled webhook's notice) waits for the poll.
+MAY_QUEUE_MAIL = (MessageCreated, StatusChanged, TicketAssigned)
 
 
 Composer = Callable[[dict[str, Any], str], Awaitable[bytes]]
@@ -53,17 +57,13 @@ async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) 
         await mark_sent(desk.db, row.id, raw)
 
 
-async def run_sender(desk: Desk, composer: Composer) -> None:
+async def run_sender(desk: Desk, composer: Composer, wake: asyncio.Event) -> None:
+    """Send until stopped: at once when `wake` is set (the composition root sets it on the
+    events of MAY_QUEUE_MAIL), otherwise every POLL_SECONDS (retries falling due)."""
     if desk.settings.relay_url is None:
         log.warning("POSTDESK_RELAY_URL is not set: outgoing mail is kept in the outbox")
         return
     relay = Relay.from_url(desk.settings.relay_url)
-    wake = asyncio.Event()
-
-    async def on_event(_event: Event) -> None:
-        wake.set()  # a change was committed; it may have queued mail
-
-    desk.bus.subscribe(on_event)
     while still_running():
         wake.clear()
         try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_, true
 
-from desk.events.types import Event
+from desk.events.base import Event
+from desk.events.chat import ChatMention
+from desk.events.tickets import MessageCreated, TicketEvent
 from desk.models import MessageKind, Role, Ticket, TicketMessage, User
 
 
@@ -55,37 +57,32 @@ def can_see_ticket_fields(
     return customer_id == user.id
 
 
-def can_see_event(user: User, event: Event) -> bool:
+def can_see_event(user: User, event: TicketEvent) -> bool:
     """The REST rule applied to an event: its ticket as it is after the change, and never
     an internal note for a customer."""
     if not can_see_event_ticket(user, event):
         return False
-    message = event.data.get("message")
-    return user.is_staff or message is None or not message.get("is_internal")
+    note = isinstance(event, MessageCreated) and event.message.is_internal
+    return user.is_staff or not note
 
 
-def can_see_event_ticket(user: User, event: Event) -> bool:
+def can_see_event_ticket(user: User, event: TicketEvent) -> bool:
     """Whether `user` may see the event's ticket as it is after the change."""
-    ticket = event.data.get("ticket")
-    if ticket is None:
-        return user.is_active and user.role == Role.ADMIN
-    return can_see_ticket_fields(
-        user, ticket["customer_id"], ticket["assigned_agent_id"], ticket.get("company_id")
-    )
+    t = event.ticket
+    return can_see_ticket_fields(user, t.customer_id, t.assigned_agent_id, t.company_id)
 
 
 def is_own_event(user: User, event: Event) -> bool:
     """What /ws/notifications/ carries: for staff, what happens on tickets assigned to them
     (including being assigned one); for customers, what happens on their own tickets; and
     chat mentions of the user."""
-    if event.type == "chat.mention":
-        return user.is_active and event.data["user_id"] == user.id
-    ticket = event.data.get("ticket")
-    if ticket is None or not can_see_event(user, event):
+    if isinstance(event, ChatMention):
+        return user.is_active and event.user_id == user.id
+    if not isinstance(event, TicketEvent) or not can_see_event(user, event):
         return False
     if user.is_staff:
-        return ticket["assigned_agent_id"] == user.id
-    return ticket["customer_id"] == user.id
+        return event.ticket.assigned_agent_id == user.id
+    return event.ticket.customer_id == user.id
 
 
 def message_filter(user: User) -> ColumnElement[bool]:

@@ -5,15 +5,12 @@ the caller's rooms. `#123` carries a preview of ticket 123 to those who may see 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.chat.events import (
     MENTION,
-    chat_event,
-    message_data,
+    message_view,
     participant_ids,
     reactions_of,
     refs_in,
@@ -23,7 +20,16 @@ from desk.chat.rooms import member_room, require_staff
 from desk.context import Desk
 from desk.db import Database, insert_ignoring_conflicts
 from desk.errors import NotFound, PermissionDenied, ValidationFailed
-from desk.events import Event
+from desk.events.chat import (
+    ChatMention,
+    ChatMessageDeleted,
+    ChatMessageEdited,
+    ChatMessageNew,
+    ChatMessageView,
+    ReactionAdded,
+    ReactionRemoved,
+    UserTyping,
+)
 from desk.models import ChatMessage, ChatParticipant, ChatReaction, Role, User, utcnow
 from desk.search.engines import matches
 from desk.search.syntax import check
@@ -32,16 +38,16 @@ from desk.uploads import Upload
 MAX_BODY = 10_000
 
 
-async def _data(session: AsyncSession, m: ChatMessage) -> dict[str, Any]:
+async def _data(session: AsyncSession, m: ChatMessage) -> ChatMessageView:
     refs = await ticket_refs(session, [m.body])
-    return message_data(
+    return message_view(
         m, (await reactions_of(session, [m.id])).get(m.id, []), refs_in(m.body, refs)
     )
 
 
 async def post(
     desk: Desk, actor: User, room_id: int, body: str, upload: Upload | None = None
-) -> dict[str, Any]:
+) -> ChatMessageView:
     body = body.strip()
     if not body and upload is None:
         raise ValidationFailed("write something or attach a file", field="body")
@@ -58,14 +64,16 @@ async def post(
         await session.flush()
         members = await participant_ids(session, room_id)
         data = await _data(session, message)
-        events.append(chat_event("message_new", room_id, members, message=data))
+        events.append(ChatMessageNew(room_id=room_id, participant_ids=members, message=data))
         for user_id in await _mentioned(session, body, members, actor):
-            events.append(chat_event("mention", room_id, members, user_id=user_id, message=data))
+            events.append(
+                ChatMention(room_id=room_id, participant_ids=members, user_id=user_id, message=data)
+            )
     return data
 
 
 async def _mentioned(
-    session: AsyncSession, body: str, members: list[int], actor: User
+    session: AsyncSession, body: str, members: tuple[int, ...], actor: User
 ) -> list[int]:
     """Participants named by `@name`: their name without spaces or their email's local
     part, case-insensitive. Only participants: a mention never carries a message out."""
@@ -99,7 +107,7 @@ async def _own_message(
     return message
 
 
-async def edit(desk: Desk, actor: User, message_id: int, body: str) -> dict[str, Any]:
+async def edit(desk: Desk, actor: User, message_id: int, body: str) -> ChatMessageView:
     body = body.strip()
     if not body or len(body) > MAX_BODY:
         raise ValidationFailed(f"1 to {MAX_BODY} characters", field="body")
@@ -109,7 +117,9 @@ async def edit(desk: Desk, actor: User, message_id: int, body: str) -> dict[str,
         await session.flush()
         data = await _data(session, message)
         members = await participant_ids(session, message.room_id)
-        events.append(chat_event("message_edited", message.room_id, members, message=data))
+        events.append(
+            ChatMessageEdited(room_id=message.room_id, participant_ids=members, message=data)
+        )
     return data
 
 
@@ -120,11 +130,13 @@ async def remove(desk: Desk, actor: User, message_id: int) -> None:
         await session.execute(delete(ChatReaction).where(ChatReaction.message_id == message_id))
         await session.delete(message)
         events.append(
-            chat_event("message_deleted", message.room_id, members, message_id=message_id)
+            ChatMessageDeleted(
+                room_id=message.room_id, participant_ids=members, message_id=message_id
+            )
         )
 
 
-async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool) -> dict[str, Any]:
+async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool) -> ChatMessageView:
     emoji = emoji.strip()
     if not emoji or len(emoji) > 32:
         raise ValidationFailed("an emoji of at most 32 characters", field="emoji")
@@ -144,12 +156,11 @@ async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool)
             )
         if result.rowcount:  # type: ignore[attr-defined]
             members = await participant_ids(session, message.room_id)
-            kind = "reaction_added" if add else "reaction_removed"
+            kind = ReactionAdded if add else ReactionRemoved
             events.append(
-                chat_event(
-                    kind,
-                    message.room_id,
-                    members,
+                kind(
+                    room_id=message.room_id,
+                    participant_ids=members,
                     message_id=message_id,
                     user_id=actor.id,
                     emoji=emoji,
@@ -163,13 +174,12 @@ async def typing(desk: Desk, actor: User, room_id: int) -> None:
     async with desk.db.reader() as session:
         await member_room(session, actor, room_id)
         members = await participant_ids(session, room_id)
-    event: Event = chat_event("user_typing", room_id, members, user_id=actor.id)
-    await desk.bus.publish([event])
+    await desk.bus.publish([UserTyping(room_id=room_id, participant_ids=members, user_id=actor.id)])
 
 
 async def list_messages(
     db: Database, user: User, *, room_id: int | None, search: str | None, offset: int, limit: int
-) -> tuple[int, list[dict[str, Any]], bool]:
+) -> tuple[int, list[ChatMessageView], bool]:
     """Newest first. Without a room: every room the caller is in (what search needs)."""
     require_staff(user)
     async with db.searcher() if search else db.reader() as session:
@@ -199,7 +209,7 @@ async def list_messages(
         refs = await ticket_refs(session, [m.body for m in rows])
     return (
         count,
-        [message_data(m, reactions.get(m.id, []), refs_in(m.body, refs)) for m in rows],
+        [message_view(m, reactions.get(m.id, []), refs_in(m.body, refs)) for m in rows],
         more,
     )
 

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.chat.events import chat_event, participant_ids
+from desk.chat.events import participant_ids
 from desk.context import Desk
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from desk.events.chat import RoomDeleted, UserJoined, UserLeft
 from desk.models import ChatMessage, ChatParticipant, ChatRoom, Role, User, utcnow
 
 
@@ -82,10 +83,10 @@ async def create_room(
             room = ChatRoom(name=name, type="group", project=project, created_by=actor.id)
         session.add(room)
         await session.flush()
-        members = sorted({actor.id, *others})
+        members = tuple(sorted({actor.id, *others}))
         session.add_all(ChatParticipant(room_id=room.id, user_id=u) for u in members)
         for u in members:
-            events.append(chat_event("user_joined", room.id, members, user_id=u))
+            events.append(UserJoined(room_id=room.id, participant_ids=members, user_id=u))
     return room, True
 
 
@@ -103,7 +104,9 @@ async def set_participant(
             await _staff(session, {user_id})
             session.add(ChatParticipant(room_id=room_id, user_id=user_id))
             members.add(user_id)
-            events.append(chat_event("user_joined", room_id, sorted(members), user_id=user_id))
+            events.append(
+                UserJoined(room_id=room_id, participant_ids=tuple(sorted(members)), user_id=user_id)
+            )
         else:
             await session.execute(
                 delete(ChatParticipant).where(
@@ -112,12 +115,11 @@ async def set_participant(
             )
             # The leaver hears it too, then their sockets on the room close.
             events.append(
-                chat_event(
-                    "user_left",
-                    room_id,
-                    sorted(members),
+                UserLeft(
+                    room_id=room_id,
+                    participant_ids=tuple(sorted(members)),
                     user_id=user_id,
-                    remaining=sorted(members - {user_id}),
+                    remaining=tuple(sorted(members - {user_id})),
                 )
             )
 
@@ -129,7 +131,7 @@ async def delete_room(desk: Desk, actor: User, room_id: int) -> None:
         await session.execute(delete(ChatMessage).where(ChatMessage.room_id == room_id))
         await session.execute(delete(ChatParticipant).where(ChatParticipant.room_id == room_id))
         await session.delete(room)
-        events.append(chat_event("room_deleted", room_id, members, remaining=[]))
+        events.append(RoomDeleted(room_id=room_id, participant_ids=members))
 
 
 async def mark_read(db: Database, user: User, room_id: int) -> None:

@@ -1,6 +1,6 @@
 """Domain events: frozen records published after commit, carried by one bus."""
 
-from desk.events.bus import EventBus, LocalBus, Subscriber
-from desk.events.types import Event
+from desk.events.base import Event
+from desk.events.bus import EventBus, Kinds, LocalBus, Subscriber, waker
 
-__all__ = ["Event", "EventBus", "LocalBus", "Subscriber"]
+__all__ = ["Event", "EventBus", "Kinds", "LocalBus", "Subscriber", "waker"]

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 import redis.asyncio as redis
 
-from desk.events.bus import LocalBus, Subscriber
-from desk.events.types import Event
+from desk.events.base import Event
+from desk.events.bus import Kinds, LocalBus, Subscriber
+from desk.events.types import UnknownEvent, unmarshal
 from desk.waiting import stop_task, wait_event
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,8 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
-    def subscribe(self, subscriber: Subscriber) -> None:
-        self._local.subscribe(subscriber)
+    def subscribe(self, subscriber: Subscriber, kinds: Kinds | None = None) -> None:
+        self._local.subscribe(subscriber, kinds)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="redis-bus")
@@ -55,11 +56,19 @@ class RedisBus:
                     delay = 0.5
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
-                            await self._local.deliver(Event.unmarshal(message["data"]))
+                            await self._deliver(message["data"])
             except (redis.RedisError, OSError) as exc:
                 log.warning("Redis event listener lost (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+
+    async def _deliver(self, raw: bytes) -> None:
+        try:
+            event = unmarshal(raw)
+        except UnknownEvent as exc:  # a newer version's kind (rolling upgrade): stored all the same
+            log.warning("event from Redis not understood, dropped: %s", exc)
+            return
+        await self._local.deliver(event)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -1,39 +1,112 @@
-"""The event record: the same JSON goes over Redis, out on WebSockets and into webhooks."""
+"""The catalogue of event kinds, and reading an event back from the bus or the events table.
+
+Every kind anyone emits is listed in KINDS, in the order the webhook API names them; a kind
+is a frozen dataclass with typed fields (desk/events/tickets.py, chat.py, people.py), so
+consumers read `event.ticket.assigned_agent_id`, never a nested dict."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from desk.models.base import utcnow
+from desk.events.base import Event, must_time
+from desk.events.chat import (
+    ChatEvent,
+    ChatMention,
+    ChatMessageDeleted,
+    ChatMessageEdited,
+    ChatMessageEvent,
+    ChatMessageNew,
+    ChatMessageView,
+    ReactionAdded,
+    ReactionRemoved,
+    RoomDeleted,
+    TicketRef,
+    UserJoined,
+    UserLeft,
+    UserTyping,
+)
+from desk.events.people import AgentAvailability
+from desk.events.tickets import (
+    MessageCreated,
+    MessageView,
+    StatusChanged,
+    TicketAssigned,
+    TicketCreated,
+    TicketEvent,
+    TicketUpdated,
+    TicketView,
+)
 
-TICKET_CREATED = "ticket.created"
-TICKET_UPDATED = "ticket.updated"
-TICKET_STATUS_CHANGED = "ticket.status_changed"
-TICKET_ASSIGNED = "ticket.assigned"
-MESSAGE_CREATED = "message.created"
-OUTBOX_QUEUED = "outbox.queued"
-AGENT_AVAILABILITY = "agent.availability"
+KINDS: tuple[type[Event], ...] = (
+    TicketCreated,
+    TicketUpdated,
+    StatusChanged,
+    TicketAssigned,
+    MessageCreated,
+    AgentAvailability,
+    ChatMessageNew,
+    ChatMessageEdited,
+    ChatMessageDeleted,
+    ChatMention,
+    ReactionAdded,
+    ReactionRemoved,
+    UserJoined,
+    UserLeft,
+    RoomDeleted,
+    UserTyping,
+)
+BY_TYPE: dict[str, type[Event]] = {kind.type: kind for kind in KINDS}
+STORED_KINDS = tuple(kind for kind in KINDS if kind.stored)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Event:
-    type: str
-    ticket_id: int | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    at: datetime = field(default_factory=utcnow)
+class UnknownEvent(ValueError):
+    """A type no kind has: a stored row or a message from another version."""
 
-    def marshal(self) -> str:
-        body = asdict(self)
-        body["at"] = self.at.isoformat()
-        return json.dumps(body, separators=(",", ":"))
 
-    @classmethod
-    def unmarshal(cls, raw: str | bytes) -> Event:
-        body = json.loads(raw)
-        body["at"] = datetime.fromisoformat(body["at"])
-        return cls(**body)
+def from_parts(type_: str, data: Mapping[str, Any], *, id: str, at: datetime) -> Event:
+    kind = BY_TYPE.get(type_)
+    if kind is None:
+        raise UnknownEvent(f"no event kind {type_!r}")
+    return kind.from_data(data, id=id, at=at)
+
+
+def unmarshal(raw: str | bytes) -> Event:
+    """An envelope as Event.marshal() wrote it (what arrives over Redis)."""
+    body = json.loads(raw)
+    return from_parts(body["type"], body["data"], id=body["id"], at=must_time(body["at"]))
+
+
+__all__ = [
+    "KINDS",
+    "STORED_KINDS",
+    "AgentAvailability",
+    "ChatEvent",
+    "ChatMention",
+    "ChatMessageDeleted",
+    "ChatMessageEdited",
+    "ChatMessageEvent",
+    "ChatMessageNew",
+    "ChatMessageView",
+    "Event",
+    "MessageCreated",
+    "MessageView",
+    "ReactionAdded",
+    "ReactionRemoved",
+    "RoomDeleted",
+    "StatusChanged",
+    "TicketAssigned",
+    "TicketCreated",
+    "TicketEvent",
+    "TicketRef",
+    "TicketUpdated",
+    "TicketView",
+    "UnknownEvent",
+    "UserJoined",
+    "UserLeft",
+    "UserTyping",
+    "from_parts",
+    "unmarshal",
+]

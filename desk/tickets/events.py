@@ -1,4 +1,5 @@
-"""How tickets and messages look inside events (the same shape the API returns)."""
+"""How tickets and messages look in API answers and inside events (the same shape), and the
+ticket events the ticket service emits."""
 
 from __future__ import annotations
 
@@ -6,15 +7,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping
-
-from desk.events import Event
-from desk.events.types import (
-    MESSAGE_CREATED,
-    TICKET_ASSIGNED,
-    TICKET_CREATED,
-    TICKET_STATUS_CHANGED,
-    TICKET_UPDATED,
+from desk.events.tickets import (
+    MessageCreated,
+    MessageView,
+    StatusChanged,
+    TicketAssigned,
+    TicketCreated,
+    TicketUpdated,
+    TicketView,
 )
 from desk.models import MessageKind, Ticket, TicketMessage
 
@@ -42,15 +42,7 @@ TICKET_COLUMNS = (
 )
 
 
-def ticket_data(ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
-    return _text_times(
-        ticket_fields({name: getattr(ticket, name) for name in TICKET_COLUMNS}, tags)
-    )
-
-
-def ticket_fields(
-    row: Mapping[str, Any] | RowMapping, tags: list[str] | None = None
-) -> dict[str, Any]:
+def ticket_fields(row: Mapping[str, Any], tags: list[str] | None = None) -> dict[str, Any]:
     """From any row with the tickets table's columns by name (list pages read rows). Times
     stay datetimes: the API writes them with orjson, as ISO 8601 with the UTC offset."""
     data = {name: row[name] for name in TICKET_COLUMNS}
@@ -90,37 +82,67 @@ def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def ticket_created(ticket: Ticket) -> Event:
-    return Event(type=TICKET_CREATED, ticket_id=ticket.id, data={"ticket": ticket_data(ticket)})
-
-
-def message_created(ticket: Ticket, message: TicketMessage) -> Event:
-    return Event(
-        type=MESSAGE_CREATED,
-        ticket_id=ticket.id,
-        data={"ticket": ticket_data(ticket), "message": message_data(message)},
+def ticket_view(ticket: Ticket) -> TicketView:
+    """The ticket as events carry it: the API's fields (ticket_fields'), typed."""
+    return TicketView(
+        id=ticket.id,
+        subject=ticket.subject,
+        status=str(ticket.status),
+        priority=str(ticket.priority),
+        customer_id=ticket.customer_id,
+        assigned_agent_id=ticket.assigned_agent_id,
+        company_id=ticket.company_id,
+        linked_ticket_id=ticket.linked_ticket_id,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        assigned_at=ticket.assigned_at,
+        resolved_at=ticket.resolved_at,
+        archived_at=ticket.archived_at,
     )
 
 
-def status_changed(ticket: Ticket, old: str) -> Event:
-    return Event(
-        type=TICKET_STATUS_CHANGED,
-        ticket_id=ticket.id,
-        data={"ticket": ticket_data(ticket), "from": old, "to": ticket.status},
+def message_view(message: TicketMessage) -> MessageView:
+    """The message as events carry it: the API's fields (message_data's), typed."""
+    return MessageView(
+        id=message.id,
+        ticket_id=message.ticket_id,
+        kind=str(message.kind),
+        source=message.source,
+        author_id=message.author_id,
+        sender_email=message.sender_email,
+        subject=message.subject,
+        body_text=message.body_text,
+        body_html=message.body_html,
+        message_id=message.message_id,
+        is_automatic=message.is_automatic,
+        thread_rule=message.thread_rule,
+        created_at=message.created_at,
+        is_internal=message.kind == MessageKind.NOTE,
+        body=message.body_new or message.body_text,
     )
 
 
-def assigned(ticket: Ticket, old_agent_id: int | None) -> Event:
-    return Event(
-        type=TICKET_ASSIGNED,
-        ticket_id=ticket.id,
-        data={"ticket": ticket_data(ticket), "from": old_agent_id, "to": ticket.assigned_agent_id},
+# The events of desk.tickets.service and workflow; each is built after the change's flush
+# (Desk.change), when the ticket and message have their ids.
+
+
+def ticket_created(ticket: Ticket) -> TicketCreated:
+    return TicketCreated(ticket=ticket_view(ticket))
+
+
+def message_created(ticket: Ticket, message: TicketMessage) -> MessageCreated:
+    return MessageCreated(ticket=ticket_view(ticket), message=message_view(message))
+
+
+def status_changed(ticket: Ticket, old: str) -> StatusChanged:
+    return StatusChanged(ticket=ticket_view(ticket), old=str(old), new=str(ticket.status))
+
+
+def assigned(ticket: Ticket, old_agent_id: int | None) -> TicketAssigned:
+    return TicketAssigned(
+        ticket=ticket_view(ticket), old_agent_id=old_agent_id, new_agent_id=ticket.assigned_agent_id
     )
 
 
-def updated(ticket: Ticket, fields: list[str]) -> Event:
-    return Event(
-        type=TICKET_UPDATED,
-        ticket_id=ticket.id,
-        data={"ticket": ticket_data(ticket), "fields": fields},
-    )
+def updated(ticket: Ticket, fields: list[str]) -> TicketUpdated:
+    return TicketUpdated(ticket=ticket_view(ticket), fields=tuple(fields))

@@ -37,7 +37,6 @@ RETRY_WINDOW = timedelta(hours=24)
 FIRST_BACKOFF = timedelta(seconds=10)
 MAX_BACKOFF = timedelta(hours=1)
 CLAIM = timedelta(minutes=2)  # an attempt takes at most the request timeout (10 s)
-INTERNAL = ("outbox.",)  # bookkeeping events integrations have no use for
 
 
 def matches(patterns: Sequence[str], event_type: str) -> bool:
@@ -48,18 +47,18 @@ def matches(patterns: Sequence[str], event_type: str) -> bool:
 
 
 def payload(event: Event) -> dict[str, Any]:
+    """What the receiver gets: the event's `data` as on the bus, under its stored id."""
     return {
         "type": event.type,
         "timestamp": event.at.isoformat(),
         "event_id": event.id,
-        "data": event.data,
+        "data": event.data(),
     }
 
 
 async def enqueue(session: AsyncSession, events: Sequence[Event]) -> None:
     """Called with the change's stored events (ids assigned), inside its transaction."""
-    wanted = [e for e in events if not e.type.startswith(INTERNAL)]
-    if not wanted:
+    if not events:
         return
     subscriptions = (
         await session.execute(
@@ -79,7 +78,7 @@ async def enqueue(session: AsyncSession, events: Sequence[Event]) -> None:
             created_at=now,
         )
         for sub_id, patterns in subscriptions
-        for e in wanted
+        for e in events
         if matches(patterns, e.type)
     )
 
@@ -182,8 +181,7 @@ async def record(
 
 
 def backoff(attempts: int) -> timedelta:
-    # int ** int is typed Any (a negative exponent would give a float): name the type.
-    base: timedelta = min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    base = min(FIRST_BACKOFF * (1 << max(attempts - 1, 0)), MAX_BACKOFF)
     return base * random.uniform(0.75, 1.25)
 
 

@@ -10,28 +10,13 @@ from sqlalchemy import func, select
 
 from desk.context import Desk
 from desk.errors import NotFound, ValidationFailed
+from desk.events.types import STORED_KINDS
 from desk.models import User, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from desk.webhooks.destinations import check_destination
 from desk.webhooks.queue import delivery_data
 from desk.webhooks.signing import new_secret, normalized_secret
 
-EVENT_TYPES = (
-    "ticket.created",
-    "ticket.updated",
-    "ticket.status_changed",
-    "ticket.assigned",
-    "message.created",
-    "agent.availability",
-    "chat.message_new",
-    "chat.message_edited",
-    "chat.message_deleted",
-    "chat.mention",
-    "chat.reaction_added",
-    "chat.reaction_removed",
-    "chat.user_joined",
-    "chat.user_left",
-    "chat.room_deleted",
-)
+EVENT_TYPES = tuple(kind.type for kind in STORED_KINDS)  # typing is never stored
 PATTERNS = ("*", "ticket.*", "message.*", "chat.*", "agent.*")
 
 

@@ -1,0 +1,157 @@
+"""The live hub: takes every event from the bus (in-process, or Redis from every replica) and
+offers it to the sockets allowed to see it, by the same rules as REST (desk.auth.access).
+
+Each socket has a bounded queue and its own writer, so a slow client never holds up the
+others: one that falls QUEUE_SIZE events behind is closed with SLOW_CONSUMER."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from desk.auth.access import can_see_event, can_see_event_ticket
+from desk.chat.events import for_reader
+from desk.events import Event
+from desk.events.chat import ChatEvent, ChatMention, ChatMessageEvent
+from desk.events.tickets import (
+    MessageCreated,
+    StatusChanged,
+    TicketAssigned,
+    TicketCreated,
+    TicketEvent,
+    TicketUpdated,
+)
+from desk.models import User
+
+# Close codes: 4401 no, bad, expired or revoked token; 4403 access lost while subscribed
+# (the ticket was given to someone else); 4404 no such ticket, or one the caller may not see
+# (as REST's 404, so sockets do not reveal which tickets exist); 4008 too slow to keep up.
+UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SLOW_CONSUMER = 4401, 4403, 4404, 4008
+GOING_AWAY = 1001
+QUEUE_SIZE = 256
+# The names the seeds' front ends listen for; every other kind goes by its type, without
+# `chat.` for the chat's.
+WIRE_NAMES: dict[type[Event], str] = {
+    MessageCreated: "message_created",
+    StatusChanged: "status_changed",
+    TicketAssigned: "assignment_updated",
+    TicketCreated: "ticket_created",
+    TicketUpdated: "ticket_updated",
+}
+
+
+def frame(event: Event, reader: User | None = None) -> str:
+    """The event as sent. Chat messages carry ticket previews per reader (`for_reader`)."""
+    data = event.data()
+    if reader is not None and isinstance(event, ChatMessageEvent):
+        data["message"] = for_reader(event.message, reader)
+    name = WIRE_NAMES.get(type(event), event.type.removeprefix("chat."))
+    return json.dumps(
+        {
+            "id": event.id,
+            "type": name,
+            "ticket_id": event.ticket_id,
+            "data": data,
+            "at": event.at.isoformat(),
+        }
+    )
+
+
+Wants = Callable[[User, Event], bool]
+Handler = Callable[["Socket", dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Socket:
+    """One open WebSocket as the hub sees it: who reads it, what it wants, its queue."""
+
+    user: User  # re-read while the socket is open (web.realtime.connection._watch)
+    ws: web.WebSocketResponse
+    wants: Wants
+    handle: Handler | None = None  # what the client may ask (the chat socket's requests)
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    close_code: int | None = None
+    close_reason: str = ""
+    last_id: int = 0  # events at or below this were sent by the resume step
+
+    def offer(self, event: Event, text: str) -> None:
+        stored = event.id.isdigit()  # typing indicators are never stored, so never resumed
+        if self.close_code is not None or (stored and int(event.id) <= self.last_id):
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.end(SLOW_CONSUMER, "too slow: events were not read in time")
+
+    def end(self, code: int, reason: str) -> None:
+        """Close this socket with `code` (done by the task serving it)."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+            self.ended.set()
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.tickets: dict[int, set[Socket]] = defaultdict(set)
+        self.rooms: dict[int, set[Socket]] = defaultdict(set)
+        self.personal: set[Socket] = set()
+
+    async def on_event(self, event: Event) -> None:
+        """The hub's subscriber on the bus (subscribed by the daemon, for every kind)."""
+        if isinstance(event, ChatEvent):
+            self._chat(event)
+            return
+        text = frame(event)
+        if isinstance(event, TicketEvent):
+            self._ticket(event, text)
+        for sub in list(self.personal):
+            if sub.wants(sub.user, event):
+                sub.offer(event, text)
+
+    def _ticket(self, event: TicketEvent, text: str) -> None:
+        for sub in list(self.tickets.get(event.ticket_id, ())):
+            if not can_see_event_ticket(sub.user, event):
+                sub.end(FORBIDDEN, "you can no longer see this ticket")
+            elif can_see_event(sub.user, event):
+                sub.offer(event, text)
+
+    def _chat(self, event: ChatEvent) -> None:
+        """Room events go to the room's sockets whose user is a participant; one who has
+        just left hears it, then their socket closes. Mentions go to notifications."""
+        members = set(event.participant_ids)
+        remaining = set(event.still_in_room())
+        if not isinstance(event, ChatMention):
+            for sub in list(self.rooms.get(event.room_id, ())):
+                if sub.user.id in members:
+                    sub.offer(event, frame(event, sub.user))
+                if sub.user.id not in remaining:
+                    sub.end(FORBIDDEN, "you are not in this room")
+        for sub in list(self.personal):
+            if sub.wants(sub.user, event):
+                sub.offer(event, frame(event, sub.user))
+
+    def close_all(self) -> None:
+        """On shutdown: every socket closes with 1001 (going away)."""
+        for subs in [*self.tickets.values(), *self.rooms.values(), self.personal]:
+            for sub in list(subs):
+                sub.end(GOING_AWAY, "server shutting down")
+
+
+@contextlib.contextmanager
+def listed(index: dict[int, set[Socket]], key: int, sub: Socket) -> Iterator[None]:
+    """`sub` listed under `key` (a ticket or room) while the socket is served."""
+    index[key].add(sub)
+    try:
+        yield
+    finally:
+        index[key].discard(sub)
+        if not index[key]:
+            index.pop(key, None)
