@@ -20,7 +20,6 @@ from daemon.webhook_sender import client_session, run_webhook_sender
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings
 from desk.context import Component, Desk, open_desk
-from desk.intake import Receiver
 from desk.mail.parse import Limits
 from desk.waiting import stop_task
 
@@ -69,11 +68,11 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
 
 
 async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: WorkerPool) -> None:
-    s = running.desk.settings
-    receiver = Receiver(running.desk.db)
-    _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare, receiver), "inbound")
+    desk = running.desk
+    s = desk.settings
+    _spawn(stack, running, run_inbound_worker(desk, pool.prepare), "inbound")
     listener = await start_smtp(
-        receiver,
+        desk.receiver,
         host=s.smtp_host,
         port=s.smtp_port,
         domains=s.accepted_domains,
@@ -84,7 +83,7 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: Work
     running.smtp_port = listener.port
     log.info("SMTP listening on %s:%s", s.smtp_host, running.smtp_port)
     for url in s.imap_urls:
-        poller = ImapPoller(running.desk, receiver, url)
+        poller = ImapPoller(desk, url)
         running.imap_pollers.append(poller)
         _spawn(stack, running, poller.run(), f"imap {poller.box.account}")
         log.info("reading IMAP mailbox %s", poller.box.account)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk.context import Desk
-from desk.intake import Receiver
 from desk.tickets.counts import CountCache
 from web import live
 from web.errors import error_middleware
-from web.keys import COUNTS, DESK, RECEIVER, RESPONSES
+from web.keys import COUNTS, DESK, RESPONSES
 from web.openapi import openapi_json
 from web.responses import SnapshotResponses
 from web.routes import ROUTES
@@ -22,7 +21,6 @@ def create_app(desk: Desk) -> web.Application:
     app[DESK] = desk
     app[COUNTS] = CountCache()
     app[RESPONSES] = SnapshotResponses(desk.settings.response_cache_entries)
-    app[RECEIVER] = Receiver(desk.db)
     live.install(app, desk)
     add_routes(app)
     return app

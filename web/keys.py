@@ -3,11 +3,9 @@
 from aiohttp import web
 
 from desk.context import Desk
-from desk.intake import Receiver
 from desk.tickets.counts import CountCache
 from web.responses import SnapshotResponses
 
 DESK = web.AppKey("desk", Desk)
 COUNTS = web.AppKey("ticket_counts", CountCache)
 RESPONSES = web.AppKey("snapshot_responses", SnapshotResponses)
-RECEIVER = web.AppKey("inbound_receiver", Receiver)  # group commit for mail handed over by HTTP
