@@ -68,11 +68,10 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
 
 
 async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: WorkerPool) -> None:
-    desk = running.desk
-    s = desk.settings
-    _spawn(stack, running, run_inbound_worker(desk, pool.prepare), "inbound")
+    s = running.desk.settings
+    _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare), "inbound")
     listener = await start_smtp(
-        desk.receiver,
+        running.desk.receiver,
         host=s.smtp_host,
         port=s.smtp_port,
         domains=s.accepted_domains,
@@ -83,7 +82,7 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: Work
     running.smtp_port = listener.port
     log.info("SMTP listening on %s:%s", s.smtp_host, running.smtp_port)
     for url in s.imap_urls:
-        poller = ImapPoller(desk, url)
+        poller = ImapPoller(running.desk, url)
         running.imap_pollers.append(poller)
         _spawn(stack, running, poller.run(), f"imap {poller.box.account}")
         log.info("reading IMAP mailbox %s", poller.box.account)
