@@ -20,7 +20,7 @@ import aioimaplib
 from sqlalchemy import select
 
 from desk.context import Desk
-from desk.intake import Envelope, Receiver, store_raw
+from desk.intake import Envelope
 from desk.models import ImapMailbox, utcnow
 from desk.waiting import still_running
 
@@ -70,9 +70,8 @@ def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
 
 
 class ImapPoller:
-    def __init__(self, desk: Desk, receiver: Receiver, url: str) -> None:
+    def __init__(self, desk: Desk, url: str) -> None:
         self.desk = desk
-        self.receiver = receiver
         self.box = MailboxUrl.parse(url)
         self.processed = desk.settings.imap_processed_folder
         self.poll_seconds = desk.settings.imap_poll_seconds
@@ -211,8 +210,7 @@ class ImapPoller:
             mails = await self._fetch(client, uids[start : start + FETCH_BATCH])
             if not mails:
                 continue
-            await store_raw(self.desk.db, [(raw, envelope) for _, raw in mails])
-            self.receiver.stored.set()  # wake the inbound worker
+            await self.desk.receiver.receive_many([(raw, envelope) for _, raw in mails])
             await self._settle(client, ",".join(str(uid) for uid, _ in mails))
             last_uid = max(uid for uid, _ in mails)
             await self._advance(uidvalidity, last_uid)

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from daemon.inbound_worker import drain
 from desk.context import Desk
 from desk.errors import DeskError
-from desk.intake import Envelope, Prepare, known_hashes, store_raw
+from desk.inbound_batches import Prepare
+from desk.intake import Envelope, known_hashes
 from desk.models import InboundMail, InboundState
 
 CHUNK = 200
@@ -118,7 +119,7 @@ async def _import_chunk(
     summary.duplicates += len(chunk) - len(fresh)
     if not fresh:
         return
-    ids = set(await store_raw(desk.db, [(raw, envelope) for raw in fresh]))
+    ids = set(await desk.receiver.receive_many([(raw, envelope) for raw in fresh]))
     summary.duplicates += len(fresh) - len(ids)  # the same bytes twice in one archive
     await drain(desk, prepare)
     async with desk.db.reader() as session:

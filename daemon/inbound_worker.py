@@ -1,5 +1,6 @@
-"""Turns stored mail into tickets in the background: woken by each commit, polling too,
-so mail stored before a restart (or by another replica) is processed as well."""
+"""Turns stored mail into tickets in the background: woken by each commit of the desk's
+Receiver (whichever way the mail came), polling too, so mail stored before a restart (or by
+another replica) is processed as well."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ import asyncio
 import logging
 
 from desk.context import Desk
-from desk.intake import Prepare, Receiver, process_pending
+from desk.inbound_batches import GATHER_SECONDS, Prepare, process_pending
 from desk.waiting import still_running, wait_event
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
-# After a wake-up, let a few more deliveries land so they share one batch: each batch
-# costs a handful of queries and one durable commit however many mails it carries.
-GATHER_SECONDS = 0.05
 
 
 async def drain(desk: Desk, prepare: Prepare) -> int:
@@ -26,9 +24,10 @@ async def drain(desk: Desk, prepare: Prepare) -> int:
     return total
 
 
-async def run_inbound_worker(desk: Desk, prepare: Prepare, receiver: Receiver) -> None:
+async def run_inbound_worker(desk: Desk, prepare: Prepare) -> None:
+    stored = desk.receiver.stored
     while still_running():
-        receiver.stored.clear()
+        stored.clear()
         try:
             await drain(desk, prepare)
         except Exception:
@@ -36,5 +35,5 @@ async def run_inbound_worker(desk: Desk, prepare: Prepare, receiver: Receiver) -
             log.exception("inbound processing failed; retrying")
             await asyncio.sleep(1)
             continue
-        if await wait_event(receiver.stored, POLL_SECONDS):
-            await asyncio.sleep(GATHER_SECONDS)
+        if await wait_event(stored, POLL_SECONDS):
+            await asyncio.sleep(GATHER_SECONDS)  # let more deliveries join the first batch

@@ -25,7 +25,6 @@ from desk.context import Component, Desk, open_desk
 from desk.errors import DeskError
 from desk.events import EventBus, Subscriber, waker
 from desk.events.types import STORED_KINDS
-from desk.intake import Receiver
 from desk.mail.parse import Limits
 from desk.waiting import stop_task
 
@@ -123,10 +122,9 @@ async def _start_jobs(
 
 async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: WorkerPool) -> None:
     s = running.desk.settings
-    receiver = Receiver(running.desk.db)
-    _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare, receiver), "inbound")
+    _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare), "inbound")
     listener = await start_smtp(
-        receiver,
+        running.desk.receiver,
         host=s.smtp_host,
         port=s.smtp_port,
         domains=s.accepted_domains,
@@ -137,7 +135,7 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: Work
     running.smtp_port = listener.port
     log.info("SMTP listening on %s:%s", s.smtp_host, running.smtp_port)
     for url in s.imap_urls:
-        poller = ImapPoller(running.desk, receiver, url)
+        poller = ImapPoller(running.desk, url)
         running.imap_pollers.append(poller)
         _spawn(stack, running, poller.run(), f"imap {poller.box.account}")
         log.info("reading IMAP mailbox %s", poller.box.account)

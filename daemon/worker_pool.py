@@ -19,8 +19,8 @@ from functools import partial
 from typing import Any
 
 from desk.mail.compose import compose_spec
-from desk.mail.parse import Limits, MailRejected
-from desk.mail.prepare import PreparedMail, prepare
+from desk.mail.parse import Limits
+from desk.mail.prepare import ParseResult, Rejected, prepare
 
 log = logging.getLogger(__name__)
 WORKER_MEMORY_BYTES = 4 * 1024**3
@@ -60,8 +60,9 @@ class WorkerPool:
             initializer=_init_worker,
         )
 
-    async def prepare(self, raw: bytes) -> PreparedMail:
-        for attempt in (1, 2):
+    async def prepare(self, raw: bytes) -> ParseResult:
+        """A dead worker may have died of another mail: this one gets a second try."""
+        for _attempt in (1, 2):
             pool = self._pool
             future = asyncio.get_running_loop().run_in_executor(
                 pool, partial(prepare, raw, self._limits, self._dir)
@@ -71,12 +72,10 @@ class WorkerPool:
                     return await future
             except TimeoutError:
                 self._replace(pool, "a worker exceeded the wall-clock budget")
-                raise MailRejected(f"parsing exceeded {self._timeout:g}s") from None
+                return Rejected(f"parsing exceeded {self._timeout:g}s")
             except BrokenProcessPool:
                 self._replace(pool, "a worker process died")
-                if attempt == 2:
-                    raise MailRejected("the parser process died on this mail") from None
-        raise AssertionError("unreachable")
+        return Rejected("the parser process died on this mail")
 
     async def compose(self, spec: dict[str, Any], message_id: str) -> bytes:
         loop = asyncio.get_running_loop()

@@ -20,6 +20,7 @@ from desk.config import Settings
 from desk.db import Database
 from desk.events import Event, EventBus, LocalBus, Subscriber
 from desk.events.redis_bus import RedisBus
+from desk.intake import Receiver
 from desk.models import EventRecord
 from desk.webhooks.queue import enqueue as enqueue_webhooks
 
@@ -32,6 +33,7 @@ class Desk:
     db: Database
     bus: EventBus
     logins: LoginGuard
+    receiver: Receiver  # stores inbound mail, however it came; the inbound worker waits on it
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[tuple[AsyncSession, list[PendingEvent]]]:
@@ -94,4 +96,10 @@ async def open_desk(settings: Settings, *, migrate: bool = True) -> AsyncIterato
             local = LocalBus()
             stack.push_async_callback(local.close)
             bus, counter = local, MemoryCounter()
-        yield Desk(settings=settings, db=db, bus=bus, logins=LoginGuard(counter))
+        yield Desk(
+            settings=settings,
+            db=db,
+            bus=bus,
+            logins=LoginGuard(counter),
+            receiver=Receiver(db),
+        )

@@ -1,38 +1,20 @@
-"""Inbound mail, in two steps. `Receiver.receive` commits the raw bytes (the SMTP 250 waits
-for it); `process_pending` turns stored mail into ticket rows, idempotently, any time later."""
+"""Inbound mail, step one: `Receiver` commits the raw bytes (the SMTP 250, an IMAP flag, a
+provider's 200 wait for it) and wakes the inbound worker. Step two, any time later and
+idempotently, turns stored mail into ticket rows (desk/inbound_batches.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from desk.context import Desk, PendingEvent
 from desk.db import Database, insert_ignoring_conflicts
-from desk.mail.parse import MailRejected
-from desk.mail.prepare import PreparedMail
 from desk.models import InboundMail, InboundState, utcnow
-from desk.processing import Outcome, finish, settle_batch
-
-log = logging.getLogger(__name__)
-
-Prepare = Callable[[bytes], Awaitable[PreparedMail]]
-BATCH_BYTES = 32 * 1024 * 1024
-BATCH_MAILS = 64
-# A batch has a fixed cost (its queries, its commit) however many mails it carries. Taken
-# at once, the next batch held only the few mails stored while the last one was written
-# (6 on average on SQLite, 21 on PostgreSQL); taken 50 ms later it holds about 40, and
-# with 4 SMTP clients SQLite went from 129 to about 170 mails/s processed and PostgreSQL
-# from about 195 to 216 (docs/benchmarks.md). A mail waits at most that much longer to
-# become a ticket. On SQLite the pause also hands the write lock to the SMTP commits that
-# queued behind the batch.
-GATHER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -43,7 +25,9 @@ class Envelope:
 
 
 class Receiver:
-    """Stores raw mail with group commit: concurrent deliveries share one durable commit."""
+    """Stores raw mail with group commit: concurrent deliveries share one durable commit.
+    There is one, built with the Desk, so every way mail arrives (SMTP, IMAP, the provider
+    endpoints, import) wakes the inbound worker that waits on `stored`."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -76,6 +60,13 @@ class Receiver:
         for (_, _, future), row_id in zip(batch, ids, strict=True):
             future.set_result(row_id)
         self.stored.set()
+
+    async def receive_many(self, mails: Sequence[tuple[bytes, Envelope]]) -> list[int]:
+        """A group the caller gathered itself (an IMAP fetch, a chunk of an archive): one
+        commit, ids in the order given."""
+        ids = await store_raw(self._db, mails)
+        self.stored.set()
+        return ids
 
 
 def _fail(batch: list[tuple[bytes, Envelope, asyncio.Future[int]]], exc: Exception) -> None:
@@ -131,166 +122,6 @@ async def _ids_by_hash(session: AsyncSession, hashes: list[str]) -> dict[str, in
         select(InboundMail.sha256, InboundMail.id).where(InboundMail.sha256.in_(set(hashes)))
     )
     return {digest: row_id for digest, row_id in rows}
-
-
-# -- processing -------------------------------------------------------------------------
-
-
-@dataclass
-class _Stored:
-    id: int
-    raw: bytes
-    mail_from: str
-    rcpt_tos: list[str]
-    source: str
-
-
-async def process_pending(desk: Desk, prepare: Prepare) -> int:
-    """Process stored mail in batches until none is left; return how many were settled
-    (0: nothing to do).
-
-    Each batch is one transaction (one commit, one fsync). If anything unexpected fails,
-    it is rolled back and settled again carefully, one savepoint per mail, so one bad mail
-    is recorded as failed without taking the others with it.
-
-    On PostgreSQL the next batch is fetched and parsed in the worker processes while one is
-    written: the stages overlap instead of taking turns. SQLite has one writer: there the
-    overlap made batches smaller and their extra write transactions took the lock from
-    SMTP's commits (95 -> 75 mails/s), so it takes turns. Either way, after a batch that
-    did not fill up, the next is taken a moment later (see GATHER_SECONDS).
-    """
-    overlap = not desk.db.is_sqlite
-    total = 0
-    batch, parsing = await _fetch_and_parse(desk.db, prepare, after=0)
-    try:
-        while batch:
-            outcomes = await parsing
-            if overlap:
-                settling = asyncio.ensure_future(_settle(desk, batch, outcomes))
-                try:
-                    following, parsing = await _fetch_next(desk.db, prepare, batch)
-                finally:
-                    await settling  # never left running behind an error or a stop
-            else:
-                await _settle(desk, batch, outcomes)
-                following, parsing = await _fetch_next(desk.db, prepare, batch)
-            total += len(batch)
-            batch = following
-    finally:
-        parsing.cancel()  # only still running if writing failed; that mail stays received
-    return total
-
-
-async def _fetch_next(
-    db: Database, prepare: Prepare, batch: list[_Stored]
-) -> tuple[list[_Stored], asyncio.Future[list[Outcome]]]:
-    if len(batch) < BATCH_MAILS:
-        await asyncio.sleep(GATHER_SECONDS)
-    return await _fetch_and_parse(db, prepare, after=batch[-1].id)
-
-
-async def _fetch_and_parse(
-    db: Database, prepare: Prepare, after: int
-) -> tuple[list[_Stored], asyncio.Future[list[Outcome]]]:
-    """The next batch, and its parsing started in the worker processes."""
-    batch = await _next_batch(db, after=after)
-    return batch, asyncio.ensure_future(
-        asyncio.gather(*(_prepare_safely(prepare, m.raw) for m in batch))
-    )
-
-
-async def _settle(desk: Desk, batch: list[_Stored], outcomes: list[Outcome]) -> None:
-    try:
-        await _settle_batch(desk, batch, outcomes, careful=False)
-    except Exception:
-        log.warning(
-            "a batch of %d mails failed; settling them one by one", len(batch), exc_info=True
-        )
-        await _settle_batch(desk, batch, outcomes, careful=True)
-
-
-async def _prepare_safely(prepare: Prepare, raw: bytes) -> Outcome:
-    try:
-        return await prepare(raw)
-    except MailRejected as exc:
-        return exc
-
-
-async def _next_batch(db: Database, *, after: int) -> list[_Stored]:
-    """The oldest waiting mail with ids above `after` (the batch being written is still
-    `received`). A mail committed late with a lower id is found by the next call from 0."""
-    async with db.reader() as session:
-        sizes = (
-            await session.execute(
-                select(InboundMail.id, func.length(InboundMail.raw))
-                .where(InboundMail.state == InboundState.RECEIVED.value, InboundMail.id > after)
-                .order_by(InboundMail.id)
-                .limit(BATCH_MAILS)
-            )
-        ).all()
-        chosen, total = [], 0
-        for row_id, size in sizes:
-            if chosen and total + (size or 0) > BATCH_BYTES:
-                break
-            chosen.append(row_id)
-            total += size or 0
-        if not chosen:
-            return []
-        rows = await session.execute(
-            select(
-                InboundMail.id,
-                InboundMail.raw,
-                InboundMail.mail_from,
-                InboundMail.rcpt_tos,
-                InboundMail.source,
-            )
-            .where(InboundMail.id.in_(chosen))
-            .order_by(InboundMail.id)
-        )
-        return [_Stored(*row) for row in rows]
-
-
-async def _settle_batch(
-    desk: Desk, batch: list[_Stored], outcomes: list[Outcome], *, careful: bool
-) -> None:
-    async with desk.change() as (session, events):
-        found = await session.scalars(
-            select(InboundMail)
-            .where(
-                InboundMail.id.in_([m.id for m in batch]),
-                InboundMail.state == InboundState.RECEIVED.value,
-            )
-            .with_for_update(skip_locked=True)
-        )
-        by_id = {row.id: row for row in found}  # absent: another worker has it
-        items = [(by_id[m.id], o) for m, o in zip(batch, outcomes, strict=True) if m.id in by_id]
-        for inbound, _ in items:
-            inbound.attempts += 1
-        if not careful:
-            await settle_batch(session, events, desk, items)
-            return
-        for item in items:
-            await _settle_carefully(session, events, desk, item)
-
-
-async def _settle_carefully(
-    session: AsyncSession,
-    events: list[PendingEvent],
-    desk: Desk,
-    item: tuple[InboundMail, Outcome],
-) -> None:
-    """One mail in its own savepoint: if it fails, it alone is kept as failed with why."""
-    inbound, mail_events = item[0], []
-    inbound_id = inbound.id
-    try:
-        async with session.begin_nested():
-            await settle_batch(session, mail_events, desk, [item])
-    except Exception as exc:
-        log.exception("inbound mail %s failed", inbound_id)
-        await session.refresh(inbound)  # the savepoint's rollback expired it
-        finish(inbound, InboundState.FAILED, f"{type(exc).__name__}: {exc}")
-    else:
-        events.extend(mail_events)
 
 
 # -- administration -----------------------------------------------------------------------

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desk.blobs import blob_path
-from desk.mail.parse import Limits, MailRejected
-from desk.mail.prepare import prepare
+from desk.mail.parse import Limits
+from desk.mail.prepare import Rejected, prepare
 from desk.models import Attachment, InboundMail, TicketMessage
 from tests.support import rows, send, wait_for
 
@@ -223,16 +223,17 @@ def ugly_mails(draw: st.DrawFn) -> bytes:
 @given(raw=ugly_mails())
 def test_parser_never_crashes(tmp_path_factory, raw):
     folder = tmp_path_factory.mktemp("att")
-    try:
-        parsed = prepare(raw, Limits(cpu_seconds=5), str(folder)).mail
-    except MailRejected as exc:
-        assert str(exc)
+    result = prepare(raw, Limits(cpu_seconds=5), str(folder))
+    if isinstance(result, Rejected):
+        assert result.reason
         return
+    parsed = result.mail
     assert "\n" not in parsed.subject and "\r" not in parsed.subject
     parsed.text.encode("utf-8")  # always valid text
     # Whatever the mail called its parts, files are named by their content's hash only.
     written = [f for f in Path(folder).glob("**/*") if f.is_file()]
     assert all(f.name == hashlib.sha256(f.read_bytes()).hexdigest() for f in written)
+    assert all(blob_path(folder, p.sha256).is_file() for p in result.stored_parts)
 
 
 @settings(

@@ -10,11 +10,13 @@ import json
 import time
 
 import aiohttp
+import pytest
 
+from daemon import inbound_worker
 from desk.models import Attachment, InboundMail, Ticket, TicketMessage
 from tests.conftest import MAILGUN_KEY
 from tests.people import Team
-from tests.support import make_mail, rows, settled, wait_for_value
+from tests.support import make_mail, rows, settled, wait_for, wait_for_value
 
 
 async def _key(team: Team) -> str:
@@ -87,6 +89,27 @@ async def test_mailgun_signed_mime_becomes_a_ticket_and_its_recipient_threads(
     [ticket] = await rows(daemon, Ticket)
     messages = await rows(daemon, TicketMessage, TicketMessage.ticket_id == ticket.id)
     assert len(messages) == 2 and messages[1].thread_rule == "reply-token"
+
+
+@pytest.fixture
+def hourly_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inbound worker polls once an hour: mail processed within a test woke it."""
+    monkeypatch.setattr(inbound_worker, "POLL_SECONDS", 3600.0)
+
+
+async def test_provider_mail_wakes_the_inbound_worker(hourly_poll: None, team: Team):
+    # The web app stores through the desk's one Receiver, whose commits the worker waits on.
+    raw, _ = make_mail(sender="hal@example.org", subject="Wake up, HAL")
+    status, _ = await _post_form(team, "mailgun", _mailgun_fields(raw))
+    assert status == 200
+
+    async def listed() -> list[dict]:
+        status, page = await team.call("admin", "GET", "/api/tickets/")
+        assert status == 200
+        return [t for t in page["results"] if t["subject"] == "Wake up, HAL"]
+
+    [ticket] = await wait_for(listed, what="the ticket, without the worker's hourly poll")
+    assert ticket["status"] == "OPEN"
 
 
 async def test_mailgun_refuses_a_bad_or_stale_signature(team: Team, daemon):

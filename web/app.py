@@ -5,10 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk.context import Desk
-from desk.intake import Receiver
 from desk.tickets.counts import CountCache
 from web.errors import error_middleware
-from web.keys import COUNTS, DESK, HUB, RECEIVER
+from web.keys import COUNTS, DESK, HUB
 from web.openapi import openapi_json
 from web.realtime.chat import chat_socket
 from web.realtime.hub import Hub
@@ -22,7 +21,6 @@ def create_app(desk: Desk) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[DESK] = desk
     app[COUNTS] = CountCache()
-    app[RECEIVER] = Receiver(desk.db)
     app[HUB] = Hub()  # subscribed to the bus by the daemon (web.server yields it)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)

@@ -3,11 +3,9 @@
 from aiohttp import web
 
 from desk.context import Desk
-from desk.intake import Receiver
 from desk.tickets.counts import CountCache
 from web.realtime.hub import Hub
 
 DESK = web.AppKey("desk", Desk)
 COUNTS = web.AppKey("ticket_counts", CountCache)
-RECEIVER = web.AppKey("inbound_receiver", Receiver)  # group commit for mail handed over by HTTP
 HUB = web.AppKey("live_hub", Hub)  # every open live socket

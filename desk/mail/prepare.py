@@ -1,5 +1,6 @@
 """The work done off the event loop for one stored mail: parse within a CPU budget and put
-attachments on disk by content hash. Runs in a worker process started by the daemon."""
+attachments on disk by content hash. Runs in a worker process started by the daemon; its
+answer is a plain value, `Parsed` or `Rejected` with the reason, never an exception."""
 
 from __future__ import annotations
 
@@ -25,29 +26,39 @@ class StoredPart:
 
 
 @dataclass
-class PreparedMail:
+class Parsed:
     mail: ParsedMail  # with parts emptied: their bytes are on disk
     stored_parts: list[StoredPart]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A mail that cannot become a ticket message: it is kept as `failed` with the reason."""
+
+    reason: str
+
+
+ParseResult = Parsed | Rejected
 
 
 class CpuBudgetExceeded(MailRejected):
     pass
 
 
-def prepare(raw: bytes, limits: Limits, attachments_dir: str) -> PreparedMail:
-    """Never raises anything but MailRejected for a bad mail; the reason is kept with it."""
+def prepare(raw: bytes, limits: Limits, attachments_dir: str) -> ParseResult:
+    """Whatever the bytes, a bad mail comes back as `Rejected` naming why."""
     try:
         with cpu_budget(limits.cpu_seconds):
             mail = parse_mail(raw, limits)
-    except MailRejected:
-        raise
+    except MailRejected as exc:
+        return Rejected(str(exc))
     except (RecursionError, MemoryError) as exc:
-        raise MailRejected(f"{type(exc).__name__} while parsing") from exc
+        return Rejected(f"{type(exc).__name__} while parsing")
     except Exception as exc:
-        raise MailRejected(f"parser error: {type(exc).__name__}: {exc}") from exc
+        return Rejected(f"parser error: {type(exc).__name__}: {exc}")
     stored = [_store_part(p.data, Path(attachments_dir), p) for p in mail.parts]
     mail.parts = []
-    return PreparedMail(mail=mail, stored_parts=stored)
+    return Parsed(mail=mail, stored_parts=stored)
 
 
 def _store_part(data: bytes, root: Path, part: Part) -> StoredPart:

@@ -1,5 +1,12 @@
-"""The only writer of tickets and their messages. Each function works inside the caller's
-transaction and appends the events that go out after it commits."""
+"""New tickets and new messages: every ticket and every message is created here, whether it
+came by mail (desk/processing.py) or through the API, with what a message does to its
+ticket (a customer writing again reopens it). Each function works inside the caller's
+transaction and appends the events that go out after it commits.
+
+Other changes to tickets are written elsewhere: desk/tickets/workflow.py moves status,
+assigns, archives and edits subject, priority and tags (the scheduled jobs go through it
+too); desk/people.py and desk/companies.py move a customer's tickets with the customer
+when their company changes."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 integration holding an API key with the `inbound:write` scope; `/mailgun/`, `/postmark/` and
 `/sendgrid/` take those providers' inbound webhooks. Every one ends in the same durable
 intake as SMTP (same dedup, threading and loop safety): 2xx only after the raw bytes are
-committed, 5xx before, so the provider retries. The inbound worker picks the mail up within
-its poll interval (2 s), in this process or in any replica running the smtp or jobs role.
+committed, 5xx before, so the provider retries. The commit wakes this process's inbound
+worker at once (the desk has one Receiver); a replica running only the web role leaves the
+mail to the workers of the smtp replicas, which find it by polling.
 
 Mailgun is checked by its own signature (POSTDESK_MAILGUN_SIGNING_KEY). Postmark and SendGrid
 have no signature of their own; their documentation puts credentials in the webhook URL, so
@@ -23,7 +24,7 @@ from desk.errors import DeskError, ValidationFailed
 from desk.intake import Envelope
 from desk.mail import providers
 from desk.uploads import UploadTooLarge
-from web.keys import DESK, RECEIVER
+from web.keys import DESK
 from web.responses import json_response
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ async def inbound_sendgrid(request: web.Request) -> web.Response:
 async def _store(request: web.Request, raw: bytes, rcpts: list[str], source: str) -> web.Response:
     """Commit, then answer. Providers read any 2xx as delivered (Mailgun and SendGrid want
     200), so every provider gets 200 and the raw-MIME endpoint keeps its documented 202."""
-    settings = request.app[DESK].settings
+    desk = request.app[DESK]
+    settings = desk.settings
     if len(raw) > settings.max_message_bytes:
         limit = settings.max_message_bytes
         raise UploadTooLarge(f"the message is larger than {limit} bytes", limit=limit)
@@ -77,7 +79,7 @@ async def _store(request: web.Request, raw: bytes, rcpts: list[str], source: str
         mail_from=None, source=source, rcpt_tos=tuple(rcpts) or (settings.support_address,)
     )
     try:
-        stored_id = await request.app[RECEIVER].receive(raw, envelope)
+        stored_id = await desk.receiver.receive(raw, envelope)
     except Exception as exc:
         log.exception("could not store a message handed over by %s", source)
         raise NotStored("the message was not stored; send it again later") from exc

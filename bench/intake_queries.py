@@ -1,0 +1,105 @@
+"""SQL statements per processed mail: the ingestion benchmark's corpus stored first, then
+processed in this process with every statement counted. Unlike mails/s, the count does not
+move with the machine's load, so two commits compare exactly:
+
+    python -m bench.intake_queries --mails 640 [--database postgresql+asyncpg://...]
+
+To measure another commit, run it from that commit's checkout with this file copied in
+(`PYTHONPATH=. python path/to/intake_queries.py`). The batches are full (every mail is
+stored before processing starts), so this is the steady state of a busy intake.
+A PostgreSQL database named by --database is dropped and created anew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, select
+
+from bench.api import fresh_postgres
+from bench.ingest import generate
+from daemon.inbound_worker import drain
+from daemon.worker_pool import WorkerPool
+from desk.config import load_settings
+from desk.context import Desk, open_desk
+from desk.intake import Envelope, store_raw
+from desk.mail.parse import Limits
+from desk.models import InboundMail, KnownMessageId, OutboxMail, Ticket, User
+
+
+async def run(args: argparse.Namespace) -> None:
+    data = Path(tempfile.mkdtemp(prefix="pd-queries-"))
+    env = {
+        "POSTDESK_DATA_DIR": str(data),
+        "POSTDESK_SECRET_KEY": "bench-secret-key-0123456789-0123456789",
+        "POSTDESK_SUPPORT_ADDRESS": "support@localhost",
+    }
+    if args.database:
+        await fresh_postgres(args.database)
+        env["POSTDESK_DATABASE_URL"] = args.database
+    settings = load_settings(env, read_dotenv=False)
+    mails = generate(args.mails)
+    pool = WorkerPool(Limits(cpu_seconds=5), str(settings.attachments_dir), workers=2)
+    try:
+        async with open_desk(settings) as desk:
+            envelope = Envelope(mail_from="bench@example.com", rcpt_tos=("support@localhost",))
+            for start in range(0, len(mails), 50):
+                await store_raw(desk.db, [(m, envelope) for m in mails[start : start + 50]])
+            counts = _count_statements(desk)
+            done = await drain(desk, pool.prepare)
+            total = sum(counts.values())
+            print(f"{done} mails, {total} statements, {total / done:.3f} per mail: {dict(counts)}")
+            print(await _outcome(desk))
+    finally:
+        pool.close()
+
+
+def _count_statements(desk: Desk) -> collections.Counter[str]:
+    counts: collections.Counter[str] = collections.Counter()
+
+    def seen(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+        counts[sql.split(None, 1)[0].upper()] += 1
+
+    engines = {
+        id(e.sync_engine): e.sync_engine for e in (desk.db.write_engine, desk.db.read_engine)
+    }
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", seen)
+    return counts
+
+
+async def _outcome(desk: Desk) -> str:
+    """What the mails became, so two commits can be seen to do the same work."""
+    async with desk.db.reader() as session:
+        rules = await session.execute(
+            select(InboundMail.thread_rule, func.count()).group_by(InboundMail.thread_rule)
+        )
+        rows = [
+            await session.scalar(select(func.count()).select_from(model))
+            for model in (Ticket, OutboxMail, KnownMessageId, User)
+        ]
+        links = await session.execute(
+            select(InboundMail.id, InboundMail.ticket_id).order_by(InboundMail.id)
+        )
+        digest = hashlib.sha256(repr(links.all()).encode()).hexdigest()[:12]
+    return (
+        f"rules {dict(rules.all())}; tickets, outbox, known ids, users: {rows}; "
+        f"mail -> ticket digest {digest}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mails", type=int, default=640)
+    parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

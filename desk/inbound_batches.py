@@ -1,0 +1,193 @@
+"""Inbound mail, step two, run by the inbound worker and by import: stored mail is taken in
+batches, parsed in the worker processes, and settled in one transaction per batch: its rows
+locked, one preload (desk/preload.py), `process` for each mail (desk/processing.py), one
+flush, `after_flush`, one commit. Settling is idempotent: a mail stays `received` until the
+transaction that settles it commits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.context import Desk, PendingEvent
+from desk.db import Database
+from desk.mail.prepare import ParseResult, Rejected
+from desk.models import InboundMail, InboundState
+from desk.preload import Incoming, preload
+from desk.processing import after_flush, finish, identify, process
+
+log = logging.getLogger(__name__)
+
+Prepare = Callable[[bytes], Awaitable[ParseResult]]
+Arrived = tuple[InboundMail, ParseResult]
+BATCH_BYTES = 32 * 1024 * 1024
+BATCH_MAILS = 64
+# The one pause of intake. A batch has a fixed cost (its queries, its commit) however many
+# mails it carries: taken at once, a batch holds only the few mails stored while the last
+# one was written; taken a moment later it holds many more. So a batch that would not be
+# full (after a batch that was not, or when the worker is woken) is taken this much later.
+# On SQLite the pause also hands the write lock to the SMTP commits queued behind a batch.
+GATHER_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    id: int
+    raw: bytes
+
+
+async def process_pending(desk: Desk, prepare: Prepare) -> int:
+    """Process stored mail in batches until none is left; return how many were settled
+    (0: nothing to do).
+
+    On PostgreSQL the next batch is fetched and parsed in the worker processes while one is
+    written: the stages overlap instead of taking turns. SQLite has one writer: there the
+    overlap made batches smaller and their extra write transactions took the lock from
+    SMTP's commits, so it takes turns.
+    """
+    overlap = not desk.db.is_sqlite
+    total = 0
+    batch, parsing = await _fetch_and_parse(desk.db, prepare, after=0)
+    try:
+        while batch:
+            results = await parsing
+            if overlap:
+                settling = asyncio.ensure_future(_settle(desk, batch, results))
+                try:
+                    following, parsing = await _fetch_next(desk.db, prepare, batch)
+                finally:
+                    await settling  # never left running behind an error or a stop
+            else:
+                await _settle(desk, batch, results)
+                following, parsing = await _fetch_next(desk.db, prepare, batch)
+            total += len(batch)
+            batch = following
+    finally:
+        parsing.cancel()  # only still running if writing failed; that mail stays received
+    return total
+
+
+async def _fetch_next(
+    db: Database, prepare: Prepare, batch: list[StoredMail]
+) -> tuple[list[StoredMail], asyncio.Future[list[ParseResult]]]:
+    if len(batch) < BATCH_MAILS:
+        await asyncio.sleep(GATHER_SECONDS)
+    return await _fetch_and_parse(db, prepare, after=batch[-1].id)
+
+
+async def _fetch_and_parse(
+    db: Database, prepare: Prepare, after: int
+) -> tuple[list[StoredMail], asyncio.Future[list[ParseResult]]]:
+    """The next batch, and its parsing started in the worker processes."""
+    batch = await _next_batch(db, after=after)
+    return batch, asyncio.ensure_future(asyncio.gather(*(prepare(m.raw) for m in batch)))
+
+
+async def _next_batch(db: Database, *, after: int) -> list[StoredMail]:
+    """The oldest waiting mail with ids above `after` (the batch being written is still
+    `received`), up to BATCH_MAILS and BATCH_BYTES. A mail committed late with a lower id
+    is found by the next call from 0."""
+    async with db.reader() as session:
+        sizes = await session.execute(
+            select(InboundMail.id, func.length(InboundMail.raw))
+            .where(InboundMail.state == InboundState.RECEIVED.value, InboundMail.id > after)
+            .order_by(InboundMail.id)
+            .limit(BATCH_MAILS)
+        )
+        chosen: list[int] = []
+        total = 0
+        for row_id, size in sizes:
+            if chosen and total + (size or 0) > BATCH_BYTES:
+                break
+            chosen.append(row_id)
+            total += size or 0
+        if not chosen:
+            return []
+        rows = await session.execute(
+            select(InboundMail.id, InboundMail.raw)
+            .where(InboundMail.id.in_(chosen))
+            .order_by(InboundMail.id)
+        )
+        return [StoredMail(row_id, raw) for row_id, raw in rows]
+
+
+async def _settle(desk: Desk, batch: list[StoredMail], results: list[ParseResult]) -> None:
+    """One transaction for the batch. If anything unexpected fails, it is rolled back and
+    settled again carefully, one savepoint per mail, so one bad mail is recorded as failed
+    with its reason and never blocks the others."""
+    try:
+        async with desk.change() as (session, events):
+            await settle(desk, session, events, await _lock(session, batch, results))
+    except Exception:
+        log.warning(
+            "a batch of %d mails failed; settling them one by one", len(batch), exc_info=True
+        )
+        async with desk.change() as (session, events):
+            for arrived in await _lock(session, batch, results):
+                await _settle_alone(desk, session, events, arrived)
+
+
+async def _lock(
+    session: AsyncSession, batch: list[StoredMail], results: list[ParseResult]
+) -> list[Arrived]:
+    """The batch's rows that are still `received`, locked and counted as attempted; a row
+    another worker holds is skipped (that worker settles it)."""
+    found = await session.scalars(
+        select(InboundMail)
+        .where(
+            InboundMail.id.in_([m.id for m in batch]),
+            InboundMail.state == InboundState.RECEIVED.value,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    rows = {row.id: row for row in found}
+    arrived = [(rows[m.id], r) for m, r in zip(batch, results, strict=True) if m.id in rows]
+    for inbound, _ in arrived:
+        inbound.attempts += 1
+    return arrived
+
+
+async def settle(
+    desk: Desk, session: AsyncSession, events: list[PendingEvent], arrived: Sequence[Arrived]
+) -> None:
+    """Decide every mail against one preload, write them all with one flush, then do what
+    needs the new tickets' numbers."""
+    mails: list[Incoming] = []
+    for inbound, result in arrived:
+        found = identify(inbound, result)
+        if isinstance(found, Rejected):
+            finish(inbound, InboundState.FAILED, found.reason)
+        else:
+            mails.append(found)
+    if not mails:
+        return
+    # Nothing is written before the one flush below (a query would otherwise flush the
+    # rows changed so far in a statement of their own).
+    with session.no_autoflush:
+        context = await preload(desk, session, events, mails)
+        for mail in mails:
+            await process(mail, context)
+    await session.flush()
+    await after_flush(context)
+
+
+async def _settle_alone(
+    desk: Desk, session: AsyncSession, events: list[PendingEvent], arrived: Arrived
+) -> None:
+    """One mail in its own savepoint: if it fails, it alone is kept as failed with why."""
+    inbound, inbound_id = arrived[0], arrived[0].id
+    mail_events: list[PendingEvent] = []
+    try:
+        async with session.begin_nested():
+            await settle(desk, session, mail_events, [arrived])
+    except Exception as exc:
+        log.exception("inbound mail %s failed", inbound_id)
+        await session.refresh(inbound)  # the savepoint's rollback expired it
+        finish(inbound, InboundState.FAILED, f"{type(exc).__name__}: {exc}")
+    else:
+        events.extend(mail_events)
