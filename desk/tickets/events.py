@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import RowMapping
+
 from desk.events.tickets import (
     MessageCreated,
     MessageView,
@@ -42,7 +44,9 @@ TICKET_COLUMNS = (
 )
 
 
-def ticket_fields(row: Mapping[str, Any], tags: list[str] | None = None) -> dict[str, Any]:
+def ticket_fields(
+    row: Mapping[str, Any] | RowMapping, tags: list[str] | None = None
+) -> dict[str, Any]:
     """From any row with the tickets table's columns by name (list pages read rows). Times
     stay datetimes: the API writes them with orjson, as ISO 8601 with the UTC offset."""
     data = {name: row[name] for name in TICKET_COLUMNS}
