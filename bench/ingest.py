@@ -171,6 +171,21 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+async def _wait_for_port(port: int, proc: asyncio.subprocess.Process) -> None:
+    """Until the daemon answers on `port` (a loaded machine may take a minute to start it);
+    a daemon that exits or never answers ends the run with the reason."""
+    for _ in range(1200):
+        if proc.returncode is not None:
+            raise RuntimeError(f"the daemon exited with {proc.returncode} before serving")
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"the daemon did not answer on port {port} within two minutes")
+
+
 async def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="pd-bench-"))
     smtp_port, http_port = _free_port(), _free_port()
@@ -206,13 +221,7 @@ async def run(args: argparse.Namespace) -> None:
     )
     db = Database(url)
     try:
-        for _ in range(200):
-            try:
-                _, w = await asyncio.open_connection("127.0.0.1", http_port)
-                w.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await _wait_for_port(http_port, proc)
         started = time.perf_counter()
         if args.path == "smtp":
             sending = asyncio.create_task(send_all(smtp_port, mails, args.connections))
@@ -225,6 +234,8 @@ async def run(args: argparse.Namespace) -> None:
         done = 0
         while done < len(mails):
             await asyncio.sleep(0.25)
+            if sending.done() and sending.exception() is not None:
+                raise RuntimeError("sending failed") from sending.exception()
             async with db.reader() as s:
                 done = (
                     await s.scalar(
