@@ -54,7 +54,7 @@ class IntakeContext:
     seen: set[tuple[str, str]]  # (Message-ID, sender) already a ticket message: duplicates
     customers: dict[str, User]  # by address, first-time senders included
     tickets: dict[int, Ticket]  # every ticket the mails name, by number, locked FOR UPDATE
-    threads: dict[str, Ticket]  # Message-ID -> its ticket; new tickets join as they open
+    threads: dict[str, Ticket]  # Message-ID -> its ticket; each placed mail's is added
     writers: set[tuple[int, str]]  # (ticket number, address) that wrote on a named ticket
     budget: AutoReplyBudget
     placed: list[Placed] = field(default_factory=list)

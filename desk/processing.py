@@ -61,7 +61,7 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     lookup = PreloadedLookup(context)
     placement = await place(mail.parsed, mail.inbound.rcpt_tos, lookup, settings.ticket_prefix)
     ticket, rule = _ticket_for(placement, customer, mail.parsed.subject, context)
-    automatic = _automatic_reason(mail, settings) is not None
+    automatic = _is_automatic(mail, settings)
     message = _message(mail, customer, rule, automatic)
     if customer.is_staff and ticket.customer_id != customer.id:
         # Staff answering a notification by mail: kept for the team, never shown to the
@@ -95,8 +95,9 @@ def _ticket_for(
     return ticket, rule
 
 
-def _automatic_reason(mail: Incoming, settings: Settings) -> str | None:
-    return automatic_reason(
+def _is_automatic(mail: Incoming, settings: Settings) -> bool:
+    """An auto-reply, a bounce, a list: stored and threaded, never answered."""
+    reason = automatic_reason(
         MailFacts(
             headers=mail.parsed.loop_headers,
             content_type=mail.parsed.content_type,
@@ -105,6 +106,7 @@ def _automatic_reason(mail: Incoming, settings: Settings) -> str | None:
             envelope_sender=mail.inbound.mail_from if mail.inbound.source == "smtp" else None,
         )
     )
+    return reason is not None
 
 
 def _message(mail: Incoming, customer: User, rule: str, automatic: bool) -> TicketMessage:

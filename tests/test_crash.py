@@ -41,7 +41,10 @@ async def start_daemon(env: dict[str, str]) -> asyncio.subprocess.Process:
         stderr=asyncio.subprocess.DEVNULL,
     )
     port = int(env["POSTDESK_SMTP_PORT"])
-    for _ in range(200):
+    # Up to a minute: starting (migrations, the parse workers) is slow on a loaded machine.
+    for _ in range(1200):
+        if proc.returncode is not None:
+            raise AssertionError(f"the daemon exited with {proc.returncode} while starting")
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
