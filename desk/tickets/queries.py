@@ -264,8 +264,11 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
 
 
 async def _rows(session: AsyncSession, statement: Select[Any]) -> list[dict[str, Any]]:
-    """Rows by column name: answers are built from rows, not ORM objects."""
-    return [row._asdict() for row in await session.execute(statement)]
+    """Rows by column name: answers are built from rows, not ORM objects, and the select
+    runs on the session's connection (SQLAlchemy Core), which skips the ORM's per-statement
+    work (loading context, identity map) that reading plain columns does not need."""
+    connection = await session.connection()
+    return [dict(row) for row in (await connection.execute(statement)).mappings()]
 
 
 def _tags(tag_list: str | None) -> list[str]:
