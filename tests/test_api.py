@@ -202,6 +202,12 @@ async def test_login_errors(api, desk_world):
         ("/api/tickets/?status=NOPE", {}, "status"),
         ("/api/tickets/?page=0", {}, "page"),
         ("/api/tickets/?ordering=password", {}, "ordering"),
+        # Numbers past any row id: refused by name, not a 500 from the database driver.
+        ("/api/tickets/?assigned_agent=99999999999999999999", {}, "assigned_agent"),
+        ("/api/tickets/?customer=9223372036854775808", {}, "customer"),
+        ("/api/tickets/?company=2147483648", {}, "company"),
+        ("/api/tickets/2147483648/", {}, "id"),
+        ("/api/chat/messages/?room=99999999999999999999", {}, "room"),
     ],
 )
 @SHARED
@@ -223,6 +229,15 @@ async def test_bad_bodies_are_clear_errors(shared_team, shared_daemon):
     ):
         status, body = await api.call("POST", url, admin, **kwargs)
         assert status == 400 and body["error"] == code, body
+    huge = 99999999999999999999
+    for path, payload, field in (
+        (f"/api/tickets/{ticket}/assign/", {"assigned_agent": huge}, "assigned_agent"),
+        ("/api/chat/messages/", {"room": huge, "body": "hi"}, "room"),
+        ("/api/chat/rooms/", {"type": "group", "name": "x", "participant_ids": [huge]}, None),
+    ):
+        status, body = await api.call("POST", path, admin, json=payload)
+        assert status == 400 and body["error"] == "invalid", body
+        assert field is None or field in body["details"]["fields"], body
     status, body = await api.call("GET", "/api/tickets/abc/", admin)
     assert status in (400, 404) and "error" in body
     status, body = await api.call("GET", "/api/nothing-here/", admin)

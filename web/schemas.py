@@ -9,6 +9,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from desk.models import Priority, Role, Status
 from desk.tickets.queries import ORDERINGS
 
+# Row ids are 32-bit integers on PostgreSQL (64-bit on SQLite): a larger number names no row
+# and would fail in the database driver, so it is refused here with the field named.
+ROW_ID_MAX = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -77,7 +82,7 @@ class UserUpdate(Strict):
     role: Role | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, min_length=8, max_length=1024)
-    company_id: int | None = Field(default=None, ge=1)
+    company_id: RowId | None = None
     is_company_admin: bool | None = None
     is_available: bool | None = None
     capacity: int | None = Field(default=None, ge=0, le=1000)
@@ -87,7 +92,7 @@ class UserUpdate(Strict):
 class UserListQuery(Strict):
     role: Role | None = None
     is_active: bool | None = None
-    company: int | None = Field(default=None, ge=1)
+    company: RowId | None = None
     search: str | None = Field(default=None, max_length=200)
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=200)
@@ -135,7 +140,7 @@ class StatusChange(Strict):
 class Assignment(Strict):
     """`null` unassigns."""
 
-    assigned_agent: int | None = Field(ge=1)
+    assigned_agent: RowId | None
 
 
 class TicketListQuery(Strict):
@@ -143,11 +148,11 @@ class TicketListQuery(Strict):
 
     status: list[Status] = Field(default_factory=list)
     priority: list[Priority] = Field(default_factory=list)
-    assigned_agent: int | None = Field(default=None, ge=1)
+    assigned_agent: RowId | None = None
     unassigned: bool = False
     tag: str | None = Field(default=None, max_length=50)
-    customer: int | None = Field(default=None, ge=1)
-    company: int | None = Field(default=None, ge=1)
+    customer: RowId | None = None
+    company: RowId | None = None
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
     updated_after: AwareDatetime | None = None
@@ -166,7 +171,7 @@ class TicketListQuery(Strict):
 class RoomCreate(Strict):
     name: str = Field(default="", max_length=200)
     type: Literal["direct", "group"]
-    participant_ids: list[int] = Field(default_factory=list, max_length=500)
+    participant_ids: list[RowId] = Field(default_factory=list, max_length=500)
     project: str | None = Field(default=None, max_length=100)
 
 
@@ -175,13 +180,13 @@ class RoomListQuery(Strict):
 
 
 class ParticipantChange(Strict):
-    user_id: int = Field(ge=1)
+    user_id: RowId
 
 
 class ChatMessageCreate(Strict):
     """JSON, or multipart/form-data with these fields and one `files` part."""
 
-    room: int = Field(ge=1)
+    room: RowId
     body: str = Field(default="", max_length=10_000)
 
 
@@ -194,7 +199,7 @@ class ReactionChange(Strict):
 
 
 class ChatListQuery(Strict):
-    room: int | None = Field(default=None, ge=1)
+    room: RowId | None = None
     search: str | None = Field(default=None, min_length=1, max_length=200)
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=200)

@@ -12,6 +12,7 @@ from desk.errors import ValidationFailed
 from desk.uploads import MAX_FILES, Upload, UploadTooLarge, check_upload, keep_upload
 from web.keys import DESK
 from web.responses import json_response
+from web.schemas import ROW_ID_MAX
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -28,8 +29,8 @@ async def json_body(request: web.Request, model: type[M]) -> M:
 
 def path_id(request: web.Request, name: str = "id") -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12:
-        raise ValidationFailed(f"{name} must be a number", field=name)
+    if not raw.isdigit() or len(raw) > 12 or int(raw) > ROW_ID_MAX:
+        raise ValidationFailed(f"{name} must be a number up to {ROW_ID_MAX}", field=name)
     return int(raw)
 
 
