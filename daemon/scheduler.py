@@ -61,24 +61,29 @@ class Scheduler:
         self._tasks: set[asyncio.Task[Any]] = set()  # runs in progress, to stop with us
 
     def _specs(self, composer: Composer, http: aiohttp.ClientSession) -> list[JobSpec]:
-        s = self.desk.settings
-        every = s.job_interval_seconds
-        relay = Relay.from_url(s.relay_url) if s.relay_url else None
+        every = self.desk.settings.job_interval_seconds
+        return [
+            self._assign_spec(every),
+            *self._housekeeping_specs(),
+            *self._retry_specs(composer, http, every),
+        ]
 
-        async def retry_outbox() -> object:
-            return await send_due(self.desk, relay, composer) if relay else "no relay set"
+    def _assign_spec(self, every: float) -> JobSpec:
+        return JobSpec(
+            "auto-assign",
+            "Assign waiting tickets to available agents",
+            every,
+            lambda: assign_waiting(self.desk),
+            timedelta(0),
+        )
 
+    def _housekeeping_specs(self) -> list[JobSpec]:
+        """The hourly jobs that archive finished tickets and delete what has expired."""
+        hours = self.desk.settings.archive_after_hours
         return [
             JobSpec(
-                "auto-assign",
-                "Assign waiting tickets to available agents",
-                every,
-                lambda: assign_waiting(self.desk),
-                timedelta(0),
-            ),
-            JobSpec(
                 "archive",
-                f"Archive tickets resolved or closed more than {s.archive_after_hours} h ago",
+                f"Archive tickets resolved or closed more than {hours} h ago",
                 HOUR,
                 lambda: archive_finished(self.desk),
                 timedelta(seconds=HOUR / 2),
@@ -90,6 +95,19 @@ class Scheduler:
                 lambda: clean_up(self.desk),
                 timedelta(seconds=HOUR / 2),
             ),
+        ]
+
+    def _retry_specs(
+        self, composer: Composer, http: aiohttp.ClientSession, every: float
+    ) -> list[JobSpec]:
+        """The jobs that send outgoing mail and webhooks that are due again."""
+        s = self.desk.settings
+        relay = Relay.from_url(s.relay_url) if s.relay_url else None
+
+        async def retry_outbox() -> object:
+            return await send_due(self.desk, relay, composer) if relay else "no relay set"
+
+        return [
             JobSpec(
                 "outbox-retry",
                 "Send outgoing mail that is due again",

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -86,45 +87,131 @@ def load_settings(
     environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True
 ) -> Settings:
     """Build settings from `environ` (default: os.environ over ./.env); fail loud on bad values."""
-    env: dict[str, str] = {}
-    if read_dotenv and Path(".env").is_file():
-        env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
-    env.update(os.environ if environ is None else environ)
+    env = _environment(environ, read_dotenv)
     data_dir = Path(env.get("POSTDESK_DATA_DIR", "./postdesk-data")).resolve()
     database_url = (
         env.get("POSTDESK_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'postdesk.db'}"
     )
-    support = env.get("POSTDESK_SUPPORT_ADDRESS", "support@localhost").strip().lower()
-    if support.count("@") != 1 or not all(support.split("@")):
-        raise ConfigError("POSTDESK_SUPPORT_ADDRESS", f"not an address: {support!r}")
-    relay = env.get("POSTDESK_RELAY_URL") or None
-    if relay and urlsplit(relay).scheme not in ("smtp", "smtps"):
-        raise ConfigError("POSTDESK_RELAY_URL", "must start with smtp:// or smtps://")
+    support = _support_address(env)
+    relay = _relay_url(env)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
+        **_listeners(env),
+        support_address=support,
+        relay_url=relay,
+        secret_key=_secret_key(env, data_dir, database_url),
+        **_limits(env),
+        **_naming(env),
+        **_inbound(env),
+        webhook_allow_private=_bool(env, "POSTDESK_WEBHOOK_ALLOW_PRIVATE"),
+        job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
+        **_gemini(env),
+    )
+
+
+def _environment(environ: Mapping[str, str] | None, read_dotenv: bool) -> dict[str, str]:
+    """`environ` (default: os.environ) over the values in ./.env, if it is to be read."""
+    env: dict[str, str] = {}
+    if read_dotenv and Path(".env").is_file():
+        env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    return env
+
+
+def _support_address(env: Mapping[str, str]) -> str:
+    support = env.get("POSTDESK_SUPPORT_ADDRESS", "support@localhost").strip().lower()
+    if support.count("@") != 1 or not all(support.split("@")):
+        raise ConfigError("POSTDESK_SUPPORT_ADDRESS", f"not an address: {support!r}")
+    return support
+
+
+def _relay_url(env: Mapping[str, str]) -> str | None:
+    relay = env.get("POSTDESK_RELAY_URL") or None
+    if relay and urlsplit(relay).scheme not in ("smtp", "smtps"):
+        raise ConfigError("POSTDESK_RELAY_URL", "must start with smtp:// or smtps://")
+    return relay
+
+
+class _Listeners(TypedDict):
+    redis_url: str | None
+    smtp_host: str
+    smtp_port: int
+    http_host: str
+    http_port: int
+
+
+def _listeners(env: Mapping[str, str]) -> _Listeners:
+    """Where the daemon listens, and the Redis it talks to."""
+    return _Listeners(
         redis_url=env.get("POSTDESK_REDIS_URL") or None,
         smtp_host=env.get("POSTDESK_SMTP_HOST", "127.0.0.1"),
         smtp_port=_int(env, "POSTDESK_SMTP_PORT", 2525),
         http_host=env.get("POSTDESK_HTTP_HOST", "127.0.0.1"),
         http_port=_int(env, "POSTDESK_HTTP_PORT", 8080),
-        support_address=support,
-        relay_url=relay,
-        secret_key=_secret_key(env, data_dir, database_url),
+    )
+
+
+class _Limits(TypedDict):
+    archive_after_hours: int
+    max_message_bytes: int
+    parse_cpu_seconds: float
+    auto_reply_per_hour: int
+    upload_max_bytes: int
+    access_token_minutes: int
+
+
+def _limits(env: Mapping[str, str]) -> _Limits:
+    """Sizes, rates and lifetimes."""
+    return _Limits(
         archive_after_hours=_int(env, "POSTDESK_ARCHIVE_AFTER_HOURS", 24),
         max_message_bytes=_int(env, "POSTDESK_MAX_MESSAGE_BYTES", 25 * 1024 * 1024),
         parse_cpu_seconds=_float(env, "POSTDESK_PARSE_CPU_SECONDS", 10.0),
         auto_reply_per_hour=_int(env, "POSTDESK_AUTO_REPLY_PER_HOUR", 10),
         upload_max_bytes=_int(env, "POSTDESK_UPLOAD_MAX_BYTES", 10 * 1024 * 1024),
-        ticket_prefix=env.get("POSTDESK_TICKET_PREFIX", "").strip(),
         access_token_minutes=_int(env, "POSTDESK_ACCESS_TOKEN_MINUTES", 15),
+    )
+
+
+class _Naming(TypedDict):
+    ticket_prefix: str
+    desk_name: str
+
+
+def _naming(env: Mapping[str, str]) -> _Naming:
+    """How the desk and its tickets are named in mail."""
+    return _Naming(
+        ticket_prefix=env.get("POSTDESK_TICKET_PREFIX", "").strip(),
         desk_name=env.get("POSTDESK_DESK_NAME", "Support").strip() or "Support",
+    )
+
+
+class _Inbound(TypedDict):
+    mailgun_signing_key: str | None
+    imap_urls: tuple[str, ...]
+    imap_processed_folder: str
+    imap_poll_seconds: float
+
+
+def _inbound(env: Mapping[str, str]) -> _Inbound:
+    """Mail that arrives other than by SMTP: Mailgun's webhook and IMAP mailboxes."""
+    return _Inbound(
         mailgun_signing_key=env.get("POSTDESK_MAILGUN_SIGNING_KEY") or None,
         imap_urls=_imap_urls(env.get("POSTDESK_IMAP_URLS", "")),
         imap_processed_folder=env.get("POSTDESK_IMAP_PROCESSED_FOLDER", "").strip() or "Processed",
         imap_poll_seconds=_float(env, "POSTDESK_IMAP_POLL_SECONDS", 30.0),
-        webhook_allow_private=_bool(env, "POSTDESK_WEBHOOK_ALLOW_PRIVATE"),
-        job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
+    )
+
+
+class _Gemini(TypedDict):
+    gemini_api_key: str | None
+    gemini_model: str
+    gemini_base_url: str | None
+    gemini_timeout_seconds: float
+
+
+def _gemini(env: Mapping[str, str]) -> _Gemini:
+    return _Gemini(
         gemini_api_key=env.get("POSTDESK_GEMINI_API_KEY") or None,
         gemini_model=env.get("POSTDESK_GEMINI_MODEL", "").strip() or "gemini-2.5-flash",
         gemini_base_url=env.get("POSTDESK_GEMINI_BASE_URL", "").strip() or None,

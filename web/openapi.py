@@ -64,64 +64,79 @@ def _build() -> dict[str, Any]:
 def _operation(route: AnyRoute, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": route.summary,
-        "operationId": (
-            f"{route.method.lower()}_{route.handler.__module__.rsplit('.', 1)[-1]}"
-            f"_{route.handler.__name__}"
-        ),
+        "operationId": _operation_id(route),
         "responses": _responses(route),
     }
+    op.update(_security(route))
+    params = _parameters(route, schemas)
+    if params:
+        op["parameters"] = params
+    if route.raw_body:
+        op["requestBody"] = _raw_request_body(route.raw_body)
+    if route.body is not None:
+        op["requestBody"] = _model_request_body(route.body, route.multipart, schemas)
+    return op
+
+
+def _operation_id(route: AnyRoute) -> str:
+    return (
+        f"{route.method.lower()}_{route.handler.__module__.rsplit('.', 1)[-1]}"
+        f"_{route.handler.__name__}"
+    )
+
+
+def _security(route: AnyRoute) -> dict[str, Any]:
+    """The operation's `security` (and, for admin routes, its `description`)."""
     if route.access in ("none", "signature"):
-        op["security"] = []
-    elif route.access == "api_key":
-        op["security"] = [{"apiKey": []}, {"bearer": []}]
-    else:
-        op["security"] = [{"bearer": []}]
-        if route.access == "admin":
-            op["description"] = "Admins only."
+        return {"security": []}
+    if route.access == "api_key":
+        return {"security": [{"apiKey": []}, {"bearer": []}]}
+    if route.access == "admin":
+        return {"security": [{"bearer": []}], "description": "Admins only."}
+    return {"security": [{"bearer": []}]}
+
+
+def _parameters(route: AnyRoute, schemas: dict[str, Any]) -> list[dict[str, Any]]:
     params = [
         {"name": n, "in": "path", "required": True, "schema": {"type": "integer"}}
         for n in re.findall(r"\{(\w+)\}", route.path)
     ]
     if route.query is not None:
         params += _query_parameters(route.query, schemas)
-    if params:
-        op["parameters"] = params
-    if route.raw_body:
-        op["requestBody"] = {
-            "required": True,
-            "content": {
-                kind: {
-                    "schema": {"type": "object"}
-                    if kind == "application/json"
-                    else {"type": "string", "format": "binary"}
-                    if kind == "message/rfc822"
-                    else {"type": "object", "additionalProperties": {"type": "string"}}
-                }
-                for kind in route.raw_body
-            },
-        }
-    if route.body is not None:
-        ref = _ref(route.body, schemas)
-        content: dict[str, Any] = {"application/json": {"schema": ref}}
-        if route.multipart:
-            content["multipart/form-data"] = {
-                "schema": {
-                    "allOf": [
-                        ref,
-                        {
-                            "type": "object",
-                            "properties": {
-                                "files": {
-                                    "type": "array",
-                                    "items": {"type": "string", "format": "binary"},
-                                }
-                            },
-                        },
-                    ]
-                }
-            }
-        op["requestBody"] = {"required": True, "content": content}
-    return op
+    return params
+
+
+def _raw_request_body(kinds: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {kind: {"schema": _raw_schema(kind)} for kind in kinds},
+    }
+
+
+def _raw_schema(kind: str) -> dict[str, Any]:
+    if kind == "application/json":
+        return {"type": "object"}
+    if kind == "message/rfc822":
+        return {"type": "string", "format": "binary"}
+    return {"type": "object", "additionalProperties": {"type": "string"}}
+
+
+def _model_request_body(
+    model: type[BaseModel], multipart: bool, schemas: dict[str, Any]
+) -> dict[str, Any]:
+    ref = _ref(model, schemas)
+    content: dict[str, Any] = {"application/json": {"schema": ref}}
+    if multipart:
+        content["multipart/form-data"] = {"schema": {"allOf": [ref, _files_part()]}}
+    return {"required": True, "content": content}
+
+
+def _files_part() -> dict[str, Any]:
+    """The uploaded files a multipart body may carry besides the model's fields."""
+    return {
+        "type": "object",
+        "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+    }
 
 
 def _responses(route: AnyRoute) -> dict[str, Any]:

@@ -4,9 +4,10 @@ does not exist (404). The chat is the team's: customers get 403 everywhere."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.chat.events import participant_ids
@@ -149,54 +150,72 @@ async def list_rooms(
     three queries."""
     require_staff(user)
     async with db.reader() as session:
-        query = (
-            select(ChatRoom, ChatParticipant.last_read_at)
-            .join(ChatParticipant, ChatParticipant.room_id == ChatRoom.id)
-            .where(ChatParticipant.user_id == user.id)
-            .order_by(ChatRoom.id)
-        )
-        if project is not None:
-            query = query.where(ChatRoom.project == project)
-        if room_id is not None:
-            query = query.where(ChatRoom.id == room_id)
-        rooms = (await session.execute(query)).all()
+        rooms = (await session.execute(_rooms_query(user, project, room_id))).all()
         ids = [room.id for room, _ in rooms]
-        members: dict[int, list[int]] = {}
-        for room_id, user_id in (
-            await session.execute(
-                select(ChatParticipant.room_id, ChatParticipant.user_id).where(
-                    ChatParticipant.room_id.in_(ids)
-                )
-            )
-        ).all():
-            members.setdefault(room_id, []).append(user_id)
-        unread = dict(
-            (
-                await session.execute(
-                    select(ChatMessage.room_id, func.count())
-                    .join(
-                        ChatParticipant,
-                        and_(
-                            ChatParticipant.room_id == ChatMessage.room_id,
-                            ChatParticipant.user_id == user.id,
-                        ),
-                    )
-                    .where(
-                        ChatMessage.room_id.in_(ids),
-                        ChatMessage.author_id != user.id,
-                        or_(
-                            ChatParticipant.last_read_at.is_(None),
-                            ChatMessage.created_at > ChatParticipant.last_read_at,
-                        ),
-                    )
-                    .group_by(ChatMessage.room_id)
-                )
-            ).all()
-        )
+        members = await _members(session, ids)
+        unread = await _unread_counts(session, user, ids)
     return [
         room_data(room, sorted(members.get(room.id, [])), int(unread.get(room.id, 0)), last_read)
         for room, last_read in rooms
     ]
+
+
+def _rooms_query(
+    user: User, project: str | None, room_id: int | None
+) -> Select[ChatRoom, datetime | None]:
+    """The rooms `user` takes part in, with when they last read each."""
+    query = (
+        select(ChatRoom, ChatParticipant.last_read_at)
+        .join(ChatParticipant, ChatParticipant.room_id == ChatRoom.id)
+        .where(ChatParticipant.user_id == user.id)
+        .order_by(ChatRoom.id)
+    )
+    if project is not None:
+        query = query.where(ChatRoom.project == project)
+    if room_id is not None:
+        query = query.where(ChatRoom.id == room_id)
+    return query
+
+
+async def _members(session: AsyncSession, ids: list[int]) -> dict[int, list[int]]:
+    """The participants' user ids of each room in `ids`."""
+    members: dict[int, list[int]] = {}
+    for room_id, user_id in (
+        await session.execute(
+            select(ChatParticipant.room_id, ChatParticipant.user_id).where(
+                ChatParticipant.room_id.in_(ids)
+            )
+        )
+    ).all():
+        members.setdefault(room_id, []).append(user_id)
+    return members
+
+
+async def _unread_counts(session: AsyncSession, user: User, ids: list[int]) -> dict[int, int]:
+    """How many messages by others `user` has not read yet, per room in `ids`."""
+    return dict(
+        (
+            await session.execute(
+                select(ChatMessage.room_id, func.count())
+                .join(
+                    ChatParticipant,
+                    and_(
+                        ChatParticipant.room_id == ChatMessage.room_id,
+                        ChatParticipant.user_id == user.id,
+                    ),
+                )
+                .where(
+                    ChatMessage.room_id.in_(ids),
+                    ChatMessage.author_id != user.id,
+                    or_(
+                        ChatParticipant.last_read_at.is_(None),
+                        ChatMessage.created_at > ChatParticipant.last_read_at,
+                    ),
+                )
+                .group_by(ChatMessage.room_id)
+            )
+        ).all()
+    )
 
 
 def room_data(

@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, func, literal, null, select, union_all
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    String,
+    Subquery,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import message_filter, ticket_filter
@@ -34,72 +45,92 @@ async def search_tickets(
     if contradictory(query):
         return 0, [], False
     async with db.searcher() as session:
-        candidates = union_all(
-            await _newest_messages(session, _in_messages(session, user, query)),
-            _newest(_in_subjects(session, user, query)),
-            _newest(_in_customers(session, user, query)),
-        ).subquery()
-        ranked = select(
-            candidates,
-            func.row_number()
-            .over(
-                partition_by=candidates.c.ticket_id,
-                order_by=(candidates.c.rank.desc(), candidates.c.message_id.desc()),
+        best = await _best_matches(session, user, query)
+        found = _found(user, f, best)
+        count, rows, more = await _page(session, found, best, offset=offset, limit=limit)
+        passages, subjects = await _snippets(session, rows, query)
+    return count, [_result(r, passages, subjects) for r in rows], more
+
+
+async def _best_matches(session: AsyncSession, user: User, query: str) -> Subquery:
+    """Each matching ticket's best match (message, subject or customer) that `user` may see."""
+    candidates = union_all(
+        await _newest_messages(session, _in_messages(session, user, query)),
+        _newest(_in_subjects(session, user, query)),
+        _newest(_in_customers(session, user, query)),
+    ).subquery()
+    ranked = select(
+        candidates,
+        func.row_number()
+        .over(
+            partition_by=candidates.c.ticket_id,
+            order_by=(candidates.c.rank.desc(), candidates.c.message_id.desc()),
+        )
+        .label("n"),
+    ).subquery()
+    return select(ranked).where(ranked.c.n == 1).subquery()
+
+
+def _found(user: User, f: TicketFilter, best: Subquery) -> Select[Any]:
+    """The tickets behind `best` that pass the list's filters, with their match and the total."""
+    # Rows, not ORM objects: a page of 50 is built from them directly.
+    return (
+        select(
+            Ticket.__table__,
+            best.c.rank,
+            best.c.message_id,
+            best.c.matched,
+            func.count().over().label("total"),
+        )
+        .join(best, best.c.ticket_id == Ticket.id)
+        .where(*conditions(user, f))
+    )
+
+
+async def _page(
+    session: AsyncSession, found: Select[Any], best: Subquery, *, offset: int, limit: int
+) -> tuple[int, list[Row[Any]], bool]:
+    """The total, the page's rows (best ranked first) and whether more follow."""
+    rows = list(
+        (
+            await session.execute(
+                found.order_by(best.c.rank.desc(), Ticket.id.desc()).offset(offset).limit(limit + 1)
             )
-            .label("n"),
-        ).subquery()
-        best = select(ranked).where(ranked.c.n == 1).subquery()
-        # Rows, not ORM objects: a page of 50 is built from them directly.
-        found = (
-            select(
-                Ticket.__table__,
-                best.c.rank,
-                best.c.message_id,
-                best.c.matched,
-                func.count().over().label("total"),
-            )
-            .join(best, best.c.ticket_id == Ticket.id)
-            .where(*conditions(user, f))
-        )
-        rows = list(
-            (
-                await session.execute(
-                    found.order_by(best.c.rank.desc(), Ticket.id.desc())
-                    .offset(offset)
-                    .limit(limit + 1)
-                )
-            ).all()
-        )
-        if rows:
-            count = int(rows[0].total)
-        else:  # past the last page: count without it
-            count = int(
-                await session.scalar(select(func.count()).select_from(found.subquery())) or 0
-            )
-        more, rows = len(rows) > limit, rows[:limit]
-        passages = await snippets(
-            session,
-            "ticket_messages",
-            "body_text",
-            [r.message_id for r in rows if r.message_id],
-            query,
-        )
-        subjects = await snippets(
-            session, "tickets", "subject", [r.id for r in rows if not r.message_id], query
-        )
-    results = []
-    for r in rows:
-        snippet = passages.get(r.message_id, "") if r.message_id else subjects.get(r.id, "")
-        results.append(
-            {
-                **ticket_fields(r._mapping),
-                "rank": round(float(r.rank), 6),
-                "matched": r.matched,
-                "message_id": r.message_id,
-                "snippet": snippet,
-            }
-        )
-    return count, results, more
+        ).all()
+    )
+    if rows:
+        count = int(rows[0].total)
+    else:  # past the last page: count without it
+        count = int(await session.scalar(select(func.count()).select_from(found.subquery())) or 0)
+    return count, rows[:limit], len(rows) > limit
+
+
+async def _snippets(
+    session: AsyncSession, rows: list[Row[Any]], query: str
+) -> tuple[dict[int, str], dict[int, str]]:
+    """Highlighted passages of the matched messages, and of the matched subjects."""
+    passages = await snippets(
+        session,
+        "ticket_messages",
+        "body_text",
+        [r.message_id for r in rows if r.message_id],
+        query,
+    )
+    subjects = await snippets(
+        session, "tickets", "subject", [r.id for r in rows if not r.message_id], query
+    )
+    return passages, subjects
+
+
+def _result(r: Row[Any], passages: dict[int, str], subjects: dict[int, str]) -> dict[str, Any]:
+    snippet = passages.get(r.message_id, "") if r.message_id else subjects.get(r.id, "")
+    return {
+        **ticket_fields(r._mapping),
+        "rank": round(float(r.rank), 6),
+        "matched": r.matched,
+        "message_id": r.message_id,
+        "snippet": snippet,
+    }
 
 
 def _in_messages(session: AsyncSession, user: User, query: str) -> Select[Any]:

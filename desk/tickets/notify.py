@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk.config import Settings
 from desk.context import Desk
 from desk.mail.compose import Outgoing, UnsafeHeader
 from desk.mail.reply_token import reply_address
@@ -38,13 +39,41 @@ async def notify(
     """Queue `template` to `person` about `ticket`, unless `person` is the one who acted or
     cannot receive mail. Threaded into the conversation (or `thread`). Returns whether a
     mail was queued."""
+    if not _may_tell(person, actor):
+        return False
+    thread = thread or await conversation(session, ticket.id)
+    out = _outgoing(
+        desk.settings,
+        ticket,
+        person,
+        template,
+        actor=actor,
+        thread=thread,
+        auto_submitted=auto_submitted,
+        context=context,
+    )
+    return await _queue(session, out, ticket, person, template)
+
+
+def _may_tell(person: User, actor: User | None) -> bool:
+    """Whether `person` is to be told: not the one who acted, and able to receive mail."""
     if actor is not None and actor.id == person.id:
         return False
-    if not person.is_active:
-        return False
-    s = desk.settings
-    thread = thread or await conversation(session, ticket.id)
-    out = Outgoing(
+    return bool(person.is_active)
+
+
+def _outgoing(
+    s: Settings,
+    ticket: Ticket,
+    person: User,
+    template: str,
+    *,
+    actor: User | None,
+    thread: Thread,
+    auto_submitted: str,
+    context: dict[str, Any],
+) -> Outgoing:
+    return Outgoing(
         to_address=person.email,
         to_name=person.name,
         from_name=s.desk_name,
@@ -52,20 +81,32 @@ async def notify(
         reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
         subject=f"{subject_tag(ticket.id, s.ticket_prefix)} {ticket.subject}",
         template=template,
-        context={
-            "name": person.name,
-            "ticket_id": ticket.id,
-            "subject": ticket.subject,
-            "status": ticket.status,
-            "desk_name": s.desk_name,
-            "actor_name": (actor.name or actor.email) if actor else s.desk_name,
-            **context,
-        },
+        context=_template_context(s, ticket, person, actor, context),
         in_reply_to=thread.in_reply_to,
         references=thread.references,
         automatic=True,
         auto_submitted=auto_submitted,
     )
+
+
+def _template_context(
+    s: Settings, ticket: Ticket, person: User, actor: User | None, extra: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": person.name,
+        "ticket_id": ticket.id,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "desk_name": s.desk_name,
+        "actor_name": (actor.name or actor.email) if actor else s.desk_name,
+        **extra,
+    }
+
+
+async def _queue(
+    session: AsyncSession, out: Outgoing, ticket: Ticket, person: User, template: str
+) -> bool:
+    """Queue `out`; a mail that cannot be composed safely is logged and not sent."""
     try:
         await queue_mail(session, out, ticket_id=ticket.id, kind=template)
     except UnsafeHeader:

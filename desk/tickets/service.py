@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import can_see_ticket, can_write_note
 from desk.blobs import blob_path
+from desk.config import Settings
 from desk.context import Desk, PendingEvent
 from desk.errors import Conflict, ValidationFailed
 from desk.mail.compose import Outgoing
@@ -282,23 +284,34 @@ async def _mail_reply(
         reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
         subject=subject,
         template="reply",
-        context={
-            "body": message.body_text,
-            "agent_name": agent.name or s.desk_name,
-            "ticket_id": ticket.id,
-            "desk_name": s.desk_name,
-        },
+        context=_reply_context(s, ticket, agent, message),
         in_reply_to=thread.in_reply_to,
         references=thread.references,
-        attachments=[
-            {
-                "filename": u.filename,
-                "content_type": u.content_type,
-                "path": str(blob_path(s.attachments_dir, u.sha256)),
-            }
-            for u in uploads
-        ],
+        attachments=_attachments(s, uploads),
     )
     row = await queue_mail(session, out, ticket_id=ticket.id, kind="reply")
     message.message_id = row.message_id
     message.subject = subject
+
+
+def _reply_context(
+    s: Settings, ticket: Ticket, agent: User, message: TicketMessage
+) -> dict[str, Any]:
+    return {
+        "body": message.body_text,
+        "agent_name": agent.name or s.desk_name,
+        "ticket_id": ticket.id,
+        "desk_name": s.desk_name,
+    }
+
+
+def _attachments(s: Settings, uploads: Sequence[Upload]) -> list[dict[str, str]]:
+    """The stored files of `uploads`, as the reply's attachments."""
+    return [
+        {
+            "filename": u.filename,
+            "content_type": u.content_type,
+            "path": str(blob_path(s.attachments_dir, u.sha256)),
+        }
+        for u in uploads
+    ]

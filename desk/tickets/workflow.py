@@ -137,43 +137,55 @@ async def move(
     """Change the status (already checked), record it and, if `tell`, mail whoever should
     know (an assignment's own status step is told by the assignment mail instead)."""
     old = ticket.status
+    _set_status(ticket, old, target)
+    record(session, ticket, actor, "status", old, target)
+    events.append(partial(ev.status_changed, ticket, old))
+    reopened = _reopens(old, target)
+    if not tell:
+        return
+    if target in TELL_CUSTOMER or reopened:
+        await _tell_status(session, desk, ticket, ticket.customer_id, actor, old, reopened)
+    if ticket.assigned_agent_id is not None:
+        await _tell_status(session, desk, ticket, ticket.assigned_agent_id, actor, old, reopened)
+
+
+def _reopens(old: str, target: str) -> bool:
+    """Whether moving from `old` to `target` takes a finished ticket back into work."""
+    return old in (S.RESOLVED, S.CLOSED) and target not in (S.RESOLVED, S.CLOSED)
+
+
+def _set_status(ticket: Ticket, old: str, target: str) -> None:
+    """Set the status and its timestamps: resolving stamps it, reopening clears that."""
     ticket.status = target
     ticket.updated_at = utcnow()
     if target == S.RESOLVED:
         ticket.resolved_at = ticket.updated_at
-    elif old in (S.RESOLVED, S.CLOSED) and target not in (S.RESOLVED, S.CLOSED):
+    elif _reopens(old, target):
         ticket.resolved_at = None
-    record(session, ticket, actor, "status", old, target)
-    events.append(partial(ev.status_changed, ticket, old))
-    reopened = old in (S.RESOLVED, S.CLOSED) and target not in (S.RESOLVED, S.CLOSED)
-    if not tell:
-        return
-    if target in TELL_CUSTOMER or reopened:
-        customer = await session.get(User, ticket.customer_id)
-        if customer is not None:
-            await notify(
-                session,
-                desk,
-                ticket,
-                customer,
-                "status_changed",
-                actor=actor,
-                old_status=old,
-                reopened=reopened,
-            )
-    if ticket.assigned_agent_id is not None:
-        agent = await session.get(User, ticket.assigned_agent_id)
-        if agent is not None:
-            await notify(
-                session,
-                desk,
-                ticket,
-                agent,
-                "status_changed",
-                actor=actor,
-                old_status=old,
-                reopened=reopened,
-            )
+
+
+async def _tell_status(
+    session: AsyncSession,
+    desk: Desk,
+    ticket: Ticket,
+    user_id: int,
+    actor: User | None,
+    old: str,
+    reopened: bool,
+) -> None:
+    """Mail the user `user_id`, if they exist, that the ticket's status changed."""
+    person = await session.get(User, user_id)
+    if person is not None:
+        await notify(
+            session,
+            desk,
+            ticket,
+            person,
+            "status_changed",
+            actor=actor,
+            old_status=old,
+            reopened=reopened,
+        )
 
 
 async def assign(desk: Desk, actor: User, ticket_id: int, agent_id: int | None) -> Ticket:
