@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import random
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,9 +22,28 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now, for a server a test starts a moment later. Taken below the kernel's
+    range for outgoing connections: a port from that range (what binding port 0 gives) can be
+    taken meanwhile by any client socket, a database connection of the test itself included,
+    and the server then fails with "address already in use"."""
+    lowest_outgoing = _outgoing_ports()[0]
+    for _ in range(100):
+        port = random.randrange(10_000, lowest_outgoing)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port found below the outgoing range")
+
+
+def _outgoing_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except OSError:
+        return 32768, 60999  # Linux's default
+    return int(low), int(high)
 
 
 def make_mail(
