@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import random
 import socket
 import time
@@ -26,9 +27,12 @@ def free_port() -> int:
     range for outgoing connections: a port from that range (what binding port 0 gives) can be
     taken meanwhile by any client socket, a database connection of the test itself included,
     and the server then fails with "address already in use"."""
-    lowest_outgoing = _outgoing_ports()[0]
+    low, high = _worker_ports()
     for _ in range(100):
-        port = random.randrange(10_000, lowest_outgoing)
+        port = random.randrange(low, high)
+        if port in _HANDED_OUT:  # one test asks for several; each must differ
+            continue
+        _HANDED_OUT.add(port)
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -36,6 +40,19 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError("no free port found below the outgoing range")
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def _worker_ports() -> tuple[int, int]:
+    """This pytest-xdist worker's own slice of the ports below the outgoing range, so two
+    workers never pick the same one."""
+    lowest, highest = 10_000, _outgoing_ports()[0]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    size = (highest - lowest) // max(workers, 1)
+    return lowest + worker * size, lowest + (worker + 1) * size
 
 
 def _outgoing_ports() -> tuple[int, int]:
