@@ -11,14 +11,11 @@ from email.message import Message
 import mailparser
 import nh3
 from mailparser.exceptions import MailParserError
-from mailparser_reply import EmailReplyParser
 
+from desk.mail import quotes
 from desk.mail.headers import clean_header_text, is_plain_address, message_ids_in
 from desk.mail.headers import normalize_message_id as _norm_id
 
-REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "cs", "da"]
-_REPLY_PARSER = EmailReplyParser(languages=REPLY_LANGUAGES)
-_REPLY_INPUT_LIMIT = 100_000  # reply detection is regex-heavy; quoted history beyond is moot
 _LOOP_HEADERS = (
     "auto-submitted",
     "precedence",
@@ -165,13 +162,7 @@ def _bodies(mail: mailparser.MailParser) -> tuple[str, str]:
 
 
 def _new_text(text: str) -> str:
-    if not text.strip():
-        return ""
-    try:
-        reply = _REPLY_PARSER.parse_reply(text[:_REPLY_INPUT_LIMIT])
-    except Exception:  # a reply-parser bug must not fail the mail: keep the full text
-        return text.strip()
-    return (reply or text).strip()
+    return quotes.new_text(text)
 
 
 def _part(attachment: dict[str, object]) -> Part:
