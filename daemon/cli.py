@@ -12,7 +12,7 @@ from pathlib import Path
 
 import uvloop
 
-from daemon.importer import import_archive
+from daemon.importer import CannotImport, import_archive
 from daemon.lifecycle import ROLES, serve
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings, load_settings
@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     archive = sub.add_parser("import-mbox", help="import an mbox file or a Maildir folder")
     archive.add_argument("path", type=Path)
     archive.add_argument("--no-progress", action="store_true", help="no progress bar")
+    archive.add_argument(
+        "--open",
+        action="store_true",
+        help="leave the tickets it opens OPEN (for auto-assignment); default RESOLVED",
+    )
     archive.set_defaults(handler=_import_mbox)
     inbound = sub.add_parser("inbound", help="stored inbound mail").add_subparsers(required=True)
     listing = inbound.add_parser("list", help="list stored inbound mail")
@@ -107,8 +112,11 @@ async def _import_mbox(settings: Settings, args: argparse.Namespace) -> int:
     try:
         async with open_desk(settings) as desk:
             summary = await import_archive(
-                desk, pool.prepare, args.path, progress=not args.no_progress
+                desk, pool.prepare, args.path, progress=not args.no_progress, keep_open=args.open
             )
+    except CannotImport as exc:  # not an archive: nothing was imported, and that is an error
+        print(f"postdesk: {exc.message}", file=sys.stderr)
+        return 1
     finally:
         pool.close()
     print(summary)

@@ -2,11 +2,15 @@
 intake as SMTP. Each chunk of mail is committed raw first, then processed; mail already
 stored (same bytes) is counted as a duplicate and not stored again, so an interrupted or
 repeated import never duplicates anything. Imported mail is threaded like any other but
-never acknowledged: it is history, and its senders must not hear from us years later."""
+never acknowledged: it is history, and its senders must not hear from us years later.
+What else intake does with history (the desk's own replies, original dates, tickets left
+resolved) is in desk/imports.py; here the archive is read: in Date order, and an mbox's
+`>From ` escaping undone."""
 
 from __future__ import annotations
 
 import mailbox
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -19,11 +23,15 @@ from tqdm import tqdm
 from daemon.inbound_worker import drain
 from desk.context import Desk
 from desk.errors import DeskError
+from desk.imports import IMPORT, IMPORT_OPEN
 from desk.inbound_batches import Prepare
 from desk.intake import Envelope, known_hashes
 from desk.models import InboundMail, InboundState
 
 CHUNK = 200
+# mboxrd (and mboxo, whose `>From ` it reads the same) quotes a body line starting with
+# `From ` as `>From `, `>From ` as `>>From `, …: one `>` comes off again (RFC 4155, mboxrd).
+_ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
 
 
 class CannotImport(DeskError):
@@ -58,26 +66,33 @@ class ImportSummary:
 
 
 def open_archive(path: Path) -> mailbox.Mailbox:
+    """The mbox file or Maildir folder at `path`; CannotImport says why it is neither."""
     if path.is_dir():
         if not (path / "cur").is_dir() and not (path / "new").is_dir():
             raise CannotImport(f"{path} is a folder but not a Maildir (no cur/ or new/)")
         return mailbox.Maildir(path, factory=None, create=False)
     if not path.is_file():
         raise CannotImport(f"{path} does not exist")
+    with path.open("rb") as fh:
+        start = fh.read(5)
+    if start != b"From ":  # RFC 4155: an mbox starts with its first message's From_ line
+        what = "is empty" if not start else "does not start with a `From ` line"
+        raise CannotImport(f"{path} is not an mbox file or a Maildir folder: it {what}")
     return mailbox.mbox(path, factory=None, create=False)
 
 
 def _raw_messages(archive: mailbox.Mailbox) -> Iterator[bytes]:
-    keys = list(archive.iterkeys())
-    if isinstance(archive, mailbox.Maildir):
-        # A Maildir has no order; a reply imported before its original would open a ticket
-        # of its own. Sort by the Date header (an mbox is already in delivery order).
-        keys.sort(key=lambda k: (_sent_at(archive, k), k))
+    """Oldest Date first: an archive keeps no order (a Maildir none at all, an exported
+    mbox its folder's or thread's), and a reply read before its original would open a
+    ticket of its own."""
+    keys = sorted(archive.iterkeys(), key=lambda k: (_sent_at(archive, k), k))
+    unescape = isinstance(archive, mailbox.mbox)
     for key in keys:
-        yield archive.get_bytes(key)
+        raw = archive.get_bytes(key)
+        yield _ESCAPED_FROM.sub(rb"\1", raw) if unescape else raw
 
 
-def _sent_at(archive: mailbox.Maildir, key: str) -> float:
+def _sent_at(archive: mailbox.Mailbox, key: str) -> float:
     with archive.get_file(key) as fh:
         date = BytesHeaderParser().parse(fh).get("Date", "")  # type: ignore[arg-type]
     try:
@@ -87,11 +102,14 @@ def _sent_at(archive: mailbox.Maildir, key: str) -> float:
 
 
 async def import_archive(
-    desk: Desk, prepare: Prepare, path: Path, *, progress: bool = True
+    desk: Desk, prepare: Prepare, path: Path, *, progress: bool = True, keep_open: bool = False
 ) -> ImportSummary:
+    """Import every mail of the archive at `path`; the tickets it opens are resolved unless
+    `keep_open`. Raises CannotImport when `path` is not an mbox file or a Maildir."""
     archive = open_archive(path)
     summary = ImportSummary()
-    envelope = Envelope(mail_from=None, rcpt_tos=(desk.settings.support_address,), source="import")
+    source = IMPORT_OPEN if keep_open else IMPORT
+    envelope = Envelope(mail_from=None, rcpt_tos=(desk.settings.support_address,), source=source)
     bar = tqdm(total=len(archive), unit="mail", disable=not progress, desc="import")
     try:
         chunk: list[bytes] = []

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.companies import companies_for
 from desk.context import Desk, PendingEvent
+from desk.imports import customer_of_desk_mail, is_desk_address, is_imported
 from desk.mail.parse import ParsedMail
 from desk.mail.prepare import StoredPart
 from desk.mail.reply_token import ticket_from_address
@@ -57,6 +58,9 @@ class IntakeContext:
     threads: dict[str, Ticket]  # Message-ID -> its ticket; each placed mail's is added
     writers: set[tuple[int, str]]  # (ticket number, address) that wrote on a named ticket
     budget: AutoReplyBudget
+    # Imported mail the desk itself sent, by stored mail id: the customer it was written to
+    # (None: it names none). desk/imports.py
+    desk_mail: dict[int, str | None] = field(default_factory=dict)
     placed: list[Placed] = field(default_factory=list)
 
 
@@ -64,7 +68,7 @@ async def preload(
     desk: Desk, session: AsyncSession, events: list[PendingEvent], mails: Sequence[Incoming]
 ) -> IntakeContext:
     seen = await _seen(session, mails)
-    customers = await _customers(session, mails)
+    customers, desk_mail = await _customers(session, mails, desk.settings.support_address)
     known = await _known_message_ids(session, mails)
     tickets = await _tickets(session, {*known.values(), *_numbered(desk, mails)})
     writers = await _writers(session, desk, mails, set(tickets))
@@ -80,6 +84,7 @@ async def preload(
         threads={mid: tickets[t] for mid, t in known.items() if t in tickets},
         writers=writers,
         budget=budget,
+        desk_mail=desk_mail,
     )
 
 
@@ -92,21 +97,33 @@ async def _seen(session: AsyncSession, mails: Sequence[Incoming]) -> set[tuple[s
     return {(mid, sender) for mid, sender in rows.all() if mid}
 
 
-async def _customers(session: AsyncSession, mails: Sequence[Incoming]) -> dict[str, User]:
-    senders = {m.sender for m in mails}
-    found = {u.email: u for u in await session.scalars(select(User).where(User.email.in_(senders)))}
+async def _customers(
+    session: AsyncSession, mails: Sequence[Incoming], support_address: str
+) -> tuple[dict[str, User], dict[int, str | None]]:
+    """Every sender's account (and, for the desk's own imported mail, its customer's), and
+    that imported desk mail by stored mail id (desk/imports.py)."""
+    imported = [m for m in mails if is_imported(m.inbound.source)]
+    wanted = {m.sender for m in mails} | {a for m in imported for a in m.parsed.recipients}
+    found = {u.email: u for u in await session.scalars(select(User).where(User.email.in_(wanted)))}
+    desk_mail = {
+        m.inbound.id: customer_of_desk_mail(m.parsed.recipients, found, support_address)
+        for m in imported
+        if is_desk_address(m.sender, found, support_address)
+    }
+    needed = {m.sender for m in mails if m.inbound.id not in desk_mail}
+    needed |= {a for a in desk_mail.values() if a is not None}
     names = {m.sender: m.parsed.from_name for m in mails}
-    unknown = sorted(senders - set(found))
+    unknown = sorted(needed - set(found))
     if unknown:
         # A customer account for every first-time sender, written now for its id. If
         # another replica creates the same one meanwhile, the batch fails and is settled
         # again mail by mail.
         companies = await companies_for(session, set(unknown))
-        new = [User(email=a, name=names[a], company_id=companies.get(a)) for a in unknown]
+        new = [User(email=a, name=names.get(a, ""), company_id=companies.get(a)) for a in unknown]
         session.add_all(new)
         await session.flush()
         found.update({u.email: u for u in new})
-    return found
+    return found, desk_mail
 
 
 async def _known_message_ids(session: AsyncSession, mails: Sequence[Incoming]) -> dict[str, int]:

@@ -5,10 +5,13 @@ to the session. A batch of mails shares one context (desk/preload.py) and one fl
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.config import Settings
 from desk.db import insert_ignoring_conflicts
+from desk.imports import IMPORT_OPEN, as_history, is_imported, sent_at
 from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
 from desk.mail.prepare import ParseResult, Rejected
@@ -54,29 +57,51 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
         finish(mail.inbound, InboundState.IGNORED, f"duplicate of {mail.message_id}")
         return
     context.seen.add((mail.message_id, mail.sender))
-    settings = context.desk.settings
-    customer = context.customers[mail.sender]
-    if not customer.name and mail.parsed.from_name:
+    people = _people(mail, context)
+    if people is None:
+        finish(mail.inbound, InboundState.FAILED, "the desk's own mail names no customer")
+        return
+    customer, author = people
+    if not customer.name and mail.parsed.from_name and author is customer:
         customer.name = mail.parsed.from_name
+    settings = context.desk.settings
     lookup = PreloadedLookup(context)
     placement = await place(mail.parsed, mail.inbound.rcpt_tos, lookup, settings.ticket_prefix)
     ticket, rule = _ticket_for(placement, customer, mail.parsed.subject, context)
-    automatic = _is_automatic(mail, settings)
-    message = _message(mail, customer, rule, automatic)
-    if customer.is_staff and ticket.customer_id != customer.id:
+    automatic = _is_automatic(mail, settings, own=author is not customer)
+    message = _message(mail, author, rule, automatic)
+    if author is not customer:
+        message.kind = MessageKind.OUTBOUND.value  # imported: the desk's own answer
+    elif customer.is_staff and ticket.customer_id != customer.id:
         # Staff answering a notification by mail: kept for the team, never shown to the
         # customer (it may quote internal notes).
         message.kind = MessageKind.NOTE.value
+    updated_before = None if rule.startswith("new") else ticket.updated_at
     add_message(context.session, context.events, ticket, message)
+    if is_imported(mail.inbound.source):
+        _as_history(mail, ticket, message, updated_before)
     context.session.add_all(Attachment(message=message, **vars(p)) for p in mail.parts)
     remember = mail.message_id not in context.threads
     if remember:
         context.threads[mail.message_id] = ticket
     # Imported archives are history: their senders are not acknowledged years later.
-    ack = rule.startswith("new") and not automatic and mail.inbound.source != "import"
+    ack = rule.startswith("new") and not automatic and not is_imported(mail.inbound.source)
     context.placed.append(Placed(mail, ticket, customer, message, ack, remember))
     mail.inbound.thread_rule = rule
     finish(mail.inbound, InboundState.PROCESSED)
+
+
+def _people(mail: Incoming, context: IntakeContext) -> tuple[User, User | None] | None:
+    """The ticket's customer and the message's author: both the sender for a customer's
+    mail; for the desk's own imported mail, the customer it was written to and the staff
+    account that wrote it (None for the support address). None: no customer to file it on."""
+    if mail.inbound.id not in context.desk_mail:
+        customer = context.customers[mail.sender]
+        return customer, customer
+    address = context.desk_mail[mail.inbound.id]
+    if address is None:
+        return None
+    return context.customers[address], context.customers.get(mail.sender)
 
 
 def _ticket_for(
@@ -95,26 +120,36 @@ def _ticket_for(
     return ticket, rule
 
 
-def _is_automatic(mail: Incoming, settings: Settings) -> bool:
-    """An auto-reply, a bounce, a list: stored and threaded, never answered."""
+def _as_history(
+    mail: Incoming, ticket: Ticket, message: TicketMessage, updated_before: datetime | None
+) -> None:
+    when = sent_at(mail.inbound.raw) or utcnow()
+    keep_open = mail.inbound.source == IMPORT_OPEN
+    as_history(ticket, message, when=when, updated_before=updated_before, keep_open=keep_open)
+
+
+def _is_automatic(mail: Incoming, settings: Settings, own: bool) -> bool:
+    """An auto-reply, a bounce, a list: stored and threaded, never answered. The desk's own
+    imported mail is judged by its headers only: that it came from us is known."""
     reason = automatic_reason(
         MailFacts(
             headers=mail.parsed.loop_headers,
             content_type=mail.parsed.content_type,
             from_address=mail.sender,
-            support_address=settings.support_address,
+            support_address="" if own else settings.support_address,
             envelope_sender=mail.inbound.mail_from if mail.inbound.source == "smtp" else None,
         )
     )
     return reason is not None
 
 
-def _message(mail: Incoming, customer: User, rule: str, automatic: bool) -> TicketMessage:
+def _message(mail: Incoming, author: User | None, rule: str, automatic: bool) -> TicketMessage:
     p = mail.parsed
     return TicketMessage(
         kind=MessageKind.INBOUND.value,
-        source=mail.inbound.source,
-        author_id=customer.id,
+        # `import-open` only tells how the tickets an import opens are left.
+        source="import" if is_imported(mail.inbound.source) else mail.inbound.source,
+        author_id=author.id if author is not None else None,
         sender_email=mail.sender,
         subject=p.subject,
         body_text=p.text,
@@ -149,7 +184,7 @@ async def _tell(session: AsyncSession, context: IntakeContext, placed: Placed) -
         thread = Thread(in_reply_to=mid, references=[mid])
         desk, budget = context.desk, context.budget
         await acknowledge(session, desk, placed.ticket, placed.customer, thread, budget)
-    elif not placed.message.is_automatic:
+    elif not placed.message.is_automatic and not is_imported(placed.mail.inbound.source):
         await tell_assignee(session, context.desk, placed.ticket, placed.message, placed.customer)
 
 

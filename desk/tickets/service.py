@@ -85,11 +85,12 @@ def add_message(
     session: AsyncSession, events: list[PendingEvent], ticket: Ticket, message: TicketMessage
 ) -> TicketMessage:
     """Add a message to a ticket (which may not have an id yet); a customer writing again
-    reopens a resolved ticket or one that waited on them."""
+    reopens a resolved ticket or one that waited on them (not an imported old mail)."""
     message.ticket = ticket
     session.add(message)
     ticket.updated_at = utcnow()
-    if message.kind == MessageKind.INBOUND and message.author_id == ticket.customer_id:
+    customer_wrote = message.kind == MessageKind.INBOUND and message.author_id == ticket.customer_id
+    if customer_wrote and message.source != "import":  # imported history moves no ticket
         _customer_wrote(session, ticket, events)
     events.append(partial(ev.message_created, ticket, message))
     return message
