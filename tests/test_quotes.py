@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.replies import Fixture, load_fixtures
-from desk.mail.quotes import MARKERS, MAX_INPUT, new_text
+from desk.mail.quote_markers import MARKERS
+from desk.mail.quotes import MAX_INPUT, new_text
 
 FIXTURES = load_fixtures()
 LANGUAGES = (
