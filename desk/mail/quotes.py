@@ -9,7 +9,8 @@ block. mail-parser-reply then looks at what is left for the markers it knows and
 
 Safety: the input is cut to `MAX_INPUT` characters, only lines under `MAX_MARKER_LINE`
 characters are tested against a pattern, and the patterns have no nested quantifiers (at
-most two bounded wildcards between literals). If nothing would be left, the whole text is the new text.
+most two bounded wildcards between literals). If nothing would be left, the whole text is
+the new text.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def _history_start(lines: Sequence[str]) -> int:
         if _is_separator(line) or _opens_header_block(lines, i):
             return _with_rule_above(lines, i)
         opening = _attribution_start(lines, i)
-        if opening is not None:
+        if opening is not None and _quote_follows(lines, i + 1):
             return opening
     if tail < len(lines):
         return _with_attribution_above(lines, tail)
@@ -137,6 +138,12 @@ def _attribution_start(lines: Sequence[str], end: int) -> int | None:
     return found
 
 
+def _quote_follows(lines: Sequence[str], i: int) -> bool:
+    """Clients put a blank or quoted line (or nothing) under their attribution; a customer's
+    `In my mail of 3 March I wrote:` goes on with what they wrote."""
+    return i >= len(lines) or not lines[i].strip() or _is_quoted(lines[i])
+
+
 def _names_date_or_address(line: str) -> bool:
     return "@" in line or any(c.isdigit() for c in line)
 
@@ -149,12 +156,15 @@ def _label(line: str) -> str | None:
 
 
 def _opens_header_block(lines: Sequence[str], i: int) -> bool:
-    """Outlook's `From:` line followed by two more of its labels (`Sent:`, `To:`, …) in
-    any of the table's languages within the next few lines."""
+    """Outlook's `From:` line followed by more of its labels (`Sent:`, `To:`, …) in any of
+    the table's languages within the next few lines."""
     if _label(lines[i]) not in _FROM_LABELS:
         return False
     window = lines[i + 1 : i + 1 + _HEADER_WINDOW]
-    return sum(1 for line in window if _label(line) in _LABELS) >= 2
+    labels = sum(1 for line in window if _label(line) in _LABELS)
+    # Three labels, or two and an address: a customer's `From: Berlin / To: Munich / Date:
+    # 3 March` is a trip, not a header (Outlook writes From, Sent, To and Subject).
+    return labels >= 3 or (labels == 2 and any("@" in line for line in [lines[i], *window]))
 
 
 def _with_rule_above(lines: Sequence[str], i: int) -> int:
