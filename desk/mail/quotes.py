@@ -245,11 +245,20 @@ def _library_cut(head: Sequence[str]) -> int | None:
     chars, count, width = _LIBRARY_LIMITS
     if len(text) > chars or len(head) > count or any(len(line) > width for line in head):
         return None  # its patterns backtrack on long input (overlapping quantifiers)
+    if not any(_may_be_library_marker(line) for line in head):
+        return None  # it costs most of intake's parsing time: only where it may find one
     try:
         reply = _LIBRARY.parse_reply(text)
     except Exception:  # a library bug must not fail the mail: our cut stands
         return None
     return _line_count_of(head, reply or "")
+
+
+def _may_be_library_marker(line: str) -> bool:
+    """Every mail-parser-reply header is a line that ends in a colon (`… wrote:`), starts
+    with a label (`From:`) or names an original message (`-----Original Message-----`)."""
+    plain = _plain(line)
+    return plain.endswith(":") or _LABEL.match(plain) is not None or "original" in plain.lower()
 
 
 def _line_count_of(head: Sequence[str], reply: str) -> int | None:
