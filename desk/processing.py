@@ -11,7 +11,7 @@ from desk.config import Settings
 from desk.db import insert_ignoring_conflicts
 from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
-from desk.mail.prepare import ParseResult, Rejected
+from desk.mail.prepare import ParseResult, Rejected, StoredPart
 from desk.mail.threading import Placement, place
 from desk.models import (
     Attachment,
@@ -68,7 +68,7 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
         # customer (it may quote internal notes).
         message.kind = MessageKind.NOTE.value
     add_message(context.session, context.events, ticket, message)
-    context.session.add_all(Attachment(message=message, **vars(p)) for p in mail.parts)
+    context.session.add_all(attachments(message, mail.parts))
     remember = mail.message_id not in context.threads
     if remember:
         context.threads[mail.message_id] = ticket
@@ -76,7 +76,21 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     ack = rule.startswith("new") and not automatic and mail.inbound.source != "import"
     context.placed.append(Placed(mail, ticket, customer, message, ack, remember))
     mail.inbound.thread_rule = rule
-    finish(mail.inbound, InboundState.PROCESSED)
+    # A mail that could not be read is a message all the same; the row says why.
+    finish(mail.inbound, InboundState.PROCESSED, mail.parsed.unreadable or None)
+
+
+def attachments(message: TicketMessage, parts: list[StoredPart]) -> list[Attachment]:
+    """The message's attachments; a forwarded message's files point at its .eml (in the
+    same flush: the ORM writes the .eml first)."""
+    rows: list[Attachment] = []
+    for part in parts:
+        fields = {k: v for k, v in vars(part).items() if k != "forwarded_in"}
+        row = Attachment(message=message, **fields)
+        if part.forwarded_in is not None and part.forwarded_in < len(rows):
+            row.forwarded_in = rows[part.forwarded_in]
+        rows.append(row)
+    return rows
 
 
 def _ticket_for(
