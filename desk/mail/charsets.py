@@ -41,7 +41,7 @@ ALIASES = {
 # Labels that say nothing about the bytes: read them as undeclared.
 UNDECLARED = {"", "us-ascii", "ascii", "ansi_x3.4-1968", "unknown-8bit", "x-unknown", "default"}
 # Codecs that are not character sets (or transform text): never taken from a mail.
-_NOT_CHARSETS = {"unicode_escape", "raw_unicode_escape", "punycode", "idna", "undefined"}
+_NOT_CHARSETS = {"unicode-escape", "raw-unicode-escape", "punycode", "idna", "undefined"}
 _DETECT_BYTES = 32 * 1024
 _META_CHARSET = re.compile(
     rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I

@@ -92,6 +92,12 @@ class _Walker:
 
     def _leaf(self, part: Message, ctype: str, forward: int | None, depth: int) -> None:
         data, damage = transfer_decoded(part)
+        if ctype.startswith("multipart/"):
+            recovered = _multipart_again(part, data)
+            if recovered is not None:
+                self.walk(recovered, forward, depth + 1)
+                return
+            ctype = "text/plain"  # no parts to be found: shown as the text it is
         name = filename_of(part, self.out.charset)
         charset = _param(part, "charset")
         if charset and self.out.charset is None:
@@ -231,6 +237,26 @@ class _Walker:
                 self.out.defects.append(name)
 
 
+_FIRST_DELIMITER = re.compile(rb"^--([^\s]{1,70})\s*$", re.M)
+_ANY_BOUNDARY = re.compile(r"""boundary\s*=\s*"?([^";\s]{1,70})""", re.I)
+
+
+def _multipart_again(part: Message, data: bytes) -> Message | None:
+    """A multipart the parser could not split (its boundary missing, or declared in a
+    second Content-Type header), split as mail clients do: with a boundary declared in
+    any of its Content-Type headers, else the first delimiter-like line of its body."""
+    declared = [
+        m.group(1) for v in raw_headers(part, "content-type") for m in _ANY_BOUNDARY.finditer(v)
+    ]
+    found = _FIRST_DELIMITER.search(data)
+    boundary = declared[0] if declared else found.group(1).decode("latin-1") if found else ""
+    if not boundary:
+        return None
+    head = f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'.encode("latin-1")
+    again = PARSER.parsebytes(head + data)
+    return again if again.is_multipart() else None
+
+
 def content_type(part: Message) -> str:
     try:
         return clean_header_text(part.get_content_type(), limit=255) or "application/octet-stream"
@@ -264,13 +290,24 @@ def transfer_decoded(part: Message) -> tuple[bytes, str]:
 def filename_of(part: Message, hint: str | None) -> str:
     """The sender's file name (RFC 2231 parameters, RFC 2047 words in them as clients
     write them, raw 8-bit), without any folder part; "" if it has none."""
+    shadow = Message()  # the headers as text first: raw 8-bit would read as U+FFFD
+    for header in ("content-disposition", "content-type"):
+        for value in raw_headers(part, header)[:1]:
+            shadow[header] = from_8bit_header(value, hint)
     try:
-        name = part.get_filename() or part.get_param("name") or ""
+        name = shadow.get_filename() or shadow.get_param("name") or ""
     except Exception:  # parameters the parser cannot split
         return ""
     if isinstance(name, tuple):  # an RFC 2231 value get_param left encoded
         name = name[2]
-    return _safe(from_8bit_header(str(name), hint))
+    return _safe(str(name))
+
+
+def raw_headers(part: Message, name: str) -> list[str]:
+    """Every value of the header as the parser kept it, raw 8-bit bytes surrogate-escaped
+    (compat32's `get` would turn them into U+FFFD before we can read them)."""
+    wanted = name.lower()
+    return [str(value) for key, value in part.raw_items() if key.lower() == wanted]
 
 
 def _safe(name: str) -> str:
@@ -302,7 +339,7 @@ def _is_attachment(part: Message) -> bool:
 
 
 def _header_text(part: Message | None, name: str, limit: int, hint: str | None) -> str:
-    value = part.get(name) if part is not None else None
-    if value is None:
+    values = raw_headers(part, name) if part is not None else []
+    if not values:
         return ""
-    return clean_header_text(from_8bit_header(str(value), hint), limit=limit)
+    return clean_header_text(from_8bit_header(values[0], hint), limit=limit)

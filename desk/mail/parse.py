@@ -16,7 +16,7 @@ from desk.mail.charsets import from_8bit_header
 from desk.mail.headers import clean_header_text, is_plain_address, message_ids_in
 from desk.mail.headers import normalize_message_id as _norm_id
 from desk.mail.html_text import html_to_text, sanitize
-from desk.mail.mime import PARSER, Part, Walked, walk
+from desk.mail.mime import PARSER, Part, Walked, raw_headers, walk
 from desk.mail.unreadable import count_mime_parts
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
     hint = walked.charset
     from_name, from_address = _first_address(_headers(message, "from", hint))
     return ParsedMail(
-        message_id=_first_valid_id(message.get_all("message-id") or []),
+        message_id=_first_valid_id(raw_headers(message, "message-id")),
         in_reply_to=message_ids_in(_header(message, "in-reply-to")),
         references=message_ids_in(_header(message, "references")),
         from_address=from_address,
@@ -110,7 +110,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         recipients=_recipients(message, hint),
         subject=cut_subject(clean_header_text(_header(message, "subject", hint))),
         content_type=message.get_content_type(),
-        loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if message.get(n) is not None},
+        loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if raw_headers(message, n)},
         defects=walked.defects,
         notes=walked.notes,
         parts=walked.parts,
@@ -187,12 +187,12 @@ def _check_address_counts(message: Message, limits: Limits) -> None:
 
 
 def _header(message: Message, name: str, hint: str | None = None) -> str:
-    value = message.get(name)
-    return "" if value is None else from_8bit_header(str(value), hint)
+    values = _headers(message, name, hint)
+    return values[0] if values else ""
 
 
 def _headers(message: Message, name: str, hint: str | None) -> list[str]:
-    return [from_8bit_header(str(v), hint) for v in message.get_all(name) or []]
+    return [from_8bit_header(v, hint) for v in raw_headers(message, name)]
 
 
 def _first_valid_id(values: Sequence[object]) -> str | None:
