@@ -116,7 +116,7 @@ async def unreadable_message(daemon, inbound: InboundMail, why: str) -> TicketMe
 async def test_expected_outcomes_of_limits(daemon):
     deep = await deliver(daemon, UGLY["nested 150"])
     message = await unreadable_message(daemon, deep, "nesting")
-    assert message.subject == "deep" and message.sender_email == "ugly@example.com"
+    assert message.subject == "deep" and message.sender_email == "deep@example.com"
     shallow = await deliver(daemon, UGLY["nested 50"])
     assert shallow.state == "processed"
     anonymous = await deliver(daemon, UGLY["no From"], sender="")
