@@ -16,7 +16,7 @@ from desk.mail.charsets import from_8bit_header
 from desk.mail.headers import clean_header_text, is_plain_address, message_ids_in
 from desk.mail.headers import normalize_message_id as _norm_id
 from desk.mail.html_text import html_to_text, sanitize
-from desk.mail.mime import PARSER, Part, Walked, raw_headers, walk
+from desk.mail.mime import PARSER, Part, Walked, content_type, raw_headers, walk
 from desk.mail.unreadable import count_mime_parts
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         from_name=clean_header_text(from_name, limit=200),
         recipients=_recipients(message, hint),
         subject=cut_subject(clean_header_text(_header(message, "subject", hint))),
-        content_type=message.get_content_type(),
+        content_type=content_type(message),
         loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if raw_headers(message, n)},
         defects=walked.defects,
         notes=walked.notes,
