@@ -93,7 +93,7 @@ def generate(n: int, seed: int = 7) -> list[bytes]:
     return mails
 
 
-JAPANESE = "お世話になっております。請求書の件でご連絡いたしました。金額をご確認ください。"
+JAPANESE = "お世話になっております。請求書の件でご連絡いたしました。金額をご確認ください。\n"
 
 
 def _body(msg: EmailMessage, kind: float, text: str, subject: str, i: int, rng: random.Random):
