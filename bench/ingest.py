@@ -39,6 +39,7 @@ from desk.auth.api_keys import create_key
 from desk.db import Database
 from desk.models import InboundMail
 from desk.people import add_user
+from tests.mail_samples import INVITE, tnef
 
 WORDS = (
     "printer invoice password reset login error urgent please help order refund account "
@@ -60,7 +61,8 @@ def _free_port() -> int:
 
 
 def generate(n: int, seed: int = 7) -> list[bytes]:
-    """Mixed corpus: plain, HTML, non-ASCII, attachments; 30% reply to an earlier mail."""
+    """Mixed corpus (see `_body`): plain, HTML, non-ASCII, attachments, HTML-only, Japanese,
+    winmail.dat, invitations, forwards; 30% reply to an earlier mail."""
     rng = random.Random(seed)
     sent: list[tuple[str, str, str]] = []  # (sender, message-id, subject)
     mails = []
@@ -85,6 +87,45 @@ def generate(n: int, seed: int = 7) -> list[bytes]:
         text = " ".join(rng.choices(WORDS, k=rng.randint(30, 400)))
         if kind < 0.05:
             text = (rng.choice(UNICODE) + "\n") * rng.randint(5, 50)
+        _body(msg, kind, text, subject, i, rng)
+        mails.append(msg.as_bytes())
+        sent.append((sender, mid, subject))
+    return mails
+
+
+JAPANESE = "お世話になっております。請求書の件でご連絡いたしました。金額をご確認ください。\n"
+
+
+def _body(msg: EmailMessage, kind: float, text: str, subject: str, i: int, rng: random.Random):
+    """What a mail carries, by kind: 5% non-ASCII text, 15% text + HTML, 10% a 50-200 KB
+    attachment, then the richer mail of real desks: 4% HTML only, 3% Japanese in
+    ISO-2022-JP, 2% winmail.dat, 2% an invitation, 3% a forwarded message; the rest text."""
+    if 0.30 <= kind < 0.34:
+        msg.set_content(
+            f"<html><head><title>t</title><style>p{{margin:0}}</style></head><body>"
+            f"<p>{text}</p><p>Thanks,<br>{subject}</p><ul><li>one</li><li>two</li></ul>"
+            "</body></html>",
+            subtype="html",
+        )
+    elif 0.34 <= kind < 0.37:
+        msg.set_content(JAPANESE * rng.randint(1, 20), charset="iso-2022-jp", cte="7bit")
+    elif 0.37 <= kind < 0.39:
+        msg.set_content(text)
+        files = [(f"report-{i}.pdf", rng.randbytes(rng.randint(5_000, 30_000)))]
+        msg.add_attachment(
+            tnef(files), maintype="application", subtype="ms-tnef", filename="winmail.dat"
+        )
+    elif 0.39 <= kind < 0.41:
+        msg.set_content(text)
+        msg.add_alternative(INVITE, subtype="calendar", params={"method": "REQUEST"})
+    elif 0.41 <= kind < 0.44:
+        msg.set_content("Please see the forwarded mail below.")
+        inner = EmailMessage()
+        inner["From"] = "Original Sender <original@example.org>"
+        inner["Subject"] = subject
+        inner.set_content(text)
+        msg.add_attachment(inner)
+    else:
         msg.set_content(text)
         if 0.05 <= kind < 0.20:
             msg.add_alternative(
@@ -95,9 +136,6 @@ def generate(n: int, seed: int = 7) -> list[bytes]:
             msg.add_attachment(
                 blob, maintype="application", subtype="octet-stream", filename=f"report-{i}.bin"
             )
-        mails.append(msg.as_bytes())
-        sent.append((sender, mid, subject))
-    return mails
 
 
 async def send_all(port: int, mails: list[bytes], connections: int) -> float:

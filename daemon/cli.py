@@ -20,7 +20,7 @@ from desk.context import open_desk
 from desk.db import Database
 from desk.errors import DeskError
 from desk.intake import list_inbound, retry
-from desk.mail.parse import Limits
+from desk.mail.parse import parse_limits
 from desk.people import add_user
 
 
@@ -108,7 +108,7 @@ async def _adduser(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _import_mbox(settings: Settings, args: argparse.Namespace) -> int:
-    pool = WorkerPool(Limits(cpu_seconds=settings.parse_cpu_seconds), str(settings.attachments_dir))
+    pool = WorkerPool(parse_limits(settings), str(settings.attachments_dir))
     try:
         async with open_desk(settings) as desk:
             summary = await import_archive(

@@ -25,7 +25,7 @@ from desk.context import Component, Desk, open_desk
 from desk.errors import DeskError
 from desk.events import EventBus, Subscriber, waker
 from desk.events.types import STORED_KINDS
-from desk.mail.parse import Limits
+from desk.mail.parse import parse_limits
 from desk.waiting import stop_task
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
         running = Running(desk=desk)
         listeners = Listeners()
         if role in ("all", "smtp", "jobs"):  # parses inbound mail, composes outbound mail
-            limits = Limits(cpu_seconds=settings.parse_cpu_seconds)
+            limits = parse_limits(settings)
             pool = WorkerPool(limits, str(settings.attachments_dir))
             stack.callback(pool.close)
         if role in ("all", "smtp"):

@@ -20,7 +20,7 @@ from typing import Any
 
 from desk.mail.compose import compose_spec
 from desk.mail.parse import Limits
-from desk.mail.prepare import ParseResult, Rejected, prepare
+from desk.mail.prepare import ParseResult, prepare, unreadable
 
 log = logging.getLogger(__name__)
 WORKER_MEMORY_BYTES = 4 * 1024**3
@@ -72,10 +72,15 @@ class WorkerPool:
                     return await future
             except TimeoutError:
                 self._replace(pool, "a worker exceeded the wall-clock budget")
-                return Rejected(f"parsing exceeded {self._timeout:g}s")
+                return await self._unreadable(raw, f"parsing exceeded {self._timeout:g}s")
             except BrokenProcessPool:
                 self._replace(pool, "a worker process died")
-        return Rejected("the parser process died on this mail")
+        return await self._unreadable(raw, "the parser process died on this mail")
+
+    async def _unreadable(self, raw: bytes, reason: str) -> ParseResult:
+        """Still a ticket an agent sees (raw attached, reason noted): the cheap header scan
+        runs in a thread, never the parse that failed."""
+        return await asyncio.to_thread(unreadable, raw, reason, self._dir)
 
     async def compose(self, spec: dict[str, Any], message_id: str) -> bytes:
         loop = asyncio.get_running_loop()

@@ -35,6 +35,7 @@ class Settings:
     archive_after_hours: int
     max_message_bytes: int
     parse_cpu_seconds: float
+    max_mime_parts: int
     auto_reply_per_hour: int
     upload_max_bytes: int
     ticket_prefix: str
@@ -156,6 +157,7 @@ class _Limits(TypedDict):
     archive_after_hours: int
     max_message_bytes: int
     parse_cpu_seconds: float
+    max_mime_parts: int
     auto_reply_per_hour: int
     upload_max_bytes: int
     access_token_minutes: int
@@ -167,6 +169,8 @@ def _limits(env: Mapping[str, str]) -> _Limits:
         archive_after_hours=_int(env, "POSTDESK_ARCHIVE_AFTER_HOURS", 24),
         max_message_bytes=_int(env, "POSTDESK_MAX_MESSAGE_BYTES", 25 * 1024 * 1024),
         parse_cpu_seconds=_float(env, "POSTDESK_PARSE_CPU_SECONDS", 10.0),
+        # Over it a mail is not parsed: it becomes a ticket with the raw message attached.
+        max_mime_parts=_int(env, "POSTDESK_MAX_MIME_PARTS", 1000),
         auto_reply_per_hour=_int(env, "POSTDESK_AUTO_REPLY_PER_HOUR", 10),
         upload_max_bytes=_int(env, "POSTDESK_UPLOAD_MAX_BYTES", 10 * 1024 * 1024),
         access_token_minutes=_int(env, "POSTDESK_ACCESS_TOKEN_MINUTES", 15),

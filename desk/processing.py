@@ -14,7 +14,7 @@ from desk.db import insert_ignoring_conflicts
 from desk.imports import IMPORT_OPEN, as_history, is_imported, sent_at
 from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
-from desk.mail.prepare import ParseResult, Rejected
+from desk.mail.prepare import ParseResult, Rejected, StoredPart
 from desk.mail.threading import Placement, place
 from desk.models import (
     Attachment,
@@ -80,7 +80,7 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     add_message(context.session, context.events, ticket, message)
     if is_imported(mail.inbound.source):
         _as_history(mail, ticket, message, updated_before)
-    context.session.add_all(Attachment(message=message, **vars(p)) for p in mail.parts)
+    context.session.add_all(attachments(message, mail.parts))
     remember = mail.message_id not in context.threads
     if remember:
         context.threads[mail.message_id] = ticket
@@ -88,7 +88,21 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     ack = rule.startswith("new") and not automatic and not is_imported(mail.inbound.source)
     context.placed.append(Placed(mail, ticket, customer, message, ack, remember))
     mail.inbound.thread_rule = rule
-    finish(mail.inbound, InboundState.PROCESSED)
+    # A mail that could not be read is a message all the same; the row says why.
+    finish(mail.inbound, InboundState.PROCESSED, mail.parsed.unreadable or None)
+
+
+def attachments(message: TicketMessage, parts: list[StoredPart]) -> list[Attachment]:
+    """The message's attachments; a forwarded message's files point at its .eml (in the
+    same flush: the ORM writes the .eml first)."""
+    rows: list[Attachment] = []
+    for part in parts:
+        fields = {k: v for k, v in vars(part).items() if k != "forwarded_in"}
+        row = Attachment(message=message, **fields)
+        if part.forwarded_in is not None and part.forwarded_in < len(rows):
+            row.forwarded_in = rows[part.forwarded_in]
+        rows.append(row)
+    return rows
 
 
 def _people(mail: Incoming, context: IntakeContext) -> tuple[User, User | None] | None:

@@ -1,5 +1,6 @@
-"""Ugly and hostile mail: each is stored, then processed or kept as failed with a reason,
-and the listener keeps answering other clients meanwhile."""
+"""Ugly and hostile mail: each is stored, then processed (a mail over a parsing limit as a
+ticket with the raw message attached and the reason noted) or kept as failed with a reason
+when it cannot become a ticket at all, and the listener keeps answering other clients."""
 
 from __future__ import annotations
 
@@ -102,9 +103,20 @@ async def test_ugly_mail_processed_or_failed_with_reason(daemon, name):
         assert code == 250
 
 
+async def unreadable_message(daemon, inbound: InboundMail, why: str) -> TicketMessage:
+    """The mail over a limit became a message: the reason shown, the original attached."""
+    assert inbound.state == "processed" and why in (inbound.error or "")
+    [message] = await rows(daemon, TicketMessage, TicketMessage.inbound_id == inbound.id)
+    assert why in message.body_text and "message.eml" in message.body_text
+    [original] = await rows(daemon, Attachment, Attachment.ticket_message_id == message.id)
+    assert original.filename == "message.eml" and original.content_type == "message/rfc822"
+    return message
+
+
 async def test_expected_outcomes_of_limits(daemon):
     deep = await deliver(daemon, UGLY["nested 150"])
-    assert deep.state == "failed" and "nesting" in deep.error
+    message = await unreadable_message(daemon, deep, "nesting")
+    assert message.subject == "deep" and message.sender_email == "deep@example.com"
     shallow = await deliver(daemon, UGLY["nested 50"])
     assert shallow.state == "processed"
     anonymous = await deliver(daemon, UGLY["no From"], sender="")
@@ -113,13 +125,14 @@ async def test_expected_outcomes_of_limits(daemon):
     assert from_envelope.state == "processed" and from_envelope.sender == "env@example.com"
 
 
-async def test_five_megabyte_header_block_fails_with_reason(daemon):
+async def test_five_megabyte_header_block_becomes_a_ticket_with_reason(daemon):
     # SMTP caps lines at 1000 octets (RFC 5321 4.5.3.1.6); many long lines make the 5 MB.
     big = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"y" * 900) for i in range(5600))
     raw = b"From: a@example.com\r\nSubject: huge headers\r\n" + big + b"\r\nbody\r\n"
     assert len(raw) > 5_000_000
     inbound = await deliver(daemon, raw)
-    assert inbound.state == "failed" and "header block" in inbound.error
+    message = await unreadable_message(daemon, inbound, "header block")
+    assert message.subject == "huge headers" and message.sender_email == "a@example.com"
 
 
 async def test_twenty_megabyte_attachment_is_stored_by_hash(daemon, settings):

@@ -3,8 +3,9 @@ so a CR/LF in a subject or name, raw or RFC 2047-encoded, must never reach a hea
 
 from __future__ import annotations
 
-import email.header
 import re
+
+from desk.mail.encoded_words import decode_words
 
 # C0 controls, DEL, C1 controls and the Unicode line/paragraph separators.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -32,10 +33,8 @@ def clean_header_text(value: str, *, limit: int = 900) -> str:
 
 
 def _decode_words(text: str) -> str:
-    try:
-        return str(email.header.make_header(email.header.decode_header(text)))
-    except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
-        return _ENCODED_WORD.sub(" ", text)
+    # Lenient (desk/mail/encoded_words.py): broken and split words read as clients read them.
+    return decode_words(text)
 
 
 _ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+$")
@@ -46,21 +45,24 @@ def is_plain_address(address: str) -> bool:
     return bool(_ADDRESS.match(address)) and len(address) <= 320
 
 
+# RFC 5322 3.6.4 msg-id: dot-atom-text "@" (dot-atom-text or a no-fold literal), in <>.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]"
+_MSG_ID = re.compile(rf"<{_ATEXT}{{1,500}}@(?:{_ATEXT}{{1,490}}|\[[^\[\]\\\s<>]{{1,490}}\])>")
+
+
 def normalize_message_id(value: str) -> str | None:
-    """`<id@host>` with surrounding space and CR/LF gone, or None if there is nothing usable."""
+    """The first well-formed `<left@right>` id in `value` (one bare `left@right` is given
+    its brackets), or None: a value with no usable id never becomes one of ours."""
     value = _CONTROL.sub("", value).strip()
-    if not value:
-        return None
-    if not value.startswith("<"):
+    if value and "<" not in value:
         value = f"<{value}>"
-    if not value.endswith(">"):
-        value = f"{value}>"
-    return value[:998] if len(value) > 2 else None
+    match = _MSG_ID.search(value)
+    return match.group(0) if match else None
 
 
 def message_ids_in(value: str | None) -> list[str]:
-    """All `<...>` ids of an In-Reply-To or References value, in order."""
+    """The well-formed ids of an In-Reply-To or References value, in order (at most 100);
+    anything else in it is dropped, so it never reaches a header we write."""
     if not value:
         return []
-    ids = re.findall(r"<[^<>\s\x00-\x1f\x7f]{1,990}>", value)
-    return ids[:100]
+    return _MSG_ID.findall(_CONTROL.sub("", value))[:100]

@@ -1,20 +1,36 @@
-"""Raw RFC 5322 bytes to the facts intake needs, within Postfix-like limits. Runs off the
-event loop (in a worker process) because CPython's email package has slow inputs."""
+"""Raw RFC 5322 bytes to the facts intake needs, within Postfix-like limits, read leniently
+as mail clients read mail (desk/mail/mime.py walks the parts). Runs off the event loop (in
+a worker process) because CPython's email package has slow inputs."""
 
 from __future__ import annotations
 
-import base64
-import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
-
-import mailparser
-import nh3
-from mailparser.exceptions import MailParserError
+from email.utils import getaddresses
+from typing import TYPE_CHECKING
 
 from desk.mail import quotes
+from desk.mail.charsets import from_8bit_header
 from desk.mail.headers import clean_header_text, is_plain_address, message_ids_in
 from desk.mail.headers import normalize_message_id as _norm_id
+from desk.mail.html_text import html_to_text, sanitize
+from desk.mail.mime import PARSER, Part, Walked, content_type, raw_headers, walk
+from desk.mail.unreadable import count_mime_parts
+
+if TYPE_CHECKING:
+    from desk.config import Settings
+
+__all__ = [
+    "Limits",
+    "MailRejected",
+    "ParsedMail",
+    "Part",
+    "cut_subject",
+    "parse_limits",
+    "parse_mail",
+    "with_notes",
+]
 
 _LOOP_HEADERS = (
     "auto-submitted",
@@ -23,11 +39,13 @@ _LOOP_HEADERS = (
     "x-autorespond",
     "x-auto-response-suppress",
 )
-_HTML_SCHEMES = {"http", "https", "mailto", "cid"}
+SUBJECT_LIMIT = 250  # characters; longer subjects are cut at a word with an ellipsis
+_RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to")
 
 
 class MailRejected(Exception):
-    """The mail breaks a limit or cannot be parsed; it is kept as failed with this reason."""
+    """The mail breaks a limit or cannot be parsed: it becomes a ticket with the raw message
+    attached and this reason as a note (desk/mail/prepare.py)."""
 
 
 @dataclass(frozen=True)
@@ -36,15 +54,12 @@ class Limits:
     max_mime_depth: int = 100
     max_addresses_per_header: int = 10_000
     cpu_seconds: float = 10.0
+    max_mime_parts: int = 1000
 
 
-@dataclass
-class Part:
-    filename: str
-    content_type: str
-    content_id: str
-    is_inline: bool
-    data: bytes
+def parse_limits(settings: Settings) -> Limits:
+    """The limits the settings choose (the rest are Postfix's, fixed)."""
+    return Limits(cpu_seconds=settings.parse_cpu_seconds, max_mime_parts=settings.max_mime_parts)
 
 
 @dataclass
@@ -58,40 +73,79 @@ class ParsedMail:
     subject: str
     content_type: str
     loop_headers: dict[str, str]
-    text: str
+    text: str  # the sender's text, then the notes (each in brackets)
     new_text: str
     html: str  # sanitized
     parts: list[Part] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the agent should know about it
+    unreadable: str = ""  # why the mail could not be read (then its raw form is attached)
 
 
 def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
+    """Raises MailRejected (with the reason) for a mail over a limit; anything else in a
+    mail is read as far as it goes."""
     _check_header_block(raw, limits)
-    try:
-        mail = mailparser.parse_from_bytes(raw)
-    except (MailParserError, RecursionError) as exc:
-        raise MailRejected(f"unparseable MIME structure: {exc}") from exc
-    message: Message = mail.message
+    parts = count_mime_parts(raw, limits.max_mime_parts)
+    if parts > limits.max_mime_parts:
+        raise MailRejected(
+            f"the mail has {parts} MIME parts, over the limit of {limits.max_mime_parts}"
+        )
+    message = PARSER.parsebytes(raw)
     _check_depth(message, limits)
     _check_address_counts(message, limits)
-    text, clean_html = (_storable(t) for t in _bodies(mail))
-    from_name, from_address = _first_address(mail.from_)
+    walked = walk(message, limits.max_mime_depth)
+    hint = walked.charset
+    from_name, from_address = _first_address(_headers(message, "from", hint))
     return ParsedMail(
-        message_id=_norm_id(str(mail.message_id or "")),
+        message_id=_first_valid_id(raw_headers(message, "message-id")),
         in_reply_to=message_ids_in(_header(message, "in-reply-to")),
         references=message_ids_in(_header(message, "references")),
         from_address=from_address,
         from_name=clean_header_text(from_name, limit=200),
-        recipients=_recipients(mail),
-        subject=clean_header_text(str(mail.subject or "")),
-        content_type=message.get_content_type(),
-        loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if message.get(n) is not None},
-        text=text,
-        new_text=_storable(_new_text(text)),
-        html=clean_html,
-        parts=[_part(a) for a in mail.attachments],
-        defects=[str(d) for d in mail.defects_categories],
+        recipients=_recipients(message, hint),
+        subject=cut_subject(clean_header_text(_header(message, "subject", hint))),
+        content_type=content_type(message),
+        loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if raw_headers(message, n)},
+        defects=walked.defects,
+        notes=walked.notes,
+        parts=walked.parts,
+        **_bodies(walked),
     )
+
+
+def _bodies(walked: Walked) -> dict[str, str]:
+    """text, new_text and html: the plain text, or the HTML's text when there is none (or
+    a TNEF body when the mail carried only that); the notes after both texts."""
+    html = "\n".join(walked.html) or "\n".join(walked.wrapped_html)
+    clean_html = sanitize(html) if html.strip() else ""
+    text = "\n\n".join(walked.plain).replace("\r\n", "\n")
+    if not text.strip():
+        text = html_to_text(clean_html) if clean_html else "\n\n".join(walked.wrapped_text)
+    text = text.replace("\r\n", "\n")
+    new_text = _new_text(text)
+    return {
+        "text": _storable(with_notes(text, walked.notes)),
+        "new_text": _storable(with_notes(new_text, walked.notes)),
+        "html": _storable(clean_html),
+    }
+
+
+def with_notes(text: str, notes: list[str]) -> str:
+    """The notes under the text, each on a line of its own in brackets."""
+    shown = "\n".join(f"[{note}]" for note in notes)
+    return "\n\n".join(t for t in (text.strip(), shown) if t)
+
+
+def cut_subject(subject: str, limit: int = SUBJECT_LIMIT) -> str:
+    """At most `limit` characters: cut at the last word boundary before it, with `…`."""
+    if len(subject) <= limit:
+        return subject
+    cut = subject[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 def _storable(text: str) -> str:
@@ -114,10 +168,9 @@ def _check_depth(message: Message, limits: Limits) -> None:
         part, depth = stack.pop()
         if depth > limits.max_mime_depth:
             raise MailRejected(f"MIME nesting deeper than {limits.max_mime_depth}")
-        if part.is_multipart():
-            payload = part.get_payload()
-            if isinstance(payload, list):
-                stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend((p, depth + 1) for p in payload if isinstance(p, Message))
 
 
 def _check_address_counts(message: Message, limits: Limits) -> None:
@@ -129,56 +182,39 @@ def _check_address_counts(message: Message, limits: Limits) -> None:
                 )
 
 
-def _header(message: Message, name: str) -> str:
-    value = message.get(name)
-    return "" if value is None else str(value)
+def _header(message: Message, name: str, hint: str | None = None) -> str:
+    values = _headers(message, name, hint)
+    return values[0] if values else ""
 
 
-def _first_address(pairs: list[tuple[str, str]]) -> tuple[str, str | None]:
-    for name, address in pairs or []:
+def _headers(message: Message, name: str, hint: str | None) -> list[str]:
+    return [from_8bit_header(v, hint) for v in raw_headers(message, name)]
+
+
+def _first_valid_id(values: Sequence[object]) -> str | None:
+    """Several Message-ID headers (a mail tool added its own): the first well-formed id."""
+    for value in values:
+        found = _norm_id(str(value))
+        if found:
+            return found
+    return None
+
+
+def _first_address(values: list[str]) -> tuple[str, str | None]:
+    for name, address in getaddresses(values):
         address = address.strip().lower()
         if is_plain_address(address):
             return name or "", address
     return "", None
 
 
-def _recipients(mail: mailparser.MailParser) -> list[str]:
+def _recipients(message: Message, hint: str | None) -> list[str]:
     found: list[str] = []
-    for pairs in (mail.to, mail.cc, mail.delivered_to, mail.x_original_to):
-        if isinstance(pairs, list):
-            found.extend(a.strip().lower() for _, a in pairs if isinstance(a, str))
-        elif isinstance(pairs, str) and pairs:
-            found.extend(p.strip(" <>").lower() for p in pairs.split(","))
+    for name in _RECIPIENT_HEADERS:
+        values = _headers(message, name, hint)
+        found.extend(a.strip().lower() for _, a in getaddresses(values))
     return [a for a in found if is_plain_address(a)][:1000]
-
-
-def _bodies(mail: mailparser.MailParser) -> tuple[str, str]:
-    raw_html = "\n".join(mail.text_html)
-    clean_html = nh3.clean(raw_html, url_schemes=_HTML_SCHEMES) if raw_html else ""
-    text = "\n\n".join(mail.text_plain)
-    if not text.strip() and raw_html:
-        text = html.unescape(nh3.clean(raw_html, tags=set()))
-    return text.replace("\r\n", "\n"), clean_html
 
 
 def _new_text(text: str) -> str:
     return quotes.new_text(text)
-
-
-def _part(attachment: dict[str, object]) -> Part:
-    payload = attachment.get("payload") or ""
-    if attachment.get("binary"):
-        data = base64.b64decode(str(payload))
-    else:
-        data = str(payload).encode("utf-8", "surrogateescape")
-    disposition = str(attachment.get("content-disposition") or "").lower()
-    content_id = str(attachment.get("content-id") or "").strip()
-    name = str(attachment.get("safe_filename") or attachment.get("filename") or "")
-    return Part(
-        filename=clean_header_text(name, limit=255) or "attachment",
-        content_type=clean_header_text(str(attachment.get("mail_content_type") or ""), limit=255)
-        or "application/octet-stream",
-        content_id=clean_header_text(content_id, limit=998),
-        is_inline=disposition.startswith("inline") or (bool(content_id) and not disposition),
-        data=data,
-    )

@@ -1,6 +1,8 @@
 """The work done off the event loop for one stored mail: parse within a CPU budget and put
 attachments on disk by content hash. Runs in a worker process started by the daemon; its
-answer is a plain value, `Parsed` or `Rejected` with the reason, never an exception."""
+answer is a plain value, never an exception: `Parsed`, also for a mail that could not be
+read (then it carries the raw message as an attachment and a note saying why), or
+`Rejected` with the reason when not even that could be stored."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from pathlib import Path
 from types import FrameType
 
 from desk.blobs import store_blob
-from desk.mail.parse import Limits, MailRejected, ParsedMail, Part, parse_mail
+from desk.mail.headers import clean_header_text
+from desk.mail.mime import Part
+from desk.mail.parse import Limits, MailRejected, ParsedMail, cut_subject, parse_mail, with_notes
+from desk.mail.unreadable import header_lines, ids_of, sender_of
 
 
 @dataclass
@@ -23,6 +28,9 @@ class StoredPart:
     is_inline: bool
     size: int
     sha256: str
+    damaged: bool = False
+    damage_reason: str = ""
+    forwarded_in: int | None = None  # index (among the mail's parts) of the .eml it came in
 
 
 @dataclass
@@ -46,30 +54,74 @@ class CpuBudgetExceeded(MailRejected):
 
 
 def prepare(raw: bytes, limits: Limits, attachments_dir: str) -> ParseResult:
-    """Whatever the bytes, a bad mail comes back as `Rejected` naming why."""
+    """Whatever the bytes, the answer names what happened: a mail that does not parse is
+    stored as unreadable (raw attached, reason noted)."""
     try:
         with cpu_budget(limits.cpu_seconds):
             mail = parse_mail(raw, limits)
     except MailRejected as exc:
-        return Rejected(str(exc))
+        return unreadable(raw, str(exc), attachments_dir)
     except (RecursionError, MemoryError) as exc:
-        return Rejected(f"{type(exc).__name__} while parsing")
+        return unreadable(raw, f"{type(exc).__name__} while parsing", attachments_dir)
     except Exception as exc:
-        return Rejected(f"parser error: {type(exc).__name__}: {exc}")
-    stored = [_store_part(p.data, Path(attachments_dir), p) for p in mail.parts]
+        return unreadable(raw, f"parser error: {type(exc).__name__}: {exc}", attachments_dir)
+    return _stored(mail, attachments_dir)
+
+
+def unreadable(raw: bytes, reason: str, attachments_dir: str) -> ParseResult:
+    """A mail that could not be read (or was over a limit) as a message an agent sees: its
+    subject, sender and ids from a cheap scan of the header lines, the raw message attached
+    as message.eml, and a note saying why. Cheap and linear in the size of the mail."""
+    try:
+        mail = _unreadable_mail(raw, reason)
+        return _stored(mail, attachments_dir)
+    except Exception as exc:  # the disk: nothing more can be kept than the stored row
+        return Rejected(f"{reason}; and it could not be kept as a ticket: {exc}")
+
+
+def _unreadable_mail(raw: bytes, reason: str) -> ParsedMail:
+    headers = header_lines(raw)
+    name, address = sender_of(headers)
+    message_id, in_reply_to, references = ids_of(headers)
+    note = f"This mail could not be read ({reason}); the original is attached as message.eml"
+    text = with_notes("", [note])
+    return ParsedMail(
+        message_id=message_id,
+        in_reply_to=in_reply_to,
+        references=references,
+        from_address=address,
+        from_name=name,
+        recipients=[],
+        subject=cut_subject(clean_header_text(headers.get("subject", ""))),
+        content_type="message/rfc822",
+        loop_headers={},
+        text=text,
+        new_text=text,
+        html="",
+        parts=[Part("message.eml", "message/rfc822", "", False, raw)],
+        notes=[note],
+        unreadable=reason,
+    )
+
+
+def _stored(mail: ParsedMail, attachments_dir: str) -> Parsed:
+    stored = [_store_part(p, Path(attachments_dir)) for p in mail.parts]
     mail.parts = []
     return Parsed(mail=mail, stored_parts=stored)
 
 
-def _store_part(data: bytes, root: Path, part: Part) -> StoredPart:
-    digest = store_blob(root, data)
+def _store_part(part: Part, root: Path) -> StoredPart:
+    digest = store_blob(root, part.data)
     return StoredPart(
         filename=part.filename,
         content_type=part.content_type,
         content_id=part.content_id,
         is_inline=part.is_inline,
-        size=len(data),
+        size=len(part.data),
         sha256=digest,
+        damaged=part.damaged,
+        damage_reason=part.damage_reason[:500],
+        forwarded_in=part.forwarded_in,
     )
 
 

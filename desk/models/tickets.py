@@ -129,7 +129,13 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content_id: Mapped[str] = mapped_column(String(998), default="")
     is_inline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A part that did not decode whole is kept as far as it did, with the reason.
+    damaged: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    damage_reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # A file of a forwarded message: the forwarded message's own .eml attachment.
+    forwarded_in_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"), default=None)
     message: Mapped[TicketMessage] = relationship(lazy="raise")
+    forwarded_in: Mapped[Attachment | None] = relationship(remote_side=[id], lazy="raise")
 
 
 class KnownMessageId(Base):

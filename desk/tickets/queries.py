@@ -276,10 +276,21 @@ def _tags(tag_list: str | None) -> list[str]:
 
 
 def _attachment(a: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: a[name] for name in ATTACHMENT_FIELDS}
+    shown = {name: a[name] for name in ATTACHMENT_FIELDS}
+    shown["forwarded_in"] = a["forwarded_in_id"]  # the id of the forward's .eml, or None
+    return shown
 
 
-ATTACHMENT_FIELDS = ("id", "filename", "content_type", "size", "is_inline", "content_id")
+ATTACHMENT_FIELDS = (
+    "id",
+    "filename",
+    "content_type",
+    "size",
+    "is_inline",
+    "content_id",
+    "damaged",
+    "damage_reason",
+)
 
 
 async def user_by_email(db: Database, email: str) -> User | None:

@@ -1,0 +1,67 @@
+"""RFC 2047 encoded words as mail clients read them, broken ones included: a multi-byte
+character split over two words, base64 without its padding, a word with spaces inside or
+without its closing `?=`, charsets under their aliases. Never raises."""
+
+from __future__ import annotations
+
+import binascii
+import re
+
+from desk.mail.charsets import decode
+
+# Lenient like CPython's own header parser: spaces inside the encoded text are accepted.
+_WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?]*?)(?:\?=|$)")
+_BETWEEN = re.compile(r"[ \t\r\n]*")
+
+
+def decode_words(text: str) -> str:
+    """`text` with every encoded word decoded; adjacent words of one charset are joined
+    before decoding, as RFC 2047 6.2 drops the space between them."""
+    out: list[str] = []
+    position = 0
+    pending: list[tuple[str, bytes]] = []
+    for match in _WORD.finditer(text):
+        gap = text[position : match.start()]
+        if not (pending and _BETWEEN.fullmatch(gap)):  # text between: the run ends
+            out.append(_flush(pending))
+            out.append(gap)
+        charset = match.group(1).split("*", 1)[0]  # RFC 2231 5: charset*language
+        pending.append((charset.lower(), _word_bytes(match.group(2), match.group(3))))
+        position = match.end()
+    out.append(_flush(pending))
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, encoded: str) -> bytes:
+    data = encoded.encode("ascii", "replace")
+    if encoding in "qQ":
+        return binascii.a2b_qp(data.replace(b"_", b" "))
+    return lenient_base64(data)[0]
+
+
+def lenient_base64(data: bytes) -> tuple[bytes, bool]:
+    """Decoded bytes and whether the data was whole: characters outside the alphabet are
+    skipped (as RFC 2045 6.8 says), and data cut short is decoded as far as it goes."""
+    try:
+        return binascii.a2b_base64(data), True
+    except binascii.Error:
+        pass
+    clean = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    usable = len(clean) - len(clean) % 4
+    tail = clean[usable:]
+    decoded = binascii.a2b_base64(clean[:usable]) if usable else b""
+    if len(tail) >= 2:  # two or three leftover characters still carry one or two bytes
+        decoded += binascii.a2b_base64(tail + b"=" * (4 - len(tail)))
+    return decoded, False
+
+
+def _flush(pending: list[tuple[str, bytes]]) -> str:
+    """Decode the collected words, joining the bytes of neighbours in the same charset."""
+    parts: list[str] = []
+    while pending:
+        charset, data = pending.pop(0)
+        while pending and pending[0][0] == charset:
+            data += pending.pop(0)[1]
+        parts.append(decode(data, charset)[0])
+    return "".join(parts)
