@@ -15,17 +15,11 @@ from mailparser_reply import EmailReplyParser
 
 from desk.mail.headers import clean_header_text, is_plain_address, message_ids_in
 from desk.mail.headers import normalize_message_id as _norm_id
+from desk.mail.loops import LOOP_HEADERS as _LOOP_HEADERS
 
 REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "sv", "cs", "da"]
 _REPLY_PARSER = EmailReplyParser(languages=REPLY_LANGUAGES)
 _REPLY_INPUT_LIMIT = 100_000  # reply detection is regex-heavy; quoted history beyond is moot
-_LOOP_HEADERS = (
-    "auto-submitted",
-    "precedence",
-    "x-autoreply",
-    "x-autorespond",
-    "x-auto-response-suppress",
-)
 _HTML_SCHEMES = {"http", "https", "mailto", "cid"}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from desk.blobs import store_blob
+from desk.mail.bounces import Bounce, may_be_bounce, read_bounce
 from desk.mail.parse import Limits, MailRejected, ParsedMail, Part, parse_mail
 
 
@@ -29,6 +30,7 @@ class StoredPart:
 class Parsed:
     mail: ParsedMail  # with parts emptied: their bytes are on disk
     stored_parts: list[StoredPart]
+    bounce: Bounce | None = None  # what it reports, if it looks like a bounce
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def prepare(raw: bytes, limits: Limits, attachments_dir: str) -> ParseResult:
     try:
         with cpu_budget(limits.cpu_seconds):
             mail = parse_mail(raw, limits)
+            bounce = _bounce(raw, mail)
     except MailRejected as exc:
         return Rejected(str(exc))
     except (RecursionError, MemoryError) as exc:
@@ -58,7 +61,16 @@ def prepare(raw: bytes, limits: Limits, attachments_dir: str) -> ParseResult:
         return Rejected(f"parser error: {type(exc).__name__}: {exc}")
     stored = [_store_part(p.data, Path(attachments_dir), p) for p in mail.parts]
     mail.parts = []
-    return Parsed(mail=mail, stored_parts=stored)
+    return Parsed(mail=mail, stored_parts=stored, bounce=bounce)
+
+
+def _bounce(raw: bytes, mail: ParsedMail) -> Bounce | None:
+    """Read as a bounce only what looks like one: the report is read from the raw bytes
+    (flufl.bounce wants the whole message), which is not worth it for every mail."""
+    return_path = mail.loop_headers.get("return-path", "")
+    if not may_be_bounce(mail.content_type, mail.from_address or "", return_path, mail.subject):
+        return None
+    return read_bounce(raw)
 
 
 def _store_part(data: bytes, root: Path, part: Part) -> StoredPart:

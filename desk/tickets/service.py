@@ -85,11 +85,17 @@ def add_message(
     session: AsyncSession, events: list[PendingEvent], ticket: Ticket, message: TicketMessage
 ) -> TicketMessage:
     """Add a message to a ticket (which may not have an id yet); a customer writing again
-    reopens a resolved ticket or one that waited on them."""
+    reopens a resolved ticket or one that waited on them. Automatic mail (an out-of-office
+    reply, a bounce) is kept on the ticket and changes nothing of it."""
     message.ticket = ticket
     session.add(message)
-    ticket.updated_at = utcnow()
-    if message.kind == MessageKind.INBOUND and message.author_id == ticket.customer_id:
+    if not message.is_automatic:
+        ticket.updated_at = utcnow()
+    if (
+        message.kind == MessageKind.INBOUND
+        and message.author_id == ticket.customer_id
+        and not message.is_automatic
+    ):
         _customer_wrote(session, ticket, events)
     events.append(partial(ev.message_created, ticket, message))
     return message
@@ -116,7 +122,7 @@ async def acknowledge(
 ) -> bool:
     """The automatic 'we got it' mail for a new ticket, if the per-hour cap allows. It
     answers the customer's mail, so it is `auto-replied` (RFC 3834)."""
-    if not budget.take(customer.email):
+    if customer.email not in budget.suppressed and not budget.take(customer.email):
         return False
     return await notify(
         session,
@@ -126,6 +132,7 @@ async def acknowledge(
         "acknowledgement",
         thread=thread,
         auto_submitted="auto-replied",
+        suppressed=budget.suppressed,
         customer_name=customer.name,
     )
 
