@@ -147,11 +147,12 @@ def _detected_failures(message: Message) -> list[Failure]:
 
 
 def _line_about(text: str, address: str) -> str:
-    """The text's words about `address`: its line and the next, as servers write them."""
+    """The text's words about `address`: its line and the two after it, where servers
+    write the reason (Postfix: "said: 550 5.1.1 ..."; Exchange: "#5.1.1 smtp;550 ...")."""
     lines = text.splitlines()
     for i, line in enumerate(lines):
         if address in line.lower():
-            return " ".join(" ".join(lines[i : i + 2]).split())
+            return " ".join(" ".join(lines[i : i + 3]).split())
     return ""
 
 
