@@ -6,7 +6,6 @@ it expires or an admin lifts it. Agent replies still go out, with a warning."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 import pytest
 import time_machine
@@ -257,9 +256,7 @@ async def test_suppressed_address_warned_lifted_and_mailed_again(daemon, sink, t
     assert entry["outbox_id"] == ack.id and entry["expires_at"]  # 30 days by default
     status, _ = await team.call("admin", "DELETE", f"/api/admin/suppressions/{entry['id']}/")
     assert status == 204
-    assert (await team.call("admin", "DELETE", f"/api/admin/suppressions/{entry['id']}/"))[
-        0
-    ] == 404
+    assert (await team.call("admin", "DELETE", f"/api/admin/suppressions/{entry['id']}/"))[0] == 404
     assert (await team.call("admin", "GET", "/api/admin/suppressions/"))[1]["count"] == 0
 
     status, answer = await team.call(
