@@ -326,3 +326,40 @@ async def test_case_05_bounce(daemon, sink):
     [held] = await rows(daemon, OutboxMail, OutboxMail.ticket_id == third.ticket_id)
     assert held.state == "suppressed"
     assert await rows(daemon, InboundMail, InboundMail.state == "failed") == []
+
+
+async def test_read_receipt_is_automatic_mail_not_a_bounce(daemon, sink):
+    """A read receipt (RFC 8098, multipart/report too) returning our headers is kept on the
+    ticket as automatic mail; nothing failed, so nothing is suppressed."""
+    first, ack = await _ghost_writes(daemon, 1)
+    receipt = f"""From: Ghost Writer <{GHOST}>\r
+To: support@localhost\r
+Subject: Read: Question about pricing\r
+Message-ID: <mdn-1@example.net>\r
+In-Reply-To: {ack.message_id}\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=disposition-notification; boundary="R"\r
+\r
+--R\r
+Content-Type: text/plain\r
+\r
+Your message was displayed.\r
+--R\r
+Content-Type: message/disposition-notification\r
+\r
+Final-Recipient: rfc822; {GHOST}\r
+Original-Message-ID: {ack.message_id}\r
+Disposition: manual-action/MDN-sent-manually; displayed\r
+--R\r
+Content-Type: text/rfc822-headers\r
+\r
+Message-ID: {ack.message_id}\r
+\r
+--R--\r
+""".encode()
+    await send(daemon.smtp_port, receipt, sender=GHOST)
+    [_, inbound] = await settled(daemon, 2)
+    assert inbound.state == "processed" and inbound.ticket_id == first.ticket_id
+    [_, message] = await rows(daemon, TicketMessage)
+    assert message.kind == "inbound" and message.is_automatic
+    assert await rows(daemon, Suppression) == []

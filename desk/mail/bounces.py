@@ -76,12 +76,21 @@ def read_bounce(raw: bytes) -> Bounce | None:
     """The bounce in `raw`, or None if it reports no failure and returns no mail. Never
     raises: a detector that trips on odd input counts as finding nothing."""
     message = email.message_from_bytes(raw)
+    if _other_report(message):
+        return None  # a read receipt (RFC 8098) or a feedback report: not a bounce
     report, reporter = _report_failures(message)
     failures = report or _detected_failures(message)
     ids = _returned_ids(message)
     if not failures and not ids:
         return None
     return Bounce(failures=tuple(failures), returned_ids=tuple(ids), reporter=reporter)
+
+
+def _other_report(message: Message) -> bool:
+    if message.get_content_type() != "multipart/report":
+        return False
+    kind = str(message.get_param("report-type", "") or "").lower()
+    return kind not in ("delivery-status", "global-delivery-status")
 
 
 def _report_failures(message: Message) -> tuple[list[Failure], str]:
