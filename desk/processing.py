@@ -55,16 +55,15 @@ def _plain(address: str) -> str | None:
 
 
 async def process(mail: Incoming, context: IntakeContext) -> None:
-    """Ignore a second copy, or add the mail as a message to its ticket: the one it
-    threads into, or a new one (linked to the old one when that is closed or archived)."""
+    """Ignore a second copy, settle a bounce (desk/delivery_failures.py), or add the mail as
+    a message to its ticket: the one it threads into, or a new one (linked to the old one
+    when that is closed or archived)."""
     if (mail.message_id, mail.sender) in context.seen:
         finish(mail.inbound, InboundState.IGNORED, f"duplicate of {mail.message_id}")
         return
     context.seen.add((mail.message_id, mail.sender))
     if mail.returns_mail:
-        kept_off = settle_bounce(mail, context)
-        state = InboundState.IGNORED if kept_off else InboundState.PROCESSED
-        finish(mail.inbound, state, kept_off)
+        _bounce(mail, context)
         return
     settings = context.desk.settings
     customer = context.customers[mail.sender]
@@ -89,6 +88,12 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     context.placed.append(Placed(mail, ticket, customer, message, ack, remember))
     mail.inbound.thread_rule = message.thread_rule
     finish(mail.inbound, InboundState.PROCESSED)
+
+
+def _bounce(mail: Incoming, context: IntakeContext) -> None:
+    """On the ticket of the mail it returns, or kept as ignored with the reason."""
+    kept_off = settle_bounce(mail, context)
+    finish(mail.inbound, InboundState.IGNORED if kept_off else InboundState.PROCESSED, kept_off)
 
 
 def _ticket_for(
