@@ -234,3 +234,23 @@ async def test_case_04_out_of_office(daemon, api, sink, team):
     to_lena = await rows(daemon, OutboxMail, OutboxMail.recipient == lena)
     assert [m.kind for m in to_lena] == ["acknowledgement", "reply", "status_changed"]
     assert await rows(daemon, User, User.email.like("%mailer-daemon%")) == []
+
+
+async def test_auto_reply_to_a_ticket_waiting_on_the_customer_keeps_it_waiting(daemon, make_user):
+    """An out-of-office reply is not the answer the team waits for."""
+    ticket, ack_id = await _resolved_ticket(daemon, make_user)
+    async with daemon.desk.db.writer() as session:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket.id)
+            .values(status="WAITING_ON_CUSTOMER", resolved_at=None)
+        )
+    raw, _ = make_mail(
+        subject="Automatic reply: VPN",
+        in_reply_to=ack_id,
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    await send(daemon.smtp_port, raw)
+    await settled(daemon, 2)
+    [after] = await rows(daemon, Ticket)
+    assert after.status == "WAITING_ON_CUSTOMER"
