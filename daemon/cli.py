@@ -29,9 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # aiosmtpd logs every SMTP command at INFO and alembic every step: keep the log readable.
+    # aiosmtpd logs every SMTP command at INFO, alembic every step and flufl.bounce every
+    # detector it tries on a bounce: keep the log readable.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
     try:
         settings = load_settings()
         # uvloop: the same asyncio, on libuv's event loop (about 1.3x the requests per

@@ -46,6 +46,8 @@ class Settings:
     imap_processed_folder: str = "Processed"
     imap_poll_seconds: float = 30.0
     webhook_allow_private: bool = False
+    # Days a bounced address stays suppressed for automatic mail; 0: until an admin lifts it.
+    suppression_days: int = 30
     job_interval_seconds: float = 60.0
     gemini_api_key: str | None = field(default=None, metadata=SECRET)
     gemini_model: str = "gemini-2.5-flash"
@@ -107,6 +109,7 @@ def load_settings(
         **_inbound(env),
         webhook_allow_private=_bool(env, "POSTDESK_WEBHOOK_ALLOW_PRIVATE"),
         job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
+        suppression_days=_int(env, "POSTDESK_SUPPRESSION_DAYS", 30),
         **_gemini(env),
     )
 

@@ -159,7 +159,7 @@ async def settle(
     needs the new tickets' numbers."""
     mails: list[Incoming] = []
     for inbound, result in arrived:
-        found = identify(inbound, result)
+        found = identify(inbound, result, desk.settings)
         if isinstance(found, Rejected):
             finish(inbound, InboundState.FAILED, found.reason)
         else:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.db import Database
 from desk.mail.compose import Outgoing, check_recipient, new_message_id
 from desk.models import KnownMessageId, OutboxMail, OutboxState, utcnow
+from desk.suppressions import in_force
 
 GIVE_UP_AFTER = timedelta(hours=48)
 MAX_BACKOFF = timedelta(hours=1)
@@ -46,13 +47,17 @@ async def queue_mail(
 
 class AutoReplyBudget:
     """Automatic mail to one address is capped per hour, so two robots can never ping-pong
-    for long. Loaded once for a batch of recipients, then counted down in memory."""
+    for long, and none goes to a suppressed address. Loaded once for a batch of recipients,
+    then counted down in memory."""
 
     def __init__(self, per_hour: int) -> None:
         self._per_hour = per_hour
         self._sent: dict[str, int] = {}
+        self.suppressed: dict[str, str] = {}  # address -> why (desk/suppressions.py)
 
     async def load(self, session: AsyncSession, recipients: set[str]) -> None:
+        found = await in_force(session, recipients)
+        self.suppressed.update({address: row.reason for address, row in found.items()})
         since = utcnow() - timedelta(hours=1)
         rows = await session.execute(
             select(OutboxMail.recipient, func.count())

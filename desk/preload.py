@@ -9,16 +9,27 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from desk.companies import companies_for
 from desk.context import Desk, PendingEvent
 from desk.imports import customer_of_desk_mail, is_desk_address, is_imported
+from desk.mail.bounces import Bounce
 from desk.mail.parse import ParsedMail
 from desk.mail.prepare import StoredPart
 from desk.mail.reply_token import ticket_from_address
 from desk.mail.threading import subject_ticket_id, token_addresses
-from desk.models import InboundMail, KnownMessageId, Ticket, TicketMessage, User
+from desk.models import (
+    InboundMail,
+    KnownMessageId,
+    OutboxMail,
+    Suppression,
+    Ticket,
+    TicketMessage,
+    User,
+)
 from desk.outbox import AutoReplyBudget
+from desk.suppressions import any_for
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,14 @@ class Incoming:
     parts: list[StoredPart]
     sender: str
     message_id: str
+    automatic: str | None = None  # why it is automatic (desk/mail/loops.py), or None
+    bounce: Bounce | None = None  # what it reports, if it reads as a bounce
+
+    @property
+    def returns_mail(self) -> bool:
+        """A bounce: automatic mail reporting a failed delivery or returning a mail. It
+        never becomes a customer's message (desk/delivery_failures.py)."""
+        return self.bounce is not None and self.automatic is not None
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,8 @@ class IntakeContext:
     # Imported mail the desk itself sent, by stored mail id: the customer it was written to
     # (None: it names none). desk/imports.py
     desk_mail: dict[int, str | None] = field(default_factory=dict)
+    returned: dict[str, OutboxMail] = field(default_factory=dict)  # our mail bounces return
+    suppressions: dict[str, Suppression] = field(default_factory=dict)  # of failed addresses
     placed: list[Placed] = field(default_factory=list)
 
 
@@ -68,9 +89,13 @@ async def preload(
     desk: Desk, session: AsyncSession, events: list[PendingEvent], mails: Sequence[Incoming]
 ) -> IntakeContext:
     seen = await _seen(session, mails)
-    customers, desk_mail = await _customers(session, mails, desk.settings.support_address)
+    customers, desk_mail = await _customers(
+        session, [m for m in mails if not m.returns_mail], desk.settings.support_address
+    )
     known = await _known_message_ids(session, mails)
-    tickets = await _tickets(session, {*known.values(), *_numbered(desk, mails)})
+    returned = await _returned(session, mails)
+    bounced = {r.ticket_id for r in returned.values() if r.ticket_id is not None}
+    tickets = await _tickets(session, {*known.values(), *_numbered(desk, mails), *bounced})
     writers = await _writers(session, desk, mails, set(tickets))
     budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
     await budget.load(session, {m.sender for m in mails})
@@ -85,6 +110,8 @@ async def preload(
         writers=writers,
         budget=budget,
         desk_mail=desk_mail,
+        returned=returned,
+        suppressions=await any_for(session, _failed_addresses(mails)),
     )
 
 
@@ -126,9 +153,16 @@ async def _customers(
     return found, desk_mail
 
 
+def _answered_ids(mail: Incoming) -> tuple[str, ...]:
+    """The Message-IDs a mail answers or (a bounce) returns."""
+    returned = mail.bounce.returned_ids if mail.returns_mail and mail.bounce else ()
+    return (*returned, *mail.parsed.in_reply_to, *mail.parsed.references)
+
+
 async def _known_message_ids(session: AsyncSession, mails: Sequence[Incoming]) -> dict[str, int]:
-    """Ticket numbers of the Message-IDs the mails answer (In-Reply-To, References)."""
-    refs = {r for m in mails for r in (*m.parsed.in_reply_to, *m.parsed.references)}
+    """Ticket numbers of the Message-IDs the mails answer (In-Reply-To, References) or, for
+    a bounce, return."""
+    refs = {r for m in mails for r in _answered_ids(m)}
     if not refs:
         return {}
     rows = await session.execute(
@@ -137,6 +171,24 @@ async def _known_message_ids(session: AsyncSession, mails: Sequence[Incoming]) -
         )
     )
     return dict(rows.all())
+
+
+async def _returned(session: AsyncSession, mails: Sequence[Incoming]) -> dict[str, OutboxMail]:
+    """Our sent mail that the batch's bounces return, by Message-ID."""
+    ids = {r for m in mails if m.returns_mail for r in _answered_ids(m)}
+    if not ids:
+        return {}
+    o = OutboxMail
+    found = await session.scalars(
+        select(o)
+        .options(load_only(o.id, o.message_id, o.ticket_id, o.recipient, o.kind))  # not raw
+        .where(o.message_id.in_(ids))
+    )
+    return {row.message_id: row for row in found}
+
+
+def _failed_addresses(mails: Sequence[Incoming]) -> set[str]:
+    return {f.address for m in mails if m.returns_mail and m.bounce for f in m.bounce.permanent}
 
 
 def _numbered(desk: Desk, mails: Sequence[Incoming]) -> set[int]:

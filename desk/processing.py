@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.config import Settings
 from desk.db import insert_ignoring_conflicts
-from desk.imports import IMPORT_OPEN, as_history, is_imported, sent_at
+from desk.delivery_failures import settle_bounce
+from desk.imports import IMPORT_OPEN, as_history, is_imported, is_support_address, sent_at
 from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
+from desk.mail.parse import ParsedMail
 from desk.mail.prepare import ParseResult, Rejected, StoredPart
 from desk.mail.threading import Placement, place
 from desk.models import (
@@ -22,6 +24,7 @@ from desk.models import (
     InboundState,
     KnownMessageId,
     MessageKind,
+    Status,
     Ticket,
     TicketMessage,
     User,
@@ -32,8 +35,9 @@ from desk.tickets.service import acknowledge, add_message, is_finished, open_tic
 from desk.tickets.thread import Thread
 
 
-def identify(inbound: InboundMail, result: ParseResult) -> Incoming | Rejected:
-    """Who sent the mail and under which Message-ID, or why it cannot become a message."""
+def identify(inbound: InboundMail, result: ParseResult, settings: Settings) -> Incoming | Rejected:
+    """Who sent the mail and under which Message-ID, whether it is automatic or a bounce,
+    or why it cannot become a message."""
     if isinstance(result, Rejected):
         return result
     parsed = result.mail
@@ -42,7 +46,10 @@ def identify(inbound: InboundMail, result: ParseResult) -> Incoming | Rejected:
         return Rejected("no usable sender address (From or envelope sender)")
     message_id = parsed.message_id or f"<{inbound.sha256}@postdesk.invalid>"
     inbound.message_id, inbound.sender = message_id, sender
-    return Incoming(inbound, parsed, result.stored_parts, sender, message_id)
+    automatic = _automatic_reason(parsed, inbound, sender, settings)
+    return Incoming(
+        inbound, parsed, result.stored_parts, sender, message_id, automatic, result.bounce
+    )
 
 
 def _plain(address: str) -> str | None:
@@ -51,12 +58,16 @@ def _plain(address: str) -> str | None:
 
 
 async def process(mail: Incoming, context: IntakeContext) -> None:
-    """Ignore a second copy, or add the mail as a message to its ticket: the one it
-    threads into, or a new one (linked to the old one when that is closed or archived)."""
+    """Ignore a second copy, settle a bounce (desk/delivery_failures.py), or add the mail as
+    a message to its ticket: the one it threads into, or a new one (linked to the old one
+    when that is closed or archived)."""
     if (mail.message_id, mail.sender) in context.seen:
         finish(mail.inbound, InboundState.IGNORED, f"duplicate of {mail.message_id}")
         return
     context.seen.add((mail.message_id, mail.sender))
+    if mail.returns_mail:
+        _bounce(mail, context)
+        return
     people = _people(mail, context)
     if people is None:
         finish(mail.inbound, InboundState.FAILED, "the desk's own mail names no customer")
@@ -67,8 +78,8 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     settings = context.desk.settings
     lookup = PreloadedLookup(context)
     placement = await place(mail.parsed, mail.inbound.rcpt_tos, lookup, settings.ticket_prefix)
-    ticket, rule = _ticket_for(placement, customer, mail.parsed.subject, context)
-    automatic = _is_automatic(mail, settings, own=author is not customer)
+    ticket, rule = _ticket_for(placement, customer, mail, context)
+    automatic = mail.automatic is not None
     message = _message(mail, author, rule, automatic)
     if author is not customer:
         message.kind = MessageKind.OUTBOUND.value  # imported: the desk's own answer
@@ -87,7 +98,7 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     # Imported archives are history: their senders are not acknowledged years later.
     ack = rule.startswith("new") and not automatic and not is_imported(mail.inbound.source)
     context.placed.append(Placed(mail, ticket, customer, message, ack, remember))
-    mail.inbound.thread_rule = rule
+    mail.inbound.thread_rule = message.thread_rule
     # A mail that could not be read is a message all the same; the row says why.
     finish(mail.inbound, InboundState.PROCESSED, mail.parsed.unreadable or None)
 
@@ -118,19 +129,35 @@ def _people(mail: Incoming, context: IntakeContext) -> tuple[User, User | None] 
     return context.customers[address], context.customers.get(mail.sender)
 
 
+def _bounce(mail: Incoming, context: IntakeContext) -> None:
+    """On the ticket of the mail it returns, or kept as ignored with the reason."""
+    kept_off = settle_bounce(mail, context)
+    finish(mail.inbound, InboundState.IGNORED if kept_off else InboundState.PROCESSED, kept_off)
+
+
 def _ticket_for(
-    placement: Placement[Ticket], customer: User, subject: str, context: IntakeContext
+    placement: Placement[Ticket], customer: User, mail: Incoming, context: IntakeContext
 ) -> tuple[Ticket, str]:
+    """The ticket the mail threads into. Automatic mail stays on it even when it is closed
+    or archived (it changes nothing there); other mail to a finished ticket opens a new one
+    linked to it."""
     found, rule = placement.ticket, placement.rule
-    if found is not None and not is_finished(found):
+    if found is not None and (not is_finished(found) or mail.automatic):
         return found, rule
     linked: int | None = None
     if found is not None:
         linked = found.id
         rule = f"new: {rule} matched #{found.id}, which is closed or archived"
     ticket = open_ticket(
-        context.session, context.events, customer=customer, subject=subject, linked_ticket_id=linked
+        context.session,
+        context.events,
+        customer=customer,
+        subject=mail.parsed.subject,
+        linked_ticket_id=linked,
     )
+    if mail.automatic:
+        # Nothing to answer and nobody to assign: an agent who finds it worth it reopens it.
+        ticket.status, ticket.resolved_at = Status.RESOLVED.value, ticket.created_at
     return ticket, rule
 
 
@@ -142,19 +169,24 @@ def _as_history(
     as_history(ticket, message, when=when, updated_before=updated_before, keep_open=keep_open)
 
 
-def _is_automatic(mail: Incoming, settings: Settings, own: bool) -> bool:
-    """An auto-reply, a bounce, a list: stored and threaded, never answered. The desk's own
-    imported mail is judged by its headers only: that it came from us is known."""
-    reason = automatic_reason(
+def _automatic_reason(
+    parsed: ParsedMail, inbound: InboundMail, sender: str, settings: Settings
+) -> str | None:
+    """An auto-reply, a bounce, a list: stored and threaded, never answered, never moving
+    a ticket (desk/mail/loops.py says why). The desk's own imported mail is judged by its
+    headers only: that it came from us is known."""
+    own = is_imported(inbound.source) and is_support_address(sender, settings.support_address)
+    return automatic_reason(
         MailFacts(
-            headers=mail.parsed.loop_headers,
-            content_type=mail.parsed.content_type,
-            from_address=mail.sender,
+            headers=parsed.loop_headers,
+            content_type=parsed.content_type,
+            from_address=sender,
             support_address="" if own else settings.support_address,
-            envelope_sender=mail.inbound.mail_from if mail.inbound.source == "smtp" else None,
+            envelope_sender=inbound.mail_from if inbound.source == "smtp" else None,
+            subject=parsed.subject,
+            new_text=parsed.new_text,
         )
     )
-    return reason is not None
 
 
 def _message(mail: Incoming, author: User | None, rule: str, automatic: bool) -> TicketMessage:
@@ -171,7 +203,7 @@ def _message(mail: Incoming, author: User | None, rule: str, automatic: bool) ->
         body_html=p.html,
         message_id=mail.message_id,
         inbound_id=mail.inbound.id,
-        thread_rule=rule,
+        thread_rule=(f"{rule}; automatic: {mail.automatic}" if automatic else rule)[:200],
         is_automatic=automatic,
     )
 

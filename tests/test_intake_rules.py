@@ -95,11 +95,12 @@ Status: 5.1.1\r
 
 
 async def test_bounce_stored_but_not_answered(daemon, sink):
+    """A bounce returning no mail of ours is kept (ignored, with the reason), never a
+    ticket or a customer (tests/test_bounces.py has the ones that return ours)."""
     await send(daemon.smtp_port, BOUNCE, sender="")
     [inbound] = await settled(daemon, 1)
-    assert inbound.state == "processed"
-    [message] = await rows(daemon, TicketMessage)
-    assert message.is_automatic and "failed" in message.body_text
+    assert inbound.state == "ignored" and "bounce" in inbound.error
+    assert await rows(daemon, TicketMessage) == [] and await rows(daemon, Ticket) == []
     assert await rows(daemon, OutboxMail) == [] and await send_due_now(daemon) == 0
     assert sink.messages == []
 

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 
-from desk.models import User
+from desk.models import Suppression, User
 from tests.people import PASSWORD, Team
 from web.routes import ROUTES
 
@@ -232,6 +232,13 @@ CASES: dict[str, Case] = {
         "DELETE", "/api/admin/api-keys/{key}/", per_role(403, 403, admin=204), tickets=("-",)
     ),
     "jobs": Case("GET", "/api/admin/jobs/", ADMIN_ONLY, tickets=("-",)),
+    "suppressions": Case("GET", "/api/admin/suppressions/", ADMIN_ONLY, tickets=("-",)),
+    "suppression lift": Case(
+        "DELETE",
+        "/api/admin/suppressions/{suppression}/",
+        per_role(403, 403, admin=204),
+        tickets=("-",),
+    ),
     "analytics summary": Case("GET", "/api/analytics/summary/", ADMIN_ONLY, tickets=("-",)),
     "analytics volume": Case("GET", "/api/analytics/volume/?days=7", ADMIN_ONLY, tickets=("-",)),
     "analytics resolution": Case(
@@ -349,6 +356,7 @@ def test_every_endpoint_is_in_the_matrix():
             "msg",
             "file_msg",
             "hook",
+            "suppression",
         ):
             path = path.replace("{" + name + "}", "{id}")
         path = path.replace("{delivery}", "{d}")
@@ -396,6 +404,11 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
     )
     assert status == 200
     w: dict[str, Any] = {"company": company["id"], "user": team.id("dave"), "tickets": {}}
+    async with daemon.desk.db.writer() as session:
+        bounced = Suppression(address="bounced@other.org", reason="5.1.1 user unknown")
+        session.add(bounced)
+        await session.flush()
+        w["suppression"] = bounced.id
     status, hook = await team.call(
         "admin",
         "POST",

@@ -185,6 +185,22 @@ ROUTES: tuple[AnyRoute, ...] = (
         access="admin",
         body=s.CompanyUpdate,
     ),
+    Route(
+        "GET",
+        "/api/admin/suppressions/",
+        admin.suppressions_list,
+        "Addresses automatic mail is not sent to after a bounce (in force now, newest first)",
+        access="admin",
+        query=s.SuppressionListQuery,
+    ),
+    Route(
+        "DELETE",
+        "/api/admin/suppressions/{id}/",
+        admin.suppressions_lift,
+        "Lift a suppression: automatic mail goes to the address again",
+        access="admin",
+        status=204,
+    ),
     Route("GET", "/api/admin/api-keys/", admin.api_keys_list, "List API keys", access="admin"),
     Route(
         "POST",

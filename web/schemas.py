@@ -210,6 +210,12 @@ class PageQuery(Strict):
     page_size: int = Field(default=50, ge=1, le=200)
 
 
+class SuppressionListQuery(PageQuery):
+    """`address`: only addresses containing this text."""
+
+    address: str | None = Field(default=None, max_length=320)
+
+
 class WebhookCreate(Strict):
     """`events`: event types (see docs/webhooks.md), a family such as `ticket.*`, or `*`.
     `secret`: leave it out to have one made (`whsec_...`, shown once)."""

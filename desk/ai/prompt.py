@@ -57,6 +57,8 @@ def _block(message: TicketMessage, customer: User) -> str:
     when = message.created_at.strftime("%Y-%m-%d %H:%M")
     if message.kind == MessageKind.NOTE:
         who = "INTERNAL NOTE (team only, never to be shown to the customer)"
+    elif message.kind == MessageKind.DELIVERY_FAILURE:
+        who = "DELIVERY FAILURE (a bounce of our mail; team only)"
     elif message.kind == MessageKind.INBOUND:
         who = f"Customer {customer.name or customer.email}"
     else:

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 from desk.events.base import Event
 from desk.events.chat import ChatMention
 from desk.events.tickets import MessageCreated, TicketEvent
-from desk.models import MessageKind, Role, Ticket, TicketMessage, User
+from desk.models import TEAM_ONLY, Role, Ticket, TicketMessage, User
 
 
 def ticket_filter(user: User) -> ColumnElement[bool]:
@@ -90,10 +90,11 @@ def message_filter(user: User) -> ColumnElement[bool]:
 
 
 def messages_shown(*, staff: bool) -> ColumnElement[bool]:
-    """Customers never see internal notes; staff see every message of a visible ticket."""
+    """Customers never see internal notes (nor delivery failures); staff see every message
+    of a visible ticket."""
     if staff:
         return true()
-    return TicketMessage.kind != MessageKind.NOTE.value
+    return TicketMessage.kind.not_in(TEAM_ONLY)
 
 
 def can_write_note(user: User) -> bool:

@@ -32,13 +32,8 @@ __all__ = [
     "with_notes",
 ]
 
-_LOOP_HEADERS = (
-    "auto-submitted",
-    "precedence",
-    "x-autoreply",
-    "x-autorespond",
-    "x-auto-response-suppress",
-)
+from desk.mail.loops import LOOP_HEADERS as _LOOP_HEADERS
+
 SUBJECT_LIMIT = 250  # characters; longer subjects are cut at a word with an ellipsis
 _RECIPIENT_HEADERS = ("to", "cc", "delivered-to", "x-original-to")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 from desk.blobs import store_blob
+from desk.mail.bounces import Bounce, may_be_bounce, read_bounce
 from desk.mail.headers import clean_header_text
 from desk.mail.mime import Part
 from desk.mail.parse import Limits, MailRejected, ParsedMail, cut_subject, parse_mail, with_notes
@@ -37,6 +38,7 @@ class StoredPart:
 class Parsed:
     mail: ParsedMail  # with parts emptied: their bytes are on disk
     stored_parts: list[StoredPart]
+    bounce: Bounce | None = None  # what it reports, if it looks like a bounce
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,14 @@ def prepare(raw: bytes, limits: Limits, attachments_dir: str) -> ParseResult:
     try:
         with cpu_budget(limits.cpu_seconds):
             mail = parse_mail(raw, limits)
+            bounce = _bounce(raw, mail)
     except MailRejected as exc:
         return unreadable(raw, str(exc), attachments_dir)
     except (RecursionError, MemoryError) as exc:
         return unreadable(raw, f"{type(exc).__name__} while parsing", attachments_dir)
     except Exception as exc:
         return unreadable(raw, f"parser error: {type(exc).__name__}: {exc}", attachments_dir)
-    return _stored(mail, attachments_dir)
+    return _stored(mail, attachments_dir, bounce)
 
 
 def unreadable(raw: bytes, reason: str, attachments_dir: str) -> ParseResult:
@@ -104,10 +107,19 @@ def _unreadable_mail(raw: bytes, reason: str) -> ParsedMail:
     )
 
 
-def _stored(mail: ParsedMail, attachments_dir: str) -> Parsed:
+def _stored(mail: ParsedMail, attachments_dir: str, bounce: Bounce | None = None) -> Parsed:
     stored = [_store_part(p, Path(attachments_dir)) for p in mail.parts]
     mail.parts = []
-    return Parsed(mail=mail, stored_parts=stored)
+    return Parsed(mail=mail, stored_parts=stored, bounce=bounce)
+
+
+def _bounce(raw: bytes, mail: ParsedMail) -> Bounce | None:
+    """Read as a bounce only what looks like one: the report is read from the raw bytes
+    (flufl.bounce wants the whole message), which is not worth it for every mail."""
+    return_path = mail.loop_headers.get("return-path", "")
+    if not may_be_bounce(mail.content_type, mail.from_address or "", return_path, mail.subject):
+        return None
+    return read_bounce(raw)
 
 
 def _store_part(part: Part, root: Path) -> StoredPart:

@@ -14,7 +14,9 @@ from desk.models.operations import (
 )
 from desk.models.outbox import OutboxMail, OutboxState
 from desk.models.people import ApiKey, AuthSession, Company, CompanyDomain, OtpCode, Role, User
+from desk.models.suppressions import Suppression
 from desk.models.tickets import (
+    TEAM_ONLY,
     Attachment,
     KnownMessageId,
     MessageKind,
@@ -28,6 +30,7 @@ from desk.models.tickets import (
 )
 
 __all__ = [
+    "TEAM_ONLY",
     "ApiKey",
     "Attachment",
     "AuthSession",
@@ -52,6 +55,7 @@ __all__ = [
     "Priority",
     "Role",
     "Status",
+    "Suppression",
     "Tag",
     "Ticket",
     "TicketChange",

@@ -17,6 +17,7 @@ class OutboxState(enum.StrEnum):
     SENDING = "sending"  # claimed by a sender; never picked up again automatically
     SENT = "sent"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"  # automatic mail to a suppressed address: kept, never sent
 
 
 class OutboxMail(Base):

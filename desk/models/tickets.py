@@ -31,6 +31,11 @@ class MessageKind(enum.StrEnum):
     INBOUND = "inbound"  # written by the customer (mail or portal)
     OUTBOUND = "outbound"  # a public answer, mailed to the customer
     NOTE = "note"  # internal; never shown or mailed to a customer
+    DELIVERY_FAILURE = "delivery_failure"  # a bounce of our mail; for the team only
+
+
+# Messages only the team sees (and never mails outside it).
+TEAM_ONLY = (MessageKind.NOTE.value, MessageKind.DELIVERY_FAILURE.value)
 
 
 # What a list page filters on, after its order: enough for the database to pick a page's
@@ -113,7 +118,7 @@ class TicketMessage(Base):
 
     @property
     def is_internal(self) -> bool:
-        return self.kind == MessageKind.NOTE
+        return self.kind in TEAM_ONLY
 
 
 class Attachment(Base):

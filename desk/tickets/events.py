@@ -18,7 +18,7 @@ from desk.events.tickets import (
     TicketUpdated,
     TicketView,
 )
-from desk.models import MessageKind, Ticket, TicketMessage
+from desk.models import TEAM_ONLY, Ticket, TicketMessage
 
 
 def _text_times(data: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def message_data(message: TicketMessage) -> dict[str, Any]:
 def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     """From any row with the ticket_messages table's columns by name; times as datetimes."""
     data = {name: row[name] for name in MESSAGE_COLUMNS if name != "body_new"}
-    data["is_internal"] = row["kind"] == MessageKind.NOTE
+    data["is_internal"] = row["kind"] in TEAM_ONLY
     data["body"] = row["body_new"] or row["body_text"]  # the new text, quotes left out
     return data
 
@@ -121,7 +121,7 @@ def message_view(message: TicketMessage) -> MessageView:
         is_automatic=message.is_automatic,
         thread_rule=message.thread_rule,
         created_at=message.created_at,
-        is_internal=message.kind == MessageKind.NOTE,
+        is_internal=message.kind in TEAM_ONLY,
         body=message.body_new or message.body_text,
     )
 

@@ -8,6 +8,7 @@ an internal note (desk.processing), never in front of the customer."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,8 +18,9 @@ from desk.context import Desk
 from desk.mail.compose import Outgoing, UnsafeHeader
 from desk.mail.reply_token import reply_address
 from desk.mail.threading import subject_tag
-from desk.models import Ticket, User
+from desk.models import OutboxState, Ticket, User
 from desk.outbox import queue_mail
+from desk.suppressions import in_force
 from desk.tickets.thread import Thread, conversation
 
 log = logging.getLogger(__name__)
@@ -34,13 +36,17 @@ async def notify(
     actor: User | None = None,
     thread: Thread | None = None,
     auto_submitted: str = "auto-generated",
+    suppressed: Mapping[str, str] | None = None,
     **context: Any,
 ) -> bool:
     """Queue `template` to `person` about `ticket`, unless `person` is the one who acted or
     cannot receive mail. Threaded into the conversation (or `thread`). Returns whether a
-    mail was queued."""
+    mail was queued to be sent: to a suppressed address (`suppressed`, address -> why, when
+    the caller read it already for a batch; else read now) it is kept as `suppressed`."""
     if not _may_tell(person, actor):
         return False
+    if suppressed is None:
+        suppressed = {a: row.reason for a, row in (await in_force(session, [person.email])).items()}
     thread = thread or await conversation(session, ticket.id)
     out = _outgoing(
         desk.settings,
@@ -52,7 +58,7 @@ async def notify(
         auto_submitted=auto_submitted,
         context=context,
     )
-    return await _queue(session, out, ticket, person, template)
+    return await _queue(session, out, ticket, person, template, suppressed.get(person.email))
 
 
 def _may_tell(person: User, actor: User | None) -> bool:
@@ -104,14 +110,26 @@ def _template_context(
 
 
 async def _queue(
-    session: AsyncSession, out: Outgoing, ticket: Ticket, person: User, template: str
+    session: AsyncSession,
+    out: Outgoing,
+    ticket: Ticket,
+    person: User,
+    template: str,
+    suppression: str | None,
 ) -> bool:
-    """Queue `out`; a mail that cannot be composed safely is logged and not sent."""
+    """Queue `out`; a mail that cannot be composed safely is logged and not sent. Mail to a
+    suppressed address is kept as `suppressed` with the reason (what an operator reads in
+    the outbox), never sent."""
     try:
-        await queue_mail(session, out, ticket_id=ticket.id, kind=template)
+        row = await queue_mail(session, out, ticket_id=ticket.id, kind=template)
     except UnsafeHeader:
         log.warning(
             "ticket %s: %s to %s not composed safely; not sent", ticket.id, template, person.id
         )
+        return False
+    if suppression is not None:
+        row.state = OutboxState.SUPPRESSED.value
+        row.last_error = f"not sent: {person.email} is suppressed ({suppression})"[:2000]
+        log.info("ticket %s: %s to a suppressed address not sent", ticket.id, template)
         return False
     return True

@@ -27,8 +27,8 @@ from desk.auth.access import (
 from desk.db import Database
 from desk.errors import NotFound
 from desk.models import (
+    TEAM_ONLY,
     Attachment,
-    MessageKind,
     Priority,
     Role,
     Tag,
@@ -225,7 +225,7 @@ async def visible_attachment(db: Database, user: User, attachment_id: int) -> At
     if found is None:
         raise NotFound(f"no attachment {attachment_id}")
     attachment, kind, ticket = found
-    if not can_see_ticket(user, ticket) or (kind == MessageKind.NOTE and not user.is_staff):
+    if not can_see_ticket(user, ticket) or (kind in TEAM_ONLY and not user.is_staff):
         raise NotFound(f"no attachment {attachment_id}")
     return attachment
 

@@ -85,12 +85,16 @@ def add_message(
     session: AsyncSession, events: list[PendingEvent], ticket: Ticket, message: TicketMessage
 ) -> TicketMessage:
     """Add a message to a ticket (which may not have an id yet); a customer writing again
-    reopens a resolved ticket or one that waited on them (not an imported old mail)."""
+    reopens a resolved ticket or one that waited on them (not an imported old mail).
+    Automatic mail (an out-of-office reply, a bounce) is kept on the ticket and changes
+    nothing of it."""
     message.ticket = ticket
     session.add(message)
-    ticket.updated_at = utcnow()
+    if not message.is_automatic:
+        ticket.updated_at = utcnow()
     customer_wrote = message.kind == MessageKind.INBOUND and message.author_id == ticket.customer_id
-    if customer_wrote and message.source != "import":  # imported history moves no ticket
+    # Imported history and automatic mail move no ticket.
+    if customer_wrote and message.source != "import" and not message.is_automatic:
         _customer_wrote(session, ticket, events)
     events.append(partial(ev.message_created, ticket, message))
     return message
@@ -117,7 +121,7 @@ async def acknowledge(
 ) -> bool:
     """The automatic 'we got it' mail for a new ticket, if the per-hour cap allows. It
     answers the customer's mail, so it is `auto-replied` (RFC 3834)."""
-    if not budget.take(customer.email):
+    if customer.email not in budget.suppressed and not budget.take(customer.email):
         return False
     return await notify(
         session,
@@ -127,6 +131,7 @@ async def acknowledge(
         "acknowledgement",
         thread=thread,
         auto_submitted="auto-replied",
+        suppressed=budget.suppressed,
         customer_name=customer.name,
     )
 

@@ -17,7 +17,8 @@ class Thread:
 
 
 async def conversation(session: AsyncSession, ticket_id: int) -> Thread:
-    """In-Reply-To names the customer's latest mail; References the whole conversation."""
+    """In-Reply-To names the customer's latest own mail (not an automatic one); References
+    the whole conversation."""
     ids = list(
         await session.scalars(
             select(KnownMessageId.message_id)
@@ -30,6 +31,7 @@ async def conversation(session: AsyncSession, ticket_id: int) -> Thread:
         .where(
             TicketMessage.ticket_id == ticket_id,
             TicketMessage.kind == MessageKind.INBOUND,
+            TicketMessage.is_automatic.is_(False),  # never answer an out-of-office reply
             TicketMessage.message_id.is_not(None),
         )
         .order_by(TicketMessage.id.desc())

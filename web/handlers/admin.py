@@ -1,6 +1,8 @@
-"""Admin endpoints: people, companies and API keys for integrations."""
+"""Admin endpoints: people, companies, API keys for integrations, the suppression list."""
 
 from __future__ import annotations
+
+import logging
 
 from aiohttp import web
 
@@ -15,6 +17,7 @@ from desk.companies import (
 from desk.errors import NotFound
 from desk.models import User
 from desk.people import UserQuery, create_user, edit_user, get_user, list_users, user_data
+from desk.suppressions import lift, list_suppressions
 from web.handlers.common import json_body, page, path_id, whole_list
 from web.keys import DESK
 from web.responses import json_response
@@ -22,10 +25,13 @@ from web.schemas import (
     ApiKeyCreate,
     CompanyCreate,
     CompanyUpdate,
+    SuppressionListQuery,
     UserCreate,
     UserListQuery,
     UserUpdate,
 )
+
+log = logging.getLogger(__name__)
 
 
 async def api_keys_list(request: web.Request, caller: User) -> web.Response:
@@ -111,3 +117,22 @@ async def companies_update(request: web.Request, caller: User) -> web.Response:
         if body.domains is not None:
             await set_domains(session, company, body.domains)
     return await companies_get(request, caller)
+
+
+async def suppressions_list(request: web.Request, caller: User) -> web.Response:
+    q = SuppressionListQuery.model_validate(dict(request.query))
+    count, results = await list_suppressions(
+        request.app[DESK].db,
+        address=q.address,
+        offset=(q.page - 1) * q.page_size,
+        limit=q.page_size,
+    )
+    more = (q.page - 1) * q.page_size + len(results) < count
+    return page(request, q.page, count, results, more)
+
+
+async def suppressions_lift(request: web.Request, admin: User) -> web.Response:
+    """Automatic mail flows to the address again; a new bounce suppresses it anew."""
+    address = await lift(request.app[DESK].db, path_id(request))
+    log.info("admin %s lifted the suppression of %s", admin.id, address)
+    return web.Response(status=204)

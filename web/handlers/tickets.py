@@ -12,6 +12,7 @@ from desk.ai.drafts import draft_reply
 from desk.blobs import blob_path
 from desk.models import User
 from desk.search.tickets import search_tickets
+from desk.suppressions import reply_warnings
 from desk.tickets import workflow
 from desk.tickets.errors import TicketNotFound
 from desk.tickets.events import message_data
@@ -147,6 +148,8 @@ async def message_create(request: web.Request, user: User) -> web.Response:
     data["attachments"] = [
         {"filename": u.filename, "content_type": u.content_type, "size": u.size} for u in uploads
     ]
+    # The mail went out, but to an address that bounced: the agent should know.
+    data["warnings"] = await reply_warnings(request.app[DESK].db, message)
     return json_response(data, status=201)
 
 
