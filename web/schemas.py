@@ -59,8 +59,27 @@ class OtpRequest(Strict):
 
 
 class OtpVerify(Strict):
+    """`otp` is the same as `code` (the name S1's front end sends)."""
+
     email: str = Field(min_length=3, max_length=320)
-    code: str = Field(pattern=r"^[0-9]{6}$")
+    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    otp: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+
+    @model_validator(mode="after")
+    def _one_code(self) -> OtpVerify:
+        if (self.code or self.otp) is None:
+            raise ValueError("give the code (as code or otp)")
+        return self
+
+    @property
+    def given(self) -> str:
+        return self.code or self.otp or ""
+
+
+class GoogleSignIn(Strict):
+    """The ID token Google Identity Services gave the browser (its `credential`)."""
+
+    id_token: str = Field(min_length=20, max_length=8192)
 
 
 class Register(Strict):
