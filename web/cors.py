@@ -47,9 +47,9 @@ class Cors:
         """Answer `OPTIONS` with `Access-Control-Request-Method` before routing would refuse
         it (405): 204 with what the origin may send; a refused origin gets 403 without any
         CORS header, so the browser blocks the call."""
-        wanted = request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_METHOD)
-        if request.method != hdrs.METH_OPTIONS or wanted is None:
+        if not _is_preflight(request):
             return await handler(request)
+        wanted = request.headers[hdrs.ACCESS_CONTROL_REQUEST_METHOD]
         origin = self.allowed(request)
         asked = _header_names(request.headers.get(hdrs.ACCESS_CONTROL_REQUEST_HEADERS, ""))
         if origin is None or wanted.upper() not in METHODS or not asked <= ALLOWED_HEADERS:
@@ -70,13 +70,21 @@ class Cors:
         """Every answer, errors included, just before its headers go out."""
         _add_vary(response)
         origin = self.allowed(request)
-        if origin is None:
+        refused = _is_preflight(request) and response.status != 204
+        if origin is None or refused:
             return
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_CREDENTIALS] = "true"
         if request.method != hdrs.METH_OPTIONS:
             response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = EXPOSED_HEADERS
 
+
+
+def _is_preflight(request: web.Request) -> bool:
+    return (
+        request.method == hdrs.METH_OPTIONS
+        and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
+    )
 
 
 def _header_names(raw: str) -> frozenset[str]:
