@@ -115,7 +115,8 @@ async def test_messages_edits_deletes_reactions_unread_and_search(team: Team):
         )
     [reaction] = reacted["reactions"]
     assert status == 200 and (reaction["emoji"], reaction["user_id"]) == ("👍", team.id("agent2"))
-    assert reaction["user"] == {"id": team.id("agent2"), "name": "Agent2", "email": "agent2@localhost"}
+    agent2 = {"id": team.id("agent2"), "name": "Agent2", "email": "agent2@localhost"}
+    assert reaction["user"] == agent2
     status, reacted = await team.call(
         "agent2", "POST", f"/api/chat/messages/{first['id']}/remove_reaction/", json={"emoji": "👍"}
     )

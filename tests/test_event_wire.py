@@ -22,10 +22,10 @@ from desk.chat.events import message_view
 from desk.events import Event, LocalBus
 from desk.events.chat import (
     ChatMention,
-    ChatUser,
     ChatMessageDeleted,
     ChatMessageEdited,
     ChatMessageNew,
+    ChatUser,
     Reaction,
     ReactionAdded,
     ReactionRemoved,

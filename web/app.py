@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from desk.auth.google import GoogleKeys
 from desk.context import Desk
 from desk.tickets.counts import CountCache
-from desk.auth.google import GoogleKeys
 from web.cors import Cors
 from web.errors import error_middleware
 from web.keys import COUNTS, DESK, GOOGLE, HUB

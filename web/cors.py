@@ -79,7 +79,6 @@ class Cors:
             response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = EXPOSED_HEADERS
 
 
-
 def _is_preflight(request: web.Request) -> bool:
     return (
         request.method == hdrs.METH_OPTIONS

@@ -193,9 +193,9 @@ class RoomCreate(Strict):
     name: str = Field(default="", max_length=200)
     type: Literal["direct", "group"]
     participant_ids: list[RowId] = Field(default_factory=list, max_length=500)
-    project: Annotated[int, Field(ge=0, le=ROW_ID_MAX)] | Annotated[
-        str, Field(max_length=100)
-    ] | None = None
+    project: (
+        Annotated[int, Field(ge=0, le=ROW_ID_MAX)] | Annotated[str, Field(max_length=100)] | None
+    ) = None
 
     @property
     def project_label(self) -> str | None:

@@ -15,11 +15,11 @@ from desk.db import Database, insert_ignoring_conflicts
 from desk.errors import NotFound, PermissionDenied, ValidationFailed
 from desk.events.chat import (
     ChatMention,
-    ChatUser,
     ChatMessageDeleted,
     ChatMessageEdited,
     ChatMessageNew,
     ChatMessageView,
+    ChatUser,
     ReactionAdded,
     ReactionRemoved,
     UserTyping,

@@ -173,9 +173,7 @@ async def list_rooms(
                 int(unread.get(room.id, 0)),
                 last_read,
             ),
-            **room_seed_data(
-                room, user, members.get(room.id, []), people, last.get(room.id)
-            ),
+            **room_seed_data(room, user, members.get(room.id, []), people, last.get(room.id)),
         }
         for room, last_read in rooms
     ]
@@ -198,9 +196,7 @@ def _rooms_query(
     return query
 
 
-async def _participants(
-    session: AsyncSession, ids: list[int]
-) -> dict[int, list[ChatParticipant]]:
+async def _participants(session: AsyncSession, ids: list[int]) -> dict[int, list[ChatParticipant]]:
     """The participants of each room in `ids`, by user id."""
     members: dict[int, list[ChatParticipant]] = {}
     for p in await session.scalars(

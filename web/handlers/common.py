@@ -56,8 +56,7 @@ async def body_and_files(
             continue
         if part.name not in file_parts:
             raise ValidationFailed(
-                f"files go in parts named {' or '.join(map(repr, file_parts))},"
-                f" not {part.name!r}",
+                f"files go in parts named {' or '.join(map(repr, file_parts))}, not {part.name!r}",
                 field=part.name,
             )
         if len(uploads) >= MAX_FILES:
