@@ -93,6 +93,7 @@ async def test_a_customer_opens_a_ticket_and_reads_it_in_s1s_names(team: Team):
     assert ticket["customer"] == team.id("carol") and ticket["assigned_agent"] is None
     assert ticket["description"] == "It shows error code 123."
     assert (ticket["status"], ticket["priority"]) == ("OPEN", "MEDIUM")
+    assert ticket["created_at"] and ticket["updated_at"]
     [first] = ticket["messages"]
     assert first["author"] == team.id("carol") and first["ticket"] == ticket["id"]
     assert first["body"] == "It shows error code 123." and first["is_internal"] is False
@@ -100,6 +101,9 @@ async def test_a_customer_opens_a_ticket_and_reads_it_in_s1s_names(team: Team):
     assert status == 200 and set(listed) >= {"count", "next", "previous", "results"}
     [row] = listed["results"]
     assert row["customer"] == team.id("carol") and row["assigned_agent"] is None
+    status, everything = await _as(team, "admin").call("GET", "/api/tickets/")
+    assert [t["id"] for t in everything["results"]] == [ticket["id"]]  # S1-41
+    assert (await _as(team, "dave").call("GET", "/api/tickets/"))[1]["count"] == 0  # S1-43
     status, found = await _as(team, "admin").call("GET", "/api/tickets/search/?q=printer")
     assert status == 200 and found["results"][0]["customer"] == team.id("carol")
     status, detail = await carol.call("GET", f"/api/tickets/{ticket['id']}/")
