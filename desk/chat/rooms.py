@@ -255,7 +255,8 @@ def room_data(
         "id": room.id,
         "name": room.name,
         "type": room.type,
-        "project": room.project,
+        "project": room_project(room),
+        "project_label": room.project,
         "created_by": room.created_by,
         "created_at": room.created_at.isoformat(),
         "participant_ids": members,
@@ -281,7 +282,7 @@ def room_seed_data(
 ) -> dict[str, Any]:
     """The room under S2's names (its `ChatRoom` type), next to ours: `display_name` (a
     direct room is called after the other person), `participants`, `last_message` as the
-    reader sees it, `updated_at` (its last message, or its creation), numeric `project`."""
+    reader sees it, `updated_at` (its last message, or its creation)."""
     others = [people[p.user_id] for p in participants if p.user_id != reader.id]
     if room.type == "direct":
         display = others[0].name or others[0].email if others else room.name
@@ -289,8 +290,6 @@ def room_seed_data(
         display = room.name
     return {
         "display_name": display,
-        "project": room_project(room),
-        "project_label": room.project,
         "participants": [
             {
                 "user": people.get(p.user_id, ChatUser(id=p.user_id)).data(),
