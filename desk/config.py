@@ -15,6 +15,8 @@ from dotenv import dotenv_values
 from desk.errors import ConfigError
 
 HIDDEN = "**********"
+# Where Google publishes the keys that sign its ID tokens (OpenID discovery's jwks_uri).
+GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 # Field metadata for the repr: a secret is never shown; a URL is shown without its password.
 SECRET = {"hide": "all"}
 URL = {"hide": "password"}
@@ -53,6 +55,9 @@ class Settings:
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 30.0
+    cors_origins: tuple[str, ...] = ()
+    google_client_id: str | None = None
+    google_jwks_url: str = GOOGLE_JWKS_URL
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -111,6 +116,7 @@ def load_settings(
         job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
         suppression_days=_int(env, "POSTDESK_SUPPRESSION_DAYS", 30),
         **_gemini(env),
+        **_browser(env),
     )
 
 
@@ -224,6 +230,36 @@ def _gemini(env: Mapping[str, str]) -> _Gemini:
         gemini_base_url=env.get("POSTDESK_GEMINI_BASE_URL", "").strip() or None,
         gemini_timeout_seconds=_float(env, "POSTDESK_GEMINI_TIMEOUT_SECONDS", 30.0),
     )
+
+
+class _Browser(TypedDict):
+    cors_origins: tuple[str, ...]
+    google_client_id: str | None
+    google_jwks_url: str
+
+
+def _browser(env: Mapping[str, str]) -> _Browser:
+    """Front ends served from other origins (CORS), and signing in with Google."""
+    jwks = env.get("POSTDESK_GOOGLE_JWKS_URL", "").strip() or GOOGLE_JWKS_URL
+    if urlsplit(jwks).scheme not in ("https", "http") or not urlsplit(jwks).hostname:
+        raise ConfigError("POSTDESK_GOOGLE_JWKS_URL", "must be an http(s):// URL")
+    return _Browser(
+        cors_origins=_origins(env.get("POSTDESK_CORS_ORIGINS", "")),
+        google_client_id=env.get("POSTDESK_GOOGLE_CLIENT_ID", "").strip() or None,
+        google_jwks_url=jwks,
+    )
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """`scheme://host[:port]` each, as browsers send them in `Origin` (no path, no slash)."""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            raise ConfigError(
+                "POSTDESK_CORS_ORIGINS", f"each entry is scheme://host[:port], not {origin!r}"
+            )
+    return tuple(o.lower() for o in origins)
 
 
 def _shown(value: object, metadata: Mapping[str, str]) -> object:

@@ -113,7 +113,10 @@ async def test_messages_edits_deletes_reactions_unread_and_search(team: Team):
             f"/api/chat/messages/{first['id']}/add_reaction/",
             json={"emoji": "👍"},
         )
-    assert status == 200 and reacted["reactions"] == [{"emoji": "👍", "user_id": team.id("agent2")}]
+    [reaction] = reacted["reactions"]
+    assert status == 200 and (reaction["emoji"], reaction["user_id"]) == ("👍", team.id("agent2"))
+    agent2 = {"id": team.id("agent2"), "name": "Agent2", "email": "agent2@localhost"}
+    assert reaction["user"] == agent2
     status, reacted = await team.call(
         "agent2", "POST", f"/api/chat/messages/{first['id']}/remove_reaction/", json={"emoji": "👍"}
     )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from desk.auth.google import GoogleKeys
 from desk.context import Desk
 from desk.tickets.counts import CountCache
+from web.cors import Cors
 from web.errors import error_middleware
-from web.keys import COUNTS, DESK, HUB
+from web.keys import COUNTS, DESK, GOOGLE, HUB
 from web.openapi import openapi_json
 from web.realtime.chat import chat_socket
 from web.realtime.hub import Hub
@@ -18,8 +20,13 @@ MAX_BODY_BYTES = 30 * 1024 * 1024
 
 
 def create_app(desk: Desk) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    cors = Cors(desk.settings.cors_origins) if desk.settings.cors_origins else None
+    middlewares = [error_middleware] if cors is None else [cors.preflight, error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
+    if cors is not None:
+        app.on_response_prepare.append(cors.on_prepare)
     app[DESK] = desk
+    app[GOOGLE] = GoogleKeys(desk.settings)
     app[COUNTS] = CountCache()
     app[HUB] = Hub()  # subscribed to the bus by the daemon (web.server yields it)
     app.on_shutdown.append(_close_sockets)

@@ -2,6 +2,7 @@
 
 from aiohttp import web
 
+from desk.auth.google import GoogleKeys
 from desk.context import Desk
 from desk.tickets.counts import CountCache
 from web.realtime.hub import Hub
@@ -9,3 +10,4 @@ from web.realtime.hub import Hub
 DESK = web.AppKey("desk", Desk)
 COUNTS = web.AppKey("ticket_counts", CountCache)
 HUB = web.AppKey("live_hub", Hub)  # every open live socket
+GOOGLE = web.AppKey("google_keys", GoogleKeys)  # Google's signing keys, fetched and cached

@@ -84,6 +84,14 @@ ROUTES: tuple[AnyRoute, ...] = (
     ),
     PlainRoute(
         "POST",
+        "/api/auth/google/",
+        auth.google_sign_in,
+        "Log in with a Google ID token: an access and a refresh token",
+        access="none",
+        body=s.GoogleSignIn,
+    ),
+    PlainRoute(
+        "POST",
         "/api/auth/token/refresh/",
         auth.refresh_token,
         "Rotate the refresh token",

@@ -59,8 +59,27 @@ class OtpRequest(Strict):
 
 
 class OtpVerify(Strict):
+    """`otp` is the same as `code` (the name S1's front end sends)."""
+
     email: str = Field(min_length=3, max_length=320)
-    code: str = Field(pattern=r"^[0-9]{6}$")
+    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+    otp: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+
+    @model_validator(mode="after")
+    def _one_code(self) -> OtpVerify:
+        if (self.code or self.otp) is None:
+            raise ValueError("give the code (as code or otp)")
+        return self
+
+    @property
+    def given(self) -> str:
+        return self.code or self.otp or ""
+
+
+class GoogleSignIn(Strict):
+    """The ID token Google Identity Services gave the browser (its `credential`)."""
+
+    id_token: str = Field(min_length=20, max_length=8192)
 
 
 class Register(Strict):
@@ -169,10 +188,18 @@ class TicketListQuery(Strict):
 
 
 class RoomCreate(Strict):
+    """`project`: a label, or a number as S2's front end sends it (kept as its digits)."""
+
     name: str = Field(default="", max_length=200)
     type: Literal["direct", "group"]
     participant_ids: list[RowId] = Field(default_factory=list, max_length=500)
-    project: str | None = Field(default=None, max_length=100)
+    project: (
+        Annotated[int, Field(ge=0, le=ROW_ID_MAX)] | Annotated[str, Field(max_length=100)] | None
+    ) = None
+
+    @property
+    def project_label(self) -> str | None:
+        return None if self.project is None else str(self.project)
 
 
 class RoomListQuery(Strict):
@@ -183,15 +210,45 @@ class ParticipantChange(Strict):
     user_id: RowId
 
 
+ChatKind = Literal["text", "image", "file"]
+
+
 class ChatMessageCreate(Strict):
-    """JSON, or multipart/form-data with these fields and one `files` part."""
+    """JSON, or multipart/form-data with these fields and one file part (`files`, or
+    `attachment` as S2's front end names it). S2's names are accepted too: `content` for
+    `body`, `type` (or `message_type`) for the kind, which a file decides when there is
+    one (an image is an `image`); without a file only `text` is possible."""
 
     room: RowId
-    body: str = Field(default="", max_length=10_000)
+    body: str | None = Field(default=None, max_length=10_000)
+    content: str | None = Field(default=None, max_length=10_000)
+    type: ChatKind | None = None
+    message_type: ChatKind | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body if self.body is not None else (self.content or "")
+
+    @property
+    def kind(self) -> ChatKind:
+        return self.type or self.message_type or "text"
 
 
 class ChatMessageEdit(Strict):
-    body: str = Field(min_length=1, max_length=10_000)
+    """`body`, or `content` as S2's front end names it."""
+
+    body: str | None = Field(default=None, min_length=1, max_length=10_000)
+    content: str | None = Field(default=None, min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _text_given(self) -> ChatMessageEdit:
+        if self.body is None and self.content is None:
+            raise ValueError("give the new text (as body or content)")
+        return self
+
+    @property
+    def text(self) -> str:
+        return self.body if self.body is not None else (self.content or "")
 
 
 class ReactionChange(Strict):
@@ -199,8 +256,11 @@ class ReactionChange(Strict):
 
 
 class ChatListQuery(Strict):
+    """`ordering`: `-created_at` newest first (the default), `created_at` oldest first."""
+
     room: RowId | None = None
     search: str | None = Field(default=None, min_length=1, max_length=200)
+    ordering: Literal["-created_at", "created_at"] = "-created_at"
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=200)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import can_see_ticket_fields
-from desk.events.chat import ChatFile, ChatMessageView, Reaction, TicketRef
+from desk.events.chat import ChatFile, ChatMessageView, ChatUser, Reaction, TicketRef
 from desk.models import ChatMessage, ChatParticipant, ChatReaction, Ticket, User
 
 TICKET_REF = re.compile(r"(?<![\w&])#(\d{1,9})\b")
@@ -26,11 +26,35 @@ async def participant_ids(session: AsyncSession, room_id: int) -> tuple[int, ...
     return tuple(rows)
 
 
+async def chat_users(session: AsyncSession, ids: set[int]) -> dict[int, ChatUser]:
+    """Names and emails of the people with `ids` (authors, reactors, joiners)."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name, User.email).where(User.id.in_(ids)))
+    return {i: ChatUser(id=i, name=name, email=email) for i, name, email in rows.all()}
+
+
+async def message_views(session: AsyncSession, rows: list[ChatMessage]) -> list[ChatMessageView]:
+    """The messages as answers and events carry them, in four queries whatever their
+    number: reactions, named tickets, authors."""
+    reactions = await reactions_of(session, [m.id for m in rows])
+    refs = await ticket_refs(session, [m.body for m in rows])
+    authors = await chat_users(session, {m.author_id for m in rows})
+    return [
+        message_view(m, reactions.get(m.id, []), refs_in(m.body, refs), authors.get(m.author_id))
+        for m in rows
+    ]
+
+
 def message_view(
-    m: ChatMessage, reactions: list[Reaction], refs: list[TicketRef]
+    m: ChatMessage,
+    reactions: list[Reaction],
+    refs: list[TicketRef],
+    author: ChatUser | None = None,
 ) -> ChatMessageView:
     """The message with `ticket_refs`: what `#123` names, with the fields access needs;
-    for_reader() turns them into what one reader may see."""
+    for_reader() turns them into what one reader may see. Without `author`, the author is
+    known by id only."""
     return ChatMessageView(
         id=m.id,
         room_id=m.room_id,
@@ -50,6 +74,7 @@ def message_view(
         ),
         reactions=tuple(reactions),
         ticket_refs=tuple(refs),
+        author=author or ChatUser(id=m.author_id),
     )
 
 
@@ -97,11 +122,16 @@ async def reactions_of(session: AsyncSession, ids: list[int]) -> dict[int, list[
     found: dict[int, list[Reaction]] = {}
     if not ids:
         return found
-    rows = await session.scalars(
-        select(ChatReaction)
+    rows = await session.execute(
+        select(ChatReaction, User.name, User.email)
+        .join(User, User.id == ChatReaction.user_id)
         .where(ChatReaction.message_id.in_(ids))
         .order_by(ChatReaction.created_at, ChatReaction.user_id)
     )
-    for r in rows:
-        found.setdefault(r.message_id, []).append(Reaction(emoji=r.emoji, user_id=r.user_id))
+    for r, name, email in rows.all():
+        found.setdefault(r.message_id, []).append(
+            Reaction(
+                emoji=r.emoji, user_id=r.user_id, name=name, email=email, created_at=r.created_at
+            )
+        )
     return found

@@ -8,14 +8,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.chat.events import (
-    MENTION,
-    message_view,
-    participant_ids,
-    reactions_of,
-    refs_in,
-    ticket_refs,
-)
+from desk.chat.events import MENTION, message_views, participant_ids
 from desk.chat.rooms import member_room, require_staff
 from desk.context import Desk
 from desk.db import Database, insert_ignoring_conflicts
@@ -26,6 +19,7 @@ from desk.events.chat import (
     ChatMessageEdited,
     ChatMessageNew,
     ChatMessageView,
+    ChatUser,
     ReactionAdded,
     ReactionRemoved,
     UserTyping,
@@ -39,18 +33,24 @@ MAX_BODY = 10_000
 
 
 async def _data(session: AsyncSession, m: ChatMessage) -> ChatMessageView:
-    refs = await ticket_refs(session, [m.body])
-    return message_view(
-        m, (await reactions_of(session, [m.id])).get(m.id, []), refs_in(m.body, refs)
-    )
+    return (await message_views(session, [m]))[0]
 
 
 async def post(
-    desk: Desk, actor: User, room_id: int, body: str, upload: Upload | None = None
+    desk: Desk,
+    actor: User,
+    room_id: int,
+    body: str,
+    upload: Upload | None = None,
+    kind: str = "text",
 ) -> ChatMessageView:
+    """`kind` as the client declared it (S2 sends one): the file decides it when there is
+    one; without a file only `text` is possible."""
     body = body.strip()
     if not body and upload is None:
         raise ValidationFailed("write something or attach a file", field="body")
+    if upload is None and kind != "text":
+        raise ValidationFailed(f"a {kind} message needs a file", field="type")
     if len(body) > MAX_BODY:
         raise ValidationFailed(f"at most {MAX_BODY} characters", field="body")
     async with desk.change() as (session, events):
@@ -164,23 +164,35 @@ async def react(desk: Desk, actor: User, message_id: int, emoji: str, add: bool)
                     message_id=message_id,
                     user_id=actor.id,
                     emoji=emoji,
+                    user=ChatUser(id=actor.id, name=actor.name, email=actor.email),
                 )
             )
         return await _data(session, message)
 
 
-async def typing(desk: Desk, actor: User, room_id: int) -> None:
-    """Said to the room, never stored."""
+async def typing(desk: Desk, actor: User, room_id: int, is_typing: bool = True) -> None:
+    """Said to the room, never stored; `is_typing` false says the person stopped."""
     async with desk.db.reader() as session:
         await member_room(session, actor, room_id)
         members = await participant_ids(session, room_id)
-    await desk.bus.publish([UserTyping(room_id=room_id, participant_ids=members, user_id=actor.id)])
+    typing = UserTyping(
+        room_id=room_id, participant_ids=members, user_id=actor.id, is_typing=is_typing
+    )
+    await desk.bus.publish([typing])
 
 
 async def list_messages(
-    db: Database, user: User, *, room_id: int | None, search: str | None, offset: int, limit: int
+    db: Database,
+    user: User,
+    *,
+    room_id: int | None,
+    search: str | None,
+    offset: int,
+    limit: int,
+    oldest_first: bool = False,
 ) -> tuple[int, list[ChatMessageView], bool]:
-    """Newest first. Without a room: every room the caller is in (what search needs)."""
+    """Newest first, or oldest first (the order S2's front end shows, appending new ones).
+    Without a room: every room the caller is in (what search needs)."""
     require_staff(user)
     async with db.searcher() if search else db.reader() as session:
         if room_id is not None:
@@ -199,19 +211,13 @@ async def list_messages(
             await session.scalars(
                 select(ChatMessage)
                 .where(*where)
-                .order_by(ChatMessage.id.desc())
+                .order_by(ChatMessage.id if oldest_first else ChatMessage.id.desc())
                 .offset(offset)
                 .limit(limit + 1)
             )
         )
         more, rows = len(rows) > limit, rows[:limit]
-        reactions = await reactions_of(session, [m.id for m in rows])
-        refs = await ticket_refs(session, [m.body for m in rows])
-    return (
-        count,
-        [message_view(m, reactions.get(m.id, []), refs_in(m.body, refs)) for m in rows],
-        more,
-    )
+        return count, await message_views(session, rows), more
 
 
 async def message_file(db: Database, user: User, message_id: int) -> ChatMessage:

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.chat.events import participant_ids
+from desk.chat.events import chat_users, for_reader, message_views, participant_ids
 from desk.context import Desk
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from desk.events.chat import RoomDeleted, UserJoined, UserLeft
+from desk.events.chat import ChatMessageView, ChatUser, RoomDeleted, UserJoined, UserLeft
 from desk.models import ChatMessage, ChatParticipant, ChatRoom, Role, User, utcnow
 
 
@@ -86,8 +86,11 @@ async def create_room(
         await session.flush()
         members = tuple(sorted({actor.id, *others}))
         session.add_all(ChatParticipant(room_id=room.id, user_id=u) for u in members)
+        people = await chat_users(session, set(members))
         for u in members:
-            events.append(UserJoined(room_id=room.id, participant_ids=members, user_id=u))
+            events.append(
+                UserJoined(room_id=room.id, participant_ids=members, user_id=u, user=people[u])
+            )
     return room, True
 
 
@@ -106,7 +109,12 @@ async def set_participant(
             session.add(ChatParticipant(room_id=room_id, user_id=user_id))
             members.add(user_id)
             events.append(
-                UserJoined(room_id=room_id, participant_ids=tuple(sorted(members)), user_id=user_id)
+                UserJoined(
+                    room_id=room_id,
+                    participant_ids=tuple(sorted(members)),
+                    user_id=user_id,
+                    user=(await chat_users(session, {user_id}))[user_id],
+                )
             )
         else:
             await session.execute(
@@ -121,6 +129,7 @@ async def set_participant(
                     participant_ids=tuple(sorted(members)),
                     user_id=user_id,
                     remaining=tuple(sorted(members - {user_id})),
+                    user=(await chat_users(session, {user_id})).get(user_id, ChatUser(id=user_id)),
                 )
             )
 
@@ -146,16 +155,26 @@ async def mark_read(db: Database, user: User, room_id: int) -> None:
 async def list_rooms(
     db: Database, user: User, project: str | None, room_id: int | None = None
 ) -> list[dict[str, Any]]:
-    """The caller's rooms (or the one `room_id`) with participants and unread counts, in
-    three queries."""
+    """The caller's rooms (or the one `room_id`) with participants, unread counts and the
+    last message, in a fixed number of queries whatever the number of rooms."""
     require_staff(user)
     async with db.reader() as session:
         rooms = (await session.execute(_rooms_query(user, project, room_id))).all()
         ids = [room.id for room, _ in rooms]
-        members = await _members(session, ids)
+        members = await _participants(session, ids)
+        people = await chat_users(session, {p.user_id for ps in members.values() for p in ps})
         unread = await _unread_counts(session, user, ids)
+        last = await _last_messages(session, ids)
     return [
-        room_data(room, sorted(members.get(room.id, [])), int(unread.get(room.id, 0)), last_read)
+        {
+            **room_data(
+                room,
+                sorted(p.user_id for p in members.get(room.id, [])),
+                int(unread.get(room.id, 0)),
+                last_read,
+            ),
+            **room_seed_data(room, user, members.get(room.id, []), people, last.get(room.id)),
+        }
         for room, last_read in rooms
     ]
 
@@ -177,18 +196,29 @@ def _rooms_query(
     return query
 
 
-async def _members(session: AsyncSession, ids: list[int]) -> dict[int, list[int]]:
-    """The participants' user ids of each room in `ids`."""
-    members: dict[int, list[int]] = {}
-    for room_id, user_id in (
-        await session.execute(
-            select(ChatParticipant.room_id, ChatParticipant.user_id).where(
-                ChatParticipant.room_id.in_(ids)
-            )
-        )
-    ).all():
-        members.setdefault(room_id, []).append(user_id)
+async def _participants(session: AsyncSession, ids: list[int]) -> dict[int, list[ChatParticipant]]:
+    """The participants of each room in `ids`, by user id."""
+    members: dict[int, list[ChatParticipant]] = {}
+    for p in await session.scalars(
+        select(ChatParticipant)
+        .where(ChatParticipant.room_id.in_(ids))
+        .order_by(ChatParticipant.user_id)
+    ):
+        members.setdefault(p.room_id, []).append(p)
     return members
+
+
+async def _last_messages(session: AsyncSession, ids: list[int]) -> dict[int, ChatMessageView]:
+    """The newest message of each room in `ids` that has one."""
+    if not ids:
+        return {}
+    newest = (
+        select(func.max(ChatMessage.id))
+        .where(ChatMessage.room_id.in_(ids))
+        .group_by(ChatMessage.room_id)
+    )
+    rows = list(await session.scalars(select(ChatMessage).where(ChatMessage.id.in_(newest))))
+    return {v.room_id: v for v in await message_views(session, rows)}
 
 
 async def _unread_counts(session: AsyncSession, user: User, ids: list[int]) -> dict[int, int]:
@@ -225,12 +255,51 @@ def room_data(
         "id": room.id,
         "name": room.name,
         "type": room.type,
-        "project": room.project,
+        "project": room_project(room),
+        "project_label": room.project,
         "created_by": room.created_by,
         "created_at": room.created_at.isoformat(),
         "participant_ids": members,
         "unread_count": unread,
         "last_read_at": last_read.isoformat() if last_read else None,
+    }
+
+
+def room_project(room: ChatRoom) -> int | None:
+    """The room's `project` as S2's front end reads it: a number. Rooms carry a free label
+    (`project_label`); a numeric label is that number, any other label has none. The one
+    place that decides it: when rooms belong to queues, it answers the room's queue."""
+    label = room.project or ""
+    return int(label) if label.isdigit() and len(label) <= 9 else None
+
+
+def room_seed_data(
+    room: ChatRoom,
+    reader: User,
+    participants: list[ChatParticipant],
+    people: dict[int, ChatUser],
+    last: ChatMessageView | None,
+) -> dict[str, Any]:
+    """The room under S2's names (its `ChatRoom` type), next to ours: `display_name` (a
+    direct room is called after the other person), `participants`, `last_message` as the
+    reader sees it, `updated_at` (its last message, or its creation)."""
+    others = [people[p.user_id] for p in participants if p.user_id != reader.id]
+    if room.type == "direct":
+        display = others[0].name or others[0].email if others else room.name
+    else:
+        display = room.name
+    return {
+        "display_name": display,
+        "participants": [
+            {
+                "user": people.get(p.user_id, ChatUser(id=p.user_id)).data(),
+                "joined_at": p.joined_at.isoformat(),
+                "last_read_at": p.last_read_at.isoformat() if p.last_read_at else None,
+            }
+            for p in participants
+        ],
+        "last_message": None if last is None else for_reader(last, reader),
+        "updated_at": (last.created_at if last else room.created_at).isoformat(),
     }
 
 

@@ -51,9 +51,48 @@ class ChatFile:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChatUser:
+    """Who wrote or reacted, as S2's front end shows them (its `ChatUser`)."""
+
+    id: int
+    name: str = ""
+    email: str = ""
+
+    def data(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "email": self.email}
+
+    @classmethod
+    def from_data(cls, d: Mapping[str, Any] | None, user_id: int) -> ChatUser:
+        return cls(id=user_id) if d is None else cls(id=user_id, name=d["name"], email=d["email"])
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reaction:
     emoji: str
     user_id: int
+    name: str = ""
+    email: str = ""
+    created_at: datetime | None = None
+
+    def data(self) -> dict[str, Any]:
+        """Ours (`emoji`, `user_id`) and S2's (`user{}`, `created_at`)."""
+        return {
+            "emoji": self.emoji,
+            "user_id": self.user_id,
+            "user": ChatUser(id=self.user_id, name=self.name, email=self.email).data(),
+            "created_at": text_time(self.created_at),
+        }
+
+    @classmethod
+    def from_data(cls, d: Mapping[str, Any]) -> Reaction:
+        user = ChatUser.from_data(d.get("user"), d["user_id"])
+        return cls(
+            emoji=d["emoji"],
+            user_id=d["user_id"],
+            name=user.name,
+            email=user.email,
+            created_at=read_time(d.get("created_at")),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +110,7 @@ class ChatMessageView:
     file: ChatFile | None
     reactions: tuple[Reaction, ...]
     ticket_refs: tuple[TicketRef, ...]
+    author: ChatUser  # the author's name and email too (desk.chat.events.message_view)
 
     def data(self) -> dict[str, Any]:
         """With `ticket_refs`, as webhooks get it; a reader gets `for_reader`'s view."""
@@ -88,7 +128,22 @@ class ChatMessageView:
             "edited_at": text_time(self.edited_at),
             "created_at": text_time(self.created_at),
             "file": None if self.file is None else self.file.data(),
-            "reactions": [{"emoji": r.emoji, "user_id": r.user_id} for r in self.reactions],
+            "reactions": [r.data() for r in self.reactions],
+            **self.seed_data(),
+        }
+
+    def seed_data(self) -> dict[str, Any]:
+        """The same message under S2's names (its `ChatMessage` type), next to ours."""
+        file = self.file
+        return {
+            "room": self.room_id,
+            "user": self.author.data(),
+            "content": self.body,
+            "type": self.kind,
+            "attachment_url": None if file is None else file.url,
+            "attachment_name": None if file is None else file.name,
+            "attachment_size": None if file is None else file.size,
+            "updated_at": text_time(self.edited_at or self.created_at),
         }
 
     @classmethod
@@ -103,8 +158,9 @@ class ChatMessageView:
             edited_at=read_time(d["edited_at"]),
             created_at=must_time(d["created_at"]),
             file=None if d["file"] is None else ChatFile(**d["file"]),
-            reactions=tuple(Reaction(**r) for r in d["reactions"]),
+            reactions=tuple(Reaction.from_data(r) for r in d["reactions"]),
             ticket_refs=tuple(TicketRef(**t) for t in d["ticket_refs"]),
+            author=ChatUser.from_data(d.get("user"), d["author_id"]),
         )
 
 
@@ -198,6 +254,7 @@ class ReactionEvent(ChatEvent):
     message_id: int
     user_id: int
     emoji: str
+    user: ChatUser  # who reacted, with name and email (S2's frames show them)
 
     def data(self) -> dict[str, Any]:
         return {
@@ -205,6 +262,7 @@ class ReactionEvent(ChatEvent):
             "message_id": self.message_id,
             "user_id": self.user_id,
             "emoji": self.emoji,
+            "user": self.user.data(),
         }
 
     @classmethod
@@ -214,12 +272,19 @@ class ReactionEvent(ChatEvent):
             message_id=data["message_id"],
             user_id=data["user_id"],
             emoji=data["emoji"],
+            user=ChatUser.from_data(data.get("user"), data["user_id"]),
         )
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReactionAdded(ReactionEvent):
+    """Also carries the new reaction as S2's `reaction_added` frame has it."""
+
     type = "chat.reaction_added"
+
+    def data(self) -> dict[str, Any]:
+        reaction = {"user": self.user.data(), "emoji": self.emoji, "created_at": text_time(self.at)}
+        return {**super().data(), "reaction": reaction}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,15 +308,39 @@ class UserEvent(ChatEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class UserTyping(UserEvent):
-    """Said to the room's sockets only: never stored, never resumed, never a webhook."""
+    """Said to the room's sockets only: never stored, never resumed, never a webhook.
+    `is_typing` false: stopped (S2's front end clears its indicator)."""
 
     type = "chat.user_typing"
     stored = False
+    is_typing: bool = True
+
+    def data(self) -> dict[str, Any]:
+        return {**super().data(), "is_typing": self.is_typing}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
+        return cls(
+            **cls.room_fields(data, id, at),
+            user_id=data["user_id"],
+            is_typing=data.get("is_typing", True),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class UserJoined(UserEvent):
+    """`user`: who joined, with name and email (S2's `user_joined` frame shows them)."""
+
     type = "chat.user_joined"
+    user: ChatUser
+
+    def data(self) -> dict[str, Any]:
+        return {**super().data(), "user": self.user.data()}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
+        user = ChatUser.from_data(data.get("user"), data["user_id"])
+        return cls(**cls.room_fields(data, id, at), user_id=data["user_id"], user=user)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -261,12 +350,18 @@ class UserLeft(ChatEvent):
     type = "chat.user_left"
     user_id: int
     remaining: tuple[int, ...]
+    user: ChatUser  # as in UserJoined
 
     def still_in_room(self) -> Sequence[int]:
         return self.remaining
 
     def data(self) -> dict[str, Any]:
-        return {**super().data(), "user_id": self.user_id, "remaining": list(self.remaining)}
+        return {
+            **super().data(),
+            "user_id": self.user_id,
+            "remaining": list(self.remaining),
+            "user": self.user.data(),
+        }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
@@ -274,6 +369,7 @@ class UserLeft(ChatEvent):
             **cls.room_fields(data, id, at),
             user_id=data["user_id"],
             remaining=tuple(data["remaining"]),
+            user=ChatUser.from_data(data.get("user"), data["user_id"]),
         )
 
 

@@ -49,6 +49,8 @@ class TicketView:
             "resolved_at": text_time(self.resolved_at),
             "archived_at": text_time(self.archived_at),
             "is_archived": self.is_archived,
+            "customer": self.customer_id,  # S1's names again (desk.tickets.events)
+            "assigned_agent": self.assigned_agent_id,
         }
 
     @classmethod
@@ -107,11 +109,14 @@ class MessageView:
             "created_at": text_time(self.created_at),
             "is_internal": self.is_internal,
             "body": self.body,
+            "author": self.author_id,  # S1's names again (desk.tickets.events)
+            "ticket": self.ticket_id,
         }
 
     @classmethod
     def from_data(cls, d: Mapping[str, Any]) -> Self:
-        return cls(**{**d, "created_at": must_time(d["created_at"])})
+        ours = {k: v for k, v in d.items() if k not in ("author", "ticket")}
+        return cls(**{**ours, "created_at": must_time(d["created_at"])})
 
 
 @dataclass(frozen=True, kw_only=True)

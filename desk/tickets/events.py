@@ -51,8 +51,22 @@ def ticket_fields(
     stay datetimes: the API writes them with orjson, as ISO 8601 with the UTC offset."""
     data = {name: row[name] for name in TICKET_COLUMNS}
     data["is_archived"] = row["archived_at"] is not None
+    with_seed_names(data, TICKET_SEED_NAMES)
     if tags is not None:
         data["tags"] = tags
+    return data
+
+
+# S1's front end reads its Django models' names (DRF sends a foreign key `customer` as its
+# id): the same values again under those names, next to ours (API.md: add, never rename).
+TICKET_SEED_NAMES = {"customer": "customer_id", "assigned_agent": "assigned_agent_id"}
+MESSAGE_SEED_NAMES = {"author": "author_id", "ticket": "ticket_id"}
+
+
+def with_seed_names(data: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """`data` with each seed name set to the value of our field it stands for."""
+    for seed, ours in names.items():
+        data[seed] = data[ours]
     return data
 
 
@@ -83,7 +97,7 @@ def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     data = {name: row[name] for name in MESSAGE_COLUMNS if name != "body_new"}
     data["is_internal"] = row["kind"] in TEAM_ONLY
     data["body"] = row["body_new"] or row["body_text"]  # the new text, quotes left out
-    return data
+    return with_seed_names(data, MESSAGE_SEED_NAMES)
 
 
 def ticket_view(ticket: Ticket) -> TicketView:

@@ -260,6 +260,8 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     detail["messages"] = [
         {**message_fields(m), "attachments": by_message.get(m["id"], [])} for m in messages
     ]
+    # S1's ticket has a `description`: the text that opened it, our first message.
+    detail["description"] = detail["messages"][0]["body"] if detail["messages"] else ""
     return detail
 
 

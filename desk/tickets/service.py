@@ -146,8 +146,10 @@ async def create_ticket(
     customer_email: str | None = None,
     uploads: Sequence[Upload] = (),
 ) -> Ticket:
-    """A ticket opened through the API: a customer's own, or one an agent opens on a
-    customer's behalf. Either way the customer gets the acknowledgement a mail would get."""
+    """A ticket opened through the API: a customer's own, one an agent opens on a
+    customer's behalf (the customer gets the acknowledgement a mail would get), or an
+    internal one a staff member opens without a customer (S1's staff create tickets so):
+    they are its requester, and nobody is mailed an acknowledgement."""
     async with desk.change() as (session, events):
         customer = await _customer_of_new_ticket(session, actor, customer_email)
         ticket = open_ticket(session, events, customer=customer, subject=subject)
@@ -164,9 +166,10 @@ async def create_ticket(
         add_message(session, events, ticket, message)
         _attach(session, message, uploads)
         await session.flush()
-        budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
-        await budget.load(session, {customer.email})
-        await acknowledge(session, desk, ticket, customer, Thread(None, []), budget)
+        if not customer.is_staff:
+            budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
+            await budget.load(session, {customer.email})
+            await acknowledge(session, desk, ticket, customer, Thread(None, []), budget)
     return ticket
 
 
@@ -178,7 +181,7 @@ async def _customer_of_new_ticket(
             raise NotAllowedOnTicket("a customer opens tickets for themselves only")
         return actor
     if not customer_email:
-        raise ValidationFailed("give the customer's email", field="customer_email")
+        return actor  # an internal ticket: the staff member is its requester
     if not is_plain_address(customer_email.strip().lower()):
         raise ValidationFailed("not an email address", field="customer_email")
     customer = await customer_for_email(session, customer_email)

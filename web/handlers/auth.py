@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from desk.auth.google import sign_in
 from desk.auth.otp import register, request_code, verify_code
 from desk.auth.passwords import verify_password
 from desk.auth.sessions import end_session, rotate, start_session
@@ -12,10 +13,11 @@ from desk.models import User
 from desk.people import set_availability, update_me, user_data
 from desk.tickets.queries import user_by_email
 from web.handlers.common import json_body
-from web.keys import DESK
+from web.keys import DESK, GOOGLE
 from web.responses import json_response
 from web.schemas import (
     AvailabilityUpdate,
+    GoogleSignIn,
     MeUpdate,
     OtpRequest,
     OtpVerify,
@@ -37,6 +39,21 @@ async def obtain_token(request: web.Request) -> web.Response:
         raise NotAuthenticated("wrong email or password")
     await desk.logins.succeeded(body.login)
     return json_response(await start_session(desk.db, desk.settings, user))
+
+
+async def google_sign_in(request: web.Request) -> web.Response:
+    """Our tokens for a Google ID token. Failures count against the caller's address as
+    failed logins do (not against an account: bad tokens must not lock anyone out)."""
+    body = await json_body(request, GoogleSignIn)
+    desk = request.app[DESK]
+    address = request.remote or "unknown"
+    await desk.logins.check(f"google:{address}", address)
+    try:
+        answer = await sign_in(desk, request.app[GOOGLE], body.id_token)
+    except NotAuthenticated:
+        await desk.logins.failed(f"google:{address}", address)
+        raise
+    return json_response(answer)
 
 
 async def availability(request: web.Request, user: User) -> web.Response:
@@ -68,7 +85,7 @@ async def request_otp(request: web.Request) -> web.Response:
 
 async def verify_otp(request: web.Request) -> web.Response:
     body = await json_body(request, OtpVerify)
-    token = await verify_code(request.app[DESK], body.email, body.code)
+    token = await verify_code(request.app[DESK], body.email, body.given)
     return json_response({"verification_token": token})
 
 

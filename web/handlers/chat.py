@@ -39,7 +39,7 @@ async def room_create(request: web.Request, user: User) -> web.Response:
         name=body.name,
         kind=body.type,
         participants=body.participant_ids,
-        project=body.project,
+        project=body.project_label,
     )
     return json_response(
         await rooms.get_room(desk.db, user, room.id), status=201 if created else 200
@@ -86,23 +86,25 @@ async def messages_list(request: web.Request, user: User) -> web.Response:
         search=q.search,
         offset=(q.page - 1) * q.page_size,
         limit=q.page_size,
+        oldest_first=q.ordering == "created_at",
     )
     return page(request, q.page, count, [for_reader(m, user) for m in found], more)
 
 
 async def message_create(request: web.Request, user: User) -> web.Response:
-    body, uploads = await body_and_files(request, ChatMessageCreate)
+    # `attachment` is the part S2's front end sends its file in.
+    body, uploads = await body_and_files(request, ChatMessageCreate, ("files", "attachment"))
     if len(uploads) > 1:
         raise ValidationFailed("one file per chat message", field="files")
     data = await messages.post(
-        request.app[DESK], user, body.room, body.body, uploads[0] if uploads else None
+        request.app[DESK], user, body.room, body.text, uploads[0] if uploads else None, body.kind
     )
     return json_response(for_reader(data, user), status=201)
 
 
 async def message_edit(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, ChatMessageEdit)
-    data = await messages.edit(request.app[DESK], user, path_id(request), body.body)
+    data = await messages.edit(request.app[DESK], user, path_id(request), body.text)
     return json_response(for_reader(data, user))
 
 

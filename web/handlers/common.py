@@ -34,9 +34,12 @@ def path_id(request: web.Request, name: str = "id") -> int:
     return int(raw)
 
 
-async def body_and_files(request: web.Request, model: type[M]) -> tuple[M, list[Upload]]:
-    """A JSON body, or a multipart form whose `files` parts are uploads: each is checked
-    for size while it streams in (413) and for type (415) before it is kept."""
+async def body_and_files(
+    request: web.Request, model: type[M], file_parts: tuple[str, ...] = ("files",)
+) -> tuple[M, list[Upload]]:
+    """A JSON body, or a multipart form whose file parts (named as in `file_parts`) are
+    uploads: each is checked for size while it streams in (413) and for type (415) before
+    it is kept."""
     if request.content_type != "multipart/form-data":
         return await json_body(request, model), []
     settings = request.app[DESK].settings
@@ -51,9 +54,10 @@ async def body_and_files(request: web.Request, model: type[M]) -> tuple[M, list[
                 raise ValidationFailed("too many form fields", field="body")
             fields[part.name] = (await part.read(decode=True))[:200_000].decode("utf-8", "replace")
             continue
-        if part.name != "files":
+        if part.name not in file_parts:
             raise ValidationFailed(
-                f"files go in parts named 'files', not {part.name!r}", field=part.name
+                f"files go in parts named {' or '.join(map(repr, file_parts))}, not {part.name!r}",
+                field=part.name,
             )
         if len(uploads) >= MAX_FILES:
             raise ValidationFailed(f"at most {MAX_FILES} files", field="files")

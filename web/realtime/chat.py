@@ -56,11 +56,10 @@ async def _perform(
     desk: Desk, room_id: int, sub: Socket, kind: object, request: dict[str, Any]
 ) -> None:
     if kind == "message_send":
-        await messages.post(desk, sub.user, room_id, str(request.get("body", "")))
+        declared = str(request.get("message_type") or "text")
+        await messages.post(desk, sub.user, room_id, _text(request), kind=declared)
     elif kind == "message_edit":
-        await messages.edit(
-            desk, sub.user, _int(request, "message_id"), str(request.get("body", ""))
-        )
+        await messages.edit(desk, sub.user, _int(request, "message_id"), _text(request))
     elif kind == "message_delete":
         await messages.remove(desk, sub.user, _int(request, "message_id"))
     elif kind in ("reaction_add", "reaction_remove"):
@@ -72,9 +71,14 @@ async def _perform(
             kind == "reaction_add",
         )
     elif kind == "typing":
-        await messages.typing(desk, sub.user, room_id)
+        await messages.typing(desk, sub.user, room_id, request.get("is_typing") is not False)
     else:
         raise ValidationFailed(f"unknown request type {kind!r}", field="type")
+
+
+def _text(request: dict[str, Any]) -> str:
+    """`body`, or `content` as S2's front end sends it."""
+    return str(request.get("body", request.get("content", "")))
 
 
 def _int(request: dict[str, Any], name: str) -> int:

@@ -48,20 +48,23 @@ WIRE_NAMES: dict[type[Event], str] = {
 
 
 def frame(event: Event, reader: User | None = None) -> str:
-    """The event as sent. Chat messages carry ticket previews per reader (`for_reader`)."""
+    """The event as sent. Chat messages carry ticket previews per reader (`for_reader`).
+
+    The payload is in `data` (postdesk's clients read it there) and again next to `type`,
+    where the seeds' front ends read it (`event.message`, `event.message_id`, ...); the
+    envelope's own keys are never overwritten by a payload key."""
     data = event.data()
     if reader is not None and isinstance(event, ChatMessageEvent):
         data["message"] = for_reader(event.message, reader)
     name = WIRE_NAMES.get(type(event), event.type.removeprefix("chat."))
-    return json.dumps(
-        {
-            "id": event.id,
-            "type": name,
-            "ticket_id": event.ticket_id,
-            "data": data,
-            "at": event.at.isoformat(),
-        }
-    )
+    envelope = {
+        "id": event.id,
+        "type": name,
+        "ticket_id": event.ticket_id,
+        "data": data,
+        "at": event.at.isoformat(),
+    }
+    return json.dumps({**envelope, **{k: v for k, v in data.items() if k not in envelope}})
 
 
 Wants = Callable[[User, Event], bool]
