@@ -21,10 +21,12 @@ from desk.models import (
     MessageKind,
     Ticket,
     TicketMessage,
+    TicketParticipant,
     User,
     utcnow,
 )
 from desk.preload import Incoming, IntakeContext, Placed, PreloadedLookup
+from desk.tickets.participants import is_participant, join, mail_people, start
 from desk.tickets.service import acknowledge, add_message, is_finished, open_ticket, tell_assignee
 from desk.tickets.thread import Thread
 
@@ -67,7 +69,13 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
         # Staff answering a notification by mail: kept for the team, never shown to the
         # customer (it may quote internal notes).
         message.kind = MessageKind.NOTE.value
-    add_message(context.session, context.events, ticket, message)
+    people = _participants(context, ticket, customer, mail)
+    by_customer = customer.id == ticket.customer_id or is_participant(people, mail.sender)
+    if message.kind == MessageKind.INBOUND and not automatic:
+        # Everyone the mail went to joins the conversation (reply-all); not from notes
+        # (they stay in the team) nor from robots (an auto-reply names nobody new).
+        join(context.session, ticket, people, mail_people(settings, mail.parsed, mail.sender))
+    add_message(context.session, context.events, ticket, message, by_customer=by_customer)
     context.session.add_all(Attachment(message=message, **vars(p)) for p in mail.parts)
     remember = mail.message_id not in context.threads
     if remember:
@@ -95,6 +103,30 @@ def _ticket_for(
     return ticket, rule
 
 
+def _participants(
+    context: IntakeContext, ticket: Ticket, customer: User, mail: Incoming
+) -> list[TicketParticipant]:
+    """The ticket's participant rows; a ticket this mail opens starts with its customer and
+    answers from the support address the mail was sent to."""
+    rows = context.participants.get(ticket)
+    if rows is None:  # opened by this mail: its sender is the customer
+        rows = context.participants[ticket] = []
+        ticket.support_address = _support_address_written_to(mail, context.desk.settings)
+        start(context.session, ticket, customer, rows)
+    return rows
+
+
+def _support_address_written_to(mail: Incoming, settings: Settings) -> str | None:
+    """The first support address among the mail's To, Cc and envelope recipients (a reply
+    token address counts as the address it extends)."""
+    to_and_cc = [a for _, a in (*mail.parsed.to, *mail.parsed.cc)]
+    for address in (*to_and_cc, *mail.inbound.rcpt_tos):
+        found = settings.support_address_for(address)
+        if found is not None:
+            return found
+    return None
+
+
 def _is_automatic(mail: Incoming, settings: Settings) -> bool:
     """An auto-reply, a bounce, a list: stored and threaded, never answered."""
     reason = automatic_reason(
@@ -102,7 +134,7 @@ def _is_automatic(mail: Incoming, settings: Settings) -> bool:
             headers=mail.parsed.loop_headers,
             content_type=mail.parsed.content_type,
             from_address=mail.sender,
-            support_address=settings.support_address,
+            support_address=settings.support_address_for(mail.sender) or settings.support_address,
             envelope_sender=mail.inbound.mail_from if mail.inbound.source == "smtp" else None,
         )
     )

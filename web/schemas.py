@@ -108,11 +108,28 @@ class CompanyUpdate(Strict):
     domains: list[str] | None = Field(default=None, max_length=50)
 
 
+# One recipient as staff give it: `rosa@example.com` or `Rosa Lind <rosa@example.com>`;
+# desk/tickets/participants.py checks it strictly (no line breaks, one plain address).
+Recipient = Annotated[str, Field(min_length=3, max_length=520)]
+
+
 class MessageCreate(Strict):
-    """JSON, or multipart/form-data with these fields and `files` parts."""
+    """JSON, or multipart/form-data with these fields and `files` parts. `to` and `cc`
+    (a public reply by staff only) set who the reply goes to, for it and later replies;
+    in a form they are comma-separated."""
 
     body: str = Field(min_length=1, max_length=100_000)
     is_internal: bool = False
+    to: list[Recipient] | None = Field(default=None, max_length=50)
+    cc: list[Recipient] | None = Field(default=None, max_length=50)
+
+    @field_validator("to", "cc", mode="before")
+    @classmethod
+    def _form_list(cls, value: object) -> object:
+        """A form field is one string: addresses separated by commas (an empty one: none)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
 
 class TicketCreate(Strict):

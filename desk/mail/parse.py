@@ -66,6 +66,10 @@ class ParsedMail:
     html: str  # sanitized
     parts: list[Part] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
+    # The To and Cc headers as (name, address) pairs, plain addresses only: who else the
+    # mail went to, so replies can go to them too (ticket participants).
+    to: list[tuple[str, str]] = field(default_factory=list)
+    cc: list[tuple[str, str]] = field(default_factory=list)
 
 
 def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
@@ -94,6 +98,8 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         html=clean_html,
         parts=[_part(a) for a in mail.attachments],
         defects=[str(d) for d in mail.defects_categories],
+        to=_people(mail.to),
+        cc=_people(mail.cc),
     )
 
 
@@ -153,6 +159,19 @@ def _recipients(mail: mailparser.MailParser) -> list[str]:
         elif isinstance(pairs, str) and pairs:
             found.extend(p.strip(" <>").lower() for p in pairs.split(","))
     return [a for a in found if is_plain_address(a)][:1000]
+
+
+def _people(pairs: object) -> list[tuple[str, str]]:
+    """(name, address) of each plain address in a parsed To or Cc header, at most 100."""
+    if not isinstance(pairs, list):
+        return []
+    found: list[tuple[str, str]] = []
+    for pair in pairs:
+        name, address = pair if isinstance(pair, tuple) and len(pair) == 2 else ("", "")
+        address = str(address).strip().lower()
+        if is_plain_address(address):
+            found.append((clean_header_text(str(name or ""), limit=200), address))
+    return found[:100]
 
 
 def _bodies(mail: mailparser.MailParser) -> tuple[str, str]:

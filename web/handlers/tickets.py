@@ -140,13 +140,21 @@ async def ticket_history_list(request: web.Request, user: User) -> web.Response:
 async def message_create(request: web.Request, user: User) -> web.Response:
     ticket_id = path_id(request)
     body, uploads = await body_and_files(request, MessageCreate)
-    message = await post_message(
-        request.app[DESK], user, ticket_id, body.body, body.is_internal, uploads
+    posted = await post_message(
+        request.app[DESK],
+        user,
+        ticket_id,
+        body.body,
+        body.is_internal,
+        uploads,
+        to=body.to,
+        cc=body.cc,
     )
-    data = message_data(message)
+    data = message_data(posted.message)
     data["attachments"] = [
         {"filename": u.filename, "content_type": u.content_type, "size": u.size} for u in uploads
     ]
+    data["recipients"] = posted.recipients.data()
     return json_response(data, status=201)
 
 
