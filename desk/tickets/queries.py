@@ -262,16 +262,16 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     detail["messages"] = [
         {**message_fields(m), "attachments": by_message.get(m["id"], [])} for m in messages
     ]
-    detail["participants"] = people
+    detail["participants"] = [{k: p[k] for k in ("address", "name", "role")} for p in people]
     detail["support_address"] = found[0]["support_address"]
     return detail
 
 
-def _participants(ticket_id: int) -> Select[str, str, str]:
+def _participants(ticket_id: int) -> Select[Any]:
     """Who is in the conversation now (staff removed the rest), oldest first."""
     p = TicketParticipant
     return (
-        select(p.address, p.name, p.role)
+        select(*p.__table__.columns)
         .where(p.ticket_id == ticket_id, p.removed_at.is_(None))
         .order_by(p.id)
     )
