@@ -8,20 +8,26 @@ SMTP sink (envelope recipients and headers), on both databases."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from desk.config import load_settings
+from desk.db import alembic_config
 from desk.errors import ConfigError
 from desk.models import InboundMail, OutboxMail, Ticket, TicketChange, TicketMessage, User
 from tests.people import PASSWORD
-from tests.support import Sink, make_mail, rows, send, settled, wait_for, wait_for_value
+from tests.support import Sink, make_mail, rows, send, settled, wait_for_value
 
-CASES = Path("/work/shared/cases/mail")
+# Copied from the shared cases (../shared/cases/mail/, README there) byte for byte.
+CASES = Path(__file__).parent / "cases" / "mail"
 # Three addresses: the default first; the 16-cc case writes to the third.
 ADDRESSES = "support@localhost, help@example.test, support@example.test"
 
@@ -82,7 +88,7 @@ async def test_case_16_cc_colleague_stays_in_the_conversation(daemon, api, sink,
     """shared/cases/mail/16-cc: the colleague gets the agent's replies as Cc, her reply-all
     joins the ticket (not a new one, the customer unchanged), internal notes never reach
     her."""
-    first = (CASES / "16-cc" / "1.eml").read_bytes()
+    first = _fill(CASES / "16-cc" / "1.eml", {})
     inbound = await _mail_in(
         daemon, first, sender="quinn@example.com", rcpt="support@example.test", count=1
     )
@@ -420,3 +426,57 @@ def test_support_address_setting_takes_one_or_several(tmp_path):
     for bad in ("help@a.example,", "not-an-address", "a@b.example, x y@c.example", "s+x@a.example"):
         with pytest.raises(ConfigError):
             load(bad)
+
+
+def _migrate(connection: Any, revision: str, *, down: bool = False) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+async def test_migration_makes_each_customer_a_participant(database_url, tmp_path):
+    """Tickets from before 0017 get their customer as their one participant (in To), so
+    replies to them keep going where they went; the downgrade takes it all away again."""
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, "0014")
+            await conn.run_sync(_old_ticket)
+            await conn.run_sync(_migrate, "0017")
+            found = await conn.execute(
+                sa.text(
+                    "SELECT t.id, p.address, p.name, p.role, p.removed_at, t.support_address"
+                    " FROM ticket_participants p JOIN tickets t ON t.id = p.ticket_id"
+                )
+            )
+            assert [tuple(r) for r in found] == [
+                (1, "old@example.com", "Old Customer", "to", None, None)
+            ]
+            await conn.run_sync(_migrate, "0014", down=True)
+            columns = await conn.run_sync(lambda c: sa.inspect(c).get_columns("tickets"))
+            tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        assert "support_address" not in {c["name"] for c in columns}
+        assert "ticket_participants" not in tables
+    finally:
+        await engine.dispose()
+
+
+def _old_ticket(connection: Any) -> None:
+    """A customer and a ticket as schema 0014 stores them."""
+    now = datetime.now(UTC)
+    connection.execute(
+        User.__table__.insert().values(id=1, email="old@example.com", name="Old Customer")
+    )
+    tickets = sa.Table("tickets", sa.MetaData(), autoload_with=connection)
+    connection.execute(
+        tickets.insert().values(
+            id=1,
+            subject="From before",
+            status="OPEN",
+            priority="MEDIUM",
+            customer_id=1,
+            created_at=now,
+            updated_at=now,
+        )
+    )
