@@ -395,12 +395,19 @@ async def test_participant_threads_by_subject_tag(daemon, api, sink, make_user):
         sender="jon@example.com", subject="VPN down", headers={"Cc": "kim@example.com"}
     )
     first = await _mail_in(daemon, raw, sender="jon@example.com", rcpt="support@localhost", count=1)
+    token = await _agent(api, make_user)
+    path = f"/api/tickets/{first.ticket_id}/set-status/"
+    status, body = await api.call("POST", path, token, json={"status": "RESOLVED"})
+    assert status == 200, body
     tag = f"[#{first.ticket_id}]"
     kim, _ = make_mail(sender="kim@example.com", subject=f"{tag} still down here")
     joined = await _mail_in(
         daemon, kim, sender="kim@example.com", rcpt="support@localhost", count=2
     )
     assert joined.ticket_id == first.ticket_id and joined.thread_rule == "subject-reference"
+    # She writes as the customer would: the resolved ticket is open again.
+    [ticket] = await rows(daemon, Ticket, Ticket.id == first.ticket_id)
+    assert ticket.status == "OPEN"
     stranger, _ = make_mail(sender="lou@example.org", subject=f"{tag} me too")
     apart = await _mail_in(
         daemon, stranger, sender="lou@example.org", rcpt="support@localhost", count=3

@@ -40,7 +40,7 @@ async def test_agent_opens_ticket_for_a_new_customer(team: Team, sink):
     [erin] = users["results"]
     assert erin["role"] == "customer" and not erin["has_password"]
     assert body["customer_id"] == erin["id"]
-    await wait_for_value(lambda: sink.to("erin@example.org"), what="acknowledgement to Erin")
+    await wait_for_value(lambda: sink.to("erin@example.org"), what="the first mail to Erin")
     # Staff must name the customer; a customer cannot open one for someone else.
     status, body = await team.call(
         "agent1", "POST", "/api/tickets/", json={"subject": "x", "description": "y"}
