@@ -360,6 +360,29 @@ async def test_ticket_staff_open_starts_with_their_words(daemon, api, sink, make
     )
     assert threaded.ticket_id == ticket_id and threaded.thread_rule == "in-reply-to"
 
+    # Staff may copy people from the first mail on; a customer may not.
+    status, copied = await api.call(
+        "POST",
+        "/api/tickets/",
+        token,
+        json={
+            "subject": "Your order",
+            "description": "Your order has shipped; Ian in copy.",
+            "customer_email": "hana@example.com",
+            "cc": ["Ian Inn <ian@example.com>"],
+        },
+    )
+    assert status == 201, copied
+    envelope, mail = await _wait_sent(sink, "Your order has shipped")
+    assert sorted(envelope.rcpt_tos) == ["hana@example.com", "ian@example.com"]
+    assert _addresses(mail, "Cc") == ["ian@example.com"]
+    assert [p["role"] for p in copied["participants"]] == ["to", "cc"]
+    await make_user("jo@example.com", "customer")
+    jo = await api.token("jo@example.com", PASSWORD)
+    body = {"subject": "x", "description": "y", "cc": ["ian@example.com"]}
+    status, refused = await api.call("POST", "/api/tickets/", jo, json=body)
+    assert status == 400 and "cc" in refused["details"]["fields"]
+
 
 async def test_reply_to_a_closed_ticket_carries_one_tag(daemon, api, sink, make_user):
     raw, first_id = make_mail(sender="ivy@example.com", subject="Printer jammed")

@@ -113,6 +113,14 @@ class CompanyUpdate(Strict):
 Recipient = Annotated[str, Field(min_length=3, max_length=520)]
 
 
+def form_list(cls: type[BaseModel], value: object) -> object:
+    """A form field is one string: addresses separated by commas. An empty one changes
+    nothing (a form sends its fields whether filled in or not); JSON `[]` empties a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()] or None
+    return value
+
+
 class MessageCreate(Strict):
     """JSON, or multipart/form-data with these fields and `files` parts. `to` and `cc`
     (a public reply by staff only) set who the reply goes to, for it and later replies;
@@ -123,13 +131,7 @@ class MessageCreate(Strict):
     to: list[Recipient] | None = Field(default=None, max_length=50)
     cc: list[Recipient] | None = Field(default=None, max_length=50)
 
-    @field_validator("to", "cc", mode="before")
-    @classmethod
-    def _form_list(cls, value: object) -> object:
-        """A form field is one string: addresses separated by commas (an empty one: none)."""
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+    _form_lists = field_validator("to", "cc", mode="before")(classmethod(form_list))
 
 
 class TicketCreate(Strict):
@@ -140,6 +142,10 @@ class TicketCreate(Strict):
     description: str = Field(min_length=1, max_length=100_000)
     priority: Priority = Priority.MEDIUM
     customer_email: str | None = Field(default=None, max_length=320)
+    # Staff only: people copied on the conversation from its first mail (as in replies).
+    cc: list[Recipient] | None = Field(default=None, max_length=50)
+
+    _form_lists = field_validator("cc", mode="before")(classmethod(form_list))
 
 
 class TicketUpdate(Strict):

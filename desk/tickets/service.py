@@ -153,10 +153,14 @@ async def create_ticket(
     priority: str,
     customer_email: str | None = None,
     uploads: Sequence[Upload] = (),
+    cc: Sequence[str] | None = None,
 ) -> Ticket:
     """A ticket opened through the API. A customer's own is acknowledged as a mail would
     be. One staff open for a customer starts the conversation: the staff member's text is
-    a public reply, the first mail the customer gets (no acknowledgement)."""
+    a public reply, the first mail the customer gets (no acknowledgement), with `cc`
+    copied (ValidationFailed names `cc` when a customer gives it, or it is bad)."""
+    kind = MessageKind.OUTBOUND if actor.is_staff else MessageKind.INBOUND
+    change = _recipient_change(desk.settings, kind, None, cc)
     async with desk.change() as (session, events):
         customer = await _customer_of_new_ticket(session, actor, customer_email)
         ticket = open_ticket(session, events, customer=customer, subject=subject)
@@ -176,7 +180,7 @@ async def create_ticket(
         participants.start(session, ticket, customer, [])
         await session.flush()
         if by_desk:
-            await _mail_reply(session, desk, ticket, actor, message, uploads, first=True)
+            await _mail_reply(session, desk, ticket, actor, message, uploads, change, first=True)
         else:
             budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
             await budget.load(session, {customer.email})

@@ -78,6 +78,7 @@ async def ticket_create(request: web.Request, user: User) -> web.Response:
         priority=body.priority,
         customer_email=body.customer_email,
         uploads=uploads,
+        cc=body.cc,
     )
     return json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
 
