@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from desk.errors import ConfigError
+from desk.mail.headers import is_plain_address
 
 HIDDEN = "**********"
 # Where Google publishes the keys that sign its ID tokens (OpenID discovery's jwks_uri).
@@ -31,7 +32,7 @@ class Settings:
     smtp_port: int
     http_host: str
     http_port: int
-    support_address: str
+    support_address: str  # the first of support_addresses: the default From
     relay_url: str | None = field(metadata=URL)
     secret_key: str = field(metadata=SECRET)
     archive_after_hours: int
@@ -58,6 +59,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     google_client_id: str | None = None
     google_jwks_url: str = GOOGLE_JWKS_URL
+    # Every address customers write to, the default first (POSTDESK_SUPPORT_ADDRESS may list
+    # several, comma-separated); a ticket answers from the one its first mail was sent to.
+    support_addresses: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -73,7 +77,20 @@ class Settings:
 
     @property
     def accepted_domains(self) -> frozenset[str]:
-        return frozenset({self.support_domain})
+        return frozenset({self.support_domain}) | {
+            a.rpartition("@")[2] for a in self.support_addresses
+        }
+
+    def is_own_address(self, address: str) -> bool:
+        """Whether mail to `address` comes back to this desk: every address at a domain it
+        accepts (support addresses, their `+token` reply addresses, anything else there)."""
+        return address.strip().lower().rpartition("@")[2] in self.accepted_domains
+
+    def support_address_for(self, address: str) -> str | None:
+        """The support address that `address` is, or is a `+tag` form of; None if neither."""
+        local, _, domain = address.strip().lower().partition("@")
+        base = f"{local.partition('+')[0]}@{domain}"
+        return base if base in self.support_addresses else None
 
     @property
     def smtp_size_limit(self) -> int:
@@ -100,13 +117,14 @@ def load_settings(
     database_url = (
         env.get("POSTDESK_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'postdesk.db'}"
     )
-    support = _support_address(env)
+    support = _support_addresses(env)
     relay = _relay_url(env)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         **_listeners(env),
-        support_address=support,
+        support_address=support[0],
+        support_addresses=support,
         relay_url=relay,
         secret_key=_secret_key(env, data_dir, database_url),
         **_limits(env),
@@ -129,11 +147,18 @@ def _environment(environ: Mapping[str, str] | None, read_dotenv: bool) -> dict[s
     return env
 
 
-def _support_address(env: Mapping[str, str]) -> str:
-    support = env.get("POSTDESK_SUPPORT_ADDRESS", "support@localhost").strip().lower()
-    if support.count("@") != 1 or not all(support.split("@")):
-        raise ConfigError("POSTDESK_SUPPORT_ADDRESS", f"not an address: {support!r}")
-    return support
+def _support_addresses(env: Mapping[str, str]) -> tuple[str, ...]:
+    """One address, or several comma-separated (the first is the default), lower-cased and
+    without repeats. A `+` in one would be read as a reply token, so it is refused."""
+    raw = env.get("POSTDESK_SUPPORT_ADDRESS", "") or "support@localhost"
+    found: list[str] = []
+    for entry in raw.split(","):
+        address = entry.strip().lower()
+        if not is_plain_address(address) or "+" in address:
+            raise ConfigError("POSTDESK_SUPPORT_ADDRESS", f"not a plain address: {address!r}")
+        if address not in found:
+            found.append(address)
+    return tuple(found)
 
 
 def _relay_url(env: Mapping[str, str]) -> str | None:

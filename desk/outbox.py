@@ -88,6 +88,14 @@ class Claimed:
     attempts: int
 
 
+def envelope_recipients(row: Claimed) -> list[str]:
+    """Where an outbox row goes (SMTP RCPT TO): its recipient, then the other To and Cc
+    people its spec was written with (desk/mail/compose.py `Outgoing`), each once."""
+    spec = row.spec or {}
+    rest = [address for _, address in (*spec.get("also_to", ()), *spec.get("cc", ()))]
+    return list(dict.fromkeys([row.recipient, *rest]))
+
+
 async def claim_due(db: Database, limit: int = 20) -> list[Claimed]:
     """Mark due rows `sending` in a committed transaction before any byte goes out, so no
     other sender (or a later run of this one) can send the same row again."""

@@ -26,10 +26,12 @@ from desk.models import (
     Suppression,
     Ticket,
     TicketMessage,
+    TicketParticipant,
     User,
 )
 from desk.outbox import AutoReplyBudget
 from desk.suppressions import any_for
+from desk.tickets.participants import is_participant
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,9 @@ class IntakeContext:
     desk_mail: dict[int, str | None] = field(default_factory=dict)
     returned: dict[str, OutboxMail] = field(default_factory=dict)  # our mail bounces return
     suppressions: dict[str, Suppression] = field(default_factory=dict)  # of failed addresses
+    # Each ticket's participant rows (desk/tickets/participants.py), those of the tickets
+    # the mails name and of the tickets opened by this batch.
+    participants: dict[Ticket, list[TicketParticipant]] = field(default_factory=dict)
     placed: list[Placed] = field(default_factory=list)
 
 
@@ -112,6 +117,7 @@ async def preload(
         desk_mail=desk_mail,
         returned=returned,
         suppressions=await any_for(session, _failed_addresses(mails)),
+        participants=await _participants(session, tickets),
     )
 
 
@@ -197,7 +203,7 @@ def _numbered(desk: Desk, mails: Sequence[Incoming]) -> set[int]:
     numbers: set[int | None] = set()
     for m in mails:
         rcpts = token_addresses(m.parsed, m.inbound.rcpt_tos)
-        numbers.update(ticket_from_address(a, s.secret_key, s.support_address) for a in rcpts)
+        numbers.update(ticket_from_address(a, s.secret_key, s.support_addresses) for a in rcpts)
         numbers.add(subject_ticket_id(m.parsed.subject, s.ticket_prefix))
     return {n for n in numbers if n is not None}
 
@@ -231,6 +237,23 @@ async def _writers(
     return {(ticket_id, address) for ticket_id, address in rows}
 
 
+async def _participants(
+    session: AsyncSession, tickets: dict[int, Ticket]
+) -> dict[Ticket, list[TicketParticipant]]:
+    """The participant rows of the named tickets (every one has a list, maybe empty)."""
+    found: dict[Ticket, list[TicketParticipant]] = {t: [] for t in tickets.values()}
+    if not tickets:
+        return found
+    rows = await session.scalars(
+        select(TicketParticipant)
+        .where(TicketParticipant.ticket_id.in_(tickets))
+        .order_by(TicketParticipant.id)
+    )
+    for row in rows:
+        found[tickets[row.ticket_id]].append(row)
+    return found
+
+
 class PreloadedLookup:
     """The threading rules' questions (desk/mail/threading.py `ThreadLookup`), answered
     from the context: what was preloaded and what the mails decided so far added."""
@@ -252,8 +275,10 @@ class PreloadedLookup:
             return True
         if (ticket.id, address) in context.writers:
             return True
+        if is_participant(context.participants.get(ticket, []), address):
+            return True
         return any(p.ticket is ticket and p.mail.sender == address for p in context.placed)
 
     def ticket_for_reply_address(self, address: str) -> int | None:
         s = self._context.desk.settings
-        return ticket_from_address(address, s.secret_key, s.support_address)
+        return ticket_from_address(address, s.secret_key, s.support_addresses)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.config import Settings
 from desk.db import insert_ignoring_conflicts
 from desk.delivery_failures import settle_bounce
-from desk.imports import IMPORT_OPEN, as_history, is_imported, is_support_address, sent_at
+from desk.imports import IMPORT_OPEN, as_history, is_imported, sent_at
 from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
 from desk.mail.parse import ParsedMail
@@ -27,10 +27,12 @@ from desk.models import (
     Status,
     Ticket,
     TicketMessage,
+    TicketParticipant,
     User,
     utcnow,
 )
 from desk.preload import Incoming, IntakeContext, Placed, PreloadedLookup
+from desk.tickets.participants import is_participant, join, mail_people, start
 from desk.tickets.service import acknowledge, add_message, is_finished, open_ticket, tell_assignee
 from desk.tickets.thread import Thread
 
@@ -88,7 +90,14 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
         # customer (it may quote internal notes).
         message.kind = MessageKind.NOTE.value
     updated_before = None if rule.startswith("new") else ticket.updated_at
-    add_message(context.session, context.events, ticket, message)
+    participants = _participants(context, ticket, customer, mail)
+    by_customer = customer.id == ticket.customer_id or is_participant(participants, mail.sender)
+    if message.kind == MessageKind.INBOUND and not automatic:
+        # Everyone the mail went to joins the conversation (reply-all); not from notes
+        # (they stay in the team) nor from robots (an auto-reply names nobody new).
+        everyone = mail_people(settings, mail.parsed, mail.sender)
+        join(context.session, ticket, participants, everyone)
+    add_message(context.session, context.events, ticket, message, by_customer=by_customer)
     if is_imported(mail.inbound.source):
         _as_history(mail, ticket, message, updated_before)
     context.session.add_all(attachments(message, mail.parts))
@@ -169,19 +178,44 @@ def _as_history(
     as_history(ticket, message, when=when, updated_before=updated_before, keep_open=keep_open)
 
 
+def _participants(
+    context: IntakeContext, ticket: Ticket, customer: User, mail: Incoming
+) -> list[TicketParticipant]:
+    """The ticket's participant rows; a ticket this mail opens starts with its customer and
+    answers from the support address the mail was sent to."""
+    rows = context.participants.get(ticket)
+    if rows is None:  # opened by this mail: its sender is the customer
+        rows = context.participants[ticket] = []
+        ticket.support_address = _support_address_written_to(mail, context.desk.settings)
+        start(context.session, ticket, customer, rows)
+    return rows
+
+
+def _support_address_written_to(mail: Incoming, settings: Settings) -> str | None:
+    """The first support address among the mail's To, Cc and envelope recipients (a reply
+    token address counts as the address it extends)."""
+    to_and_cc = [a for _, a in (*mail.parsed.to, *mail.parsed.cc)]
+    for address in (*to_and_cc, *mail.inbound.rcpt_tos):
+        found = settings.support_address_for(address)
+        if found is not None:
+            return found
+    return None
+
+
 def _automatic_reason(
     parsed: ParsedMail, inbound: InboundMail, sender: str, settings: Settings
 ) -> str | None:
     """An auto-reply, a bounce, a list: stored and threaded, never answered, never moving
     a ticket (desk/mail/loops.py says why). The desk's own imported mail is judged by its
     headers only: that it came from us is known."""
-    own = is_imported(inbound.source) and is_support_address(sender, settings.support_address)
+    ours = settings.support_address_for(sender)
+    own = is_imported(inbound.source) and ours is not None
     return automatic_reason(
         MailFacts(
             headers=parsed.loop_headers,
             content_type=parsed.content_type,
             from_address=sender,
-            support_address="" if own else settings.support_address,
+            support_address="" if own else (ours or settings.support_address),
             envelope_sender=inbound.mail_from if inbound.source == "smtp" else None,
             subject=parsed.subject,
             new_text=parsed.new_text,

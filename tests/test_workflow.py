@@ -40,7 +40,7 @@ async def test_agent_opens_ticket_for_a_new_customer(team: Team, sink):
     [erin] = users["results"]
     assert erin["role"] == "customer" and not erin["has_password"]
     assert body["customer_id"] == erin["id"]
-    await wait_for_value(lambda: sink.to("erin@example.org"), what="acknowledgement to Erin")
+    await wait_for_value(lambda: sink.to("erin@example.org"), what="the first mail to Erin")
     # Staff who name no customer open an internal ticket (they are its requester); a
     # customer cannot open one for someone else.
     status, body = await team.call(

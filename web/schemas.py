@@ -127,11 +127,30 @@ class CompanyUpdate(Strict):
     domains: list[str] | None = Field(default=None, max_length=50)
 
 
+# One recipient as staff give it: `rosa@example.com` or `Rosa Lind <rosa@example.com>`;
+# desk/tickets/participants.py checks it strictly (no line breaks, one plain address).
+Recipient = Annotated[str, Field(min_length=3, max_length=520)]
+
+
+def form_list(cls: type[BaseModel], value: object) -> object:
+    """A form field is one string: addresses separated by commas. An empty one changes
+    nothing (a form sends its fields whether filled in or not); JSON `[]` empties a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()] or None
+    return value
+
+
 class MessageCreate(Strict):
-    """JSON, or multipart/form-data with these fields and `files` parts."""
+    """JSON, or multipart/form-data with these fields and `files` parts. `to` and `cc`
+    (a public reply by staff only) set who the reply goes to, for it and later replies;
+    in a form they are comma-separated."""
 
     body: str = Field(min_length=1, max_length=100_000)
     is_internal: bool = False
+    to: list[Recipient] | None = Field(default=None, max_length=50)
+    cc: list[Recipient] | None = Field(default=None, max_length=50)
+
+    _form_lists = field_validator("to", "cc", mode="before")(classmethod(form_list))
 
 
 class TicketCreate(Strict):
@@ -142,6 +161,10 @@ class TicketCreate(Strict):
     description: str = Field(min_length=1, max_length=100_000)
     priority: Priority = Priority.MEDIUM
     customer_email: str | None = Field(default=None, max_length=320)
+    # Staff only: people copied on the conversation from its first mail (as in replies).
+    cc: list[Recipient] | None = Field(default=None, max_length=50)
+
+    _form_lists = field_validator("cc", mode="before")(classmethod(form_list))
 
 
 class TicketUpdate(Strict):

@@ -12,7 +12,15 @@ from daemon.outbound.transport import PermanentSendError, Relay, TransientSendEr
 from desk.context import Desk
 from desk.events.tickets import MessageCreated, StatusChanged, TicketAssigned
 from desk.mail.compose import UnsafeHeader
-from desk.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, settle_interrupted
+from desk.outbox import (
+    Claimed,
+    claim_due,
+    envelope_recipients,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    settle_interrupted,
+)
 from desk.waiting import still_running, wait_event
 
 log = logging.getLogger(__name__)
@@ -46,7 +54,7 @@ async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) 
             await mark_failed(desk.db, row.id, exc.message)
             return
     try:
-        await relay.send(desk.settings.support_address, row.recipient, raw)
+        await relay.send(desk.settings.support_address, envelope_recipients(row), raw)
     except TransientSendError as exc:
         log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc)
         await mark_retry(desk.db, row, str(exc), raw)

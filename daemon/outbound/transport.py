@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -36,12 +37,14 @@ class Relay:
             password=unquote(parts.password) if parts.password else None,
         )
 
-    async def send(self, sender: str, recipient: str, raw: bytes) -> None:
+    async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> None:
+        """Hand `raw` over for every recipient in one transaction. A refusal of all of them
+        raises; one the relay takes for some recipients counts as sent (SMTP semantics)."""
         try:
             await aiosmtplib.send(
                 raw,
                 sender=sender,
-                recipients=[recipient],
+                recipients=list(recipients),
                 hostname=self.host,
                 port=self.port,
                 use_tls=self.use_tls,

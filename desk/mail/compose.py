@@ -45,6 +45,16 @@ class Outgoing:
     auto_submitted: str = "auto-replied"
     # Files sent along: {"filename", "content_type", "path"} (a blob under DATA_DIR).
     attachments: list[dict[str, str]] = field(default_factory=list)
+    # More people in To, and the people in Cc, as (name, address): a public reply goes to
+    # every participant of the ticket, reply-all as mail clients do it.
+    also_to: list[tuple[str, str]] = field(default_factory=list)
+    cc: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def envelope_recipients(self) -> list[str]:
+        """Every address the mail is delivered to (SMTP RCPT TO), each once, To first."""
+        rest = [address for _, address in (*self.also_to, *self.cc)]
+        return list(dict.fromkeys([self.to_address, *rest]))
 
 
 def template_environment() -> jinja2.Environment:
@@ -63,8 +73,9 @@ def new_message_id(from_address: str) -> str:
 
 
 def check_recipient(out: Outgoing) -> None:
-    if not is_plain_address(out.to_address):
-        raise UnsafeHeader(f"recipient is not a plain address: {out.to_address!r}")
+    for address in out.envelope_recipients:
+        if not is_plain_address(address):
+            raise UnsafeHeader(f"recipient is not a plain address: {address!r}")
 
 
 _ENV: jinja2.Environment | None = None
@@ -106,12 +117,14 @@ def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
 def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
     headers: list[tuple[str, Any]] = [
         ("From", _address(out.from_name, out.from_address)),
-        ("To", _address(out.to_name, out.to_address)),
+        ("To", _addresses([(out.to_name, out.to_address), *out.also_to])),
         ("Reply-To", Address(addr_spec=out.reply_to)),
         ("Subject", clean_header_text(out.subject)),
         ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", message_id),
     ]
+    if out.cc:
+        headers.append(("Cc", _addresses(out.cc)))
     if out.in_reply_to:
         headers.append(("In-Reply-To", out.in_reply_to))
     references = _trim_references(out.references)
@@ -126,6 +139,11 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
 
 def _address(name: str, address: str) -> Address:
     return Address(display_name=clean_header_text(name, limit=200), addr_spec=address)
+
+
+def _addresses(people: list[tuple[str, str]]) -> tuple[Address, ...]:
+    # The spec comes back from JSON with each pair as a list: unpacked, never indexed.
+    return tuple(_address(name, address) for name, address in people)
 
 
 def _trim_references(refs: list[str]) -> list[str]:

@@ -75,6 +75,10 @@ class ParsedMail:
     defects: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the agent should know about it
     unreadable: str = ""  # why the mail could not be read (then its raw form is attached)
+    # The To and Cc headers as (name, address) pairs, plain addresses only: who else the
+    # mail went to, so replies can go to them too (ticket participants).
+    to: list[tuple[str, str]] = field(default_factory=list)
+    cc: list[tuple[str, str]] = field(default_factory=list)
 
 
 def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
@@ -99,6 +103,8 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         from_address=from_address,
         from_name=clean_header_text(from_name, limit=200),
         recipients=_recipients(message, hint),
+        to=_people(message, "to", hint),
+        cc=_people(message, "cc", hint),
         subject=cut_subject(clean_header_text(_header(message, "subject", hint))),
         content_type=content_type(message),
         loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if raw_headers(message, n)},
@@ -209,6 +215,16 @@ def _recipients(message: Message, hint: str | None) -> list[str]:
         values = _headers(message, name, hint)
         found.extend(a.strip().lower() for _, a in getaddresses(values))
     return [a for a in found if is_plain_address(a)][:1000]
+
+
+def _people(message: Message, name: str, hint: str | None) -> list[tuple[str, str]]:
+    """(name, address) of each plain address in the To or Cc headers, at most 100."""
+    found: list[tuple[str, str]] = []
+    for display, address in getaddresses(_headers(message, name, hint)):
+        address = address.strip().lower()
+        if is_plain_address(address):
+            found.append((clean_header_text(display, limit=200), address))
+    return found[:100]
 
 
 def _new_text(text: str) -> str:

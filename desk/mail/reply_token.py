@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 
 _TOKEN = re.compile(r"^(\d{1,12})-([a-z2-7]{16})$")
 
@@ -19,12 +20,12 @@ def reply_address(ticket_id: int, secret: str, support_address: str) -> str:
     return f"{local}+{make_token(ticket_id, secret)}@{domain}"
 
 
-def ticket_from_address(address: str, secret: str, support_address: str) -> int | None:
-    """The ticket a `support+token@domain` address names, if its signature holds."""
+def ticket_from_address(address: str, secret: str, support_addresses: Sequence[str]) -> int | None:
+    """The ticket a `support+token@domain` address names, if its signature holds; any of
+    the desk's support addresses may carry the token (a ticket answers from its own)."""
     local, _, domain = address.strip().lower().partition("@")
-    support_local, _, support_domain = support_address.lower().partition("@")
     base, plus, token = local.partition("+")
-    if not plus or base != support_local or domain != support_domain:
+    if not plus or f"{base}@{domain}" not in {a.lower() for a in support_addresses}:
         return None
     match = _TOKEN.match(token)
     if not match:

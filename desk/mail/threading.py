@@ -97,3 +97,29 @@ def subject_tag(ticket_id: int, prefix: str) -> str:
 def subject_ticket_id(subject: str, prefix: str) -> int | None:
     match = re.search(rf"\[{re.escape(prefix)}#(\d{{1,12}})\]", subject, re.IGNORECASE)
     return int(match.group(1)) if match else None
+
+
+# "Re:" and its translations as mail clients put them in front (Outlook's AW:, Sv:, Antw:,
+# …), possibly repeated or counted ("Re[2]:"): our own "Re:" replaces them.
+_REPLY_PREFIXES = re.compile(
+    r"^(?:\s*(?:re|aw|sv|vs|antw|odp|ref|rif|res|atb|vá|ynt)\s*(?:\[\d{1,4}\])?\s*:)+\s*",
+    re.IGNORECASE,
+)
+
+
+def without_tags(subject: str, prefix: str) -> str:
+    """`subject` with every ticket tag of ours taken out (`Re: [#1] Printer` is
+    `Re: Printer`): a ticket opened by a reply to a closed one has the old tag in its
+    subject, and its mail must carry one tag, its own."""
+    text = re.sub(rf"\[{re.escape(prefix)}#\d{{1,12}}\]", " ", subject, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+def tagged_subject(ticket_id: int, subject: str, prefix: str, *, reply: bool) -> str:
+    """The subject of a mail about a ticket: its one tag, then the subject without old tags;
+    a reply starts with one `Re:` (the subject's own reply prefixes are dropped)."""
+    base = without_tags(subject, prefix)
+    if reply:
+        base = _REPLY_PREFIXES.sub("", base)
+    tagged = f"{subject_tag(ticket_id, prefix)} {base or '(no subject)'}"
+    return f"Re: {tagged}" if reply else tagged

@@ -5,7 +5,16 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.models.base import Base, UTCDateTime, utcnow
@@ -88,6 +97,43 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The support address the customer wrote to (set from the first mail's recipients):
+    # mail on this ticket goes out From it. None: the desk's default address.
+    support_address: Mapped[str | None] = mapped_column(String(320), default=None)
+
+
+class ParticipantRole(enum.StrEnum):
+    TO = "to"  # the customer, and whoever staff put in To
+    CC = "cc"  # everyone else in the conversation: copied on every public reply
+
+
+class TicketParticipant(Base):
+    """A person in a ticket's conversation, mailed on every public reply (reply-all as mail
+    clients do it): the customer, and the people the conversation's mails were also sent to.
+    Never one of the desk's own addresses. A person staff took off stays as a row with
+    `removed_at`, so a later mail naming them in Cc does not bring them back."""
+
+    __tablename__ = "ticket_participants"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "address"),
+        Index("ix_ticket_participants_address", "address"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(8), default=ParticipantRole.CC.value)
+    # Who put them there: a staff member's id, or None for the mail that named them.
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Lets a batch add participants to a ticket that has no id yet; never loaded lazily.
+    ticket: Mapped[Ticket] = relationship(lazy="raise")
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
 
 
 class TicketMessage(Base):

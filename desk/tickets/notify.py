@@ -17,7 +17,7 @@ from desk.config import Settings
 from desk.context import Desk
 from desk.mail.compose import Outgoing, UnsafeHeader
 from desk.mail.reply_token import reply_address
-from desk.mail.threading import subject_tag
+from desk.mail.threading import tagged_subject
 from desk.models import OutboxState, Ticket, User
 from desk.outbox import queue_mail
 from desk.suppressions import in_force
@@ -61,6 +61,14 @@ async def notify(
     return await _queue(session, out, ticket, person, template, suppressed.get(person.email))
 
 
+def answering_address(s: Settings, ticket: Ticket) -> str:
+    """The address mail about `ticket` goes out From: the support address its customer
+    wrote to, while the desk still has it; otherwise the default."""
+    if ticket.support_address in s.support_addresses:
+        return str(ticket.support_address)
+    return s.support_address
+
+
 def _may_tell(person: User, actor: User | None) -> bool:
     """Whether `person` is to be told: not the one who acted, and able to receive mail."""
     if actor is not None and actor.id == person.id:
@@ -79,13 +87,14 @@ def _outgoing(
     auto_submitted: str,
     context: dict[str, Any],
 ) -> Outgoing:
+    support = answering_address(s, ticket)
     return Outgoing(
         to_address=person.email,
         to_name=person.name,
         from_name=s.desk_name,
-        from_address=s.support_address,
-        reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
-        subject=f"{subject_tag(ticket.id, s.ticket_prefix)} {ticket.subject}",
+        from_address=support,
+        reply_to=reply_address(ticket.id, s.secret_key, support),
+        subject=tagged_subject(ticket.id, ticket.subject, s.ticket_prefix, reply=False),
         template=template,
         context=_template_context(s, ticket, person, actor, context),
         in_reply_to=thread.in_reply_to,

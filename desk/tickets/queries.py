@@ -34,6 +34,7 @@ from desk.models import (
     Tag,
     Ticket,
     TicketMessage,
+    TicketParticipant,
     TicketTag,
     User,
 )
@@ -253,6 +254,7 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
             .where(*shown)
             .order_by(Attachment.id),
         )
+        people = await _rows(session, _participants(ticket_id))
     by_message: dict[int, list[dict[str, Any]]] = {}
     for a in attachments:
         by_message.setdefault(a["ticket_message_id"], []).append(_attachment(a))
@@ -262,7 +264,19 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     ]
     # S1's ticket has a `description`: the text that opened it, our first message.
     detail["description"] = detail["messages"][0]["body"] if detail["messages"] else ""
+    detail["participants"] = [{k: p[k] for k in ("address", "name", "role")} for p in people]
+    detail["support_address"] = found[0]["support_address"]
     return detail
+
+
+def _participants(ticket_id: int) -> Select[Any]:
+    """Who is in the conversation now (staff removed the rest), oldest first."""
+    p = TicketParticipant
+    return (
+        select(*p.__table__.columns)
+        .where(p.ticket_id == ticket_id, p.removed_at.is_(None))
+        .order_by(p.id)
+    )
 
 
 async def _rows(session: AsyncSession, statement: Select[Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -25,7 +26,7 @@ from desk.errors import Conflict, ValidationFailed
 from desk.mail.compose import Outgoing
 from desk.mail.headers import is_plain_address
 from desk.mail.reply_token import reply_address
-from desk.mail.threading import subject_tag
+from desk.mail.threading import tagged_subject
 from desk.models import (
     Attachment,
     MessageKind,
@@ -38,9 +39,11 @@ from desk.models import (
 from desk.outbox import AutoReplyBudget, queue_mail
 from desk.people import customer_for_email
 from desk.tickets import events as ev
+from desk.tickets import participants
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
 from desk.tickets.history import record
-from desk.tickets.notify import notify
+from desk.tickets.notify import answering_address, notify
+from desk.tickets.participants import NOBODY, Person, Recipients
 from desk.tickets.thread import Thread, conversation
 from desk.uploads import Upload
 
@@ -82,32 +85,43 @@ def open_ticket(
 
 
 def add_message(
-    session: AsyncSession, events: list[PendingEvent], ticket: Ticket, message: TicketMessage
+    session: AsyncSession,
+    events: list[PendingEvent],
+    ticket: Ticket,
+    message: TicketMessage,
+    *,
+    by_customer: bool | None = None,
 ) -> TicketMessage:
     """Add a message to a ticket (which may not have an id yet); a customer writing again
     reopens a resolved ticket or one that waited on them (not an imported old mail).
+    `by_customer`: whether the author speaks for the customer (default: is the customer;
+    intake also counts the ticket's participants, who write in as the customer does).
     Automatic mail (an out-of-office reply, a bounce) is kept on the ticket and changes
     nothing of it."""
     message.ticket = ticket
     session.add(message)
     if not message.is_automatic:
         ticket.updated_at = utcnow()
-    customer_wrote = message.kind == MessageKind.INBOUND and message.author_id == ticket.customer_id
+    if by_customer is None:
+        by_customer = message.author_id == ticket.customer_id
+    customer_wrote = message.kind == MessageKind.INBOUND and by_customer
     # Imported history and automatic mail move no ticket.
     if customer_wrote and message.source != "import" and not message.is_automatic:
-        _customer_wrote(session, ticket, events)
+        _customer_wrote(session, ticket, events, message.author_id)
     events.append(partial(ev.message_created, ticket, message))
     return message
 
 
-def _customer_wrote(session: AsyncSession, ticket: Ticket, events: list[PendingEvent]) -> None:
+def _customer_wrote(
+    session: AsyncSession, ticket: Ticket, events: list[PendingEvent], author_id: int | None
+) -> None:
     new = _CUSTOMER_WROTE.get(ticket.status)
     if new is None:
         return
     if ticket.assigned_agent_id is not None:
         new = Status.ASSIGNED.value
     old, ticket.status, ticket.resolved_at = ticket.status, new, None
-    record(session, ticket, ticket.customer_id, "status", old, new)
+    record(session, ticket, author_id or ticket.customer_id, "status", old, new)
     events.append(partial(ev.status_changed, ticket, old))
 
 
@@ -145,17 +159,23 @@ async def create_ticket(
     priority: str,
     customer_email: str | None = None,
     uploads: Sequence[Upload] = (),
+    cc: Sequence[str] | None = None,
 ) -> Ticket:
-    """A ticket opened through the API: a customer's own, one an agent opens on a
-    customer's behalf (the customer gets the acknowledgement a mail would get), or an
-    internal one a staff member opens without a customer (S1's staff create tickets so):
-    they are its requester, and nobody is mailed an acknowledgement."""
+    """A ticket opened through the API. A customer's own is acknowledged as a mail would
+    be. One staff open for a customer starts the conversation: the staff member's text is
+    a public reply, the first mail the customer gets (no acknowledgement), with `cc`
+    copied (ValidationFailed names `cc` when a customer gives it, or it is bad). Staff who
+    name no customer open an internal ticket (S1's staff create tickets so): they are its
+    requester, and nobody is mailed."""
+    kind = MessageKind.OUTBOUND if actor.is_staff else MessageKind.INBOUND
+    change = _recipient_change(desk.settings, kind, None, cc)
     async with desk.change() as (session, events):
         customer = await _customer_of_new_ticket(session, actor, customer_email)
         ticket = open_ticket(session, events, customer=customer, subject=subject)
         ticket.priority = priority
+        by_desk = actor.is_staff
         message = TicketMessage(
-            kind=MessageKind.INBOUND.value,
+            kind=(MessageKind.OUTBOUND if by_desk else MessageKind.INBOUND).value,
             source="web",
             author_id=actor.id,
             sender_email=actor.email,
@@ -165,8 +185,13 @@ async def create_ticket(
         )
         add_message(session, events, ticket, message)
         _attach(session, message, uploads)
+        participants.start(session, ticket, customer, [])
         await session.flush()
-        if not customer.is_staff:
+        if customer.is_staff:
+            pass  # an internal ticket: nobody to mail
+        elif by_desk:
+            await _mail_reply(session, desk, ticket, actor, message, uploads, change, first=True)
+        else:
             budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
             await budget.load(session, {customer.email})
             await acknowledge(session, desk, ticket, customer, Thread(None, []), budget)
@@ -203,6 +228,15 @@ def _attach(session: AsyncSession, message: TicketMessage, uploads: Sequence[Upl
     )
 
 
+@dataclass(frozen=True)
+class Posted:
+    """A message written through the API, and who its mail went to (nobody for an
+    internal note or a customer's message: those are not mailed to the conversation)."""
+
+    message: TicketMessage
+    recipients: Recipients
+
+
 async def post_message(
     desk: Desk,
     actor: User,
@@ -210,20 +244,20 @@ async def post_message(
     body: str,
     is_internal: bool,
     uploads: Sequence[Upload] = (),
-) -> TicketMessage:
+    *,
+    to: Sequence[str] | None = None,
+    cc: Sequence[str] | None = None,
+) -> Posted:
     """A message written through the API, in one transaction with everything it causes: a
-    staff member's public reply is queued to the customer; a customer's message is mailed
-    to the assigned agent (unless they turned that off); an internal note is mailed to the
-    assigned agent only, never to the customer."""
+    staff member's public reply is queued to the ticket's participants (To and Cc; `to` /
+    `cc` set them for this reply and later ones); a customer's message is mailed to the
+    assigned agent (unless they turned that off); an internal note is mailed to the
+    assigned agent only, never outside the team. ValidationFailed names `to` or `cc` when
+    they are given for a message that is not a staff member's public reply, or are bad."""
+    kind = _kind_for(actor, is_internal)
+    change = _recipient_change(desk.settings, kind, to, cc)
     async with desk.change() as (session, events):
-        ticket = await session.get(Ticket, ticket_id, with_for_update=True)
-        if ticket is None or not can_see_ticket(actor, ticket):
-            raise TicketNotFound(f"no ticket {ticket_id}")
-        if is_internal and not can_write_note(actor):
-            raise NotAllowedOnTicket("only agents and admins write internal notes")
-        if ticket.archived_at is not None:
-            raise Conflict(f"ticket {ticket_id} is archived; unarchive it first")
-        kind = _kind_for(actor, is_internal)
+        ticket = await _ticket_to_write_on(session, actor, ticket_id, is_internal)
         message = TicketMessage(
             kind=kind,
             source="web",
@@ -232,12 +266,49 @@ async def post_message(
             body_text=body,
             body_new=body,
         )
+        sent = NOBODY
         if kind == MessageKind.OUTBOUND:
-            await _mail_reply(session, desk, ticket, actor, message, uploads)
+            sent = await _mail_reply(session, desk, ticket, actor, message, uploads, change)
         add_message(session, events, ticket, message)
         _attach(session, message, uploads)
         await tell_assignee(session, desk, ticket, message, actor)
-    return message
+    return Posted(message, sent)
+
+
+@dataclass(frozen=True)
+class RecipientChange:
+    to: list[Person] | None = None  # None: as they were
+    cc: list[Person] | None = None
+
+
+def _recipient_change(
+    s: Settings, kind: str, to: Sequence[str] | None, cc: Sequence[str] | None
+) -> RecipientChange:
+    """The people `to` and `cc` name, checked before anything is written."""
+    for name, given in (("to", to), ("cc", cc)):
+        if given is not None and kind != MessageKind.OUTBOUND:
+            raise ValidationFailed(
+                "only a staff member's public reply is mailed to people; internal notes"
+                " never leave the team",
+                field=name,
+            )
+    return RecipientChange(
+        to=participants.people_given(s, to, "to") if to is not None else None,
+        cc=participants.people_given(s, cc, "cc") if cc is not None else None,
+    )
+
+
+async def _ticket_to_write_on(
+    session: AsyncSession, actor: User, ticket_id: int, is_internal: bool
+) -> Ticket:
+    ticket = await session.get(Ticket, ticket_id, with_for_update=True)
+    if ticket is None or not can_see_ticket(actor, ticket):
+        raise TicketNotFound(f"no ticket {ticket_id}")
+    if is_internal and not can_write_note(actor):
+        raise NotAllowedOnTicket("only agents and admins write internal notes")
+    if ticket.archived_at is not None:
+        raise Conflict(f"ticket {ticket_id} is archived; unarchive it first")
+    return ticket
 
 
 async def tell_assignee(
@@ -279,18 +350,26 @@ async def _mail_reply(
     agent: User,
     message: TicketMessage,
     uploads: Sequence[Upload],
-) -> None:
+    change: RecipientChange = RecipientChange(),
+    *,
+    first: bool = False,
+) -> Recipients:
+    """Queue `message` to the ticket's participants, From the support address the customer
+    wrote to. `first`: the mail that starts a conversation the desk opened (no `Re:`,
+    nothing to answer)."""
     s = desk.settings
-    customer = await session.get(User, ticket.customer_id)
-    assert customer is not None
-    thread = await conversation(session, ticket.id)
-    subject = f"Re: {subject_tag(ticket.id, s.ticket_prefix)} {ticket.subject}"
+    sent = await _recipients(session, ticket, agent, change)
+    thread = Thread(None, []) if first else await conversation(session, ticket.id)
+    subject = tagged_subject(ticket.id, ticket.subject, s.ticket_prefix, reply=not first)
+    support = answering_address(s, ticket)
     out = Outgoing(
-        to_address=customer.email,
-        to_name=customer.name,
+        to_address=sent.to[0].address,
+        to_name=sent.to[0].name,
+        also_to=[(p.name, p.address) for p in sent.to[1:]],
+        cc=[(p.name, p.address) for p in sent.cc],
         from_name=f"{agent.name or agent.email} ({s.desk_name})",
-        from_address=s.support_address,
-        reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
+        from_address=support,
+        reply_to=reply_address(ticket.id, s.secret_key, support),
         subject=subject,
         template="reply",
         context=_reply_context(s, ticket, agent, message),
@@ -301,6 +380,27 @@ async def _mail_reply(
     row = await queue_mail(session, out, ticket_id=ticket.id, kind="reply")
     message.message_id = row.message_id
     message.subject = subject
+    return sent
+
+
+async def _recipients(
+    session: AsyncSession, ticket: Ticket, agent: User, change: RecipientChange
+) -> Recipients:
+    """Who the reply goes to, after the agent's change (kept for later replies and written
+    in the ticket's history)."""
+    rows = await participants.load(session, ticket.id)
+    customer = await session.get(User, ticket.customer_id)
+    assert customer is not None
+    participants.start(session, ticket, customer, rows)
+    before = participants.recipients(rows)
+    if change.to is not None or change.cc is not None:
+        participants.change(session, ticket, rows, agent, to=change.to, cc=change.cc)
+    after = participants.recipients(rows)
+    if after != before:
+        record(session, ticket, agent, "participants", before.text(), after.text())
+    if not after.to:
+        raise ValidationFailed("nobody is left in To; name someone in `to`", field="to")
+    return after
 
 
 def _reply_context(

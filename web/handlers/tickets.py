@@ -79,6 +79,7 @@ async def ticket_create(request: web.Request, user: User) -> web.Response:
         priority=body.priority,
         customer_email=body.customer_email,
         uploads=uploads,
+        cc=body.cc,
     )
     return json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
 
@@ -141,15 +142,23 @@ async def ticket_history_list(request: web.Request, user: User) -> web.Response:
 async def message_create(request: web.Request, user: User) -> web.Response:
     ticket_id = path_id(request)
     body, uploads = await body_and_files(request, MessageCreate)
-    message = await post_message(
-        request.app[DESK], user, ticket_id, body.body, body.is_internal, uploads
+    posted = await post_message(
+        request.app[DESK],
+        user,
+        ticket_id,
+        body.body,
+        body.is_internal,
+        uploads,
+        to=body.to,
+        cc=body.cc,
     )
-    data = message_data(message)
+    data = message_data(posted.message)
     data["attachments"] = [
         {"filename": u.filename, "content_type": u.content_type, "size": u.size} for u in uploads
     ]
+    data["recipients"] = posted.recipients.data()
     # The mail went out, but to an address that bounced: the agent should know.
-    data["warnings"] = await reply_warnings(request.app[DESK].db, message)
+    data["warnings"] = await reply_warnings(request.app[DESK].db, posted.message)
     return json_response(data, status=201)
 
 
