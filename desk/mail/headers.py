@@ -4,6 +4,8 @@ so a CR/LF in a subject or name, raw or RFC 2047-encoded, must never reach a hea
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from email.utils import getaddresses
 
 from desk.mail.encoded_words import decode_words
 
@@ -66,3 +68,35 @@ def message_ids_in(value: str | None) -> list[str]:
     if not value:
         return []
     return _MSG_ID.findall(_CONTROL.sub("", value))[:100]
+
+
+_MASKABLE_WORD = re.compile(r'=\?[^?\s"\\]+\?[bBqQ]\?[^?\s"\\]*\?=')
+_MASK = re.compile(r"PDWORD(\d+)PDWORD")
+
+
+def addresses(values: Iterable[str]) -> list[tuple[str, str]]:
+    """(display name, address) pairs of address headers as they came (names still
+    RFC 2047-encoded). Encoded words are hidden from the address parser first: an encoded
+    name may carry `:` and `@` (`=?utf-8?q?Eve=0D=0ABcc:_victim@x?= <eve@y>`), which
+    email.utils.getaddresses would read as a group and an address of their own."""
+    return [pair for value in values for pair in _addresses_of(value)]
+
+
+def _addresses_of(value: str) -> list[tuple[str, str]]:
+    words = _MASKABLE_WORD.findall(value)
+    masked = _MASKABLE_WORD.sub(_Counter().placeholder, value)
+    return [
+        (_MASK.sub(lambda m: words[int(m.group(1))], name), address)
+        for name, address in getaddresses([masked])
+    ]
+
+
+class _Counter:
+    """Numbers the hidden encoded words in the order re.sub meets them (as findall does)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def placeholder(self, _match: re.Match[str]) -> str:
+        self.seen += 1
+        return f'"PDWORD{self.seen - 1}PDWORD"'

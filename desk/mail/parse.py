@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
-from email.utils import getaddresses
 from typing import TYPE_CHECKING
 
 from desk.mail import quotes
 from desk.mail.charsets import from_8bit_header
-from desk.mail.headers import clean_header_text, is_plain_address, message_ids_in
+from desk.mail.headers import addresses, clean_header_text, is_plain_address, message_ids_in
 from desk.mail.headers import normalize_message_id as _norm_id
 from desk.mail.html_text import html_to_text, sanitize
 from desk.mail.mime import PARSER, Part, Walked, content_type, raw_headers, walk
@@ -202,7 +201,7 @@ def _first_valid_id(values: Sequence[object]) -> str | None:
 
 
 def _first_address(values: list[str]) -> tuple[str, str | None]:
-    for name, address in getaddresses(values):
+    for name, address in addresses(values):
         address = address.strip().lower()
         if is_plain_address(address):
             return name or "", address
@@ -213,14 +212,14 @@ def _recipients(message: Message, hint: str | None) -> list[str]:
     found: list[str] = []
     for name in _RECIPIENT_HEADERS:
         values = _headers(message, name, hint)
-        found.extend(a.strip().lower() for _, a in getaddresses(values))
+        found.extend(a.strip().lower() for _, a in addresses(values))
     return [a for a in found if is_plain_address(a)][:1000]
 
 
 def _people(message: Message, name: str, hint: str | None) -> list[tuple[str, str]]:
     """(name, address) of each plain address in the To or Cc headers, at most 100."""
     found: list[tuple[str, str]] = []
-    for display, address in getaddresses(_headers(message, name, hint)):
+    for display, address in addresses(_headers(message, name, hint)):
         address = address.strip().lower()
         if is_plain_address(address):
             found.append((clean_header_text(display, limit=200), address))
