@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -101,6 +102,26 @@ async def claim_due(db: Database, limit: int = 20) -> list[Claimed]:
             row.claimed_at = now
             row.attempts += 1
         return [Claimed(r.id, r.recipient, r.message_id, r.spec, r.raw, r.attempts) for r in rows]
+
+
+async def release(db: Database, rows: Sequence[Claimed]) -> None:
+    """Claimed rows never attempted (the sender is stopping) go back to the queue as if never
+    claimed: left `sending`, settle_interrupted would fail them as possibly sent."""
+    if not rows:
+        return
+    async with db.writer() as session:
+        await session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.id.in_([r.id for r in rows]),
+                OutboxMail.state == OutboxState.SENDING.value,
+            )
+            .values(
+                state=OutboxState.PENDING.value,
+                claimed_at=None,
+                attempts=OutboxMail.attempts - 1,
+            )
+        )
 
 
 async def mark_sent(db: Database, row_id: int, raw: bytes) -> None:
