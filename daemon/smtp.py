@@ -111,7 +111,12 @@ class SupportSMTP(SMTP):
         self._listener = listener
         self._memory_bytes = memory_bytes
         self._spool_dir = spool_dir
-        self._active_at = 0.0  # loop time DATA octets last arrived
+        self._active_at = 0.0  # loop time octets last arrived
+
+    def data_received(self, data: bytes) -> None:
+        """Noted for the idle timer (not a new timer per read: _timeout_cb looks here)."""
+        self._active_at = self.loop.time()
+        super().data_received(data)
 
     def connection_lost(self, error: Exception | None) -> None:
         super().connection_lost(error)
@@ -126,9 +131,9 @@ class SupportSMTP(SMTP):
             self.transport.close()
 
     def _timeout_cb(self) -> None:
-        """aiosmtpd closes an idle session without a word; Postfix says why first. Bytes of
-        DATA count as activity (aiosmtpd counts only commands): a client still sending a
-        large message on a slow line gets the rest of its time."""
+        """aiosmtpd closes an idle session without a word; Postfix says why first. Any
+        octets received count as activity (aiosmtpd counts only whole commands): a client
+        still sending a large message on a slow line is not idle."""
         quiet = self.loop.time() - self._active_at
         if quiet < self._timeout_duration:
             self._reset_timeout(self._timeout_duration - quiet)
@@ -190,9 +195,6 @@ class SupportSMTP(SMTP):
                 chunk = await self._reader.readuntil(END)
             except asyncio.LimitOverrunError as e:  # read what cannot hold the dot line
                 chunk = await self._reader.read(e.consumed)
-            # Noted, not a new timer per chunk (that would cost more than reading it):
-            # _timeout_cb looks here before closing the session.
-            self._active_at = self.loop.time()
             if content.add(chunk):
                 return
 
