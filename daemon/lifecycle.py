@@ -31,7 +31,7 @@ from desk.events import EventBus, Subscriber, waker
 from desk.events.types import STORED_KINDS
 from desk.intake import Receiver
 from desk.mail.parse import Limits
-from desk.startup import listen_problem
+from desk.startup import check_can_listen, listen_problem
 from desk.waiting import stop_task
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ def load_components() -> dict[str, Component]:
 @asynccontextmanager
 async def started(settings: Settings, role: str = "all") -> AsyncIterator[Running]:
     components = load_components() if role in ("all", "web") else {}
+    _check_ports(settings, role)
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(open_desk(settings))
         running = Running(desk=desk)
@@ -145,6 +146,14 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
                 listeners.components.append(listener)
         subscribe_listeners(desk.bus, listeners)
         yield running
+
+
+def _check_ports(s: Settings, role: str) -> None:
+    """The ports this role listens on are free: checked before anything starts."""
+    if role in ("all", "smtp"):
+        check_can_listen("SMTP", "POSTDESK_SMTP_PORT", s.smtp_host, s.smtp_port)
+    if role in ("all", "web"):
+        check_can_listen("HTTP", "POSTDESK_HTTP_PORT", s.http_host, s.http_port)
 
 
 async def _start_jobs(

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
@@ -126,8 +127,8 @@ class SupportSMTP(SMTP):
     def goodbye(self, reply: str) -> None:
         """Send `reply` and close: a timeout, or the listener stopping (RFC 5321 3.8)."""
         if self.transport is not None and not self.transport.is_closing():
-            assert isinstance(self.transport, asyncio.WriteTransport)
-            self.transport.write(reply.encode() + b"\r\n")
+            # A stream transport (uvloop's is one without subclassing asyncio's).
+            cast(asyncio.WriteTransport, self.transport).write(reply.encode() + b"\r\n")
             self.transport.close()
 
     def _timeout_cb(self) -> None:

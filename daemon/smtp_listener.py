@@ -9,7 +9,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from desk.waiting import wait_event
 
@@ -32,8 +32,8 @@ class Refused(asyncio.Protocol):
         self._reply = reply.encode() + b"\r\n"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(self._reply)
+        # A stream transport (uvloop's is one without subclassing asyncio's).
+        cast(asyncio.WriteTransport, transport).write(self._reply)
         transport.close()
 
 

@@ -74,7 +74,15 @@ async def process_pending(
             batch = following
     finally:
         parsing.cancel()  # still running if writing failed or on a stop; that mail stays received
+        parsing.add_done_callback(_retrieved)
     return total
+
+
+def _retrieved(parsing: asyncio.Future[list[ParseResult]]) -> None:
+    """A cancelled gather ends with CancelledError as its exception: nobody waits for it, so
+    take it here, or asyncio logs it as never retrieved."""
+    if not parsing.cancelled():
+        parsing.exception()
 
 
 async def _fetch_next(

@@ -112,6 +112,26 @@ def _network_problem(exc: BaseException, where: str, setting: str) -> CannotStar
     return None
 
 
+def check_can_listen(what: str, setting: str, host: str, port: int) -> None:
+    """Bind the port once and let it go, before anything starts, so that a port in use is
+    the only line printed (the real bind, moments later, reports a race the same way)."""
+    if port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise listen_problem(what, setting, host, port, exc) from None
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise listen_problem(what, setting, host, port, exc) from None
+
+
 def listen_problem(what: str, setting: str, host: str, port: int, exc: OSError) -> CannotStart:
     """The one line for a listener that could not start (`what`: SMTP, HTTP)."""
     code = exc.errno
