@@ -40,7 +40,7 @@ def prepare_data_dir(path: Path) -> None:
 
 def data_dir_error(path: Path, exc: OSError) -> CannotStart:
     return CannotStart(
-        f"the data folder {path} (POSTDESK_DATA_DIR) cannot be written: {exc.strerror or exc}"
+        f"POSTDESK_DATA_DIR: the data folder {path} cannot be written: {exc.strerror or exc}"
     )
 
 
