@@ -18,14 +18,12 @@ aiosmtpd's own reader does."""
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import IO
 
 END = b".\r\n"  # with the CRLF before it, a line holding only a dot ends DATA
 _END_LINE = b"\r\n" + END
-_BARE_LF = re.compile(rb"(?<!\r)\n")
 FLUSH_BYTES = 64 * 1024  # once spooling, what is gathered before each write to the file
 
 
@@ -132,7 +130,9 @@ def _crlf(text: bytes | bytearray, *, after_cr: bool) -> bytes | bytearray:
     same before and after unstuffing; `after_cr`: the octet before `text` was a CR."""
     if text.count(b"\n") == text.count(b"\r\n"):  # no bare LF, the usual case: no copy
         return text
-    fixed = _BARE_LF.sub(b"\r\n", text)
+    # Every LF once as CRLF, CRs not before an LF untouched: two passes at C speed (a
+    # regular expression took ten times as long on a bare-LF mail).
+    fixed = text.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if after_cr and text[:1] == b"\n":  # not bare after all: its CR came in the last chunk
         fixed = fixed[1:]
     return fixed
