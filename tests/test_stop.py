@@ -254,3 +254,22 @@ async def settled_counts(url: str) -> tuple[dict[str, int], dict[str, int]]:
     finally:
         await db.dispose()
     return {m: c for m, c in counts}, {s: c for s, c in states}
+
+
+@pytest.mark.slow
+async def test_a_second_signal_exits_at_once(env, tmp_path):
+    """A stop waiting for a message still in DATA (it may wait 45 s here) is cut short by a
+    second signal: the process exits with 128 + SIGINT, and the message never got a 250."""
+    env = {**env, "POSTDESK_SHUTDOWN_SECONDS": "60"}
+    log = tmp_path / "daemon.log"
+    proc = await start_daemon(env, log)
+    wire = await Wire.open(int(env["POSTDESK_SMTP_PORT"]))
+    await wire.start_data()
+    wire.writer.write(HEAD + b"half\r\n")
+    proc.send_signal(signal.SIGTERM)
+    await wait_for_value(lambda: "stopping (SIGTERM" in log.read_text(), what="the stop")
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 30) == 128 + signal.SIGINT
+    assert "second SIGINT: exiting at once" in log.read_text()
+    assert not (await wire.reader.read()).startswith(b"250")
+    await wire.close()
