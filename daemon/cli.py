@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.metadata
 import json
 import logging
 import sys
@@ -12,33 +13,42 @@ from pathlib import Path
 
 import uvloop
 
+from daemon.cli_mail import as_json, inbound_record, inbound_text, outbox_record, outbox_text
 from daemon.importer import CannotImport, import_archive
 from daemon.lifecycle import ROLES, serve
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings, load_settings
 from desk.context import open_desk
 from desk.db import Database
-from desk.errors import DeskError
-from desk.intake import list_inbound, retry
+from desk.errors import DeskError, NotFound
+from desk.intake import inbound_mail, list_inbound, retry
 from desk.mail.parse import parse_limits
+from desk.outbox import LISTED_STATES, list_outbox
 from desk.people import add_user
+from desk.startup import check_database, prepare_data_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done; 1 the command failed (an unknown id, a mail
+    that could not be imported); 2 the settings or the machine do not allow it (one line
+    on stderr saying what to fix); 130 interrupted."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    # aiosmtpd logs every SMTP command at INFO, alembic every step and flufl.bounce every
-    # detector it tries on a bounce: keep the log readable.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
+    # aiosmtpd logs every SMTP command at INFO, alembic every step, APScheduler every job
+    # run ("Running job", "executed successfully") and flufl.bounce every detector it tries
+    # on a bounce: keep the log readable.
+    for chatty in ("mail.log", "alembic", "apscheduler", "flufl.bounce"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         settings = load_settings()
         # uvloop: the same asyncio, on libuv's event loop (about 1.3x the requests per
         # second of the standard loop for the ticket list here, docs/benchmarks.md).
         return int(uvloop.run(args.handler(settings, args)) or 0)
+    except NotFound as exc:
+        print(f"postdesk: {exc.message}", file=sys.stderr)
+        return 1
     except DeskError as exc:
         print(f"postdesk: {exc.message}", file=sys.stderr)
         return 2
@@ -48,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postdesk", description="Email-first helpdesk daemon")
+    parser.add_argument(
+        "--version", action="version", version=f"postdesk {importlib.metadata.version('postdesk')}"
+    )
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the daemon (migrates first)")
     run.add_argument("--role", choices=ROLES, default="all")
@@ -79,6 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("id", nargs="?", type=int)
     again.add_argument("--all-failed", action="store_true")
     again.set_defaults(handler=_inbound_retry)
+    show = inbound.add_parser("show", help="one stored mail: headers, parse result, reason")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=_inbound_show)
+    outbox = sub.add_parser("outbox", help="outgoing mail").add_subparsers(required=True)
+    sent = outbox.add_parser("list", help="list outgoing mail")
+    sent.add_argument("--state", choices=tuple(LISTED_STATES))
+    sent.add_argument("--json", action="store_true")
+    sent.set_defaults(handler=_outbox_list)
     return parser
 
 
@@ -88,8 +110,10 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    prepare_data_dir(settings.data_dir)
     db = Database(settings.database_url)
     try:
+        await check_database(db)
         await db.migrate()
     finally:
         await db.dispose()
@@ -154,6 +178,25 @@ async def _inbound_retry(settings: Settings, args: argparse.Namespace) -> int:
         print("postdesk: give one ID or --all-failed", file=sys.stderr)
         return 2
     async with open_desk(settings) as desk:
+        if args.id is not None:
+            await inbound_mail(desk.db, args.id)  # NotFound: exit 1, saying so
         count = await retry(desk.db, None if args.all_failed else [args.id])
     print(f"{count} message(s) queued for processing; a running daemon picks them up")
+    return 0
+
+
+async def _inbound_show(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_desk(settings) as desk:
+        row = await inbound_mail(desk.db, args.id)
+    print(as_json(inbound_record(row)) if args.json else inbound_text(row))
+    return 0
+
+
+async def _outbox_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_desk(settings) as desk:
+        rows = await list_outbox(desk.db, args.state)
+    for row in rows:
+        print(as_json(outbox_record(row)) if args.json else outbox_text(row))
+    if not args.json:
+        print(f"{len(rows)} message(s)")
     return 0

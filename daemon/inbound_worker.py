@@ -15,21 +15,27 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 
 
-async def drain(desk: Desk, prepare: Prepare) -> int:
+async def drain(desk: Desk, prepare: Prepare, stopping: asyncio.Event | None = None) -> int:
     """Process until nothing is waiting, including mail committed late with a lower id
-    than what was just processed: the run-once form tests and `run` both use."""
+    than what was just processed: the run-once form tests and `run` both use. Once
+    `stopping` is set, the batch being processed is finished and the rest left for later."""
     total = 0
-    while (done := await process_pending(desk, prepare)) > 0:
+    while not (stopping and stopping.is_set()):
+        done = await process_pending(desk, prepare, stopping)
+        if done == 0:
+            break
         total += done
     return total
 
 
-async def run_inbound_worker(desk: Desk, prepare: Prepare) -> None:
+async def run_inbound_worker(desk: Desk, prepare: Prepare, stopping: asyncio.Event) -> None:
+    """Process stored mail until stopped; after `stopping` (the composition root sets
+    `desk.receiver.stored` with it), ends once the batch in hand is written."""
     stored = desk.receiver.stored
-    while still_running():
+    while still_running() and not stopping.is_set():
         stored.clear()
         try:
-            await drain(desk, prepare)
+            await drain(desk, prepare, stopping)
         except Exception:
             # The batch rolled back and its mail is still `received`: try again shortly.
             log.exception("inbound processing failed; retrying")

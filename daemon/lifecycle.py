@@ -1,6 +1,8 @@
 """The composition root of `postdesk run`: builds every part in one AsyncExitStack, in the
 order mail flows, subscribes every listener of the event bus in one function
-(subscribe_listeners), and tears the parts down in reverse on SIGTERM/SIGINT."""
+(subscribe_listeners), and on SIGTERM/SIGINT stops in two steps: `Running.drain` lets the
+work in hand finish (within POSTDESK_SHUTDOWN_SECONDS), then the stack tears the parts down
+in reverse (the web component closes its WebSockets with 1001 there)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from daemon.imap import ImapPoller
 from daemon.inbound_worker import run_inbound_worker
 from daemon.outbound.sender import MAY_QUEUE_MAIL, run_sender
 from daemon.scheduler import ASSIGN_TRIGGERS, Scheduler
-from daemon.smtp import start_smtp
+from daemon.signals import Signals
+from daemon.smtp import SmtpLimits, start_smtp
+from daemon.smtp_listener import SmtpListener
 from daemon.webhook_sender import client_session, run_webhook_sender
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings
@@ -25,20 +29,57 @@ from desk.context import Component, Desk, open_desk
 from desk.errors import DeskError
 from desk.events import EventBus, Subscriber, waker
 from desk.events.types import STORED_KINDS
+from desk.intake import Receiver
 from desk.mail.parse import parse_limits
+from desk.startup import check_can_listen, listen_problem
 from desk.waiting import stop_task
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "smtp", "web", "jobs")
+# Of POSTDESK_SHUTDOWN_SECONDS, the share for finishing work in hand; the rest is for closing
+# (the web server, its sockets, the parse workers, the database) before the hard exit.
+DRAIN_SHARE = 0.75
 
 
 @dataclass
 class Running:
     desk: Desk
     smtp_port: int | None = None
+    smtp: SmtpListener | None = None
     scheduler: Scheduler | None = None
     imap_pollers: list[ImapPoller] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # Set by drain: the background loops finish the work in hand and end.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    wakers: list[asyncio.Event] = field(default_factory=list)  # set with `stopping`
+    intake: list[asyncio.Task[None]] = field(default_factory=list)  # IMAP: just stopped
+
+    async def drain(self, seconds: float) -> None:
+        """Let the work in hand finish, for up to `seconds` in all, in the order mail flows:
+        no more mail taken (SMTP answers 421; messages in DATA may finish), the batch
+        being processed written, the sends in flight done. What is left when time is up
+        is cancelled by the teardown; nothing is lost (mail is committed before its 250,
+        processing is idempotent, an outbox row is claimed before it is sent)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        for task in self.intake:  # IMAP marks mail read only after committing it
+            task.cancel()
+        if self.smtp is not None:
+            await self.smtp.drain(_left(deadline))
+        self.stopping.set()
+        for wake in self.wakers:
+            wake.set()
+        if self.scheduler is not None:
+            await self.scheduler.drain(_left(deadline))
+        busy = [t for t in self.tasks if not t.done()]
+        if busy:
+            await asyncio.wait(busy, timeout=_left(deadline))
+        unfinished = [t.get_name() for t in self.tasks if not t.done()]
+        if unfinished:
+            log.warning("still busy after %.0fs, cancelled: %s", seconds, ", ".join(unfinished))
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - asyncio.get_running_loop().time())
 
 
 @dataclass
@@ -85,6 +126,7 @@ def load_components() -> dict[str, Component]:
 @asynccontextmanager
 async def started(settings: Settings, role: str = "all") -> AsyncIterator[Running]:
     components = load_components() if role in ("all", "web") else {}
+    _check_ports(settings, role)
     async with AsyncExitStack() as stack:
         desk = await stack.enter_async_context(open_desk(settings))
         running = Running(desk=desk)
@@ -106,39 +148,66 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
         yield running
 
 
+def _check_ports(s: Settings, role: str) -> None:
+    """The ports this role listens on are free: checked before anything starts."""
+    if role in ("all", "smtp"):
+        check_can_listen("SMTP", "POSTDESK_SMTP_PORT", s.smtp_host, s.smtp_port)
+    if role in ("all", "web"):
+        check_can_listen("HTTP", "POSTDESK_HTTP_PORT", s.http_host, s.http_port)
+
+
 async def _start_jobs(
     stack: AsyncExitStack, running: Running, listeners: Listeners, pool: WorkerPool
 ) -> None:
     """The outbox and webhook senders and the scheduled jobs."""
-    desk = running.desk
+    desk, stopping = running.desk, running.stopping
     listeners.outbox, listeners.webhooks = asyncio.Event(), asyncio.Event()
-    _spawn(stack, running, run_sender(desk, pool.compose, listeners.outbox), "outbox-sender")
+    running.wakers += [listeners.outbox, listeners.webhooks]
+    sender = run_sender(desk, pool.compose, listeners.outbox, stopping)
+    _spawn(stack, running, sender, "outbox-sender")
     http = await stack.enter_async_context(client_session(desk.settings.webhook_allow_private))
-    _spawn(stack, running, run_webhook_sender(desk, http, listeners.webhooks), "webhook-sender")
+    webhooks = run_webhook_sender(desk, http, listeners.webhooks, stopping)
+    _spawn(stack, running, webhooks, "webhook-sender")
     running.scheduler = listeners.scheduler = Scheduler(desk, pool.compose, http)
     await running.scheduler.start()
     stack.push_async_callback(running.scheduler.stop)
 
 
 async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: WorkerPool) -> None:
-    s = running.desk.settings
-    _spawn(stack, running, run_inbound_worker(running.desk, pool.prepare), "inbound")
-    listener = await start_smtp(
-        running.desk.receiver,
-        host=s.smtp_host,
-        port=s.smtp_port,
-        domains=s.accepted_domains,
-        max_bytes=s.smtp_size_limit,
-        hostname=s.support_domain,
-    )
-    stack.push_async_callback(listener.close)
-    running.smtp_port = listener.port
-    log.info("SMTP listening on %s:%s", s.smtp_host, running.smtp_port)
-    for url in s.imap_urls:
-        poller = ImapPoller(running.desk, url)
+    desk = running.desk
+    running.wakers.append(desk.receiver.stored)
+    _spawn(stack, running, run_inbound_worker(desk, pool.prepare, running.stopping), "inbound")
+    running.smtp = await _listen_smtp(desk.receiver, desk.settings)
+    stack.push_async_callback(running.smtp.close)
+    running.smtp_port = running.smtp.port
+    log.info("SMTP listening on %s:%s", desk.settings.smtp_host, running.smtp_port)
+    for url in desk.settings.imap_urls:
+        poller = ImapPoller(desk, url)
         running.imap_pollers.append(poller)
         _spawn(stack, running, poller.run(), f"imap {poller.box.account}")
+        running.intake.append(running.tasks[-1])
         log.info("reading IMAP mailbox %s", poller.box.account)
+
+
+async def _listen_smtp(receiver: Receiver, s: Settings) -> SmtpListener:
+    limits = SmtpLimits(
+        max_bytes=s.smtp_size_limit,
+        max_sessions=s.smtp_max_sessions,
+        idle_seconds=s.smtp_idle_seconds,
+        memory_bytes=s.smtp_memory_bytes,
+        spool_dir=s.spool_dir,
+    )
+    try:
+        return await start_smtp(
+            receiver,
+            host=s.smtp_host,
+            port=s.smtp_port,
+            domains=s.accepted_domains,
+            hostname=s.support_domain,
+            limits=limits,
+        )
+    except OSError as exc:
+        raise listen_problem("SMTP", "POSTDESK_SMTP_PORT", s.smtp_host, s.smtp_port, exc) from None
 
 
 def _spawn(
@@ -150,11 +219,14 @@ def _spawn(
 
 
 async def serve(settings: Settings, role: str) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with started(settings, role):
+    """Run until SIGTERM or SIGINT, then stop within POSTDESK_SHUTDOWN_SECONDS (drain, then
+    tear down); a second signal, or a stop that overruns, exits at once."""
+    seconds = settings.shutdown_seconds
+    signals = Signals(asyncio.get_running_loop())
+    async with started(settings, role) as running:
         log.info("postdesk running (role %s); data in %s", role, settings.data_dir)
-        await stop.wait()
-        log.info("stopping")
+        signum = await signals.first()
+        log.info("stopping (%s; up to %.0fs)", signal.Signals(signum).name, seconds)
+        signals.exit_after(seconds)
+        await running.drain(seconds * DRAIN_SHARE)
+    log.info("stopped")

@@ -59,6 +59,7 @@ class Scheduler:
         self._again: set[str] = set()
         self._kicked: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()  # runs in progress, to stop with us
+        self._stopping = asyncio.Event()  # set by drain: sends in flight finish, no more start
 
     def _specs(self, composer: Composer, http: aiohttp.ClientSession) -> list[JobSpec]:
         every = self.desk.settings.job_interval_seconds
@@ -105,7 +106,9 @@ class Scheduler:
         relay = Relay.from_url(s.relay_url) if s.relay_url else None
 
         async def retry_outbox() -> object:
-            return await send_due(self.desk, relay, composer) if relay else "no relay set"
+            if relay is None:
+                return "no relay set"
+            return await send_due(self.desk, relay, composer, self._stopping)
 
         return [
             JobSpec(
@@ -119,7 +122,7 @@ class Scheduler:
                 "webhook-retry",
                 "Deliver webhooks that are due again",
                 every,
-                lambda: deliver_due(self.desk, http),
+                lambda: deliver_due(self.desk, http, self._stopping),
                 timedelta(seconds=every / 2),
             ),
         ]
@@ -143,6 +146,16 @@ class Scheduler:
             )
         self.kick("auto-assign")  # tickets may have waited while no scheduler ran
 
+    async def drain(self, seconds: float) -> None:
+        """No new runs; the runs in progress may finish for up to `seconds` (a sending job
+        finishes the send in flight and releases the rest). `stop` cancels what is left."""
+        self._stopping.set()
+        if self._kicked:
+            self._kicked.cancel()
+        self._scheduler.pause()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=seconds)
+
     async def stop(self) -> None:
         """No new runs, and the runs in progress cancelled and awaited: a job stopped
         mid-way rolls its open transaction back and leaves no connection behind."""
@@ -159,6 +172,8 @@ class Scheduler:
     async def run(self, name: str) -> bool:
         """Run `name` now if this process can claim it; True if it ran here. A request that
         comes while it is running here makes it run once more right after."""
+        if self._stopping.is_set():
+            return False
         if name in self._running:
             self._again.add(name)
             return False
@@ -168,7 +183,7 @@ class Scheduler:
             self._tasks.add(task)
         try:
             ran = await self._run_once(self.jobs[name])
-            while name in self._again:
+            while name in self._again and not self._stopping.is_set():
                 self._again.discard(name)
                 ran = await self._run_once(self.jobs[name]) or ran
             return ran

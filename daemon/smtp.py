@@ -4,31 +4,38 @@ It answers 250 only after desk's Receiver has committed the raw message.
 DATA is read by a reader of our own (SupportSMTP.smtp_DATA), not aiosmtpd's, for two
 reasons. Measured with bench/smtp.py (figures in docs/benchmarks.md), aiosmtpd's
 line-by-line reader costs the listener several times the CPU per mail of reading in chunks,
-on the daemon's one event loop. And the listener must soon accept what Postfix accepts
-(bare LF normalised to CRLF, lines over 1,000 octets) and spool a large message to disk,
-which aiosmtpd's reader cannot be asked to do: that needs a reader of our own. This one
-keeps aiosmtpd's answers (tests/test_smtp_data.py compares the two on the wire) and ends
-DATA only at CRLF.CRLF (the SMTP smuggling cases are tested). It uses aiosmtpd internals (_reader,
-_call_handler_hook, _set_post_data_state, _getaddr), so aiosmtpd is pinned to the tested
-minor version in pyproject.toml and a test checks that those internals are still there."""
+on the daemon's one event loop. And the listener accepts what Postfix accepts (bare LF
+normalised to CRLF, lines over 1,000 octets) and spools a large message to disk
+(daemon/smtp_content.py), which aiosmtpd's reader cannot be asked to do. It keeps
+aiosmtpd's answers otherwise (tests/test_smtp_data.py compares the two on the wire) and ends
+DATA only at CRLF.CRLF (the SMTP smuggling cases are tested). It uses aiosmtpd internals
+(_reader, _call_handler_hook, _set_post_data_state, _getaddr, _reset_timeout, _timeout_cb),
+so aiosmtpd is pinned to the tested minor version in pyproject.toml and a test checks that
+those internals are still there. How many sessions may be open, and how the listener stops,
+is daemon/smtp_listener.py."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
 
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
+from daemon.smtp_content import END, MessageContent
+from daemon.smtp_listener import SmtpListener
 from desk.intake import Envelope as DeskEnvelope
 from desk.intake import Receiver
 from desk.mail.headers import clean_header_text
 
 log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
-_END = b".\r\n"  # a line holding only a dot ends DATA (RFC 5321 4.1.1.4)
+MEMORY_BYTES = 1024 * 1024  # a message's content held in memory before it is spooled
+TIMEOUT = "421 4.4.2 {host} Error: timeout exceeded"  # Postfix's words
 # A reverse- or forward-path with a dot-atom local part and a domain name (RFC 5321 4.1.2),
 # then the command's parameters.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -86,9 +93,54 @@ class SupportSMTP(SMTP):
     """aiosmtpd's session with DATA read in chunks instead of line by line.
 
     aiosmtpd reads DATA one line at a time (a `readuntil` and a few copies per line). This
-    reads up to each `.\\r\\n` (rare inside a message), goes on unless it closes a
-    CRLF.CRLF, and applies the same rules afterwards: the size limit (552), the line length
-    limit (500), and dot-unstuffing (RFC 5321 4.5.2). Everything else is aiosmtpd's."""
+    reads up to each `.\\r\\n` (rare inside a message) and hands the chunks to
+    MessageContent, which finds the end (CRLF.CRLF only), applies the size limit (552),
+    dot-unstuffing and line-end normalisation, and spools what is large. A session is idle
+    when nothing arrives: bytes of DATA count as activity, and an idle session is told 421
+    before it is closed. Everything else is aiosmtpd's."""
+
+    def __init__(
+        self,
+        handler: object,
+        *,
+        listener: SmtpListener | None = None,
+        memory_bytes: int = MEMORY_BYTES,
+        spool_dir: Path | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]  # aiosmtpd's keywords
+        self._listener = listener
+        self._memory_bytes = memory_bytes
+        self._spool_dir = spool_dir
+        self._active_at = 0.0  # loop time octets last arrived
+
+    def data_received(self, data: bytes) -> None:
+        """Noted for the idle timer (not a new timer per read: _timeout_cb looks here)."""
+        self._active_at = self.loop.time()
+        super().data_received(data)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        if self._listener is not None:
+            self._listener.closed(self)
+
+    def goodbye(self, reply: str) -> None:
+        """Send `reply` and close: a timeout, or the listener stopping (RFC 5321 3.8)."""
+        if self.transport is not None and not self.transport.is_closing():
+            # A stream transport (uvloop's is one without subclassing asyncio's).
+            cast(asyncio.WriteTransport, self.transport).write(reply.encode() + b"\r\n")
+            self.transport.close()
+
+    def _timeout_cb(self) -> None:
+        """aiosmtpd closes an idle session without a word; Postfix says why first. Any
+        octets received count as activity (aiosmtpd counts only whole commands): a client
+        still sending a large message on a slow line is not idle."""
+        quiet = self.loop.time() - self._active_at
+        if quiet < self._timeout_duration:
+            self._reset_timeout(self._timeout_duration - quiet)
+            return
+        log.info("SMTP session from %s idle too long; closed", self.session and self.session.peer)
+        self.goodbye(TIMEOUT.format(host=self.hostname))
 
     async def smtp_DATA(self, arg: str) -> None:
         if self._decode_data:  # not how we run it; aiosmtpd's own path
@@ -97,13 +149,29 @@ class SupportSMTP(SMTP):
         if not await self._may_send_data(arg):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
+        if self._listener is not None:
+            self._listener.data_started(self)
         try:
-            data, too_much = await self._read_data()
-        except (asyncio.CancelledError, asyncio.IncompleteReadError):
-            log.info("connection lost during DATA")
-            self._writer.close()
-            raise
-        reply = await self._deliver(data, too_much)
+            await self._receive_message()
+        finally:
+            if self._listener is not None:
+                self._listener.data_ended(self)
+        if self._listener is not None and self._listener.draining:
+            self.goodbye(self._listener.stopping_reply)
+
+    async def _receive_message(self) -> None:
+        """Read the content, store it, answer."""
+        limit = self.data_size_limit or 0
+        with MessageContent(
+            limit=limit, memory_bytes=self._memory_bytes, spool_dir=self._spool_dir
+        ) as content:
+            try:
+                await self._read_data(content)
+            except (asyncio.CancelledError, asyncio.IncompleteReadError):
+                log.info("connection lost during DATA")
+                self._writer.close()
+                raise
+            reply = await self._deliver(content)
         self._set_post_data_state()  # type: ignore[no-untyped-call]  # unannotated upstream
         await self.push(reply)
 
@@ -120,14 +188,24 @@ class SupportSMTP(SMTP):
             return False
         return True
 
-    async def _deliver(self, data: bytes, too_much: bool) -> str:
-        """The answer to the message: aiosmtpd's refusals, or the handler's status."""
-        if too_much:
+    async def _read_data(self, content: MessageContent) -> None:
+        """Read chunks up to the closing dot line into `content`. Over the size limit, the
+        rest is read to its end and dropped as it comes, so the session can go on."""
+        while True:
+            try:
+                chunk = await self._reader.readuntil(END)
+            except asyncio.LimitOverrunError as e:  # read what cannot hold the dot line
+                chunk = await self._reader.read(e.consumed)
+            if content.add(chunk):
+                return
+
+    async def _deliver(self, content: MessageContent) -> str:
+        """The answer to the message: aiosmtpd's refusal when too large, or the handler's
+        status (250 only once it is stored)."""
+        if content.too_much:
             return "552 Error: Too much mail data"
-        if max(map(len, data.split(b"\r\n"))) + 2 > self.line_length_limit:
-            return "500 Line too long (see RFC5321 4.5.3.1.6)"
         assert self.envelope is not None
-        self.envelope.content = self.envelope.original_content = _unstuff(data)
+        self.envelope.content = self.envelope.original_content = content.message()
         status = await self._call_handler_hook("DATA")
         return "250 OK" if status is MISSING else str(status)
 
@@ -141,51 +219,16 @@ class SupportSMTP(SMTP):
             return super()._getaddr(arg)
         return f"{plain['local']}@{plain['domain']}", plain["rest"].lstrip()
 
-    async def _read_data(self) -> tuple[bytes, bool]:
-        """The message up to its closing dot line, and whether it was over the size limit
-        (then it is read to its end and dropped as it comes, so the session can go on)."""
-        limit, too_much = self.data_size_limit or 0, False
-        data = bytearray()
-        while not (data == _END or data.endswith(b"\r\n" + _END)):
-            try:
-                data += await self._reader.readuntil(_END)
-            except asyncio.LimitOverrunError as e:  # read what cannot hold the dot line
-                data += await self._reader.read(e.consumed)
-            if limit and len(data) > limit + len(_END):
-                del data[:-5]  # all but what could be the start of the dot line
-                too_much = True
-        return bytes(data[: -len(_END)]), too_much
 
+@dataclass(frozen=True)
+class SmtpLimits:
+    """What protects the listener (from Settings; Postfix's defaults where it has one)."""
 
-def _unstuff(data: bytes) -> bytes:
-    """Undo dot-stuffing: a leading dot on any line was added by the sender."""
-    if data.startswith(b"."):
-        data = data[1:]
-    return data.replace(b"\r\n.", b"\r\n")
-
-
-class SmtpListener:
-    """The server plus its open sessions, so that stopping does not wait on idle clients
-    (asyncio's wait_closed waits for every connection to end)."""
-
-    def __init__(self, server: asyncio.Server, sessions: weakref.WeakSet[SMTP]) -> None:
-        self.server = server
-        self._sessions = sessions
-
-    @property
-    def port(self) -> int:
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def close(self, grace: float = 5.0) -> None:
-        self.server.close()
-        for session in list(self._sessions):
-            if session.transport is not None:
-                session.transport.close()
-        try:
-            async with asyncio.timeout(grace):
-                await self.server.wait_closed()
-        except TimeoutError:
-            log.warning("SMTP sessions still open after %.0fs; stopping anyway", grace)
+    max_bytes: int  # SIZE: larger messages are refused with 552
+    max_sessions: int = 100  # open at once; more are answered 421 (0: no cap)
+    idle_seconds: float = 300.0  # RFC 5321 4.5.3.2.7's five minutes
+    memory_bytes: int = MEMORY_BYTES  # content held in memory, per message
+    spool_dir: Path | None = None  # where larger content goes (None: the system's temp)
 
 
 async def start_smtp(
@@ -194,25 +237,29 @@ async def start_smtp(
     host: str,
     port: int,
     domains: Iterable[str],
-    max_bytes: int,
     hostname: str,
+    limits: SmtpLimits,
 ) -> SmtpListener:
     """Serve on the daemon's own loop: the threaded Controller would run a second loop,
-    and the database engine belongs to this one."""
+    and the database engine belongs to this one. Raises OSError if it cannot listen."""
     handler = SupportHandler(receiver, domains)
-    sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
+    listener = SmtpListener(hostname, limits.max_sessions)
 
-    def factory() -> SMTP:
-        session = SupportSMTP(
+    def session(door: SmtpListener) -> SupportSMTP:
+        return SupportSMTP(
             handler,
+            listener=door,
+            memory_bytes=limits.memory_bytes,
+            spool_dir=limits.spool_dir,
             hostname=hostname,
             ident="postdesk",
-            data_size_limit=max_bytes,
+            data_size_limit=limits.max_bytes,
             enable_SMTPUTF8=True,
+            timeout=limits.idle_seconds,
         )
-        sessions.add(session)
-        return session
 
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(factory, host=host, port=port, reuse_address=True)
-    return SmtpListener(server, sessions)
+    listener.server = await loop.create_server(
+        listener.factory(session), host=host, port=port, reuse_address=True
+    )
+    return listener

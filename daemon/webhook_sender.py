@@ -56,10 +56,13 @@ def client_session(allow_private: bool) -> aiohttp.ClientSession:
     )
 
 
-async def deliver_due(desk: Desk, http: aiohttp.ClientSession) -> int:
-    """Attempt everything due now; return how many attempts were made (the run-once form)."""
+async def deliver_due(
+    desk: Desk, http: aiohttp.ClientSession, stopping: asyncio.Event | None = None
+) -> int:
+    """Attempt everything due now; return how many attempts were made (the run-once form).
+    Once `stopping` is set, the attempts in flight finish and no more are claimed."""
     attempted = 0
-    while due := await claim_due(desk.db, CONCURRENCY):
+    while not (stopping and stopping.is_set()) and (due := await claim_due(desk.db, CONCURRENCY)):
         await asyncio.gather(*(_attempt(desk, http, d) for d in due))
         attempted += len(due)
     return attempted
@@ -87,13 +90,16 @@ async def _attempt(desk: Desk, http: aiohttp.ClientSession, due: Due) -> None:
     await record(desk.db, due, outcome, s.desk_name, s.support_address)
 
 
-async def run_webhook_sender(desk: Desk, http: aiohttp.ClientSession, wake: asyncio.Event) -> None:
+async def run_webhook_sender(
+    desk: Desk, http: aiohttp.ClientSession, wake: asyncio.Event, stopping: asyncio.Event
+) -> None:
     """Deliver until stopped: at once when `wake` is set (the composition root sets it on
-    every stored event), otherwise every POLL_SECONDS."""
-    while still_running():
+    every stored event), otherwise every POLL_SECONDS; after `stopping`, ends once the
+    deliveries in flight are done."""
+    while still_running() and not stopping.is_set():
         wake.clear()
         try:
-            await deliver_due(desk, http)
+            await deliver_due(desk, http, stopping)
         except Exception:
             log.exception("webhook sender failed; retrying")
         await wait_event(wake, POLL_SECONDS)

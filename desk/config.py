@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from desk.database_url import database_url_setting
 from desk.errors import ConfigError
 from desk.mail.headers import is_plain_address
 
@@ -62,6 +63,10 @@ class Settings:
     # Every address customers write to, the default first (POSTDESK_SUPPORT_ADDRESS may list
     # several, comma-separated); a ticket answers from the one its first mail was sent to.
     support_addresses: tuple[str, ...] = ()
+    smtp_max_sessions: int = 100
+    smtp_idle_seconds: float = 300.0
+    smtp_memory_bytes: int = 1024 * 1024
+    shutdown_seconds: float = 20.0
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -107,6 +112,11 @@ class Settings:
     def attachments_dir(self) -> Path:
         return self.data_dir / "attachments"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Where the SMTP listener spools large messages while they arrive."""
+        return self.data_dir / "spool"
+
 
 def load_settings(
     environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True
@@ -114,7 +124,7 @@ def load_settings(
     """Build settings from `environ` (default: os.environ over ./.env); fail loud on bad values."""
     env = _environment(environ, read_dotenv)
     data_dir = Path(env.get("POSTDESK_DATA_DIR", "./postdesk-data")).resolve()
-    database_url = (
+    database_url = database_url_setting(
         env.get("POSTDESK_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'postdesk.db'}"
     )
     support = _support_addresses(env)
@@ -135,6 +145,7 @@ def load_settings(
         suppression_days=_int(env, "POSTDESK_SUPPRESSION_DAYS", 30),
         **_gemini(env),
         **_browser(env),
+        **_operations(env),
     )
 
 
@@ -287,6 +298,23 @@ def _origins(raw: str) -> tuple[str, ...]:
     return tuple(o.lower() for o in origins)
 
 
+class _Operations(TypedDict):
+    smtp_max_sessions: int
+    smtp_idle_seconds: float
+    smtp_memory_bytes: int
+    shutdown_seconds: float
+
+
+def _operations(env: Mapping[str, str]) -> _Operations:
+    """What protects the SMTP listener, and how long stopping may take."""
+    return _Operations(
+        smtp_max_sessions=_int(env, "POSTDESK_SMTP_MAX_SESSIONS", 100),
+        smtp_idle_seconds=_positive(env, "POSTDESK_SMTP_IDLE_SECONDS", 300.0),
+        smtp_memory_bytes=_int(env, "POSTDESK_SMTP_MEMORY_BYTES", 1024 * 1024),
+        shutdown_seconds=_positive(env, "POSTDESK_SHUTDOWN_SECONDS", 20.0),
+    )
+
+
 def _shown(value: object, metadata: Mapping[str, str]) -> object:
     hide = metadata.get("hide")
     if value is None or value == "" or hide is None:
@@ -349,6 +377,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(name, f"expected a number, got {raw!r}") from None
 
 
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value <= 0:
+        raise ConfigError(name, "must be more than 0")
+    return value
+
+
 def _secret_key(env: Mapping[str, str], data_dir: Path, database_url: str) -> str:
     """On the embedded default a key is generated once into DATA_DIR; elsewhere it must be set,
     because several replicas must share it and a key in a container's disk would be lost."""
@@ -360,11 +395,16 @@ def _secret_key(env: Mapping[str, str], data_dir: Path, database_url: str) -> st
     if not database_url.startswith("sqlite"):
         raise ConfigError("POSTDESK_SECRET_KEY", "required when not on the embedded SQLite default")
     path = data_dir / "secret_key"
-    if path.is_file():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+    try:
+        if path.is_file():
+            return path.read_text().strip()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+    except OSError as exc:  # the first thing to write there: say which folder, and why
+        raise ConfigError(
+            "POSTDESK_DATA_DIR", f"the data folder {data_dir} cannot be written: {exc.strerror}"
+        ) from None
     return key

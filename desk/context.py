@@ -22,6 +22,7 @@ from desk.events import Event, EventBus, LocalBus, Subscriber
 from desk.events.redis_bus import RedisBus
 from desk.intake import Receiver
 from desk.models import EventRecord
+from desk.startup import check_database, check_redis, prepare_data_dir
 from desk.webhooks.queue import enqueue as enqueue_webhooks
 
 PendingEvent = Event | Callable[[], Event]
@@ -77,14 +78,16 @@ Component = Callable[[Desk], AbstractAsyncContextManager[Subscriber | None]]
 @asynccontextmanager
 async def open_desk(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Desk]:
     async with AsyncExitStack() as stack:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings.data_dir)
         db = Database(settings.database_url)
         stack.push_async_callback(db.dispose)
+        await check_database(db)  # a server or database that is not there: one line
         if migrate:
             await db.migrate()
         bus: EventBus
         counter: Counter
         if settings.redis_url:
+            await check_redis(settings.redis_url)
             redis_bus = RedisBus(settings.redis_url, namespace(settings.database_url, "events"))
             await redis_bus.start()
             stack.push_async_callback(redis_bus.close)

@@ -41,9 +41,12 @@ class StoredMail:
     raw: bytes
 
 
-async def process_pending(desk: Desk, prepare: Prepare) -> int:
-    """Process stored mail in batches until none is left; return how many were settled
-    (0: nothing to do).
+async def process_pending(
+    desk: Desk, prepare: Prepare, stopping: asyncio.Event | None = None
+) -> int:
+    """Process stored mail in batches until none is left (or `stopping` is set: the batch in
+    hand is finished, the rest stays `received`); return how many were settled (0: nothing
+    to do).
 
     On PostgreSQL the next batch is fetched and parsed in the worker processes while one is
     written: the stages overlap instead of taking turns. SQLite has one writer: there the
@@ -66,10 +69,20 @@ async def process_pending(desk: Desk, prepare: Prepare) -> int:
                 await _settle(desk, batch, results)
                 following, parsing = await _fetch_next(desk.db, prepare, batch)
             total += len(batch)
+            if stopping is not None and stopping.is_set():
+                break  # the batch in hand is written; the one fetched after it stays received
             batch = following
     finally:
-        parsing.cancel()  # only still running if writing failed; that mail stays received
+        parsing.cancel()  # still running if writing failed or on a stop; that mail stays received
+        parsing.add_done_callback(_retrieved)
     return total
+
+
+def _retrieved(parsing: asyncio.Future[list[ParseResult]]) -> None:
+    """A cancelled gather ends with CancelledError as its exception: nobody waits for it, so
+    take it here, or asyncio logs it as never retrieved."""
+    if not parsing.cancelled():
+        parsing.exception()
 
 
 async def _fetch_next(

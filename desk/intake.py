@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from desk.db import Database, insert_ignoring_conflicts
+from desk.errors import NotFound
 from desk.models import InboundMail, InboundState, utcnow
 
 
@@ -43,7 +44,12 @@ class Receiver:
         async with self._lock:
             if not future.done():
                 batch, self._pending = self._pending, []
-                await self._commit(batch)
+                try:
+                    await self._commit(batch)
+                except BaseException:
+                    if future.done() and not future.cancelled():
+                        future.exception()  # this caller raises instead: not "never retrieved"
+                    raise
         return await future
 
     async def _commit(self, batch: list[tuple[bytes, Envelope, asyncio.Future[int]]]) -> None:
@@ -134,6 +140,15 @@ async def list_inbound(db: Database, state: str | None) -> list[InboundMail]:
         query = query.where(InboundMail.state == state)
     async with db.reader() as session:
         return list(await session.scalars(query))
+
+
+async def inbound_mail(db: Database, mail_id: int) -> InboundMail:
+    """One stored mail, raw bytes included; NotFound if there is none with this id."""
+    async with db.reader() as session:
+        row = await session.get(InboundMail, mail_id)
+    if row is None:
+        raise NotFound(f"no inbound mail with id {mail_id}", id=mail_id)
+    return row
 
 
 async def retry(db: Database, ids: Sequence[int] | None) -> int:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from desk.db import Database
 from desk.mail.compose import Outgoing, check_recipient, new_message_id
@@ -114,6 +116,48 @@ async def claim_due(db: Database, limit: int = 20) -> list[Claimed]:
             row.claimed_at = now
             row.attempts += 1
         return [Claimed(r.id, r.recipient, r.message_id, r.spec, r.raw, r.attempts) for r in rows]
+
+
+# What an operator asks for (API.md: `postdesk outbox list --state queued|sent|failed`), in
+# the rows' own states: queued is what has not gone out yet, claimed for sending or not.
+LISTED_STATES = {
+    "queued": (OutboxState.PENDING.value, OutboxState.SENDING.value),
+    "sent": (OutboxState.SENT.value,),
+    "failed": (OutboxState.FAILED.value,),
+}
+
+
+async def list_outbox(db: Database, state: str | None = None) -> list[OutboxMail]:
+    """Outgoing mail, oldest first, without the composed bytes; `state` a LISTED_STATES key."""
+    query = (
+        select(OutboxMail)
+        .options(defer(OutboxMail.raw), defer(OutboxMail.spec))
+        .order_by(OutboxMail.id)
+    )
+    if state is not None:
+        query = query.where(OutboxMail.state.in_(LISTED_STATES[state]))
+    async with db.reader() as session:
+        return list(await session.scalars(query))
+
+
+async def release(db: Database, rows: Sequence[Claimed]) -> None:
+    """Claimed rows never attempted (the sender is stopping) go back to the queue as if never
+    claimed: left `sending`, settle_interrupted would fail them as possibly sent."""
+    if not rows:
+        return
+    async with db.writer() as session:
+        await session.execute(
+            update(OutboxMail)
+            .where(
+                OutboxMail.id.in_([r.id for r in rows]),
+                OutboxMail.state == OutboxState.SENDING.value,
+            )
+            .values(
+                state=OutboxState.PENDING.value,
+                claimed_at=None,
+                attempts=OutboxMail.attempts - 1,
+            )
+        )
 
 
 async def mark_sent(db: Database, row_id: int, raw: bytes) -> None:

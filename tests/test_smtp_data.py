@@ -4,9 +4,12 @@ stored, and what happens to mail over the limits, whatever the TCP segments look
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from aiosmtpd.smtp import SMTP
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from daemon.smtp import SupportSMTP
 from desk.models import InboundMail
@@ -124,13 +127,28 @@ async def test_over_the_size_limit_is_refused_and_the_session_goes_on(env, sink)
         await wire.close()
 
 
-async def test_line_over_1000_octets_is_refused(daemon):
+async def test_lines_over_1000_octets_are_kept_whole(daemon):
+    """RFC 5321 allows 1,000 octets a line; Postfix accepts longer ones, and so do we."""
+    wire = await Wire.open(daemon.smtp_port)
+    for length in (1000, 5000, 300_000):
+        await wire.start_data()
+        body = b"z" * length + b"\r\n" + b"short\r\n"
+        await wire.send_in_pieces(HEAD + body + b".\r\n", [4000, 70_000])
+        assert await stored(daemon, await wire.reply()) == HEAD + body, length
+    assert (await wire.command(b"NOOP")).startswith(b"250")
+    await wire.close()
+
+
+async def test_bare_lf_line_ends_are_normalised(daemon):
     wire = await Wire.open(daemon.smtp_port)
     await wire.start_data()
-    wire.writer.write(HEAD + b"z" * 1000 + b"\r\n.\r\n")
-    assert (await wire.reply()).startswith(b"500")
-    assert (await wire.command(b"NOOP")).startswith(b"250")
-    assert await rows(daemon, InboundMail) == []
+    head = b"From: form@example.com\nTo: support@localhost\nSubject: form\n\n"
+    # Only lines after CRLF are dot-stuffed (RFC 5321 4.5.2): a dot after a bare LF stays.
+    wire.writer.write(head + b"one\ntwo\r\n.three\n.four\n..five\r\r\n\r\n.\r\n")
+    assert await stored(daemon, await wire.reply()) == (
+        b"From: form@example.com\r\nTo: support@localhost\r\nSubject: form\r\n\r\n"
+        b"one\r\ntwo\r\nthree\r\n.four\r\n..five\r\r\n\r\n"
+    )
     await wire.close()
 
 
@@ -178,15 +196,21 @@ SMUGGLED = (
 
 
 def unstuffed(data: bytes) -> bytes:
-    """What the message holds: a dot at the start of a line (after CRLF) is dropped."""
-    return data.replace(b"\r\n.", b"\r\n")
+    """What the message holds: a dot at the start of a line (after CRLF) is dropped, and
+    bare LF line ends become CRLF (as Postfix normalises them)."""
+    return normalised(data.replace(b"\r\n.", b"\r\n"))
+
+
+def normalised(data: bytes) -> bytes:
+    return re.sub(rb"(?<!\r)\n", b"\r\n", data)
 
 
 async def test_fake_end_of_data_does_not_end_the_message(daemon):
     wire = await Wire.open(daemon.smtp_port)
-    for fake in FAKE_ENDS.values():
+    for name, fake in FAKE_ENDS.items():
         await wire.start_data()
-        content = HEAD + b"Testing" + fake + SMUGGLED
+        # Each its own text: LF.LF and LF.CRLF are the same message once normalised.
+        content = HEAD + f"Testing {name}".encode() + fake + SMUGGLED
         wire.writer.write(content + b".\r\n")
         assert await stored(daemon, await wire.reply()) == unstuffed(content), fake
         # One message, one answer: nothing of the smuggled part ran as a command.
@@ -214,15 +238,19 @@ class Keep:
 
 
 class AiosmtpdData(SupportSMTP):
-    """Our session with aiosmtpd's own line-by-line DATA reader: the reference."""
+    """Our session with aiosmtpd's own line-by-line DATA reader, lines of any length
+    allowed: the reference (its content with bare LF normalised, as ours stores it)."""
 
     smtp_DATA = SMTP.smtp_DATA
+    line_length_limit = 10**6
 
 
-async def received(cls: type[SMTP], data: bytes, sizes: list[int]) -> tuple[bytes, list[bytes]]:
+async def received(
+    cls: type[SMTP], data: bytes, sizes: list[int], **options
+) -> tuple[bytes, list[bytes]]:
     """The DATA reply and the stored content of `data` sent to a bare session of `cls`."""
     keep = Keep()
-    factory = lambda: cls(keep, data_size_limit=4000)  # noqa: E731
+    factory = lambda: cls(keep, data_size_limit=4000, **options)  # noqa: E731
     server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
     async with server:
         wire = await Wire.open(server.sockets[0].getsockname()[1])
@@ -232,6 +260,11 @@ async def received(cls: type[SMTP], data: bytes, sizes: list[int]) -> tuple[byte
         assert (await wire.command(b"NOOP")).startswith(b"250")  # the session goes on
         await wire.close()
     return reply.split(b" ", 1)[0], keep.contents
+
+
+async def reference(data: bytes, sizes: list[int]) -> tuple[bytes, list[bytes]]:
+    reply, contents = await received(AiosmtpdData, data, sizes)
+    return reply, [normalised(c) for c in contents]
 
 
 @pytest.mark.parametrize(
@@ -244,22 +277,58 @@ async def received(cls: type[SMTP], data: bytes, sizes: list[int]) -> tuple[byte
         HEAD + b"..\r\n.x\r\n...\r\n\r\n.\r\n",
         b".\r\n",
         b"..\r\n.\r\n",
-        HEAD + b"x" * 999 + b"\r\n.\r\n",  # a line at the limit: 1,001 with CRLF
-        HEAD + b"x" * 1000 + b"\r\n.\r\n",  # over it: 500
+        HEAD + b"x" * 999 + b"\r\n.\r\n",  # a line at RFC 5321's limit: 1,001 with CRLF
+        HEAD + b"x" * 1000 + b"\r\n.\r\n",  # over it: kept, as Postfix keeps it
+        HEAD + b"x" * 3000 + b"\r\n.\r\n",  # over the reader's buffer limit
         sized(4000) + b".\r\n",  # at the size limit
         sized(4001) + b".\r\n",  # over it: 552
         b"..\r\n" + sized(3996) + b".\r\n",  # at it, counted before unstuffing
+        b"a\nb\n\n.x\n..y\n\r\n.\r\n",  # bare LF lines, dots after them
+        b"\n\r\n.\r\n",  # a bare LF first
+        b"a\r\r\nb\r\n.\r\n",  # CR CR LF: a bare CR, then a line end
     ],
     ids=[
         *FAKE_ENDS,
         *("aiosmtpd's case", "stuffed", "empty", "only dot", "line 1001", "line 1002"),
-        *("size 4000", "size 4001", "size with a stuffed dot"),
+        *("line 3002", "size 4000", "size 4001", "size with a stuffed dot"),
+        *("bare LF lines", "bare LF first", "CR CR LF"),
     ],
 )
 @pytest.mark.parametrize("sizes", [[], [7, 1, 1, 1, 2]], ids=["whole", "in pieces"])
 async def test_data_read_as_aiosmtpd_reads_it(data, sizes):
-    """The chunked reader answers and stores exactly what aiosmtpd's own reader does."""
-    assert await received(SupportSMTP, data, sizes) == await received(AiosmtpdData, data, sizes)
+    """The chunked reader answers and stores what aiosmtpd's own reader does (with no line
+    length limit), bare LF line ends normalised."""
+    assert await received(SupportSMTP, data, sizes) == await reference(data, sizes)
+
+
+PIECES = st.lists(st.integers(1, 40), max_size=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.lists(st.sampled_from([b".", b"\r", b"\n", b"\r\n", b"x", b"yy"]), max_size=40),
+    sizes=PIECES,
+    memory=st.sampled_from([0, 3, 10**6]),
+    padding=st.sampled_from([0, 3930, 5000]),  # under, at or over the size limit
+)
+def test_any_octets_in_any_pieces_read_as_the_reference(
+    tmp_path_factory, body, sizes, memory, padding
+):
+    """Dots, bare CR and LF and line ends in every order, cut into any TCP segments, held
+    in memory or spooled to a file after a few octets, under and over the size limit: the
+    same reply and content as the reference. (Synchronous: hypothesis runs each example in
+    a loop of its own.)"""
+    message = HEAD + b"p" * padding + b"".join(body) + b"\r\n"
+    assume(b"\r\n.\r\n" not in message)  # one message: a client stuffs a lone dot line
+    data = message + b".\r\n"
+    spool = tmp_path_factory.mktemp("spool")
+
+    async def both():
+        ours = await received(SupportSMTP, data, sizes, memory_bytes=memory, spool_dir=spool)
+        return ours, await reference(data, sizes)
+
+    ours, theirs = asyncio.run(both())
+    assert ours == theirs
 
 
 async def test_the_aiosmtpd_internals_the_reader_uses_are_there():
@@ -269,9 +338,12 @@ async def test_the_aiosmtpd_internals_the_reader_uses_are_there():
     a running loop makes a loop of its own, left unclosed.)"""
     import inspect
 
-    for name in ("smtp_DATA", "_getaddr", "_call_handler_hook", "_set_post_data_state", "push"):
+    names = ("smtp_DATA", "_getaddr", "_call_handler_hook", "_set_post_data_state", "push")
+    for name in (*names, "_reset_timeout", "_timeout_cb"):
         assert callable(getattr(SMTP, name)), name
     assert list(inspect.signature(SMTP._getaddr).parameters) == ["self", "arg"]
+    assert list(inspect.signature(SMTP._timeout_cb).parameters) == ["self"]
+    assert list(inspect.signature(SMTP._reset_timeout).parameters) == ["self", "duration"]
     assert list(inspect.signature(SMTP._set_post_data_state).parameters) == ["self"]
     assert list(inspect.signature(SMTP.smtp_DATA).parameters) == ["self", "arg"]
     for name in ("check_helo_needed", "check_auth_needed"):
@@ -279,4 +351,5 @@ async def test_the_aiosmtpd_internals_the_reader_uses_are_there():
     session = SupportSMTP(object())
     for name in ("_decode_data", "envelope", "data_size_limit", "local_part_limit"):
         assert hasattr(session, name), name  # _reader and _writer: every wire test above
+    assert session._timeout_duration == 300  # aiosmtpd's default, read by our _timeout_cb
     assert SMTP.line_length_limit == 1001

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from desk.context import Desk
 from desk.events import Subscriber
+from desk.startup import listen_problem
 from web.app import create_app
 from web.keys import HUB
 
@@ -20,11 +21,18 @@ log = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def serve(desk: Desk) -> AsyncIterator[Subscriber]:
+    s = desk.settings
     app = create_app(desk)
-    runner = web.AppRunner(app, access_log=None)
+    # On stopping, the open WebSockets are closed with 1001 at once (app.on_shutdown); other
+    # requests in flight get a quarter of the daemon's stopping time to finish.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=s.shutdown_seconds / 4)
     await runner.setup()
-    site = web.TCPSite(runner, desk.settings.http_host, desk.settings.http_port)
-    await site.start()
+    site = web.TCPSite(runner, s.http_host, s.http_port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise listen_problem("HTTP", "POSTDESK_HTTP_PORT", s.http_host, s.http_port, exc) from None
     log.info("HTTP listening on %s", ", ".join(str(a) for a in runner.addresses))
     try:
         yield app[HUB].on_event

@@ -19,6 +19,7 @@ from desk.outbox import (
     mark_failed,
     mark_retry,
     mark_sent,
+    release,
     settle_interrupted,
 )
 from desk.waiting import still_running, wait_event
@@ -34,14 +35,24 @@ MAY_QUEUE_MAIL = (MessageCreated, StatusChanged, TicketAssigned)
 Composer = Callable[[dict[str, Any], str], Awaitable[bytes]]
 
 
-async def send_due(desk: Desk, relay: Relay, composer: Composer) -> int:
-    """Send what is due now; return how many rows were attempted (the run-once form)."""
+async def send_due(
+    desk: Desk, relay: Relay, composer: Composer, stopping: asyncio.Event | None = None
+) -> int:
+    """Send what is due now; return how many rows were attempted (the run-once form). Once
+    `stopping` is set, the send in flight finishes and the rest of the claim is released."""
     attempted = 0
-    while rows := await claim_due(desk.db):
-        for row in rows:
+    while not _stopped(stopping) and (rows := await claim_due(desk.db)):
+        for index, row in enumerate(rows):
+            if _stopped(stopping):
+                await release(desk.db, rows[index:])
+                break
             attempted += 1
             await _send_one(desk, relay, composer, row)
     return attempted
+
+
+def _stopped(stopping: asyncio.Event | None) -> bool:
+    return stopping is not None and stopping.is_set()
 
 
 async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) -> None:
@@ -65,18 +76,21 @@ async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) 
         await mark_sent(desk.db, row.id, raw)
 
 
-async def run_sender(desk: Desk, composer: Composer, wake: asyncio.Event) -> None:
+async def run_sender(
+    desk: Desk, composer: Composer, wake: asyncio.Event, stopping: asyncio.Event
+) -> None:
     """Send until stopped: at once when `wake` is set (the composition root sets it on the
-    events of MAY_QUEUE_MAIL), otherwise every POLL_SECONDS (retries falling due)."""
+    events of MAY_QUEUE_MAIL), otherwise every POLL_SECONDS (retries falling due). Once
+    `stopping` is set (and `wake` with it), the send in flight finishes and the loop ends."""
     if desk.settings.relay_url is None:
         log.warning("POSTDESK_RELAY_URL is not set: outgoing mail is kept in the outbox")
         return
     relay = Relay.from_url(desk.settings.relay_url)
-    while still_running():
+    while still_running() and not stopping.is_set():
         wake.clear()
         try:
             await settle_interrupted(desk.db)
-            await send_due(desk, relay, composer)
+            await send_due(desk, relay, composer, stopping)
         except Exception:
             log.exception("outbox sender failed; retrying")
         await wait_event(wake, POLL_SECONDS)
