@@ -1,9 +1,10 @@
 """All tables, imported together so Alembic and the mappers see the whole schema."""
 
+from desk.models.audit import AuditEntry
 from desk.models.base import Base, utcnow
 from desk.models.chat import ChatMessage, ChatParticipant, ChatReaction, ChatRoom
 from desk.models.events import EventRecord
-from desk.models.inbound import InboundMail, InboundState
+from desk.models.inbound import InboundMail, InboundState, ProviderToken
 from desk.models.operations import (
     DeliveryState,
     ImapMailbox,
@@ -29,6 +30,7 @@ from desk.models.tickets import (
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Attachment",
     "AuthSession",
     "Base",
@@ -50,6 +52,7 @@ __all__ = [
     "OutboxMail",
     "OutboxState",
     "Priority",
+    "ProviderToken",
     "Role",
     "Status",
     "Tag",
