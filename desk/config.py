@@ -50,6 +50,9 @@ class Settings:
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 30.0
+    http_header_seconds: float = 15.0
+    http_max_connections: int = 1000
+    raw_mail_retention_days: int | None = None
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -107,6 +110,7 @@ def load_settings(
         webhook_allow_private=_bool(env, "POSTDESK_WEBHOOK_ALLOW_PRIVATE"),
         job_interval_seconds=_float(env, "POSTDESK_JOB_INTERVAL_SECONDS", 60.0),
         **_gemini(env),
+        **_operations(env),
     )
 
 
@@ -216,6 +220,31 @@ def _gemini(env: Mapping[str, str]) -> _Gemini:
         gemini_model=env.get("POSTDESK_GEMINI_MODEL", "").strip() or "gemini-2.5-flash",
         gemini_base_url=env.get("POSTDESK_GEMINI_BASE_URL", "").strip() or None,
         gemini_timeout_seconds=_float(env, "POSTDESK_GEMINI_TIMEOUT_SECONDS", 30.0),
+    )
+
+
+class _Operations(TypedDict):
+    http_header_seconds: float
+    http_max_connections: int
+    raw_mail_retention_days: int | None
+
+
+def _operations(env: Mapping[str, str]) -> _Operations:
+    """What keeps one process healthy under slow or many clients, and how long raw mail is
+    kept (unset: as long as the ticket)."""
+    retention = env.get("POSTDESK_RAW_MAIL_RETENTION_DAYS", "").strip()
+    header_seconds = _float(env, "POSTDESK_HTTP_HEADER_SECONDS", 15.0)
+    if not header_seconds > 0:
+        raise ConfigError("POSTDESK_HTTP_HEADER_SECONDS", "must be more than 0")
+    connections = _int(env, "POSTDESK_HTTP_MAX_CONNECTIONS", 1000)
+    if connections < 1:
+        raise ConfigError("POSTDESK_HTTP_MAX_CONNECTIONS", "must be at least 1")
+    return _Operations(
+        http_header_seconds=header_seconds,
+        http_max_connections=connections,
+        raw_mail_retention_days=(
+            _int(env, "POSTDESK_RAW_MAIL_RETENTION_DAYS", 0) if retention else None
+        ),
     )
 
 
