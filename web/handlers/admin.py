@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
+from desk.auth.revocation import account_deactivated
 from desk.companies import (
     company_data,
     create_company,
@@ -71,12 +72,15 @@ async def users_get(request: web.Request, caller: User) -> web.Response:
 
 async def users_update(request: web.Request, admin: User) -> web.Response:
     body = await json_body(request, UserUpdate)
-    async with request.app[DESK].db.writer() as session:
+    desk = request.app[DESK]
+    async with desk.db.writer() as session:
         user = await edit_user(
             session, admin, path_id(request), body.model_dump(exclude_unset=True)
         )
         await session.flush()
         data = user_data(user)
+    if not data["is_active"]:  # committed: their open sockets close now, everywhere
+        await account_deactivated(desk, data["id"])
     return json_response(data)
 
 
