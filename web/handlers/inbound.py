@@ -14,7 +14,6 @@ well as in the two headers."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from urllib.parse import parse_qsl
@@ -26,6 +25,7 @@ from desk.intake import Envelope
 from desk.mail import providers
 from desk.provider_tokens import taken_once
 from desk.uploads import UploadTooLarge
+from web.handlers.common import malformed_form, parse_json
 from web.keys import DESK
 from web.responses import json_response
 
@@ -57,10 +57,7 @@ async def inbound_mailgun(request: web.Request) -> web.Response:
 
 async def inbound_postmark(request: web.Request) -> web.Response:
     body = await _read_body(request, request.app[DESK].settings.smtp_size_limit)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ValidationFailed("the body must be Postmark's inbound JSON", field="body") from None
+    payload = parse_json(body)
     raw, rcpts = providers.postmark_raw(payload)
     return await _store(request, raw, rcpts, "postmark")
 
@@ -109,6 +106,11 @@ async def _read_form(request: web.Request, limit: int) -> dict[str, str]:
         return dict(parse_qsl(text, keep_blank_values=True, errors="surrogateescape"))
     if request.content_type != "multipart/form-data":
         raise ValidationFailed("send multipart/form-data or a URL-encoded form", field="body")
+    with malformed_form():
+        return await _read_parts(request, limit)
+
+
+async def _read_parts(request: web.Request, limit: int) -> dict[str, str]:
     fields: dict[str, str] = {}
     size = 0
     reader = await request.multipart()
