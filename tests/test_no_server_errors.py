@@ -120,3 +120,13 @@ async def test_schemathesis_finds_no_server_error(team: Team, tmp_path: Path):
     report = output.decode(errors="replace")
     assert process.returncode == 0, report[-6000:]
     assert " passed" in report and "Server error" not in report
+
+
+@SHARED
+async def test_null_for_a_field_that_cannot_be_empty_is_a_400(shared_team: Team):
+    """Found by schemathesis on PostgreSQL (a NOT NULL violation answered 500)."""
+    carol = shared_team.id("carol")
+    status, body = await shared_team.call(
+        "admin", "PATCH", f"/api/admin/users/{carol}/", json={"is_active": None, "role": None}
+    )
+    _standard_400(status, body)
