@@ -12,6 +12,7 @@ from pathlib import Path
 
 import uvloop
 
+from daemon.data_commands import add_data_commands
 from daemon.importer import import_archive
 from daemon.lifecycle import ROLES, serve
 from daemon.worker_pool import WorkerPool
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     again.add_argument("id", nargs="?", type=int)
     again.add_argument("--all-failed", action="store_true")
     again.set_defaults(handler=_inbound_retry)
+    add_data_commands(sub)
     return parser
 
 

@@ -62,8 +62,7 @@ async def test_a_client_that_dribbles_its_headers_is_disconnected(tight: Running
 
 async def test_connections_over_the_cap_are_answered_503(tight: Running):
     held = [await _connect(tight) for _ in range(3)]
-    for reader, writer in held[:1]:
-        writer.write(b"G")  # open, and sending nothing useful
+    held[0][1].write(b"G")  # open, and sending nothing useful
     async with asyncio.timeout(10):
         reader, writer = await _connect(tight)
         answer = await reader.read()

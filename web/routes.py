@@ -170,6 +170,13 @@ ROUTES: tuple[AnyRoute, ...] = (
         access="admin",
         body=s.UserUpdate,
     ),
+    Route(
+        "POST",
+        "/api/admin/users/{id}/erase/",
+        admin.users_erase,
+        "Erase a customer's personal data (tickets stay, anonymized; audited)",
+        access="admin",
+    ),
     Route("GET", "/api/admin/companies/", admin.companies_list, "List companies", access="admin"),
     Route(
         "POST",

@@ -30,8 +30,8 @@ from desk.models.tickets import (
 
 __all__ = [
     "ApiKey",
-    "AuditEntry",
     "Attachment",
+    "AuditEntry",
     "AuthSession",
     "Base",
     "ChatMessage",

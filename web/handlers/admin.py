@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
@@ -13,6 +15,7 @@ from desk.companies import (
     list_companies,
     set_domains,
 )
+from desk.erasure import erase_customer
 from desk.errors import NotFound
 from desk.models import User
 from desk.people import UserQuery, create_user, edit_user, get_user, list_users, user_data
@@ -82,6 +85,15 @@ async def users_update(request: web.Request, admin: User) -> web.Response:
     if not data["is_active"]:  # committed: their open sockets close now, everywhere
         await account_deactivated(desk, data["id"])
     return json_response(data)
+
+
+async def users_erase(request: web.Request, admin: User) -> web.Response:
+    """A customer's personal data erased (desk.erasure), audited with this admin's name."""
+    desk = request.app[DESK]
+    async with desk.db.reader() as session:
+        email = (await get_user(session, path_id(request))).email
+    done = await erase_customer(desk, email, actor=admin)
+    return json_response(asdict(done))
 
 
 async def companies_list(request: web.Request, caller: User) -> web.Response:
