@@ -18,6 +18,7 @@ from desk.mail.reply_token import ticket_from_address
 from desk.mail.threading import subject_ticket_id, token_addresses
 from desk.models import InboundMail, KnownMessageId, Ticket, TicketMessage, User
 from desk.outbox import AutoReplyBudget
+from desk.queues.routing import QueueRoutes, load_routes
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class IntakeContext:
     threads: dict[str, Ticket]  # Message-ID -> its ticket; each placed mail's is added
     writers: set[tuple[int, str]]  # (ticket number, address) that wrote on a named ticket
     budget: AutoReplyBudget
+    routes: QueueRoutes  # which queue a new ticket lands in, by support address
     placed: list[Placed] = field(default_factory=list)
 
 
@@ -80,6 +82,7 @@ async def preload(
         threads={mid: tickets[t] for mid, t in known.items() if t in tickets},
         writers=writers,
         budget=budget,
+        routes=await load_routes(session),
     )
 
 

@@ -12,7 +12,7 @@ from desk.db import insert_ignoring_conflicts
 from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
 from desk.mail.prepare import ParseResult, Rejected
-from desk.mail.threading import Placement, place
+from desk.mail.threading import Placement, place, token_addresses
 from desk.models import (
     Attachment,
     InboundMail,
@@ -25,6 +25,7 @@ from desk.models import (
     utcnow,
 )
 from desk.preload import Incoming, IntakeContext, Placed, PreloadedLookup
+from desk.queues.notify import tell_queue
 from desk.tickets.service import acknowledge, add_message, is_finished, open_ticket, tell_assignee
 from desk.tickets.thread import Thread
 
@@ -60,7 +61,7 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
         customer.name = mail.parsed.from_name
     lookup = PreloadedLookup(context)
     placement = await place(mail.parsed, mail.inbound.rcpt_tos, lookup, settings.ticket_prefix)
-    ticket, rule = _ticket_for(placement, customer, mail.parsed.subject, context)
+    ticket, rule = _ticket_for(placement, customer, mail, context)
     automatic = _is_automatic(mail, settings)
     message = _message(mail, customer, rule, automatic)
     if customer.is_staff and ticket.customer_id != customer.id:
@@ -80,7 +81,7 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
 
 
 def _ticket_for(
-    placement: Placement[Ticket], customer: User, subject: str, context: IntakeContext
+    placement: Placement[Ticket], customer: User, mail: Incoming, context: IntakeContext
 ) -> tuple[Ticket, str]:
     found, rule = placement.ticket, placement.rule
     if found is not None and not is_finished(found):
@@ -90,9 +91,23 @@ def _ticket_for(
         linked = found.id
         rule = f"new: {rule} matched #{found.id}, which is closed or archived"
     ticket = open_ticket(
-        context.session, context.events, customer=customer, subject=subject, linked_ticket_id=linked
+        context.session,
+        context.events,
+        customer=customer,
+        subject=mail.parsed.subject,
+        queue_id=_queue_for(mail, found, context),
+        linked_ticket_id=linked,
     )
     return ticket, rule
+
+
+def _queue_for(mail: Incoming, linked: Ticket | None, context: IntakeContext) -> int:
+    """A reply to a closed ticket stays in that ticket's queue; other new tickets land in
+    the queue of the support address they were sent to (envelope recipients first, then
+    the headers'), else in the default queue."""
+    if linked is not None:
+        return linked.queue_id
+    return context.routes.route(token_addresses(mail.parsed, mail.inbound.rcpt_tos))
 
 
 def _is_automatic(mail: Incoming, settings: Settings) -> bool:
@@ -151,6 +166,13 @@ async def _tell(session: AsyncSession, context: IntakeContext, placed: Placed) -
         await acknowledge(session, desk, placed.ticket, placed.customer, thread, budget)
     elif not placed.message.is_automatic:
         await tell_assignee(session, context.desk, placed.ticket, placed.message, placed.customer)
+    if _opened(placed):
+        await tell_queue(session, context.desk, placed.ticket, None)
+
+
+def _opened(placed: Placed) -> bool:
+    """The mail opened its ticket (imported history tells nobody)."""
+    return placed.message.thread_rule.startswith("new") and placed.mail.inbound.source != "import"
 
 
 def finish(inbound: InboundMail, state: InboundState, error: str | None = None) -> None:

@@ -28,6 +28,7 @@ class TicketView:
     assigned_at: datetime | None
     resolved_at: datetime | None
     archived_at: datetime | None
+    queue_id: int
 
     @property
     def is_archived(self) -> bool:
@@ -49,6 +50,7 @@ class TicketView:
             "resolved_at": text_time(self.resolved_at),
             "archived_at": text_time(self.archived_at),
             "is_archived": self.is_archived,
+            "queue_id": self.queue_id,
         }
 
     @classmethod
@@ -67,6 +69,8 @@ class TicketView:
             assigned_at=read_time(d.get("assigned_at")),
             resolved_at=read_time(d.get("resolved_at")),
             archived_at=read_time(d.get("archived_at")),
+            # Events stored before queues (migration 0018) were all of the default queue.
+            queue_id=d.get("queue_id", 1),
         )
 
 

@@ -14,6 +14,7 @@ from desk.models.operations import (
 )
 from desk.models.outbox import OutboxMail, OutboxState
 from desk.models.people import ApiKey, AuthSession, Company, CompanyDomain, OtpCode, Role, User
+from desk.models.queues import Queue, QueueAddress, QueueMember, QueueRole, Visibility
 from desk.models.tickets import (
     Attachment,
     KnownMessageId,
@@ -50,6 +51,10 @@ __all__ = [
     "OutboxMail",
     "OutboxState",
     "Priority",
+    "Queue",
+    "QueueAddress",
+    "QueueMember",
+    "QueueRole",
     "Role",
     "Status",
     "Tag",
@@ -58,6 +63,7 @@ __all__ = [
     "TicketMessage",
     "TicketTag",
     "User",
+    "Visibility",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

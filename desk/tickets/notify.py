@@ -19,6 +19,7 @@ from desk.mail.reply_token import reply_address
 from desk.mail.threading import subject_tag
 from desk.models import Ticket, User
 from desk.outbox import queue_mail
+from desk.queues.routing import sending_address
 from desk.tickets.thread import Thread, conversation
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ async def notify(
     thread = thread or await conversation(session, ticket.id)
     out = _outgoing(
         desk.settings,
+        await sending_address(session, ticket, desk.settings),
         ticket,
         person,
         template,
@@ -64,6 +66,7 @@ def _may_tell(person: User, actor: User | None) -> bool:
 
 def _outgoing(
     s: Settings,
+    from_address: str,
     ticket: Ticket,
     person: User,
     template: str,
@@ -77,7 +80,7 @@ def _outgoing(
         to_address=person.email,
         to_name=person.name,
         from_name=s.desk_name,
-        from_address=s.support_address,
+        from_address=from_address,
         reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
         subject=f"{subject_tag(ticket.id, s.ticket_prefix)} {ticket.subject}",
         template=template,

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.auth.access import can_see_ticket, can_write_note
+from desk.auth.access import can_see_ticket, can_write_note, may_in_queue
 from desk.blobs import blob_path
 from desk.config import Settings
 from desk.context import Desk, PendingEvent
@@ -29,6 +29,7 @@ from desk.mail.threading import subject_tag
 from desk.models import (
     Attachment,
     MessageKind,
+    Queue,
     Status,
     Ticket,
     TicketMessage,
@@ -37,6 +38,8 @@ from desk.models import (
 )
 from desk.outbox import AutoReplyBudget, queue_mail
 from desk.people import customer_for_email
+from desk.queues.notify import tell_queue
+from desk.queues.routing import default_queue_id, sending_address
 from desk.tickets import events as ev
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
 from desk.tickets.history import record
@@ -64,11 +67,14 @@ def open_ticket(
     *,
     customer: User,
     subject: str,
+    queue_id: int,
     linked_ticket_id: int | None = None,
 ) -> Ticket:
-    """Add a new ticket to the session; its id comes with the next flush."""
+    """Add a new ticket to the session, in queue `queue_id`; its id comes with the next
+    flush."""
     now = utcnow()  # one moment for both: a ticket is never changed before it was opened
     ticket = Ticket(
+        queue_id=queue_id,
         subject=subject or "(no subject)",
         customer_id=customer.id,
         company_id=customer.company_id,
@@ -139,12 +145,16 @@ async def create_ticket(
     priority: str,
     customer_email: str | None = None,
     uploads: Sequence[Upload] = (),
+    queue_id: int | None = None,
 ) -> Ticket:
     """A ticket opened through the API: a customer's own, or one an agent opens on a
-    customer's behalf. Either way the customer gets the acknowledgement a mail would get."""
+    customer's behalf, in the default queue or (staff) one of the opener's queues. Either
+    way the customer gets the acknowledgement a mail would get, and the queue's members
+    hear of it."""
     async with desk.change() as (session, events):
         customer = await _customer_of_new_ticket(session, actor, customer_email)
-        ticket = open_ticket(session, events, customer=customer, subject=subject)
+        queue = await _queue_of_new_ticket(session, actor, queue_id)
+        ticket = open_ticket(session, events, customer=customer, subject=subject, queue_id=queue)
         ticket.priority = priority
         message = TicketMessage(
             kind=MessageKind.INBOUND.value,
@@ -161,7 +171,20 @@ async def create_ticket(
         budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
         await budget.load(session, {customer.email})
         await acknowledge(session, desk, ticket, customer, Thread(None, []), budget)
+        await tell_queue(session, desk, ticket, actor)
     return ticket
+
+
+async def _queue_of_new_ticket(session: AsyncSession, actor: User, queue_id: int | None) -> int:
+    """The default queue, unless staff name a queue they work in (customers cannot choose:
+    their mail and web tickets land where the desk routes them)."""
+    if queue_id is None:
+        return await default_queue_id(session)
+    if not actor.is_staff:
+        raise NotAllowedOnTicket("customers do not choose a queue", field="queue")
+    if await session.get(Queue, queue_id) is None or not may_in_queue(actor, queue_id, "work"):
+        raise ValidationFailed(f"no queue {queue_id} you work in", field="queue")
+    return queue_id
 
 
 async def _customer_of_new_ticket(
@@ -280,7 +303,7 @@ async def _mail_reply(
         to_address=customer.email,
         to_name=customer.name,
         from_name=f"{agent.name or agent.email} ({s.desk_name})",
-        from_address=s.support_address,
+        from_address=await sending_address(session, ticket, s),
         reply_to=reply_address(ticket.id, s.secret_key, s.support_address),
         subject=subject,
         template="reply",
