@@ -94,7 +94,7 @@ async def customers(
             .offset(offset)
             .limit(limit)
         )
-        found = list(rows.tuples())
+        found = list(rows)
     return int(count or 0), [
         {
             "id": u.id,

@@ -62,6 +62,7 @@ def _ticket(**changes: Any) -> Ticket:
         "assigned_at": T1,
         "resolved_at": None,
         "archived_at": None,
+        "queue_id": 1,
     }
     return Ticket(**{**fields, **changes})
 
@@ -193,7 +194,7 @@ REDIS = {
     "subject":"Printer on fire \u2014 Caf\u00e9","status":"OPEN","priority":"HIGH",
     "customer_id":3,"assigned_agent_id":null,"company_id":null,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
-    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false}},"id":"100",
+    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"queue_id":1,"queue":1}},"id":"100",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "message_created": r"""
@@ -202,7 +203,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false},"message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp",
+    "is_archived":false,"queue_id":1,"queue":1},"message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp",
     "author_id":3,"sender_email":"carol@example.com","subject":"Re: Printer",
     "body_text":"It still burns\n> quoted","body_html":"<p>It still burns</p>",
     "message_id":"<abc@example.com>","is_automatic":false,"thread_rule":"in_reply_to",
@@ -215,7 +216,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false},"message":{"id":12,"ticket_id":7,"kind":"note","source":"web",
+    "is_archived":false,"queue_id":1,"queue":1},"message":{"id":12,"ticket_id":7,"kind":"note","source":"web",
     "author_id":4,"sender_email":"agent1@localhost","subject":null,"body_text":"internal",
     "body_html":null,"message_id":null,"is_automatic":false,"thread_rule":null,
     "created_at":"2026-11-29T18:59:59.500000+00:00","is_internal":true,"body":"internal"}},
@@ -227,7 +228,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00",
-    "resolved_at":"2026-11-29T18:59:59.500000+00:00","archived_at":null,"is_archived":false},
+    "resolved_at":"2026-11-29T18:59:59.500000+00:00","archived_at":null,"is_archived":false,"queue_id":1,"queue":1},
     "from":"ASSIGNED","to":"RESOLVED"},"id":"103","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "assigned": r"""
@@ -236,7 +237,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false},"from":null,"to":4},"id":"104",
+    "is_archived":false,"queue_id":1,"queue":1},"from":null,"to":4},"id":"104",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "unassigned": r"""
@@ -244,7 +245,7 @@ REDIS = {
     "subject":"Printer on fire \u2014 Caf\u00e9","status":"OPEN","priority":"HIGH",
     "customer_id":3,"assigned_agent_id":null,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
-    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false},"from":4,
+    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"queue_id":1,"queue":1},"from":4,
     "to":null},"id":"105","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "updated": r"""
@@ -253,7 +254,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,
-    "archived_at":"2026-11-29T18:59:59.500000+00:00","is_archived":true},
+    "archived_at":"2026-11-29T18:59:59.500000+00:00","is_archived":true,"queue_id":1,"queue":1},
     "fields":["archived"]},"id":"106","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "updated_fields": r"""
@@ -262,7 +263,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":5,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false},"fields":["subject","priority","tags"]},"id":"107",
+    "is_archived":false,"queue_id":1,"queue":1},"fields":["subject","priority","tags"]},"id":"107",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "agent_availability": r"""
@@ -275,8 +276,8 @@ REDIS = {
     "is_edited":false,"edited_at":null,"created_at":"2026-11-29T18:59:59.500000+00:00",
     "file":null,"reactions":[{"emoji":"\ud83c\udf89","user_id":6}],"ticket_refs":[{"id":7,
     "subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED","assigned_agent_id":4,
-    "customer_id":3,"company_id":2},{"id":8,"subject":"Secret","status":"OPEN",
-    "assigned_agent_id":9,"customer_id":12,"company_id":null}]}},"id":"109",
+    "customer_id":3,"company_id":2,"queue_id":1},{"id":8,"subject":"Secret","status":"OPEN",
+    "assigned_agent_id":9,"customer_id":12,"company_id":null,"queue_id":1}]}},"id":"109",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "chat_message_new_file": r"""
@@ -294,8 +295,8 @@ REDIS = {
     "created_at":"2026-11-29T18:59:59.500000+00:00","file":null,
     "reactions":[{"emoji":"\ud83c\udf89","user_id":6}],"ticket_refs":[{"id":7,
     "subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED","assigned_agent_id":4,
-    "customer_id":3,"company_id":2},{"id":8,"subject":"Secret","status":"OPEN",
-    "assigned_agent_id":9,"customer_id":12,"company_id":null}]}},"id":"111",
+    "customer_id":3,"company_id":2,"queue_id":1},{"id":8,"subject":"Secret","status":"OPEN",
+    "assigned_agent_id":9,"customer_id":12,"company_id":null,"queue_id":1}]}},"id":"111",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "chat_message_edited": r"""
@@ -304,8 +305,8 @@ REDIS = {
     "is_edited":false,"edited_at":null,"created_at":"2026-11-29T18:59:59.500000+00:00",
     "file":null,"reactions":[{"emoji":"\ud83c\udf89","user_id":6}],"ticket_refs":[{"id":7,
     "subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED","assigned_agent_id":4,
-    "customer_id":3,"company_id":2},{"id":8,"subject":"Secret","status":"OPEN",
-    "assigned_agent_id":9,"customer_id":12,"company_id":null}]}},"id":"112",
+    "customer_id":3,"company_id":2,"queue_id":1},{"id":8,"subject":"Secret","status":"OPEN",
+    "assigned_agent_id":9,"customer_id":12,"company_id":null,"queue_id":1}]}},"id":"112",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "chat_message_deleted": r"""
@@ -347,7 +348,7 @@ FRAMES = {
     "customer_id": 3, "assigned_agent_id": 4, "company_id": 2, "linked_ticket_id": null,
     "created_at": "2026-11-28T08:30:00+00:00", "updated_at": "2026-11-29T18:59:59.500000+00:00",
     "assigned_at": "2026-11-29T18:59:59.500000+00:00", "resolved_at": null, "archived_at": null,
-    "is_archived": false}, "message": {"id": 11, "ticket_id": 7, "kind": "inbound",
+    "is_archived": false, "queue_id": 1, "queue": 1}, "message": {"id": 11, "ticket_id": 7, "kind": "inbound",
     "source": "smtp", "author_id": 3, "sender_email": "carol@example.com",
     "subject": "Re: Printer", "body_text": "It still burns\n> quoted",
     "body_html": "<p>It still burns</p>", "message_id": "<abc@example.com>",
@@ -390,7 +391,7 @@ WEBHOOK = {
     "linked_ticket_id":null,"created_at":"2026-11-28T08:30:00+00:00",
     "updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false},"message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp",
+    "is_archived":false,"queue_id":1,"queue":1},"message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp",
     "author_id":3,"sender_email":"carol@example.com","subject":"Re: Printer",
     "body_text":"It still burns\n> quoted","body_html":"<p>It still burns</p>",
     "message_id":"<abc@example.com>","is_automatic":false,"thread_rule":"in_reply_to",

@@ -51,6 +51,7 @@ class TicketView:
             "archived_at": text_time(self.archived_at),
             "is_archived": self.is_archived,
             "queue_id": self.queue_id,
+            "queue": self.queue_id,  # S0's name, as in the API
         }
 
     @classmethod

@@ -113,14 +113,14 @@ async def _candidates(session: AsyncSession) -> list[_Candidate]:
             User.capacity > func.coalesce(load.c[1], 0),
         )
     )
-    found = [_Candidate(agent, active or 0, at or NEVER) for agent, active, at in rows.tuples()]
+    found = [_Candidate(agent, active or 0, at or NEVER) for agent, active, at in rows]
     memberships = await session.execute(
         select(QueueMember.user_id, QueueMember.queue_id).where(
             QueueMember.user_id.in_([c.agent.id for c in found])
         )
     )
     queues: dict[int, set[int]] = {}
-    for user_id, queue_id in memberships.tuples():
+    for user_id, queue_id in memberships:
         queues.setdefault(user_id, set()).add(queue_id)
     for c in found:
         c.queues = frozenset(queues.get(c.agent.id, ()))

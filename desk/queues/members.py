@@ -51,7 +51,7 @@ async def list_members(db: Database, viewer: User, queue_id: int) -> list[dict[s
             .where(QueueMember.queue_id == queue_id)
             .order_by(User.id)
         )
-        return [member_data(m, u) for m, u in rows.tuples()]
+        return [member_data(m, u) for m, u in rows]
 
 
 async def add_member(

@@ -36,7 +36,7 @@ class QueueRoutes:
 
 async def load_routes(session: AsyncSession) -> QueueRoutes:
     rows = await session.execute(select(QueueAddress.address, QueueAddress.queue_id))
-    return QueueRoutes(await default_queue_id(session), dict(rows.tuples().all()))
+    return QueueRoutes(await default_queue_id(session), dict(rows.all()))
 
 
 async def default_queue_id(session: AsyncSession) -> int:

@@ -52,6 +52,7 @@ def ticket_fields(
     stay datetimes: the API writes them with orjson, as ISO 8601 with the UTC offset."""
     data = {name: row[name] for name in TICKET_COLUMNS}
     data["is_archived"] = row["archived_at"] is not None
+    data["queue_id"] = data.pop("queue_id")  # after is_archived, where events have it
     data["queue"] = row["queue_id"]  # S0's name for its project, beside queue_id
     if tags is not None:
         data["tags"] = tags
