@@ -67,11 +67,20 @@ async def sending_address(
 
 async def join_default_queue(session: AsyncSession, user: User) -> None:
     """New staff work the default queue, as every agent did before queues: admins as its
-    admins, agents as users."""
+    admins, agents as users; hearing of new tickets is theirs to turn on (before queues,
+    nobody was told of them)."""
     if not user.is_staff:
         return
     queue_id = await default_queue_id(session)
     if await session.get(QueueMember, (queue_id, user.id)) is not None:
         return
     role = QueueRole.ADMIN if user.role == Role.ADMIN else QueueRole.USER
-    session.add(QueueMember(queue_id=queue_id, user_id=user.id, role=role.value))
+    session.add(
+        QueueMember(
+            queue_id=queue_id,
+            user_id=user.id,
+            role=role.value,
+            notify_new_tickets=False,
+            mail_new_tickets=False,
+        )
+    )

@@ -6,7 +6,8 @@ Create Date: 2026-11-29 23:00:00
 
 An existing desk keeps working as before: every ticket moves into one default queue
 (`Support`) whose members are today's staff (admins as queue admins, agents as users), with
-the visibility rule of today, `assigned` (agents see unassigned tickets and their own).
+the visibility rule of today, `assigned` (agents see unassigned tickets and their own), and
+no notifications of new tickets (nobody had them; each member may turn them on).
 Queues made later default to `team`. The default queue has no address of its own: its mail
 goes out from POSTDESK_SUPPORT_ADDRESS, as before.
 
@@ -98,9 +99,9 @@ def _default_queue() -> None:
         sa.text(
             "INSERT INTO queue_members "
             "(queue_id, user_id, role, notify_new_tickets, mail_new_tickets, created_at) "
-            "SELECT :q, id, CASE role WHEN 'admin' THEN 'admin' ELSE 'user' END, :yes, :no, "
+            "SELECT :q, id, CASE role WHEN 'admin' THEN 'admin' ELSE 'user' END, :no, :no, "
             "CURRENT_TIMESTAMP FROM users WHERE role IN ('admin', 'agent')"
-        ).bindparams(q=DEFAULT_QUEUE_ID, yes=True, no=False)
+        ).bindparams(q=DEFAULT_QUEUE_ID, no=False)
     )
     if op.get_bind().dialect.name == "postgresql":
         # The id was given by hand: the sequence must go past it.
