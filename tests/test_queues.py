@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from daemon.lifecycle import started
 from desk.db import alembic_config
-from desk.models import OutboxMail, Ticket
+from desk.models import Ticket
 from tests.people import PASSWORD, Team
 from tests.sockets import Live, closed_with, next_event, until
-from tests.support import Api, make_mail, rows, send, send_due_now, settled, wait_for_value
+from tests.support import Api, make_mail, rows, send, settled, wait_for_value
 
 
 async def _sales(team: Team, daemon: Any, make_user: Any) -> int:

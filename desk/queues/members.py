@@ -80,7 +80,7 @@ async def change_member(
     require_staff(actor)
     async with db.writer() as session:
         member = await _member(session, queue_id, user_id)
-        if "role" in changes and changes["role"] != member.role:
+        if "role" in changes:  # checked even when unchanged: the answer never depends on it
             _may_grant(actor, queue_id, member.role, changes["role"])
             member.role = changes["role"]
         prefs = {k: v for k, v in changes.items() if k in PREFERENCES}

@@ -23,10 +23,10 @@ async def move_to_queue(desk: Desk, actor: User, ticket_id: int, queue_id: int) 
         if not actor.is_staff:
             raise PermissionDenied("only agents and admins move tickets")
         require_live(ticket)
-        if queue_id == ticket.queue_id:
-            return ticket
         if not may_in_queue(actor, ticket.queue_id, "move"):
             raise PermissionDenied("moving a ticket out of its queue takes a queue manager")
+        if queue_id == ticket.queue_id:
+            return ticket
         if await session.get(Queue, queue_id) is None or not may_in_queue(actor, queue_id, "work"):
             raise ValidationFailed(f"no queue {queue_id} you work in", field="queue")
         old = ticket.queue_id
