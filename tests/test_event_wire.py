@@ -207,8 +207,8 @@ REDIS = {
     "subject":"Printer on fire \u2014 Caf\u00e9","status":"OPEN","priority":"HIGH",
     "customer_id":3,"assigned_agent_id":null,"company_id":null,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
-    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"customer":3,
-    "assigned_agent":null,"queue_id":1,"queue":1}},"id":"100",
+    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"queue_id":1,
+    "queue":1,"customer":3,"assigned_agent":null}},"id":"100",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "message_created": r"""
@@ -217,7 +217,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},
     "message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp","author_id":3,
     "sender_email":"carol@example.com","subject":"Re: Printer",
     "body_text":"It still burns\n> quoted","body_html":"<p>It still burns</p>",
@@ -231,7 +231,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},
     "message":{"id":12,"ticket_id":7,"kind":"note","source":"web","author_id":4,
     "sender_email":"agent1@localhost","subject":null,"body_text":"internal","body_html":null,
     "message_id":null,"is_automatic":false,"thread_rule":null,
@@ -245,7 +245,7 @@ REDIS = {
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00",
     "resolved_at":"2026-11-29T18:59:59.500000+00:00","archived_at":null,"is_archived":false,
-    "customer":3,"assigned_agent":4,"queue_id":1,"queue":1},"from":"ASSIGNED","to":"RESOLVED"},
+    "queue_id":1,"queue":1,"customer":3,"assigned_agent":4},"from":"ASSIGNED","to":"RESOLVED"},
     "id":"103","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "assigned": r"""
@@ -254,7 +254,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},"from":null,
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},"from":null,
     "to":4},"id":"104","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "unassigned": r"""
@@ -262,8 +262,8 @@ REDIS = {
     "subject":"Printer on fire \u2014 Caf\u00e9","status":"OPEN","priority":"HIGH",
     "customer_id":3,"assigned_agent_id":null,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
-    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"customer":3,
-    "assigned_agent":null,"queue_id":1,"queue":1},"from":4,"to":null},"id":"105",
+    "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"queue_id":1,
+    "queue":1,"customer":3,"assigned_agent":null},"from":4,"to":null},"id":"105",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "updated": r"""
@@ -272,8 +272,8 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,
-    "archived_at":"2026-11-29T18:59:59.500000+00:00","is_archived":true,"customer":3,
-    "assigned_agent":4,"queue_id":1,"queue":1},"fields":["archived"]},"id":"106",
+    "archived_at":"2026-11-29T18:59:59.500000+00:00","is_archived":true,"queue_id":1,"queue":1,
+    "customer":3,"assigned_agent":4},"fields":["archived"]},"id":"106",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "updated_fields": r"""
@@ -282,7 +282,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":5,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},
     "fields":["subject","priority","tags"]},"id":"107","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "agent_availability": r"""
@@ -392,7 +392,7 @@ FRAMES = {
     "customer_id": 3, "assigned_agent_id": 4, "company_id": 2, "linked_ticket_id": null,
     "created_at": "2026-11-28T08:30:00+00:00", "updated_at": "2026-11-29T18:59:59.500000+00:00",
     "assigned_at": "2026-11-29T18:59:59.500000+00:00", "resolved_at": null, "archived_at": null,
-    "is_archived": false, "customer": 3, "assigned_agent": 4, "queue_id": 1, "queue": 1},
+    "is_archived": false, "queue_id": 1, "queue": 1, "customer": 3, "assigned_agent": 4},
     "message": {"id": 11, "ticket_id": 7, "kind": "inbound", "source": "smtp", "author_id": 3,
     "sender_email": "carol@example.com", "subject": "Re: Printer",
     "body_text": "It still burns\n> quoted", "body_html": "<p>It still burns</p>",
@@ -404,7 +404,7 @@ FRAMES = {
     "customer_id": 3, "assigned_agent_id": 4, "company_id": 2, "linked_ticket_id": null,
     "created_at": "2026-11-28T08:30:00+00:00", "updated_at": "2026-11-29T18:59:59.500000+00:00",
     "assigned_at": "2026-11-29T18:59:59.500000+00:00", "resolved_at": null, "archived_at": null,
-    "is_archived": false, "customer": 3, "assigned_agent": 4, "queue_id": 1, "queue": 1},
+    "is_archived": false, "queue_id": 1, "queue": 1, "customer": 3, "assigned_agent": 4},
     "message": {"id": 11, "ticket_id": 7, "kind": "inbound", "source": "smtp", "author_id": 3,
     "sender_email": "carol@example.com", "subject": "Re: Printer",
     "body_text": "It still burns\n> quoted", "body_html": "<p>It still burns</p>",
@@ -479,7 +479,7 @@ WEBHOOK = {
     "linked_ticket_id":null,"created_at":"2026-11-28T08:30:00+00:00",
     "updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},
     "message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp","author_id":3,
     "sender_email":"carol@example.com","subject":"Re: Printer",
     "body_text":"It still burns\n> quoted","body_html":"<p>It still burns</p>",

@@ -50,10 +50,10 @@ class TicketView:
             "resolved_at": text_time(self.resolved_at),
             "archived_at": text_time(self.archived_at),
             "is_archived": self.is_archived,
-            "customer": self.customer_id,  # S1's names again (desk.tickets.events)
-            "assigned_agent": self.assigned_agent_id,
             "queue_id": self.queue_id,
             "queue": self.queue_id,  # S0's name, as in the API
+            "customer": self.customer_id,  # S1's names again (desk.tickets.events)
+            "assigned_agent": self.assigned_agent_id,
         }
 
     @classmethod
