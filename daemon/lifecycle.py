@@ -177,8 +177,10 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: Work
     desk = running.desk
     running.wakers.append(desk.receiver.stored)
     _spawn(stack, running, run_inbound_worker(desk, pool.prepare, running.stopping), "inbound")
-    running.smtp = await _listen_smtp(desk.receiver, desk.settings)
-    stack.push_async_callback(running.smtp.close)
+    running.smtp = smtp = await _listen_smtp(desk.receiver, desk.settings)
+    stack.push_async_callback(smtp.close)
+    smtp.on_refused = desk.metrics.smtp_sessions_refused.inc
+    desk.metrics.smtp_sessions_open.set_function(lambda: smtp.open_sessions)
     running.smtp_port = running.smtp.port
     log.info("SMTP listening on %s:%s", desk.settings.smtp_host, running.smtp_port)
     for url in desk.settings.imap_urls:

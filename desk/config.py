@@ -67,6 +67,11 @@ class Settings:
     smtp_idle_seconds: float = 300.0
     smtp_memory_bytes: int = 1024 * 1024
     shutdown_seconds: float = 20.0
+    # GET /metrics answers only a bearer of this token; unset: /metrics is not served (404).
+    metrics_token: str | None = field(default=None, metadata=SECRET)
+    metrics_port: int | None = None  # roles without the web server: serve /metrics here
+    log_format: str = "text"  # text | json (one object per line)
+    log_level: str = "INFO"
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -146,6 +151,7 @@ def load_settings(
         **_gemini(env),
         **_browser(env),
         **_operations(env),
+        **_observability(env),
     )
 
 
@@ -312,6 +318,34 @@ def _operations(env: Mapping[str, str]) -> _Operations:
         smtp_idle_seconds=_positive(env, "POSTDESK_SMTP_IDLE_SECONDS", 300.0),
         smtp_memory_bytes=_int(env, "POSTDESK_SMTP_MEMORY_BYTES", 1024 * 1024),
         shutdown_seconds=_positive(env, "POSTDESK_SHUTDOWN_SECONDS", 20.0),
+    )
+
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class _Observability(TypedDict):
+    metrics_token: str | None
+    metrics_port: int | None
+    log_format: str
+    log_level: str
+
+
+def _observability(env: Mapping[str, str]) -> _Observability:
+    """Who may read /metrics (and where roles without the web serve it); what logs look like."""
+    log_format = env.get("POSTDESK_LOG_FORMAT", "").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("POSTDESK_LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
+    log_level = env.get("POSTDESK_LOG_LEVEL", "").strip().upper() or "INFO"
+    if log_level not in LOG_LEVELS:
+        raise ConfigError("POSTDESK_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+    port = _int(env, "POSTDESK_METRICS_PORT", 0)
+    return _Observability(
+        metrics_token=env.get("POSTDESK_METRICS_TOKEN") or None,
+        metrics_port=port or None,
+        log_format=log_format,
+        log_level=log_level,
     )
 
 
