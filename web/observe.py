@@ -80,7 +80,8 @@ def client_errors(record: logging.LogRecord) -> bool:
     if isinstance(exc, HttpProcessingError) and 400 <= (exc.code or 400) < 500:
         client = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
         record.levelno, record.levelname = logging.WARNING, "WARNING"
-        record.msg, record.args = "malformed HTTP request from %s: %s", (client, exc.message)
+        reason = " ".join(str(exc.message).split())[:200]  # one line, however aiohttp put it
+        record.msg, record.args = "malformed HTTP request from %s: %s", (client, reason)
         record.exc_info, record.exc_text = None, None
         record.__dict__.update(client=client, status=exc.code or 400)
     return True
