@@ -255,3 +255,22 @@ async def test_a_malformed_request_is_one_warning(
     line = server[0].getMessage()
     assert line.startswith("malformed HTTP request from 127.0.0.1: ") and "\n" not in line
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_smtp_only_process_serves_metrics_on_its_own_port(env: dict[str, str]) -> None:
+    port = free_port()
+    settings = load_settings({**env, "POSTDESK_METRICS_PORT": str(port)}, read_dotenv=False)
+    context = started(settings, "smtp")
+    running = await context.__aenter__()
+    try:
+        assert running.smtp_port is not None
+        await send(running.smtp_port, make_mail(body=BODY)[0])
+        async with aiohttp.ClientSession() as http:
+            api = Api(base=f"http://127.0.0.1:{port}", http=http)
+            async with http.get(f"{api.base}/metrics") as r:
+                assert r.status == 401
+            exposition = await scrape(api)
+        assert value(exposition, "postdesk_mail_received_total", source="smtp") == 1
+        assert "postdesk_smtp_sessions_open" in exposition
+    finally:
+        await bounded(context.__aexit__(None, None, None), "stopping the daemon")
