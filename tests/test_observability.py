@@ -7,7 +7,9 @@ import asyncio
 import io
 import json
 import logging
+import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,7 +21,10 @@ from daemon.lifecycle import Running, started
 from daemon.logs import JsonFormatter
 from desk.config import load_settings
 from tests.conftest import REDIS_URL, bounded
+from tests.people import Team
+from tests.sockets import Live
 from tests.support import Api, TcpProxy, free_port, make_mail, send, settled, wait_for
+from tests.test_stop import start_daemon
 
 TOKEN = "scrape-token-for-tests"
 BODY = "Hello, my printer is on fire."
@@ -274,3 +279,38 @@ async def test_an_smtp_only_process_serves_metrics_on_its_own_port(env: dict[str
         assert "postdesk_smtp_sessions_open" in exposition
     finally:
         await bounded(context.__aexit__(None, None, None), "stopping the daemon")
+
+
+async def test_postdesk_run_writes_json_lines(env: dict[str, str], tmp_path: Path) -> None:
+    """The command line's own set-up: POSTDESK_LOG_FORMAT=json makes every line of a run,
+    from start to `stopped`, one JSON object."""
+    log = tmp_path / "daemon.log"
+    json_env = {**env, "POSTDESK_LOG_FORMAT": "json", "POSTDESK_LOG_LEVEL": "INFO"}
+    proc = await start_daemon(json_env, log)
+    try:
+        async with aiohttp.ClientSession() as http:
+            api = Api(base=f"http://127.0.0.1:{env['POSTDESK_HTTP_PORT']}", http=http)
+            assert (await api.call("GET", "/readyz?secret=in-a-query"))[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+    found = [json.loads(line) for line in log.read_text().splitlines()]
+    assert found[-1]["message"] == "stopped" and found[-1]["logger"] == "daemon.lifecycle"
+    ready = one(found, logger="web.access", route="/readyz")
+    assert ready["status"] == 200 and ready["method"] == "GET"
+    assert "in-a-query" not in log.read_text()
+
+
+async def test_open_websockets_are_counted(
+    api: Api, live: Live, team: Team, json_log: io.StringIO
+) -> None:
+    ws = await live.connect("agent1", "/ws/notifications/")
+    assert value(await scrape(api), "postdesk_websocket_connections") == 1
+    await ws.close()
+
+    async def closed() -> bool:
+        return value(await scrape(api), "postdesk_websocket_connections") == 0
+
+    await wait_for(closed, what="the socket no longer counted")
+    one(entries(json_log), route="/ws/notifications/", status=101)
+    assert team.tokens["agent1"] not in json_log.getvalue()  # it came in the query string
