@@ -13,6 +13,7 @@ from pathlib import Path
 import uvloop
 
 from daemon.cli_mail import as_json, inbound_record, inbound_text, outbox_record, outbox_text
+from daemon.data_commands import add_data_commands
 from daemon.importer import CannotImport, import_archive
 from daemon.lifecycle import ROLES, serve
 from daemon.logs import setup_logging
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     sent.add_argument("--state", choices=tuple(LISTED_STATES))
     sent.add_argument("--json", action="store_true")
     sent.set_defaults(handler=_outbox_list)
+    add_data_commands(sub)
     return parser
 
 

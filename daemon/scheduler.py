@@ -31,6 +31,7 @@ from desk.events.tickets import StatusChanged, TicketAssigned, TicketCreated
 from desk.jobs import runs
 from desk.jobs.assignment import assign_waiting
 from desk.jobs.housekeeping import archive_finished, clean_up
+from desk.jobs.retention import drop_old_raw_mail
 from desk.waiting import stop_task
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,22 @@ class Scheduler:
                 lambda: clean_up(self.desk),
                 timedelta(seconds=HOUR / 2),
             ),
+            *self._retention_specs(),
+        ]
+
+    def _retention_specs(self) -> list[JobSpec]:
+        """With POSTDESK_RAW_MAIL_RETENTION_DAYS set: the hourly job that drops raw mail."""
+        days = self.desk.settings.raw_mail_retention_days
+        if days is None:
+            return []
+        return [
+            JobSpec(
+                "raw-mail-retention",
+                f"Drop the raw bytes of inbound mail processed more than {days} days ago",
+                HOUR,
+                lambda: drop_old_raw_mail(self.desk),
+                timedelta(seconds=HOUR / 2),
+            )
         ]
 
     def _retry_specs(

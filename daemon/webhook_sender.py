@@ -4,7 +4,8 @@ retries fall due on time and deliveries queued by another replica are sent too.
 
 The HTTP client resolves names through `GuardedResolver`, which refuses private, loopback,
 link-local and metadata addresses at connection time (unless allowed by setting), and never
-follows redirects: a public URL cannot be bent towards an internal one."""
+follows redirects: a public URL cannot be bent towards an internal one. aiohttp connects to
+an IP literal without asking any resolver, so `_attempt` checks literals itself."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from desk.context import Desk
 from desk.waiting import still_running, wait_event
-from desk.webhooks.destinations import is_forbidden
+from desk.webhooks.destinations import is_forbidden, literal_host
 from desk.webhooks.queue import Due, Outcome, claim_due, record
 from desk.webhooks.signing import signed_headers
 
@@ -72,17 +73,8 @@ async def _attempt(desk: Desk, http: aiohttp.ClientSession, due: Due) -> None:
     body = json.dumps(due.body, separators=(",", ":"), default=str).encode()
     headers = signed_headers(due.secret, f"msg_{due.id}", int(time.time()), body)
     started = time.monotonic()
-    status: int | None = None
-    error: str | None = None
-    try:
-        async with http.post(due.url, data=body, headers=headers, allow_redirects=False) as r:
-            status = r.status
-            if not 200 <= status < 300:
-                error = f"HTTP {status}: {(await r.text(errors='replace'))[:300]}"
-    except TimeoutError:
-        error = f"no answer within {TIMEOUT_SECONDS:.0f} s"
-    except (aiohttp.ClientError, OSError) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+    refused = _refused_literal(due.url, desk.settings.webhook_allow_private)
+    status, error = (None, refused) if refused else await _post(http, due.url, body, headers)
     outcome = Outcome(status, error, int((time.monotonic() - started) * 1000))
     if error:
         desk.metrics.webhook_failures.inc()
@@ -91,6 +83,29 @@ async def _attempt(desk: Desk, http: aiohttp.ClientSession, due: Due) -> None:
         log.warning("webhook delivery %s to %s failed: %s", due.id, where, error, extra=fields)
     s = desk.settings
     await record(desk.db, due, outcome, s.desk_name, s.support_address)
+
+
+def _refused_literal(url: str, allow_private: bool) -> str | None:
+    """Why the URL's IP literal may not be reached (the resolver's guard never sees it)."""
+    host = literal_host(url)
+    if allow_private or host is None or not is_forbidden(host):
+        return None
+    return f"{host} is an address webhooks may not reach"
+
+
+async def _post(
+    http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str | None]:
+    """The receiver's status and, when it is not a success, why (status None: no answer)."""
+    try:
+        async with http.post(url, data=body, headers=headers, allow_redirects=False) as r:
+            if 200 <= r.status < 300:
+                return r.status, None
+            return r.status, f"HTTP {r.status}: {(await r.text(errors='replace'))[:300]}"
+    except TimeoutError:
+        return None, f"no answer within {TIMEOUT_SECONDS:.0f} s"
+    except (aiohttp.ClientError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _without_query(url: str) -> str:

@@ -67,6 +67,9 @@ class Settings:
     smtp_idle_seconds: float = 300.0
     smtp_memory_bytes: int = 1024 * 1024
     shutdown_seconds: float = 20.0
+    http_header_seconds: float = 15.0
+    http_max_connections: int = 1000
+    raw_mail_retention_days: int | None = None
     # GET /metrics answers only a bearer of this token; unset: /metrics is not served (404).
     metrics_token: str | None = field(default=None, metadata=SECRET)
     metrics_port: int | None = None  # roles without the web server: serve /metrics here
@@ -150,6 +153,7 @@ def load_settings(
         suppression_days=_int(env, "POSTDESK_SUPPRESSION_DAYS", 30),
         **_gemini(env),
         **_browser(env),
+        **_http_and_retention(env),
         **_operations(env),
         **_observability(env),
     )
@@ -318,6 +322,31 @@ def _operations(env: Mapping[str, str]) -> _Operations:
         smtp_idle_seconds=_positive(env, "POSTDESK_SMTP_IDLE_SECONDS", 300.0),
         smtp_memory_bytes=_int(env, "POSTDESK_SMTP_MEMORY_BYTES", 1024 * 1024),
         shutdown_seconds=_positive(env, "POSTDESK_SHUTDOWN_SECONDS", 20.0),
+    )
+
+
+class _HttpAndRetention(TypedDict):
+    http_header_seconds: float
+    http_max_connections: int
+    raw_mail_retention_days: int | None
+
+
+def _http_and_retention(env: Mapping[str, str]) -> _HttpAndRetention:
+    """What keeps one process healthy under slow or many clients, and how long raw mail is
+    kept (unset: as long as the ticket)."""
+    retention = env.get("POSTDESK_RAW_MAIL_RETENTION_DAYS", "").strip()
+    header_seconds = _float(env, "POSTDESK_HTTP_HEADER_SECONDS", 15.0)
+    if not header_seconds > 0:
+        raise ConfigError("POSTDESK_HTTP_HEADER_SECONDS", "must be more than 0")
+    connections = _int(env, "POSTDESK_HTTP_MAX_CONNECTIONS", 1000)
+    if connections < 1:
+        raise ConfigError("POSTDESK_HTTP_MAX_CONNECTIONS", "must be at least 1")
+    return _HttpAndRetention(
+        http_header_seconds=header_seconds,
+        http_max_connections=connections,
+        raw_mail_retention_days=(
+            _int(env, "POSTDESK_RAW_MAIL_RETENTION_DAYS", 0) if retention else None
+        ),
     )
 
 

@@ -125,12 +125,21 @@ async def create_user(
     return user
 
 
+# Fields an edit may leave out but not set to null (company_id null leaves the company,
+# password null removes the password, name null empties it).
+NOT_NULL = frozenset(
+    {"role", "is_active", "is_company_admin", "is_available", "capacity", "notify_on_reply"}
+)
+
+
 async def edit_user(
     session: AsyncSession, admin: User, user_id: int, changes: dict[str, Any]
 ) -> User:
     """Apply an admin's edit. Deactivating takes effect at once: every request re-reads
     the account (web.auth), so the user's tokens stop working on the next call."""
     user = await get_user(session, user_id)
+    for name in NOT_NULL & {k for k, v in changes.items() if v is None}:
+        raise ValidationFailed(f"{name} cannot be null; leave it out to keep it", field=name)
     if user.id == admin.id and (
         changes.get("is_active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN
     ):

@@ -35,7 +35,7 @@ from desk.events.chat import (
     UserLeft,
     UserTyping,
 )
-from desk.events.people import AgentAvailability
+from desk.events.people import AccessRevoked, AgentAvailability
 from desk.events.types import KINDS, from_parts, unmarshal
 from desk.models import ChatMessage, Ticket, TicketMessage, User
 from desk.tickets import events as ev
@@ -187,6 +187,7 @@ def _events() -> dict[str, Event]:
         "chat_user_joined": UserJoined(**TRIO, user_id=9, user=AGENT9),
         "chat_user_left": UserLeft(**TRIO, user_id=9, remaining=(4, 6), user=AGENT9),
         "chat_room_deleted": RoomDeleted(**ROOM),
+        "access_revoked": AccessRevoked(user_id=4, session_id="9a8b", reason="logout"),
     }
 
 
@@ -376,6 +377,11 @@ REDIS = {
     {"type":"chat.room_deleted","ticket_id":null,"data":{"room_id":2,"participant_ids":[4,6],
     "remaining":[]},"id":"119","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
+    "access_revoked": r"""
+    {"type":"user.access_revoked","ticket_id":null,"data":{"user_id":4,"session_id":"9a8b",
+    "reason":"logout"},"id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70",
+    "at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
 }
 FRAMES = {
     "message_created": r"""
@@ -500,6 +506,7 @@ WS_NAMES = {
     "chat_user_joined": "user_joined",
     "chat_user_left": "user_left",
     "chat_room_deleted": "room_deleted",
+    "access_revoked": "user.access_revoked",
 }
 
 

@@ -204,6 +204,7 @@ CASES: dict[str, Case] = {
         tickets=("-",),
         body=lambda r, w: {"name": "Dave D."},
     ),
+    "user erase": Case("POST", "/api/admin/users/{user}/erase/", ADMIN_ONLY, tickets=("-",)),
     "companies": Case("GET", "/api/admin/companies/", ADMIN_ONLY, tickets=("-",)),
     "company create": Case(
         "POST",

@@ -1,6 +1,7 @@
 """Who is calling, checked by the route table before a handler runs: a Bearer access token
 (re-checked against the database on every request, so a deactivated user or an ended
-session is shut out at once) or an integration's API key."""
+session is shut out at once) or an integration's API key (on the routes that name a scope
+for keys, the key acts as its own account, so history names the integration)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from desk.auth.api_keys import authenticate_key
+from desk.auth.api_keys import PREFIX, authenticate_key, key_account
 from desk.auth.sessions import session_user
 from desk.errors import NotAuthenticated, NotFound, PermissionDenied
 from desk.metrics import scrape_allowed
@@ -21,14 +22,31 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CallerHandler = Callable[[web.Request, User], Awaitable[web.StreamResponse]]
 
 
-def with_caller(handler: CallerHandler, *, admin: bool) -> Handler:
-    """The handler, called with the signed-in caller (who must be an admin if `admin`)."""
+def with_caller(handler: CallerHandler, *, admin: bool, key_scope: str = "") -> Handler:
+    """The handler, called with the signed-in caller (who must be an admin if `admin`), or,
+    when the request carries an API key, with the key's account if the key has `key_scope`
+    (403 naming the scope otherwise, or for a route no key may call)."""
     check = require_admin if admin else require_user
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
-        return await handler(request, await check(request))
+        key = presented_key(request)
+        if key is None:
+            return await handler(request, await check(request))
+        if not key_scope:
+            raise PermissionDenied("API keys cannot call this endpoint; sign in instead")
+        desk = request.app[DESK]
+        return await handler(request, await key_account(desk.db, key, key_scope))
 
     return endpoint
+
+
+def presented_key(request: web.Request) -> str | None:
+    """An API key on a route for people: `X-Api-Key`, or a Bearer token with the keys'
+    prefix (access tokens are JWTs, which never start with it)."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip().startswith(PREFIX):
+        return value.strip()
+    return request.headers.get("X-Api-Key", "").strip() or None
 
 
 def with_key(handler: Handler, scope: str) -> Handler:

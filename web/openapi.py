@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from web.responses import json_response
-from web.routes import ROUTES, AnyRoute
+from web.routes import ROUTES, AnyRoute, Route
 
 ERROR = {
     "type": "object",
@@ -99,6 +99,16 @@ def _security(route: AnyRoute) -> dict[str, Any]:
         }
     if route.access == "admin":
         return {"security": [{"bearer": []}], "description": "Admins only."}
+    if isinstance(route, Route) and route.key_scope:
+        # OpenAPI 3.1 lets a non-OAuth requirement list the roles it needs: the key's scope.
+        return {
+            "security": [{"bearer": []}, {"apiKey": [route.key_scope]}],
+            "description": (
+                f"A signed-in person, or an API key with the `{route.key_scope}` scope "
+                "(X-Api-Key, or Authorization: Bearer pdk_...), acting as the key's own "
+                "account; a key without it gets 403 naming the scope."
+            ),
+        }
     return {"security": [{"bearer": []}]}
 
 

@@ -41,9 +41,12 @@ class Route(_Request):
     summary: str
     _: KW_ONLY
     access: Literal["user", "admin"] = "user"
+    # An integration's API key with this scope may call it too, acting as the key's own
+    # account (desk.auth.api_keys.key_account); empty: people only.
+    key_scope: str = ""
 
     def endpoint(self) -> Handler:
-        return with_caller(self.handler, admin=self.access == "admin")
+        return with_caller(self.handler, admin=self.access == "admin", key_scope=self.key_scope)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class PlainRoute(_Request):
 
 AnyRoute = Route | PlainRoute
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+READ, WRITE = "tickets:read", "tickets:write"  # what an API key needs on the ticket routes
 T = "/api/tickets/{id}/"
 W = "/api/webhooks/{id}/"
 C = "/api/chat/rooms/"
@@ -202,6 +206,13 @@ ROUTES: tuple[AnyRoute, ...] = (
         access="admin",
         body=s.UserUpdate,
     ),
+    Route(
+        "POST",
+        "/api/admin/users/{id}/erase/",
+        admin.users_erase,
+        "Erase a customer's personal data (tickets stay, anonymized; audited)",
+        access="admin",
+    ),
     Route("GET", "/api/admin/companies/", admin.companies_list, "List companies", access="admin"),
     Route(
         "POST",
@@ -261,6 +272,7 @@ ROUTES: tuple[AnyRoute, ...] = (
         tickets.ticket_search,
         "Full-text search over subjects, messages and customers",
         query=s.TicketSearchQuery,
+        key_scope=READ,
     ),
     Route(
         "GET",
@@ -268,6 +280,7 @@ ROUTES: tuple[AnyRoute, ...] = (
         tickets.ticket_list,
         "Tickets the caller may see",
         query=s.TicketListQuery,
+        key_scope=READ,
     ),
     Route(
         "POST",
@@ -277,14 +290,22 @@ ROUTES: tuple[AnyRoute, ...] = (
         body=s.TicketCreate,
         multipart=True,
         status=201,
+        key_scope=WRITE,
     ),
-    Route("GET", T, tickets.ticket_get, "A ticket with the messages the caller may see"),
+    Route(
+        "GET",
+        T,
+        tickets.ticket_get,
+        "A ticket with the messages the caller may see",
+        key_scope=READ,
+    ),
     Route(
         "PATCH",
         T,
         tickets.ticket_update,
         "Edit subject, priority, tags (staff)",
         body=s.TicketUpdate,
+        key_scope=WRITE,
     ),
     Route(
         "POST",
@@ -294,6 +315,7 @@ ROUTES: tuple[AnyRoute, ...] = (
         body=s.MessageCreate,
         multipart=True,
         status=201,
+        key_scope=WRITE,
     ),
     Route(
         "POST",
@@ -301,11 +323,33 @@ ROUTES: tuple[AnyRoute, ...] = (
         tickets.ticket_set_status,
         "Move the ticket's status",
         body=s.StatusChange,
+        key_scope=WRITE,
     ),
-    Route("POST", T + "assign/", tickets.ticket_assign, "Assign or unassign", body=s.Assignment),
-    Route("POST", T + "archive/", tickets.ticket_archive, "Archive a finished ticket (staff)"),
-    Route("POST", T + "unarchive/", tickets.ticket_unarchive, "Bring a ticket back (staff)"),
-    Route("GET", T + "history/", tickets.ticket_history_list, "Who changed what, when"),
+    Route(
+        "POST",
+        T + "assign/",
+        tickets.ticket_assign,
+        "Assign or unassign",
+        body=s.Assignment,
+        key_scope=WRITE,
+    ),
+    Route(
+        "POST",
+        T + "archive/",
+        tickets.ticket_archive,
+        "Archive a finished ticket (staff)",
+        key_scope=WRITE,
+    ),
+    Route(
+        "POST",
+        T + "unarchive/",
+        tickets.ticket_unarchive,
+        "Bring a ticket back (staff)",
+        key_scope=WRITE,
+    ),
+    Route(
+        "GET", T + "history/", tickets.ticket_history_list, "Who changed what, when", key_scope=READ
+    ),
     Route(
         "POST",
         T + "ai-draft/",
@@ -317,6 +361,7 @@ ROUTES: tuple[AnyRoute, ...] = (
         "/api/attachments/{id}/",
         tickets.attachment_download,
         "Download an attachment the caller may see",
+        key_scope=READ,
     ),
     Route(
         "GET",

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from desk.models import Priority, Role, Status
 from desk.tickets.queries import ORDERINGS
@@ -15,8 +24,30 @@ ROW_ID_MAX = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 
 
+def _in_utc(value: datetime) -> datetime:
+    """Every time is kept in UTC; 9999-12-31T23:59-23:59 has no UTC form (year 10000)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("this time is out of range once given in UTC") from None
+
+
+# A time with its offset, as the filters take them; refused with the field named when it
+# cannot be written in UTC (it would fail in the database driver otherwise).
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        """PostgreSQL's text cannot hold U+0000 (SQLite's can): refused on both, by name."""
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("must not contain the NUL character (U+0000)")
+        return value
 
 
 class TokenRequest(Strict):
@@ -195,10 +226,10 @@ class TicketListQuery(Strict):
     tag: str | None = Field(default=None, max_length=50)
     customer: RowId | None = None
     company: RowId | None = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
-    updated_after: AwareDatetime | None = None
-    updated_before: AwareDatetime | None = None
+    created_after: UtcTime | None = None
+    created_before: UtcTime | None = None
+    updated_after: UtcTime | None = None
+    updated_before: UtcTime | None = None
     archived: Literal["false", "true", "all"] = "false"
     ordering: Literal[tuple(ORDERINGS)] = "-updated_at"  # type: ignore[valid-type]
     page: int = Field(default=1, ge=1, le=1_000_000)
@@ -333,8 +364,8 @@ class ResolutionQuery(ReportQuery):
     """The period: `since` and `until` (ISO 8601), or the last `days` days up to now."""
 
     days: int = Field(default=30, ge=1, le=366)
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: UtcTime | None = None
+    until: UtcTime | None = None
 
 
 class TicketSearchQuery(TicketListQuery):

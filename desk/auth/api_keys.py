@@ -10,10 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from desk.db import Database
 from desk.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
-from desk.models import ApiKey, User, utcnow
+from desk.models import ApiKey, Role, User, utcnow
 
 SCOPES = frozenset({"inbound:write", "tickets:read", "tickets:write"})
 PREFIX = "pdk_"
@@ -79,6 +80,32 @@ async def authenticate_key(db: Database, presented: str, scope: str) -> ApiKey:
 
 
 LAST_USED_EVERY = timedelta(minutes=1)
+# The accounts keys act as: `.invalid` (RFC 2606) can receive no mail, so nobody can claim
+# one by a one-time code, and it has no password, so nobody can sign in as one.
+KEY_ACCOUNT_DOMAIN = "integrations.invalid"
+
+
+async def key_account(db: Database, presented: str, scope: str) -> User:
+    """The account an API key with `scope` acts as on the ticket routes, made at its first
+    use: an admin-role account named after the key (it sees every ticket, as an
+    integration with tickets:read expects), so history and messages name the integration.
+    Only routes that name a key scope accept keys, so the role opens nothing else."""
+    key = await authenticate_key(db, presented, scope)
+    email = f"api-key-{key.id}@{KEY_ACCOUNT_DOMAIN}"
+    async with db.reader() as session:
+        found = await session.scalar(select(User).where(User.email == email))
+    if found is not None:
+        if not found.is_active:
+            raise PermissionDenied("this API key's account is deactivated")
+        return found
+    try:
+        async with db.writer() as session:
+            user = User(email=email, name=f"API key {key.name}"[:200], role=Role.ADMIN.value)
+            session.add(user)
+        return user
+    except IntegrityError:  # made by a concurrent first request: use that one
+        async with db.reader() as session:
+            return (await session.scalars(select(User).where(User.email == email))).one()
 
 
 def describe(key: ApiKey) -> dict[str, Any]:

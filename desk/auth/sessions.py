@@ -43,12 +43,17 @@ async def rotate(db: Database, settings: Settings, refresh_token: str) -> dict[s
     return issue_pair(settings, login.user_id, login.id, login.current_jti)
 
 
-async def end_session(db: Database, settings: Settings, refresh_token: str) -> None:
+async def end_session(
+    db: Database, settings: Settings, refresh_token: str
+) -> tuple[int, str] | None:
+    """Revoke the token's session; (user id, session id) when it was still open."""
     claims = decode(settings, refresh_token, "refresh")
     async with db.writer() as session:
         login = await session.get(AuthSession, claims["sid"], with_for_update=True)
-        if login is not None and login.revoked_at is None:
-            login.revoked_at, login.revoked_reason = utcnow(), "logout"
+        if login is None or login.revoked_at is not None:
+            return None
+        login.revoked_at, login.revoked_reason = utcnow(), "logout"
+        return login.user_id, login.id
 
 
 async def session_user(db: Database, settings: Settings, access_token: str) -> User:

@@ -33,3 +33,29 @@ class AgentAvailability(Event):
             is_available=data["is_available"],
             capacity=data["capacity"],
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessRevoked(Event):
+    """A person's access ended: one session (logout) or every session (the account was
+    deactivated, `session_id` None). Said to every process so that each closes that
+    person's open WebSockets at once; never stored, never a webhook."""
+
+    type = "user.access_revoked"
+    stored = False
+    user_id: int
+    session_id: str | None
+    reason: str
+
+    def data(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "session_id": self.session_id, "reason": self.reason}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
+        return cls(
+            id=id,
+            at=at,
+            user_id=data["user_id"],
+            session_id=data["session_id"],
+            reason=data["reason"],
+        )

@@ -28,7 +28,7 @@ from desk.events.chat import (
     UserLeft,
     UserTyping,
 )
-from desk.events.people import AgentAvailability
+from desk.events.people import AccessRevoked, AgentAvailability
 from desk.events.tickets import (
     MessageCreated,
     MessageView,
@@ -57,6 +57,7 @@ KINDS: tuple[type[Event], ...] = (
     UserLeft,
     RoomDeleted,
     UserTyping,
+    AccessRevoked,
 )
 BY_TYPE: dict[str, type[Event]] = {kind.type: kind for kind in KINDS}
 STORED_KINDS = tuple(kind for kind in KINDS if kind.stored)
@@ -82,6 +83,7 @@ def unmarshal(raw: str | bytes) -> Event:
 __all__ = [
     "KINDS",
     "STORED_KINDS",
+    "AccessRevoked",
     "AgentAvailability",
     "ChatEvent",
     "ChatMention",

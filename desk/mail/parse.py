@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from desk.mail import quotes
 from desk.mail.charsets import from_8bit_header
@@ -16,9 +16,6 @@ from desk.mail.headers import normalize_message_id as _norm_id
 from desk.mail.html_text import html_to_text, sanitize
 from desk.mail.mime import PARSER, Part, Walked, content_type, raw_headers, walk
 from desk.mail.unreadable import count_mime_parts
-
-if TYPE_CHECKING:
-    from desk.config import Settings
 
 __all__ = [
     "Limits",
@@ -51,7 +48,18 @@ class Limits:
     max_mime_parts: int = 1000
 
 
-def parse_limits(settings: Settings) -> Limits:
+class LimitSettings(Protocol):
+    """What parse_limits reads of desk.config.Settings (desk.mail imports no settings: they
+    know the database)."""
+
+    @property
+    def parse_cpu_seconds(self) -> float: ...
+
+    @property
+    def max_mime_parts(self) -> int: ...
+
+
+def parse_limits(settings: LimitSettings) -> Limits:
     """The limits the settings choose (the rest are Postfix's, fixed)."""
     return Limits(cpu_seconds=settings.parse_cpu_seconds, max_mime_parts=settings.max_mime_parts)
 

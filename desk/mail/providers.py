@@ -24,6 +24,7 @@ from desk.mail.headers import clean_header_text
 # Mailgun signs with a timestamp; older than this (or this far in the future) is refused,
 # so a captured request cannot be replayed later.
 MAILGUN_MAX_SKEW_SECONDS = 15 * 60
+MAILGUN_MAX_TOKEN = 200  # Mailgun's are 50 characters; the column holds 200
 # Headers the rebuilt message sets itself (structure), never copied from a payload.
 _STRUCTURAL = {
     "content-type",
@@ -49,13 +50,17 @@ class NotConfigured(DeskError):
 
 
 def verify_mailgun(signing_key: str | None, fields: Mapping[str, str], now: float) -> None:
-    """Mailgun's check: HMAC-SHA256 of timestamp+token under the webhook signing key."""
+    """Mailgun's check: HMAC-SHA256 of timestamp+token under the webhook signing key, and a
+    timestamp (Unix seconds, a finite number) within MAILGUN_MAX_SKEW_SECONDS of `now`.
+    That a token is used once is the caller's to check (desk.provider_tokens)."""
     if not signing_key:
         raise NotConfigured("set POSTDESK_MAILGUN_SIGNING_KEY to accept mail from Mailgun")
     timestamp, token = fields.get("timestamp", ""), fields.get("token", "")
     signature = fields.get("signature", "")
     if not (timestamp and token and signature):
         raise BadSignature("timestamp, token and signature are required")
+    if len(token) > MAILGUN_MAX_TOKEN:
+        raise BadSignature(f"the token is longer than {MAILGUN_MAX_TOKEN} characters")
     expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256)
     if not hmac.compare_digest(expected.hexdigest(), signature.lower()):
         raise BadSignature("the Mailgun signature does not match")
@@ -63,7 +68,8 @@ def verify_mailgun(signing_key: str | None, fields: Mapping[str, str], now: floa
         skew = abs(now - float(timestamp))
     except ValueError:
         raise BadSignature("the timestamp is not a number") from None
-    if skew > MAILGUN_MAX_SKEW_SECONDS:
+    # "nan" parses, and nan > x is false: only a finite skew inside the window passes.
+    if not skew <= MAILGUN_MAX_SKEW_SECONDS:
         raise BadSignature("the Mailgun timestamp is too old or in the future")
 
 

@@ -1,9 +1,10 @@
 """All tables, imported together so Alembic and the mappers see the whole schema."""
 
+from desk.models.audit import AuditEntry
 from desk.models.base import Base, utcnow
 from desk.models.chat import ChatMessage, ChatParticipant, ChatReaction, ChatRoom
 from desk.models.events import EventRecord
-from desk.models.inbound import InboundMail, InboundState
+from desk.models.inbound import InboundMail, InboundState, ProviderToken
 from desk.models.operations import (
     DeliveryState,
     ImapMailbox,
@@ -35,6 +36,7 @@ __all__ = [
     "TEAM_ONLY",
     "ApiKey",
     "Attachment",
+    "AuditEntry",
     "AuthSession",
     "Base",
     "ChatMessage",
@@ -56,6 +58,7 @@ __all__ = [
     "OutboxState",
     "ParticipantRole",
     "Priority",
+    "ProviderToken",
     "Role",
     "Status",
     "Suppression",

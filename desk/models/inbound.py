@@ -38,3 +38,19 @@ class InboundMail(Base):
     sender: Mapped[str | None] = mapped_column(String(320), default=None)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), default=None)
     thread_rule: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Set when the raw bytes were dropped after POSTDESK_RAW_MAIL_RETENTION_DAYS (or by an
+    # erasure): `raw` is then empty; the ticket rows made from it stay.
+    raw_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ProviderToken(Base):
+    """A provider's signature token, remembered so that one signed request is taken once:
+    Mailgun signs only timestamp + token, not the body, so a captured signature would
+    otherwise carry any mail while its timestamp is recent. Forgotten after the window."""
+
+    __tablename__ = "provider_tokens"
+    __table_args__ = (Index("ix_provider_tokens_seen_at", "seen_at"),)
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

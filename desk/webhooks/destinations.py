@@ -25,9 +25,20 @@ class ForbiddenDestination(ValidationFailed):
 
 
 def is_forbidden(address: str) -> bool:
+    """Whether a webhook may not reach `address` (an IP literal, v4 or v6, zone allowed).
+
+    An IPv6 address that carries an IPv4 one is judged as that IPv4 address, since that is
+    where its packets end up: IPv4-mapped (::ffff:a.b.c.d), 6to4 (2002::/16, RFC 3056),
+    Teredo (2001::/32, RFC 4380: the client) and NAT64 (64:ff9b::/96, RFC 6052). So
+    2002:7f00:1:: is refused like 127.0.0.1. Local-use NAT64 (64:ff9b:1::/48, RFC 8215)
+    leads into the operator's own network: always refused."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:
+            return True
+        embedded = embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     return (
         ip in METADATA
         or ip.is_private
@@ -38,6 +49,34 @@ def is_forbidden(address: str) -> bool:
         or ip.is_unspecified
         or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED)
     )
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one delivers to, when it is a transition address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def literal_host(url: str) -> str | None:
+    """The URL's host when it is an IP literal (aiohttp connects to those without asking
+    the resolver, so the resolver's guard never sees them), else None."""
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    return host
 
 
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
+from desk.auth.revocation import account_deactivated
 from desk.companies import (
     company_data,
     create_company,
@@ -14,6 +16,7 @@ from desk.companies import (
     list_companies,
     set_domains,
 )
+from desk.erasure import erase_customer
 from desk.errors import NotFound
 from desk.models import User
 from desk.people import UserQuery, create_user, edit_user, get_user, list_users, user_data
@@ -77,13 +80,25 @@ async def users_get(request: web.Request, caller: User) -> web.Response:
 
 async def users_update(request: web.Request, admin: User) -> web.Response:
     body = await json_body(request, UserUpdate)
-    async with request.app[DESK].db.writer() as session:
+    desk = request.app[DESK]
+    async with desk.db.writer() as session:
         user = await edit_user(
             session, admin, path_id(request), body.model_dump(exclude_unset=True)
         )
         await session.flush()
         data = user_data(user)
+    if not data["is_active"]:  # committed: their open sockets close now, everywhere
+        await account_deactivated(desk, data["id"])
     return json_response(data)
+
+
+async def users_erase(request: web.Request, admin: User) -> web.Response:
+    """A customer's personal data erased (desk.erasure), audited with this admin's name."""
+    desk = request.app[DESK]
+    async with desk.db.reader() as session:
+        email = (await get_user(session, path_id(request))).email
+    done = await erase_customer(desk, email, actor=admin)
+    return json_response(asdict(done))
 
 
 async def companies_list(request: web.Request, caller: User) -> web.Response:

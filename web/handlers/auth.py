@@ -7,7 +7,8 @@ from aiohttp import web
 from desk.auth.google import sign_in
 from desk.auth.otp import register, request_code, verify_code
 from desk.auth.passwords import verify_password
-from desk.auth.sessions import end_session, rotate, start_session
+from desk.auth.revocation import log_out
+from desk.auth.sessions import rotate, start_session
 from desk.errors import NotAuthenticated, PermissionDenied
 from desk.models import User
 from desk.people import set_availability, update_me, user_data
@@ -106,5 +107,5 @@ async def refresh_token(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     body = await json_body(request, RefreshRequest)
     desk = request.app[DESK]
-    await end_session(desk.db, desk.settings, body.refresh)
+    await log_out(desk, body.refresh)
     return json_response({"status": "logged out"})

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel
+from aiohttp.http_exceptions import HttpProcessingError
+from pydantic import BaseModel, ValidationError
 
-from desk.errors import ValidationFailed
+from desk.errors import DeskError, ValidationFailed
 from desk.uploads import MAX_FILES, Upload, UploadTooLarge, check_upload, keep_upload
 from web.keys import DESK
 from web.responses import json_response
@@ -17,11 +21,33 @@ from web.schemas import ROW_ID_MAX
 M = TypeVar("M", bound=BaseModel)
 
 
-async def json_body(request: web.Request, model: type[M]) -> M:
+def parse_json(raw: bytes | str) -> Any:
+    """JSON from a client, any failure a 400 naming the body: bad syntax or encoding, and
+    nesting too deep for the parser (RecursionError, some thousands of `[`)."""
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("the body must be JSON", field="body") from None
+    except RecursionError:
+        raise ValidationFailed("the JSON is nested too deeply", field="body") from None
+
+
+@contextmanager
+def malformed_form() -> Iterator[None]:
+    """A multipart body that cannot be read is the client's error (400), never a 500: no
+    boundary, part headers that do not parse, a part whose transfer or content encoding
+    (base64, gzip) does not decode. Errors of our own pass through as they are."""
+    try:
+        yield
+    except (DeskError, ValidationError):
+        raise
+    except (ValueError, zlib.error, HttpProcessingError) as exc:
+        reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise ValidationFailed(f"the form cannot be read: {reason}"[:300], field="body") from None
+
+
+async def json_body(request: web.Request, model: type[M]) -> M:
+    data = parse_json(await request.read())
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object", field="body")
     return model.model_validate(data)
@@ -42,6 +68,14 @@ async def body_and_files(
     it is kept."""
     if request.content_type != "multipart/form-data":
         return await json_body(request, model), []
+    with malformed_form():
+        fields, uploads = await _form(request, file_parts)
+    return model.model_validate(fields), uploads
+
+
+async def _form(
+    request: web.Request, file_parts: tuple[str, ...]
+) -> tuple[dict[str, str], list[Upload]]:
     settings = request.app[DESK].settings
     fields: dict[str, str] = {}
     uploads: list[Upload] = []
@@ -65,7 +99,7 @@ async def body_and_files(
         check_upload(settings, part.filename, content_type, 0)
         data = await _read_bounded(part, settings.upload_max_bytes, part.filename)
         uploads.append(await keep_upload(settings, part.filename, content_type, data))
-    return model.model_validate(fields), uploads
+    return fields, uploads
 
 
 async def _read_bounded(part: BodyPartReader, limit: int, filename: str) -> bytes:

@@ -6,14 +6,14 @@ committed, 5xx before, so the provider retries. The commit wakes this process's 
 worker at once (the desk has one Receiver); a replica running only the web role leaves the
 mail to the workers of the smtp replicas, which find it by polling.
 
-Mailgun is checked by its own signature (POSTDESK_MAILGUN_SIGNING_KEY). Postmark and SendGrid
+Mailgun is checked by its own signature (POSTDESK_MAILGUN_SIGNING_KEY), each signature taken
+once (desk.provider_tokens). Postmark and SendGrid
 have no signature of their own; their documentation puts credentials in the webhook URL, so
 an API key is accepted as the password of HTTP Basic auth (`https://any:KEY@host/...`) as
 well as in the two headers."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from urllib.parse import parse_qsl
@@ -23,7 +23,9 @@ from aiohttp import BodyPartReader, web
 from desk.errors import DeskError, ValidationFailed
 from desk.intake import Envelope
 from desk.mail import providers
+from desk.provider_tokens import taken_once
 from desk.uploads import UploadTooLarge
+from web.handlers.common import malformed_form, parse_json
 from web.keys import DESK
 from web.responses import json_response
 
@@ -48,15 +50,14 @@ async def inbound_mailgun(request: web.Request) -> web.Response:
     fields = await _read_form(request, settings.smtp_size_limit)
     providers.verify_mailgun(settings.mailgun_signing_key, fields, time.time())
     raw, rcpts = providers.mailgun_raw(fields)
-    return await _store(request, raw, rcpts, "mailgun")
+    window = providers.MAILGUN_MAX_SKEW_SECONDS
+    async with taken_once(request.app[DESK].db, "mailgun", fields["token"], window):
+        return await _store(request, raw, rcpts, "mailgun")
 
 
 async def inbound_postmark(request: web.Request) -> web.Response:
     body = await _read_body(request, request.app[DESK].settings.smtp_size_limit)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        raise ValidationFailed("the body must be Postmark's inbound JSON", field="body") from None
+    payload = parse_json(body)
     raw, rcpts = providers.postmark_raw(payload)
     return await _store(request, raw, rcpts, "postmark")
 
@@ -105,6 +106,11 @@ async def _read_form(request: web.Request, limit: int) -> dict[str, str]:
         return dict(parse_qsl(text, keep_blank_values=True, errors="surrogateescape"))
     if request.content_type != "multipart/form-data":
         raise ValidationFailed("send multipart/form-data or a URL-encoded form", field="body")
+    with malformed_form():
+        return await _read_parts(request, limit)
+
+
+async def _read_parts(request: web.Request, limit: int) -> dict[str, str]:
     fields: dict[str, str] = {}
     size = 0
     reader = await request.multipart()

@@ -50,7 +50,9 @@ async def open_socket(request: web.Request) -> tuple[web.WebSocketResponse, User
 async def serve(request: web.Request, sub: Socket, expires: float) -> None:
     """Until the client leaves or the hub ends the subscription: read what the client sends,
     write what the hub queues, watch the token. Then close with the reason's code."""
-    reader = asyncio.create_task(_read(sub))
+    token = _token(request) or ""
+    sub.session_id = str(decode(request.app[DESK].settings, token, "access")["sid"])
+    reader = asyncio.create_task(_read(request, sub))
     writer = asyncio.create_task(_write(sub))
     helpers = [
         asyncio.create_task(_watch(request, sub, expires)),
@@ -81,20 +83,33 @@ async def _close(request: web.Request, sub: Socket) -> None:
             request.transport.abort()
 
 
-async def _read(sub: Socket) -> None:
+async def _read(request: web.Request, sub: Socket) -> None:
     async for message in sub.ws:
         if message.type != WSMsgType.TEXT:
             continue
         try:
-            request = json.loads(message.data)
+            asked = json.loads(message.data)
         except ValueError:
-            request = None
-        if not isinstance(request, dict):
+            asked = None
+        if not isinstance(asked, dict):
             await sub.ws.send_str('{"type":"error","error":"invalid","message":"send JSON"}')
-        elif request.get("type") == "ping":
+        elif asked.get("type") == "ping":
             await sub.ws.send_str('{"type":"pong"}')
-        elif sub.handle is not None:
-            await sub.handle(sub, request)
+        elif sub.handle is not None and await _still_allowed(request, sub):
+            await sub.handle(sub, asked)
+
+
+async def _still_allowed(request: web.Request, sub: Socket) -> bool:
+    """Every write over a socket re-checks the account and session, as every REST request
+    does: one ended a moment ago (on another replica, or while its event is on its way) is
+    refused, and the socket closes with 4401."""
+    desk = request.app[DESK]
+    try:
+        sub.user = await session_user(desk.db, desk.settings, _token(request) or "")
+    except NotAuthenticated as exc:
+        sub.end(UNAUTHORIZED, exc.message)
+        return False
+    return True
 
 
 async def _write(sub: Socket) -> None:

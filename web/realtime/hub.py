@@ -20,6 +20,7 @@ from desk.auth.access import can_see_event, can_see_event_ticket
 from desk.chat.events import for_reader
 from desk.events import Event
 from desk.events.chat import ChatEvent, ChatMention, ChatMessageEvent
+from desk.events.people import AccessRevoked
 from desk.events.tickets import (
     MessageCreated,
     StatusChanged,
@@ -84,6 +85,7 @@ class Socket:
     close_code: int | None = None
     close_reason: str = ""
     last_id: int = 0  # events at or below this were sent by the resume step
+    session_id: str = ""  # the login the token belongs to (a logout ends its sockets)
 
     def offer(self, event: Event, text: str) -> None:
         stored = event.id.isdigit()  # typing indicators are never stored, so never resumed
@@ -109,6 +111,9 @@ class Hub:
 
     async def on_event(self, event: Event) -> None:
         """The hub's subscriber on the bus (subscribed by the daemon, for every kind)."""
+        if isinstance(event, AccessRevoked):
+            self._revoke(event)
+            return
         if isinstance(event, ChatEvent):
             self._chat(event)
             return
@@ -143,9 +148,22 @@ class Hub:
 
     def close_all(self) -> None:
         """On shutdown: every socket closes with 1001 (going away)."""
-        for subs in [*self.tickets.values(), *self.rooms.values(), self.personal]:
-            for sub in list(subs):
-                sub.end(GOING_AWAY, "server shutting down")
+        for sub in self.every_socket():
+            sub.end(GOING_AWAY, "server shutting down")
+
+    def every_socket(self) -> list[Socket]:
+        return [
+            s
+            for subs in [*self.tickets.values(), *self.rooms.values(), self.personal]
+            for s in subs
+        ]
+
+    def _revoke(self, event: AccessRevoked) -> None:
+        """A logout (one session) or a deactivation (all): the person's sockets close now
+        with 4401, on this process; every other process hears the same event."""
+        for sub in self.every_socket():
+            if sub.user.id == event.user_id and event.session_id in (None, sub.session_id):
+                sub.end(UNAUTHORIZED, event.reason)
 
 
 @contextlib.contextmanager
