@@ -26,10 +26,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from desk.auth.access import may_in_queue
 from desk.db import Database
-from desk.models import MessageKind, Priority, Status, Ticket, TicketMessage, User, utcnow
+from desk.errors import PermissionDenied
+from desk.models import MessageKind, Priority, Role, Status, Ticket, TicketMessage, User, utcnow
 
 BACKLOG = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER)
+
+
+def check_report_access(user: User, queue_id: int | None) -> None:
+    """Site admins read every report; a queue's managers (and its admins and superadmins)
+    read the reports of that queue (`?queue=`)."""
+    if user.is_active and user.role == Role.ADMIN:
+        return
+    if queue_id is None or not may_in_queue(user, queue_id, "report"):
+        raise PermissionDenied(
+            "reports are for site admins, and for a queue's managers with ?queue=<id>"
+        )
+
+
+def _in_queue(queue_id: int | None) -> list[ColumnElement[bool]]:
+    return [] if queue_id is None else [Ticket.queue_id == queue_id]
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -49,18 +66,21 @@ def _seconds(session: AsyncSession, later: Any, earlier: Any) -> ColumnElement[f
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-async def summary(db: Database) -> dict[str, Any]:
+async def summary(db: Database, queue_id: int | None = None) -> dict[str, Any]:
+    scope = _in_queue(queue_id)
     async with db.reader() as session:
         by_status = dict(
             (
-                await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))
+                await session.execute(
+                    select(Ticket.status, func.count()).where(*scope).group_by(Ticket.status)
+                )
             ).all()
         )
         by_priority = dict(
             (
                 await session.execute(
                     select(Ticket.priority, func.count())
-                    .where(Ticket.status.in_(BACKLOG))
+                    .where(Ticket.status.in_(BACKLOG), *scope)
                     .group_by(Ticket.priority)
                 )
             ).all()
@@ -73,7 +93,7 @@ async def summary(db: Database) -> dict[str, Any]:
                         Ticket.status.in_(BACKLOG), Ticket.assigned_agent_id.is_(None)
                     ),
                     func.count(Ticket.archived_at),
-                )
+                ).where(*scope)
             )
         ).one()
     return {
@@ -86,14 +106,16 @@ async def summary(db: Database) -> dict[str, Any]:
     }
 
 
-async def volume(db: Database, days: int, today: date | None = None) -> list[dict[str, Any]]:
+async def volume(
+    db: Database, days: int, today: date | None = None, queue_id: int | None = None
+) -> list[dict[str, Any]]:
     """Tickets created and resolved per UTC day, the last `days` days up to today."""
     last = today or utcnow().date()
     first = last - timedelta(days=days - 1)
     since = datetime(first.year, first.month, first.day, tzinfo=utcnow().tzinfo)
     async with db.reader() as session:
-        created = await _per_day(session, Ticket.created_at, since)
-        resolved = await _per_day(session, Ticket.resolved_at, since)
+        created = await _per_day(session, Ticket.created_at, since, queue_id)
+        resolved = await _per_day(session, Ticket.resolved_at, since, queue_id)
     return [
         {
             "date": (d := first + timedelta(days=i)).isoformat(),
@@ -104,9 +126,13 @@ async def volume(db: Database, days: int, today: date | None = None) -> list[dic
     ]
 
 
-async def _per_day(session: AsyncSession, column: Any, since: datetime) -> dict[str, int]:
+async def _per_day(
+    session: AsyncSession, column: Any, since: datetime, queue_id: int | None
+) -> dict[str, int]:
     day = _day(session, column).label("day")
-    rows = await session.execute(select(day, func.count()).where(column >= since).group_by(day))
+    rows = await session.execute(
+        select(day, func.count()).where(column >= since, *_in_queue(queue_id)).group_by(day)
+    )
     return {str(d): int(n) for d, n in rows}
 
 
@@ -114,6 +140,7 @@ async def _per_day(session: AsyncSession, column: Any, since: datetime) -> dict[
 class Period:
     since: datetime
     until: datetime
+    queue_id: int | None = None  # the tickets of one queue only
 
 
 async def resolution(db: Database, period: Period) -> dict[str, Any]:
@@ -154,7 +181,11 @@ def _resolve_times(session: AsyncSession, period: Period) -> Select[int | None, 
     return select(
         Ticket.assigned_agent_id.label("agent_id"),
         _seconds(session, Ticket.resolved_at, Ticket.created_at).label("seconds"),
-    ).where(Ticket.resolved_at >= period.since, Ticket.resolved_at < period.until)
+    ).where(
+        Ticket.resolved_at >= period.since,
+        Ticket.resolved_at < period.until,
+        *_in_queue(period.queue_id),
+    )
 
 
 def _first_response_times(session: AsyncSession, period: Period) -> Select[int | None, float]:
@@ -173,7 +204,11 @@ def _first_response_times(session: AsyncSession, period: Period) -> Select[int |
         .select_from(Ticket)
         .join(first, first.c.ticket_id == Ticket.id)
         .join(reply, reply.id == first.c.message_id)
-        .where(Ticket.created_at >= period.since, Ticket.created_at < period.until)
+        .where(
+            Ticket.created_at >= period.since,
+            Ticket.created_at < period.until,
+            *_in_queue(period.queue_id),
+        )
     )
 
 

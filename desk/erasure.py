@@ -32,9 +32,11 @@ from desk.models import (
     OutboxMail,
     OutboxState,
     Role,
+    Suppression,
     Ticket,
     TicketChange,
     TicketMessage,
+    TicketParticipant,
     User,
     WebhookDelivery,
     utcnow,
@@ -167,6 +169,9 @@ async def _blank_tickets(session: AsyncSession, ticket_ids: list[int]) -> None:
 async def _close_account(session: AsyncSession, user: User) -> None:
     await session.execute(delete(OtpCode).where(OtpCode.email == user.email))
     await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    # Their address in conversations they were copied on, and on the bounce list.
+    await session.execute(delete(TicketParticipant).where(TicketParticipant.address == user.email))
+    await session.execute(delete(Suppression).where(Suppression.address == user.email))
     user.email = f"erased-{user.id}@erased.invalid"
     user.name = ""
     user.password_hash = None

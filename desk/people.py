@@ -16,6 +16,7 @@ from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from desk.events.people import AgentAvailability
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Role, Ticket, User
+from desk.queues.routing import join_default_queue
 
 
 async def add_user(
@@ -39,6 +40,7 @@ async def add_user(
     )
     session.add(user)
     await session.flush()
+    await join_default_queue(session, user)
     return user
 
 
@@ -159,6 +161,8 @@ async def edit_user(
         raise ValidationFailed("a company admin needs a company", field="is_company_admin")
     if user.role != Role.CUSTOMER and (user.company_id or user.is_company_admin):
         raise ValidationFailed("only customers belong to companies", field="company_id")
+    if changes.get("role") in (Role.AGENT, Role.ADMIN):
+        await join_default_queue(session, user)
     if "company_id" in changes:
         await session.execute(
             update(Ticket).where(Ticket.customer_id == user.id).values(company_id=user.company_id)

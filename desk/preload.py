@@ -30,6 +30,7 @@ from desk.models import (
     User,
 )
 from desk.outbox import AutoReplyBudget
+from desk.queues.routing import QueueRoutes, load_routes
 from desk.suppressions import any_for
 from desk.tickets.participants import is_participant
 
@@ -79,6 +80,7 @@ class IntakeContext:
     threads: dict[str, Ticket]  # Message-ID -> its ticket; each placed mail's is added
     writers: set[tuple[int, str]]  # (ticket number, address) that wrote on a named ticket
     budget: AutoReplyBudget
+    routes: QueueRoutes  # which queue a new ticket lands in, by support address
     # Imported mail the desk itself sent, by stored mail id: the customer it was written to
     # (None: it names none). desk/imports.py
     desk_mail: dict[int, str | None] = field(default_factory=dict)
@@ -114,6 +116,7 @@ async def preload(
         threads={mid: tickets[t] for mid, t in known.items() if t in tickets},
         writers=writers,
         budget=budget,
+        routes=await load_routes(session),
         desk_mail=desk_mail,
         returned=returned,
         suppressions=await any_for(session, _failed_addresses(mails)),

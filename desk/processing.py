@@ -17,7 +17,7 @@ from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
 from desk.mail.parse import ParsedMail
 from desk.mail.prepare import ParseResult, Rejected, StoredPart
-from desk.mail.threading import Placement, place
+from desk.mail.threading import Placement, place, token_addresses
 from desk.models import (
     Attachment,
     InboundMail,
@@ -32,6 +32,7 @@ from desk.models import (
     utcnow,
 )
 from desk.preload import Incoming, IntakeContext, Placed, PreloadedLookup
+from desk.queues.notify import tell_queue
 from desk.tickets.participants import is_participant, join, mail_people, start
 from desk.tickets.service import acknowledge, add_message, is_finished, open_ticket, tell_assignee
 from desk.tickets.thread import Thread
@@ -162,6 +163,7 @@ def _ticket_for(
         context.events,
         customer=customer,
         subject=mail.parsed.subject,
+        queue_id=_queue_for(mail, found, context),
         linked_ticket_id=linked,
     )
     if mail.automatic:
@@ -200,6 +202,15 @@ def _support_address_written_to(mail: Incoming, settings: Settings) -> str | Non
         if found is not None:
             return found
     return None
+
+
+def _queue_for(mail: Incoming, linked: Ticket | None, context: IntakeContext) -> int:
+    """A reply to a closed ticket stays in that ticket's queue; other new tickets land in
+    the queue of the support address they were sent to (envelope recipients first, then
+    the headers'), else in the default queue."""
+    if linked is not None:
+        return linked.queue_id
+    return context.routes.route(token_addresses(mail.parsed, mail.inbound.rcpt_tos))
 
 
 def _automatic_reason(
@@ -266,6 +277,16 @@ async def _tell(session: AsyncSession, context: IntakeContext, placed: Placed) -
         await acknowledge(session, desk, placed.ticket, placed.customer, thread, budget)
     elif not placed.message.is_automatic and not is_imported(placed.mail.inbound.source):
         await tell_assignee(session, context.desk, placed.ticket, placed.message, placed.customer)
+    if _opened(placed):
+        await tell_queue(session, context.desk, placed.ticket, None)
+
+
+def _opened(placed: Placed) -> bool:
+    """The mail opened its ticket (imported history and automatic mail tell nobody)."""
+    message = placed.message
+    return message.thread_rule.startswith("new") and not (
+        message.is_automatic or is_imported(placed.mail.inbound.source)
+    )
 
 
 def finish(inbound: InboundMail, state: InboundState, error: str | None = None) -> None:

@@ -63,6 +63,7 @@ def _ticket(**changes: Any) -> Ticket:
         "assigned_at": T1,
         "resolved_at": None,
         "archived_at": None,
+        "queue_id": 1,
     }
     return Ticket(**{**fields, **changes})
 
@@ -207,7 +208,8 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":null,"company_id":null,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"customer":3,
-    "assigned_agent":null}},"id":"100","at":"2026-11-29T19:00:00.123456+00:00"}
+    "assigned_agent":null,"queue_id":1,"queue":1}},"id":"100",
+    "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "message_created": r"""
     {"type":"message.created","ticket_id":7,"data":{"ticket":{"id":7,
@@ -215,13 +217,13 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4},"message":{"id":11,"ticket_id":7,
-    "kind":"inbound","source":"smtp","author_id":3,"sender_email":"carol@example.com",
-    "subject":"Re: Printer","body_text":"It still burns\n> quoted",
-    "body_html":"<p>It still burns</p>","message_id":"<abc@example.com>","is_automatic":false,
-    "thread_rule":"in_reply_to","created_at":"2026-11-29T18:59:59.500000+00:00",
-    "is_internal":false,"body":"It still burns","author":3,"ticket":7}},"id":"101",
-    "at":"2026-11-29T19:00:00.123456+00:00"}
+    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp","author_id":3,
+    "sender_email":"carol@example.com","subject":"Re: Printer",
+    "body_text":"It still burns\n> quoted","body_html":"<p>It still burns</p>",
+    "message_id":"<abc@example.com>","is_automatic":false,"thread_rule":"in_reply_to",
+    "created_at":"2026-11-29T18:59:59.500000+00:00","is_internal":false,"body":"It still burns",
+    "author":3,"ticket":7}},"id":"101","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "message_created_note": r"""
     {"type":"message.created","ticket_id":7,"data":{"ticket":{"id":7,
@@ -229,12 +231,12 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4},"message":{"id":12,"ticket_id":7,
-    "kind":"note","source":"web","author_id":4,"sender_email":"agent1@localhost","subject":null,
-    "body_text":"internal","body_html":null,"message_id":null,"is_automatic":false,
-    "thread_rule":null,"created_at":"2026-11-29T18:59:59.500000+00:00","is_internal":true,
-    "body":"internal","author":4,"ticket":7}},"id":"102",
-    "at":"2026-11-29T19:00:00.123456+00:00"}
+    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "message":{"id":12,"ticket_id":7,"kind":"note","source":"web","author_id":4,
+    "sender_email":"agent1@localhost","subject":null,"body_text":"internal","body_html":null,
+    "message_id":null,"is_automatic":false,"thread_rule":null,
+    "created_at":"2026-11-29T18:59:59.500000+00:00","is_internal":true,"body":"internal",
+    "author":4,"ticket":7}},"id":"102","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "status_changed": r"""
     {"type":"ticket.status_changed","ticket_id":7,"data":{"ticket":{"id":7,
@@ -243,8 +245,8 @@ REDIS = {
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00",
     "resolved_at":"2026-11-29T18:59:59.500000+00:00","archived_at":null,"is_archived":false,
-    "customer":3,"assigned_agent":4},"from":"ASSIGNED","to":"RESOLVED"},"id":"103",
-    "at":"2026-11-29T19:00:00.123456+00:00"}
+    "customer":3,"assigned_agent":4,"queue_id":1,"queue":1},"from":"ASSIGNED","to":"RESOLVED"},
+    "id":"103","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "assigned": r"""
     {"type":"ticket.assigned","ticket_id":7,"data":{"ticket":{"id":7,
@@ -252,8 +254,8 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4},"from":null,"to":4},"id":"104",
-    "at":"2026-11-29T19:00:00.123456+00:00"}
+    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},"from":null,
+    "to":4},"id":"104","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "unassigned": r"""
     {"type":"ticket.assigned","ticket_id":7,"data":{"ticket":{"id":7,
@@ -261,7 +263,7 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":null,"company_id":2,"linked_ticket_id":null,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":null,"resolved_at":null,"archived_at":null,"is_archived":false,"customer":3,
-    "assigned_agent":null},"from":4,"to":null},"id":"105",
+    "assigned_agent":null,"queue_id":1,"queue":1},"from":4,"to":null},"id":"105",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "updated": r"""
@@ -271,7 +273,7 @@ REDIS = {
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,
     "archived_at":"2026-11-29T18:59:59.500000+00:00","is_archived":true,"customer":3,
-    "assigned_agent":4},"fields":["archived"]},"id":"106",
+    "assigned_agent":4,"queue_id":1,"queue":1},"fields":["archived"]},"id":"106",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "updated_fields": r"""
@@ -280,8 +282,8 @@ REDIS = {
     "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":5,
     "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4},"fields":["subject","priority",
-    "tags"]},"id":"107","at":"2026-11-29T19:00:00.123456+00:00"}
+    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "fields":["subject","priority","tags"]},"id":"107","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "agent_availability": r"""
     {"type":"agent.availability","ticket_id":null,"data":{"user_id":4,"is_available":true,
@@ -297,9 +299,9 @@ REDIS = {
     "content":"see #7 and #8 \u2615","type":"text","attachment_url":null,"attachment_name":null,
     "attachment_size":null,"updated_at":"2026-11-29T18:59:59.500000+00:00",
     "ticket_refs":[{"id":7,"subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED",
-    "assigned_agent_id":4,"customer_id":3,"company_id":2},{"id":8,"subject":"Secret",
-    "status":"OPEN","assigned_agent_id":9,"customer_id":12,"company_id":null}]}},"id":"109",
-    "at":"2026-11-29T19:00:00.123456+00:00"}
+    "assigned_agent_id":4,"customer_id":3,"company_id":2,"queue_id":1},{"id":8,
+    "subject":"Secret","status":"OPEN","assigned_agent_id":9,"customer_id":12,"company_id":null,
+    "queue_id":1}]}},"id":"109","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "chat_message_new_file": r"""
     {"type":"chat.message_new","ticket_id":null,"data":{"room_id":2,"participant_ids":[4,6],
@@ -323,9 +325,9 @@ REDIS = {
     "content":"see #7 and #8 \u2615","type":"text","attachment_url":null,"attachment_name":null,
     "attachment_size":null,"updated_at":"2026-11-29T18:59:59.500000+00:00",
     "ticket_refs":[{"id":7,"subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED",
-    "assigned_agent_id":4,"customer_id":3,"company_id":2},{"id":8,"subject":"Secret",
-    "status":"OPEN","assigned_agent_id":9,"customer_id":12,"company_id":null}]}},"id":"111",
-    "at":"2026-11-29T19:00:00.123456+00:00"}
+    "assigned_agent_id":4,"customer_id":3,"company_id":2,"queue_id":1},{"id":8,
+    "subject":"Secret","status":"OPEN","assigned_agent_id":9,"customer_id":12,"company_id":null,
+    "queue_id":1}]}},"id":"111","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "chat_message_edited": r"""
     {"type":"chat.message_edited","ticket_id":null,"data":{"room_id":2,"participant_ids":[4,6],
@@ -337,9 +339,9 @@ REDIS = {
     "content":"see #7 and #8 \u2615","type":"text","attachment_url":null,"attachment_name":null,
     "attachment_size":null,"updated_at":"2026-11-29T18:59:59.500000+00:00",
     "ticket_refs":[{"id":7,"subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED",
-    "assigned_agent_id":4,"customer_id":3,"company_id":2},{"id":8,"subject":"Secret",
-    "status":"OPEN","assigned_agent_id":9,"customer_id":12,"company_id":null}]}},"id":"112",
-    "at":"2026-11-29T19:00:00.123456+00:00"}
+    "assigned_agent_id":4,"customer_id":3,"company_id":2,"queue_id":1},{"id":8,
+    "subject":"Secret","status":"OPEN","assigned_agent_id":9,"customer_id":12,"company_id":null,
+    "queue_id":1}]}},"id":"112","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
     "chat_message_deleted": r"""
     {"type":"chat.message_deleted","ticket_id":null,"data":{"room_id":2,"participant_ids":[4,6],
@@ -390,8 +392,8 @@ FRAMES = {
     "customer_id": 3, "assigned_agent_id": 4, "company_id": 2, "linked_ticket_id": null,
     "created_at": "2026-11-28T08:30:00+00:00", "updated_at": "2026-11-29T18:59:59.500000+00:00",
     "assigned_at": "2026-11-29T18:59:59.500000+00:00", "resolved_at": null, "archived_at": null,
-    "is_archived": false, "customer": 3, "assigned_agent": 4}, "message": {"id": 11,
-    "ticket_id": 7, "kind": "inbound", "source": "smtp", "author_id": 3,
+    "is_archived": false, "customer": 3, "assigned_agent": 4, "queue_id": 1, "queue": 1},
+    "message": {"id": 11, "ticket_id": 7, "kind": "inbound", "source": "smtp", "author_id": 3,
     "sender_email": "carol@example.com", "subject": "Re: Printer",
     "body_text": "It still burns\n> quoted", "body_html": "<p>It still burns</p>",
     "message_id": "<abc@example.com>", "is_automatic": false, "thread_rule": "in_reply_to",
@@ -402,8 +404,8 @@ FRAMES = {
     "customer_id": 3, "assigned_agent_id": 4, "company_id": 2, "linked_ticket_id": null,
     "created_at": "2026-11-28T08:30:00+00:00", "updated_at": "2026-11-29T18:59:59.500000+00:00",
     "assigned_at": "2026-11-29T18:59:59.500000+00:00", "resolved_at": null, "archived_at": null,
-    "is_archived": false, "customer": 3, "assigned_agent": 4}, "message": {"id": 11,
-    "ticket_id": 7, "kind": "inbound", "source": "smtp", "author_id": 3,
+    "is_archived": false, "customer": 3, "assigned_agent": 4, "queue_id": 1, "queue": 1},
+    "message": {"id": 11, "ticket_id": 7, "kind": "inbound", "source": "smtp", "author_id": 3,
     "sender_email": "carol@example.com", "subject": "Re: Printer",
     "body_text": "It still burns\n> quoted", "body_html": "<p>It still burns</p>",
     "message_id": "<abc@example.com>", "is_automatic": false, "thread_rule": "in_reply_to",
@@ -477,12 +479,13 @@ WEBHOOK = {
     "linked_ticket_id":null,"created_at":"2026-11-28T08:30:00+00:00",
     "updated_at":"2026-11-29T18:59:59.500000+00:00",
     "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
-    "is_archived":false,"customer":3,"assigned_agent":4},"message":{"id":11,"ticket_id":7,
-    "kind":"inbound","source":"smtp","author_id":3,"sender_email":"carol@example.com",
-    "subject":"Re: Printer","body_text":"It still burns\n> quoted",
-    "body_html":"<p>It still burns</p>","message_id":"<abc@example.com>","is_automatic":false,
-    "thread_rule":"in_reply_to","created_at":"2026-11-29T18:59:59.500000+00:00",
-    "is_internal":false,"body":"It still burns","author":3,"ticket":7}}}
+    "is_archived":false,"customer":3,"assigned_agent":4,"queue_id":1,"queue":1},
+    "message":{"id":11,"ticket_id":7,"kind":"inbound","source":"smtp","author_id":3,
+    "sender_email":"carol@example.com","subject":"Re: Printer",
+    "body_text":"It still burns\n> quoted","body_html":"<p>It still burns</p>",
+    "message_id":"<abc@example.com>","is_automatic":false,"thread_rule":"in_reply_to",
+    "created_at":"2026-11-29T18:59:59.500000+00:00","is_internal":false,"body":"It still burns",
+    "author":3,"ticket":7}}}
     """,
 }
 WS_NAMES = {

@@ -346,7 +346,7 @@ PUBLIC = {
 
 def test_every_endpoint_is_in_the_matrix():
     covered = set()
-    for c in CASES.values():
+    for c in [*CASES.values(), *QUEUE_CASES.values()]:
         path = c.path.split("?")[0]
         for name in (
             "t",
@@ -360,8 +360,12 @@ def test_every_endpoint_is_in_the_matrix():
             "file_msg",
             "hook",
             "suppression",
+            "q",
+            "empty",
         ):
             path = path.replace("{" + name + "}", "{id}")
+        for name in ("victim", "me"):
+            path = path.replace("{" + name + "}", "{user}")
         path = path.replace("{delivery}", "{d}")
         covered.add((c.method, path))
     # Endpoints for integrations take API keys or a provider's signature, not people:
@@ -545,10 +549,222 @@ async def test_the_table_checks_the_caller_before_any_handler_runs(api, make_use
     got, want = {}, {}
     for route in ROUTES:
         path = route.path.replace("{id}", "999999").replace("{d}", "999999")
+        path = path.replace("{user}", "999999")
         if route.access in ("user", "admin", "api_key"):
             got[route.method, path], _ = await api.call(route.method, path)
             want[route.method, path] = 401
         if route.access == "admin":
             got[route.method, path, "agent"], _ = await api.call(route.method, path, token)
             want[route.method, path, "agent"] = 403
+    assert got == want
+
+
+# -- queues: every queue endpoint x every queue role ------------------------------------------
+# Queue Sales (team visibility) holds ticket T of carol's, unassigned. Its members: super
+# (superadmin), qadmin (admin), manager, quser (user) and victim (a user the requests act
+# on). `other` is a member of another queue (Hardware), `nonmember` of none but the default
+# queue (which every agent joins); `admin` is a site admin and no member. Queue Empty has
+# the same members and no ticket (for deleting).
+QUEUE_ROLES = (
+    "carol",
+    "anonymous",
+    "nonmember",
+    "other",
+    "quser",
+    "manager",
+    "qadmin",
+    "super",
+    "admin",
+)
+QUEUE_RANKS = {"quser": 1, "manager": 2, "qadmin": 3, "super": 4, "admin": 5}
+
+
+def per_queue_role(
+    ok: int,
+    *,
+    least: str = "",
+    see: int = 403,
+    gone: bool = False,
+    members_only: bool = False,
+    customer: int = 403,
+) -> Callable[[str, str], int]:
+    """Customers get `customer` (anonymous 401); staff need `least` (a QUEUE_RANKS key;
+    "" = any staff member) and get `see` otherwise; `members_only`: other staff get 404
+    (the ticket, or their membership, does not exist for them; site admins count as
+    members unless `least` is ""). `gone`: the first allowed role deletes the thing, the
+    roles after find nothing (404)."""
+    done: list[bool] = []
+
+    def expect(role: str, _what: str) -> int:
+        if role == "anonymous":
+            return 401
+        if role == "carol":
+            return customer
+        rank = QUEUE_RANKS.get(role, 0)
+        if members_only and rank == 0:
+            return 404
+        if least and rank < QUEUE_RANKS[least]:
+            return see
+        if gone and done:
+            return 404
+        if gone:
+            done.append(True)
+        return ok
+
+    expect.reset = done.clear  # type: ignore[attr-defined]
+    return expect
+
+
+def _newbie(role: str, w: dict[str, Any]) -> dict[str, Any]:
+    return {"user_id": w["newbies"][role], "role": "user"}
+
+
+QUEUE_CASES: dict[str, Case] = {
+    "queues": Case("GET", "/api/queues/", per_queue_role(200), tickets=("-",)),
+    "queue create": Case(
+        "POST",
+        "/api/queues/",
+        per_queue_role(201, least="admin"),
+        tickets=("-",),
+        body=lambda r, w: {"name": f"made by {r}"},
+    ),
+    "queue get": Case("GET", "/api/queues/{q}/", per_queue_role(200), tickets=("-",)),
+    "queue patch": Case(
+        "PATCH",
+        "/api/queues/{q}/",
+        per_queue_role(200, least="qadmin"),
+        tickets=("-",),
+        body=lambda r, w: {"visibility": "team", "addresses": ["sales@localhost"]},
+    ),
+    "queue delete": Case(
+        "DELETE",
+        "/api/queues/{empty}/",
+        per_queue_role(204, least="super", gone=True),
+        tickets=("-",),
+    ),
+    "members": Case("GET", "/api/queues/{q}/members/", per_queue_role(200), tickets=("-",)),
+    "member add": Case(
+        "POST",
+        "/api/queues/{q}/members/",
+        per_queue_role(201, least="qadmin"),
+        tickets=("-",),
+        body=_newbie,
+    ),
+    "member add superadmin": Case(
+        "POST",
+        "/api/queues/{q}/members/",
+        per_queue_role(201, least="super"),
+        tickets=("-",),
+        body=lambda r, w: {**_newbie(r, w), "role": "superadmin"},
+    ),
+    "member role": Case(
+        "PATCH",
+        "/api/queues/{q}/members/{victim}/",
+        per_queue_role(200, least="qadmin"),
+        tickets=("-",),
+        body=lambda r, w: {"role": "manager"},
+    ),
+    "member own wishes": Case(
+        "PATCH",
+        "/api/queues/{q}/members/{me}/",
+        lambda r, t: 404 if r == "admin" else per_queue_role(200, members_only=True)(r, t),
+        tickets=("-",),
+        body=lambda r, w: {"mail_new_tickets": True},
+    ),
+    "member remove": Case(
+        "DELETE",
+        "/api/queues/{q}/members/{victim}/",
+        per_queue_role(204, least="qadmin", gone=True),
+        tickets=("-",),
+    ),
+    "ticket in the queue": Case(
+        "GET",
+        "/api/tickets/{t}/",
+        per_queue_role(200, members_only=True, customer=200),
+        tickets=("-",),
+    ),
+    "ticket move": Case(
+        "POST",
+        "/api/tickets/{t}/move/",
+        per_queue_role(200, least="manager", members_only=True),
+        tickets=("-",),
+        body=lambda r, w: {"queue": w["q"]},
+    ),
+    "staff directory": Case("GET", "/api/staff/", per_queue_role(200), tickets=("-",)),
+    "customer directory": Case(
+        "GET", "/api/customers/?search=carol", per_queue_role(200), tickets=("-",)
+    ),
+    "queue report": Case(
+        "GET",
+        "/api/analytics/summary/?queue={q}",
+        per_queue_role(200, least="manager"),
+        tickets=("-",),
+    ),
+    "queue volume": Case(
+        "GET",
+        "/api/analytics/volume/?queue={q}&days=7",
+        per_queue_role(200, least="manager"),
+        tickets=("-",),
+    ),
+    "queue resolution": Case(
+        "GET",
+        "/api/analytics/resolution/?queue={q}",
+        per_queue_role(200, least="manager"),
+        tickets=("-",),
+    ),
+}
+MEMBER_ROLES = {"super": "superadmin", "qadmin": "admin", "manager": "manager", "quser": "user"}
+
+
+async def _queue_world(api, make_user) -> tuple[Team, dict[str, Any]]:
+    team = Team(api)
+    for name in ("admin", *MEMBER_ROLES, "other", "nonmember"):
+        role = "admin" if name == "admin" else "agent"
+        team.users[name] = await make_user(f"{name}@localhost", role)
+        team.tokens[name] = await api.token(f"{name}@localhost", PASSWORD)
+    team.users["carol"] = await make_user("carol@example.com", "customer")
+    team.tokens["carol"] = await api.token("carol@example.com", PASSWORD)
+    team.users["victim"] = await make_user("victim@localhost", "agent", None)
+    w: dict[str, Any] = {"victim": team.id("victim"), "newbies": {}}
+    for role in QUEUE_ROLES:
+        w["newbies"][role] = (await make_user(f"new-{role}@localhost", "agent", None)).id
+    for name, members in (
+        ("Sales", {**MEMBER_ROLES, "victim": "user"}),
+        ("Empty", MEMBER_ROLES),
+        ("Hardware", {"other": "user"}),
+    ):
+        status, queue = await team.call("admin", "POST", "/api/queues/", json={"name": name})
+        assert status == 201, queue
+        for who, role in members.items():
+            status, _ = await team.call(
+                "admin",
+                "POST",
+                f"/api/queues/{queue['id']}/members/",
+                json={"user_id": team.id(who), "role": role},
+            )
+            assert status == 201
+        w[{"Sales": "q", "Empty": "empty", "Hardware": "hardware"}[name]] = queue["id"]
+    w["t"] = await team.open_ticket(
+        "admin", "In Sales", customer_email="carol@example.com", queue=w["q"]
+    )
+    team.tokens["anonymous"] = ""
+    return team, w
+
+
+@pytest.mark.parametrize("name", list(QUEUE_CASES))
+async def test_queue_permission_matrix(api, make_user, name):
+    case = QUEUE_CASES[name]
+    team, w = await _queue_world(api, make_user)
+    got: dict[str, int] = {}
+    want: dict[str, int] = {}
+    getattr(case.expect, "reset", lambda: None)()
+    for role in QUEUE_ROLES:
+        ids = {**w, "me": team.users[role].id if role in team.users else 999}
+        path = case.path.format(**{k: v for k, v in ids.items() if k != "newbies"})
+        body = case.body(role, w)
+        kwargs = {"json": body} if body is not None else {}
+        status, answer = await team.api.call(case.method, path, team.tokens[role] or None, **kwargs)
+        got[role], want[role] = status, case.expect(role, "-")
+        if status >= 400:
+            assert set(answer) == {"error", "message", "details"}, answer
     assert got == want

@@ -13,7 +13,17 @@ from pydantic import BaseModel
 from web import observe
 from web import schemas as s
 from web.auth import CallerHandler, Handler, with_caller, with_key, with_metrics_token
-from web.handlers import admin, analytics, auth, chat, health, inbound, integrations, tickets
+from web.handlers import (
+    admin,
+    analytics,
+    auth,
+    chat,
+    health,
+    inbound,
+    integrations,
+    queues,
+    tickets,
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
 READ, WRITE = "tickets:read", "tickets:write"  # what an API key needs on the ticket routes
 T = "/api/tickets/{id}/"
 W = "/api/webhooks/{id}/"
+Q = "/api/queues/{id}/"
 C = "/api/chat/rooms/"
 M = "/api/chat/messages/"
 ROUTES: tuple[AnyRoute, ...] = (
@@ -357,6 +368,75 @@ ROUTES: tuple[AnyRoute, ...] = (
         "A reply draft from Gemini (agents and admins; nothing is sent)",
     ),
     Route(
+        "POST",
+        T + "move/",
+        queues.ticket_move,
+        "Move the ticket to another queue (a manager of its queue who works in the other)",
+        body=s.TicketMove,
+    ),
+    Route("GET", "/api/queues/", queues.queues_list, "Every queue, with the caller's role (staff)"),
+    Route(
+        "POST",
+        "/api/queues/",
+        queues.queue_create,
+        "Make a queue (site admins)",
+        access="admin",
+        body=s.QueueCreate,
+        status=201,
+    ),
+    Route("GET", Q, queues.queue_get, "One queue (staff)"),
+    Route(
+        "PATCH",
+        Q,
+        queues.queue_update,
+        "Name, addresses, visibility (queue admins); the default queue (site admins)",
+        body=s.QueueUpdate,
+    ),
+    Route(
+        "DELETE",
+        Q,
+        queues.queue_delete,
+        "Delete an empty queue that is not the default (queue superadmins)",
+        status=204,
+    ),
+    Route("GET", Q + "members/", queues.members_list, "The queue's members and roles (staff)"),
+    Route(
+        "POST",
+        Q + "members/",
+        queues.member_add,
+        "Add a member with a role (queue admins)",
+        body=s.MemberAdd,
+        status=201,
+    ),
+    Route(
+        "PATCH",
+        Q + "members/{user}/",
+        queues.member_update,
+        "A member's role (queue admins) or notification wishes (the member too)",
+        body=s.MemberUpdate,
+    ),
+    Route(
+        "DELETE",
+        Q + "members/{user}/",
+        queues.member_remove,
+        "Remove a member (queue admins), or leave",
+        status=204,
+    ),
+    Route(
+        "GET",
+        "/api/staff/",
+        queues.staff_list,
+        "Colleagues: names, availability, queues (staff)",
+        query=s.StaffQuery,
+    ),
+    Route(
+        "GET",
+        "/api/customers/",
+        queues.customers_list,
+        "Customers with their companies, ?search= (staff)",
+        query=s.CustomerQuery,
+    ),
+    Route(
         "GET",
         "/api/attachments/{id}/",
         tickets.attachment_download,
@@ -430,24 +510,23 @@ ROUTES: tuple[AnyRoute, ...] = (
         "GET",
         "/api/analytics/summary/",
         analytics.summary,
-        "Counts by status and priority, backlog, unassigned",
-        access="admin",
+        "Counts by status and priority, backlog, unassigned (site admins; a queue's "
+        "managers with ?queue=)",
         query=s.ReportQuery,
     ),
     Route(
         "GET",
         "/api/analytics/volume/",
         analytics.volume,
-        "Tickets created and resolved per day",
-        access="admin",
+        "Tickets created and resolved per day (site admins; a queue's managers with ?queue=)",
         query=s.VolumeQuery,
     ),
     Route(
         "GET",
         "/api/analytics/resolution/",
         analytics.resolution,
-        "Time to resolve and to first response, per agent and overall",
-        access="admin",
+        "Time to resolve and to first response, per agent and overall (site admins; a "
+        "queue's managers with ?queue=)",
         query=s.ResolutionQuery,
     ),
     Route(

@@ -196,6 +196,7 @@ class TicketCreate(Strict):
     cc: list[Recipient] | None = Field(default=None, max_length=50)
 
     _form_lists = field_validator("cc", mode="before")(classmethod(form_list))
+    queue: RowId | None = None  # staff: one of their queues; the default queue otherwise
 
 
 class TicketUpdate(Strict):
@@ -226,6 +227,7 @@ class TicketListQuery(Strict):
     tag: str | None = Field(default=None, max_length=50)
     customer: RowId | None = None
     company: RowId | None = None
+    queue: RowId | None = None
     created_after: UtcTime | None = None
     created_before: UtcTime | None = None
     updated_after: UtcTime | None = None
@@ -354,6 +356,7 @@ class WebhookUpdate(Strict):
 
 class ReportQuery(Strict):
     format: Literal["json", "csv"] = "json"
+    queue: RowId | None = None  # one queue's tickets; what a queue's managers may read
 
 
 class VolumeQuery(ReportQuery):
@@ -374,3 +377,52 @@ class TicketSearchQuery(TicketListQuery):
 
     q: str = Field(min_length=1, max_length=500)
     archived: Literal["false", "true", "all"] = "all"
+
+
+QueueRoleName = Literal["superadmin", "admin", "manager", "user"]
+Address = Annotated[str, Field(min_length=3, max_length=320)]
+
+
+class QueueCreate(Strict):
+    """`addresses`: support addresses whose mail lands in the queue; the first is the From
+    of its mail."""
+
+    name: str = Field(min_length=1, max_length=200)
+    visibility: Literal["team", "assigned"] = "team"
+    addresses: list[Address] = Field(default_factory=list, max_length=20)
+
+
+class QueueUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    visibility: Literal["team", "assigned"] | None = None
+    addresses: list[Address] | None = Field(default=None, max_length=20)
+    is_default: bool | None = None
+
+
+class MemberAdd(Strict):
+    user_id: RowId
+    role: QueueRoleName = "user"
+    notify_new_tickets: bool = True
+    mail_new_tickets: bool = False
+
+
+class MemberUpdate(Strict):
+    role: QueueRoleName | None = None
+    notify_new_tickets: bool | None = None
+    mail_new_tickets: bool | None = None
+
+
+class TicketMove(Strict):
+    """To another queue (kanban columns come later under the same path)."""
+
+    queue: RowId
+
+
+class StaffQuery(PageQuery):
+    search: str | None = Field(default=None, max_length=200)
+    queue: RowId | None = None
+
+
+class CustomerQuery(PageQuery):
+    search: str | None = Field(default=None, max_length=200)
+    company: RowId | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from desk.auth.tokens import decode, issue_pair
 from desk.config import Settings
@@ -58,16 +59,22 @@ async def end_session(
 
 async def session_user(db: Database, settings: Settings, access_token: str) -> User:
     """The caller of a request, checked against the database on every request: a
-    deactivated account or an ended session is shut out at once."""
+    deactivated account or an ended session is shut out at once. Their queue memberships
+    come in the same statement (a join), for the access checks."""
     claims = decode(settings, access_token, "access")
     async with db.reader() as session:
         found = (
-            await session.execute(
-                select(User, AuthSession.revoked_at)
-                .join(AuthSession, AuthSession.user_id == User.id)
-                .where(User.id == int(claims["sub"]), AuthSession.id == claims["sid"])
+            (
+                await session.execute(
+                    select(User, AuthSession.revoked_at)
+                    .join(AuthSession, AuthSession.user_id == User.id)
+                    .where(User.id == int(claims["sub"]), AuthSession.id == claims["sid"])
+                    .options(joinedload(User.memberships))
+                )
             )
-        ).first()
+            .unique()
+            .first()
+        )
     if found is None:
         raise NotAuthenticated("this session has ended; log in again")
     user, revoked_at = found

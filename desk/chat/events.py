@@ -90,7 +90,9 @@ def for_reader(message: ChatMessageView, reader: User) -> dict[str, Any]:
             "assigned_agent_id": t.assigned_agent_id,
         }
         for t in message.ticket_refs
-        if can_see_ticket_fields(reader, t.customer_id, t.assigned_agent_id, t.company_id)
+        if can_see_ticket_fields(
+            reader, t.customer_id, t.assigned_agent_id, t.company_id, t.queue_id
+        )
     ]
     return out
 
@@ -108,6 +110,7 @@ async def ticket_refs(session: AsyncSession, bodies: list[str]) -> dict[int, Tic
             assigned_agent_id=t.assigned_agent_id,
             customer_id=t.customer_id,
             company_id=t.company_id,
+            queue_id=t.queue_id,
         )
         for t in rows
     }

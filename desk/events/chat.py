@@ -22,6 +22,7 @@ class TicketRef:
     assigned_agent_id: int | None
     customer_id: int
     company_id: int | None
+    queue_id: int = 1  # events stored before queues (migration 0018): the default queue
 
     def data(self) -> dict[str, Any]:
         return {
@@ -31,6 +32,7 @@ class TicketRef:
             "assigned_agent_id": self.assigned_agent_id,
             "customer_id": self.customer_id,
             "company_id": self.company_id,
+            "queue_id": self.queue_id,
         }
 
 

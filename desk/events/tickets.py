@@ -28,6 +28,7 @@ class TicketView:
     assigned_at: datetime | None
     resolved_at: datetime | None
     archived_at: datetime | None
+    queue_id: int
 
     @property
     def is_archived(self) -> bool:
@@ -51,6 +52,8 @@ class TicketView:
             "is_archived": self.is_archived,
             "customer": self.customer_id,  # S1's names again (desk.tickets.events)
             "assigned_agent": self.assigned_agent_id,
+            "queue_id": self.queue_id,
+            "queue": self.queue_id,  # S0's name, as in the API
         }
 
     @classmethod
@@ -69,6 +72,8 @@ class TicketView:
             assigned_at=read_time(d.get("assigned_at")),
             resolved_at=read_time(d.get("resolved_at")),
             archived_at=read_time(d.get("archived_at")),
+            # Events stored before queues (migration 0018) were all of the default queue.
+            queue_id=d.get("queue_id", 1),
         )
 
 

@@ -1,5 +1,6 @@
 """Auto-assignment: each waiting ticket (OPEN, nobody on it) goes to the available agent
-with the fewest active tickets who is under capacity; ties go to the agent idle longest
+(a member of the ticket's queue, or a site admin) with the fewest active tickets who is
+under capacity; ties go to the agent idle longest
 (whose last assignment is oldest, never-assigned first). Nobody available: the ticket waits
 for the next run, which a change of availability or a new ticket brings forward."""
 
@@ -8,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.context import Desk
-from desk.models import Role, Status, Ticket, User, utcnow
+from desk.models import QueueMember, Role, Status, Ticket, User, utcnow
 from desk.tickets.workflow import set_assignee
 
 ACTIVE = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER)
@@ -25,6 +26,11 @@ class _Candidate:
     agent: User
     active: int
     last_assigned: datetime
+    queues: frozenset[int] = frozenset()  # where they may be given tickets
+
+    def may_take(self, ticket: Ticket) -> bool:
+        """Members of the ticket's queue, and site admins (who see every queue)."""
+        return self.agent.role == Role.ADMIN or ticket.queue_id in self.queues
 
     @property
     def rank(self) -> tuple[int, datetime, int]:
@@ -51,6 +57,7 @@ async def _assign_batch(desk: Desk) -> int:
                 Ticket.assigned_agent_id.is_(None),
                 Ticket.status == Status.OPEN.value,
                 Ticket.archived_at.is_(None),
+                *_takeable(candidates),
             )
             .order_by(Ticket.created_at, Ticket.id)
             .limit(BATCH)
@@ -58,9 +65,10 @@ async def _assign_batch(desk: Desk) -> int:
         )
         assigned = 0
         for ticket in waiting:
-            if not candidates:
-                break
-            best = min(candidates, key=lambda c: c.rank)
+            eligible = [c for c in candidates if c.may_take(ticket)]
+            if not eligible:
+                continue
+            best = min(eligible, key=lambda c: c.rank)
             await set_assignee(session, desk, events, ticket, best.agent, None)
             assigned += 1
             best.active += 1
@@ -68,6 +76,14 @@ async def _assign_batch(desk: Desk) -> int:
             if best.active >= best.agent.capacity:
                 candidates.remove(best)
         return assigned
+
+
+def _takeable(candidates: list[_Candidate]) -> list[ColumnElement[bool]]:
+    """Only tickets someone may take, so a queue nobody is available for never holds up
+    the others (a site admin may take any)."""
+    if any(c.agent.role == Role.ADMIN for c in candidates):
+        return []
+    return [Ticket.queue_id.in_(sorted({q for c in candidates for q in c.queues}))]
 
 
 async def _candidates(session: AsyncSession) -> list[_Candidate]:
@@ -97,4 +113,15 @@ async def _candidates(session: AsyncSession) -> list[_Candidate]:
             User.capacity > func.coalesce(load.c[1], 0),
         )
     )
-    return [_Candidate(agent, active or 0, at or NEVER) for agent, active, at in rows]
+    found = [_Candidate(agent, active or 0, at or NEVER) for agent, active, at in rows]
+    memberships = await session.execute(
+        select(QueueMember.user_id, QueueMember.queue_id).where(
+            QueueMember.user_id.in_([c.agent.id for c in found])
+        )
+    )
+    queues: dict[int, set[int]] = {}
+    for user_id, queue_id in memberships:
+        queues.setdefault(user_id, set()).add(queue_id)
+    for c in found:
+        c.queues = frozenset(queues.get(c.agent.id, ()))
+    return found

@@ -15,6 +15,7 @@ from desk.models.operations import (
 )
 from desk.models.outbox import OutboxMail, OutboxState
 from desk.models.people import ApiKey, AuthSession, Company, CompanyDomain, OtpCode, Role, User
+from desk.models.queues import Queue, QueueAddress, QueueMember, QueueRole, Visibility
 from desk.models.suppressions import Suppression
 from desk.models.tickets import (
     TEAM_ONLY,
@@ -59,6 +60,10 @@ __all__ = [
     "ParticipantRole",
     "Priority",
     "ProviderToken",
+    "Queue",
+    "QueueAddress",
+    "QueueMember",
+    "QueueRole",
     "Role",
     "Status",
     "Suppression",
@@ -69,6 +74,7 @@ __all__ = [
     "TicketParticipant",
     "TicketTag",
     "User",
+    "Visibility",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

@@ -6,9 +6,10 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from desk.models.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
+from desk.models.queues import QueueMember
 
 
 class Role(enum.StrEnum):
@@ -43,6 +44,9 @@ class User(Base):
         ForeignKey("companies.id"), default=None, index=True
     )
     is_company_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Staff: their queues and roles there. Loaded with the caller (desk/auth/sessions.py),
+    # never lazily: an access check must not hide a database read.
+    memberships: Mapped[list[QueueMember]] = relationship(lazy="raise", viewonly=True)
 
     @property
     def is_staff(self) -> bool:

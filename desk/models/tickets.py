@@ -90,6 +90,8 @@ class Ticket(Base):
     company_id: Mapped[int | None] = mapped_column(
         ForeignKey("companies.id"), default=None, index=True
     )
+    # The queue the ticket lives in: who may see and work it (desk.auth.access).
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id"), index=True)
     # A reply to a closed ticket opens a new one that points back here.
     linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -41,6 +41,7 @@ TICKET_COLUMNS = (
     "assigned_at",
     "resolved_at",
     "archived_at",
+    "queue_id",
 )
 
 
@@ -51,6 +52,8 @@ def ticket_fields(
     stay datetimes: the API writes them with orjson, as ISO 8601 with the UTC offset."""
     data = {name: row[name] for name in TICKET_COLUMNS}
     data["is_archived"] = row["archived_at"] is not None
+    data["queue_id"] = data.pop("queue_id")  # after is_archived, where events have it
+    data["queue"] = row["queue_id"]  # S0's name for its project, beside queue_id
     with_seed_names(data, TICKET_SEED_NAMES)
     if tags is not None:
         data["tags"] = tags
@@ -116,6 +119,7 @@ def ticket_view(ticket: Ticket) -> TicketView:
         assigned_at=ticket.assigned_at,
         resolved_at=ticket.resolved_at,
         archived_at=ticket.archived_at,
+        queue_id=ticket.queue_id,
     )
 
 

@@ -20,6 +20,7 @@ from desk.mail.reply_token import reply_address
 from desk.mail.threading import tagged_subject
 from desk.models import OutboxState, Ticket, User
 from desk.outbox import queue_mail
+from desk.queues.routing import sending_address
 from desk.suppressions import in_force
 from desk.tickets.thread import Thread, conversation
 
@@ -50,6 +51,7 @@ async def notify(
     thread = thread or await conversation(session, ticket.id)
     out = _outgoing(
         desk.settings,
+        await sending_address(session, ticket, desk.settings),
         ticket,
         person,
         template,
@@ -78,6 +80,7 @@ def _may_tell(person: User, actor: User | None) -> bool:
 
 def _outgoing(
     s: Settings,
+    from_address: str,
     ticket: Ticket,
     person: User,
     template: str,
@@ -92,7 +95,7 @@ def _outgoing(
         to_address=person.email,
         to_name=person.name,
         from_name=s.desk_name,
-        from_address=support,
+        from_address=from_address,
         reply_to=reply_address(ticket.id, s.secret_key, support),
         subject=tagged_subject(ticket.id, ticket.subject, s.ticket_prefix, reply=False),
         template=template,

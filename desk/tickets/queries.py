@@ -21,6 +21,7 @@ from desk.auth.access import (
     can_see_ticket,
     can_see_ticket_fields,
     messages_shown,
+    queue_scope,
     ticket_filter,
     visibility,
 )
@@ -70,6 +71,7 @@ class TicketFilter:
     tag: str | None = None
     customer: int | None = None
     company: int | None = None
+    queue: int | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
@@ -97,6 +99,8 @@ def conditions(user: User, f: TicketFilter) -> list[ColumnElement[bool]]:
         where.append(Ticket.customer_id == f.customer)
     if f.company is not None:
         where.append(Ticket.company_id == f.company)
+    if f.queue is not None:
+        where.append(Ticket.queue_id == f.queue)
     where.extend(_time_ranges(f))
     if f.archived == "false":
         where.append(Ticket.archived_at.is_(None))
@@ -174,13 +178,14 @@ def _scope(user: User) -> Hashable:
     are its admin)."""
     if user.role == Role.ADMIN:
         return ("admin",)
-    return (user.role, user.id, user.company_id if user.is_company_admin else None)
+    queues = queue_scope(user) if user.is_staff else None
+    return (user.role, user.id, user.company_id if user.is_company_admin else None, queues)
 
 
 def _broad_live_view(user: User, f: TicketFilter) -> bool:
     """A staff view of live tickets by last change, not narrowed to one customer, company,
     assignee or tag: its page is found by walking the live-list index."""
-    narrowed = f.customer or f.company or f.assigned_agent or f.tag
+    narrowed = f.customer or f.company or f.assigned_agent or f.tag or f.queue
     return (
         f.archived == "false"
         and f.ordering.lstrip("-") == "updated_at"
@@ -238,9 +243,7 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
         found = await _rows(
             session, select(*Ticket.__table__.columns, TAG_LIST).where(Ticket.id == ticket_id)
         )
-        if not found or not can_see_ticket_fields(
-            user, found[0]["customer_id"], found[0]["assigned_agent_id"], found[0]["company_id"]
-        ):
+        if not found or not _may_see_row(user, found[0]):
             raise TicketNotFound(f"no ticket {ticket_id}")
         shown = (TicketMessage.ticket_id == ticket_id, messages_shown(staff=user.is_staff))
         messages = await _rows(
@@ -276,6 +279,12 @@ def _participants(ticket_id: int) -> Select[Any]:
         select(*p.__table__.columns)
         .where(p.ticket_id == ticket_id, p.removed_at.is_(None))
         .order_by(p.id)
+    )
+
+
+def _may_see_row(user: User, row: Mapping[str, Any]) -> bool:
+    return can_see_ticket_fields(
+        user, row["customer_id"], row["assigned_agent_id"], row["company_id"], row["queue_id"]
     )
 
 

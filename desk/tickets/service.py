@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.auth.access import can_see_ticket, can_write_note
+from desk.auth.access import can_see_ticket, can_write_note, may_in_queue
 from desk.blobs import blob_path
 from desk.config import Settings
 from desk.context import Desk, PendingEvent
@@ -30,6 +30,7 @@ from desk.mail.threading import tagged_subject
 from desk.models import (
     Attachment,
     MessageKind,
+    Queue,
     Status,
     Ticket,
     TicketMessage,
@@ -38,6 +39,8 @@ from desk.models import (
 )
 from desk.outbox import AutoReplyBudget, queue_mail
 from desk.people import customer_for_email
+from desk.queues.notify import tell_queue
+from desk.queues.routing import default_queue_id, sending_address
 from desk.tickets import events as ev
 from desk.tickets import participants
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
@@ -67,11 +70,14 @@ def open_ticket(
     *,
     customer: User,
     subject: str,
+    queue_id: int,
     linked_ticket_id: int | None = None,
 ) -> Ticket:
-    """Add a new ticket to the session; its id comes with the next flush."""
+    """Add a new ticket to the session, in queue `queue_id`; its id comes with the next
+    flush."""
     now = utcnow()  # one moment for both: a ticket is never changed before it was opened
     ticket = Ticket(
+        queue_id=queue_id,
         subject=subject or "(no subject)",
         customer_id=customer.id,
         company_id=customer.company_id,
@@ -160,18 +166,21 @@ async def create_ticket(
     customer_email: str | None = None,
     uploads: Sequence[Upload] = (),
     cc: Sequence[str] | None = None,
+    queue_id: int | None = None,
 ) -> Ticket:
-    """A ticket opened through the API. A customer's own is acknowledged as a mail would
-    be. One staff open for a customer starts the conversation: the staff member's text is
-    a public reply, the first mail the customer gets (no acknowledgement), with `cc`
-    copied (ValidationFailed names `cc` when a customer gives it, or it is bad). Staff who
-    name no customer open an internal ticket (S1's staff create tickets so): they are its
-    requester, and nobody is mailed."""
+    """A ticket opened through the API, in the default queue or (staff) one of the
+    opener's queues; the queue's members hear of it. A customer's own is acknowledged as a
+    mail would be. One staff open for a customer starts the conversation: the staff
+    member's text is a public reply, the first mail the customer gets (no acknowledgement),
+    with `cc` copied (ValidationFailed names `cc` when a customer gives it, or it is bad).
+    Staff who name no customer open an internal ticket (S1's staff create tickets so): they
+    are its requester, and nobody is mailed."""
     kind = MessageKind.OUTBOUND if actor.is_staff else MessageKind.INBOUND
     change = _recipient_change(desk.settings, kind, None, cc)
     async with desk.change() as (session, events):
         customer = await _customer_of_new_ticket(session, actor, customer_email)
-        ticket = open_ticket(session, events, customer=customer, subject=subject)
+        queue = await _queue_of_new_ticket(session, actor, queue_id)
+        ticket = open_ticket(session, events, customer=customer, subject=subject, queue_id=queue)
         ticket.priority = priority
         by_desk = actor.is_staff
         message = TicketMessage(
@@ -195,7 +204,20 @@ async def create_ticket(
             budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
             await budget.load(session, {customer.email})
             await acknowledge(session, desk, ticket, customer, Thread(None, []), budget)
+        await tell_queue(session, desk, ticket, actor)
     return ticket
+
+
+async def _queue_of_new_ticket(session: AsyncSession, actor: User, queue_id: int | None) -> int:
+    """The default queue, unless staff name a queue they work in (customers cannot choose:
+    their mail and web tickets land where the desk routes them)."""
+    if queue_id is None:
+        return await default_queue_id(session)
+    if not actor.is_staff:
+        raise NotAllowedOnTicket("customers do not choose a queue", field="queue")
+    if await session.get(Queue, queue_id) is None or not may_in_queue(actor, queue_id, "work"):
+        raise ValidationFailed(f"no queue {queue_id} you work in", field="queue")
+    return queue_id
 
 
 async def _customer_of_new_ticket(
@@ -368,7 +390,7 @@ async def _mail_reply(
         also_to=[(p.name, p.address) for p in sent.to[1:]],
         cc=[(p.name, p.address) for p in sent.cc],
         from_name=f"{agent.name or agent.email} ({s.desk_name})",
-        from_address=support,
+        from_address=await sending_address(session, ticket, s),
         reply_to=reply_address(ticket.id, s.secret_key, support),
         subject=subject,
         template="reply",

@@ -11,9 +11,22 @@ Status moves (staff; `OPEN` from RESOLVED or CLOSED is "reopen"):
     RESOLVED            -> OPEN (reopen) CLOSED
     CLOSED              -> OPEN (reopen)
 
-ASSIGNED and IN_PROGRESS need an assignee. Reopening an assigned ticket lands on ASSIGNED.
-A customer may only resolve their own ticket (from any status but CLOSED) or reopen it
-from RESOLVED."""
+ASSIGNED and IN_PROGRESS need an assignee: staff setting IN_PROGRESS on an unassigned
+ticket take it (it is assigned to them first). Reopening an assigned ticket lands on
+ASSIGNED. A customer may only resolve their own ticket (from any status but CLOSED) or
+reopen it from RESOLVED.
+
+Who assigns (the ticket's queue decides; desk.auth.access.QUEUE_RIGHTS):
+
+    site admin            any ticket, to any member of its queue or a site admin
+    queue manager+        any ticket of the queue, likewise
+    queue member (user)   an unassigned ticket or one they hold: to any member of the
+                          queue (themselves included), or back (unassigned)
+    customer              nobody
+
+The assignee is always an active agent or admin who is a member of the ticket's queue (or
+a site admin, who sees every queue). Moving a ticket to another queue (`move_to_queue`)
+takes a manager of its queue who works in the other one too."""
 
 from __future__ import annotations
 
@@ -22,11 +35,11 @@ from functools import partial
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.auth.access import can_see_ticket
+from desk.auth.access import can_see_ticket, may_in_queue
 from desk.context import Desk, PendingEvent
 from desk.db import insert_ignoring_conflicts
 from desk.errors import Conflict, PermissionDenied, ValidationFailed
-from desk.models import Role, Status, Tag, Ticket, TicketTag, User, utcnow
+from desk.models import QueueMember, Role, Status, Tag, Ticket, TicketTag, User, utcnow
 from desk.tickets import events as ev
 from desk.tickets.errors import TicketNotFound
 from desk.tickets.history import record
@@ -69,7 +82,7 @@ def _require_staff(actor: User, what: str) -> None:
         raise PermissionDenied(f"only agents and admins {what}")
 
 
-def _require_live(ticket: Ticket) -> None:
+def require_live(ticket: Ticket) -> None:
     if ticket.archived_at is not None:
         raise Conflict(f"ticket {ticket.id} is archived; unarchive it first")
 
@@ -77,13 +90,26 @@ def _require_live(ticket: Ticket) -> None:
 async def set_status(desk: Desk, actor: User, ticket_id: int, status: str) -> Ticket:
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
-        _require_live(ticket)
+        require_live(ticket)
+        if _takes_on(actor, ticket, status):
+            await set_assignee(session, desk, events, ticket, actor, actor)
         old = ticket.status
         target = _check_move(actor, ticket, status)
         if target == old:
             return ticket
         await move(session, desk, events, ticket, target, actor)
     return ticket
+
+
+def _takes_on(actor: User, ticket: Ticket, status: str) -> bool:
+    """Staff setting IN_PROGRESS on an unassigned ticket take it: it is assigned to them
+    first (when the table allows IN_PROGRESS from where the ticket is)."""
+    return (
+        status == S.IN_PROGRESS
+        and actor.is_staff
+        and ticket.assigned_agent_id is None
+        and S.IN_PROGRESS in TRANSITIONS[ticket.status]
+    )
 
 
 def _check_move(actor: User, ticket: Ticket, status: str) -> str:
@@ -189,21 +215,21 @@ async def _tell_status(
 
 
 async def assign(desk: Desk, actor: User, ticket_id: int, agent_id: int | None) -> Ticket:
-    """Admins assign to any active agent or admin; an agent takes an unassigned ticket or
-    hands back their own. Assigning moves OPEN to ASSIGNED; unassigning moves it back."""
+    """Assign by the table in this module's docstring. Assigning moves OPEN to ASSIGNED;
+    unassigning moves it back."""
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
         _require_staff(actor, "assign tickets")
-        _require_live(ticket)
+        require_live(ticket)
         if agent_id == ticket.assigned_agent_id:
             return ticket
-        agent = await _assignee(session, agent_id)
         _check_assign(actor, ticket, agent_id)
+        agent = await _assignee(session, agent_id, ticket.queue_id)
         await set_assignee(session, desk, events, ticket, agent, actor)
     return ticket
 
 
-async def _assignee(session: AsyncSession, agent_id: int | None) -> User | None:
+async def _assignee(session: AsyncSession, agent_id: int | None, queue_id: int) -> User | None:
     if agent_id is None:
         return None
     agent = await session.get(User, agent_id)
@@ -211,16 +237,32 @@ async def _assignee(session: AsyncSession, agent_id: int | None) -> User | None:
         raise ValidationFailed(
             "only an active agent or admin can be assigned", field="assigned_agent"
         )
+    if agent.role != Role.ADMIN and not await is_member(session, queue_id, agent.id):
+        raise ValidationFailed(
+            "only a member of the ticket's queue can be assigned", field="assigned_agent"
+        )
     return agent
 
 
+async def is_member(session: AsyncSession, queue_id: int, user_id: int) -> bool:
+    return await session.get(QueueMember, (queue_id, user_id)) is not None
+
+
 def _check_assign(actor: User, ticket: Ticket, agent_id: int | None) -> None:
-    if actor.role == Role.ADMIN:
+    """A member assigns an unassigned ticket or one they hold; managers and up (and site
+    admins) any ticket of the queue. Whoever holds a ticket may always hand it back."""
+    if may_in_queue(actor, ticket.queue_id, "reassign"):
         return
-    taking = ticket.assigned_agent_id is None and agent_id == actor.id
-    handing_back = ticket.assigned_agent_id == actor.id and agent_id is None
-    if not (taking or handing_back):
-        raise PermissionDenied("an agent may take an unassigned ticket or hand back their own")
+    holds = ticket.assigned_agent_id == actor.id
+    if ticket.assigned_agent_id is not None and not holds:
+        raise PermissionDenied(
+            "a queue member assigns unassigned tickets and their own; "
+            "reassigning a colleague's ticket takes a queue manager"
+        )
+    if holds and agent_id is None:
+        return
+    if not may_in_queue(actor, ticket.queue_id, "work"):
+        raise PermissionDenied("only members of the ticket's queue assign it")
 
 
 async def set_assignee(
@@ -288,7 +330,7 @@ async def update(
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
         _require_staff(actor, "edit tickets")
-        _require_live(ticket)
+        require_live(ticket)
         changed: list[str] = []
         for name, value in (("subject", subject), ("priority", priority)):
             if value is not None and getattr(ticket, name) != value:

@@ -80,6 +80,7 @@ async def ticket_create(request: web.Request, user: User) -> web.Response:
         customer_email=body.customer_email,
         uploads=uploads,
         cc=body.cc,
+        queue_id=body.queue,
     )
     return json_response(await ticket_detail(desk.db, user, ticket.id), status=201)
 
@@ -108,7 +109,7 @@ async def ticket_assign(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, Assignment)
     desk = request.app[DESK]
     ticket = await workflow.assign(desk, user, path_id(request), body.assigned_agent)
-    return await _after_change(request, user, ticket.id)
+    return await after_change(request, user, ticket.id)
 
 
 async def ticket_archive(request: web.Request, user: User) -> web.Response:
@@ -121,10 +122,10 @@ async def ticket_unarchive(request: web.Request, user: User) -> web.Response:
 
 async def _archive(request: web.Request, user: User, *, archived: bool) -> web.Response:
     ticket = await workflow.archive(request.app[DESK], user, path_id(request), archived)
-    return await _after_change(request, user, ticket.id)
+    return await after_change(request, user, ticket.id)
 
 
-async def _after_change(request: web.Request, user: User, ticket_id: int) -> web.Response:
+async def after_change(request: web.Request, user: User, ticket_id: int) -> web.Response:
     """The ticket as the caller now sees it; an agent who handed a ticket to a colleague may
     no longer see it, and gets a plain confirmation instead."""
     try:

@@ -1,0 +1,110 @@
+"""The directories staff look people up in: colleagues (names, availability, queues) and
+customers (with their companies). Staff only; customers see neither."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+
+from desk.db import Database
+from desk.errors import PermissionDenied
+from desk.models import Company, Queue, QueueMember, Role, User
+
+
+@dataclass(frozen=True)
+class DirectoryQuery:
+    search: str | None = None  # in name or email, case-insensitive
+    queue: int | None = None  # staff: members of this queue only
+    company: int | None = None  # customers: of this company only
+
+
+def _require_staff(viewer: User) -> None:
+    if not (viewer.is_active and viewer.is_staff):
+        raise PermissionDenied("the directories are for agents and admins")
+
+
+def _matching(search: str | None) -> list[ColumnElement[bool]]:
+    if not search:
+        return []
+    pattern = f"%{search.strip().lower()}%"
+    return [or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern))]
+
+
+async def staff(
+    db: Database, viewer: User, q: DirectoryQuery, *, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Active agents and admins by name, each with their queues and role there."""
+    _require_staff(viewer)
+    where = [
+        User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
+        User.is_active,
+        *_matching(q.search),
+    ]
+    if q.queue is not None:
+        where.append(
+            User.id.in_(select(QueueMember.user_id).where(QueueMember.queue_id == q.queue))
+        )
+    async with db.reader() as session:
+        count = await session.scalar(select(func.count()).select_from(User).where(*where))
+        people = list(
+            await session.scalars(
+                select(User).where(*where).order_by(User.name, User.id).offset(offset).limit(limit)
+            )
+        )
+        rows = await session.execute(
+            select(QueueMember.user_id, Queue.id, Queue.name, QueueMember.role)
+            .join(Queue, Queue.id == QueueMember.queue_id)
+            .where(QueueMember.user_id.in_([p.id for p in people]))
+            .order_by(Queue.id)
+        )
+    queues: dict[int, list[dict[str, Any]]] = {}
+    for user_id, queue_id, name, role in rows:
+        queues.setdefault(user_id, []).append({"id": queue_id, "name": name, "role": role})
+    return int(count or 0), [
+        {
+            "id": p.id,
+            "name": p.name,
+            "email": p.email,
+            "role": p.role,
+            "is_available": p.is_available,
+            "capacity": p.capacity,
+            "queues": queues.get(p.id, []),
+        }
+        for p in people
+    ]
+
+
+async def customers(
+    db: Database, viewer: User, q: DirectoryQuery, *, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """Customers (active or not) by name, each with their company."""
+    _require_staff(viewer)
+    where = [User.role == Role.CUSTOMER.value, *_matching(q.search)]
+    if q.company is not None:
+        where.append(User.company_id == q.company)
+    async with db.reader() as session:
+        count = await session.scalar(select(func.count()).select_from(User).where(*where))
+        rows = await session.execute(
+            select(User, Company)
+            .outerjoin(Company, Company.id == User.company_id)
+            .where(*where)
+            .order_by(User.name, User.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        found = list(rows)
+    return int(count or 0), [
+        {
+            "id": u.id,
+            "name": u.name,
+            "email": u.email,
+            "is_active": u.is_active,
+            "has_password": u.password_hash is not None,
+            "company": {"id": c.id, "name": c.name} if c else None,
+            "is_company_admin": u.is_company_admin,
+            "created_at": u.created_at,
+        }
+        for u, c in found
+    ]

@@ -1,0 +1,84 @@
+"""Which queue a new ticket lands in (by the support address the customer wrote to) and which
+address the queue's mail goes out from. Read by mail intake (desk/preload.py) and by every
+writer of outgoing mail (desk/tickets/service.py, desk/tickets/notify.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.config import Settings
+from desk.models import Queue, QueueAddress, QueueMember, QueueRole, Role, Ticket, User
+
+
+@dataclass(frozen=True)
+class QueueRoutes:
+    """Every queue address (lower case) and the default queue: a few rows, read once per
+    batch of mail."""
+
+    default_id: int
+    by_address: dict[str, int] = field(default_factory=dict)
+
+    def route(self, recipients: Iterable[str]) -> int:
+        """The queue of the first recipient that names one, else the default queue. A reply
+        token (`billing+<token>@…`) names the queue of its base address."""
+        for address in recipients:
+            local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+            base = local.partition("+")[0]
+            found = self.by_address.get(f"{base}@{domain}")
+            if found is not None:
+                return found
+        return self.default_id
+
+
+async def load_routes(session: AsyncSession) -> QueueRoutes:
+    rows = await session.execute(select(QueueAddress.address, QueueAddress.queue_id))
+    return QueueRoutes(await default_queue_id(session), dict(rows.all()))
+
+
+async def default_queue_id(session: AsyncSession) -> int:
+    """The queue that catches the rest (migration 0018 makes it; it can be handed on, never
+    removed)."""
+    found = await session.scalar(select(Queue.id).where(Queue.is_default.is_(True)).limit(1))
+    if found is None:
+        raise RuntimeError("no default queue: the database is not migrated")
+    return found
+
+
+async def sending_address(session: AsyncSession, ticket: Ticket, settings: Settings) -> str:
+    """The From of mail about `ticket`: the support address the customer wrote to when the
+    ticket remembers it and the desk still has it, else its queue's first address, else the
+    desk's support address."""
+    if ticket.support_address and ticket.support_address in settings.support_addresses:
+        return ticket.support_address
+    first = await session.scalar(
+        select(QueueAddress.address)
+        .where(QueueAddress.queue_id == ticket.queue_id)
+        .order_by(QueueAddress.position, QueueAddress.address)
+        .limit(1)
+    )
+    return first or settings.support_address
+
+
+async def join_default_queue(session: AsyncSession, user: User) -> None:
+    """New staff work the default queue, as every agent did before queues: admins as its
+    admins, agents as users; hearing of new tickets is theirs to turn on (before queues,
+    nobody was told of them)."""
+    if not user.is_staff:
+        return
+    queue_id = await default_queue_id(session)
+    if await session.get(QueueMember, (queue_id, user.id)) is not None:
+        return
+    role = QueueRole.ADMIN if user.role == Role.ADMIN else QueueRole.USER
+    session.add(
+        QueueMember(
+            queue_id=queue_id,
+            user_id=user.id,
+            role=role.value,
+            notify_new_tickets=False,
+            mail_new_tickets=False,
+        )
+    )

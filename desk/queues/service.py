@@ -1,0 +1,174 @@
+"""Queues and their members: made by site admins, run by their own admins (the rights are
+desk.auth.access.QUEUE_RIGHTS). Staff may read every queue and its members (to hand a ticket
+on, to find a colleague); customers none."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from desk.auth.access import may_in_queue, queue_role
+from desk.config import Settings
+from desk.db import Database
+from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from desk.mail.headers import clean_header_text, is_plain_address
+from desk.models import Queue, QueueAddress, QueueMember, Role, Ticket, User
+
+MAX_ADDRESSES = 20
+
+
+def require_staff(user: User) -> None:
+    if not (user.is_active and user.is_staff):
+        raise PermissionDenied("queues are for agents and admins")
+
+
+def _require(user: User, queue_id: int, right: str, what: str) -> None:
+    if not may_in_queue(user, queue_id, right):
+        raise PermissionDenied(f"{what} takes a queue {right} right (docs/design.md, Queues)")
+
+
+async def get_queue(session: AsyncSession, queue_id: int) -> Queue:
+    queue = await session.get(Queue, queue_id)
+    if queue is None:
+        raise NotFound(f"no queue {queue_id}")
+    return queue
+
+
+async def queue_data(session: AsyncSession, queue: Queue, viewer: User) -> dict[str, Any]:
+    addresses = await session.scalars(
+        select(QueueAddress.address)
+        .where(QueueAddress.queue_id == queue.id)
+        .order_by(QueueAddress.position, QueueAddress.address)
+    )
+    members = await session.scalar(
+        select(func.count()).select_from(QueueMember).where(QueueMember.queue_id == queue.id)
+    )
+    role = queue_role(viewer, queue.id)
+    return {
+        "id": queue.id,
+        "name": queue.name,
+        "visibility": queue.visibility,
+        "is_default": queue.is_default,
+        "addresses": list(addresses),
+        "member_count": int(members or 0),
+        "my_role": role.value if role else None,
+        "created_at": queue.created_at,
+    }
+
+
+async def list_queues(db: Database, viewer: User) -> list[dict[str, Any]]:
+    require_staff(viewer)
+    async with db.reader() as session:
+        queues = await session.scalars(select(Queue).order_by(Queue.id))
+        return [await queue_data(session, q, viewer) for q in queues]
+
+
+async def show_queue(db: Database, viewer: User, queue_id: int) -> dict[str, Any]:
+    require_staff(viewer)
+    async with db.reader() as session:
+        return await queue_data(session, await get_queue(session, queue_id), viewer)
+
+
+async def create_queue(
+    db: Database,
+    settings: Settings,
+    admin: User,
+    *,
+    name: str,
+    visibility: str,
+    addresses: Sequence[str],
+) -> dict[str, Any]:
+    """A site admin's new queue (`team` visibility unless said otherwise)."""
+    async with db.writer() as session:
+        queue = Queue(name=await _free_name(session, name, None), visibility=visibility)
+        session.add(queue)
+        await session.flush()
+        await _set_addresses(session, settings, queue.id, addresses)
+        return await queue_data(session, queue, admin)
+
+
+async def update_queue(
+    db: Database, settings: Settings, actor: User, queue_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Name, addresses and visibility (queue admins); which queue is the default (site
+    admins: the default catches the rest, so there is always exactly one)."""
+    require_staff(actor)
+    async with db.writer() as session:
+        queue = await get_queue(session, queue_id)
+        _require(actor, queue_id, "manage", "changing a queue")
+        if "name" in changes:
+            queue.name = await _free_name(session, changes["name"], queue_id)
+        if "visibility" in changes:
+            queue.visibility = changes["visibility"]
+        if "addresses" in changes:
+            await _set_addresses(session, settings, queue_id, changes["addresses"])
+        if changes.get("is_default") is True and not queue.is_default:
+            if actor.role != Role.ADMIN:
+                raise PermissionDenied("only site admins choose the default queue")
+            await session.execute(update(Queue).values(is_default=False))
+            queue.is_default = True
+        elif changes.get("is_default") is False and queue.is_default:
+            raise Conflict("make another queue the default instead", field="is_default")
+        await session.flush()
+        return await queue_data(session, queue, actor)
+
+
+async def delete_queue(db: Database, actor: User, queue_id: int) -> None:
+    """Superadmins (and site admins) delete an empty queue that is not the default; tickets
+    are moved out first, so none is left without a queue."""
+    require_staff(actor)
+    async with db.writer() as session:
+        queue = await get_queue(session, queue_id)
+        _require(actor, queue_id, "own", "deleting a queue")
+        if queue.is_default:
+            raise Conflict("the default queue cannot be deleted", field="is_default")
+        held = await session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.queue_id == queue_id)
+        )
+        if held:
+            raise Conflict(f"the queue still holds {held} tickets; move them first", tickets=held)
+        await session.execute(delete(QueueMember).where(QueueMember.queue_id == queue_id))
+        await session.execute(delete(QueueAddress).where(QueueAddress.queue_id == queue_id))
+        await session.delete(queue)
+
+
+async def _free_name(session: AsyncSession, name: str, queue_id: int | None) -> str:
+    name = clean_header_text(name, limit=200).strip()
+    if not name:
+        raise ValidationFailed("a queue needs a name", field="name")
+    other = await session.scalar(select(Queue.id).where(Queue.name == name))
+    if other is not None and other != queue_id:
+        raise Conflict(f"a queue named {name!r} exists", field="name")
+    return name
+
+
+async def _set_addresses(
+    session: AsyncSession, settings: Settings, queue_id: int, addresses: Sequence[str]
+) -> None:
+    """The queue's addresses, in order (the first is its From). Each must be one the SMTP
+    listener accepts mail for, and belong to no other queue."""
+    wanted = list(dict.fromkeys(a.strip().lower() for a in addresses))
+    if len(wanted) > MAX_ADDRESSES:
+        raise ValidationFailed(f"at most {MAX_ADDRESSES} addresses", field="addresses")
+    for address in wanted:
+        if not is_plain_address(address) or "+" in address.partition("@")[0]:
+            raise ValidationFailed(f"not a plain address: {address}", field="addresses")
+        if address.rpartition("@")[2] not in settings.accepted_domains:
+            raise ValidationFailed(
+                f"{address}: mail is accepted for {sorted(settings.accepted_domains)} only",
+                field="addresses",
+            )
+    taken = await session.scalar(
+        select(QueueAddress.address).where(
+            QueueAddress.address.in_(wanted), QueueAddress.queue_id != queue_id
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"{taken} belongs to another queue", field="addresses")
+    await session.execute(delete(QueueAddress).where(QueueAddress.queue_id == queue_id))
+    session.add_all(
+        QueueAddress(address=a, queue_id=queue_id, position=i) for i, a in enumerate(wanted)
+    )
