@@ -144,8 +144,10 @@ async def test_counters_move_with_mail_and_requests(api: Api, daemon: Running, s
     assert (await api.call("GET", "/no/such/path?token=very-secret"))[0] == 404
 
     async def acknowledged() -> str | None:
+        # Both: a scrape reads the database, then the counters; the send may finish between.
         now = await scrape(api)
-        return now if value(now, "postdesk_outbox_sent_total") >= 1 else None
+        sent = value(now, "postdesk_outbox_sent_total") >= 1
+        return now if sent and value(now, "postdesk_outbox_mails", state="sent") == 1 else None
 
     after = await wait_for(acknowledged, what="the acknowledgement counted as sent")
     received = "postdesk_mail_received_total"
