@@ -6,7 +6,6 @@ import argparse
 import getpass
 import importlib.metadata
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from daemon.cli_mail import as_json, inbound_record, inbound_text, outbox_record
 from daemon.data_commands import add_data_commands
 from daemon.importer import CannotImport, import_archive
 from daemon.lifecycle import ROLES, serve
+from daemon.logs import setup_logging
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings, load_settings
 from desk.context import open_desk
@@ -34,16 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     that could not be imported); 2 the settings or the machine do not allow it (one line
     on stderr saying what to fix); 130 interrupted."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # aiosmtpd logs every SMTP command at INFO, alembic every step, APScheduler every job
-    # run ("Running job", "executed successfully") and flufl.bounce every detector it tries
-    # on a bounce: keep the log readable.
-    for chatty in ("mail.log", "alembic", "apscheduler", "flufl.bounce"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    setup_logging()  # until the settings say otherwise (they may be what is wrong)
     try:
         settings = load_settings()
+        setup_logging(settings.log_level, settings.log_format)
         # uvloop: the same asyncio, on libuv's event loop (about 1.3x the requests per
         # second of the standard loop for the ticket list here, docs/benchmarks.md).
         return int(uvloop.run(args.handler(settings, args)) or 0)

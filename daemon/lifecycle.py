@@ -17,6 +17,7 @@ from typing import Any
 
 from daemon.imap import ImapPoller
 from daemon.inbound_worker import run_inbound_worker
+from daemon.metrics_server import serve_metrics
 from daemon.outbound.sender import MAY_QUEUE_MAIL, run_sender
 from daemon.scheduler import ASSIGN_TRIGGERS, Scheduler
 from daemon.signals import Signals
@@ -139,6 +140,8 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
             await _start_mail_intake(stack, running, pool)
         if role in ("all", "jobs"):
             await _start_jobs(stack, running, listeners, pool)
+        if role in ("smtp", "jobs") and settings.metrics_port:  # no web server to serve it
+            await stack.enter_async_context(serve_metrics(desk, settings.metrics_port))
         for name, component in components.items():
             log.info("starting component %s", name)
             listener = await stack.enter_async_context(component(desk))
@@ -177,8 +180,10 @@ async def _start_mail_intake(stack: AsyncExitStack, running: Running, pool: Work
     desk = running.desk
     running.wakers.append(desk.receiver.stored)
     _spawn(stack, running, run_inbound_worker(desk, pool.prepare, running.stopping), "inbound")
-    running.smtp = await _listen_smtp(desk.receiver, desk.settings)
-    stack.push_async_callback(running.smtp.close)
+    running.smtp = smtp = await _listen_smtp(desk.receiver, desk.settings)
+    stack.push_async_callback(smtp.close)
+    smtp.on_refused = desk.metrics.smtp_sessions_refused.inc
+    desk.metrics.smtp_sessions_open.set_function(lambda: smtp.open_sessions)
     running.smtp_port = running.smtp.port
     log.info("SMTP listening on %s:%s", desk.settings.smtp_host, running.smtp_port)
     for url in desk.settings.imap_urls:

@@ -214,11 +214,15 @@ class Scheduler:
         if not await runs.claim(db, spec.name, self.owner, spec.min_gap):
             return False
         result, error = "", None
+        self.desk.metrics.job_runs.labels(spec.name).inc()
         try:
             result = str(await spec.work())
         except Exception as exc:
-            log.exception("job %s failed", spec.name)
+            log.exception("job %s failed", spec.name, extra={"job": spec.name})
+            self.desk.metrics.job_failures.labels(spec.name).inc()
             error = f"{type(exc).__name__}: {exc}"
+        else:
+            log.debug("job %s: %s", spec.name, result, extra={"job": spec.name})
         await runs.release(
             db,
             spec.name,

@@ -37,6 +37,10 @@ class Refused(asyncio.Protocol):
         transport.close()
 
 
+def _nothing() -> None:
+    pass
+
+
 class SmtpListener:
     """The server with its open sessions. Sessions report to it (`opened`, `closed`,
     `data_started`, `data_ended`) so that it can count them and stop them in order."""
@@ -47,6 +51,7 @@ class SmtpListener:
         self.server: asyncio.Server | None = None
         self.draining = False
         self.refused = 0  # connections answered 421 for the cap, since start
+        self.on_refused: Callable[[], None] = _nothing  # the daemon counts them (metrics)
         self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         self._in_data: weakref.WeakSet[Session] = weakref.WeakSet()
         self._no_data = asyncio.Event()  # set whenever no session is in DATA
@@ -77,6 +82,7 @@ class SmtpListener:
                 return Refused(self.stopping_reply)
             if self.max_sessions and len(self._sessions) >= self.max_sessions:
                 self.refused += 1
+                self.on_refused()
                 log.warning("SMTP session refused: %d sessions open", len(self._sessions))
                 return Refused(TOO_MANY.format(host=self.hostname))
             session = make(self)

@@ -77,7 +77,10 @@ async def _attempt(desk: Desk, http: aiohttp.ClientSession, due: Due) -> None:
     status, error = (None, refused) if refused else await _post(http, due.url, body, headers)
     outcome = Outcome(status, error, int((time.monotonic() - started) * 1000))
     if error:
-        log.warning("webhook delivery %s to %s failed: %s", due.id, due.url, error)
+        desk.metrics.webhook_failures.inc()
+        where = _without_query(due.url)  # a receiver's URL may carry a token in its query
+        fields = {"delivery_id": due.id, "url": where, "status": status, "error": error}
+        log.warning("webhook delivery %s to %s failed: %s", due.id, where, error, extra=fields)
     s = desk.settings
     await record(desk.db, due, outcome, s.desk_name, s.support_address)
 
@@ -103,6 +106,10 @@ async def _post(
         return None, f"no answer within {TIMEOUT_SECONDS:.0f} s"
     except (aiohttp.ClientError, OSError) as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0].split("#", 1)[0]
 
 
 async def run_webhook_sender(

@@ -70,6 +70,11 @@ class Settings:
     http_header_seconds: float = 15.0
     http_max_connections: int = 1000
     raw_mail_retention_days: int | None = None
+    # GET /metrics answers only a bearer of this token; unset: /metrics is not served (404).
+    metrics_token: str | None = field(default=None, metadata=SECRET)
+    metrics_port: int | None = None  # roles without the web server: serve /metrics here
+    log_format: str = "text"  # text | json (one object per line)
+    log_level: str = "INFO"
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -150,6 +155,7 @@ def load_settings(
         **_browser(env),
         **_http_and_retention(env),
         **_operations(env),
+        **_observability(env),
     )
 
 
@@ -341,6 +347,34 @@ def _http_and_retention(env: Mapping[str, str]) -> _HttpAndRetention:
         raw_mail_retention_days=(
             _int(env, "POSTDESK_RAW_MAIL_RETENTION_DAYS", 0) if retention else None
         ),
+    )
+
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class _Observability(TypedDict):
+    metrics_token: str | None
+    metrics_port: int | None
+    log_format: str
+    log_level: str
+
+
+def _observability(env: Mapping[str, str]) -> _Observability:
+    """Who may read /metrics (and where roles without the web serve it); what logs look like."""
+    log_format = env.get("POSTDESK_LOG_FORMAT", "").strip().lower() or "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("POSTDESK_LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}")
+    log_level = env.get("POSTDESK_LOG_LEVEL", "").strip().upper() or "INFO"
+    if log_level not in LOG_LEVELS:
+        raise ConfigError("POSTDESK_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+    port = _int(env, "POSTDESK_METRICS_PORT", 0)
+    return _Observability(
+        metrics_token=env.get("POSTDESK_METRICS_TOKEN") or None,
+        metrics_port=port or None,
+        log_format=log_format,
+        log_level=log_level,
     )
 
 

@@ -21,6 +21,7 @@ from desk.db import Database
 from desk.events import Event, EventBus, LocalBus, Subscriber
 from desk.events.redis_bus import RedisBus
 from desk.intake import Receiver
+from desk.metrics import Metrics
 from desk.models import EventRecord
 from desk.startup import check_database, check_redis, prepare_data_dir
 from desk.webhooks.queue import enqueue as enqueue_webhooks
@@ -35,6 +36,7 @@ class Desk:
     bus: EventBus
     logins: LoginGuard
     receiver: Receiver  # stores inbound mail, however it came; the inbound worker waits on it
+    metrics: Metrics  # this process's counters (desk/metrics.py), served by GET /metrics
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[tuple[AsyncSession, list[PendingEvent]]]:
@@ -99,10 +101,12 @@ async def open_desk(settings: Settings, *, migrate: bool = True) -> AsyncIterato
             local = LocalBus()
             stack.push_async_callback(local.close)
             bus, counter = local, MemoryCounter()
+        metrics = Metrics()
         yield Desk(
             settings=settings,
             db=db,
             bus=bus,
             logins=LoginGuard(counter),
-            receiver=Receiver(db),
+            receiver=Receiver(db, metrics),
+            metrics=metrics,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.resources
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Column,
     Connection,
@@ -148,6 +151,16 @@ class Database:
         async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    async def migration_lag(self) -> tuple[str | None, str | None]:
+        """(the database's Alembic revision, the latest this code knows); equal when the
+        schema is up to date. None as the first: never migrated. Raises if the database
+        does not answer."""
+        async with self.read_engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+        return current, _head_revision()
+
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Insert:
     """INSERT ... ON CONFLICT DO NOTHING in the session's own dialect."""
@@ -161,6 +174,13 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(importlib.resources.files("migrations")))
     return cfg
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    """The latest revision of the migrations shipped with this code (read once: they do
+    not change while the process runs)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def _upgrade(connection: Connection) -> None:

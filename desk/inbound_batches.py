@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.context import Desk, PendingEvent
 from desk.db import Database
+from desk.imports import is_imported
 from desk.mail.prepare import ParseResult, Rejected
 from desk.models import InboundMail, InboundState
 from desk.preload import Incoming, preload
@@ -135,14 +136,39 @@ async def _settle(desk: Desk, batch: list[StoredMail], results: list[ParseResult
     with its reason and never blocks the others."""
     try:
         async with desk.change() as (session, events):
-            await settle(desk, session, events, await _lock(session, batch, results))
+            arrived = await _lock(session, batch, results)
+            await settle(desk, session, events, arrived)
     except Exception:
         log.warning(
             "a batch of %d mails failed; settling them one by one", len(batch), exc_info=True
         )
         async with desk.change() as (session, events):
-            for arrived in await _lock(session, batch, results):
-                await _settle_alone(desk, session, events, arrived)
+            arrived = await _lock(session, batch, results)
+            for one in arrived:
+                await _settle_alone(desk, session, events, one)
+    _report(desk, [inbound for inbound, _ in arrived])
+
+
+def _report(desk: Desk, settled: list[InboundMail]) -> None:
+    """After the commit: one line and one count per settled mail (the rows keep their
+    values past the commit: expire_on_commit is off)."""
+    for inbound in settled:
+        desk.metrics.mail_settled.labels(inbound.state).inc()
+        fields = {
+            "inbound_id": inbound.id,
+            "state": inbound.state,
+            "ticket_id": inbound.ticket_id,
+            "thread_rule": inbound.thread_rule,
+            "reason": inbound.error,
+        }
+        # An archive import settles thousands of mails under its own progress bar.
+        level = logging.DEBUG if is_imported(inbound.source) else logging.INFO
+        if inbound.state == InboundState.PROCESSED and inbound.ticket_id is not None:
+            line = "mail %s processed: ticket %s (%s)"
+            log.log(level, line, inbound.id, inbound.ticket_id, inbound.thread_rule, extra=fields)
+        else:
+            line = "mail %s %s: %s"
+            log.log(level, line, inbound.id, inbound.state, inbound.error, extra=fields)
 
 
 async def _lock(

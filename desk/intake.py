@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,11 @@ from sqlalchemy.orm import defer
 
 from desk.db import Database, insert_ignoring_conflicts
 from desk.errors import NotFound
+from desk.imports import is_imported
+from desk.metrics import Metrics
 from desk.models import InboundMail, InboundState, utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,8 +35,9 @@ class Receiver:
     There is one, built with the Desk, so every way mail arrives (SMTP, IMAP, the provider
     endpoints, import) wakes the inbound worker that waits on `stored`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, metrics: Metrics) -> None:
         self._db = db
+        self._metrics = metrics
         self._pending: list[tuple[bytes, Envelope, asyncio.Future[int]]] = []
         self._lock = asyncio.Lock()
         self.stored = asyncio.Event()  # set after every commit; the worker waits on it
@@ -65,14 +71,43 @@ class Receiver:
             raise
         for (_, _, future), row_id in zip(batch, ids, strict=True):
             future.set_result(row_id)
+        self._received([(raw, env) for raw, env, _ in batch], ids)
         self.stored.set()
 
     async def receive_many(self, mails: Sequence[tuple[bytes, Envelope]]) -> list[int]:
         """A group the caller gathered itself (an IMAP fetch, a chunk of an archive): one
         commit, ids in the order given."""
         ids = await store_raw(self._db, mails)
+        self._received(mails, ids)
         self.stored.set()
         return ids
+
+    def _received(self, mails: Sequence[tuple[bytes, Envelope]], ids: Sequence[int]) -> None:
+        """One log line and one count per committed mail (a redelivered copy too: it was
+        received again, under the first copy's id)."""
+        for (raw, envelope), row_id in zip(mails, ids, strict=True):
+            self._metrics.mail_received.labels(envelope.source).inc()
+            log.log(
+                logging.DEBUG if is_imported(envelope.source) else logging.INFO,
+                "mail %s received from %s: %d bytes, envelope sender %s",
+                row_id,
+                envelope.source,
+                len(raw),
+                _sender(envelope.mail_from),
+                extra={
+                    "inbound_id": row_id,
+                    "source": envelope.source,
+                    "size": len(raw),
+                    "mail_from": envelope.mail_from,
+                },
+            )
+
+
+def _sender(mail_from: str | None) -> str:
+    """The envelope sender as a log shows it: <> is the null sender (bounces)."""
+    if mail_from is None:
+        return "(none)"
+    return mail_from or "<>"
 
 
 def _fail(batch: list[tuple[bytes, Envelope, asyncio.Future[int]]], exc: Exception) -> None:

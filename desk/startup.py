@@ -79,11 +79,12 @@ def database_problem(url: str, exc: BaseException) -> CannotStart | None:
     return _network_problem(exc, where, "POSTDESK_DATABASE_URL")
 
 
-async def check_redis(url: str) -> None:
-    """One PING: Redis refusing or absent becomes CannotStart naming host and port."""
+async def check_redis(url: str, timeout: float = 10.0) -> None:
+    """One PING (connecting and answering within `timeout` seconds each): Redis refusing
+    or absent becomes CannotStart naming host and port."""
     parts = make_url(url.replace("rediss://", "redis://", 1))
     where = f"Redis at {parts.host or 'localhost'}:{parts.port or 6379}"
-    client = redis.Redis.from_url(url, socket_connect_timeout=10)
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         await client.ping()
     except redis.AuthenticationError as exc:

@@ -36,6 +36,7 @@ async def test_openapi_document_shows_the_table_and_its_access_rules(api):
         "api_key": [{"apiKey": []}, {"bearer": []}],
         "user": [{"bearer": []}],
         "admin": [{"bearer": []}],
+        "metrics_token": [{"metricsToken": []}],
     }
     for route in ROUTES:
         op = operations[route.method, route.path]

@@ -333,6 +333,7 @@ CASES["chat delete room"] = Case(
 )
 PUBLIC = {
     "/healthz",
+    "/readyz",
     "/api/auth/token/",
     "/api/auth/token/refresh/",
     "/api/auth/logout/",
@@ -369,7 +370,7 @@ def test_every_endpoint_is_in_the_matrix():
         covered.add((c.method, path))
     # Endpoints for integrations take API keys or a provider's signature, not people:
     # tests/test_inbound_http.py and tests/test_inbound_providers.py.
-    machine = ("api_key", "signature")
+    machine = ("api_key", "signature", "metrics_token")  # /metrics: tests/test_observability.py
     routes = {
         (r.method, r.path) for r in ROUTES if r.path not in PUBLIC and r.access not in machine
     }
@@ -532,10 +533,11 @@ async def test_lists_never_leak(api, daemon, make_user):
 def test_every_route_names_who_may_call_it():
     """The table's rule is the check (web.routes): only the sign-in endpoints and the
     health check are open to anyone, so a new route left open by mistake fails here."""
-    kinds = {"none", "user", "admin", "api_key", "signature"}
+    kinds = {"none", "user", "admin", "api_key", "signature", "metrics_token"}
     assert all(r.access in kinds for r in ROUTES)
     assert {r.path for r in ROUTES if r.access == "none"} == PUBLIC
     assert {r.path for r in ROUTES if r.access == "signature"} == {"/api/inbound/mailgun/"}
+    assert {r.path for r in ROUTES if r.access == "metrics_token"} == {"/metrics"}
 
 
 async def test_the_table_checks_the_caller_before_any_handler_runs(api, make_user):

@@ -10,6 +10,7 @@ from desk.tickets.counts import CountCache
 from web.cors import Cors
 from web.errors import error_middleware
 from web.keys import COUNTS, DESK, GOOGLE, HUB
+from web.observe import access_middleware
 from web.openapi import openapi_json
 from web.realtime.chat import chat_socket
 from web.realtime.hub import Hub
@@ -21,7 +22,8 @@ MAX_BODY_BYTES = 30 * 1024 * 1024
 
 def create_app(desk: Desk) -> web.Application:
     cors = Cors(desk.settings.cors_origins) if desk.settings.cors_origins else None
-    middlewares = [error_middleware] if cors is None else [cors.preflight, error_middleware]
+    middlewares = [access_middleware]  # outermost: it logs and counts every answer
+    middlewares += [error_middleware] if cors is None else [cors.preflight, error_middleware]
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     if cors is not None:
         app.on_response_prepare.append(cors.on_prepare)

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from desk.auth.api_keys import PREFIX, authenticate_key, key_account
 from desk.auth.sessions import session_user
-from desk.errors import NotAuthenticated, PermissionDenied
+from desk.errors import NotAuthenticated, NotFound, PermissionDenied
+from desk.metrics import scrape_allowed
 from desk.models import Role, User
 from web.keys import DESK
 
@@ -94,3 +95,19 @@ def _basic_password(value: str) -> str:
     except (binascii.Error, UnicodeDecodeError):
         raise NotAuthenticated("the Basic credentials are not valid base64") from None
     return decoded.partition(":")[2]
+
+
+def with_metrics_token(handler: Handler) -> Handler:
+    """The handler, called once the request carries POSTDESK_METRICS_TOKEN as a bearer
+    token; without that setting the endpoint does not exist (404)."""
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        token = request.app[DESK].settings.metrics_token
+        allowed = scrape_allowed(token, request.headers.get("Authorization", ""))
+        if allowed is None:
+            raise NotFound("metrics are not served: set POSTDESK_METRICS_TOKEN")
+        if not allowed:
+            raise NotAuthenticated("send Authorization: Bearer <POSTDESK_METRICS_TOKEN>")
+        return await handler(request)
+
+    return endpoint

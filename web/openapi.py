@@ -56,6 +56,7 @@ def _build() -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "metricsToken": {"type": "http", "scheme": "bearer"},  # POSTDESK_METRICS_TOKEN
             },
         },
     }
@@ -91,6 +92,11 @@ def _security(route: AnyRoute) -> dict[str, Any]:
         return {"security": []}
     if route.access == "api_key":
         return {"security": [{"apiKey": []}, {"bearer": []}]}
+    if route.access == "metrics_token":
+        return {
+            "security": [{"metricsToken": []}],
+            "description": "Served only when POSTDESK_METRICS_TOKEN is set (404 otherwise).",
+        }
     if route.access == "admin":
         return {"security": [{"bearer": []}], "description": "Admins only."}
     if isinstance(route, Route) and route.key_scope:
@@ -152,7 +158,10 @@ def _files_part() -> dict[str, Any]:
 def _responses(route: AnyRoute) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "success"}
     if route.status != 204:
-        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+        body = (
+            {"type": "object"} if route.response_type == "application/json" else {"type": "string"}
+        )
+        ok["content"] = {route.response_type: {"schema": body}}
     error = {
         "description": "error",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -160,6 +169,8 @@ def _responses(route: AnyRoute) -> dict[str, Any]:
     codes = ["400", "404", "409", "413", "415", "429"] if route.body else ["400", "404"]
     if route.access != "none":
         codes += ["401", "403"]
+    if route.unavailable:
+        codes.append("503")
     return {str(route.status): ok, **{c: error for c in sorted(codes)}}
 
 

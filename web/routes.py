@@ -10,8 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from web import observe
 from web import schemas as s
-from web.auth import CallerHandler, Handler, with_caller, with_key
+from web.auth import CallerHandler, Handler, with_caller, with_key, with_metrics_token
 from web.handlers import (
     admin,
     analytics,
@@ -35,6 +36,8 @@ class _Request:
     multipart: bool = False  # the body may also come as multipart/form-data with `files`
     status: int = 200
     raw_body: tuple[str, ...] = ()  # media types of a body taken as is (no pydantic model)
+    response_type: str = "application/json"  # the media type of a successful answer
+    unavailable: bool = False  # may answer 503 (health checks: a part does not answer)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class PlainRoute(_Request):
     handler: Handler
     summary: str
     _: KW_ONLY
-    access: Literal["none", "api_key", "signature"]
+    access: Literal["none", "api_key", "signature", "metrics_token"]
     scope: str = ""
 
     def __post_init__(self) -> None:
@@ -76,6 +79,8 @@ class PlainRoute(_Request):
             raise ValueError(f"{self.path}: a scope goes with access='api_key', and only there")
 
     def endpoint(self) -> Handler:
+        if self.access == "metrics_token":  # Prometheus scrapes with a token of its own
+            return with_metrics_token(self.handler)
         return with_key(self.handler, self.scope) if self.access == "api_key" else self.handler
 
 
@@ -88,7 +93,30 @@ Q = "/api/queues/{id}/"
 C = "/api/chat/rooms/"
 M = "/api/chat/messages/"
 ROUTES: tuple[AnyRoute, ...] = (
-    PlainRoute("GET", "/healthz", health.healthz, "Liveness: the database answers", access="none"),
+    PlainRoute(
+        "GET",
+        "/healthz",
+        health.healthz,
+        "Liveness: the database answers",
+        access="none",
+        unavailable=True,
+    ),
+    PlainRoute(
+        "GET",
+        "/readyz",
+        health.readyz,
+        "Readiness: the database answers at the latest migration (and Redis, if configured)",
+        access="none",
+        unavailable=True,
+    ),
+    PlainRoute(
+        "GET",
+        "/metrics",
+        observe.metrics_endpoint,
+        "This process's metrics, Prometheus text format (bearer: POSTDESK_METRICS_TOKEN)",
+        access="metrics_token",
+        response_type="text/plain",
+    ),
     PlainRoute(
         "POST",
         "/api/auth/token/",

@@ -17,6 +17,7 @@ from desk.startup import listen_problem
 from web.app import create_app
 from web.connections import CappedSite
 from web.keys import HUB
+from web.observe import client_errors, server_log
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,15 @@ async def serve(desk: Desk) -> AsyncIterator[Subscriber]:
     app = create_app(desk)
     # On stopping, the open WebSockets are closed with 1001 at once (app.on_shutdown); other
     # requests in flight get a quarter of the daemon's stopping time to finish. The
-    # keep-alive timer bounds the wait for a request's headers (slow clients).
+    # keep-alive timer bounds the wait for a request's headers (slow clients). The access
+    # log is web.observe's middleware (route patterns, never raw paths); the request
+    # handler's own errors go to a logger that turns a client's malformed request into one
+    # warning line.
+    server_log.addFilter(client_errors)
     runner = web.AppRunner(
         app,
         access_log=None,
+        logger=server_log,
         shutdown_timeout=s.shutdown_seconds / 4,
         keepalive_timeout=s.http_header_seconds,
     )

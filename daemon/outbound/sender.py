@@ -61,19 +61,28 @@ async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) 
         try:
             raw = await composer(row.spec or {}, row.message_id)
         except UnsafeHeader as exc:
-            log.error("outbox %s: not composed safely: %s", row.id, exc)
+            log.error(
+                "outbox %s: not composed safely: %s", row.id, exc, extra={"outbox_id": row.id}
+            )
+            desk.metrics.outbox_failed.inc()
             await mark_failed(desk.db, row.id, exc.message)
             return
+    recipients = envelope_recipients(row)
+    fields: dict[str, object] = {"outbox_id": row.id, "recipients": recipients}
     try:
-        await relay.send(desk.settings.support_address, envelope_recipients(row), raw)
+        answer = await relay.send(desk.settings.support_address, recipients, raw)
     except TransientSendError as exc:
-        log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc)
+        log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc, extra=fields)
         await mark_retry(desk.db, row, str(exc), raw)
     except PermanentSendError as exc:
-        log.error("outbox %s: refused by the relay: %s", row.id, exc)
+        log.error("outbox %s: refused by the relay: %s", row.id, exc, extra=fields)
+        desk.metrics.outbox_failed.inc()
         await mark_failed(desk.db, row.id, str(exc))
     else:
         await mark_sent(desk.db, row.id, raw)
+        desk.metrics.outbox_sent.inc()
+        line = "outbox %s sent to %s: %s"
+        log.info(line, row.id, ", ".join(recipients), answer, extra={**fields, "relay": answer})
 
 
 async def run_sender(

@@ -37,11 +37,12 @@ class Relay:
             password=unquote(parts.password) if parts.password else None,
         )
 
-    async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> None:
-        """Hand `raw` over for every recipient in one transaction. A refusal of all of them
-        raises; one the relay takes for some recipients counts as sent (SMTP semantics)."""
+    async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> str:
+        """Hand `raw` over for every recipient in one transaction; return the relay's answer
+        to DATA (e.g. "2.0.0 Ok: queued as 4F1..."). A refusal of all of them raises; one
+        the relay takes for some recipients counts as sent (SMTP semantics)."""
         try:
-            await aiosmtplib.send(
+            _refused, answer = await aiosmtplib.send(
                 raw,
                 sender=sender,
                 recipients=list(recipients),
@@ -59,6 +60,7 @@ class Relay:
             raise _classify(exc.code, exc.message) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+        return answer
 
 
 def _classify(code: int, message: str) -> Exception:

@@ -128,9 +128,20 @@ class LoginGuard:
         ]
         wait = max(waits)
         if wait:
+            fields = {"login": account, "client": address, "retry_after": wait}
+            log.warning(
+                "login locked out for %s from %s (%ds)", account, address, wait, extra=fields
+            )
             raise TooManyAttempts("too many failed logins; try again later", retry_after=wait)
 
     async def failed(self, account: str, address: str) -> None:
+        """Count a failed login (and log it: the account named, never the password)."""
+        log.warning(
+            "login failed for %s from %s",
+            account,
+            address,
+            extra={"login": account, "client": address},
+        )
         await self._counter.hit(f"acct:{account}", ACCOUNT_LIMIT)
         await self._counter.hit(f"addr:{address}", ADDRESS_LIMIT)
 
@@ -141,5 +152,8 @@ class LoginGuard:
             raise TooManyAttempts(f"too many {what}; try again later", retry_after=wait)
         await self._counter.hit(key, limit)
 
-    async def succeeded(self, account: str) -> None:
+    async def succeeded(self, account: str, address: str = "unknown") -> None:
+        log.info(
+            "login as %s from %s", account, address, extra={"login": account, "client": address}
+        )
         await self._counter.clear(f"acct:{account}")

@@ -38,7 +38,7 @@ async def obtain_token(request: web.Request) -> web.Response:
     if user is None or not ok or not user.is_active:
         await desk.logins.failed(body.login, address)
         raise NotAuthenticated("wrong email or password")
-    await desk.logins.succeeded(body.login)
+    await desk.logins.succeeded(body.login, address)
     return json_response(await start_session(desk.db, desk.settings, user))
 
 
