@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -27,6 +28,14 @@ class ConfigError(DeskError):
 class ValidationFailed(DeskError):
     code = "invalid"
     status = 400
+
+
+def refuse_nulls(changes: Mapping[str, Any], not_null: Iterable[str]) -> None:
+    """A partial edit (PATCH) may leave a field out but not set one of `not_null` to null.
+    Raises ValidationFailed naming the first such field."""
+    for name in not_null:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name} cannot be null; leave it out to keep it", field=name)
 
 
 class NotAuthenticated(DeskError):

@@ -12,7 +12,7 @@ from desk.auth.passwords import hash_password
 from desk.companies import companies_for, get_company
 from desk.context import Desk
 from desk.db import Database
-from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, refuse_nulls
 from desk.events.people import AgentAvailability
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Role, Ticket, User
@@ -140,8 +140,7 @@ async def edit_user(
     """Apply an admin's edit. Deactivating takes effect at once: every request re-reads
     the account (web.auth), so the user's tokens stop working on the next call."""
     user = await get_user(session, user_id)
-    for name in NOT_NULL & {k for k, v in changes.items() if v is None}:
-        raise ValidationFailed(f"{name} cannot be null; leave it out to keep it", field=name)
+    refuse_nulls(changes, sorted(NOT_NULL))
     if user.id == admin.id and (
         changes.get("is_active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN
     ):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.auth.access import may_in_queue, queue_role
 from desk.config import Settings
 from desk.db import Database
-from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, refuse_nulls
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Queue, QueueAddress, QueueMember, Role, Ticket, User
 
@@ -96,6 +96,7 @@ async def update_queue(
     """Name, addresses and visibility (queue admins); which queue is the default (site
     admins: the default catches the rest, so there is always exactly one)."""
     require_staff(actor)
+    refuse_nulls(changes, ("name", "visibility", "addresses", "is_default"))
     async with db.writer() as session:
         queue = await get_queue(session, queue_id)
         _require(actor, queue_id, "manage", "changing a queue")
