@@ -14,7 +14,7 @@ import pytest
 from desk.models import Ticket
 from tests.support import Api, rows, send, settled, wait_for_value
 
-CASES = Path(__file__).parent / "fixtures" / "cases" / "mail"  # copied from ../shared/cases
+CASES = Path(__file__).parent / "cases" / "mail"  # copied from ../shared/cases
 SUPPORT = "support@example.test"  # the address the case mails are written to
 
 

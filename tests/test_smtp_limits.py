@@ -17,7 +17,7 @@ from desk.models import InboundMail, TicketMessage
 from tests.support import rows, settled, wait_for, wait_for_value
 from tests.test_smtp_data import HEAD, Wire, stored
 
-CASES = Path(__file__).parent / "cases"
+CASES = Path(__file__).parent / "cases" / "mail"  # ../shared/cases/mail, copied
 MiB = 1024 * 1024
 
 
@@ -29,9 +29,9 @@ async def daemon_with(env, **settings):
 
 
 async def test_web_form_mail_with_bare_lf_and_a_1500_octet_line(daemon):
-    """tests/cases/32 (../shared/cases/mail/32-bare-lf-long-line), sent as it is: bare LF
+    """tests/cases/mail/32-bare-lf-long-line (from ../shared/cases/mail), sent as it is: bare LF
     line ends throughout and one line of 1,500 octets. Postfix takes it; so do we."""
-    raw = (CASES / "32-bare-lf-long-line.eml").read_bytes()
+    raw = (CASES / "32-bare-lf-long-line" / "case.eml").read_bytes()
     assert b"\r" not in raw and max(map(len, raw.split(b"\n"))) == 1500
     wire = await Wire.open(daemon.smtp_port)
     await wire.start_data()
