@@ -12,6 +12,7 @@ from web.errors import error_middleware
 from web.keys import COUNTS, DESK, GOOGLE, HUB
 from web.observe import access_middleware
 from web.openapi import openapi_json
+from web.pages import setup_pages
 from web.realtime.chat import chat_socket
 from web.realtime.hub import Hub
 from web.realtime.tickets import notifications_socket, ticket_socket
@@ -33,6 +34,7 @@ def create_app(desk: Desk) -> web.Application:
     app[HUB] = Hub()  # subscribed to the bus by the daemon (web.server yields it)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
+    setup_pages(app)
     return app
 
 
