@@ -1,16 +1,17 @@
-"""/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=) and
-/ws/notifications/ (the caller's own events: their tickets, their mentions)."""
+"""/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=),
+/ws/notifications/ (the caller's own events: their tickets, their mentions) and /ws/inbox/
+(every change the caller may see)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from desk.auth.access import can_see_event, can_see_ticket, is_own_event
+from desk.auth.access import can_see_event, can_see_ticket, is_inbox_event, is_own_event
 from desk.events.replay import missed
 from desk.models import Ticket
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve
-from web.realtime.hub import NOT_FOUND, Socket, frame, listed
+from web.realtime.hub import NOT_FOUND, Socket, Wants, frame, listed
 
 
 async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
@@ -45,10 +46,20 @@ async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
 
 
 async def notifications_socket(request: web.Request) -> web.WebSocketResponse:
+    return await _personal_socket(request, is_own_event)
+
+
+async def inbox_socket(request: web.Request) -> web.WebSocketResponse:
+    """/ws/inbox/: every change on a ticket the caller may see (desk.auth.access
+    .is_inbox_event), for lists that stay current (the workspace's inbox)."""
+    return await _personal_socket(request, is_inbox_event)
+
+
+async def _personal_socket(request: web.Request, wants: Wants) -> web.WebSocketResponse:
     ws, user, expires = await open_socket(request)
     if user is None:
         return ws
-    sub = Socket(user, ws, is_own_event)
+    sub = Socket(user, ws, wants)
     hub = request.app[HUB]
     hub.personal.add(sub)
     try:
