@@ -58,7 +58,7 @@ async def new_page(chromium: Any, *, phone: bool = False) -> Any:
 async def sign_in(page: Any, base: str, email: str, password: str) -> None:
     """Sign in through the form, as a person would."""
     await page.goto(f"{base}/login")
-    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Email", exact=True).fill(email)
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_load_state()

@@ -13,12 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.passwords import hash_password
 from desk.auth.ratelimit import Limit
 from desk.auth.sessions import start_session
+from desk.config import Settings
 from desk.context import Desk
-from desk.errors import Conflict, ValidationFailed
+from desk.errors import Conflict, NotAuthenticated, ValidationFailed
 from desk.mail.compose import Outgoing
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import OtpCode, Role, User, utcnow
@@ -113,6 +115,44 @@ async def verify_code(desk: Desk, raw_email: str, code: str) -> str:
     raise WrongCode(problem, field="code")  # after the commit: the failed try is counted
 
 
+async def _use_token(session: AsyncSession, s: Settings, email: str, token: str) -> None:
+    """Spend verification token `token` of `email` (once, while it lives)."""
+    row = await session.scalar(
+        select(OtpCode)
+        .where(OtpCode.verification_hash == _digest(s.secret_key, token))
+        .with_for_update()
+    )
+    if (
+        row is None
+        or row.email != email
+        or row.used_at is not None
+        or row.verified_until is None
+        or row.verified_until < utcnow()
+    ):
+        raise ValidationFailed(
+            "the verification token is not valid for this address", field="verification_token"
+        )
+    row.used_at = utcnow()
+
+
+async def sign_in_with_code(desk: Desk, raw_email: str, code: str) -> User:
+    """A customer's sign-in by the code mailed to them (request_code): the customer
+    account of the address, made now if mail never made one. Staff sign in with their
+    password only (a code would bypass it): NotAuthenticated, as for an inactive account.
+    WrongCode (400) as verify_code raises it."""
+    email = _email(raw_email)
+    token = await verify_code(desk, email, code)
+    async with desk.db.writer() as session:
+        await _use_token(session, desk.settings, email, token)
+        user = await session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = await create_user(session, email=email, role=Role.CUSTOMER.value, password=None)
+        if user.role != Role.CUSTOMER or not user.is_active:
+            raise NotAuthenticated("sign in with your password")
+        await session.flush()
+    return user
+
+
 async def register(
     desk: Desk, raw_email: str, password: str, name: str, token: str
 ) -> dict[str, Any]:
@@ -122,22 +162,7 @@ async def register(
         raise ValidationFailed("password must be at least 8 characters", field="password")
     s = desk.settings
     async with desk.db.writer() as session:
-        row = await session.scalar(
-            select(OtpCode)
-            .where(OtpCode.verification_hash == _digest(s.secret_key, token))
-            .with_for_update()
-        )
-        if (
-            row is None
-            or row.email != email
-            or row.used_at is not None
-            or row.verified_until is None
-            or row.verified_until < utcnow()
-        ):
-            raise ValidationFailed(
-                "the verification token is not valid for this address", field="verification_token"
-            )
-        row.used_at = utcnow()
+        await _use_token(session, s, email, token)
         user = await session.scalar(select(User).where(User.email == email))
         if user is not None and (user.password_hash is not None or user.role != Role.CUSTOMER):
             raise Conflict("this account is already registered; log in", field="email")

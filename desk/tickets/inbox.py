@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from desk.auth.access import messages_shown
+from desk.auth.access import messages_shown, visibility
 from desk.db import Database
 from desk.models import Tag, Ticket, TicketMessage, User
 
@@ -73,3 +73,17 @@ async def tag_names(db: Database) -> list[str]:
     """Every tag, by name (the inbox offers a view per tag)."""
     async with db.reader() as session:
         return list(await session.scalars(select(Tag.name).order_by(Tag.name)))
+
+
+async def company_people(db: Database, user: User) -> list[tuple[int, str]]:
+    """For a company admin, the people of their company as (id, "Name <email>"), to filter
+    the company's requests by person; nobody for anyone else."""
+    if visibility(user) != "company":
+        return []
+    async with db.reader() as session:
+        found = await session.execute(
+            select(User.id, User.name, User.email)
+            .where(User.company_id == user.company_id, User.is_active.is_(True))
+            .order_by(User.name, User.email)
+        )
+    return [(i, f"{name} <{email}>" if name else email) for i, name, email in found]

@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 
 from web.keys import DESK
-from web.pages import filters, inbox, signin
+from web.pages import filters, inbox, portal, signin
 from web.pages.security import page_headers
 
 HERE = Path(__file__).parent
@@ -31,7 +31,8 @@ def setup_pages(app: web.Application) -> None:
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
     env.filters["iso"] = filters.iso
     env.filters["age"] = filters.age
+    env.filters["filesize"] = filters.filesize
     app.on_response_prepare.append(page_headers)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
-    for method, path, handler in signin.ROUTES + inbox.ROUTES:
+    for method, path, handler in signin.ROUTES + inbox.ROUTES + portal.ROUTES:
         app.router.add_route(method, path, handler)

@@ -21,3 +21,13 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
         if seconds >= size:
             return f"{int(seconds // size)} {unit}"
     return "just now"
+
+
+def filesize(size: int | None) -> str:
+    """Bytes as people read them: "812 B", "14 KB", "3.2 MB" (units of 1,024)."""
+    value = float(size or 0)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024 or unit == "MB":
+            return f"{value:.0f} {unit}" if unit != "MB" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} MB"

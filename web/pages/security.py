@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +21,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from desk.auth.browser import BrowserLogin, browser_cookie, browser_login, check_csrf, csrf_token
-from desk.errors import DeskError, NotAuthenticated
+from desk.errors import DeskError, NotAuthenticated, PermissionDenied
 from desk.models import Role
 from web.keys import DESK
 
@@ -57,8 +58,9 @@ async def page_headers(request: web.Request, response: web.StreamResponse) -> No
     response.headers.setdefault("X-Frame-Options", "DENY")
 
 
-def page(handler: PageHandler, *, staff: bool = True) -> Handler:
-    """`handler`, called with the browser's login; `staff` pages refuse customers (403)."""
+def page(handler: PageHandler, *, staff: bool = True, customer: bool = False) -> Handler:
+    """`handler`, called with the browser's login; `staff` pages refuse customers (403);
+    `customer` pages (the portal) send staff to their workspace."""
 
     async def gate(request: web.Request) -> web.StreamResponse:
         try:
@@ -72,6 +74,8 @@ def page(handler: PageHandler, *, staff: bool = True) -> Handler:
                 await check_form_csrf(request, login)
             if staff and login.user.role == Role.CUSTOMER:
                 return render_error(request, 403, "This page is for the support team.")
+            if customer and login.user.role != Role.CUSTOMER:
+                return see_other("/app/")
             response = await handler(request, login)
         except DeskError as exc:
             response = render_error(request, exc.status, exc.message)
@@ -108,6 +112,30 @@ def see_other(location: str) -> web.Response:
     """A 303 to `location` as an ordinary answer, so cookies can be set on it (aiohttp wants
     HTTP exceptions raised, and a raised one would lose them)."""
     return web.Response(status=303, headers={"Location": location})
+
+
+PRESESSION_CSRF = "postdesk_form_csrf"
+
+
+def presession_csrf(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    """Keep `token`, the CSRF token of a form shown before sign-in (no session to tie it
+    to), in a cookie; the form carries it too and the two must match (double submit)."""
+    response.set_cookie(
+        PRESESSION_CSRF,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=served_over_https(request),
+        path="/",
+        max_age=3600,
+    )
+
+
+def check_presession_csrf(request: web.Request, presented: str) -> None:
+    """PermissionDenied unless the form's token matches its cookie."""
+    expected = request.cookies.get(PRESESSION_CSRF, "")
+    if not expected or not hmac.compare_digest(presented, expected):
+        raise PermissionDenied("the form expired or did not come from this site; try again")
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:

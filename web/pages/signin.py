@@ -1,13 +1,13 @@
 """Sign-in and sign-out pages, and `/`, which sends each person to their place.
 
-Sign-in has no session yet to tie a CSRF token to, so its form carries a double-submit
-token (a random value in a short-lived cookie and in the form, which must match): a
-page elsewhere cannot sign a browser into an account of the attacker's choosing
-(login CSRF)."""
+Two ways in: a password (everyone), or a one-time code mailed to the address (customers:
+the portal's "email me a code", which is also how a customer who forgot their password
+gets in and sets a new one). Sign-in has no session yet to tie a CSRF token to, so its
+forms carry a double-submit token (web.pages.security.presession_csrf): a page elsewhere
+cannot sign a browser into an account of the attacker's choosing (login CSRF)."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 
@@ -15,6 +15,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from desk.auth.browser import BrowserLogin, access_token_for, start_browser_session
+from desk.auth.otp import request_code, sign_in_with_code
 from desk.auth.revocation import log_out_session
 from desk.auth.signin import password_sign_in
 from desk.errors import DeskError, NotAuthenticated
@@ -22,14 +23,14 @@ from desk.models import Role, User
 from web.keys import DESK
 from web.pages.security import (
     COOKIE,
+    PRESESSION_CSRF,
+    check_presession_csrf,
     page,
+    presession_csrf,
     see_other,
-    served_over_https,
     set_session_cookie,
     signed_in,
 )
-
-LOGIN_CSRF = "postdesk_login_csrf"
 
 
 async def home(request: web.Request) -> web.StreamResponse:
@@ -47,27 +48,22 @@ def start_page(user: User) -> str:
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    return _login_page(request, {})
+    return _form_page(request, "login.html", {})
 
 
-def _login_page(request: web.Request, values: dict[str, Any], status: int = 200) -> web.Response:
-    token = secrets.token_urlsafe(32)
+def _form_page(
+    request: web.Request, template: str, values: dict[str, Any], status: int = 200
+) -> web.Response:
+    """A sign-in form page with its pre-session CSRF token and what was typed so far."""
     context = {
-        "csrf": token,
         "next": safe_next(request.query.get("next", values.get("next", ""))),
-        "email": values.get("email", ""),
+        "email": values.get("email", request.query.get("email", "")),
         "error": values.get("error"),
+        "notice": values.get("notice"),
+        "csrf": secrets.token_urlsafe(32),
     }
-    response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
-    response.set_cookie(
-        LOGIN_CSRF,
-        token,
-        httponly=True,
-        samesite="Strict",
-        secure=served_over_https(request),
-        path="/login",
-        max_age=3600,
-    )
+    response = aiohttp_jinja2.render_template(template, request, context, status=status)
+    presession_csrf(request, response, context["csrf"])
     return response
 
 
@@ -75,20 +71,50 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     email, password = str(form.get("email", "")).strip(), str(form.get("password", ""))
     nxt = safe_next(str(form.get("next", "")))
-    presented, expected = str(form.get("csrf_token", "")), request.cookies.get(LOGIN_CSRF, "")
-    if not expected or not hmac.compare_digest(presented, expected):
-        values = {"email": email, "next": nxt, "error": "The form expired. Please try again."}
-        return _login_page(request, values, status=403)
     desk = request.app[DESK]
     try:
+        check_presession_csrf(request, str(form.get("csrf_token", "")))
         user = await password_sign_in(desk, email, password, request.remote or "unknown")
     except DeskError as exc:
-        return _login_page(request, {"email": email, "next": nxt, "error": exc.message}, exc.status)
+        values = {"email": email, "next": nxt, "error": exc.message}
+        return _form_page(request, "login.html", values, exc.status)
+    return await _signed_in_as(request, user, nxt)
+
+
+async def _signed_in_as(request: web.Request, user: User, nxt: str) -> web.Response:
+    desk = request.app[DESK]
     cookie = await start_browser_session(desk.db, desk.settings, user)
     response = see_other(nxt or start_page(user))
     set_session_cookie(request, response, cookie)
-    response.del_cookie(LOGIN_CSRF, path="/login")
+    response.del_cookie(PRESESSION_CSRF, path="/")
     return response
+
+
+async def code_request(request: web.Request) -> web.StreamResponse:
+    """`POST /login/code`: mail a one-time code, then ask for it. The answer is the same
+    whether or not the address has an account (desk.auth.otp.request_code)."""
+    form = await request.post()
+    email = str(form.get("email", "")).strip()
+    try:
+        check_presession_csrf(request, str(form.get("csrf_token", "")))
+        await request_code(request.app[DESK], email, request.remote or "unknown")
+    except DeskError as exc:
+        return _form_page(request, "login.html", {"email": email, "error": exc.message}, exc.status)
+    notice = f"If {email} may sign in here, a code is on its way. It works for 10 minutes."
+    return _form_page(request, "login_code.html", {"email": email, "notice": notice})
+
+
+async def code_submit(request: web.Request) -> web.StreamResponse:
+    """`POST /login/code/verify`: the code mailed by code_request signs the customer in."""
+    form = await request.post()
+    email, code = str(form.get("email", "")).strip(), str(form.get("code", ""))
+    try:
+        check_presession_csrf(request, str(form.get("csrf_token", "")))
+        user = await sign_in_with_code(request.app[DESK], email, code)
+    except DeskError as exc:
+        values = {"email": email, "error": exc.message}
+        return _form_page(request, "login_code.html", values, exc.status)
+    return await _signed_in_as(request, user, "")
 
 
 def safe_next(value: str) -> str:
@@ -117,6 +143,8 @@ ROUTES = [
     ("GET", "/", home),
     ("GET", "/login", login_form),
     ("POST", "/login", login_submit),
+    ("POST", "/login/code", code_request),
+    ("POST", "/login/code/verify", code_submit),
     ("POST", "/logout", page(logout, staff=False)),
     ("POST", "/app/token", page(page_token, staff=False)),
 ]

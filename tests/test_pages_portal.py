@@ -1,0 +1,139 @@
+"""The customer portal in a real browser: sign in with a mailed code, see only one's own
+requests (a company admin: the company's), reply with a file that the team sees, never see
+a note, see the team's answer arrive live, mark solved and reopen, open a new request."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from daemon.lifecycle import Running
+from tests.pages import new_page, screenshot, serious_violations, sign_in
+from tests.people import PASSWORD, Team
+from tests.support import Sink, make_mail, send, settled, wait_for_value
+
+
+async def _code_from(sink: Sink, address: str) -> str:
+    def codes() -> list[str]:
+        texts = [m.get_body(("plain",)).get_content() for m in sink.to(address)]
+        return [c for t in texts for c in re.findall(r"code is (\d{6})", t)]
+
+    [code] = await wait_for_value(codes, what="the code mail")
+    return code
+
+
+async def test_a_customer_signs_in_with_a_code_and_works_on_their_request(
+    team: Team, daemon: Running, sink: Sink, chromium, tmp_path: Path
+):
+    raw, _ = make_mail(sender="erin@other.org", name="Erin", subject="Broken hinge")
+    await send(daemon.desk.settings.smtp_port, raw, sender="erin@other.org")
+    await settled(daemon, 1)
+    someone_else = await team.open_ticket("carol", "Carol's own matter")
+    base = team.api.base
+    page = await new_page(chromium)
+    await page.goto(f"{base}/login")
+    await page.get_by_label("Email for the code").fill("erin@other.org")
+    await page.get_by_role("button", name="Email me a code").click()
+    code = await _code_from(sink, "erin@other.org")
+    await page.get_by_label("Code").fill(code)
+    await page.get_by_role("button", name="Sign in with the code").click()
+    await page.wait_for_url(f"{base}/portal/")
+    assert await page.get_by_role("link", name="Broken hinge").is_visible()
+    assert not await page.get_by_text("Carol's own matter").count()
+    assert await serious_violations(page) == []
+    await screenshot(page, "portal-requests")
+
+    # The team writes a note and nothing else yet: the customer never sees the note.
+    [ticket] = (await team.call("admin", "GET", "/api/tickets/?ordering=id"))[1]["results"][:1]
+    t = ticket["id"]
+    note = {"body": "Customer seems upset; careful.", "is_internal": True}
+    assert (await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json=note))[0] == 201
+    await page.get_by_role("link", name="Broken hinge").click()
+    await page.wait_for_url(f"{base}/portal/tickets/{t}/")
+    assert not await page.get_by_text("Customer seems upset").count()
+    assert await page.get_by_text("Received").is_visible()
+
+    # Reply with a file: the team sees both.
+    photo = tmp_path / "hinge.txt"
+    photo.write_text("a picture of the hinge, in words")
+    await page.get_by_label("Your reply").fill("Here is the hinge.")
+    await page.get_by_label("Attach files").set_input_files(str(photo))
+    await page.get_by_role("button", name="Send reply").click()
+    await page.wait_for_load_state()
+    _, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
+    last = detail["messages"][-1]
+    assert last["body"] == "Here is the hinge." and last["kind"] == "inbound"
+    assert [a["filename"] for a in last["attachments"]] == ["hinge.txt"]
+    assert await page.get_by_role("link", name="hinge.txt").is_visible()
+
+    # The team's answer appears without a reload.
+    await page.locator("html[data-live=connected]").wait_for(state="attached")
+    await page.evaluate("window.__same_page = true")
+    reply = {"body": "A new hinge is in the post."}
+    assert (await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", json=reply))[0] == 201
+    await page.get_by_text("A new hinge is in the post.").wait_for()
+    assert await page.evaluate("window.__same_page") is True
+    await screenshot(page, "portal-request")
+
+    # Solved, then reopened, as the workflow lets a customer.
+    await page.get_by_role("button", name="This is solved").click()
+    await page.get_by_role("button", name="Reopen").wait_for()
+    assert (await team.call("agent1", "GET", f"/api/tickets/{t}/"))[1]["status"] == "RESOLVED"
+    await page.get_by_role("button", name="Reopen").click()
+    await page.get_by_role("button", name="This is solved").wait_for()
+    assert (await team.call("agent1", "GET", f"/api/tickets/{t}/"))[1]["status"] == "OPEN"
+
+    # Another customer's request is not there, by URL either.
+    response = await page.goto(f"{base}/portal/tickets/{someone_else}/")
+    assert response is not None and response.status == 404
+
+
+async def test_a_new_request_is_acknowledged_by_mail(team: Team, sink: Sink, chromium):
+    base = team.api.base
+    page = await new_page(chromium, phone=True)
+    await sign_in(page, base, "carol@example.com", PASSWORD)
+    await page.wait_for_url(f"{base}/portal/")
+    await page.get_by_role("link", name="New request").first.click()
+    await page.get_by_label("Subject").fill("Where is my order?")
+    await page.get_by_label("Description").fill("Ordered a week ago.")
+    await page.get_by_role("button", name="Send request").click()
+    await page.wait_for_url("**/portal/tickets/*/")
+    assert await page.get_by_role("heading", name="Where is my order?").is_visible()
+    [ack] = await wait_for_value(lambda: sink.to("carol@example.com"), what="acknowledgement")
+    assert "Where is my order?" in ack["Subject"]
+    assert await serious_violations(page) == []
+    await screenshot(page, "portal-new-phone")
+
+
+async def test_a_company_admin_sees_the_company_and_no_one_else(
+    team: Team, daemon: Running, chromium
+):
+    status, _ = await team.call(
+        "admin",
+        "POST",
+        "/api/admin/companies/",
+        json={"name": "Example", "domains": ["example.com"]},
+    )
+    assert status == 201
+    cora = {"is_company_admin": True}
+    code, _ = await team.call("admin", "PATCH", f"/api/admin/users/{team.id('carol')}/", json=cora)
+    assert code == 200
+    await team.open_ticket("dave", "Dave's printer")
+    raw, _ = make_mail(sender="zed@other.org", name="Zed", subject="Zed's secret")
+    await send(daemon.desk.settings.smtp_port, raw, sender="zed@other.org")
+    await settled(daemon, 1)
+    page = await new_page(chromium)
+    await sign_in(page, team.api.base, "carol@example.com", PASSWORD)
+    assert await page.get_by_role("link", name="Dave's printer").is_visible()
+    assert not await page.get_by_text("Zed's secret").count()
+    await page.get_by_label("Person").select_option(label="Carol <carol@example.com>")
+    await page.get_by_role("button", name="Show").click()
+    await page.wait_for_load_state()
+    assert not await page.get_by_text("Dave's printer").count()
+
+
+async def test_staff_go_to_the_workspace_and_forged_posts_fail(team: Team, chromium):
+    page = await new_page(chromium)
+    await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
+    await page.goto(f"{team.api.base}/portal/")
+    assert page.url == f"{team.api.base}/app/"
