@@ -5,14 +5,19 @@ its mail over SMTP opens a new ticket instead of landing in someone else's."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from email.utils import getaddresses
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from desk.blobs import blob_path
+from desk.db import alembic_config
 from desk.models import (
     Attachment,
     AuditEntry,
@@ -24,6 +29,7 @@ from desk.models import (
     TicketMessage,
     TicketParticipant,
     TimeEntry,
+    User,
 )
 from tests.people import Team
 from tests.support import make_mail, rows, send, settled, wait_for_value
@@ -167,3 +173,67 @@ async def test_sqlite_tables_keep_their_indexes_and_triggers(daemon, backend):
     assert "AUTOINCREMENT" in found["tickets"]
     assert "WHERE archived_at IS NULL" in found["ix_tickets_live_updated"]
     assert {"search_tickets_ai", "search_tickets_ad", "search_tickets_au"} <= set(found)
+
+
+def _migrate(connection: Any, revision: str, *, down: bool = False) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def _tickets_with_messages(connection: Any, *subjects: str) -> list[int]:
+    """Tickets and their first messages as schema 0019 stores them; their ids."""
+    now = datetime.now(UTC)
+    made = []
+    for subject in subjects:
+        ticket = connection.execute(
+            Ticket.__table__.insert()
+            .values(subject=subject, customer_id=1, queue_id=1, created_at=now, updated_at=now)
+            .returning(Ticket.__table__.c.id)
+        ).scalar_one()
+        connection.execute(
+            TicketMessage.__table__.insert().values(
+                ticket_id=ticket, kind="inbound", body_text=f"{subject} burns", created_at=now
+            )
+        )
+        made.append(ticket)
+    return made
+
+
+async def test_migration_0021_keeps_an_existing_desk(database_url, tmp_path, backend):
+    """Tickets from before keep their rows and search; afterwards a deleted newest ticket's
+    id is not given again (SQLite: the rebuilt table; PostgreSQL: its sequence); the
+    downgrade takes the time entries away again."""
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, "0019")
+            await conn.run_sync(
+                lambda c: c.execute(User.__table__.insert().values(id=1, email="o@example.com"))
+            )
+            first, newest = await conn.run_sync(_tickets_with_messages, "Printer", "Toaster")
+            await conn.run_sync(_migrate, "0021")
+            found = await conn.execute(text("SELECT id, subject FROM tickets ORDER BY id"))
+            assert [tuple(r) for r in found] == [(first, "Printer"), (newest, "Toaster")]
+            if backend == "sqlite":
+                hits = await conn.execute(
+                    text(
+                        "SELECT m.ticket_id FROM search_ticket_messages s JOIN ticket_messages"
+                        " m ON m.id = s.rowid WHERE search_ticket_messages MATCH 'toaster'"
+                    )
+                )
+                assert [r[0] for r in hits] == [newest]
+            await conn.execute(
+                text("DELETE FROM ticket_messages WHERE ticket_id = :t"), {"t": newest}
+            )
+            await conn.execute(text("DELETE FROM tickets WHERE id = :t"), {"t": newest})
+            [again] = await conn.run_sync(_tickets_with_messages, "Kettle")
+            assert again > newest
+            await conn.run_sync(_migrate, "0019", down=True)
+            tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+            assert "time_entries" not in tables
+            found = await conn.execute(text("SELECT id FROM tickets ORDER BY id"))
+            assert [r[0] for r in found] == [first, again]
+    finally:
+        await engine.dispose()
