@@ -21,6 +21,7 @@ from desk.db import alembic_config
 from desk.models import (
     Attachment,
     AuditEntry,
+    Base,
     EventRecord,
     InboundMail,
     KnownMessageId,
@@ -31,6 +32,7 @@ from desk.models import (
     TimeEntry,
     User,
 )
+from desk.tickets.deletion import HANDLED_REFERENCES
 from tests.people import Team
 from tests.support import make_mail, rows, send, settled, wait_for_value
 
@@ -237,3 +239,22 @@ async def test_migration_0021_keeps_an_existing_desk(database_url, tmp_path, bac
             assert [r[0] for r in found] == [first, again]
     finally:
         await engine.dispose()
+
+
+def test_every_reference_to_a_ticket_is_handled():
+    """A table added later that names a ticket, message or attachment either is deleted
+    with it by delete_ticket or deletes (or clears) itself: otherwise deleting a ticket
+    would fail on its foreign key (or leave a row naming an id that no longer exists)."""
+    targets = {"tickets", "ticket_messages", "attachments"}
+    loose = []
+    for table in Base.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name not in targets:
+                continue
+            name = f"{table.name}.{fk.parent.name}"
+            if name not in HANDLED_REFERENCES and (fk.ondelete or "").upper() not in (
+                "CASCADE",
+                "SET NULL",
+            ):
+                loose.append(name)
+    assert loose == []

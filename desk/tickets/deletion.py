@@ -51,6 +51,26 @@ from desk.models import (
 from desk.tickets.errors import TicketNotFound
 from desk.tickets.events import ticket_view
 
+# Every column that refers to a ticket, a message or an attachment, and which
+# delete_ticket deals with itself; any other reference must delete or clear itself
+# (ON DELETE CASCADE / SET NULL), as tests/test_ticket_deletion.py checks for every table.
+HANDLED_REFERENCES = frozenset(
+    {
+        "tickets.linked_ticket_id",
+        "ticket_messages.ticket_id",
+        "ticket_participants.ticket_id",
+        "ticket_tags.ticket_id",
+        "ticket_changes.ticket_id",
+        "known_message_ids.ticket_id",
+        "time_entries.ticket_id",
+        "inbound_mail.ticket_id",
+        "outbox.ticket_id",
+        "suppressions.ticket_id",
+        "attachments.ticket_message_id",
+        "attachments.forwarded_in_id",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Deleted:
