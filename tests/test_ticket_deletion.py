@@ -34,6 +34,7 @@ from desk.models import (
 )
 from desk.tickets.deletion import HANDLED_REFERENCES
 from tests.people import Team
+from tests.sockets import Live, closed_with, next_event
 from tests.support import make_mail, rows, send, settled, wait_for_value
 
 FILE = b"the same bytes on two tickets"
@@ -122,6 +123,17 @@ async def test_webhooks_hear_of_the_deletion(team: Team):
     assert (await team.call("admin", "DELETE", f"/api/tickets/{ticket}/"))[0] == 204
     _, deliveries = await team.call("admin", "GET", f"/api/webhooks/{hook['id']}/deliveries/")
     assert [d["event_type"] for d in deliveries["results"]] == ["ticket.deleted"]
+
+
+async def test_the_tickets_sockets_hear_of_the_deletion(team: Team, live: Live):
+    ticket = await team.open_ticket("carol", "watched")
+    carol = await live.connect("carol", f"/ws/tickets/{ticket}/")
+    assert (await team.call("admin", "DELETE", f"/api/tickets/{ticket}/"))[0] == 204
+    event = await next_event(carol)
+    assert event["type"] == "ticket_deleted" and event["ticket_id"] == ticket
+    assert event["ticket"]["subject"] == "watched"  # the ticket as it was
+    again = await live.connect("carol", f"/ws/tickets/{ticket}/", ready=False)
+    assert await closed_with(again) == 4404
 
 
 def _addresses(message: Any, header: str) -> list[str]:
