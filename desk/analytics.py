@@ -29,7 +29,18 @@ from sqlalchemy.sql.elements import ColumnElement
 from desk.auth.access import may_in_queue
 from desk.db import Database
 from desk.errors import PermissionDenied
-from desk.models import MessageKind, Priority, Role, Status, Ticket, TicketMessage, User, utcnow
+from desk.models import (
+    MessageKind,
+    Priority,
+    Role,
+    Status,
+    Ticket,
+    TicketMessage,
+    TimeEntry,
+    User,
+    utcnow,
+)
+from desk.time_entries import TimeFilter, time_conditions
 
 BACKLOG = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER)
 
@@ -250,4 +261,50 @@ def _named(stats: dict[str, Any] | None, what: str) -> dict[str, Any]:
         f"{what}_count": stats["count"],
         f"{what}_average_seconds": stats["average"],
         f"{what}_median_seconds": stats["median"],
+    }
+
+
+async def time_spent(db: Database, f: TimeFilter) -> dict[str, Any]:
+    """Minutes logged (S4), per agent and overall, in `f`'s period (days, both included),
+    optionally for one agent or one queue's tickets: `{since, until, agent, queue,
+    overall: {minutes, hours, entries, tickets}, agents: [{agent_id, name, email, minutes,
+    hours, entries, tickets}]}`, most minutes first."""
+    totals = (
+        func.coalesce(func.sum(TimeEntry.minutes), 0),
+        func.count(TimeEntry.id),
+        func.count(func.distinct(TimeEntry.ticket_id)),
+    )
+    scope = (TimeEntry.__table__.join(Ticket.__table__, Ticket.id == TimeEntry.ticket_id),)
+    where = time_conditions(f)
+    async with db.reader() as session:
+        per_agent = (
+            await session.execute(
+                select(User.id, User.name, User.email, *totals)
+                .select_from(*scope)
+                .join(User, User.id == TimeEntry.user_id)
+                .where(*where)
+                .group_by(User.id, User.name, User.email)
+                .order_by(totals[0].desc(), User.id)
+            )
+        ).all()
+        overall = (await session.execute(select(*totals).select_from(*scope).where(*where))).one()
+    return {
+        "since": f.since.isoformat() if f.since else None,
+        "until": f.until.isoformat() if f.until else None,
+        "agent": f.agent,
+        "queue": f.queue,
+        "overall": _time_totals(*overall),
+        "agents": [
+            {"agent_id": i, "name": name, "email": email, **_time_totals(*rest)}
+            for i, name, email, *rest in per_agent
+        ],
+    }
+
+
+def _time_totals(minutes: Any, entries: Any, tickets: Any) -> dict[str, Any]:
+    return {
+        "minutes": int(minutes),
+        "hours": round(int(minutes) / 60, 2),
+        "entries": int(entries),
+        "tickets": int(tickets),
     }

@@ -27,3 +27,9 @@ def store_blob(root: Path, data: bytes) -> str:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     return digest
+
+
+def delete_blobs(root: Path, digests: set[str]) -> None:
+    """Remove the files of `digests` (those no row names any more: the caller checks)."""
+    for digest in digests:
+        blob_path(root, digest).unlink(missing_ok=True)

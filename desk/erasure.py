@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.revocation import account_deactivated
-from desk.blobs import blob_path
+from desk.blobs import delete_blobs
 from desk.context import Desk
 from desk.errors import NotFound, ValidationFailed
 from desk.models import (
@@ -90,7 +89,7 @@ async def erase_customer(desk: Desk, email: str, actor: User | None) -> Erased:
         )
     await account_deactivated(desk, done.user_id)  # their open sockets close now
     unused = digests - await still_named(desk, digests)
-    await asyncio.to_thread(_unlink, desk.settings.attachments_dir, unused)
+    await asyncio.to_thread(delete_blobs, desk.settings.attachments_dir, unused)
     return done
 
 
@@ -178,11 +177,6 @@ async def _close_account(session: AsyncSession, user: User) -> None:
     user.is_active = False
     user.company_id = None
     user.is_company_admin = False
-
-
-def _unlink(root: Path, digests: set[str]) -> None:
-    for digest in digests:
-        blob_path(root, digest).unlink(missing_ok=True)
 
 
 async def still_named(desk: Desk, digests: set[str]) -> set[str]:

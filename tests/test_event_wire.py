@@ -36,6 +36,7 @@ from desk.events.chat import (
     UserTyping,
 )
 from desk.events.people import AccessRevoked, AgentAvailability
+from desk.events.tickets import TicketDeleted
 from desk.events.types import KINDS, from_parts, unmarshal
 from desk.models import ChatMessage, Ticket, TicketMessage, User
 from desk.tickets import events as ev
@@ -189,6 +190,7 @@ def _events() -> dict[str, Event]:
         "chat_user_left": UserLeft(**TRIO, user_id=9, remaining=(4, 6), user=AGENT9),
         "chat_room_deleted": RoomDeleted(**ROOM),
         "access_revoked": AccessRevoked(user_id=4, session_id="9a8b", reason="logout"),
+        "ticket_deleted": TicketDeleted(ticket=ev.ticket_view(_ticket())),
     }
 
 
@@ -384,6 +386,15 @@ REDIS = {
     "reason":"logout"},"id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
+    "ticket_deleted": r"""
+    {"type":"ticket.deleted","ticket_id":7,"data":{"ticket":{"id":7,
+    "subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED","priority":"HIGH",
+    "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
+    "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
+    "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4}},"id":"121",
+    "at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
 }
 FRAMES = {
     "message_created": r"""
@@ -510,6 +521,7 @@ WS_NAMES = {
     "chat_user_left": "user_left",
     "chat_room_deleted": "room_deleted",
     "access_revoked": "user.access_revoked",
+    "ticket_deleted": "ticket_deleted",
 }
 
 

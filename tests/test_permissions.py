@@ -102,6 +102,29 @@ def per_room(
     return expect
 
 
+def per_entry(ok: int, *, gone: bool = False) -> Callable[[str, str], int]:
+    """A time entry on each ticket, logged by its assignee: customers 403 (staff only);
+    its author and site admins `ok`; other staff 404 if they may not see its ticket (403
+    if they may). `gone`: the first allowed role deletes it, the roles after find nothing."""
+    done: set[str] = set()
+
+    def expect(role: str, ticket: str) -> int:
+        if role in ("anonymous", "deactivated"):
+            return 401
+        if role in CUSTOMERS:
+            return 403
+        if ticket in done:
+            return 404
+        if role in (ASSIGNEE[ticket], "admin"):
+            if gone:
+                done.add(ticket)
+            return ok
+        return 403 if role in SEES[ticket] else 404
+
+    expect.reset = done.clear  # type: ignore[attr-defined]
+    return expect
+
+
 @dataclass(frozen=True)
 class Case:
     method: str
@@ -166,6 +189,21 @@ CASES: dict[str, Case] = {
         "POST", "/api/tickets/{t}/unarchive/", per_ticket(200, staff_only=True), prepare="archived"
     ),
     "history": Case("GET", "/api/tickets/{t}/history/", per_ticket(200)),
+    "ticket export": Case(
+        "GET", "/api/tickets/export/?format=csv", per_role(403, 200), tickets=("-",)
+    ),
+    "time entries": Case("GET", "/api/tickets/{t}/time/", per_ticket(200, staff_only=True)),
+    "time log": Case(
+        "POST",
+        "/api/tickets/{t}/time/",
+        per_ticket(201, staff_only=True),
+        body=lambda r, w: {"minutes": 15, "note": f"by {r}"},
+    ),
+    "time edit": Case(
+        "PATCH", "/api/time/{entry}/", per_entry(200), body=lambda r, w: {"minutes": 20}
+    ),
+    "time export": Case("GET", "/api/time/export/?format=csv", per_role(403, 200), tickets=("-",)),
+    "analytics time": Case("GET", "/api/analytics/time/", ADMIN_ONLY, tickets=("-",)),
     # No Gemini key in these tests: staff who may open the ticket get 503 ai_unavailable.
     "ai draft": Case("POST", "/api/tickets/{t}/ai-draft/", per_ticket(503, staff_only=True)),
     "attachment": Case("GET", "/api/attachments/{att}/", per_ticket(200)),
@@ -331,6 +369,8 @@ CASES["chat delete message"] = Case(
 CASES["chat delete room"] = Case(
     "DELETE", "/api/chat/rooms/{room}/", per_room(204, manage=True, gone=True)
 )
+CASES["time delete"] = Case("DELETE", "/api/time/{entry}/", per_entry(204, gone=True))
+CASES["ticket delete"] = Case("DELETE", "/api/tickets/{t}/", per_role(403, 403, admin=204))
 PUBLIC = {
     "/healthz",
     "/readyz",
@@ -362,6 +402,7 @@ def test_every_endpoint_is_in_the_matrix():
             "suppression",
             "q",
             "empty",
+            "entry",
         ):
             path = path.replace("{" + name + "}", "{id}")
         for name in ("victim", "me"):
@@ -448,6 +489,11 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
             m["body"]: m["attachments"][0]["id"] for m in detail["messages"] if m["attachments"]
         }
         ids["att"], ids["note_att"] = by_body[f"att on {key}"], by_body[f"note_att on {key}"]
+        status, entry = await team.call(
+            ASSIGNEE[key], "POST", f"/api/tickets/{t}/time/", json={"minutes": 10}
+        )
+        assert status == 201, entry
+        ids["entry"] = entry["id"]
         w["tickets"][key] = ids
     status, created = await team.call(
         "admin", "POST", "/api/admin/api-keys/", json={"name": "k", "scopes": ["tickets:read"]}
@@ -709,6 +755,12 @@ QUEUE_CASES: dict[str, Case] = {
     "queue resolution": Case(
         "GET",
         "/api/analytics/resolution/?queue={q}",
+        per_queue_role(200, least="manager"),
+        tickets=("-",),
+    ),
+    "queue time": Case(
+        "GET",
+        "/api/analytics/time/?queue={q}",
         per_queue_role(200, least="manager"),
         tickets=("-",),
     ),

@@ -23,6 +23,7 @@ from web.handlers import (
     integrations,
     queues,
     tickets,
+    time,
 )
 
 
@@ -287,6 +288,14 @@ ROUTES: tuple[AnyRoute, ...] = (
     ),
     Route(
         "GET",
+        "/api/tickets/export/",
+        tickets.ticket_list_export,
+        "The list's tickets with its filters and order, as CSV, streamed (staff)",
+        query=s.TicketExportQuery,
+        response_type="text/csv",
+    ),
+    Route(
+        "GET",
         "/api/tickets/",
         tickets.ticket_list,
         "Tickets the caller may see",
@@ -317,6 +326,46 @@ ROUTES: tuple[AnyRoute, ...] = (
         "Edit subject, priority, tags (staff)",
         body=s.TicketUpdate,
         key_scope=WRITE,
+    ),
+    Route(
+        "DELETE",
+        T,
+        tickets.ticket_delete,
+        "Delete the ticket with its messages, files, history and time (audited; ids are "
+        "never given again)",
+        access="admin",
+        status=204,
+    ),
+    Route("GET", T + "time/", time.entries_list, "The time logged on the ticket (staff)"),
+    Route(
+        "POST",
+        T + "time/",
+        time.entry_create,
+        "Log time on the ticket (staff)",
+        body=s.TimeEntryWork,
+        status=201,
+    ),
+    Route(
+        "GET",
+        "/api/time/export/",
+        time.entries_export,
+        "Time entries the caller may see, as CSV, streamed (staff)",
+        query=s.TimeExportQuery,
+        response_type="text/csv",
+    ),
+    Route(
+        "PATCH",
+        "/api/time/{id}/",
+        time.entry_update,
+        "Correct a time entry (its author, or an admin)",
+        body=s.TimeEntryWork,
+    ),
+    Route(
+        "DELETE",
+        "/api/time/{id}/",
+        time.entry_delete,
+        "Delete a time entry (its author, or an admin)",
+        status=204,
     ),
     Route(
         "POST",
@@ -528,6 +577,13 @@ ROUTES: tuple[AnyRoute, ...] = (
         "Time to resolve and to first response, per agent and overall (site admins; a "
         "queue's managers with ?queue=)",
         query=s.ResolutionQuery,
+    ),
+    Route(
+        "GET",
+        "/api/analytics/time/",
+        analytics.time_spent,
+        "Minutes logged per agent in a period (site admins; a queue's managers with ?queue=)",
+        query=s.TimeReportQuery,
     ),
     Route(
         "GET",

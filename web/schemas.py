@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -217,8 +218,9 @@ class Assignment(Strict):
     assigned_agent: RowId | None
 
 
-class TicketListQuery(Strict):
-    """`status` and `priority` take one value or several separated by commas."""
+class TicketFilters(Strict):
+    """The ticket list's filters and order (the list, search and the CSV export take them):
+    `status` and `priority` take one value or several separated by commas."""
 
     status: list[Status] = Field(default_factory=list)
     priority: list[Priority] = Field(default_factory=list)
@@ -234,13 +236,45 @@ class TicketListQuery(Strict):
     updated_before: UtcTime | None = None
     archived: Literal["false", "true", "all"] = "false"
     ordering: Literal[tuple(ORDERINGS)] = "-updated_at"  # type: ignore[valid-type]
-    page: int = Field(default=1, ge=1, le=1_000_000)
-    page_size: int = Field(default=50, ge=1, le=200)
 
     @field_validator("status", "priority", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return [v for v in value.split(",") if v] if isinstance(value, str) else value
+
+
+class TicketListQuery(TicketFilters):
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=50, ge=1, le=200)
+
+
+class CsvQuery(Strict):
+    """A CSV download: UTF-8, without a byte order mark unless `bom=true` (what Excel
+    needs to read UTF-8; other tools take the file as it is)."""
+
+    format: Literal["csv"] = "csv"
+    bom: bool = False
+
+
+class TicketExportQuery(TicketFilters, CsvQuery):
+    """The list's filters and order, every matching ticket (up to 100,000)."""
+
+
+class TimeExportQuery(CsvQuery):
+    """Entries worked on from `since` to `until` (YYYY-MM-DD, both included), by `agent`,
+    on `queue`'s tickets or on one `ticket`."""
+
+    since: date | None = None
+    until: date | None = None
+    agent: RowId | None = None
+    queue: RowId | None = None
+    ticket: RowId | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> TimeExportQuery:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
 
 
 class RoomCreate(Strict):
@@ -426,3 +460,59 @@ class StaffQuery(PageQuery):
 class CustomerQuery(PageQuery):
     search: str | None = Field(default=None, max_length=200)
     company: RowId | None = None
+
+
+class TimeReportQuery(Strict):
+    """The period in days, both included: `since`..`until`, or the last `days` days up to
+    today (UTC). `agent` and `queue` narrow it; a queue's managers read theirs with
+    `?queue=`."""
+
+    format: Literal["json", "csv"] = "json"
+    since: date | None = None
+    until: date | None = None
+    days: int = Field(default=30, ge=1, le=3660)
+    agent: RowId | None = None
+    queue: RowId | None = None
+
+
+Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+Hours = Annotated[Decimal, Field(gt=0, le=24, max_digits=6, decimal_places=4)]
+Note = Annotated[str, Field(max_length=10_000)]
+
+
+class TimeEntryWork(Strict):
+    """What a time entry says, under our names or S4-style ones: `minutes` or `hours`
+    (decimal, rounded to the minute), `note` or `description`, `worked_on` or `date`
+    (YYYY-MM-DD); at most one of each pair. `user_id`: site admins log time for someone."""
+
+    minutes: Minutes | None = None
+    hours: Hours | None = None
+    note: Note | None = None
+    description: Note | None = None
+    worked_on: date | None = None
+    on_date: date | None = Field(default=None, alias="date")
+    user_id: RowId | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> TimeEntryWork:
+        pairs = (("minutes", "hours"), ("note", "description"), ("worked_on", "on_date"))
+        for ours, theirs in pairs:
+            if getattr(self, ours) is not None and getattr(self, theirs) is not None:
+                raise ValueError(f"give {ours} or {theirs.removeprefix('on_')}, not both")
+        if self.hours is not None and round(self.hours * 60) < 1:
+            raise ValueError("hours must come to at least one minute")
+        return self
+
+    @property
+    def total_minutes(self) -> int | None:
+        if self.hours is not None:
+            return round(self.hours * 60)
+        return self.minutes
+
+    @property
+    def text(self) -> str | None:
+        return self.note if self.note is not None else self.description
+
+    @property
+    def day(self) -> date | None:
+        return self.worked_on if self.worked_on is not None else self.on_date

@@ -209,3 +209,11 @@ class MessageCreated(TicketEvent):
     def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
         ticket = TicketView.from_data(data["ticket"])
         return cls(id=id, at=at, ticket=ticket, message=MessageView.from_data(data["message"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketDeleted(TicketEvent):
+    """An admin deleted the ticket with everything on it (desk/tickets/deletion.py): the
+    ticket as it was, so the same access rule decides who hears of it."""
+
+    type = "ticket.deleted"

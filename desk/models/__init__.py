@@ -32,6 +32,7 @@ from desk.models.tickets import (
     TicketParticipant,
     TicketTag,
 )
+from desk.models.time import TimeEntry
 
 __all__ = [
     "TEAM_ONLY",
@@ -73,6 +74,7 @@ __all__ = [
     "TicketMessage",
     "TicketParticipant",
     "TicketTag",
+    "TimeEntry",
     "User",
     "Visibility",
     "WebhookAttempt",

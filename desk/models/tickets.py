@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from desk.models.base import Base, UTCDateTime, utcnow
+from desk.models.base import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
 
 
 class Status(enum.StrEnum):
@@ -77,6 +77,7 @@ class Ticket(Base):
             postgresql_where=text("archived_at IS NULL"),
             sqlite_where=text("archived_at IS NULL"),
         ),
+        IDS_NEVER_REUSED,  # admins delete tickets (desk/tickets/deletion.py)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -119,6 +120,7 @@ class TicketParticipant(Base):
     __table_args__ = (
         UniqueConstraint("ticket_id", "address"),
         Index("ix_ticket_participants_address", "address"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -143,6 +145,7 @@ class TicketMessage(Base):
     __table_args__ = (
         Index("ix_ticket_messages_ticket", "ticket_id", "id"),
         Index("ix_ticket_messages_msgid_sender", "message_id", "sender_email"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -171,7 +174,7 @@ class TicketMessage(Base):
 
 class Attachment(Base):
     __tablename__ = "attachments"
-    __table_args__ = (Index("ix_attachments_message", "ticket_message_id"),)
+    __table_args__ = (Index("ix_attachments_message", "ticket_message_id"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id"))
@@ -222,7 +225,7 @@ class TicketChange(Base):
     """One line of a ticket's history, written in the transaction that made the change."""
 
     __tablename__ = "ticket_changes"
-    __table_args__ = (Index("ix_ticket_changes_ticket", "ticket_id", "id"),)
+    __table_args__ = (Index("ix_ticket_changes_ticket", "ticket_id", "id"), IDS_NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))

@@ -3,8 +3,6 @@ JSON or (`?format=csv`) as a CSV table a spreadsheet opens."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -14,9 +12,11 @@ from aiohttp import web
 from desk import analytics
 from desk.errors import ValidationFailed
 from desk.models import User, utcnow
+from desk.time_entries import TimeFilter
+from web.csv_out import csv_response
 from web.keys import DESK
 from web.responses import json_response
-from web.schemas import ReportQuery, ResolutionQuery, VolumeQuery
+from web.schemas import ReportQuery, ResolutionQuery, TimeReportQuery, VolumeQuery
 
 
 async def summary(request: web.Request, caller: User) -> web.Response:
@@ -63,18 +63,25 @@ async def resolution(request: web.Request, caller: User) -> web.Response:
     return _answer(q.format, data, columns, rows, "resolution")
 
 
+async def time_spent(request: web.Request, caller: User) -> web.Response:
+    """Minutes logged per agent in a period of days (S4's time analytics)."""
+    q = TimeReportQuery.model_validate(dict(request.query))
+    analytics.check_report_access(caller, q.queue)
+    until = q.until or utcnow().date()
+    since = q.since or until - timedelta(days=q.days - 1)
+    if since > until:
+        raise ValidationFailed("since must not be after until", field="since")
+    f = TimeFilter(since=since, until=until, agent=q.agent, queue=q.queue)
+    data = await analytics.time_spent(request.app[DESK].db, f)
+    columns = ("agent_id", "name", "email", "minutes", "hours", "entries", "tickets")
+    overall = {"agent_id": "all", "name": "", "email": "", **data["overall"]}
+    rows = [tuple(a.get(c) for c in columns) for a in [*data["agents"], overall]]
+    return _answer(q.format, data, columns, rows, "time")
+
+
 def _answer(
     fmt: str, data: dict[str, Any], columns: Sequence[str], rows: Sequence[Sequence[Any]], name: str
 ) -> web.Response:
     if fmt == "json":
         return json_response(data)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
-    return web.Response(
-        text=out.getvalue(),
-        content_type="text/csv",
-        charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return csv_response(columns, rows, name)

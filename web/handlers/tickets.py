@@ -14,8 +14,10 @@ from desk.models import User
 from desk.search.tickets import search_tickets
 from desk.suppressions import reply_warnings
 from desk.tickets import workflow
+from desk.tickets.deletion import delete_ticket
 from desk.tickets.errors import TicketNotFound
 from desk.tickets.events import message_data
+from desk.tickets.export import ticket_export
 from desk.tickets.queries import (
     TicketFilter,
     list_tickets,
@@ -24,6 +26,7 @@ from desk.tickets.queries import (
     visible_attachment,
 )
 from desk.tickets.service import create_ticket, post_message
+from web.csv_out import stream_csv
 from web.handlers.common import body_and_files, json_body, page, path_id, whole_list
 from web.keys import COUNTS, DESK
 from web.responses import json_response
@@ -32,6 +35,8 @@ from web.schemas import (
     MessageCreate,
     StatusChange,
     TicketCreate,
+    TicketExportQuery,
+    TicketFilters,
     TicketListQuery,
     TicketSearchQuery,
     TicketUpdate,
@@ -62,7 +67,14 @@ async def ticket_search(request: web.Request, user: User) -> web.Response:
     return page(request, q.page, count, results, more)
 
 
-def _filter(q: TicketListQuery) -> TicketFilter:
+async def ticket_list_export(request: web.Request, user: User) -> web.StreamResponse:
+    """Every ticket of the list with these filters, as CSV (staff)."""
+    q = TicketExportQuery.model_validate(dict(request.query))
+    table = await ticket_export(request.app[DESK].db, user, _filter(q))
+    return await stream_csv(request, table, "tickets", bom=q.bom)
+
+
+def _filter(q: TicketFilters) -> TicketFilter:
     """The query's filters, field by field by name: a new filter is a field of both models."""
     asked = {f.name: getattr(q, f.name) for f in fields(TicketFilter)}
     return TicketFilter(**{**asked, "status": tuple(q.status), "priority": tuple(q.priority)})
@@ -96,6 +108,11 @@ async def ticket_update(request: web.Request, user: User) -> web.Response:
         desk, user, path_id(request), subject=body.subject, priority=body.priority, tags=body.tags
     )
     return json_response(await ticket_detail(desk.db, user, ticket.id))
+
+
+async def ticket_delete(request: web.Request, user: User) -> web.Response:
+    await delete_ticket(request.app[DESK], user, path_id(request))
+    return web.Response(status=204)
 
 
 async def ticket_set_status(request: web.Request, user: User) -> web.Response:

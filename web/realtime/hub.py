@@ -26,6 +26,7 @@ from desk.events.tickets import (
     StatusChanged,
     TicketAssigned,
     TicketCreated,
+    TicketDeleted,
     TicketEvent,
     TicketUpdated,
 )
@@ -45,6 +46,7 @@ WIRE_NAMES: dict[type[Event], str] = {
     TicketAssigned: "assignment_updated",
     TicketCreated: "ticket_created",
     TicketUpdated: "ticket_updated",
+    TicketDeleted: "ticket_deleted",
 }
 
 
