@@ -136,6 +136,7 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
             limits = parse_limits(settings)
             pool = WorkerPool(limits, str(settings.attachments_dir))
             stack.callback(pool.close)
+            await pool.warm()  # before mail is taken: starting a worker is not parsing
         if role in ("all", "smtp"):
             await _start_mail_intake(stack, running, pool)
         if role in ("all", "jobs"):

@@ -1,6 +1,8 @@
-"""GET /metrics for a process without the web server (`--role smtp`, `--role jobs`), on
-POSTDESK_HTTP_HOST:POSTDESK_METRICS_PORT, with the same bearer token rule as the web's
-/metrics (desk.metrics.scrape_allowed). Nothing else is served there."""
+"""GET /metrics and GET /readyz for a process without the web server (`--role smtp`,
+`--role jobs`), on POSTDESK_HTTP_HOST:POSTDESK_METRICS_PORT: /metrics with the same bearer
+token rule as the web's (desk.metrics.scrape_allowed), /readyz open and answered as the
+web's (desk.readiness.readiness_answer), so an orchestrator can probe these replicas too.
+Nothing else is served there."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from aiohttp import web
 
 from desk.context import Desk
 from desk.metrics import CONTENT_TYPE, scrape_allowed
+from desk.readiness import readiness_answer
 from desk.startup import listen_problem
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,7 @@ async def serve_metrics(desk: Desk, port: int) -> AsyncIterator[None]:
     """Serve until the block ends. Raises CannotStart if the port is taken."""
     app = web.Application()
     app.router.add_get("/metrics", _metrics_handler(desk))
+    app.router.add_get("/readyz", _readyz_handler(desk))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, desk.settings.http_host, port)
@@ -51,3 +55,11 @@ def _metrics_handler(desk: Desk) -> Callable[[web.Request], Awaitable[web.Respon
         return web.Response(body=desk.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     return metrics
+
+
+def _readyz_handler(desk: Desk) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def readyz(_request: web.Request) -> web.Response:
+        status, body = await readiness_answer(desk.settings, desk.db)
+        return web.json_response(body, status=status)
+
+    return readyz

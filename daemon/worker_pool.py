@@ -43,6 +43,10 @@ def _die_with_parent() -> None:
         os._exit(0)
 
 
+def _started() -> None:
+    """Nothing: that a worker ran it means the worker is up, with the parser imported."""
+
+
 class WorkerPool:
     def __init__(self, limits: Limits, attachments_dir: str, workers: int | None = None) -> None:
         self._limits = limits
@@ -59,6 +63,17 @@ class WorkerPool:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
         )
+
+    async def warm(self) -> None:
+        """Start the worker processes now, before any mail is taken. A spawned worker
+        imports the parser first (seconds on a busy machine): counted against the first
+        mail's wall-clock budget, that would make the mail unreadable (kept raw, with a
+        "parsing exceeded" note) for no fault of its own."""
+        loop = asyncio.get_running_loop()
+        # One call per worker at once: the pool spawns a process for each call it cannot
+        # hand to an idle worker.
+        calls = [loop.run_in_executor(self._pool, _started) for _ in range(self._workers)]
+        await asyncio.gather(*calls)
 
     async def prepare(self, raw: bytes) -> ParseResult:
         """A dead worker may have died of another mail: this one gets a second try."""

@@ -6,6 +6,7 @@ is alive, and restarting it would not help."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from desk.config import Settings
 from desk.db import Database
@@ -31,6 +32,23 @@ async def readiness_problems(settings: Settings, db: Database) -> dict[str, str]
         except Exception as exc:  # e.g. a PING that times out: not ready, said in one line
             problems["redis"] = f"Redis does not answer: {type(exc).__name__}"
     return problems
+
+
+async def readiness_answer(settings: Settings, db: Database) -> tuple[int, dict[str, Any]]:
+    """GET /readyz's status and JSON body, the same wherever it is served (the web server,
+    and the metrics port of a process without one): 200 {"status": "ready"}, or 503 in the
+    standard error shape, the message naming every problem and `details.checks` holding
+    them by part ("database", "redis")."""
+    problems = await readiness_problems(settings, db)
+    if not problems:
+        return 200, {"status": "ready"}
+    message = "; ".join(f"{part}: {text}" for part, text in problems.items())
+    body = {
+        "error": "not_ready",
+        "message": f"not ready: {message}",
+        "details": {"checks": problems},
+    }
+    return 503, body
 
 
 async def _database_problem(settings: Settings, db: Database) -> str | None:

@@ -11,6 +11,7 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from daemon.lifecycle import Running
@@ -101,3 +102,23 @@ async def test_restore_refuses_a_folder_that_is_not_empty(
     assert code == 2 and "not an empty folder" in output
     code, output = await _postdesk(env, tmp_path, "restore", str(tmp_path / "nothing"))
     assert code == 2 and "no postdesk backup" in output
+
+
+async def test_without_pg_dump_the_command_says_what_to_run(
+    env: dict[str, str], backend: str, tmp_path: Path
+):
+    """PostgreSQL backups need the client tools; a machine without them gets one line naming
+    the package and the command to run by hand, never the database's password."""
+    if backend == "sqlite":
+        pytest.skip("SQLite backups use SQLite's own backup API: no tool to miss")
+    no_tools = tmp_path / "no-tools"
+    no_tools.mkdir()
+    url = env["POSTDESK_DATABASE_URL"].replace("postgres@", "postgres:db-password@")
+    lacking = {**env, "PATH": str(no_tools), "POSTDESK_DATABASE_URL": url}
+    code, output = await _postdesk(lacking, tmp_path, "backup", str(tmp_path / "b"))
+    assert code == 2, output
+    assert output.strip().splitlines() == [
+        "postdesk: pg_dump is not installed (Debian: apt-get install postgresql-client); run it "
+        f"yourself: pg_dump --format=custom --file={tmp_path / 'b' / 'postdesk.pgdump'} "
+        "'<database URL>'"
+    ]

@@ -264,7 +264,9 @@ async def test_a_malformed_request_is_one_warning(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-async def test_an_smtp_only_process_serves_metrics_on_its_own_port(env: dict[str, str]) -> None:
+async def test_an_smtp_only_process_serves_metrics_and_readiness_on_its_own_port(
+    env: dict[str, str],
+) -> None:
     port = free_port()
     settings = load_settings({**env, "POSTDESK_METRICS_PORT": str(port)}, read_dotenv=False)
     context = started(settings, "smtp")
@@ -276,6 +278,7 @@ async def test_an_smtp_only_process_serves_metrics_on_its_own_port(env: dict[str
             api = Api(base=f"http://127.0.0.1:{port}", http=http)
             async with http.get(f"{api.base}/metrics") as r:
                 assert r.status == 401
+            assert await api.call("GET", "/readyz") == (200, {"status": "ready"})
             exposition = await scrape(api)
         assert value(exposition, "postdesk_mail_received_total", source="smtp") == 1
         assert "postdesk_smtp_sessions_open" in exposition
@@ -316,3 +319,68 @@ async def test_open_websockets_are_counted(
     await wait_for(closed, what="the socket no longer counted")
     one(entries(json_log), route="/ws/notifications/", status=101)
     assert team.tokens["agent1"] not in json_log.getvalue()  # it came in the query string
+
+
+async def test_every_documented_metric_is_exposed(api: Api, daemon: Running) -> None:
+    """The families README's table names, each served (with HELP and TYPE) before it has
+    counted anything: a dashboard built from the table finds them all."""
+    families = {f.name for f in text_string_to_metric_families(await scrape(api))}
+    documented = {
+        "postdesk_smtp_sessions_open",
+        "postdesk_smtp_sessions_refused",
+        "postdesk_mail_received",
+        "postdesk_mail_settled",
+        "postdesk_inbound_waiting",
+        "postdesk_inbound_lag_seconds",
+        "postdesk_outbox_sent",
+        "postdesk_outbox_failed",
+        "postdesk_outbox_mails",
+        "postdesk_outbox_oldest_pending_seconds",
+        "postdesk_webhook_deliveries",
+        "postdesk_webhook_attempts_failed",
+        "postdesk_websocket_connections",
+        "postdesk_http_requests",
+        "postdesk_http_request_duration_seconds",
+        "postdesk_job_runs",
+        "postdesk_job_failures",
+        "postdesk_suppressed_addresses",
+    }
+    assert documented <= families, documented - families
+
+
+async def test_a_job_run_is_counted_and_its_result_kept_below_info(
+    api: Api, daemon: Running, json_log: io.StringIO
+) -> None:
+    assert daemon.scheduler is not None
+    assert await daemon.scheduler.run("cleanup")
+    exposition = await scrape(api)
+    assert value(exposition, "postdesk_job_runs_total", job="cleanup") == 1
+    assert value(exposition, "postdesk_job_failures_total", job="cleanup") == 0
+    chatter = [e for e in entries(json_log) if e["logger"] == "daemon.scheduler"]
+    assert chatter == []  # the per-run line is DEBUG; INFO shows only what an operator needs
+
+
+async def test_a_lockout_and_a_failed_webhook_delivery_are_logged(
+    team: Team, api: Api, json_log: io.StringIO
+) -> None:
+    wrong = {"email": "agent1@localhost", "password": "not-the-password-42"}
+    for _ in range(5):
+        assert (await api.call("POST", "/api/auth/token/", json=wrong))[0] == 401
+    assert (await api.call("POST", "/api/auth/token/", json=wrong))[0] == 429
+    [locked] = [e for e in entries(json_log) if "retry_after" in e]
+    assert locked["level"] == "WARNING" and locked["login"] == "agent1@localhost"
+    assert locked["message"].startswith("login locked out for agent1@localhost from 127.0.0.1")
+    assert locked["client"] == "127.0.0.1"
+
+    url = f"http://127.0.0.1:{free_port()}/hook?token=receiver-secret"  # nobody listens
+    hook = {"url": url, "events": ["ticket.created"]}
+    assert (await team.call("admin", "POST", "/api/webhooks/", json=hook))[0] == 201
+    await team.open_ticket("carol", "Nobody hears this")
+
+    async def failed() -> list[dict[str, Any]]:
+        return [e for e in entries(json_log) if "delivery_id" in e]
+
+    line = (await wait_for(failed, what="the failed delivery logged"))[0]
+    assert line["level"] == "WARNING" and line["logger"] == "daemon.webhook_sender"
+    assert line["url"] == url.split("?")[0] and line["status"] is None and line["error"]
+    assert "receiver-secret" not in json_log.getvalue()

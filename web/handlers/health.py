@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from desk.readiness import readiness_problems
+from desk.readiness import readiness_answer
 from web.errors import error_response
 from web.keys import DESK
 from web.responses import json_response
@@ -20,11 +20,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """200 {"status": "ready"}; 503 in the standard error shape when the database does not
-    answer or is behind the latest migration, or the configured Redis does not answer: the
-    message names every problem, `details.checks` has them by part ("database", "redis")."""
+    answer or is behind the latest migration, or the configured Redis does not answer
+    (desk.readiness.readiness_answer)."""
     desk = request.app[DESK]
-    problems = await readiness_problems(desk.settings, desk.db)
-    if problems:
-        message = "; ".join(f"{part}: {text}" for part, text in problems.items())
-        return error_response(503, "not_ready", f"not ready: {message}", checks=problems)
-    return json_response({"status": "ready"})
+    status, body = await readiness_answer(desk.settings, desk.db)
+    return json_response(body, status=status)
