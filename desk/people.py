@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.passwords import hash_password
+from desk.auth.revocation import account_deactivated
 from desk.companies import companies_for, get_company
 from desk.context import Desk
 from desk.db import Database
@@ -132,6 +133,20 @@ async def create_user(
 NOT_NULL = frozenset(
     {"role", "is_active", "is_company_admin", "is_available", "capacity", "notify_on_reply"}
 )
+
+
+async def change_user(
+    desk: Desk, admin: User, user_id: int, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """An admin's edit (edit_user), committed; a deactivated account's open sockets close
+    at once everywhere (desk.auth.revocation). Answers the user's data after the edit."""
+    async with desk.db.writer() as session:
+        user = await edit_user(session, admin, user_id, changes)
+        await session.flush()
+        data = user_data(user)
+    if not data["is_active"]:
+        await account_deactivated(desk, data["id"])
+    return data
 
 
 async def edit_user(

@@ -8,7 +8,6 @@ from dataclasses import asdict
 from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
-from desk.auth.revocation import account_deactivated
 from desk.companies import (
     company_data,
     create_company,
@@ -19,7 +18,7 @@ from desk.companies import (
 from desk.erasure import erase_customer
 from desk.errors import NotFound
 from desk.models import User
-from desk.people import UserQuery, create_user, edit_user, get_user, list_users, user_data
+from desk.people import UserQuery, change_user, create_user, get_user, list_users, user_data
 from desk.suppressions import lift, list_suppressions
 from web.handlers.common import json_body, page, path_id, whole_list
 from web.keys import DESK
@@ -80,16 +79,8 @@ async def users_get(request: web.Request, caller: User) -> web.Response:
 
 async def users_update(request: web.Request, admin: User) -> web.Response:
     body = await json_body(request, UserUpdate)
-    desk = request.app[DESK]
-    async with desk.db.writer() as session:
-        user = await edit_user(
-            session, admin, path_id(request), body.model_dump(exclude_unset=True)
-        )
-        await session.flush()
-        data = user_data(user)
-    if not data["is_active"]:  # committed: their open sockets close now, everywhere
-        await account_deactivated(desk, data["id"])
-    return json_response(data)
+    changes = body.model_dump(exclude_unset=True)
+    return json_response(await change_user(request.app[DESK], admin, path_id(request), changes))
 
 
 async def users_erase(request: web.Request, admin: User) -> web.Response:

@@ -31,3 +31,14 @@ def filesize(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit != "MB" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} MB"
+
+
+def duration(seconds: float | None) -> str:
+    """A span of time as people read it: "—", "45 min", "3.5 h", "2.1 d"."""
+    if seconds is None:
+        return "—"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

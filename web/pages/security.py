@@ -58,9 +58,12 @@ async def page_headers(request: web.Request, response: web.StreamResponse) -> No
     response.headers.setdefault("X-Frame-Options", "DENY")
 
 
-def page(handler: PageHandler, *, staff: bool = True, customer: bool = False) -> Handler:
-    """`handler`, called with the browser's login; `staff` pages refuse customers (403);
-    `customer` pages (the portal) send staff to their workspace."""
+def page(
+    handler: PageHandler, *, staff: bool = True, customer: bool = False, admin: bool = False
+) -> Handler:
+    """`handler`, called with the browser's login; `staff` pages refuse customers (403),
+    `admin` pages everyone but site admins (403); `customer` pages (the portal) send staff
+    to their workspace."""
 
     async def gate(request: web.Request) -> web.StreamResponse:
         try:
@@ -74,6 +77,8 @@ def page(handler: PageHandler, *, staff: bool = True, customer: bool = False) ->
                 await check_form_csrf(request, login)
             if staff and login.user.role == Role.CUSTOMER:
                 return render_error(request, 403, "This page is for the support team.")
+            if admin and login.user.role != Role.ADMIN:
+                return render_error(request, 403, "This page is for site admins.")
             if customer and login.user.role != Role.CUSTOMER:
                 return see_other("/app/")
             response = await handler(request, login)

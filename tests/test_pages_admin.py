@@ -1,0 +1,100 @@
+"""The admin console in a real browser: the overview's chart and CSV, people (deactivate,
+which shuts the account out at once), API keys shown once, the suppression list with
+lift; admins only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from daemon.lifecycle import Running
+from desk.models import Suppression
+from tests.pages import new_page, screenshot, serious_violations, sign_in
+from tests.people import PASSWORD, Team
+
+
+async def _admin_page(team: Team, chromium, path: str):
+    page = await new_page(chromium)
+    await sign_in(page, team.api.base, "admin@localhost", PASSWORD)
+    await page.goto(f"{team.api.base}{path}")
+    return page
+
+
+async def test_overview_draws_the_volume_and_offers_csv(team: Team, chromium):
+    for n in range(3):
+        await team.open_ticket("carol", f"Ticket {n}")
+    page = await _admin_page(team, chromium, "/app/admin/")
+    assert await page.get_by_role("heading", name="Overview").is_visible()
+    chart = page.get_by_role("img", name="Volume, last 30 days")
+    assert await chart.locator("rect.created").count() == 30
+    tallest = max(
+        [
+            float(await r.get_attribute("height") or 0)
+            for r in await chart.locator("rect.created").all()
+        ]
+    )
+    assert tallest > 0  # today's three tickets
+    assert await serious_violations(page) == []
+    await screenshot(page, "admin-overview")
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Download CSV").first.click()
+    download = await info.value
+    text = Path(await download.path()).read_text()  # noqa: ASYNC240 - a test's temp file
+    assert text.splitlines()[0] == "date,created,resolved"
+    assert text.splitlines()[-1].endswith(",3,0")
+
+
+async def test_deactivating_a_person_shuts_them_out(team: Team, chromium):
+    page = await _admin_page(team, chromium, "/app/admin/people")
+    assert await serious_violations(page) == []
+    await page.get_by_label("Search people").fill("agent1")
+    await page.get_by_role("button", name="Find").click()
+    await page.get_by_label("Active").uncheck()
+    await page.get_by_role("button", name="Save agent1@localhost").click()
+    await page.wait_for_load_state()
+    assert (await team.call("agent1", "GET", "/api/me/"))[0] == 401
+    await screenshot(page, "admin-people")
+
+
+async def test_an_api_key_is_shown_once_and_can_be_revoked(team: Team, chromium):
+    page = await _admin_page(team, chromium, "/app/admin/integrations")
+    await page.get_by_label("Key name").fill("Mail gateway")
+    await page.get_by_label("inbound:write").check()
+    await page.get_by_role("button", name="Create key").click()
+    key = await page.get_by_label("New API key").input_value()
+    assert key.startswith("pdk_")
+    assert await _mail_with_key(team, key) in (200, 201, 202)
+    await page.goto(f"{team.api.base}/app/admin/integrations")
+    assert not await page.get_by_label("New API key").count()  # never shown again
+    await page.get_by_role("button", name="Revoke Mail gateway").click()
+    await page.wait_for_load_state()
+    assert await _mail_with_key(team, key) == 401
+
+
+async def _mail_with_key(team: Team, key: str) -> int:
+    raw = b"From: a@example.com\r\nTo: support@localhost\r\nSubject: via key\r\n\r\nhi\r\n"
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "message/rfc822"}
+    url = f"{team.api.base}/api/inbound/mime/"
+    async with team.api.http.post(url, data=raw, headers=headers) as r:
+        return r.status
+
+
+async def test_a_bounced_address_can_be_lifted(team: Team, daemon: Running, chromium):
+    async with daemon.desk.db.writer() as session:
+        session.add(Suppression(address="gone@other.org", reason="5.1.1 user unknown"))
+    page = await _admin_page(team, chromium, "/app/admin/mail")
+    assert await page.get_by_role("cell", name="gone@other.org", exact=True).is_visible()
+    assert await page.get_by_text("5.1.1 user unknown").is_visible()
+    await page.get_by_role("button", name="Lift gone@other.org").click()
+    await page.wait_for_load_state()
+    assert await page.get_by_text("No suppressed addresses.").is_visible()
+    code, body = await team.call("admin", "GET", "/api/admin/suppressions/")
+    assert code == 200 and body["count"] == 0
+
+
+async def test_only_admins_enter(team: Team, chromium):
+    page = await new_page(chromium)
+    await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
+    response = await page.goto(f"{team.api.base}/app/admin/people")
+    assert response is not None and response.status == 403
+    response = await page.goto(f"{team.api.base}/app/admin/reports/volume.csv")
+    assert response is not None and response.status == 403
