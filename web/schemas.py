@@ -426,3 +426,31 @@ class StaffQuery(PageQuery):
 class CustomerQuery(PageQuery):
     search: str | None = Field(default=None, max_length=200)
     company: RowId | None = None
+
+
+class SavedReplyCreate(Strict):
+    """`body` may name placeholders as `{{customer.name}}` (desk/saved_replies.py)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+class SavedReplyUpdate(Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, min_length=1, max_length=20_000)
+
+
+class SavedReplyRender(Strict):
+    ticket: RowId
+
+
+class TicketMergeRequest(Strict):
+    """The ticket this one is merged into."""
+
+    into: RowId
+
+
+class NotificationQuery(PageQuery):
+    """`unread=true`: only those not read yet."""
+
+    unread: bool = False

@@ -6,6 +6,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, true
 
 from desk.events.base import Event
 from desk.events.chat import ChatMention
+from desk.events.people import NotificationAdded
 from desk.events.tickets import MessageCreated, TicketCreated, TicketEvent
 from desk.models import (
     TEAM_ONLY,
@@ -147,8 +148,8 @@ def is_own_event(user: User, event: Event) -> bool:
     """What /ws/notifications/ carries: for staff, what happens on tickets assigned to them
     (including being assigned one) and new unassigned tickets of their queues if they want
     those; for customers, what happens on their own tickets; and chat mentions of the
-    user."""
-    if isinstance(event, ChatMention):
+    user, and the lines of their bell (desk/notifications.py)."""
+    if isinstance(event, ChatMention | NotificationAdded):
         return user.is_active and event.user_id == user.id
     if not isinstance(event, TicketEvent) or not can_see_event(user, event):
         return False

@@ -28,7 +28,8 @@ from desk.events.chat import (
     UserLeft,
     UserTyping,
 )
-from desk.events.people import AccessRevoked, AgentAvailability
+from desk.events.people import AccessRevoked, AgentAvailability, NotificationAdded
+from desk.events.presence import TicketPresence
 from desk.events.tickets import (
     MessageCreated,
     MessageView,
@@ -36,6 +37,8 @@ from desk.events.tickets import (
     TicketAssigned,
     TicketCreated,
     TicketEvent,
+    TicketMerged,
+    TicketUnmerged,
     TicketUpdated,
     TicketView,
 )
@@ -58,6 +61,10 @@ KINDS: tuple[type[Event], ...] = (
     RoomDeleted,
     UserTyping,
     AccessRevoked,
+    TicketMerged,
+    TicketUnmerged,
+    TicketPresence,
+    NotificationAdded,
 )
 BY_TYPE: dict[str, type[Event]] = {kind.type: kind for kind in KINDS}
 STORED_KINDS = tuple(kind for kind in KINDS if kind.stored)
@@ -95,6 +102,7 @@ __all__ = [
     "Event",
     "MessageCreated",
     "MessageView",
+    "NotificationAdded",
     "ReactionAdded",
     "ReactionRemoved",
     "RoomDeleted",
@@ -102,7 +110,10 @@ __all__ = [
     "TicketAssigned",
     "TicketCreated",
     "TicketEvent",
+    "TicketMerged",
+    "TicketPresence",
     "TicketRef",
+    "TicketUnmerged",
     "TicketUpdated",
     "TicketView",
     "UnknownEvent",

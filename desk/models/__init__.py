@@ -32,6 +32,7 @@ from desk.models.tickets import (
     TicketParticipant,
     TicketTag,
 )
+from desk.models.workspace import Notification, SavedReply, TicketMerge
 
 __all__ = [
     "TEAM_ONLY",
@@ -54,6 +55,7 @@ __all__ = [
     "JobRun",
     "KnownMessageId",
     "MessageKind",
+    "Notification",
     "OtpCode",
     "OutboxMail",
     "OutboxState",
@@ -65,11 +67,13 @@ __all__ = [
     "QueueMember",
     "QueueRole",
     "Role",
+    "SavedReply",
     "Status",
     "Suppression",
     "Tag",
     "Ticket",
     "TicketChange",
+    "TicketMerge",
     "TicketMessage",
     "TicketParticipant",
     "TicketTag",

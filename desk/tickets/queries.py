@@ -34,6 +34,7 @@ from desk.models import (
     Role,
     Tag,
     Ticket,
+    TicketMerge,
     TicketMessage,
     TicketParticipant,
     TicketTag,
@@ -202,6 +203,15 @@ TAG_LIST = (
     .scalar_subquery()
     .label("tag_list")
 )
+# The ticket this one is merged into now (desk/tickets/merge.py), or NULL.
+MERGED_INTO = (
+    select(TicketMerge.target_id)
+    .where(TicketMerge.source_id == Ticket.id, TicketMerge.undone_at.is_(None))
+    .order_by(TicketMerge.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("merged_into")
+)
 
 
 async def visible_ticket(session: AsyncSession, user: User, ticket_id: int) -> Ticket:
@@ -241,7 +251,8 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     a customer cannot even learn that someone else's ticket exists."""
     async with db.reader() as session:
         found = await _rows(
-            session, select(*Ticket.__table__.columns, TAG_LIST).where(Ticket.id == ticket_id)
+            session,
+            select(*Ticket.__table__.columns, TAG_LIST, MERGED_INTO).where(Ticket.id == ticket_id),
         )
         if not found or not _may_see_row(user, found[0]):
             raise TicketNotFound(f"no ticket {ticket_id}")
@@ -269,6 +280,7 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     detail["description"] = detail["messages"][0]["body"] if detail["messages"] else ""
     detail["participants"] = [{k: p[k] for k in ("address", "name", "role")} for p in people]
     detail["support_address"] = found[0]["support_address"]
+    detail["merged_into"] = found[0]["merged_into"]  # merged: CLOSED, its messages there
     return detail
 
 

@@ -1,16 +1,23 @@
-"""/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=) and
-/ws/notifications/ (the caller's own events: their tickets, their mentions)."""
+"""/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=; staff also say
+and hear who is on the ticket: {"type": "presence", "state": "viewing" | "replying" |
+"left"}, answered by `presence` frames, desk/presence.py) and /ws/notifications/ (the
+caller's own events: their tickets, their mentions)."""
 
 from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
 
 from aiohttp import web
 
 from desk.auth.access import can_see_event, can_see_ticket, is_own_event
+from desk.errors import DeskError, ValidationFailed
 from desk.events.replay import missed
 from desk.models import Ticket
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve
-from web.realtime.hub import NOT_FOUND, Socket, frame, listed
+from web.realtime.hub import NOT_FOUND, Hub, Socket, frame, listed
 
 
 async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
@@ -24,11 +31,40 @@ async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
     if ticket is None or not can_see_ticket(user, ticket):
         await ws.close(code=NOT_FOUND, message=b"no such ticket")
         return ws
-    sub = Socket(user, ws, lambda u, e: True)
-    with listed(request.app[HUB].tickets, ticket.id, sub):
-        await _resume(request, sub, ticket.id)
-        await serve(request, sub, expires)
+    hub = request.app[HUB]
+    socket_id = uuid.uuid4().hex
+    ticket_id = ticket.id
+
+    async def handle(sub: Socket, asked: dict[str, Any]) -> None:
+        await _ticket_request(hub, ticket_id, socket_id, sub, asked)
+
+    sub = Socket(user, ws, lambda u, e: True, handle=handle)
+    try:
+        with listed(hub.tickets, ticket.id, sub):
+            await _resume(request, sub, ticket.id)
+            await serve(request, sub, expires)
+    finally:
+        gone = hub.presence.drop(ticket_id, socket_id)  # its entry ends with the socket
+        if gone is not None:
+            await hub.bus.publish([gone])
     return ws
+
+
+async def _ticket_request(
+    hub: Hub, ticket_id: int, socket_id: str, sub: Socket, asked: dict[str, Any]
+) -> None:
+    """What a ticket socket's client may say: its presence. A refusal comes back as
+    {"type": "error", "error", "request", "message"}."""
+    kind = asked.get("type")
+    try:
+        if kind != "presence":
+            raise ValidationFailed(f"unknown request type {kind!r}", field="type")
+        said = hub.presence.set(ticket_id, socket_id, sub.user, str(asked.get("state", "")))
+        if said is not None:
+            await hub.bus.publish([said])
+    except DeskError as exc:
+        error = {"type": "error", "error": exc.code, "request": kind, "message": exc.message}
+        await sub.ws.send_str(json.dumps(error))
 
 
 async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
