@@ -171,12 +171,12 @@ async def delete_reply(desk: Desk, user: User, reply_id: int) -> None:
 async def render_reply(desk: Desk, user: User, reply_id: int, ticket_id: int) -> dict[str, Any]:
     """{"id", "title", "body", "ticket_id"}: the body filled in for the ticket, which the
     caller must be able to see (404 otherwise)."""
-    _require_staff(user)
     async with desk.db.reader() as session:
-        reply = await _found(session, reply_id)
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None or not can_see_ticket(user, ticket):
             raise TicketNotFound(f"no ticket {ticket_id}")
+        _require_staff(user)  # after the ticket: as REST, an unseen ticket is a 404
+        reply = await _found(session, reply_id)
         customer = await session.get(User, ticket.customer_id)
         filling = Filling(ticket, customer, user, desk.settings.ticket_prefix)
         return {

@@ -78,20 +78,24 @@ async def _both(
 ) -> tuple[Ticket, Ticket]:
     """The two tickets, locked in id order (two merges never wait on each other in turn),
     each visible to `actor` (404) and workable by them (403)."""
-    if not actor.is_staff:
-        raise PermissionDenied("only agents and admins merge tickets")
     found: dict[int, Ticket] = {}
     for ticket_id in sorted({first_id, second_id}):
         ticket = await session.get(Ticket, ticket_id, with_for_update=True)
         if ticket is None or not can_see_ticket(actor, ticket):
             raise TicketNotFound(f"no ticket {ticket_id}")
         found[ticket_id] = ticket
+    _require_staff(actor)
     for ticket in found.values():
         if not may_in_queue(actor, ticket.queue_id, "work"):
             raise PermissionDenied(f"you do not work ticket {ticket.id}'s queue")
         if ticket.archived_at is not None:
             raise Conflict(f"ticket {ticket.id} is archived; unarchive it first")
     return found[first_id], found[second_id]
+
+
+def _require_staff(actor: User) -> None:
+    if not actor.is_staff:
+        raise PermissionDenied("only agents and admins merge tickets")
 
 
 async def merge_tickets(desk: Desk, actor: User, source_id: int, target_id: int) -> dict[str, Any]:
@@ -233,6 +237,7 @@ async def unmerge_ticket(desk: Desk, actor: User, source_id: int) -> dict[str, A
         source = await session.get(Ticket, source_id)
         if source is None or not can_see_ticket(actor, source):
             raise TicketNotFound(f"no ticket {source_id}")
+        _require_staff(actor)
         merge = await open_merge(session, source_id)
         if merge is None:
             raise Conflict(f"ticket {source_id} is not merged", reason="not_merged")
@@ -295,13 +300,12 @@ async def _move_back(
 async def suggestions(db: Database, user: User, ticket_id: int) -> list[dict[str, Any]]:
     """Tickets this one might be merged into: [{"id", "subject", "status", "created_at",
     "hours_apart"}], nearest first (staff only; 404 for a ticket the caller may not see)."""
-    if not user.is_staff:
-        raise PermissionDenied("only agents and admins merge tickets")
     window = timedelta(hours=SUGGEST_HOURS)
     async with db.reader() as session:
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None or not can_see_ticket(user, ticket):
             raise TicketNotFound(f"no ticket {ticket_id}")
+        _require_staff(user)
         merged = select(TicketMerge.source_id).where(TicketMerge.undone_at.is_(None))
         found = await session.scalars(
             select(Ticket)
