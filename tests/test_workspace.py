@@ -295,7 +295,7 @@ async def _bell(team: Team, who: str, query: str = "") -> list[dict]:
 
 
 async def test_notifications_list_and_read(team: Team, live: Live, daemon: Running):
-    bell = await live.connect("agent1", "/ws/notifications/")
+    bell = await live.connect("agent1", "/ws/notifications/", query="bell=1")
     t = await team.open_ticket("carol", "Bell")
     await team.call(
         "admin", "POST", f"/api/tickets/{t}/assign/", json={"assigned_agent": team.id("agent1")}

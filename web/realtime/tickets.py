@@ -1,7 +1,8 @@
 """/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=; staff also say
 and hear who is on the ticket: {"type": "presence", "state": "viewing" | "replying" |
 "left"}, answered by `presence` frames, desk/presence.py) and /ws/notifications/ (the
-caller's own events: their tickets, their mentions)."""
+caller's own events: their tickets, their mentions; with ?bell=1 also `notification.added`,
+each new line of their bell)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from desk.auth.access import can_see_event, can_see_ticket, is_own_event
+from desk.auth.access import bell_or_own_event, can_see_event, can_see_ticket, is_own_event
 from desk.errors import DeskError, ValidationFailed
 from desk.events.replay import missed
 from desk.models import Ticket
@@ -84,7 +85,8 @@ async def notifications_socket(request: web.Request) -> web.WebSocketResponse:
     ws, user, expires = await open_socket(request)
     if user is None:
         return ws
-    sub = Socket(user, ws, is_own_event)
+    bell = request.query.get("bell") in ("1", "true")  # the bell's lines too (opt-in)
+    sub = Socket(user, ws, bell_or_own_event if bell else is_own_event)
     hub = request.app[HUB]
     hub.personal.add(sub)
     try:
