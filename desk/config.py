@@ -44,6 +44,7 @@ class Settings:
     upload_max_bytes: int
     ticket_prefix: str
     access_token_minutes: int
+    session_idle_minutes: int
     desk_name: str
     mailgun_signing_key: str | None = field(default=None, metadata=SECRET)
     imap_urls: tuple[str, ...] = field(default=(), metadata=URL)
@@ -216,6 +217,7 @@ class _Limits(TypedDict):
     auto_reply_per_hour: int
     upload_max_bytes: int
     access_token_minutes: int
+    session_idle_minutes: int
 
 
 def _limits(env: Mapping[str, str]) -> _Limits:
@@ -229,6 +231,8 @@ def _limits(env: Mapping[str, str]) -> _Limits:
         auto_reply_per_hour=_int(env, "POSTDESK_AUTO_REPLY_PER_HOUR", 10),
         upload_max_bytes=_int(env, "POSTDESK_UPLOAD_MAX_BYTES", 10 * 1024 * 1024),
         access_token_minutes=_int(env, "POSTDESK_ACCESS_TOKEN_MINUTES", 15),
+        # A browser left this long without a page request is signed out (desk.auth.browser).
+        session_idle_minutes=int(_positive(env, "POSTDESK_SESSION_IDLE_MINUTES", 480)),
     )
 
 

@@ -37,6 +37,9 @@ from tests.people import PASSWORD, Team
 from tests.sockets import Live
 from tests.support import Api, Sink, free_port
 
+# The browser fixture (`chromium`) for page tests.
+pytest_plugins = ["tests.pages"]
+
 MAILGUN_KEY = "mailgun-signing-key-for-tests"
 PG_ADMIN_DSN = os.environ.get("POSTDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("POSTDESK_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -12,9 +12,10 @@ from web.errors import error_middleware
 from web.keys import COUNTS, DESK, GOOGLE, HUB
 from web.observe import access_middleware
 from web.openapi import openapi_json
+from web.pages import setup_pages
 from web.realtime.chat import chat_socket
 from web.realtime.hub import Hub
-from web.realtime.tickets import notifications_socket, ticket_socket
+from web.realtime.tickets import inbox_socket, notifications_socket, ticket_socket
 from web.routes import ROUTES
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
@@ -33,6 +34,7 @@ def create_app(desk: Desk) -> web.Application:
     app[HUB] = Hub(desk.bus)  # subscribed to the bus by the daemon (web.server yields it)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
+    setup_pages(app)
     return app
 
 
@@ -46,4 +48,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/openapi.json", openapi_json)
     app.router.add_get("/ws/tickets/{id}/", ticket_socket)
     app.router.add_get("/ws/notifications/", notifications_socket)
+    app.router.add_get("/ws/inbox/", inbox_socket)
     app.router.add_get("/ws/chat/{id}/", chat_socket)

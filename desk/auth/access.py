@@ -169,6 +169,12 @@ def bell_or_own_event(user: User, event: Event) -> bool:
     return is_own_event(user, event)
 
 
+def is_inbox_event(user: User, event: Event) -> bool:
+    """What /ws/inbox/ carries: every event of every ticket `user` may see (as it is after
+    the change), so a list of tickets stays current; customers never see notes."""
+    return isinstance(event, TicketEvent) and can_see_event(user, event)
+
+
 def wants_new_ticket(user: User, event: TicketEvent) -> bool:
     """A new unassigned ticket, for a member of its queue who wants to hear of those."""
     if not isinstance(event, TicketCreated) or event.ticket.assigned_agent_id is not None:

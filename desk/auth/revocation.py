@@ -5,7 +5,7 @@ instead of at their next re-check."""
 
 from __future__ import annotations
 
-from desk.auth.sessions import end_session
+from desk.auth.sessions import end_session, end_session_by_id
 from desk.context import Desk
 from desk.events.people import AccessRevoked
 
@@ -13,7 +13,15 @@ from desk.events.people import AccessRevoked
 async def log_out(desk: Desk, refresh_token: str) -> None:
     """End the refresh token's session (desk.auth.sessions.end_session) and close its
     sockets. Raises NotAuthenticated for a token that is not a valid refresh token."""
-    ended = await end_session(desk.db, desk.settings, refresh_token)
+    await _closed(desk, await end_session(desk.db, desk.settings, refresh_token))
+
+
+async def log_out_session(desk: Desk, sid: str) -> None:
+    """End session `sid` (a browser's sign-out) and close its sockets."""
+    await _closed(desk, await end_session_by_id(desk.db, sid))
+
+
+async def _closed(desk: Desk, ended: tuple[int, str] | None) -> None:
     if ended is not None:
         user_id, session_id = ended
         await desk.bus.publish(

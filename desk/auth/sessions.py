@@ -49,8 +49,14 @@ async def end_session(
 ) -> tuple[int, str] | None:
     """Revoke the token's session; (user id, session id) when it was still open."""
     claims = decode(settings, refresh_token, "refresh")
+    return await end_session_by_id(db, claims["sid"])
+
+
+async def end_session_by_id(db: Database, sid: str) -> tuple[int, str] | None:
+    """Revoke session `sid` (a browser's sign-out names it from its cookie); (user id,
+    session id) when it was still open."""
     async with db.writer() as session:
-        login = await session.get(AuthSession, claims["sid"], with_for_update=True)
+        login = await session.get(AuthSession, sid, with_for_update=True)
         if login is None or login.revoked_at is not None:
             return None
         login.revoked_at, login.revoked_reason = utcnow(), "logout"
@@ -62,13 +68,19 @@ async def session_user(db: Database, settings: Settings, access_token: str) -> U
     deactivated account or an ended session is shut out at once. Their queue memberships
     come in the same statement (a join), for the access checks."""
     claims = decode(settings, access_token, "access")
+    return await live_user(db, int(claims["sub"]), claims["sid"])
+
+
+async def live_user(db: Database, user_id: int, sid: str) -> User:
+    """User `user_id` if session `sid` is theirs, not revoked, and the account is active;
+    NotAuthenticated otherwise. Tokens and browser cookies both end here."""
     async with db.reader() as session:
         found = (
             (
                 await session.execute(
                     select(User, AuthSession.revoked_at)
                     .join(AuthSession, AuthSession.user_id == User.id)
-                    .where(User.id == int(claims["sub"]), AuthSession.id == claims["sid"])
+                    .where(User.id == user_id, AuthSession.id == sid)
                     .options(joinedload(User.memberships))
                 )
             )

@@ -6,13 +6,12 @@ from aiohttp import web
 
 from desk.auth.google import sign_in
 from desk.auth.otp import register, request_code, verify_code
-from desk.auth.passwords import verify_password
 from desk.auth.revocation import log_out
 from desk.auth.sessions import rotate, start_session
+from desk.auth.signin import password_sign_in
 from desk.errors import NotAuthenticated, PermissionDenied
 from desk.models import User
 from desk.people import set_availability, update_me, user_data
-from desk.tickets.queries import user_by_email
 from web.handlers.common import json_body
 from web.keys import DESK, GOOGLE
 from web.responses import json_response
@@ -31,14 +30,7 @@ from web.schemas import (
 async def obtain_token(request: web.Request) -> web.Response:
     body = await json_body(request, TokenRequest)
     desk = request.app[DESK]
-    address = request.remote or "unknown"
-    await desk.logins.check(body.login, address)
-    user = await user_by_email(desk.db, body.login)
-    ok = verify_password(user.password_hash if user else None, body.password)
-    if user is None or not ok or not user.is_active:
-        await desk.logins.failed(body.login, address)
-        raise NotAuthenticated("wrong email or password")
-    await desk.logins.succeeded(body.login, address)
+    user = await password_sign_in(desk, body.login, body.password, request.remote or "unknown")
     return json_response(await start_session(desk.db, desk.settings, user))
 
 

@@ -1,8 +1,8 @@
 """/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=; staff also say
 and hear who is on the ticket: {"type": "presence", "state": "viewing" | "replying" |
-"left"}, answered by `presence` frames, desk/presence.py) and /ws/notifications/ (the
+"left"}, answered by `presence` frames, desk/presence.py), /ws/notifications/ (the
 caller's own events: their tickets, their mentions; with ?bell=1 also `notification.added`,
-each new line of their bell)."""
+each new line of their bell) and /ws/inbox/ (every change the caller may see)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,19 @@ from typing import Any
 
 from aiohttp import web
 
-from desk.auth.access import bell_or_own_event, can_see_event, can_see_ticket, is_own_event
+from desk.auth.access import (
+    bell_or_own_event,
+    can_see_event,
+    can_see_ticket,
+    is_inbox_event,
+    is_own_event,
+)
 from desk.errors import DeskError, ValidationFailed
 from desk.events.replay import missed
 from desk.models import Ticket
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve
-from web.realtime.hub import NOT_FOUND, Hub, Socket, frame, listed
+from web.realtime.hub import NOT_FOUND, Hub, Socket, Wants, frame, listed
 
 
 async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
@@ -82,11 +88,21 @@ async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
 
 
 async def notifications_socket(request: web.Request) -> web.WebSocketResponse:
+    bell = request.query.get("bell") in ("1", "true")  # the bell's lines too (opt-in)
+    return await _personal_socket(request, bell_or_own_event if bell else is_own_event)
+
+
+async def inbox_socket(request: web.Request) -> web.WebSocketResponse:
+    """/ws/inbox/: every change on a ticket the caller may see (desk.auth.access
+    .is_inbox_event), for lists that stay current (the workspace's inbox)."""
+    return await _personal_socket(request, is_inbox_event)
+
+
+async def _personal_socket(request: web.Request, wants: Wants) -> web.WebSocketResponse:
     ws, user, expires = await open_socket(request)
     if user is None:
         return ws
-    bell = request.query.get("bell") in ("1", "true")  # the bell's lines too (opt-in)
-    sub = Socket(user, ws, bell_or_own_event if bell else is_own_event)
+    sub = Socket(user, ws, wants)
     hub = request.app[HUB]
     hub.personal.add(sub)
     try:

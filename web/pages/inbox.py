@@ -1,0 +1,116 @@
+"""The inbox (`/app/`): the agent's ticket views, each a TicketFilter over the same list
+query as `GET /api/tickets/` (desk.tickets.queries.list_tickets), and search through the
+same function as `GET /api/tickets/search/`, so a view shows exactly what the API would and
+nothing an agent may not see.
+
+Query parameters: `view` (a view's key: `unassigned`, `mine`, `open`, `waiting`, `done`,
+`tag:<name>`, `queue:<id>`), `sort` (`updated`, `created`, `priority`), `q` (the full-text
+syntax of the search endpoint) and `page` (from 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from desk.auth.browser import BrowserLogin
+from desk.models import User
+from desk.queues.service import list_queues
+from desk.search.tickets import search_tickets
+from desk.tickets.inbox import row_details, tag_names
+from desk.tickets.queries import TicketFilter, list_tickets
+from web.keys import COUNTS, DESK
+from web.pages.security import page, template_context
+
+PAGE_SIZE = 50
+OPEN = ("OPEN", "ASSIGNED", "IN_PROGRESS")
+SORTS = {"updated": "-updated_at", "created": "-created_at", "priority": "-priority"}
+
+
+@dataclass(frozen=True)
+class View:
+    """One of the inbox's views: its key in the URL, its label and its filter."""
+
+    key: str
+    label: str
+    filter: TicketFilter
+    group: str = "views"  # views | tags | queues: where the side list shows it
+
+
+async def views(request: web.Request, user: User) -> list[View]:
+    """The views `user` has, in the order the inbox shows them: the fixed ones, then one
+    per tag, then one per queue when the desk has more than one."""
+    db = request.app[DESK].db
+    fixed = [
+        View("unassigned", "Unassigned", TicketFilter(status=OPEN, unassigned=True)),
+        View("mine", "Mine", TicketFilter(status=OPEN, assigned_agent=user.id)),
+        View("open", "All open", TicketFilter(status=OPEN)),
+        View("waiting", "Waiting on customer", TicketFilter(status=("WAITING_ON_CUSTOMER",))),
+        View("done", "Resolved and closed", TicketFilter(status=("RESOLVED", "CLOSED"))),
+    ]
+    tags = [View(f"tag:{t}", t, TicketFilter(tag=t), "tags") for t in await tag_names(db)]
+    queues = await list_queues(db, user)
+    by_queue = [
+        View(f"queue:{q['id']}", q["name"], TicketFilter(status=OPEN, queue=q["id"]), "queues")
+        for q in queues
+    ]
+    return fixed + tags + (by_queue if len(by_queue) > 1 else [])
+
+
+async def inbox(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    user, desk = login.user, request.app[DESK]
+    every = await views(request, user)
+    chosen = next((v for v in every if v.key == request.query.get("view")), every[0])
+    sort = request.query.get("sort", "updated")
+    wanted = replace(chosen.filter, ordering=SORTS.get(sort, SORTS["updated"]))
+    number = _page_number(request.query.get("page", "1"))
+    query = request.query.get("q", "").strip()
+    offset = (number - 1) * PAGE_SIZE
+    if query:
+        count, tickets, more = await search_tickets(
+            desk.db, user, query, wanted, offset=offset, limit=PAGE_SIZE
+        )
+    else:
+        found = await list_tickets(
+            desk.db, user, wanted, offset=offset, limit=PAGE_SIZE, counts=request.app[COUNTS]
+        )
+        count, tickets, more = found.count, found.results, found.has_more
+    details = await row_details(desk.db, user, [t["id"] for t in tickets])
+    for t in tickets:
+        t["details"] = details.get(t["id"])
+        # desk.search.engines.snippets escapes the text and adds only <mark> tags.
+        t["snippet"] = Markup(t["snippet"]) if t.get("snippet") else None  # noqa: S704
+    counts = {v.key: await _count(request, user, v.filter) for v in every}
+    context: dict[str, Any] = template_context(
+        request,
+        login,
+        views=every,
+        view=chosen,
+        tickets=tickets,
+        counts=counts,
+        count=count,
+        sort=sort,
+        sorts=list(SORTS),
+        q=query,
+        page_number=number,
+        has_more=more,
+    )
+    return aiohttp_jinja2.render_template("app/inbox.html", request, context)
+
+
+async def _count(request: web.Request, user: User, f: TicketFilter) -> int:
+    """A view's count, through the list's count cache (exact below 1,000; see CountCache)."""
+    found = await list_tickets(
+        request.app[DESK].db, user, f, offset=0, limit=0, counts=request.app[COUNTS]
+    )
+    return found.count
+
+
+def _page_number(value: str) -> int:
+    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+
+
+ROUTES = [("GET", "/app/", page(inbox))]

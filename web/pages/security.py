@@ -1,0 +1,147 @@
+"""What every page answer carries, and the gate every page passes.
+
+- `page_headers`: a Content Security Policy with no inline script and no framing of our
+  pages (`frame-ancestors 'none'`), and the usual companions (nosniff, referrer policy),
+  on every HTML answer and static file. Mail HTML is served by its own route with a
+  stricter policy of its own (a sandbox), never under this one.
+- `page`: the decorator of every page handler. It finds the signed-in person from the
+  session cookie (desk.auth.browser), sends anyone else to `/login`, checks the CSRF token
+  on every state-changing request, renews the cookie (idle expiry), and turns the desk's
+  errors into an HTML page with the same status as the API would answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from desk.auth.browser import BrowserLogin, browser_cookie, browser_login, check_csrf, csrf_token
+from desk.errors import DeskError, NotAuthenticated
+from desk.models import Role
+from web.keys import DESK
+
+COOKIE = "postdesk_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "frame-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+PageHandler = Callable[[web.Request, BrowserLogin], Awaitable[web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def page_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Security headers on pages and their files (not on the JSON API, which sets its own)."""
+    path = request.path
+    if path.startswith("/api/") or path.startswith("/ws/"):
+        return
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+
+
+def page(handler: PageHandler, *, staff: bool = True) -> Handler:
+    """`handler`, called with the browser's login; `staff` pages refuse customers (403)."""
+
+    async def gate(request: web.Request) -> web.StreamResponse:
+        try:
+            login = await signed_in(request)
+        except NotAuthenticated:
+            if request.method in SAFE_METHODS:
+                return see_other(f"/login?next={quote(request.path_qs)}")
+            return render_error(request, 401, "Your session has ended. Sign in again.")
+        try:
+            if request.method not in SAFE_METHODS:
+                await check_form_csrf(request, login)
+            if staff and login.user.role == Role.CUSTOMER:
+                return render_error(request, 403, "This page is for the support team.")
+            response = await handler(request, login)
+        except DeskError as exc:
+            response = render_error(request, exc.status, exc.message)
+        renew(request, response, login)
+        return response
+
+    return gate
+
+
+async def signed_in(request: web.Request) -> BrowserLogin:
+    """The browser's login, from its cookie; NotAuthenticated without a good one."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        raise NotAuthenticated("not signed in")
+    desk = request.app[DESK]
+    return await browser_login(desk.db, desk.settings, cookie)
+
+
+async def check_form_csrf(request: web.Request, login: BrowserLogin) -> None:
+    """The CSRF token from the `X-CSRF-Token` header or the form's `csrf_token` field.
+    Reading the form here is fine: aiohttp keeps it for the handler's own `post()`."""
+    presented = request.headers.get("X-CSRF-Token")
+    if presented is None and request.content_type in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
+        form = await request.post()
+        value = form.get("csrf_token")
+        presented = value if isinstance(value, str) else None
+    check_csrf(request.app[DESK].settings, login.sid, presented)
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 to `location` as an ordinary answer, so cookies can be set on it (aiohttp wants
+    HTTP exceptions raised, and a raised one would lose them)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
+    """HttpOnly, SameSite=Lax, Secure when the page came over HTTPS (directly or through a
+    proxy that says so), for the whole site."""
+    response.set_cookie(
+        COOKIE,
+        value,
+        httponly=True,
+        samesite="Lax",
+        secure=served_over_https(request),
+        path="/",
+    )
+
+
+def served_over_https(request: web.Request) -> bool:
+    return request.secure or request.headers.get("X-Forwarded-Proto", "") == "https"
+
+
+def renew(request: web.Request, response: web.StreamResponse, login: BrowserLogin) -> None:
+    """A fresh cookie with the idle time counted from now (sliding expiry)."""
+    if response.prepared:
+        return
+    settings = request.app[DESK].settings
+    set_session_cookie(request, response, browser_cookie(settings, login.user.id, login.sid))
+
+
+def template_context(request: web.Request, login: BrowserLogin, **values: Any) -> dict[str, Any]:
+    """What every signed-in page template reads: the viewer and the CSRF token."""
+    settings = request.app[DESK].settings
+    return {"viewer": login.user, "csrf": csrf_token(settings, login.sid), **values}
+
+
+def render_error(request: web.Request, status: int, message: str) -> web.Response:
+    return aiohttp_jinja2.render_template(
+        "error.html", request, {"status": status, "message": message}, status=status
+    )
