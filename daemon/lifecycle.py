@@ -32,6 +32,8 @@ from desk.events import EventBus, Subscriber, waker
 from desk.events.types import STORED_KINDS
 from desk.intake import Receiver
 from desk.mail.parse import parse_limits
+from desk.notifications import KINDS as NOTIFYING
+from desk.notifications import Notifier
 from desk.startup import check_can_listen, listen_problem
 from desk.waiting import stop_task
 
@@ -48,6 +50,7 @@ class Running:
     smtp_port: int | None = None
     smtp: SmtpListener | None = None
     scheduler: Scheduler | None = None
+    notifier: Notifier | None = None  # writes the bell's lines (web processes)
     imap_pollers: list[ImapPoller] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set by drain: the background loops finish the work in hand and end.
@@ -90,6 +93,7 @@ class Listeners:
     outbox: asyncio.Event | None = None  # wakes the outbox sender
     webhooks: asyncio.Event | None = None  # wakes the webhook sender
     scheduler: Scheduler | None = None
+    notifier: Notifier | None = None  # writes the bell's lines (web processes)
     components: list[Subscriber] = field(default_factory=list)  # the web's live hub
 
 
@@ -103,6 +107,8 @@ def subscribe_listeners(bus: EventBus, listeners: Listeners) -> None:
         bus.subscribe(waker(listeners.webhooks), STORED_KINDS)  # may have queued deliveries
     if listeners.scheduler is not None:
         bus.subscribe(listeners.scheduler.on_event, ASSIGN_TRIGGERS)
+    if listeners.notifier is not None:
+        bus.subscribe(listeners.notifier.on_event, NOTIFYING)
     for listener in listeners.components:
         bus.subscribe(listener)  # the live hub: every kind, to its sockets
 
@@ -143,6 +149,8 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
             await _start_jobs(stack, running, listeners, pool)
         if role in ("smtp", "jobs") and settings.metrics_port:  # no web server to serve it
             await stack.enter_async_context(serve_metrics(desk, settings.metrics_port))
+        if role in ("all", "web"):
+            listeners.notifier = Notifier(desk)
         for name, component in components.items():
             log.info("starting component %s", name)
             listener = await stack.enter_async_context(component(desk))

@@ -32,7 +32,10 @@ from desk.models import (
 from desk.outbox import AutoReplyBudget
 from desk.queues.routing import QueueRoutes, load_routes
 from desk.suppressions import any_for
+from desk.tickets.merge import merged_into
 from desk.tickets.participants import is_participant
+
+MAX_MERGE_HOPS = 5
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ async def preload(
     returned = await _returned(session, mails)
     bounced = {r.ticket_id for r in returned.values() if r.ticket_id is not None}
     tickets = await _tickets(session, {*known.values(), *_numbered(desk, mails), *bounced})
+    tickets = await _follow_merges(session, tickets)
     writers = await _writers(session, desk, mails, set(tickets))
     budget = AutoReplyBudget(desk.settings.auto_reply_per_hour)
     await budget.load(session, {m.sender for m in mails})
@@ -220,6 +224,20 @@ async def _tickets(session: AsyncSession, numbers: set[int]) -> dict[int, Ticket
         select(Ticket).where(Ticket.id.in_(numbers)).order_by(Ticket.id).with_for_update()
     )
     return {t.id: t for t in found}
+
+
+async def _follow_merges(session: AsyncSession, tickets: dict[int, Ticket]) -> dict[int, Ticket]:
+    """A merged ticket's number stands for the ticket it was merged into (locked as well):
+    a reply token or subject tag naming it lands in the target (desk/tickets/merge.py)."""
+    found = dict(tickets)
+    for _ in range(MAX_MERGE_HOPS):  # a target merged on in turn: follow the chain
+        into = await merged_into(session, {t.id for t in found.values()})
+        if not into:
+            break
+        have = {t.id: t for t in found.values()}
+        have.update(await _tickets(session, set(into.values()) - set(have)))
+        found = {n: have.get(into.get(t.id, t.id), t) for n, t in found.items()}
+    return found
 
 
 async def _writers(

@@ -37,6 +37,9 @@ from desk.events.chat import (
 )
 from desk.events.people import AccessRevoked, AgentAvailability
 from desk.events.tickets import TicketDeleted
+from desk.events.people import AccessRevoked, AgentAvailability, NotificationAdded
+from desk.events.presence import Presence, TicketPresence
+from desk.events.tickets import TicketMerged, TicketUnmerged
 from desk.events.types import KINDS, from_parts, unmarshal
 from desk.models import ChatMessage, Ticket, TicketMessage, User
 from desk.tickets import events as ev
@@ -191,6 +194,20 @@ def _events() -> dict[str, Event]:
         "chat_room_deleted": RoomDeleted(**ROOM),
         "access_revoked": AccessRevoked(user_id=4, session_id="9a8b", reason="logout"),
         "ticket_deleted": TicketDeleted(ticket=ev.ticket_view(_ticket())),
+        # Added with the agent workspace (issue 17): new kinds, the ones above unchanged.
+        "ticket_merged": TicketMerged(
+            ticket=ev.ticket_view(_ticket(status="CLOSED")), into_id=9, merge_id=3
+        ),
+        "ticket_unmerged": TicketUnmerged(ticket=ev.ticket_view(_ticket()), from_id=9, merge_id=3),
+        "ticket_presence": TicketPresence(
+            ticket=7,
+            process="p1",
+            here=(Presence(socket="s1", user_id=4, name="Agent Four", state="replying", since=T1),),
+            ask=True,
+        ),
+        "notification_added": NotificationAdded(
+            user_id=4, notification={"id": 2, "kind": "assigned", "ticket_id": 7}
+        ),
     }
 
 
@@ -395,6 +412,37 @@ REDIS = {
     "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4}},"id":"121",
     "at":"2026-11-29T19:00:00.123456+00:00"}
     """,
+    "ticket_merged": r"""
+    {"type":"ticket.merged","ticket_id":7,"data":{"ticket":{"id":7,
+    "subject":"Printer on fire \u2014 Caf\u00e9","status":"CLOSED","priority":"HIGH",
+    "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
+    "created_at":"2026-11-28T08:30:00+00:00",
+    "updated_at":"2026-11-29T18:59:59.500000+00:00",
+    "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},"into":9,
+    "merge_id":3},"id":"122","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
+    "ticket_unmerged": r"""
+    {"type":"ticket.unmerged","ticket_id":7,"data":{"ticket":{"id":7,
+    "subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED","priority":"HIGH",
+    "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
+    "created_at":"2026-11-28T08:30:00+00:00",
+    "updated_at":"2026-11-29T18:59:59.500000+00:00",
+    "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},"from":9,
+    "merge_id":3},"id":"123","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
+    "ticket_presence": r"""
+    {"type":"ticket.presence","ticket_id":7,"data":{"ticket_id":7,"process":"p1",
+    "here":[{"socket":"s1","user_id":4,"name":"Agent Four","state":"replying",
+    "since":"2026-11-29T18:59:59.500000+00:00"}],"ask":true},
+    "id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
+    "notification_added": r"""
+    {"type":"notification.added","ticket_id":null,"data":{"user_id":4,
+    "notification":{"id":2,"kind":"assigned","ticket_id":7}},
+    "id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
 }
 FRAMES = {
     "message_created": r"""
@@ -522,6 +570,10 @@ WS_NAMES = {
     "chat_room_deleted": "room_deleted",
     "access_revoked": "user.access_revoked",
     "ticket_deleted": "ticket_deleted",
+    "ticket_merged": "ticket.merged",
+    "ticket_unmerged": "ticket.unmerged",
+    "ticket_presence": "ticket.presence",
+    "notification_added": "notification.added",
 }
 
 

@@ -14,8 +14,9 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 
-from desk.models import Suppression, User
+from desk.models import Notification, Suppression, User
 from tests.people import PASSWORD, Team
+from tests.support import rows, wait_for
 from web.routes import ROUTES
 
 ROLES = ("carol", "dave", "cora", "agent1", "agent2", "admin", "anonymous", "deactivated")
@@ -123,6 +124,56 @@ def per_entry(ok: int, *, gone: bool = False) -> Callable[[str, str], int]:
 
     expect.reset = done.clear  # type: ignore[attr-defined]
     return expect
+
+
+def per_reply(ok: int, *, gone: bool = False) -> Callable[[str, str], int]:
+    """Saved replies: customers 403; agent1 wrote the one in the world, so agent1 and the
+    admin change it, agent2 gets 403. `gone`: after the first success, 404."""
+    done: set[str] = set()
+
+    def expect(role: str, _ticket: str) -> int:
+        if role in ("anonymous", "deactivated"):
+            return 401
+        if role in CUSTOMERS:
+            return 403
+        if "reply" in done:
+            return 404
+        if role == "agent2":
+            return 403
+        if gone:
+            done.add("reply")
+        return ok
+
+    expect.reset = done.clear  # type: ignore[attr-defined]
+    return expect
+
+
+def merged_once() -> Callable[[str, str], int]:
+    """Merging a ticket into another of the same customer and assignee: the first staff
+    member who sees it merges it (200); after that it is merged already (409)."""
+    done: set[str] = set()
+
+    def expect(role: str, ticket: str) -> int:
+        if role in ("anonymous", "deactivated"):
+            return 401
+        if role not in SEES[ticket]:
+            return 404
+        if role in CUSTOMERS:
+            return 403
+        if ticket in done:
+            return 409
+        done.add(ticket)
+        return 200
+
+    expect.reset = done.clear  # type: ignore[attr-defined]
+    return expect
+
+
+def own_notification(role: str, _ticket: str) -> int:
+    """agent1's notification (the world assigned them ticket A): theirs alone."""
+    if role in ("anonymous", "deactivated"):
+        return 401
+    return 200 if role == "agent1" else 404
 
 
 @dataclass(frozen=True)
@@ -360,6 +411,50 @@ CASES: dict[str, Case] = {
         body=lambda r, w: {"emoji": "👍"},
     ),
     "chat file": Case("GET", "/api/chat/messages/{file_msg}/file/", per_room(200)),
+    "saved replies": Case("GET", "/api/saved-replies/", per_role(403, 200), tickets=("-",)),
+    "saved reply create": Case(
+        "POST",
+        "/api/saved-replies/",
+        per_role(403, 201),
+        tickets=("-",),
+        body=lambda r, w: {"title": f"by {r}", "body": "Hi {{customer.name}}"},
+    ),
+    "saved reply get": Case(
+        "GET", "/api/saved-replies/{reply}/", per_role(403, 200), tickets=("-",)
+    ),
+    "saved reply patch": Case(
+        "PATCH",
+        "/api/saved-replies/{reply}/",
+        per_reply(200),
+        tickets=("-",),
+        body=lambda r, w: {"title": "Thanks"},
+    ),
+    "saved reply delete": Case(
+        "DELETE", "/api/saved-replies/{reply}/", per_reply(204, gone=True), tickets=("-",)
+    ),
+    "saved reply render": Case(
+        "GET", "/api/saved-replies/{reply}/render/?ticket={t}", per_ticket(200, staff_only=True)
+    ),
+    "merge": Case(
+        "POST",
+        "/api/tickets/{t}/merge/",
+        merged_once(),
+        body=lambda r, w: {"into": w["other"]},
+    ),
+    # Not merged: whoever may undo a merge hears that there is none (409).
+    "unmerge": Case("POST", "/api/tickets/{t}/unmerge/", per_ticket(409, staff_only=True)),
+    "merge suggestions": Case(
+        "GET", "/api/tickets/{t}/merge-suggestions/", per_ticket(200, staff_only=True)
+    ),
+    "notifications": Case(
+        "GET", "/api/notifications/?unread=true", per_role(200, 200), tickets=("-",)
+    ),
+    "notification read": Case(
+        "POST", "/api/notifications/{note}/read/", own_notification, tickets=("-",)
+    ),
+    "notifications read all": Case(
+        "POST", "/api/notifications/read-all/", per_role(200, 200), tickets=("-",)
+    ),
 }
 # Deleting is not repeatable: each of these runs on a fresh world and expects the first
 # allowed role (in ROLES order) to succeed and everyone after to find nothing.
@@ -403,6 +498,8 @@ def test_every_endpoint_is_in_the_matrix():
             "q",
             "empty",
             "entry",
+            "reply",
+            "note",
         ):
             path = path.replace("{" + name + "}", "{id}")
         for name in ("victim", "me"):
@@ -474,7 +571,15 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
             json={"assigned_agent": team.id(ASSIGNEE[key])},
         )
         assert status == 200
-        ids = {"t": t, "assignee": team.id(ASSIGNEE[key])}
+        other = await team.open_ticket(owner, f"other {key}")  # what ticket {key} merges into
+        status, _ = await team.call(
+            "admin",
+            "POST",
+            f"/api/tickets/{other}/assign/",
+            json={"assigned_agent": team.id(ASSIGNEE[key])},
+        )
+        assert status == 200
+        ids = {"t": t, "assignee": team.id(ASSIGNEE[key]), "other": other}
         for name, internal in (("att", False), ("note_att", True)):
             form = aiohttp.FormData()
             form.add_field("body", f"{name} on {key}")
@@ -525,6 +630,16 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
         w["tickets"][key].update(
             room=room["id"], msg=msg["id"], file_msg=file_msg["id"], creator_id=team.id(creator)
         )
+    status, reply = await team.call(
+        "agent1", "POST", "/api/saved-replies/", json={"title": "Hi", "body": "Hello"}
+    )
+    assert status == 201, reply
+    w["reply"] = reply["id"]
+    agent1 = team.id("agent1")
+    notes = await wait_for(
+        lambda: rows(daemon, Notification, Notification.user_id == agent1), what="a notification"
+    )
+    w["note"] = notes[0].id
     team.tokens["anonymous"] = ""
     return team, w
 

@@ -31,7 +31,7 @@ def create_app(desk: Desk) -> web.Application:
     app[DESK] = desk
     app[GOOGLE] = GoogleKeys(desk.settings)
     app[COUNTS] = CountCache()
-    app[HUB] = Hub()  # subscribed to the bus by the daemon (web.server yields it)
+    app[HUB] = Hub(desk.bus)  # subscribed to the bus by the daemon (web.server yields it)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
     setup_pages(app)

@@ -24,6 +24,7 @@ from web.handlers import (
     queues,
     tickets,
     time,
+    workspace,
 )
 
 
@@ -93,6 +94,7 @@ W = "/api/webhooks/{id}/"
 Q = "/api/queues/{id}/"
 C = "/api/chat/rooms/"
 M = "/api/chat/messages/"
+SR = "/api/saved-replies/"
 ROUTES: tuple[AnyRoute, ...] = (
     PlainRoute(
         "GET",
@@ -422,6 +424,76 @@ ROUTES: tuple[AnyRoute, ...] = (
         queues.ticket_move,
         "Move the ticket to another queue (a manager of its queue who works in the other)",
         body=s.TicketMove,
+    ),
+    Route(
+        "POST",
+        T + "merge/",
+        workspace.ticket_merge,
+        "Merge the ticket into another: messages, participants and history move (staff "
+        "who work both)",
+        body=s.TicketMergeRequest,
+    ),
+    Route(
+        "POST",
+        T + "unmerge/",
+        workspace.ticket_unmerge,
+        "Undo the ticket's merge, within a minute of it (staff who work both)",
+    ),
+    Route(
+        "GET",
+        T + "merge-suggestions/",
+        workspace.merge_suggestions,
+        "The same customer's tickets opened within 72 hours of this one (staff)",
+    ),
+    Route("GET", SR, workspace.replies_list, "The team's saved replies (staff)"),
+    Route(
+        "POST",
+        SR,
+        workspace.reply_create,
+        "Save a reply for the team (staff)",
+        body=s.SavedReplyCreate,
+        status=201,
+    ),
+    Route("GET", SR + "{id}/", workspace.reply_get, "One saved reply (staff)"),
+    Route(
+        "PATCH",
+        SR + "{id}/",
+        workspace.reply_update,
+        "Edit a saved reply (its author or an admin)",
+        body=s.SavedReplyUpdate,
+    ),
+    Route(
+        "DELETE",
+        SR + "{id}/",
+        workspace.reply_delete,
+        "Delete a saved reply (its author or an admin)",
+        status=204,
+    ),
+    Route(
+        "GET",
+        SR + "{id}/render/",
+        workspace.reply_render,
+        "The reply with its placeholders filled in for a ticket the caller may see (staff)",
+        query=s.SavedReplyRender,
+    ),
+    Route(
+        "GET",
+        "/api/notifications/",
+        workspace.notifications_list,
+        "The caller's notifications, newest first (?unread=true: unread only)",
+        query=s.NotificationQuery,
+    ),
+    Route(
+        "POST",
+        "/api/notifications/{id}/read/",
+        workspace.notification_read,
+        "Mark one of the caller's notifications read",
+    ),
+    Route(
+        "POST",
+        "/api/notifications/read-all/",
+        workspace.notifications_read_all,
+        "Mark all the caller's notifications read",
     ),
     Route("GET", "/api/queues/", queues.queues_list, "Every queue, with the caller's role (staff)"),
     Route(

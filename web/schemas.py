@@ -516,3 +516,31 @@ class TimeEntryWork(Strict):
     @property
     def day(self) -> date | None:
         return self.worked_on if self.worked_on is not None else self.on_date
+
+
+class SavedReplyCreate(Strict):
+    """`body` may name placeholders as `{{customer.name}}` (desk/saved_replies.py)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=20_000)
+
+
+class SavedReplyUpdate(Strict):
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    body: str | None = Field(default=None, min_length=1, max_length=20_000)
+
+
+class SavedReplyRender(Strict):
+    ticket: RowId
+
+
+class TicketMergeRequest(Strict):
+    """The ticket this one is merged into."""
+
+    into: RowId
+
+
+class NotificationQuery(PageQuery):
+    """`unread=true`: only those not read yet."""
+
+    unread: bool = False

@@ -59,3 +59,21 @@ class AccessRevoked(Event):
             session_id=data["session_id"],
             reason=data["reason"],
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationAdded(Event):
+    """A line in someone's bell (desk/notifications.py), said to their /ws/notifications/
+    sockets as a `notification` frame; never stored as an event (the row is the record)."""
+
+    type = "notification.added"
+    stored = False
+    user_id: int
+    notification: Mapping[str, Any]  # the API's notification, as GET /api/notifications/
+
+    def data(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "notification": dict(self.notification)}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
+        return cls(id=id, at=at, user_id=data["user_id"], notification=data["notification"])

@@ -217,3 +217,40 @@ class TicketDeleted(TicketEvent):
     ticket as it was, so the same access rule decides who hears of it."""
 
     type = "ticket.deleted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketMerged(TicketEvent):
+    """The ticket (as after the merge: CLOSED) went into ticket `into_id`: its messages,
+    participants and history are there now, and mail to it lands there. The target's own
+    sockets hear a `ticket.updated` naming `messages`."""
+
+    type = "ticket.merged"
+    into_id: int  # "into" on the wire
+    merge_id: int  # what POST /api/tickets/<id>/unmerge/ undoes
+
+    def data(self) -> dict[str, Any]:
+        return {**super().data(), "into": self.into_id, "merge_id": self.merge_id}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
+        ticket = TicketView.from_data(data["ticket"])
+        return cls(id=id, at=at, ticket=ticket, into_id=data["into"], merge_id=data["merge_id"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketUnmerged(TicketEvent):
+    """A merge undone: the ticket has its messages, participants and history back from
+    ticket `from_id` (whose sockets hear a `ticket.updated` naming `messages`)."""
+
+    type = "ticket.unmerged"
+    from_id: int  # "from" on the wire
+    merge_id: int
+
+    def data(self) -> dict[str, Any]:
+        return {**super().data(), "from": self.from_id, "merge_id": self.merge_id}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
+        ticket = TicketView.from_data(data["ticket"])
+        return cls(id=id, at=at, ticket=ticket, from_id=data["from"], merge_id=data["merge_id"])

@@ -28,7 +28,8 @@ from desk.events.chat import (
     UserLeft,
     UserTyping,
 )
-from desk.events.people import AccessRevoked, AgentAvailability
+from desk.events.people import AccessRevoked, AgentAvailability, NotificationAdded
+from desk.events.presence import TicketPresence
 from desk.events.tickets import (
     MessageCreated,
     MessageView,
@@ -37,6 +38,8 @@ from desk.events.tickets import (
     TicketCreated,
     TicketDeleted,
     TicketEvent,
+    TicketMerged,
+    TicketUnmerged,
     TicketUpdated,
     TicketView,
 )
@@ -60,6 +63,10 @@ KINDS: tuple[type[Event], ...] = (
     RoomDeleted,
     UserTyping,
     AccessRevoked,
+    TicketMerged,
+    TicketUnmerged,
+    TicketPresence,
+    NotificationAdded,
 )
 BY_TYPE: dict[str, type[Event]] = {kind.type: kind for kind in KINDS}
 STORED_KINDS = tuple(kind for kind in KINDS if kind.stored)
@@ -97,6 +104,7 @@ __all__ = [
     "Event",
     "MessageCreated",
     "MessageView",
+    "NotificationAdded",
     "ReactionAdded",
     "ReactionRemoved",
     "RoomDeleted",
@@ -105,7 +113,10 @@ __all__ = [
     "TicketCreated",
     "TicketDeleted",
     "TicketEvent",
+    "TicketMerged",
+    "TicketPresence",
     "TicketRef",
+    "TicketUnmerged",
     "TicketUpdated",
     "TicketView",
     "UnknownEvent",

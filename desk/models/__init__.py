@@ -33,6 +33,7 @@ from desk.models.tickets import (
     TicketTag,
 )
 from desk.models.time import TimeEntry
+from desk.models.workspace import Notification, SavedReply, TicketMerge
 
 __all__ = [
     "TEAM_ONLY",
@@ -55,6 +56,7 @@ __all__ = [
     "JobRun",
     "KnownMessageId",
     "MessageKind",
+    "Notification",
     "OtpCode",
     "OutboxMail",
     "OutboxState",
@@ -66,11 +68,13 @@ __all__ = [
     "QueueMember",
     "QueueRole",
     "Role",
+    "SavedReply",
     "Status",
     "Suppression",
     "Tag",
     "Ticket",
     "TicketChange",
+    "TicketMerge",
     "TicketMessage",
     "TicketParticipant",
     "TicketTag",

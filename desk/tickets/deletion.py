@@ -20,7 +20,7 @@ import asyncio
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.blobs import delete_blobs
@@ -34,12 +34,14 @@ from desk.models import (
     EventRecord,
     InboundMail,
     KnownMessageId,
+    Notification,
     OutboxMail,
     OutboxState,
     Role,
     Suppression,
     Ticket,
     TicketChange,
+    TicketMerge,
     TicketMessage,
     TicketParticipant,
     TicketTag,
@@ -68,6 +70,8 @@ HANDLED_REFERENCES = frozenset(
         "suppressions.ticket_id",
         "attachments.ticket_message_id",
         "attachments.forwarded_in_id",
+        "ticket_merges.source_id",
+        "ticket_merges.target_id",
     }
 )
 
@@ -98,6 +102,7 @@ async def delete_ticket(desk: Desk, actor: User, ticket_id: int) -> Deleted:
         for table in (TicketTag, TicketChange, TicketParticipant, KnownMessageId):
             await session.execute(delete(table).where(table.ticket_id == ticket_id))
         await _cut_loose(session, ticket_id)
+        await _forget_workspace(session, ticket_id)
         await _drop_events(session, ticket_id)
         await session.execute(delete(TicketMessage).where(TicketMessage.id.in_(message_ids)))
         await session.execute(delete(Ticket).where(Ticket.id == ticket_id))
@@ -169,6 +174,17 @@ async def _cut_loose(session: AsyncSession, ticket_id: int) -> None:
     await session.execute(
         update(Ticket).where(Ticket.linked_ticket_id == ticket_id).values(linked_ticket_id=None)
     )
+
+
+async def _forget_workspace(session: AsyncSession, ticket_id: int) -> None:
+    """Merges the ticket took part in (nothing is left to undo) and bell lines about it
+    (they quote its subject) go with it."""
+    await session.execute(
+        delete(TicketMerge).where(
+            or_(TicketMerge.source_id == ticket_id, TicketMerge.target_id == ticket_id)
+        )
+    )
+    await session.execute(delete(Notification).where(Notification.ticket_id == ticket_id))
 
 
 async def _drop_events(session: AsyncSession, ticket_id: int) -> None:

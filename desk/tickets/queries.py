@@ -34,6 +34,7 @@ from desk.models import (
     Role,
     Tag,
     Ticket,
+    TicketMerge,
     TicketMessage,
     TicketParticipant,
     TicketTag,
@@ -212,6 +213,15 @@ TAG_LIST = (
     .scalar_subquery()
     .label("tag_list")
 )
+# The ticket this one is merged into now (desk/tickets/merge.py), or NULL.
+MERGED_INTO = (
+    select(TicketMerge.target_id)
+    .where(TicketMerge.source_id == Ticket.id, TicketMerge.undone_at.is_(None))
+    .order_by(TicketMerge.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("merged_into")
+)
 
 
 # The minutes everyone logged on a ticket, in the same query as the ticket.
@@ -261,7 +271,9 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     async with db.reader() as session:
         found = await _rows(
             session,
-            select(*Ticket.__table__.columns, TAG_LIST, TIME_SPENT).where(Ticket.id == ticket_id),
+            select(*Ticket.__table__.columns, TAG_LIST, TIME_SPENT, MERGED_INTO).where(
+                Ticket.id == ticket_id
+            ),
         )
         if not found or not _may_see_row(user, found[0]):
             raise TicketNotFound(f"no ticket {ticket_id}")
@@ -291,6 +303,7 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     detail["support_address"] = found[0]["support_address"]
     if user.is_staff:  # the team's hours (S4) are not shown to customers
         detail["time_spent_minutes"] = int(found[0]["time_spent"] or 0)
+    detail["merged_into"] = found[0]["merged_into"]  # merged: CLOSED, its messages there
     return detail
 
 

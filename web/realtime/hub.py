@@ -19,8 +19,10 @@ from aiohttp import web
 from desk.auth.access import can_see_event, can_see_event_ticket
 from desk.chat.events import for_reader
 from desk.events import Event
+from desk.events.bus import EventBus
 from desk.events.chat import ChatEvent, ChatMention, ChatMessageEvent
 from desk.events.people import AccessRevoked
+from desk.events.presence import TicketPresence
 from desk.events.tickets import (
     MessageCreated,
     StatusChanged,
@@ -31,6 +33,7 @@ from desk.events.tickets import (
     TicketUpdated,
 )
 from desk.models import User
+from desk.presence import PresenceBoard
 
 # Close codes: 4401 no, bad, expired or revoked token; 4403 access lost while subscribed
 # (the ticket was given to someone else); 4404 no such ticket, or one the caller may not see
@@ -70,6 +73,20 @@ def frame(event: Event, reader: User | None = None) -> str:
     return json.dumps({**envelope, **{k: v for k, v in data.items() if k not in envelope}})
 
 
+def presence_frame(ticket_id: int, people: list[dict[str, Any]], event: Event) -> str:
+    """{"type": "presence", "ticket_id", "data": {"ticket_id", "people": [{"user_id",
+    "name", "state", "since"}]}, "at"}, the payload again beside `type` as in every frame."""
+    data = {"ticket_id": ticket_id, "people": people}
+    envelope = {
+        "id": event.id,
+        "type": "presence",
+        "ticket_id": ticket_id,
+        "data": data,
+        "at": event.at.isoformat(),
+    }
+    return json.dumps({**envelope, "people": people})
+
+
 Wants = Callable[[User, Event], bool]
 Handler = Callable[["Socket", dict[str, Any]], Awaitable[None]]
 
@@ -106,15 +123,20 @@ class Socket:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, bus: EventBus) -> None:
         self.tickets: dict[int, set[Socket]] = defaultdict(set)
         self.rooms: dict[int, set[Socket]] = defaultdict(set)
         self.personal: set[Socket] = set()
+        self.bus = bus  # presence answers go back out on it
+        self.presence = PresenceBoard()
 
     async def on_event(self, event: Event) -> None:
         """The hub's subscriber on the bus (subscribed by the daemon, for every kind)."""
         if isinstance(event, AccessRevoked):
             self._revoke(event)
+            return
+        if isinstance(event, TicketPresence):
+            await self._presence(event)
             return
         if isinstance(event, ChatEvent):
             self._chat(event)
@@ -132,6 +154,17 @@ class Hub:
                 sub.end(FORBIDDEN, "you can no longer see this ticket")
             elif can_see_event(sub.user, event):
                 sub.offer(event, text)
+
+    async def _presence(self, event: TicketPresence) -> None:
+        """What a process said of a ticket's presence: the ticket's staff sockets here get
+        the whole list again (customers never do); another process asking is answered."""
+        answer = self.presence.hear(event)
+        text = presence_frame(event.ticket, self.presence.people(event.ticket), event)
+        for sub in list(self.tickets.get(event.ticket, ())):
+            if sub.user.is_staff:
+                sub.offer(event, text)
+        if answer is not None:
+            await self.bus.publish([answer])
 
     def _chat(self, event: ChatEvent) -> None:
         """Room events go to the room's sockets whose user is a participant; one who has

@@ -1,17 +1,30 @@
-"""/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=),
-/ws/notifications/ (the caller's own events: their tickets, their mentions) and /ws/inbox/
-(every change the caller may see)."""
+"""/ws/tickets/<id>/ (one ticket's events, resumable with ?last_event_id=; staff also say
+and hear who is on the ticket: {"type": "presence", "state": "viewing" | "replying" |
+"left"}, answered by `presence` frames, desk/presence.py), /ws/notifications/ (the
+caller's own events: their tickets, their mentions; with ?bell=1 also `notification.added`,
+each new line of their bell) and /ws/inbox/ (every change the caller may see)."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from typing import Any
+
 from aiohttp import web
 
-from desk.auth.access import can_see_event, can_see_ticket, is_inbox_event, is_own_event
+from desk.auth.access import (
+    bell_or_own_event,
+    can_see_event,
+    can_see_ticket,
+    is_inbox_event,
+    is_own_event,
+)
+from desk.errors import DeskError, ValidationFailed
 from desk.events.replay import missed
 from desk.models import Ticket
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve
-from web.realtime.hub import NOT_FOUND, Socket, Wants, frame, listed
+from web.realtime.hub import NOT_FOUND, Hub, Socket, Wants, frame, listed
 
 
 async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
@@ -25,11 +38,40 @@ async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
     if ticket is None or not can_see_ticket(user, ticket):
         await ws.close(code=NOT_FOUND, message=b"no such ticket")
         return ws
-    sub = Socket(user, ws, lambda u, e: True)
-    with listed(request.app[HUB].tickets, ticket.id, sub):
-        await _resume(request, sub, ticket.id)
-        await serve(request, sub, expires)
+    hub = request.app[HUB]
+    socket_id = uuid.uuid4().hex
+    ticket_id = ticket.id
+
+    async def handle(sub: Socket, asked: dict[str, Any]) -> None:
+        await _ticket_request(hub, ticket_id, socket_id, sub, asked)
+
+    sub = Socket(user, ws, lambda u, e: True, handle=handle)
+    try:
+        with listed(hub.tickets, ticket.id, sub):
+            await _resume(request, sub, ticket.id)
+            await serve(request, sub, expires)
+    finally:
+        gone = hub.presence.drop(ticket_id, socket_id)  # its entry ends with the socket
+        if gone is not None:
+            await hub.bus.publish([gone])
     return ws
+
+
+async def _ticket_request(
+    hub: Hub, ticket_id: int, socket_id: str, sub: Socket, asked: dict[str, Any]
+) -> None:
+    """What a ticket socket's client may say: its presence. A refusal comes back as
+    {"type": "error", "error", "request", "message"}."""
+    kind = asked.get("type")
+    try:
+        if kind != "presence":
+            raise ValidationFailed(f"unknown request type {kind!r}", field="type")
+        said = hub.presence.set(ticket_id, socket_id, sub.user, str(asked.get("state", "")))
+        if said is not None:
+            await hub.bus.publish([said])
+    except DeskError as exc:
+        error = {"type": "error", "error": exc.code, "request": kind, "message": exc.message}
+        await sub.ws.send_str(json.dumps(error))
 
 
 async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
@@ -46,7 +88,8 @@ async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
 
 
 async def notifications_socket(request: web.Request) -> web.WebSocketResponse:
-    return await _personal_socket(request, is_own_event)
+    bell = request.query.get("bell") in ("1", "true")  # the bell's lines too (opt-in)
+    return await _personal_socket(request, bell_or_own_event if bell else is_own_event)
 
 
 async def inbox_socket(request: web.Request) -> web.WebSocketResponse:

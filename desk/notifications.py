@@ -1,0 +1,180 @@
+"""The bell: each person's notifications, kept until read. Written from stored events (one
+listener, subscribed by the daemon in web processes), each event at most one line per person
+(the event's id is unique per person, so replicas that all hear it write it once), and told
+live to the person's /ws/notifications/ sockets as a `notification` frame.
+
+What makes a line (`kind`):
+    assigned          a ticket was assigned to me (ticket.assigned, to me)
+    customer_replied  the customer wrote on a ticket assigned to me (message.created, inbound)
+    mentioned         `@me` in a chat room I am in (chat.mention)
+    new_ticket        a new unassigned ticket in a queue where I asked for those
+                      (ticket.created; the member's `notify_new_tickets`)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from desk.context import Desk
+from desk.db import Database, insert_ignoring_conflicts
+from desk.errors import NotFound
+from desk.events import Event
+from desk.events.chat import ChatMention
+from desk.events.people import NotificationAdded
+from desk.events.tickets import MessageCreated, TicketAssigned, TicketCreated
+from desk.models import MessageKind, Notification, QueueMember, Role, User, utcnow
+
+KINDS = (TicketAssigned, MessageCreated, ChatMention, TicketCreated)
+
+
+def notification_data(n: Notification) -> dict[str, Any]:
+    """{id, kind, text, ticket_id, room_id, event_id, created_at, read_at, is_read}"""
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "text": n.text,
+        "ticket_id": n.ticket_id,
+        "room_id": n.room_id,
+        "event_id": n.event_id,
+        "created_at": n.created_at.isoformat(),
+        "read_at": None if n.read_at is None else n.read_at.isoformat(),
+        "is_read": n.read_at is not None,
+    }
+
+
+async def _lines(db: Database, event: Event) -> list[dict[str, Any]]:
+    """Who the event notifies, with what: rows to insert."""
+    base = {"event_id": event.id, "created_at": event.at}
+    if isinstance(event, TicketAssigned) and event.new_agent_id is not None:
+        t = event.ticket
+        text = f"#{t.id} {t.subject} was assigned to you"
+        return [
+            {
+                **base,
+                "user_id": event.new_agent_id,
+                "kind": "assigned",
+                "ticket_id": t.id,
+                "text": text,
+            }
+        ]
+    if isinstance(event, MessageCreated):
+        t, m = event.ticket, event.message
+        if m.kind != MessageKind.INBOUND or t.assigned_agent_id is None or m.is_automatic:
+            return []
+        text = f"The customer replied on #{t.id} {t.subject}"
+        return [
+            {
+                **base,
+                "user_id": t.assigned_agent_id,
+                "kind": "customer_replied",
+                "ticket_id": t.id,
+                "text": text,
+            }
+        ]
+    if isinstance(event, ChatMention):
+        who = event.message.author.name or event.message.author.email or "someone"
+        text = f"{who} mentioned you: {event.message.body[:200]}"
+        return [
+            {
+                **base,
+                "user_id": event.user_id,
+                "kind": "mentioned",
+                "room_id": event.room_id,
+                "text": text,
+            }
+        ]
+    if isinstance(event, TicketCreated) and event.ticket.assigned_agent_id is None:
+        t = event.ticket
+        async with db.reader() as session:
+            members = await session.scalars(
+                select(User.id)
+                .join(QueueMember, QueueMember.user_id == User.id)
+                .where(
+                    QueueMember.queue_id == t.queue_id,
+                    QueueMember.notify_new_tickets.is_(True),
+                    User.is_active.is_(True),
+                    User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
+                )
+            )
+            ids = list(members)
+        text = f"New ticket #{t.id} {t.subject}"
+        return [
+            {**base, "user_id": i, "kind": "new_ticket", "ticket_id": t.id, "text": text}
+            for i in ids
+        ]
+    return []
+
+
+class Notifier:
+    """The bus listener that writes the lines and tells them live."""
+
+    def __init__(self, desk: Desk) -> None:
+        self._desk = desk
+
+    async def on_event(self, event: Event) -> None:
+        if not event.id.isdigit():  # only stored events: their id is the same everywhere
+            return
+        lines = await _lines(self._desk.db, event)
+        if not lines:
+            return
+        added: list[NotificationAdded] = []
+        async with self._desk.db.writer() as session:
+            for line in lines:
+                line["text"] = line["text"][:500]
+                new_id = await session.scalar(
+                    insert_ignoring_conflicts(session, Notification)
+                    .values(**{"ticket_id": None, "room_id": None, **line})
+                    .returning(Notification.__table__.c.id)
+                )
+                if new_id is None:  # another process wrote it first, and tells it
+                    continue
+                row = await session.get(Notification, new_id)
+                if row is not None:
+                    added.append(
+                        NotificationAdded(user_id=row.user_id, notification=notification_data(row))
+                    )
+        await self._desk.bus.publish(added)
+
+
+async def list_for(
+    db: Database, user: User, *, unread: bool, offset: int, limit: int
+) -> tuple[int, list[dict[str, Any]], bool]:
+    """The caller's notifications, newest first: (count, page, more after it)."""
+    where = [Notification.user_id == user.id]
+    if unread:
+        where.append(Notification.read_at.is_(None))
+    async with db.reader() as session:
+        count = await session.scalar(select(func.count()).select_from(Notification).where(*where))
+        rows = await session.scalars(
+            select(Notification)
+            .where(*where)
+            .order_by(Notification.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        results = [notification_data(n) for n in rows]
+    total = count or 0
+    return total, results, offset + len(results) < total
+
+
+async def mark_read(db: Database, user: User, notification_id: int) -> dict[str, Any]:
+    """One of the caller's notifications, read (404 for anyone else's)."""
+    async with db.writer() as session:
+        row = await session.get(Notification, notification_id)
+        if row is None or row.user_id != user.id:
+            raise NotFound(f"no notification {notification_id}")
+        if row.read_at is None:
+            row.read_at = utcnow()
+        return notification_data(row)
+
+
+async def mark_all_read(db: Database, user: User) -> int:
+    """Every unread notification of the caller, read; how many there were."""
+    async with db.writer() as session:
+        done = await session.execute(
+            update(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        return int(getattr(done, "rowcount", 0) or 0)
