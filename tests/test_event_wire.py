@@ -35,11 +35,9 @@ from desk.events.chat import (
     UserLeft,
     UserTyping,
 )
-from desk.events.people import AccessRevoked, AgentAvailability
-from desk.events.tickets import TicketDeleted
 from desk.events.people import AccessRevoked, AgentAvailability, NotificationAdded
 from desk.events.presence import Presence, TicketPresence
-from desk.events.tickets import TicketMerged, TicketUnmerged
+from desk.events.tickets import TicketDeleted, TicketMerged, TicketUnmerged
 from desk.events.types import KINDS, from_parts, unmarshal
 from desk.models import ChatMessage, Ticket, TicketMessage, User
 from desk.tickets import events as ev
