@@ -314,7 +314,7 @@ async def test_board_sockets_keep_to_the_queue_and_to_what_the_reader_may_see(
 ):
     sales = await _queue(team, visibility="assigned")
     board = await _board(team, "admin", sales)
-    backlog = _column(board, "Open")
+    opened = _column(board, "Open")
     hidden = await _open(team, sales, "theirs")
     code, _ = await team.call(
         "admin",
@@ -322,12 +322,13 @@ async def test_board_sockets_keep_to_the_queue_and_to_what_the_reader_may_see(
         f"/api/tickets/{hidden}/assign/",
         json={"assigned_agent": team.id("agent2")},
     )
+    assert code == 200
     shown = await _open(team, sales, "free")
     watcher = await live.connect("agent1", f"/ws/queues/{sales}/board/")
     elsewhere = await live.connect("agent1", "/ws/queues/1/board/")
     # agent2's card moves first, then a free one: agent1 hears only the free one.
     await _move(team, "agent2", hidden, column=_column(board, "Assigned"), position=0)
-    await _move(team, "admin", shown, column=backlog, position=0)
+    await _move(team, "admin", shown, column=opened, position=0)
     frame = await next_event(watcher)
     assert (frame["type"], frame["ticket_id"]) == ("card_moved", shown)
     # The default queue's board heard nothing of Sales: its next frame is its own.
