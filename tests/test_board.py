@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from desk.board.placement import GAP
+from desk.db import alembic_config
 from tests.people import PASSWORD, Team
 from tests.sockets import Live, closed_with, next_event, until
 
@@ -342,3 +347,43 @@ async def test_board_sockets_keep_to_the_queue_and_to_what_the_reader_may_see(
     assert await closed_with(nowhere) == 4404
     for ws in (watcher, elsewhere):
         await ws.close()
+
+
+def _migrate(connection: Any, revision: str, *, down: bool = False) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+async def test_migration_gives_every_queue_its_columns_and_takes_them_away(database_url, tmp_path):
+    """Queues from before 0020 (the default one and another) get the default columns, no
+    card is placed; the downgrade drops both tables again."""
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, "0019")
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO queues (name, visibility, is_default, created_at) "
+                    "VALUES ('Sales', 'team', :no, CURRENT_TIMESTAMP)"
+                ).bindparams(no=False)
+            )
+            await conn.run_sync(_migrate, "0020")
+            found = await conn.execute(
+                sa.text(
+                    "SELECT q.name, c.name, c.status, c.position FROM board_columns c "
+                    "JOIN queues q ON q.id = c.queue_id ORDER BY q.id, c.position"
+                )
+            )
+            by_queue: dict[str, list[tuple[str, str]]] = {}
+            for queue, name, status, _ in found:
+                by_queue.setdefault(queue, []).append((name, status))
+            assert by_queue == {"Support": STATUS_COLUMNS, "Sales": STATUS_COLUMNS}
+            placed = await conn.scalar(sa.text("SELECT count(*) FROM ticket_positions"))
+            assert placed == 0
+            await conn.run_sync(_migrate, "0019", down=True)
+            tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        assert not {"board_columns", "ticket_positions"} & set(tables)
+    finally:
+        await engine.dispose()
