@@ -79,6 +79,13 @@ async def test_every_queue_starts_with_a_column_per_status(team: Team):
         got = [(c["name"], c["status"]) for c in board["columns"]]
         assert got == STATUS_COLUMNS
         assert [c["position"] for c in board["columns"]] == list(range(6))
+    code, listed = await team.call("agent1", "GET", f"/api/tickets/columns/?project={sales}")
+    assert code == 200
+    assert [(c["name"], c["status"], c["queue"]) for c in listed["results"]] == [
+        (name, status, sales) for name, status in STATUS_COLUMNS
+    ]
+    code, _ = await team.call("agent1", "GET", "/api/tickets/columns/")
+    assert code == 400
     ticket = await _open(team, sales, "New one")
     board = await _board(team, "agent1", sales)
     assert _cards(board)["Open"] == [ticket]

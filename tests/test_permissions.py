@@ -696,6 +696,9 @@ QUEUE_CASES: dict[str, Case] = {
     # do not see ticket T: 404). `col` is a column mapped to no status, `waiting` the one
     # for WAITING_ON_CUSTOMER (the move asks the workflow; repeating it changes nothing).
     "board": Case("GET", "/api/queues/{q}/board/", per_queue_role(200), tickets=("-",)),
+    "columns at S0's path": Case(
+        "GET", "/api/tickets/columns/?project={q}", per_queue_role(200), tickets=("-",)
+    ),
     "column create": Case(
         "POST",
         "/api/queues/{q}/columns/",

@@ -288,6 +288,13 @@ ROUTES: tuple[AnyRoute, ...] = (
     ),
     Route(
         "GET",
+        "/api/tickets/columns/",
+        board.columns_list,
+        "A queue's board columns at S0's path, ?project= (or ?queue=) (staff)",
+        query=s.ColumnsQuery,
+    ),
+    Route(
+        "GET",
         "/api/tickets/",
         tickets.ticket_list,
         "Tickets the caller may see",

@@ -447,6 +447,25 @@ class ColumnUpdate(Strict):
     position: int | None = Field(default=None, ge=0, le=1000)
 
 
+class ColumnsQuery(Strict):
+    """S0 names the queue `project`; either name will do."""
+
+    project: RowId | None = None
+    queue: RowId | None = None
+
+    @model_validator(mode="after")
+    def _one_queue(self) -> ColumnsQuery:
+        if self.project is None and self.queue is None:
+            raise ValueError("give the queue as ?project= (or ?queue=)")
+        if None not in (self.project, self.queue) and self.project != self.queue:
+            raise ValueError("?project= and ?queue= name the same queue; give one")
+        return self
+
+    @property
+    def queue_id(self) -> int:
+        return self.project or self.queue or 0
+
+
 class BoardQuery(Strict):
     per_column: int = Field(default=200, ge=1, le=1000)
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.auth.access import may_in_queue
 from desk.board.placement import columns_of
 from desk.context import Desk, PendingEvent
+from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, refuse_nulls
 from desk.events.board import ColumnCreated, ColumnDeleted, ColumnEvent, ColumnUpdated, ColumnView
 from desk.mail.headers import clean_header_text
@@ -79,6 +80,14 @@ async def _announce(
             columns=tuple(column_view(c) for c in columns),
         )
     )
+
+
+async def list_columns(db: Database, viewer: User, queue_id: int) -> list[dict[str, Any]]:
+    """The queue's columns, left to right (staff)."""
+    require_staff(viewer)
+    async with db.reader() as session:
+        await get_queue(session, queue_id)
+        return [column_data(c) for c in await columns_of(session, queue_id)]
 
 
 async def create_column(

@@ -7,16 +7,22 @@ from aiohttp import web
 
 from desk.board import cards, columns
 from desk.models import User
-from web.handlers.common import json_body, path_id
+from web.handlers.common import json_body, path_id, whole_list
 from web.keys import DESK
 from web.responses import json_response
-from web.schemas import BoardQuery, ColumnCreate, ColumnUpdate
+from web.schemas import BoardQuery, ColumnCreate, ColumnsQuery, ColumnUpdate
 
 
 async def board_get(request: web.Request, user: User) -> web.Response:
     q = BoardQuery.model_validate(dict(request.query))
     found = await cards.board(request.app[DESK].db, user, path_id(request), q.per_column)
     return json_response(found)
+
+
+async def columns_list(request: web.Request, user: User) -> web.Response:
+    """S0's `GET /api/tickets/columns/?project=<id>`: the columns without their cards."""
+    q = ColumnsQuery.model_validate(dict(request.query))
+    return whole_list(await columns.list_columns(request.app[DESK].db, user, q.queue_id))
 
 
 async def column_create(request: web.Request, user: User) -> web.Response:
