@@ -54,20 +54,22 @@ async def store_events(session: AsyncSession, pending: list[PendingEvent]) -> li
     """Build the events (ids of new rows exist after the flush) and store them, with their
     webhook deliveries, in the same transaction. An event's id is its row's; a ticket's
     events are written under the ticket's row lock, so on one ticket ids increase in commit
-    order (what resuming relies on)."""
+    order (what resuming relies on). A kind that is never stored (a board's card moves) is
+    published all the same, in its place among the others, with the id it was made with."""
     if not pending:
         return []
     await session.flush()
     built = [e() if callable(e) else e for e in pending]
-    rows = [
-        EventRecord(type=e.type, ticket_id=e.ticket_id, data=e.data(), created_at=e.at)
-        for e in built
-    ]
-    session.add_all(rows)
+    rows = {
+        n: EventRecord(type=e.type, ticket_id=e.ticket_id, data=e.data(), created_at=e.at)
+        for n, e in enumerate(built)
+        if e.stored
+    }
+    session.add_all(rows.values())
     await session.flush()
-    stored = [replace(e, id=str(r.id)) for e, r in zip(built, rows, strict=True)]
-    await enqueue_webhooks(session, stored)
-    return stored
+    published = [replace(e, id=str(rows[n].id)) if n in rows else e for n, e in enumerate(built)]
+    await enqueue_webhooks(session, [e for e in published if e.stored])
+    return published
 
 
 # A component (the web server, ...) is an async context manager factory taking the Desk:

@@ -20,6 +20,7 @@ import pytest
 from daemon.lifecycle import Listeners, subscribe_listeners
 from desk.chat.events import message_view
 from desk.events import Event, LocalBus
+from desk.events.board import CardMoved, ColumnCreated, ColumnDeleted, ColumnUpdated, ColumnView
 from desk.events.chat import (
     ChatMention,
     ChatMessageDeleted,
@@ -162,6 +163,20 @@ REACTION: dict[str, Any] = {
     "user": AGENT6,
 }
 
+COLUMNS = (
+    ColumnView(id=3, queue_id=1, name="Open", position=0, status="OPEN"),
+    ColumnView(id=9, queue_id=1, name="Review \u2014 QA", position=1, status=None),
+)
+ROOM: dict[str, Any] = {"room_id": 2, "participant_ids": (4, 6)}
+TRIO: dict[str, Any] = {"room_id": 2, "participant_ids": (4, 6, 9)}
+REACTION: dict[str, Any] = {
+    **ROOM,
+    "message_id": 5,
+    "user_id": 6,
+    "emoji": "\U0001f389",
+    "user": AGENT6,
+}
+
 
 def _events() -> dict[str, Event]:
     """The cases, built as the emitters build them."""
@@ -206,6 +221,19 @@ def _events() -> dict[str, Event]:
         "notification_added": NotificationAdded(
             user_id=4, notification={"id": 2, "kind": "assigned", "ticket_id": 7}
         ),
+        "board_card_moved": CardMoved(
+            queue_id=1, ticket=ev.ticket_view(_ticket()), column_id=3, rank=1536
+        ),
+        "board_card_left": CardMoved(
+            queue_id=1, ticket=ev.ticket_view(_ticket(queue_id=2)), column_id=None, rank=None
+        ),
+        "board_column_created": ColumnCreated(
+            queue_id=1, column=COLUMNS[1], columns=(COLUMNS[0], COLUMNS[1])
+        ),
+        "board_column_updated": ColumnUpdated(
+            queue_id=1, column=COLUMNS[0], columns=(COLUMNS[0], COLUMNS[1])
+        ),
+        "board_column_deleted": ColumnDeleted(queue_id=1, column=COLUMNS[1], columns=(COLUMNS[0],)),
     }
 
 
@@ -441,6 +469,46 @@ REDIS = {
     "notification":{"id":2,"kind":"assigned","ticket_id":7}},
     "id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
+    "board_card_moved": r"""
+    {"type":"board.card_moved","ticket_id":7,"data":{"queue_id":1,"ticket":{"id":7,
+    "subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED","priority":"HIGH",
+    "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
+    "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
+    "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
+    "is_archived":false,"queue_id":1,"queue":1,"customer":3,"assigned_agent":4},"column_id":3,
+    "rank":1536,"column":3,"queue":1},"id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70",
+    "at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
+    "board_card_left": r"""
+    {"type":"board.card_moved","ticket_id":7,"data":{"queue_id":1,"ticket":{"id":7,
+    "subject":"Printer on fire \u2014 Caf\u00e9","status":"ASSIGNED","priority":"HIGH",
+    "customer_id":3,"assigned_agent_id":4,"company_id":2,"linked_ticket_id":null,
+    "created_at":"2026-11-28T08:30:00+00:00","updated_at":"2026-11-29T18:59:59.500000+00:00",
+    "assigned_at":"2026-11-29T18:59:59.500000+00:00","resolved_at":null,"archived_at":null,
+    "is_archived":false,"queue_id":2,"queue":2,"customer":3,"assigned_agent":4},
+    "column_id":null,"rank":null,"column":null,"queue":1},
+    "id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
+    "board_column_created": r"""
+    {"type":"board.column_created","ticket_id":null,"data":{"queue_id":1,"column":{"id":9,
+    "queue_id":1,"name":"Review \u2014 QA","position":1,"status":null,"queue":1},
+    "columns":[{"id":3,"queue_id":1,"name":"Open","position":0,"status":"OPEN","queue":1},
+    {"id":9,"queue_id":1,"name":"Review \u2014 QA","position":1,"status":null,"queue":1}],
+    "queue":1},"id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
+    "board_column_updated": r"""
+    {"type":"board.column_updated","ticket_id":null,"data":{"queue_id":1,"column":{"id":3,
+    "queue_id":1,"name":"Open","position":0,"status":"OPEN","queue":1},"columns":[{"id":3,
+    "queue_id":1,"name":"Open","position":0,"status":"OPEN","queue":1},{"id":9,"queue_id":1,
+    "name":"Review \u2014 QA","position":1,"status":null,"queue":1}],"queue":1},
+    "id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
+    "board_column_deleted": r"""
+    {"type":"board.column_deleted","ticket_id":null,"data":{"queue_id":1,"column":{"id":9,
+    "queue_id":1,"name":"Review \u2014 QA","position":1,"status":null,"queue":1},
+    "columns":[{"id":3,"queue_id":1,"name":"Open","position":0,"status":"OPEN","queue":1}],
+    "queue":1},"id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
 }
 FRAMES = {
     "message_created": r"""
@@ -572,6 +640,11 @@ WS_NAMES = {
     "ticket_unmerged": "ticket.unmerged",
     "ticket_presence": "ticket.presence",
     "notification_added": "notification.added",
+    "board_card_moved": "card_moved",
+    "board_card_left": "card_moved",
+    "board_column_created": "column_created",
+    "board_column_updated": "column_updated",
+    "board_column_deleted": "column_deleted",
 }
 
 

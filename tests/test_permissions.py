@@ -502,6 +502,7 @@ def test_every_endpoint_is_in_the_matrix():
             "note",
         ):
             path = path.replace("{" + name + "}", "{id}")
+        path = path.replace("{col}", "{c}")
         for name in ("victim", "me"):
             path = path.replace("{" + name + "}", "{user}")
         path = path.replace("{delivery}", "{d}")
@@ -710,7 +711,7 @@ async def test_the_table_checks_the_caller_before_any_handler_runs(api, make_use
     got, want = {}, {}
     for route in ROUTES:
         path = route.path.replace("{id}", "999999").replace("{d}", "999999")
-        path = path.replace("{user}", "999999")
+        path = path.replace("{user}", "999999").replace("{c}", "999999")
         if route.access in ("user", "admin", "api_key"):
             got[route.method, path], _ = await api.call(route.method, path)
             want[route.method, path] = 401
@@ -851,6 +852,48 @@ QUEUE_CASES: dict[str, Case] = {
         tickets=("-",),
         body=lambda r, w: {"queue": w["q"]},
     ),
+    # The board: any staff member reads it (cards by what they may see; customers 403);
+    # columns are the queue admins'; a card moves for members of the ticket's queue (others
+    # do not see ticket T: 404). `col` is a column mapped to no status, `waiting` the one
+    # for WAITING_ON_CUSTOMER (the move asks the workflow; repeating it changes nothing).
+    "board": Case("GET", "/api/queues/{q}/board/", per_queue_role(200), tickets=("-",)),
+    "columns at S0's path": Case(
+        "GET", "/api/tickets/columns/?project={q}", per_queue_role(200), tickets=("-",)
+    ),
+    "column create": Case(
+        "POST",
+        "/api/queues/{q}/columns/",
+        per_queue_role(201, least="qadmin"),
+        tickets=("-",),
+        body=lambda r, w: {"name": f"made by {r}"},
+    ),
+    "column patch": Case(
+        "PATCH",
+        "/api/queues/{q}/columns/{col}/",
+        per_queue_role(200, least="qadmin"),
+        tickets=("-",),
+        body=lambda r, w: {"name": "Backlog", "position": 0},
+    ),
+    "column delete": Case(
+        "DELETE",
+        "/api/queues/{q}/columns/{col}/",
+        per_queue_role(204, least="qadmin", gone=True),
+        tickets=("-",),
+    ),
+    "card move": Case(
+        "POST",
+        "/api/tickets/{t}/move/",
+        per_queue_role(200, members_only=True),
+        tickets=("-",),
+        body=lambda r, w: {"column": w["col"], "position": 0},
+    ),
+    "card move to a status": Case(
+        "POST",
+        "/api/tickets/{t}/move/",
+        per_queue_role(200, members_only=True),
+        tickets=("-",),
+        body=lambda r, w: {"column": w["waiting"]},
+    ),
     "staff directory": Case("GET", "/api/staff/", per_queue_role(200), tickets=("-",)),
     "customer directory": Case(
         "GET", "/api/customers/?search=carol", per_queue_role(200), tickets=("-",)
@@ -914,6 +957,13 @@ async def _queue_world(api, make_user) -> tuple[Team, dict[str, Any]]:
     w["t"] = await team.open_ticket(
         "admin", "In Sales", customer_email="carol@example.com", queue=w["q"]
     )
+    status, column = await team.call(
+        "admin", "POST", f"/api/queues/{w['q']}/columns/", json={"name": "Later"}
+    )
+    assert status == 201, column
+    w["col"] = column["id"]
+    _, board = await team.call("admin", "GET", f"/api/queues/{w['q']}/board/")
+    w["waiting"] = next(c["id"] for c in board["columns"] if c["status"] == "WAITING_ON_CUSTOMER")
     team.tokens["anonymous"] = ""
     return team, w
 

@@ -13,6 +13,7 @@ from web.keys import COUNTS, DESK, GOOGLE, HUB
 from web.observe import access_middleware
 from web.openapi import openapi_json
 from web.pages import setup_pages
+from web.realtime.board import board_socket
 from web.realtime.chat import chat_socket
 from web.realtime.hub import Hub
 from web.realtime.tickets import inbox_socket, notifications_socket, ticket_socket
@@ -50,3 +51,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ws/notifications/", notifications_socket)
     app.router.add_get("/ws/inbox/", inbox_socket)
     app.router.add_get("/ws/chat/{id}/", chat_socket)
+    app.router.add_get("/ws/queues/{id}/board/", board_socket)
+    app.router.add_get("/ws/projects/{id}/tickets/", board_socket)  # S0's path for it

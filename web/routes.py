@@ -17,6 +17,7 @@ from web.handlers import (
     admin,
     analytics,
     auth,
+    board,
     chat,
     health,
     inbound,
@@ -298,6 +299,13 @@ ROUTES: tuple[AnyRoute, ...] = (
     ),
     Route(
         "GET",
+        "/api/tickets/columns/",
+        board.columns_list,
+        "A queue's board columns at S0's path, ?project= (or ?queue=) (staff)",
+        query=s.ColumnsQuery,
+    ),
+    Route(
+        "GET",
         "/api/tickets/",
         tickets.ticket_list,
         "Tickets the caller may see",
@@ -422,7 +430,8 @@ ROUTES: tuple[AnyRoute, ...] = (
         "POST",
         T + "move/",
         queues.ticket_move,
-        "Move the ticket to another queue (a manager of its queue who works in the other)",
+        "Move the ticket to another queue (a manager of its queue who works in the other) "
+        "and/or its card to a board column (members of its queue)",
         body=s.TicketMove,
     ),
     Route(
@@ -541,6 +550,35 @@ ROUTES: tuple[AnyRoute, ...] = (
         Q + "members/{user}/",
         queues.member_remove,
         "Remove a member (queue admins), or leave",
+        status=204,
+    ),
+    Route(
+        "GET",
+        Q + "board/",
+        board.board_get,
+        "The kanban board: columns with the cards the caller may see (staff)",
+        query=s.BoardQuery,
+    ),
+    Route(
+        "POST",
+        Q + "columns/",
+        board.column_create,
+        "Add a board column (queue admins)",
+        body=s.ColumnCreate,
+        status=201,
+    ),
+    Route(
+        "PATCH",
+        Q + "columns/{c}/",
+        board.column_update,
+        "Rename, map to a status, reorder a column (queue admins)",
+        body=s.ColumnUpdate,
+    ),
+    Route(
+        "DELETE",
+        Q + "columns/{c}/",
+        board.column_delete,
+        "Delete a column; its cards go to their status's column (queue admins)",
         status=204,
     ),
     Route(

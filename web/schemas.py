@@ -447,9 +447,61 @@ class MemberUpdate(Strict):
 
 
 class TicketMove(Strict):
-    """To another queue (kanban columns come later under the same path)."""
+    """To another queue (`queue`), and/or the card to a column of the (new) queue's board:
+    at `position` (0 = top, counting the cards the caller sees), or right `before` or
+    `after` another card (ticket ids); none of them: the bottom."""
 
-    queue: RowId
+    queue: RowId | None = None
+    column: RowId | None = None
+    position: int | None = Field(default=None, ge=0, le=100_000)
+    before: RowId | None = None
+    after: RowId | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> TicketMove:
+        if self.queue is None and self.column is None:
+            raise ValueError("give the queue, or the column (or both)")
+        given = [n for n in ("position", "before", "after") if getattr(self, n) is not None]
+        if given and self.column is None:
+            raise ValueError(f"{given[0]} places a card in a column: give the column")
+        if len(given) > 1:
+            raise ValueError(f"give one of position, before, after; not {' and '.join(given)}")
+        return self
+
+
+class ColumnCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    status: Status | None = None  # cards moved here take it; tickets taking it land here
+    position: int | None = Field(default=None, ge=0, le=1000)  # 0 = leftmost; omitted: last
+
+
+class ColumnUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    status: Status | None = None  # null: the column stands for no status
+    position: int | None = Field(default=None, ge=0, le=1000)
+
+
+class ColumnsQuery(Strict):
+    """S0 names the queue `project`; either name will do."""
+
+    project: RowId | None = None
+    queue: RowId | None = None
+
+    @model_validator(mode="after")
+    def _one_queue(self) -> ColumnsQuery:
+        if self.project is None and self.queue is None:
+            raise ValueError("give the queue as ?project= (or ?queue=)")
+        if None not in (self.project, self.queue) and self.project != self.queue:
+            raise ValueError("?project= and ?queue= name the same queue; give one")
+        return self
+
+    @property
+    def queue_id(self) -> int:
+        return self.project or self.queue or 0
+
+
+class BoardQuery(Strict):
+    per_column: int = Field(default=200, ge=1, le=1000)
 
 
 class StaffQuery(PageQuery):

@@ -12,6 +12,15 @@ from datetime import datetime
 from typing import Any
 
 from desk.events.base import Event, must_time
+from desk.events.board import (
+    BoardEvent,
+    CardMoved,
+    ColumnCreated,
+    ColumnDeleted,
+    ColumnEvent,
+    ColumnUpdated,
+    ColumnView,
+)
 from desk.events.chat import (
     ChatEvent,
     ChatMention,
@@ -67,6 +76,10 @@ KINDS: tuple[type[Event], ...] = (
     TicketUnmerged,
     TicketPresence,
     NotificationAdded,
+    CardMoved,
+    ColumnCreated,
+    ColumnUpdated,
+    ColumnDeleted,
 )
 BY_TYPE: dict[str, type[Event]] = {kind.type: kind for kind in KINDS}
 STORED_KINDS = tuple(kind for kind in KINDS if kind.stored)
@@ -94,6 +107,8 @@ __all__ = [
     "STORED_KINDS",
     "AccessRevoked",
     "AgentAvailability",
+    "BoardEvent",
+    "CardMoved",
     "ChatEvent",
     "ChatMention",
     "ChatMessageDeleted",
@@ -101,6 +116,11 @@ __all__ = [
     "ChatMessageEvent",
     "ChatMessageNew",
     "ChatMessageView",
+    "ColumnCreated",
+    "ColumnDeleted",
+    "ColumnEvent",
+    "ColumnUpdated",
+    "ColumnView",
     "Event",
     "MessageCreated",
     "MessageView",

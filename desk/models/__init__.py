@@ -2,6 +2,7 @@
 
 from desk.models.audit import AuditEntry
 from desk.models.base import Base, utcnow
+from desk.models.board import BoardColumn, TicketPosition
 from desk.models.chat import ChatMessage, ChatParticipant, ChatReaction, ChatRoom
 from desk.models.events import EventRecord
 from desk.models.inbound import InboundMail, InboundState, ProviderToken
@@ -42,6 +43,7 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "BoardColumn",
     "ChatMessage",
     "ChatParticipant",
     "ChatReaction",
@@ -77,6 +79,7 @@ __all__ = [
     "TicketMerge",
     "TicketMessage",
     "TicketParticipant",
+    "TicketPosition",
     "TicketTag",
     "TimeEntry",
     "User",

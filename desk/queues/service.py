@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import may_in_queue, queue_role
+from desk.board.defaults import add_default_columns
 from desk.config import Settings
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, refuse_nulls
@@ -81,11 +82,13 @@ async def create_queue(
     visibility: str,
     addresses: Sequence[str],
 ) -> dict[str, Any]:
-    """A site admin's new queue (`team` visibility unless said otherwise)."""
+    """A site admin's new queue (`team` visibility unless said otherwise), with the
+    default board columns."""
     async with db.writer() as session:
         queue = Queue(name=await _free_name(session, name, None), visibility=visibility)
         session.add(queue)
         await session.flush()
+        add_default_columns(session, queue.id)
         await _set_addresses(session, settings, queue.id, addresses)
         return await queue_data(session, queue, admin)
 

@@ -25,7 +25,7 @@ Who assigns (the ticket's queue decides; desk.auth.access.QUEUE_RIGHTS):
     customer              nobody
 
 The assignee is always an active agent or admin who is a member of the ticket's queue (or
-a site admin, who sees every queue). Moving a ticket to another queue (`move_to_queue`)
+a site admin, who sees every queue). Moving a ticket to another queue (`moves.change_queue`)
 takes a manager of its queue who works in the other one too."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import can_see_ticket, may_in_queue
+from desk.board.placement import follow_status
 from desk.context import Desk, PendingEvent
 from desk.db import insert_ignoring_conflicts
 from desk.errors import Conflict, PermissionDenied, ValidationFailed
@@ -91,14 +92,27 @@ async def set_status(desk: Desk, actor: User, ticket_id: int, status: str) -> Ti
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
         require_live(ticket)
-        if _takes_on(actor, ticket, status):
-            await set_assignee(session, desk, events, ticket, actor, actor)
-        old = ticket.status
-        target = _check_move(actor, ticket, status)
-        if target == old:
-            return ticket
-        await move(session, desk, events, ticket, target, actor)
+        await change_status(session, desk, events, actor, ticket, status)
     return ticket
+
+
+async def change_status(
+    session: AsyncSession,
+    desk: Desk,
+    events: list[PendingEvent],
+    actor: User,
+    ticket: Ticket,
+    status: str,
+) -> None:
+    """`actor` asks for `status` on a live ticket loaded for change (set-status, or a card
+    dragged to a column mapped to a status): by the table above, or refused (403/409)."""
+    if _takes_on(actor, ticket, status):
+        await set_assignee(session, desk, events, ticket, actor, actor)
+    old = ticket.status
+    target = _check_move(actor, ticket, status)
+    if target == old:
+        return
+    await move(session, desk, events, ticket, target, actor)
 
 
 def _takes_on(actor: User, ticket: Ticket, status: str) -> bool:
@@ -166,6 +180,7 @@ async def move(
     _set_status(ticket, old, target)
     record(session, ticket, actor, "status", old, target)
     events.append(partial(ev.status_changed, ticket, old))
+    await follow_status(session, events, ticket, old)  # its card goes to its status's column
     reopened = _reopens(old, target)
     if not tell:
         return

@@ -6,9 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from desk import directory
+from desk.board.cards import Drop, move_card
 from desk.models import User
 from desk.queues import members, service
-from desk.tickets.moves import move_to_queue
 from web.handlers.common import json_body, page, path_id, whole_list
 from web.handlers.tickets import after_change
 from web.keys import DESK
@@ -94,9 +94,16 @@ async def member_remove(request: web.Request, user: User) -> web.Response:
 
 
 async def ticket_move(request: web.Request, user: User) -> web.Response:
+    """To another queue and/or a board column; with a column, the answer's `card` says
+    where the card now is."""
     body = await json_body(request, TicketMove)
-    ticket = await move_to_queue(request.app[DESK], user, path_id(request), body.queue)
-    return await after_change(request, user, ticket.id)
+    drop = None
+    if body.column is not None:
+        drop = Drop(body.column, position=body.position, before=body.before, after=body.after)
+    ticket, card = await move_card(
+        request.app[DESK], user, path_id(request), queue_id=body.queue, drop=drop
+    )
+    return await after_change(request, user, ticket.id, {"card": card} if card else None)
 
 
 async def staff_list(request: web.Request, user: User) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -142,14 +143,17 @@ async def _archive(request: web.Request, user: User, *, archived: bool) -> web.R
     return await after_change(request, user, ticket.id)
 
 
-async def after_change(request: web.Request, user: User, ticket_id: int) -> web.Response:
-    """The ticket as the caller now sees it; an agent who handed a ticket to a colleague may
-    no longer see it, and gets a plain confirmation instead."""
+async def after_change(
+    request: web.Request, user: User, ticket_id: int, extra: dict[str, Any] | None = None
+) -> web.Response:
+    """The ticket as the caller now sees it (with `extra` keys: a moved card's place); an
+    agent who handed a ticket to a colleague may no longer see it, and gets a plain
+    confirmation instead."""
     try:
         detail = await ticket_detail(request.app[DESK].db, user, ticket_id)
     except TicketNotFound:
-        return json_response({"id": ticket_id, "visible": False})
-    return json_response(detail)
+        detail = {"id": ticket_id, "visible": False}
+    return json_response({**detail, **(extra or {})})
 
 
 async def ticket_history_list(request: web.Request, user: User) -> web.Response:

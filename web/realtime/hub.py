@@ -16,9 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from desk.auth.access import can_see_event, can_see_event_ticket
+from desk.auth.access import can_see_event, can_see_event_ticket, can_see_ticket_fields
 from desk.chat.events import for_reader
 from desk.events import Event
+from desk.events.board import BoardEvent, CardMoved
 from desk.events.bus import EventBus
 from desk.events.chat import ChatEvent, ChatMention, ChatMessageEvent
 from desk.events.people import AccessRevoked
@@ -42,7 +43,10 @@ UNAUTHORIZED, FORBIDDEN, NOT_FOUND, SLOW_CONSUMER = 4401, 4403, 4404, 4008
 GOING_AWAY = 1001
 QUEUE_SIZE = 256
 # The names the seeds' front ends listen for; every other kind goes by its type, without
-# `chat.` for the chat's.
+# `chat.` for the chat's and `board.` for a board's.
+# The ticket changes a board's sockets hear besides its own events (new cards, and what a
+# card shows: subject, priority, status, assignee; not the messages).
+BOARD_TICKET_KINDS = (TicketCreated, TicketUpdated, StatusChanged, TicketAssigned)
 WIRE_NAMES: dict[type[Event], str] = {
     MessageCreated: "message_created",
     StatusChanged: "status_changed",
@@ -62,7 +66,7 @@ def frame(event: Event, reader: User | None = None) -> str:
     data = event.data()
     if reader is not None and isinstance(event, ChatMessageEvent):
         data["message"] = for_reader(event.message, reader)
-    name = WIRE_NAMES.get(type(event), event.type.removeprefix("chat."))
+    name = WIRE_NAMES.get(type(event), event.type.removeprefix("chat.").removeprefix("board."))
     envelope = {
         "id": event.id,
         "type": name,
@@ -129,6 +133,7 @@ class Hub:
         self.personal: set[Socket] = set()
         self.bus = bus  # presence answers go back out on it
         self.presence = PresenceBoard()
+        self.boards: dict[int, set[Socket]] = defaultdict(set)  # by queue
 
     async def on_event(self, event: Event) -> None:
         """The hub's subscriber on the bus (subscribed by the daemon, for every kind)."""
@@ -142,8 +147,13 @@ class Hub:
             self._chat(event)
             return
         text = frame(event)
+        if isinstance(event, BoardEvent):
+            self._board(event, text)
+            return
         if isinstance(event, TicketEvent):
             self._ticket(event, text)
+            if isinstance(event, BOARD_TICKET_KINDS):
+                self._board(event, text)
         for sub in list(self.personal):
             if sub.wants(sub.user, event):
                 sub.offer(event, text)
@@ -165,6 +175,19 @@ class Hub:
                 sub.offer(event, text)
         if answer is not None:
             await self.bus.publish([answer])
+
+    def _board(self, event: BoardEvent | TicketEvent, text: str) -> None:
+        """A queue's board sockets get its column events, and the card moves and ticket
+        changes of the tickets their reader may see on that board (a card leaving for
+        another queue: by the rule of the board it leaves)."""
+        queue_id = event.queue_id if isinstance(event, BoardEvent) else event.ticket.queue_id
+        for sub in list(self.boards.get(queue_id, ())):
+            if isinstance(event, CardMoved | TicketEvent):
+                t = event.ticket
+                fields = (t.customer_id, t.assigned_agent_id, t.company_id, queue_id)
+                if not can_see_ticket_fields(sub.user, *fields):
+                    continue
+            sub.offer(event, text)
 
     def _chat(self, event: ChatEvent) -> None:
         """Room events go to the room's sockets whose user is a participant; one who has
@@ -189,7 +212,12 @@ class Hub:
     def every_socket(self) -> list[Socket]:
         return [
             s
-            for subs in [*self.tickets.values(), *self.rooms.values(), self.personal]
+            for subs in [
+                *self.tickets.values(),
+                *self.rooms.values(),
+                *self.boards.values(),
+                self.personal,
+            ]
             for s in subs
         ]
 
@@ -203,7 +231,7 @@ class Hub:
 
 @contextlib.contextmanager
 def listed(index: dict[int, set[Socket]], key: int, sub: Socket) -> Iterator[None]:
-    """`sub` listed under `key` (a ticket or room) while the socket is served."""
+    """`sub` listed under `key` (a ticket, room or queue) while the socket is served."""
     index[key].add(sub)
     try:
         yield
