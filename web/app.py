@@ -6,7 +6,9 @@ from aiohttp import web
 
 from desk.auth.google import GoogleKeys
 from desk.context import Desk
+from desk.desk_settings import refresh_if_stale
 from desk.tickets.counts import CountCache
+from web.auth import Handler
 from web.cors import Cors
 from web.errors import error_middleware
 from web.keys import COUNTS, DESK, GOOGLE, HUB
@@ -24,6 +26,7 @@ def create_app(desk: Desk) -> web.Application:
     cors = Cors(desk.settings.cors_origins) if desk.settings.cors_origins else None
     middlewares = [access_middleware]  # outermost: it logs and counts every answer
     middlewares += [error_middleware] if cors is None else [cors.preflight, error_middleware]
+    middlewares.append(fresh_settings)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     if cors is not None:
         app.on_response_prepare.append(cors.on_prepare)
@@ -34,6 +37,15 @@ def create_app(desk: Desk) -> web.Application:
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
     return app
+
+
+@web.middleware
+async def fresh_settings(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """API calls see run-time settings changed by another process (desk/desk_settings.py);
+    health checks do not read them, so they are not made to wait on it."""
+    if request.path.startswith("/api/"):
+        await refresh_if_stale(request.app[DESK])
+    return await handler(request)
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -1,5 +1,6 @@
 """All tables, imported together so Alembic and the mappers see the whole schema."""
 
+from desk.models.admin import DeskSetting, PasswordToken
 from desk.models.audit import AuditEntry
 from desk.models.base import Base, utcnow
 from desk.models.chat import ChatMessage, ChatParticipant, ChatReaction, ChatRoom
@@ -47,6 +48,7 @@ __all__ = [
     "Company",
     "CompanyDomain",
     "DeliveryState",
+    "DeskSetting",
     "EventRecord",
     "ImapMailbox",
     "InboundMail",
@@ -58,6 +60,7 @@ __all__ = [
     "OutboxMail",
     "OutboxState",
     "ParticipantRole",
+    "PasswordToken",
     "Priority",
     "ProviderToken",
     "Queue",

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
+from desk.auth.password_links import invite, unlock
 from desk.auth.revocation import account_deactivated
 from desk.companies import (
     company_data,
@@ -67,7 +68,12 @@ async def users_create(request: web.Request, caller: User) -> web.Response:
     body = await json_body(request, UserCreate)
     async with request.app[DESK].db.writer() as session:
         user = await create_user(
-            session, email=body.email, role=body.role, password=body.password, name=body.name
+            session,
+            email=body.email,
+            role=body.role,
+            password=body.password,
+            name=body.name,
+            actor=caller,
         )
         data = user_data(user)
     return json_response(data, status=201)
@@ -90,6 +96,16 @@ async def users_update(request: web.Request, admin: User) -> web.Response:
     if not data["is_active"]:  # committed: their open sockets close now, everywhere
         await account_deactivated(desk, data["id"])
     return json_response(data)
+
+
+async def users_invite(request: web.Request, admin: User) -> web.Response:
+    """Mail a staff member a single-use link to set their password (audited)."""
+    return json_response(await invite(request.app[DESK], admin, path_id(request)), status=202)
+
+
+async def users_unlock(request: web.Request, admin: User) -> web.Response:
+    """Lift the account's failed-login lockout (audited)."""
+    return json_response(await unlock(request.app[DESK], admin, path_id(request)))
 
 
 async def users_erase(request: web.Request, admin: User) -> web.Response:
