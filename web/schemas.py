@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -458,5 +459,5 @@ class SettingsUpdate(Strict):
 
     desk_name: str | None = Field(default=None, max_length=100)
     accent_colour: str | None = Field(default=None, max_length=7)
-    auto_reply_per_hour: int | None = None
-    archive_after_hours: int | None = None
+    auto_reply_per_hour: StrictInt | None = None  # not `true`, not "5"
+    archive_after_hours: StrictInt | None = None
