@@ -74,15 +74,18 @@ async def test_an_invited_agent_sets_a_password_and_signs_in(team: Team, api, da
 
 
 async def test_who_may_be_invited(team: Team):
-    status, body = await team.call("admin", "POST", f"/api/admin/users/{team.id('carol')}/invite/")
-    assert status == 409  # customers sign up by code
+    async def invite(who: str | int) -> tuple[int, dict]:
+        user = who if isinstance(who, int) else team.id(who)
+        return await team.call("admin", "POST", f"/api/admin/users/{user}/invite/")
+
+    status, body = await invite("carol")
+    assert status == 409 and "sign up" in body["message"]  # customers sign up by code
     status, _ = await team.call(
         "admin", "PATCH", f"/api/admin/users/{team.id('agent2')}/", json={"is_active": False}
     )
-    status, body = await team.call("admin", "POST", f"/api/admin/users/{team.id('agent2')}/invite/")
-    assert status == 409
-    status, body = await team.call("admin", "POST", "/api/admin/users/424242/invite/")
-    assert status == 404
+    status, body = await invite("agent2")
+    assert status == 409 and "deactivated" in body["message"]
+    assert (await invite(424242))[0] == 404
 
 
 async def test_a_newer_link_ends_the_older_and_links_expire(team: Team, api, daemon, sink):
