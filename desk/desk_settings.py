@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 
 from desk.audit import audit
+from desk.brand_logo import logo_info
 from desk.config import COLOUR, Settings
 from desk.db import Database
 from desk.errors import Conflict, ValidationFailed
@@ -119,6 +120,7 @@ async def describe(desk: Desk) -> dict[str, Any]:
     }
     return {
         **{n: getattr(desk.settings, n) for n in RUNTIME},
+        "logo": await logo_info(desk.db),  # desk/brand_logo.py; null: none
         "sources": sources,
         "locked": sorted(fixed),
     }

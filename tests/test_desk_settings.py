@@ -96,3 +96,39 @@ async def test_bad_or_locked_values_change_nothing(team: Team, daemon, change, s
     _, now = await team.call("admin", "GET", "/api/admin/settings/")
     assert now["desk_name"] == "Support"  # the good value in the same request was not kept
     assert await rows(daemon, AuditEntry, AuditEntry.action == "settings.changed") == []
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # the signature is what is checked
+
+
+async def _put_logo(team: Team, data: bytes, kind: str) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {team.tokens['admin']}", "Content-Type": kind}
+    url = f"{team.api.base}/api/admin/settings/logo/"
+    async with team.api.http.put(url, data=data, headers=headers) as r:
+        return r.status, await r.json()
+
+
+async def test_the_logo_is_an_uploaded_image_served_inert(team: Team, api, daemon):
+    status, _ = await api.call("GET", "/api/branding/logo/")
+    assert status == 404
+    status, body = await _put_logo(team, PNG, "image/png")
+    assert status == 200 and body["content_type"] == "image/png" and body["size"] == len(PNG)
+    _, now = await team.call("admin", "GET", "/api/admin/settings/")
+    assert now["logo"]["url"] == body["url"] and body["url"].startswith("/api/branding/logo/")
+    async with api.http.get(f"{api.base}{body['url']}") as r:  # anyone: sign-in page, mail
+        assert r.status == 200 and await r.read() == PNG
+        assert r.headers["Content-Type"] == "image/png"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in r.headers["Content-Security-Policy"]
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    for data, kind in ((svg, "image/svg+xml"), (b"GIF89a" + b"\x00" * 300_000, "image/gif")):
+        status, body = await _put_logo(team, data, kind)
+        assert status == 400 and body["details"]["field"] == "body"
+    async with api.http.get(f"{api.base}/api/branding/logo/") as r:
+        assert await r.read() == PNG  # the refused uploads changed nothing
+    status, _ = await team.call("admin", "DELETE", "/api/admin/settings/logo/")
+    assert status == 204
+    assert (await api.call("GET", "/api/branding/logo/"))[0] == 404
+    assert (await team.call("admin", "DELETE", "/api/admin/settings/logo/"))[0] == 404
+    actions = [e.action for e in await rows(daemon, AuditEntry)]
+    assert actions == ["settings.logo_changed", "settings.logo_removed"]

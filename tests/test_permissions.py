@@ -225,6 +225,13 @@ CASES: dict[str, Case] = {
         "POST", "/api/admin/outbox/{outbox}/retry/", per_role(403, 403, admin=202), tickets=("-",)
     ),
     "settings": Case("GET", "/api/admin/settings/", ADMIN_ONLY, tickets=("-",)),
+    # The body is not JSON: an image (tests/test_desk_settings.py); refused before it is read.
+    "logo upload": Case(
+        "PUT", "/api/admin/settings/logo/", per_role(403, 403, admin=400), tickets=("-",)
+    ),
+    "logo remove": Case(
+        "DELETE", "/api/admin/settings/logo/", per_role(403, 403, admin=404), tickets=("-",)
+    ),
     "settings patch": Case(
         "PATCH",
         "/api/admin/settings/",
@@ -370,6 +377,7 @@ PUBLIC = {
     "/api/auth/google/",  # anyone with a Google ID token (tests/test_google_signin.py)
     "/api/auth/password-reset/",  # tests/test_password_links.py
     "/api/auth/password-reset/confirm/",
+    "/api/branding/logo/",  # the sign-in page and mail show it (tests/test_desk_settings.py)
 }
 
 

@@ -87,6 +87,7 @@ class PlainRoute(_Request):
 
 AnyRoute = Route | PlainRoute
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 READ, WRITE = "tickets:read", "tickets:write"  # what an API key needs on the ticket routes
 T = "/api/tickets/{id}/"
 W = "/api/webhooks/{id}/"
@@ -354,6 +355,30 @@ ROUTES: tuple[AnyRoute, ...] = (
         "Change run-time settings (null: back to the environment's or default value; audited)",
         access="admin",
         body=s.SettingsUpdate,
+    ),
+    Route(
+        "PUT",
+        "/api/admin/settings/logo/",
+        console.logo_upload,
+        "Upload the logo: a PNG, JPEG, GIF or WebP image of at most 256 KiB as the body",
+        access="admin",
+        raw_body=IMAGES,
+    ),
+    Route(
+        "DELETE",
+        "/api/admin/settings/logo/",
+        console.logo_remove,
+        "Remove the logo",
+        access="admin",
+        status=204,
+    ),
+    PlainRoute(
+        "GET",
+        "/api/branding/logo/",
+        console.logo,
+        "The desk's logo (404 when there is none)",
+        access="none",
+        response_type="image/png",
     ),
     Route("GET", "/api/admin/api-keys/", admin.api_keys_list, "List API keys", access="admin"),
     Route(

@@ -9,6 +9,8 @@ import logging
 from aiohttp import web
 
 from desk import desk_settings, inbound_admin, outbox_admin
+from desk.brand_logo import MAX_LOGO_BYTES, logo_file, remove_logo, set_logo
+from desk.errors import ValidationFailed
 from desk.models import User
 from web.handlers.common import json_body, page, path_id
 from web.keys import DESK
@@ -62,6 +64,32 @@ async def outbox_retry(request: web.Request, admin: User) -> web.Response:
     record = await outbox_admin.retry_mail(request.app[DESK].db, mail_id)
     log.info("admin %s queued outgoing mail %s again", admin.id, mail_id)
     return json_response(record, status=202)
+
+
+async def logo_upload(request: web.Request, admin: User) -> web.Response:
+    """The image as the body, as is (any image Content-Type; the bytes decide)."""
+    data = b""
+    while chunk := await request.content.read(64 * 1024):
+        data += chunk
+        if len(data) > MAX_LOGO_BYTES:  # refused while it streams in, not after
+            raise ValidationFailed(f"the logo is larger than {MAX_LOGO_BYTES} bytes", field="body")
+    return json_response(await set_logo(request.app[DESK], admin, data))
+
+
+async def logo_remove(request: web.Request, admin: User) -> web.Response:
+    await remove_logo(request.app[DESK], admin)
+    return web.Response(status=204)
+
+
+async def logo(request: web.Request) -> web.StreamResponse:
+    """Public (the sign-in page and mail show it); never run as anything but an image."""
+    path, content_type = await logo_file(request.app[DESK])
+    response = web.FileResponse(path)
+    response.content_type = content_type
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 async def settings(request: web.Request, admin: User) -> web.Response:
