@@ -20,6 +20,7 @@ from web.realtime.tickets import notifications_socket, ticket_socket
 from web.routes import ROUTES
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
+HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def create_app(desk: Desk) -> web.Application:
@@ -41,9 +42,10 @@ def create_app(desk: Desk) -> web.Application:
 
 @web.middleware
 async def fresh_settings(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """API calls see run-time settings changed by another process (desk/desk_settings.py);
-    health checks do not read them, so they are not made to wait on it."""
-    if request.path.startswith("/api/"):
+    """API calls and pages see run-time settings changed by another process
+    (desk/desk_settings.py); health checks and metrics do not read them, so they are not
+    made to wait on it (nor fail with it while the database is away: they say so)."""
+    if request.path not in HEALTH_PATHS:
         await refresh_if_stale(request.app[DESK])
     return await handler(request)
 
