@@ -12,7 +12,7 @@ from pathlib import Path
 
 import uvloop
 
-from daemon.cli_mail import as_json, inbound_record, inbound_text, outbox_record, outbox_text
+from daemon.cli_mail import as_json, inbound_text, outbox_text, shown
 from daemon.data_commands import add_data_commands
 from daemon.importer import CannotImport, import_archive
 from daemon.lifecycle import ROLES, serve
@@ -22,9 +22,11 @@ from desk.config import Settings, load_settings
 from desk.context import open_desk
 from desk.db import Database
 from desk.errors import DeskError, NotFound
+from desk.inbound_admin import inbound_detail
 from desk.intake import inbound_mail, list_inbound, retry
 from desk.mail.parse import parse_limits
 from desk.outbox import LISTED_STATES, list_outbox
+from desk.outbox_admin import outbox_record
 from desk.people import add_user
 from desk.startup import check_database, prepare_data_dir
 
@@ -90,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     show = inbound.add_parser("show", help="one stored mail: headers, parse result, reason")
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true")
+    show.add_argument("--source", action="store_true", help="also the raw message (escaped)")
     show.set_defaults(handler=_inbound_show)
     outbox = sub.add_parser("outbox", help="outgoing mail").add_subparsers(required=True)
     sent = outbox.add_parser("list", help="list outgoing mail")
@@ -183,8 +186,14 @@ async def _inbound_retry(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _inbound_show(settings: Settings, args: argparse.Namespace) -> int:
     async with open_desk(settings) as desk:
-        row = await inbound_mail(desk.db, args.id)
-    print(as_json(inbound_record(row)) if args.json else inbound_text(row))
+        record = await inbound_detail(desk.db, args.id)
+    source = record.pop("source_text")
+    if args.json:
+        print(as_json({**record, "source_text": source} if args.source else record))
+        return 0
+    print(inbound_text(record))
+    if args.source:
+        print("\nsource:\n" + "\n".join(shown(line) for line in source.splitlines()))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -76,6 +77,14 @@ class Settings:
     metrics_port: int | None = None  # roles without the web server: serve /metrics here
     log_format: str = "text"  # text | json (one object per line)
     log_level: str = "INFO"
+    # Where people reach the desk's pages, for links in mail (invitations, password resets).
+    # Never taken from a request's Host header: a forged one would mail a reset link that
+    # leads to another site.
+    public_url: str = ""
+    accent_colour: str = "#2563eb"  # the brand colour of pages and HTML mail, #rrggbb
+    # The POSTDESK_* names the environment set: a run-time setting (desk/desk_settings.py)
+    # set there is locked, the database cannot change it.
+    from_environment: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         """Every setting, as logs and tracebacks may show it: secrets hidden, URLs without
@@ -157,6 +166,7 @@ def load_settings(
         **_http_and_retention(env),
         **_operations(env),
         **_observability(env),
+        **_brand(env),
     )
 
 
@@ -310,6 +320,33 @@ def _origins(raw: str) -> tuple[str, ...]:
                 "POSTDESK_CORS_ORIGINS", f"each entry is scheme://host[:port], not {origin!r}"
             )
     return tuple(o.lower() for o in origins)
+
+
+class _Brand(TypedDict):
+    public_url: str
+    accent_colour: str
+    from_environment: frozenset[str]
+
+
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _brand(env: Mapping[str, str]) -> _Brand:
+    """How the desk looks and where it is reached (links in mail)."""
+    port = env.get("POSTDESK_HTTP_PORT", "8080")
+    default_url = f"http://{env.get('POSTDESK_HTTP_HOST', '127.0.0.1')}:{port}"
+    public = env.get("POSTDESK_PUBLIC_URL", "").strip().rstrip("/") or default_url
+    parts = urlsplit(public)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ConfigError("POSTDESK_PUBLIC_URL", "must be an http(s):// URL without a query")
+    colour = env.get("POSTDESK_ACCENT_COLOUR", "").strip() or "#2563eb"
+    if not COLOUR.fullmatch(colour):
+        raise ConfigError("POSTDESK_ACCENT_COLOUR", "must be a colour as #rrggbb")
+    return _Brand(
+        public_url=public,
+        accent_colour=colour.lower(),
+        from_environment=frozenset(k for k, v in env.items() if k.startswith("POSTDESK_") and v),
+    )
 
 
 class _Operations(TypedDict):

@@ -18,6 +18,7 @@ from desk.auth.ratelimit import (
 )
 from desk.config import Settings
 from desk.db import Database
+from desk.desk_settings import refresh
 from desk.events import Event, EventBus, LocalBus, Subscriber
 from desk.events.redis_bus import RedisBus
 from desk.intake import Receiver
@@ -37,6 +38,10 @@ class Desk:
     logins: LoginGuard
     receiver: Receiver  # stores inbound mail, however it came; the inbound worker waits on it
     metrics: Metrics  # this process's counters (desk/metrics.py), served by GET /metrics
+    # `settings` are these (the environment's) with the run-time settings an admin stored
+    # (desk/desk_settings.py) over them; read at start and again when stale.
+    environment: Settings
+    settings_read_at: float = 0.0  # time.monotonic() of the last read; 0: never
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[tuple[AsyncSession, list[PendingEvent]]]:
@@ -104,11 +109,15 @@ async def open_desk(settings: Settings, *, migrate: bool = True) -> AsyncIterato
             stack.push_async_callback(local.close)
             bus, counter = local, MemoryCounter()
         metrics = Metrics()
-        yield Desk(
+        desk = Desk(
             settings=settings,
             db=db,
             bus=bus,
             logins=LoginGuard(counter),
             receiver=Receiver(db, metrics),
             metrics=metrics,
+            environment=settings,
         )
+        if migrate:  # the table is there: what an admin set at run time applies from the start
+            await refresh(desk)
+        yield desk

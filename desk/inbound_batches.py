@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.context import Desk, PendingEvent
 from desk.db import Database
+from desk.desk_settings import refresh_if_stale
 from desk.imports import is_imported
 from desk.mail.prepare import ParseResult, Rejected
 from desk.models import InboundMail, InboundState
@@ -54,6 +55,7 @@ async def process_pending(
     overlap made batches smaller and their extra write transactions took the lock from
     SMTP's commits, so it takes turns.
     """
+    await refresh_if_stale(desk)  # the auto-reply cap and desk name an admin may have changed
     overlap = not desk.db.is_sqlite
     total = 0
     batch, parsing = await _fetch_and_parse(desk.db, prepare, after=0)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk.audit import audit
 from desk.auth.passwords import hash_password
 from desk.auth.revocation import account_deactivated
 from desk.companies import companies_for, get_company
@@ -119,12 +120,22 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def create_user(
-    session: AsyncSession, *, email: str, role: str, password: str | None, name: str = ""
+    session: AsyncSession,
+    *,
+    email: str,
+    role: str,
+    password: str | None,
+    name: str = "",
+    actor: User | None = None,
 ) -> User:
-    """An admin's new account; a customer joins the company their domain maps to."""
+    """An admin's new account (`actor`: the admin, audited), or one made by signing up; a
+    customer joins the company their domain maps to."""
     user = await add_user(session, email=email, role=role, password=password, name=name)
     if user.role == Role.CUSTOMER:
         user.company_id = (await companies_for(session, {user.email})).get(user.email)
+    if actor is not None:
+        await session.flush()  # the new id, for the entry
+        audit(session, actor, "user.created", f"user:{user.id}", {"role": user.role})
     return user
 
 
@@ -156,6 +167,7 @@ async def edit_user(
     the account (web.auth), so the user's tokens stop working on the next call."""
     user = await get_user(session, user_id)
     refuse_nulls(changes, sorted(NOT_NULL))
+    fields = set(changes)
     if user.id == admin.id and (
         changes.get("is_active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN
     ):
@@ -181,6 +193,8 @@ async def edit_user(
         await session.execute(
             update(Ticket).where(Ticket.customer_id == user.id).values(company_id=user.company_id)
         )
+    # The fields changed, never their values (one is the password).
+    audit(session, admin, "user.edited", f"user:{user.id}", {"fields": sorted(fields)})
     return user
 
 

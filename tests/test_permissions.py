@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from sqlalchemy import update
 
-from desk.models import Notification, Suppression, User
+from desk.models import InboundMail, Notification, OutboxMail, Suppression, User
 from tests.people import PASSWORD, Team
 from tests.support import rows, wait_for
 from web.routes import ROUTES
@@ -294,6 +294,40 @@ CASES: dict[str, Case] = {
         body=lambda r, w: {"name": "Dave D."},
     ),
     "user erase": Case("POST", "/api/admin/users/{user}/erase/", ADMIN_ONLY, tickets=("-",)),
+    "user invite": Case(
+        "POST", "/api/admin/users/{staff}/invite/", per_role(403, 403, admin=202), tickets=("-",)
+    ),
+    "user unlock": Case("POST", "/api/admin/users/{staff}/unlock/", ADMIN_ONLY, tickets=("-",)),
+    "inbound mail": Case("GET", "/api/admin/inbound/?state=failed", ADMIN_ONLY, tickets=("-",)),
+    "inbound mail get": Case("GET", "/api/admin/inbound/{inbound}/", ADMIN_ONLY, tickets=("-",)),
+    "inbound retry": Case(
+        "POST",
+        "/api/admin/inbound/{inbound}/retry/",
+        per_role(403, 403, admin=202),
+        tickets=("-",),
+    ),
+    "inbound retry failed": Case(
+        "POST", "/api/admin/inbound/retry-failed/", per_role(403, 403, admin=202), tickets=("-",)
+    ),
+    "outbox": Case("GET", "/api/admin/outbox/?state=failed", ADMIN_ONLY, tickets=("-",)),
+    "outbox retry": Case(
+        "POST", "/api/admin/outbox/{outbox}/retry/", per_role(403, 403, admin=202), tickets=("-",)
+    ),
+    "settings": Case("GET", "/api/admin/settings/", ADMIN_ONLY, tickets=("-",)),
+    # The body is not JSON: an image (tests/test_desk_settings.py); refused before it is read.
+    "logo upload": Case(
+        "PUT", "/api/admin/settings/logo/", per_role(403, 403, admin=400), tickets=("-",)
+    ),
+    "logo remove": Case(
+        "DELETE", "/api/admin/settings/logo/", per_role(403, 403, admin=404), tickets=("-",)
+    ),
+    "settings patch": Case(
+        "PATCH",
+        "/api/admin/settings/",
+        ADMIN_ONLY,
+        tickets=("-",),
+        body=lambda r, w: {"accent_colour": "#123456"},
+    ),
     "companies": Case("GET", "/api/admin/companies/", ADMIN_ONLY, tickets=("-",)),
     "company create": Case(
         "POST",
@@ -476,6 +510,9 @@ PUBLIC = {
     "/api/auth/verify-otp/",
     "/api/auth/register/",
     "/api/auth/google/",  # anyone with a Google ID token (tests/test_google_signin.py)
+    "/api/auth/password-reset/",  # tests/test_password_links.py
+    "/api/auth/password-reset/confirm/",
+    "/api/branding/logo/",  # the sign-in page and mail show it (tests/test_desk_settings.py)
 }
 
 
@@ -495,6 +532,9 @@ def test_every_endpoint_is_in_the_matrix():
             "file_msg",
             "hook",
             "suppression",
+            "staff",
+            "inbound",
+            "outbox",
             "q",
             "empty",
             "entry",
@@ -555,6 +595,26 @@ async def _world(api, daemon, make_user) -> tuple[Team, dict[str, Any]]:
         session.add(bounced)
         await session.flush()
         w["suppression"] = bounced.id
+        # A mail that failed (no sender anywhere: it fails again when retried) and an
+        # outgoing mail the relay refused (composed already: a retry sends these bytes).
+        failed = InboundMail(
+            raw=b"Subject: no sender\r\n\r\nbody\r\n",
+            sha256="0" * 64,
+            state="failed",
+            error="no usable sender address (From or envelope sender)",
+        )
+        refused = OutboxMail(
+            recipient="refused@other.org",
+            message_id="<refused@localhost>",
+            kind="reply",
+            raw=b"From: support@localhost\r\nTo: refused@other.org\r\nSubject: x\r\n\r\nx\r\n",
+            state="failed",
+            last_error="550 5.1.1 no such user",
+        )
+        session.add_all([failed, refused])
+        await session.flush()
+        w["inbound"], w["outbox"] = failed.id, refused.id
+    w["staff"] = team.id("agent2")
     status, hook = await team.call(
         "admin",
         "POST",

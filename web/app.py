@@ -6,7 +6,9 @@ from aiohttp import web
 
 from desk.auth.google import GoogleKeys
 from desk.context import Desk
+from desk.desk_settings import refresh_if_stale
 from desk.tickets.counts import CountCache
+from web.auth import Handler
 from web.cors import Cors
 from web.errors import error_middleware
 from web.keys import COUNTS, DESK, GOOGLE, HUB
@@ -20,12 +22,14 @@ from web.realtime.tickets import inbox_socket, notifications_socket, ticket_sock
 from web.routes import ROUTES
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
+HEALTH_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def create_app(desk: Desk) -> web.Application:
     cors = Cors(desk.settings.cors_origins) if desk.settings.cors_origins else None
     middlewares = [access_middleware]  # outermost: it logs and counts every answer
     middlewares += [error_middleware] if cors is None else [cors.preflight, error_middleware]
+    middlewares.append(fresh_settings)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     if cors is not None:
         app.on_response_prepare.append(cors.on_prepare)
@@ -37,6 +41,16 @@ def create_app(desk: Desk) -> web.Application:
     add_routes(app)
     setup_pages(app)
     return app
+
+
+@web.middleware
+async def fresh_settings(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """API calls and pages see run-time settings changed by another process
+    (desk/desk_settings.py); health checks and metrics do not read them, so they are not
+    made to wait on it (nor fail with it while the database is away: they say so)."""
+    if request.path not in HEALTH_PATHS:
+        await refresh_if_stale(request.app[DESK])
+    return await handler(request)
 
 
 async def _close_sockets(app: web.Application) -> None:

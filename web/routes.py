@@ -19,6 +19,7 @@ from web.handlers import (
     auth,
     board,
     chat,
+    console,
     health,
     inbound,
     integrations,
@@ -89,6 +90,7 @@ class PlainRoute(_Request):
 
 AnyRoute = Route | PlainRoute
 FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 READ, WRITE = "tickets:read", "tickets:write"  # what an API key needs on the ticket routes
 T = "/api/tickets/{id}/"
 W = "/api/webhooks/{id}/"
@@ -179,6 +181,24 @@ ROUTES: tuple[AnyRoute, ...] = (
         body=s.Register,
         status=201,
     ),
+    PlainRoute(
+        "POST",
+        "/api/auth/password-reset/",
+        auth.password_reset,
+        "Mail a link to set a new password (the same answer whether or not the address "
+        "has an account; rationed per address and client)",
+        access="none",
+        body=s.PasswordResetRequest,
+        status=202,
+    ),
+    PlainRoute(
+        "POST",
+        "/api/auth/password-reset/confirm/",
+        auth.password_reset_confirm,
+        "Set a password with a link's token (invitation or reset); once, before it expires",
+        access="none",
+        body=s.PasswordResetConfirm,
+    ),
     Route("GET", "/api/me/", auth.me, "The caller's account"),
     Route(
         "PATCH",
@@ -228,6 +248,21 @@ ROUTES: tuple[AnyRoute, ...] = (
         "Erase a customer's personal data (tickets stay, anonymized; audited)",
         access="admin",
     ),
+    Route(
+        "POST",
+        "/api/admin/users/{id}/invite/",
+        admin.users_invite,
+        "Mail a staff member a single-use link to set their password (audited)",
+        access="admin",
+        status=202,
+    ),
+    Route(
+        "POST",
+        "/api/admin/users/{id}/unlock/",
+        admin.users_unlock,
+        "Lift an account's failed-login lockout (audited)",
+        access="admin",
+    ),
     Route("GET", "/api/admin/companies/", admin.companies_list, "List companies", access="admin"),
     Route(
         "POST",
@@ -262,6 +297,92 @@ ROUTES: tuple[AnyRoute, ...] = (
         "Lift a suppression: automatic mail goes to the address again",
         access="admin",
         status=204,
+    ),
+    Route(
+        "GET",
+        "/api/admin/inbound/",
+        console.inbound_list,
+        "Stored inbound mail, failed and damaged first, each with its state and reason",
+        access="admin",
+        query=s.InboundListQuery,
+    ),
+    Route(
+        "GET",
+        "/api/admin/inbound/{id}/",
+        console.inbound_get,
+        "One stored mail: headers, raw source, what it became, the threading rule, the reason",
+        access="admin",
+    ),
+    Route(
+        "POST",
+        "/api/admin/inbound/{id}/retry/",
+        console.inbound_retry,
+        "Process a stored mail again (not one processed already)",
+        access="admin",
+        status=202,
+    ),
+    Route(
+        "POST",
+        "/api/admin/inbound/retry-failed/",
+        console.inbound_retry_failed,
+        "Process every failed mail again",
+        access="admin",
+        status=202,
+    ),
+    Route(
+        "GET",
+        "/api/admin/outbox/",
+        console.outbox_list,
+        "Outgoing mail, newest first: state, error, next attempt",
+        access="admin",
+        query=s.OutboxListQuery,
+    ),
+    Route(
+        "POST",
+        "/api/admin/outbox/{id}/retry/",
+        console.outbox_retry,
+        "Send a failed mail again, now",
+        access="admin",
+        status=202,
+    ),
+    Route(
+        "GET",
+        "/api/admin/settings/",
+        console.settings,
+        "Run-time settings: values, where each comes from, which the environment locks",
+        access="admin",
+    ),
+    Route(
+        "PATCH",
+        "/api/admin/settings/",
+        console.settings,
+        "Change run-time settings (null: back to the environment's or default value; audited)",
+        access="admin",
+        body=s.SettingsUpdate,
+    ),
+    Route(
+        "PUT",
+        "/api/admin/settings/logo/",
+        console.logo_upload,
+        "Upload the logo: a PNG, JPEG, GIF or WebP image of at most 256 KiB as the body",
+        access="admin",
+        raw_body=IMAGES,
+    ),
+    Route(
+        "DELETE",
+        "/api/admin/settings/logo/",
+        console.logo_remove,
+        "Remove the logo",
+        access="admin",
+        status=204,
+    ),
+    PlainRoute(
+        "GET",
+        "/api/branding/logo/",
+        console.logo,
+        "The desk's logo (404 when there is none)",
+        access="none",
+        response_type="image/png",
     ),
     Route("GET", "/api/admin/api-keys/", admin.api_keys_list, "List API keys", access="admin"),
     Route(

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
     model_validator,
 )
@@ -596,3 +597,37 @@ class NotificationQuery(PageQuery):
     """`unread=true`: only those not read yet."""
 
     unread: bool = False
+
+
+class InboundListQuery(PageQuery):
+    """`state`: received, processed, failed, ignored, damaged (processed, but unreadable or
+    with a damaged attachment) or all."""
+
+    state: Literal["received", "processed", "failed", "ignored", "damaged", "all"] | None = None
+
+
+class OutboxListQuery(PageQuery):
+    """`state`: queued (not sent yet), sent, failed, suppressed (kept back: a bounced address)."""
+
+    state: Literal["queued", "sent", "failed", "suppressed"] | None = None
+
+
+class PasswordResetRequest(Strict):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class PasswordResetConfirm(Strict):
+    """`token`: from the link in the mail (an invitation or a reset)."""
+
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SettingsUpdate(Strict):
+    """Any of the run-time settings; null returns one to the environment's or default value
+    (desk/desk_settings.py checks the values)."""
+
+    desk_name: str | None = Field(default=None, max_length=100)
+    accent_colour: str | None = Field(default=None, max_length=7)
+    auto_reply_per_hour: StrictInt | None = None  # not `true`, not "5"
+    archive_after_hours: StrictInt | None = None

@@ -152,6 +152,12 @@ class LoginGuard:
             raise TooManyAttempts(f"too many {what}; try again later", retry_after=wait)
         await self._counter.hit(key, limit)
 
+    async def unlock(self, account: str) -> None:
+        """Forget the account's failed logins (an admin lifted its lockout, or it set a new
+        password); the counts per client address stay."""
+        log.info("login lockout lifted for %s", account, extra={"login": account})
+        await self._counter.clear(f"acct:{account}")
+
     async def succeeded(self, account: str, address: str = "unknown") -> None:
         log.info(
             "login as %s from %s", account, address, extra={"login": account, "client": address}

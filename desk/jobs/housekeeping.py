@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.tokens import REFRESH_DAYS
 from desk.context import Desk
+from desk.desk_settings import refresh_if_stale
 from desk.models import (
     AuthSession,
     DeliveryState,
@@ -31,7 +32,9 @@ DELIVERIES_KEPT = timedelta(days=30)
 
 async def archive_finished(desk: Desk) -> int:
     """RESOLVED and CLOSED tickets finished more than POSTDESK_ARCHIVE_AFTER_HOURS ago are
-    archived, a batch per transaction, with history and events as if an agent had done it."""
+    archived, a batch per transaction, with history and events as if an agent had done it.
+    An admin may have changed the delay at run time (desk/desk_settings.py)."""
+    await refresh_if_stale(desk)
     cutoff = utcnow() - timedelta(hours=desk.settings.archive_after_hours)
     finished = func.coalesce(Ticket.resolved_at, Ticket.updated_at)
     total = 0

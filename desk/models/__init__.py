@@ -1,5 +1,6 @@
 """All tables, imported together so Alembic and the mappers see the whole schema."""
 
+from desk.models.admin import DeskSetting, PasswordToken
 from desk.models.audit import AuditEntry
 from desk.models.base import Base, utcnow
 from desk.models.board import BoardColumn, TicketPosition
@@ -51,6 +52,7 @@ __all__ = [
     "Company",
     "CompanyDomain",
     "DeliveryState",
+    "DeskSetting",
     "EventRecord",
     "ImapMailbox",
     "InboundMail",
@@ -63,6 +65,7 @@ __all__ = [
     "OutboxMail",
     "OutboxState",
     "ParticipantRole",
+    "PasswordToken",
     "Priority",
     "ProviderToken",
     "Queue",

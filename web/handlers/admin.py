@@ -8,6 +8,7 @@ from dataclasses import asdict
 from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
+from desk.auth.password_links import invite, unlock
 from desk.companies import (
     company_data,
     create_company,
@@ -66,7 +67,12 @@ async def users_create(request: web.Request, caller: User) -> web.Response:
     body = await json_body(request, UserCreate)
     async with request.app[DESK].db.writer() as session:
         user = await create_user(
-            session, email=body.email, role=body.role, password=body.password, name=body.name
+            session,
+            email=body.email,
+            role=body.role,
+            password=body.password,
+            name=body.name,
+            actor=caller,
         )
         data = user_data(user)
     return json_response(data, status=201)
@@ -81,6 +87,16 @@ async def users_update(request: web.Request, admin: User) -> web.Response:
     body = await json_body(request, UserUpdate)
     changes = body.model_dump(exclude_unset=True)
     return json_response(await change_user(request.app[DESK], admin, path_id(request), changes))
+
+
+async def users_invite(request: web.Request, admin: User) -> web.Response:
+    """Mail a staff member a single-use link to set their password (audited)."""
+    return json_response(await invite(request.app[DESK], admin, path_id(request)), status=202)
+
+
+async def users_unlock(request: web.Request, admin: User) -> web.Response:
+    """Lift the account's failed-login lockout (audited)."""
+    return json_response(await unlock(request.app[DESK], admin, path_id(request)))
 
 
 async def users_erase(request: web.Request, admin: User) -> web.Response:

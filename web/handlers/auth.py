@@ -6,6 +6,7 @@ from aiohttp import web
 
 from desk.auth.google import sign_in
 from desk.auth.otp import register, request_code, verify_code
+from desk.auth.password_links import request_reset, set_password
 from desk.auth.revocation import log_out
 from desk.auth.sessions import rotate, start_session
 from desk.auth.signin import password_sign_in
@@ -21,6 +22,8 @@ from web.schemas import (
     MeUpdate,
     OtpRequest,
     OtpVerify,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RefreshRequest,
     Register,
     TokenRequest,
@@ -88,6 +91,22 @@ async def register_account(request: web.Request) -> web.Response:
         request.app[DESK], body.email, body.password, body.name, body.verification_token
     )
     return json_response(created, status=201)
+
+
+async def password_reset(request: web.Request) -> web.Response:
+    """The same answer whether or not the address has an account."""
+    body = await json_body(request, PasswordResetRequest)
+    await request_reset(request.app[DESK], body.email, request.remote or "unknown")
+    return json_response(
+        {"status": "if the address has an account, a link is on its way"}, status=202
+    )
+
+
+async def password_reset_confirm(request: web.Request) -> web.Response:
+    """A link's token (invitation or reset) and the new password; then log in as usual."""
+    body = await json_body(request, PasswordResetConfirm)
+    user = await set_password(request.app[DESK], body.token, body.password)
+    return json_response({"status": "password set", "user": user})
 
 
 async def refresh_token(request: web.Request) -> web.Response:
