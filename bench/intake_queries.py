@@ -51,27 +51,35 @@ async def run(args: argparse.Namespace) -> None:
             envelope = Envelope(mail_from="bench@example.com", rcpt_tos=("support@localhost",))
             for start in range(0, len(mails), 50):
                 await store_raw(desk.db, [(m, envelope) for m in mails[start : start + 50]])
-            counts = _count_statements(desk)
+            counts, by_statement = _count_statements(desk)
             done = await drain(desk, pool.prepare)
             total = sum(counts.values())
             print(f"{done} mails, {total} statements, {total / done:.3f} per mail: {dict(counts)}")
             print(await _outcome(desk))
+            if args.by_statement:
+                for sql, n in by_statement.most_common(args.by_statement):
+                    print(f"{n:6d}  {sql}")
     finally:
         pool.close()
 
 
-def _count_statements(desk: Desk) -> collections.Counter[str]:
+def _count_statements(
+    desk: Desk,
+) -> tuple[collections.Counter[str], collections.Counter[str]]:
+    """Statements by their first word, and by their text (its first 160 characters)."""
     counts: collections.Counter[str] = collections.Counter()
+    by_statement: collections.Counter[str] = collections.Counter()
 
     def seen(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
         counts[sql.split(None, 1)[0].upper()] += 1
+        by_statement[" ".join(sql.split())[:160]] += 1
 
     engines = {
         id(e.sync_engine): e.sync_engine for e in (desk.db.write_engine, desk.db.read_engine)
     }
     for engine in engines.values():
         event.listen(engine, "before_cursor_execute", seen)
-    return counts
+    return counts, by_statement
 
 
 async def _outcome(desk: Desk) -> str:
@@ -98,6 +106,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mails", type=int, default=640)
     parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
+    parser.add_argument(
+        "--by-statement", type=int, default=0, metavar="N", help="also print the N most run"
+    )
     asyncio.run(run(parser.parse_args()))
 
 
