@@ -41,8 +41,8 @@ async def load_listeners(session: AsyncSession, queue_id: int | None = None) -> 
     if queue_id is not None:
         queues = queues.where(Queue.id == queue_id)
         members = members.where(QueueMember.queue_id == queue_id)
-    found = Listeners(dict((await session.execute(queues)).tuples().all()), {})
-    for member_of, person in (await session.execute(members)).tuples():
+    found = Listeners(dict((await session.execute(queues)).all()), {})
+    for member_of, person in await session.execute(members):
         found.members.setdefault(member_of, []).append(person)
     return found
 

@@ -43,7 +43,7 @@ async def load_routes(session: AsyncSession) -> QueueRoutes:
         select(QueueAddress.address, QueueAddress.queue_id).order_by(*_FIRST_ADDRESS)
     )
     routes = QueueRoutes(await default_queue_id(session))
-    for address, queue_id in rows.tuples():
+    for address, queue_id in rows:
         routes.by_address[address] = queue_id
         routes.first_address.setdefault(queue_id, address)
     return routes
