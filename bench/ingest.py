@@ -5,8 +5,8 @@
 - http: POSTed to /api/inbound/mime/ (the provider-webhook path) by C concurrent clients.
 
 Reports mails/second accepted (250 / 202, or appended for IMAP) and processed (ticket rows
-written), and the daemon's memory (main process RSS sampled while it runs, plus its parse
-workers at the end).
+written), the daemon's CPU time per mail (main process and parse workers), and its memory
+(main process RSS sampled while it runs, plus its parse workers at the end).
 
     python -m bench.ingest --path smtp|imap|http --mails 2000 --connections 4 \
         [--database postgresql+asyncpg://...]
@@ -204,6 +204,17 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _daemon_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of the daemon's main process and of its parse workers, so far."""
+    return cpu_seconds(pid), sum(cpu_seconds(c) for c in children(pid))
+
+
 def children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -260,6 +271,7 @@ async def run(args: argparse.Namespace) -> None:
     db = Database(url)
     try:
         await _wait_for_port(http_port, proc)
+        cpu_before = _daemon_cpu(proc.pid)
         started = time.perf_counter()
         if args.path == "smtp":
             sending = asyncio.create_task(send_all(smtp_port, mails, args.connections))
@@ -288,6 +300,10 @@ async def run(args: argparse.Namespace) -> None:
         accept_s = await sending
         peak = rss_kb(proc.pid, "VmHWM")
         workers = sum(rss_kb(c) for c in children(proc.pid))
+        # CPU time moves far less than mails/s with what else runs on the machine.
+        cpu_main, cpu_workers = (
+            after - before for after, before in zip(_daemon_cpu(proc.pid), cpu_before, strict=True)
+        )
         async with db.reader() as s:
             states = dict(
                 (
@@ -306,6 +322,11 @@ async def run(args: argparse.Namespace) -> None:
     print(f"{what}:  {len(mails) / accept_s:8.1f} mails/s ({accept_s:.1f}s)")
     print(f"processed: {len(mails) / processed_s:8.1f} mails/s end to end ({processed_s:.1f}s)")
     print(f"states: {states}")
+    print(
+        f"daemon CPU: {(cpu_main + cpu_workers) * 1000 / len(mails):.2f} ms a mail "
+        f"(main process {cpu_main * 1000 / len(mails):.2f}, parse workers "
+        f"{cpu_workers * 1000 / len(mails):.2f}; from serving to the last mail settled)"
+    )
     print(
         f"daemon main process: peak RSS {peak / 1024:.0f} MB; parse workers now "
         f"{workers / 1024:.0f} MB"

@@ -1,6 +1,9 @@
 """What a group of stored mails will look up, read in a few queries before any of them is
 decided (desk/processing.py `process`): duplicates, customers, the tickets they name
-(locked), the auto-reply budget. Deciding then needs no database at all."""
+(locked), the auto-reply budget, the queues' addresses and who hears of their new tickets.
+Deciding then needs no database at all, nor does telling people in the common case (the
+acknowledgement, nobody to tell or an agent told about a new ticket: a query there would
+flush the batch's rows one mail at a time)."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from desk.models import (
     User,
 )
 from desk.outbox import AutoReplyBudget
+from desk.queues.notify import Listeners, load_listeners
 from desk.queues.routing import QueueRoutes, load_routes
 from desk.suppressions import any_for
 from desk.tickets.merge import merged_into
@@ -84,6 +88,7 @@ class IntakeContext:
     writers: set[tuple[int, str]]  # (ticket number, address) that wrote on a named ticket
     budget: AutoReplyBudget
     routes: QueueRoutes  # which queue a new ticket lands in, by support address
+    listeners: Listeners  # who is mailed about a queue's new tickets (desk/queues/notify.py)
     # Imported mail the desk itself sent, by stored mail id: the customer it was written to
     # (None: it names none). desk/imports.py
     desk_mail: dict[int, str | None] = field(default_factory=dict)
@@ -121,6 +126,7 @@ async def preload(
         writers=writers,
         budget=budget,
         routes=await load_routes(session),
+        listeners=await load_listeners(session),
         desk_mail=desk_mail,
         returned=returned,
         suppressions=await any_for(session, _failed_addresses(mails)),

@@ -273,12 +273,14 @@ async def _tell(session: AsyncSession, context: IntakeContext, placed: Placed) -
     if placed.acknowledge:
         mid = placed.mail.message_id
         thread = Thread(in_reply_to=mid, references=[mid])
-        desk, budget = context.desk, context.budget
-        await acknowledge(session, desk, placed.ticket, placed.customer, thread, budget)
+        desk, budget, routes = context.desk, context.budget, context.routes
+        await acknowledge(session, desk, placed.ticket, placed.customer, thread, budget, routes)
     elif not placed.message.is_automatic and not is_imported(placed.mail.inbound.source):
-        await tell_assignee(session, context.desk, placed.ticket, placed.message, placed.customer)
+        desk, ticket, message = context.desk, placed.ticket, placed.message
+        await tell_assignee(session, desk, ticket, message, placed.customer, context.routes)
     if _opened(placed):
-        await tell_queue(session, context.desk, placed.ticket, None)
+        desk, listeners = context.desk, context.listeners
+        await tell_queue(session, desk, placed.ticket, None, listeners, context.routes)
 
 
 def _opened(placed: Placed) -> bool:

@@ -13,14 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.config import Settings
 from desk.models import Queue, QueueAddress, QueueMember, QueueRole, Role, Ticket, User
 
+# Which of a queue's addresses its mail goes out from: the first by position, then name.
+_FIRST_ADDRESS = (QueueAddress.position, QueueAddress.address)
+
 
 @dataclass(frozen=True)
 class QueueRoutes:
-    """Every queue address (lower case) and the default queue: a few rows, read once per
-    batch of mail."""
+    """Every queue address (lower case), each queue's first address (the From of its mail)
+    and the default queue: a few rows, read once per batch of mail."""
 
     default_id: int
     by_address: dict[str, int] = field(default_factory=dict)
+    first_address: dict[int, str] = field(default_factory=dict)  # by queue id
 
     def route(self, recipients: Iterable[str]) -> int:
         """The queue of the first recipient that names one, else the default queue. A reply
@@ -35,8 +39,14 @@ class QueueRoutes:
 
 
 async def load_routes(session: AsyncSession) -> QueueRoutes:
-    rows = await session.execute(select(QueueAddress.address, QueueAddress.queue_id))
-    return QueueRoutes(await default_queue_id(session), dict(rows.all()))
+    rows = await session.execute(
+        select(QueueAddress.address, QueueAddress.queue_id).order_by(*_FIRST_ADDRESS)
+    )
+    routes = QueueRoutes(await default_queue_id(session))
+    for address, queue_id in rows:
+        routes.by_address[address] = queue_id
+        routes.first_address.setdefault(queue_id, address)
+    return routes
 
 
 async def default_queue_id(session: AsyncSession) -> int:
@@ -48,18 +58,24 @@ async def default_queue_id(session: AsyncSession) -> int:
     return found
 
 
-async def sending_address(session: AsyncSession, ticket: Ticket, settings: Settings) -> str:
+async def sending_address(
+    session: AsyncSession, ticket: Ticket, settings: Settings, routes: QueueRoutes | None = None
+) -> str:
     """The From of mail about `ticket`: the support address the customer wrote to when the
     ticket remembers it and the desk still has it, else its queue's first address, else the
-    desk's support address."""
+    desk's support address. `routes`: when the caller read them already for a batch (mail
+    intake); else the queue's first address is read now."""
     if ticket.support_address and ticket.support_address in settings.support_addresses:
         return ticket.support_address
-    first = await session.scalar(
-        select(QueueAddress.address)
-        .where(QueueAddress.queue_id == ticket.queue_id)
-        .order_by(QueueAddress.position, QueueAddress.address)
-        .limit(1)
-    )
+    if routes is not None:
+        first = routes.first_address.get(ticket.queue_id)
+    else:
+        first = await session.scalar(
+            select(QueueAddress.address)
+            .where(QueueAddress.queue_id == ticket.queue_id)
+            .order_by(*_FIRST_ADDRESS)
+            .limit(1)
+        )
     return first or settings.support_address
 
 

@@ -20,7 +20,7 @@ from desk.mail.reply_token import reply_address
 from desk.mail.threading import tagged_subject
 from desk.models import OutboxState, Ticket, User
 from desk.outbox import queue_mail
-from desk.queues.routing import sending_address
+from desk.queues.routing import QueueRoutes, sending_address
 from desk.suppressions import in_force
 from desk.tickets.thread import Thread, conversation
 
@@ -38,12 +38,14 @@ async def notify(
     thread: Thread | None = None,
     auto_submitted: str = "auto-generated",
     suppressed: Mapping[str, str] | None = None,
+    routes: QueueRoutes | None = None,
     **context: Any,
 ) -> bool:
     """Queue `template` to `person` about `ticket`, unless `person` is the one who acted or
     cannot receive mail. Threaded into the conversation (or `thread`). Returns whether a
     mail was queued to be sent: to a suppressed address (`suppressed`, address -> why, when
-    the caller read it already for a batch; else read now) it is kept as `suppressed`."""
+    the caller read it already for a batch; else read now) it is kept as `suppressed`.
+    `routes`: the queues' addresses, when the caller read them for a batch (mail intake)."""
     if not _may_tell(person, actor):
         return False
     if suppressed is None:
@@ -51,7 +53,7 @@ async def notify(
     thread = thread or await conversation(session, ticket.id)
     out = _outgoing(
         desk.settings,
-        await sending_address(session, ticket, desk.settings),
+        await sending_address(session, ticket, desk.settings, routes),
         ticket,
         person,
         template,

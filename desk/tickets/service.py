@@ -40,7 +40,7 @@ from desk.models import (
 from desk.outbox import AutoReplyBudget, queue_mail
 from desk.people import customer_for_email
 from desk.queues.notify import tell_queue
-from desk.queues.routing import default_queue_id, sending_address
+from desk.queues.routing import QueueRoutes, default_queue_id, sending_address
 from desk.tickets import events as ev
 from desk.tickets import participants
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
@@ -138,9 +138,11 @@ async def acknowledge(
     customer: User,
     thread: Thread,
     budget: AutoReplyBudget,
+    routes: QueueRoutes | None = None,
 ) -> bool:
     """The automatic 'we got it' mail for a new ticket, if the per-hour cap allows. It
-    answers the customer's mail, so it is `auto-replied` (RFC 3834)."""
+    answers the customer's mail, so it is `auto-replied` (RFC 3834). `routes`: as for
+    `notify`."""
     if customer.email not in budget.suppressed and not budget.take(customer.email):
         return False
     return await notify(
@@ -152,6 +154,7 @@ async def acknowledge(
         thread=thread,
         auto_submitted="auto-replied",
         suppressed=budget.suppressed,
+        routes=routes,
         customer_name=customer.name,
     )
 
@@ -334,9 +337,15 @@ async def _ticket_to_write_on(
 
 
 async def tell_assignee(
-    session: AsyncSession, desk: Desk, ticket: Ticket, message: TicketMessage, actor: User | None
+    session: AsyncSession,
+    desk: Desk,
+    ticket: Ticket,
+    message: TicketMessage,
+    actor: User | None,
+    routes: QueueRoutes | None = None,
 ) -> None:
-    """Mail the assigned agent about a customer's reply or a colleague's internal note."""
+    """Mail the assigned agent about a customer's reply or a colleague's internal note.
+    `routes`: as for `notify`."""
     if ticket.assigned_agent_id is None or message.kind == MessageKind.OUTBOUND:
         return
     agent = await session.get(User, ticket.assigned_agent_id)
@@ -351,11 +360,19 @@ async def tell_assignee(
                 agent,
                 "customer_replied",
                 actor=actor,
+                routes=routes,
                 body=message.body_new or message.body_text,
             )
     else:
         await notify(
-            session, desk, ticket, agent, "internal_note", actor=actor, body=message.body_text
+            session,
+            desk,
+            ticket,
+            agent,
+            "internal_note",
+            actor=actor,
+            routes=routes,
+            body=message.body_text,
         )
 
 
