@@ -7,6 +7,8 @@ the accessibility check. Fields are found by label and buttons by name."""
 from __future__ import annotations
 
 import email.utils
+import struct
+import zlib
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,19 @@ from tests.test_pages_signin import _signed_in
 QUOTED = "Any news?\n\nOn Monday, Alice wrote:\n> My printer is on fire.\n> Please help."
 
 
+def _png() -> bytes:
+    """A 1x1 red PNG, built here (no test image files)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    signature = b"\x89PNG\r\n\x1a\n"
+    return signature + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
 def _mail(subject: str, text: str, html: str | None = None) -> bytes:
     msg = EmailMessage()
     msg["From"] = "Alice Customer <alice@example.com>"
@@ -33,6 +48,9 @@ def _mail(subject: str, text: str, html: str | None = None) -> bytes:
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
+        if "cid:logo@example.com" in html:
+            [_, html_part] = msg.get_payload()
+            html_part.add_related(_png(), "image", "png", cid="<logo@example.com>")
     return msg.as_bytes()
 
 
@@ -146,6 +164,7 @@ async def test_hostile_mail_runs_nothing_and_loads_nothing_until_asked(
         f'<form action="http://127.0.0.1:{port}/form"><input name=q><button>Go</button></form>'
         f'<a href="javascript:top.owned=3">click</a>'
         f'<img src="http://127.0.0.1:{port}/pixel.gif" width=1 height=1>'
+        '<img src="cid:logo@example.com" alt="logo">'
     )
     async with http_server(port, "GET", "/{name}", pixel):
         ticket = await _mailed_ticket(team, daemon, "Invoice attached", "Hello", html)
@@ -161,6 +180,9 @@ async def test_hostile_mail_runs_nothing_and_loads_nothing_until_asked(
         assert frame is not None
         await frame.wait_for_load_state("load")  # every image it would load was tried by now
         assert "Hello" in await frame.locator("body").inner_text()
+        # The mail's own embedded image shows (from the mail, as data:), the remote one not.
+        logo = frame.locator("img[alt=logo]")
+        assert await logo.evaluate("img => img.complete && img.naturalWidth") == 1
         assert await page.title() == title
         assert await page.evaluate("window.owned") is None
         assert hits == []

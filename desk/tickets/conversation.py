@@ -6,19 +6,26 @@ other tickets. Read only; every change goes through desk.tickets.service and wor
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from html import unescape
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import can_see_ticket
+from desk.blobs import blob_path
 from desk.db import Database
 from desk.errors import NotFound
 from desk.mail.parse import addressees
 from desk.models import (
     TEAM_ONLY,
+    Attachment,
     Company,
     InboundMail,
     MessageKind,
@@ -173,3 +180,51 @@ async def visible_message(db: Database, user: User, message_id: int) -> TicketMe
     if not can_see_ticket(user, ticket) or (message.kind in TEAM_ONLY and not user.is_staff):
         raise NotFound(f"no message {message_id}")
     return message
+
+
+# Images a mail embeds (`<img src="cid:...">`) are shown from the mail itself, as data:
+# URIs: the frame that shows mail HTML may load nothing from anywhere (not even from us:
+# its sandbox has no origin, so our cookie would not go with the request).
+EMBEDDED_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+EMBEDDED_MAX_BYTES = 5 * 1024 * 1024
+_CID_SOURCE = re.compile(r'src="cid:([^"]{1,998})"', re.IGNORECASE)
+
+
+async def html_with_embedded_images(
+    db: Database, attachments_dir: Path, message: TicketMessage
+) -> str:
+    """The message's stored (sanitized) HTML with each `cid:` image that is one of its own
+    attachments (an image, up to EMBEDDED_MAX_BYTES) written in as a data: URI."""
+    html = message.body_html
+    if "cid:" not in html.lower():
+        return html
+    async with db.reader() as session:
+        found = await session.scalars(
+            select(Attachment).where(
+                Attachment.ticket_message_id == message.id,
+                Attachment.content_id != "",
+                Attachment.content_type.in_(EMBEDDED_TYPES),
+                Attachment.size <= EMBEDDED_MAX_BYTES,
+            )
+        )
+        by_cid = {a.content_id.strip().strip("<>").lower(): a for a in found}
+    if not by_cid:
+        return html
+    uris = await asyncio.to_thread(_data_uris, attachments_dir, by_cid)
+
+    def embedded(match: re.Match[str]) -> str:
+        uri = uris.get(unescape(match.group(1)).lower())
+        return f'src="{uri}"' if uri else match.group(0)
+
+    return _CID_SOURCE.sub(embedded, html)
+
+
+def _data_uris(root: Path, by_cid: dict[str, Attachment]) -> dict[str, str]:
+    uris = {}
+    for cid, a in by_cid.items():
+        try:
+            data = blob_path(root, a.sha256).read_bytes()
+        except OSError:
+            continue  # a file erased or lost: the image shows as missing, the mail still does
+        uris[cid] = f"data:{a.content_type};base64,{base64.b64encode(data).decode('ascii')}"
+    return uris

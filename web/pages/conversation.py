@@ -26,7 +26,12 @@ from desk.context import Desk
 from desk.errors import DeskError
 from desk.models import MessageKind, Priority, Status
 from desk.tickets import workflow
-from desk.tickets.conversation import Conversation, read_conversation, visible_message
+from desk.tickets.conversation import (
+    Conversation,
+    html_with_embedded_images,
+    read_conversation,
+    visible_message,
+)
 from desk.tickets.errors import TicketNotFound
 from desk.tickets.queries import ticket_detail, visible_attachment
 from desk.tickets.service import post_message
@@ -328,13 +333,15 @@ async def ai_draft(request: web.Request, login: BrowserLogin) -> web.StreamRespo
 async def message_html(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """The stored HTML of one message (sanitized with nh3 when it came in), for the page's
     sandboxed frame. Remote images only with `?images=remote` (the agent's click)."""
-    message = await visible_message(request.app[DESK].db, login.user, path_id(request))
+    desk = request.app[DESK]
+    message = await visible_message(desk.db, login.user, path_id(request))
+    html = await html_with_embedded_images(desk.db, desk.settings.attachments_dir, message)
     remote = request.query.get("images") == "remote"
     document = (
         '<!doctype html><html><head><meta charset="utf-8"><base target="_blank">'
         "<style>body{font-family:system-ui,sans-serif;margin:.6rem;overflow-wrap:anywhere}"
         "img{max-width:100%;height:auto}</style></head><body>"
-        f"{message.body_html}</body></html>"
+        f"{html}</body></html>"
     )
     response = web.Response(text=document, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = FRAME_CSP.format(
