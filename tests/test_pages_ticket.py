@@ -240,6 +240,14 @@ async def test_a_draft_survives_a_reload_and_send_and_resolve(team: Team, sink, 
     await page.reload()
     assert await page.get_by_label("Message").input_value() == "Your parcel left today."
     assert await page.get_by_role("button", name="AI draft").count() == 0  # no Gemini here
+    # A refused reply comes back with the reason and the text as typed.
+    to = await page.get_by_label("To", exact=True).input_value()
+    await page.get_by_label("To", exact=True).fill("")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await page.wait_for_load_state()
+    assert "someone in To" in await page.get_by_role("alert").inner_text()
+    assert await page.get_by_label("Message").input_value() == "Your parcel left today."
+    await page.get_by_label("To", exact=True).fill(to)
     await page.get_by_role("button", name="Send and resolve").click()
     await page.wait_for_load_state()
     assert await page.get_by_label("Status").input_value() == "RESOLVED"

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
+from pydantic import BaseModel, ValidationError
 
 from desk.ai.drafts import draft_reply
 from desk.auth.browser import BrowserLogin
 from desk.blobs import blob_path
 from desk.context import Desk
-from desk.errors import DeskError
+from desk.errors import DeskError, ValidationFailed
 from desk.models import MessageKind, Priority, Status
 from desk.tickets import workflow
 from desk.tickets.conversation import (
@@ -40,6 +41,7 @@ from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages.security import page, see_other, template_context
+from web.schemas import Assignment, MessageCreate, StatusChange, TicketUpdate
 
 PREVIEWED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 THEN = {"WAITING_ON_CUSTOMER", "RESOLVED"}  # "Send and set ..." moves
@@ -207,18 +209,16 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
     mode = "note" if form.get("mode") == "note" else "reply"
     typed = {k: _text(form, k) for k in ("to", "cc", "body")} | {"mode": mode}
     desk = request.app[DESK]
+    is_note = mode == "note"
     try:
+        asked = valid(
+            MessageCreate,
+            {"body": typed["body"], "is_internal": is_note}
+            | ({} if is_note else {"to": _list(typed["to"]), "cc": _list(typed["cc"])}),
+        )
         uploads = await _uploads(request, form)
-        is_note = mode == "note"
         posted = await post_message(
-            desk,
-            login.user,
-            ticket_id,
-            typed["body"],
-            is_note,
-            uploads,
-            to=None if is_note else _addresses(typed["to"]),
-            cc=None if is_note else _addresses(typed["cc"]),
+            desk, login.user, ticket_id, asked.body, is_note, uploads, to=asked.to, cc=asked.cc
         )
     except DeskError as exc:
         return await render(
@@ -236,13 +236,28 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
     return see_other(f"/app/tickets/{ticket_id}/#message-{posted.message.id}")
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def valid(model: type[M], data: dict[str, Any]) -> M:
+    """The form's values checked by the API's own request model; its first complaint is the
+    page's error (ValidationFailed, 400, naming the field)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "form"
+        raise ValidationFailed(f"{name}: {first['msg']}", field=name) from None
+
+
 def _text(form: MultiDictProxy[Any], name: str) -> str:
     value = form.get(name, "")
     return value.strip() if isinstance(value, str) else ""
 
 
-def _addresses(value: str) -> list[str]:
-    """`Ann <a@x>, b@y` -> ["Ann <a@x>", "b@y"] (names cannot hold these separators)."""
+def _list(value: str) -> list[str]:
+    """`Ann <a@x>, b@y` -> ["Ann <a@x>", "b@y"] (names cannot hold these separators). An
+    empty field is an empty list: the agent emptied Cc, so nobody is copied any more."""
     return [part.strip() for part in _LIST_SEPARATORS.split(value) if part.strip()]
 
 
@@ -258,31 +273,34 @@ async def _uploads(request: web.Request, form: MultiDictProxy[Any]) -> list[Uplo
 
 
 async def set_status(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    status = _text(await request.post(), "status")
+    form = await request.post()
 
     async def change(desk: Desk, ticket_id: int) -> object:
-        return await workflow.set_status(desk, login.user, ticket_id, status)
+        asked = valid(StatusChange, {"status": _text(form, "status")})
+        return await workflow.set_status(desk, login.user, ticket_id, asked.status)
 
     return await _act(request, login, change)
 
 
 async def set_priority(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    priority = _text(await request.post(), "priority")
+    form = await request.post()
 
     async def change(desk: Desk, ticket_id: int) -> object:
+        asked = valid(TicketUpdate, {"priority": _text(form, "priority")})
         return await workflow.update(
-            desk, login.user, ticket_id, subject=None, priority=priority, tags=None
+            desk, login.user, ticket_id, subject=None, priority=asked.priority, tags=None
         )
 
     return await _act(request, login, change)
 
 
 async def set_tags(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    tags = _addresses(_text(await request.post(), "tags"))
+    form = await request.post()
 
     async def change(desk: Desk, ticket_id: int) -> object:
+        asked = valid(TicketUpdate, {"tags": _list(_text(form, "tags"))})
         return await workflow.update(
-            desk, login.user, ticket_id, subject=None, priority=None, tags=tags
+            desk, login.user, ticket_id, subject=None, priority=None, tags=asked.tags
         )
 
     return await _act(request, login, change)
@@ -290,10 +308,11 @@ async def set_tags(request: web.Request, login: BrowserLogin) -> web.StreamRespo
 
 async def set_assignee(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     chosen = _text(await request.post(), "assignee")
-    agent = int(chosen) if chosen.isdigit() and len(chosen) <= 12 else None
 
     async def change(desk: Desk, ticket_id: int) -> object:
-        return await workflow.assign(desk, login.user, ticket_id, agent)
+        agent = int(chosen) if chosen.isdigit() and len(chosen) <= 12 else chosen or None
+        asked = valid(Assignment, {"assigned_agent": agent})
+        return await workflow.assign(desk, login.user, ticket_id, asked.assigned_agent)
 
     return await _act(request, login, change)
 
