@@ -69,6 +69,7 @@ async def _open(chromium, base: str, ticket: int, *, phone: bool = False, who: s
     page = await new_page(chromium, phone=phone)
     await sign_in(page, base, f"{who}@localhost", PASSWORD)
     await page.goto(f"{base}/app/tickets/{ticket}/")
+    await page.locator("body[data-live=following]").wait_for()  # the script caught up
     return page
 
 
@@ -100,8 +101,7 @@ async def test_a_mailed_ticket_is_answered_with_cc_and_a_file_and_a_note_stays_i
     notes = tmp_path / "steps.txt"
     notes.write_text("1. Unplug the printer.\n")
     await page.get_by_label("Attachments").set_input_files(str(notes))
-    await page.get_by_role("button", name="Send", exact=True).click()
-    await page.wait_for_load_state()
+    await _submit(page, "Send")
     assert page.url.startswith(f"{base}/app/tickets/{ticket}/")
     reply = page.locator("article.side-agent")
     assert await reply.locator(".side").inner_text() == "Agent reply"
@@ -129,8 +129,7 @@ async def test_a_mailed_ticket_is_answered_with_cc_and_a_file_and_a_note_stays_i
     await page.get_by_text("Note", exact=True).click()
     assert not await page.get_by_label("Cc").is_visible()  # a note has no recipients
     await page.get_by_label("Message").fill("Customer is upset; be gentle.")
-    await page.get_by_role("button", name="Send", exact=True).click()
-    await page.wait_for_load_state()
+    await _submit(page, "Send")
     note = page.locator("article.side-note")
     assert await note.locator(".side").inner_text() == "Internal note"
     assert "be gentle" in await note.locator(".body").inner_text()
@@ -139,6 +138,12 @@ async def test_a_mailed_ticket_is_answered_with_cc_and_a_file_and_a_note_stays_i
     timeline = await page.locator(".timeline").inner_text()
     assert "participants" in timeline
     await screenshot(page, "conversation-replied")
+
+
+async def _submit(page: Any, button: str) -> None:
+    """Press a form's button and wait for the page it brings back."""
+    async with page.expect_navigation():
+        await page.get_by_role("button", name=button, exact=True).click()
 
 
 async def _message_ids(team: Team, ticket: int) -> list[int]:
@@ -206,25 +211,21 @@ async def test_the_sidebar_moves_the_ticket_and_says_why_a_move_is_refused(team:
     ticket = await team.open_ticket("carol", subject="Broken login")
     page = await _open(chromium, base, ticket)
     await page.get_by_label("Assignee").select_option(label="Agent1 (me)")
-    await page.get_by_role("button", name="Set assignee").click()
-    await page.wait_for_load_state()
+    await _submit(page, "Set assignee")
     assert await page.get_by_label("Status").input_value() == "ASSIGNED"
     await page.get_by_label("Priority").select_option("HIGH")
-    await page.get_by_role("button", name="Set priority").click()
+    await _submit(page, "Set priority")
     await page.get_by_label("Tags").fill("Billing, urgent")
-    await page.get_by_role("button", name="Save tags").click()
-    await page.wait_for_load_state()
+    await _submit(page, "Save tags")
     await page.get_by_label("Status").select_option("RESOLVED")
-    await page.get_by_role("button", name="Set status").click()
-    await page.wait_for_load_state()
+    await _submit(page, "Set status")
     code, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket}/")
     assert code == 200 and detail["status"] == "RESOLVED" and detail["priority"] == "HIGH"
     assert detail["tags"] == ["billing", "urgent"]
     assert await page.get_by_label("Tags").input_value() == "billing, urgent"
     # A move the workflow refuses: the page says why, and nothing changed.
     await page.get_by_label("Status").select_option("IN_PROGRESS")
-    await page.get_by_role("button", name="Set status").click()
-    await page.wait_for_load_state()
+    await _submit(page, "Set status")
     alert = await page.get_by_role("alert").inner_text()
     assert "cannot move from RESOLVED to IN_PROGRESS" in alert
     assert await page.get_by_label("Status").input_value() == "RESOLVED"
@@ -243,13 +244,11 @@ async def test_a_draft_survives_a_reload_and_send_and_resolve(team: Team, sink, 
     # A refused reply comes back with the reason and the text as typed.
     to = await page.get_by_label("To", exact=True).input_value()
     await page.get_by_label("To", exact=True).fill("")
-    await page.get_by_role("button", name="Send", exact=True).click()
-    await page.wait_for_load_state()
+    await _submit(page, "Send")
     assert "someone in To" in await page.get_by_role("alert").inner_text()
     assert await page.get_by_label("Message").input_value() == "Your parcel left today."
     await page.get_by_label("To", exact=True).fill(to)
-    await page.get_by_role("button", name="Send and resolve").click()
-    await page.wait_for_load_state()
+    await _submit(page, "Send and resolve")
     assert await page.get_by_label("Status").input_value() == "RESOLVED"
     assert await page.get_by_label("Message").input_value() == ""  # the sent draft is gone
     await wait_for_value(lambda: sink.to("carol@example.com"), what="the reply to carol")
@@ -307,3 +306,20 @@ async def test_the_phone_layout_is_one_usable_column(team: Team, daemon, chromiu
     assert await serious_violations(page) == []
     await page.evaluate("window.scrollTo(0, 0)")
     await screenshot(page, "conversation-phone")
+
+
+async def test_a_colleague_s_reply_shows_up_without_a_reload(team: Team, chromium):
+    ticket = await team.open_ticket("carol", subject="Live one")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Message").fill("half-written answer")
+    code, _ = await team.call(
+        "admin",
+        "POST",
+        f"/api/tickets/{ticket}/messages/",
+        json={"body": "I am on it.", "is_internal": True},
+    )
+    assert code == 201
+    note = page.locator("article.side-note")
+    await note.wait_for()
+    assert "I am on it." in await note.locator(".body").inner_text()
+    assert await page.get_by_label("Message").input_value() == "half-written answer"

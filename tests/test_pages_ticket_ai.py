@@ -32,8 +32,8 @@ async def test_the_ai_draft_lands_in_the_composer_and_is_not_sent(
     plain = await context.new_page()
     await sign_in(plain, base, "agent1@localhost", PASSWORD)
     await plain.goto(f"{base}/app/tickets/{ticket}/")
-    await plain.get_by_role("button", name="AI draft").click()
-    await plain.wait_for_load_state()
+    async with plain.expect_navigation():
+        await plain.get_by_role("button", name="AI draft").click()
     assert await plain.get_by_label("Message").input_value() == gemini.answer
     assert len(gemini.requests) == 2
     assert len(await rows(daemon, OutboxMail, OutboxMail.ticket_id == ticket)) == queued

@@ -1,10 +1,57 @@
 // The conversation page's script: the composer keeps its draft across reloads
-// (localStorage), takes dropped files, and fills in an AI draft in place. The page works
-// without it (forms post and come back; the AI draft button then reloads with the draft).
-import { accessToken } from "./app.js";
+// (localStorage), takes dropped files, and fills in an AI draft in place; messages, history
+// and the sidebar follow the ticket live. The page works without it (forms post and come
+// back; the AI draft button then reloads with the draft).
+import { accessToken, liveSocket } from "./app.js";
 
 const form = document.querySelector("form.composer");
-if (form) composer(form);
+if (form) {
+  composer(form);
+  live(form.dataset.ticket);
+}
+
+/** Each event of this ticket (and each reconnection) refetches the page and swaps in its
+ * messages, history and sidebar; the composer, and a sidebar field being edited, are left
+ * alone. `data-live` on <body> says the page is following (tests wait for it). */
+function live(ticket) {
+  let pending = null;
+  const later = () => { clearTimeout(pending); pending = setTimeout(refresh, 150); };
+  liveSocket(`/ws/tickets/${ticket}/`, (frame) => {
+    if (frame.type !== "pong" && frame.type !== "error") later();
+  }, async () => {
+    await refresh();
+    document.body.dataset.live = "following";
+  });
+}
+
+async function refresh() {
+  const r = await fetch(location.pathname, { headers: { Accept: "text/html" } });
+  if (!r.ok) return;
+  const fresh = new DOMParser().parseFromString(await r.text(), "text/html");
+  // New messages are added; those on screen stay as they are (an opened fold, a frame
+  // whose remote images were asked for).
+  const list = document.querySelector(".messages");
+  for (const article of fresh.querySelectorAll(".messages > li > article")) {
+    if (!document.getElementById(article.id)) list?.append(article.parentElement);
+  }
+  for (const part of [".history", ".sidebar"]) {
+    const here = document.querySelector(part);
+    const there = fresh.querySelector(part);
+    if (!here || !there || here.contains(document.activeElement) || edited(here)) continue;
+    here.replaceWith(there);
+  }
+}
+
+/** Whether a field in `root` holds a change the person has not saved yet. */
+function edited(root) {
+  for (const field of root.querySelectorAll("input, select, textarea")) {
+    if (field.type === "hidden") continue;
+    if (field.tagName === "SELECT") {
+      if ([...field.options].some((o) => o.selected !== o.defaultSelected)) return true;
+    } else if (field.value !== field.defaultValue) return true;
+  }
+  return false;
+}
 
 function composer(form) {
   const ticket = form.dataset.ticket;
