@@ -261,13 +261,19 @@ async def test_the_page_obeys_the_api_s_access_rules(team: Team):
     assert (await team.call("agent2", "POST", assign, json={"assigned_agent": team.id("agent2")}))[
         0
     ] == 200
-    [message] = await _message_ids_as(team, "agent2", ticket)
+    form = aiohttp.FormData({"body": "Log attached.", "is_internal": "true"})
+    form.add_field("files", b"trace", filename="trace.txt", content_type="text/plain")
+    code, note = await team.call("agent2", "POST", f"/api/tickets/{ticket}/messages/", data=form)
+    assert code == 201, note
+    message = (await _message_ids_as(team, "agent2", ticket))[0]
+    attachment = await _attachment_id(team, "agent2", ticket)
     # The default queue shows agent1 only unassigned tickets and their own: the API's 404.
     assert (await team.call("agent1", "GET", f"/api/tickets/{ticket}/"))[0] == 404
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         token = await _signed_in(http, base, "agent1@localhost")
-        for path in (f"/app/tickets/{ticket}/", f"/app/messages/{message}/html"):
-            async with http.get(f"{base}{path}") as r:
+        pages = ("tickets/{}/", "messages/{}/html", "attachments/{}")
+        for path, row in zip(pages, (ticket, message, attachment), strict=True):
+            async with http.get(f"{base}/app/{path.format(row)}") as r:
                 assert r.status == 404, path
         form = {"csrf_token": token, "status": "RESOLVED"}
         async with http.post(f"{base}/app/tickets/{ticket}/status", data=form) as r:
@@ -279,10 +285,19 @@ async def test_the_page_obeys_the_api_s_access_rules(team: Team):
         token = await _signed_in(http, base, "agent2@localhost")
         async with http.get(f"{base}/app/tickets/{ticket}/") as r:
             assert r.status == 200
-        form = {"csrf_token": "forged", "mode": "note", "body": "x"}
-        async with http.post(f"{base}/app/tickets/{ticket}/messages", data=form) as r:
+        async with http.get(f"{base}/app/attachments/{attachment}") as r:
+            assert r.status == 200 and await r.read() == b"trace"
+            assert r.headers["Content-Disposition"].startswith("attachment;")
+        forged = {"csrf_token": "forged", "mode": "note", "body": "x"}
+        async with http.post(f"{base}/app/tickets/{ticket}/messages", data=forged) as r:
             assert r.status == 403
-    assert len(await _message_ids_as(team, "agent2", ticket)) == 1
+    assert len(await _message_ids_as(team, "agent2", ticket)) == 2
+
+
+async def _attachment_id(team: Team, who: str, ticket: int) -> int:
+    code, detail = await team.call(who, "GET", f"/api/tickets/{ticket}/")
+    assert code == 200
+    return int(next(a["id"] for m in detail["messages"] for a in m["attachments"]))
 
 
 async def _message_ids_as(team: Team, who: str, ticket: int) -> list[int]:
