@@ -338,3 +338,24 @@ async def test_a_colleague_s_reply_shows_up_without_a_reload(team: Team, chromiu
     await note.wait_for()
     assert "I am on it." in await note.locator(".body").inner_text()
     assert await page.get_by_label("Message").input_value() == "half-written answer"
+
+
+async def test_keys_assign_resolve_and_open_the_composer(team: Team, chromium):
+    ticket = await team.open_ticket("carol", subject="Keyboard person")
+    page = await _open(chromium, team.api.base, ticket)
+    async with page.expect_navigation():
+        await page.keyboard.press("a")
+    assert await page.get_by_label("Assignee").input_value() == str(team.id("agent1"))
+    await page.locator("body[data-live=following]").wait_for()
+    async with page.expect_navigation():
+        await page.keyboard.press("e")
+    assert await page.get_by_label("Status").input_value() == "RESOLVED"
+    await page.locator("body[data-live=following]").wait_for()
+    await page.keyboard.press("n")
+    assert await page.get_by_label("Note").is_checked()
+    assert await page.evaluate("document.activeElement.id") == "composer-body"
+    await page.keyboard.type("n")  # typed into the note, not taken as a key
+    assert await page.get_by_label("Message").input_value() == "n"
+    await page.evaluate("document.activeElement.blur()")
+    await page.keyboard.press("?")
+    assert await page.get_by_role("dialog", name="Keyboard shortcuts").is_visible()

@@ -176,19 +176,8 @@ def _attachment(a: dict[str, Any]) -> dict[str, Any]:
     return {
         **a,
         "url": f"/app/attachments/{a['id']}",
-        "size_text": human_size(a["size"]),
         "preview": a["content_type"] in PREVIEWED and not a["damaged"],
     }
-
-
-def human_size(size: int) -> str:
-    """1234567 -> "1.2 MB": sizes as file managers show them (powers of 1000)."""
-    value = float(size)
-    for unit in ("bytes", "KB", "MB"):
-        if value < 1000 or unit == "MB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} GB"
 
 
 def _change(conv: Conversation, c: dict[str, Any]) -> dict[str, Any]:

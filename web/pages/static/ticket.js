@@ -2,12 +2,32 @@
 // (localStorage), takes dropped files, and fills in an AI draft in place; messages, history
 // and the sidebar follow the ticket live. The page works without it (forms post and come
 // back; the AI draft button then reloads with the draft).
-import { accessToken, liveSocket } from "./app.js";
+import { accessToken, liveSocket, onKey } from "./app.js";
 
 const form = document.querySelector("form.composer");
 if (form) {
   composer(form);
   live(form.dataset.ticket);
+  onKey(ticketKeys);
+}
+
+/** r reply, n note (the composer, focused), a assign to me, e resolve (the sidebar's forms,
+ * posted as if pressed). */
+function ticketKeys(key) {
+  if (key === "r" || key === "n") {
+    document.getElementById(key === "r" ? "mode-reply" : "mode-note").checked = true;
+    document.getElementById("composer-body").focus();
+    return true;
+  }
+  const [formId, value] = { a: ["assignee-form", "me"], e: ["status-form", "RESOLVED"] }[key] ?? [];
+  const sidebarForm = formId && document.getElementById(formId);
+  if (!sidebarForm) return false;
+  const choice = sidebarForm.querySelector("select");
+  const option = value === "me" ? choice.querySelector("option[data-me]") : choice.querySelector(`option[value="${value}"]`);
+  if (!option) return false;
+  choice.value = option.value;
+  sidebarForm.requestSubmit();
+  return true;
 }
 
 /** Each event of this ticket (and each reconnection) refetches the page and swaps in its
