@@ -35,6 +35,6 @@ def setup_pages(app: web.Application) -> None:
     env.filters["duration"] = filters.duration
     app.on_response_prepare.append(page_headers)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
-    pages = (signin, inbox, portal, admin, conversation)
-    for method, path, handler in [route for p in pages for route in p.ROUTES]:
+    routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + conversation.ROUTES
+    for method, path, handler in routes:
         app.router.add_route(method, path, handler)
