@@ -22,6 +22,7 @@ __all__ = [
     "MailRejected",
     "ParsedMail",
     "Part",
+    "addressees",
     "cut_subject",
     "parse_limits",
     "parse_mail",
@@ -232,6 +233,14 @@ def _people(message: Message, name: str, hint: str | None) -> list[tuple[str, st
         if is_plain_address(address):
             found.append((clean_header_text(display, limit=200), address))
     return found[:100]
+
+
+def addressees(head: bytes) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Who a stored mail was addressed to, To and Cc, as (name, address) pairs, read as
+    intake reads them (`_people`), from the start of the raw mail: its header block is
+    enough (a cut body does not matter), so a conversation page need not read whole mails."""
+    message = PARSER.parsebytes(head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0] + b"\n\n")
+    return _people(message, "to", None), _people(message, "cc", None)
 
 
 def _new_text(text: str) -> str:

@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 
 from web.keys import DESK
-from web.pages import admin, filters, inbox, portal, signin
+from web.pages import admin, conversation, filters, inbox, portal, signin
 from web.pages.security import page_headers
 
 HERE = Path(__file__).parent
@@ -35,5 +35,6 @@ def setup_pages(app: web.Application) -> None:
     env.filters["duration"] = filters.duration
     app.on_response_prepare.append(page_headers)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
-    for method, path, handler in signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES:
+    routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + conversation.ROUTES
+    for method, path, handler in routes:
         app.router.add_route(method, path, handler)

@@ -11,8 +11,9 @@ export async function accessToken() {
   return (await r.json()).access;
 }
 
-/** A WebSocket on `path` that reconnects with a fresh token; `onFrame` gets each JSON frame. */
-export function liveSocket(path, onFrame) {
+/** A WebSocket on `path` that reconnects with a fresh token; `onFrame` gets each JSON frame,
+ * `onOpen` (optional) each (re)connection, to catch up on what happened while away. */
+export function liveSocket(path, onFrame, onOpen) {
   let delay = 500;
   async function open() {
     let token;
@@ -20,7 +21,11 @@ export function liveSocket(path, onFrame) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}${path}?token=${encodeURIComponent(token)}`);
     // data-live on <html> tells people (and tests) whether the page is live right now.
-    ws.onopen = () => { delay = 500; document.documentElement.dataset.live = "connected"; };
+    ws.onopen = () => {
+      delay = 500;
+      document.documentElement.dataset.live = "connected";
+      onOpen?.(ws);
+    };
     ws.onmessage = (e) => { try { onFrame(JSON.parse(e.data), ws); } catch (err) { console.error(err); } };
     ws.onclose = (e) => {
       document.documentElement.dataset.live = "disconnected";
