@@ -147,3 +147,14 @@ async def _customer_signed_in(http: aiohttp.ClientSession, base: str) -> None:
     form = {"email": "carol@example.com", "password": PASSWORD, "csrf_token": token}
     async with http.post(f"{base}/login", data=form, allow_redirects=False) as r:
         assert r.headers["Location"] == "/portal/"
+
+
+async def test_pages_follow_the_brand_set_at_run_time(team: Team):
+    base = team.api.base
+    brand = {"desk_name": "Acme Help", "accent_colour": "#aa3300"}
+    assert (await team.call("admin", "PATCH", "/api/admin/settings/", json=brand))[0] == 200
+    async with _client() as http:
+        async with http.get(f"{base}/login") as r:
+            assert "Acme Help" in await r.text()
+        async with http.get(f"{base}/brand.css") as r:
+            assert r.content_type == "text/css" and "--accent: #aa3300" in await r.text()

@@ -11,12 +11,20 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import escape
 
+from desk.brand_logo import logo_info
+from desk.config import Settings
 from web.keys import DESK
 from web.pages import admin, conversation, filters, inbox, portal, signin
 from web.pages.security import page_headers
 
 HERE = Path(__file__).parent
+LOGO_RULE = """.top .brand::before { content: ""; display: inline-block; width: 1.6rem;
+  height: 1.6rem; vertical-align: middle; margin-right: .4rem;
+  background: url("URL") center / contain no-repeat; }
+"""
+DEFAULT_ACCENT = Settings.__dataclass_fields__["accent_colour"].default
 
 
 def setup_pages(app: web.Application) -> None:
@@ -27,7 +35,7 @@ def setup_pages(app: web.Application) -> None:
         autoescape=jinja2.select_autoescape(default=True),  # mail is hostile: escape always
         undefined=jinja2.StrictUndefined,  # a misspelt name is an error, not an empty cell
     )
-    env.globals["desk_name"] = app[DESK].settings.desk_name
+    env.globals["desk_name"] = DeskName(app)
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
     env.filters["iso"] = filters.iso
     env.filters["age"] = filters.age
@@ -35,6 +43,36 @@ def setup_pages(app: web.Application) -> None:
     env.filters["duration"] = filters.duration
     app.on_response_prepare.append(page_headers)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
+    app.router.add_get("/brand.css", brand_css)
     routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + conversation.ROUTES
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
+
+
+class DeskName:
+    """The desk's name as it is now, wherever a template writes `{{ desk_name }}` (an admin
+    may change it at run time: desk/desk_settings.py; the web app refreshes the settings
+    per request)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def __str__(self) -> str:
+        return self.app[DESK].settings.desk_name
+
+    def __html__(self) -> str:
+        return str(escape(str(self)))
+
+
+async def brand_css(request: web.Request) -> web.Response:
+    """The accent colour and the logo as a style sheet of our own (the pages' CSP allows
+    no inline style). The colour is checked to be #rrggbb where it is set (desk.config);
+    the logo's URL is ours (desk.brand_logo)."""
+    desk = request.app[DESK]
+    colour = desk.settings.accent_colour
+    # The default leaves app.css's own accents (a lighter one for the dark scheme).
+    css = "" if colour == DEFAULT_ACCENT else f":root {{ --accent: {colour}; }}\n"
+    logo = await logo_info(desk.db)
+    if logo is not None:
+        css += LOGO_RULE.replace("URL", logo["url"])
+    return web.Response(text=css, content_type="text/css", headers={"Cache-Control": "no-cache"})
