@@ -4,12 +4,14 @@ lift; admins only."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from daemon.lifecycle import Running
-from desk.models import Suppression
+from desk.models import InboundMail, Suppression
 from tests.pages import new_page, screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
+from tests.support import rows, send, settled, wait_for, wait_for_value
 
 
 async def _admin_page(team: Team, chromium, path: str):
@@ -98,3 +100,58 @@ async def test_only_admins_enter(team: Team, chromium):
     assert response is not None and response.status == 403
     response = await page.goto(f"{team.api.base}/app/admin/reports/volume.csv")
     assert response is not None and response.status == 403
+
+
+async def test_a_broken_mail_is_found_with_its_reason_and_retried(team: Team, daemon, chromium):
+    broken = b"Subject: nobody wrote this\r\n\r\nbody\r\n"  # no sender anywhere
+    await send(daemon.desk.settings.smtp_port, broken, sender="")
+    [mail] = await settled(daemon, 1)
+    page = await _admin_page(team, chromium, "/app/admin/mail")
+    await page.get_by_role("link", name=f"Mail {mail.id}").click()
+    assert await page.get_by_text("no usable sender").first.is_visible()
+    assert await page.get_by_text("nobody wrote this").first.is_visible()  # headers, escaped
+    assert await serious_violations(page) == []
+    await screenshot(page, "admin-inbound")
+    await page.get_by_role("button", name="Retry this mail").click()
+    assert await page.get_by_role("status").inner_text() == "Queued to be processed again."
+
+    async def tried_twice():
+        [row] = await rows(daemon, InboundMail, InboundMail.id == mail.id)
+        return row.attempts == 2 and row.state == "failed"
+
+    await wait_for(tried_twice, what="the mail processed again")
+
+
+async def test_an_invited_agent_sets_a_password_and_signs_in(team: Team, make_user, sink, chromium):
+    await make_user("newbie@localhost", "agent", password=None, name="Newbie")
+    page = await _admin_page(team, chromium, "/app/admin/people")
+    await page.get_by_role("button", name="Send newbie@localhost a password link").click()
+    assert await page.get_by_role("status").inner_text() == "The link is on its way."
+
+    def links() -> list[str]:
+        texts = [m.get_body(("plain",)).get_content() for m in sink.to("newbie@localhost")]
+        return [u for t in texts for u in re.findall(r"http\S+set-password\?token=\S+", t)]
+
+    [link] = await wait_for_value(links, what="the invitation mail")
+    other = await new_page(chromium)
+    assert link.startswith(team.api.base)  # POSTDESK_PUBLIC_URL: this daemon
+    await other.goto(link)
+    await other.get_by_label("New password", exact=True).fill("a brand new secret")
+    await other.get_by_label("New password again").fill("a brand new secret")
+    await other.get_by_role("button", name="Set password and sign in").click()
+    await other.wait_for_url(f"{team.api.base}/app/")
+    assert await team.api.token("newbie@localhost", "a brand new secret")
+
+
+async def test_settings_change_the_desk_at_once(team: Team, chromium):
+    page = await _admin_page(team, chromium, "/app/admin/settings")
+    await page.get_by_label("Desk name").fill("Acme Help")
+    await page.get_by_role("button", name="Save settings").click()
+    await page.wait_for_url("**/app/admin/settings?saved=1")
+    assert (await page.locator("a.brand").inner_text()).strip() == "Acme Help"
+    await page.get_by_label("Archive finished tickets after (hours)").fill("99999")
+    await page.get_by_role("button", name="Save settings").click()
+    assert await page.get_by_role("alert").is_visible()
+    assert await serious_violations(page) == []
+    code, body = await team.call("admin", "GET", "/api/admin/settings/")
+    assert code == 200 and body["desk_name"] == "Acme Help" and body["archive_after_hours"] != 99999

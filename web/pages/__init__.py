@@ -16,7 +16,7 @@ from markupsafe import escape
 from desk.brand_logo import logo_info
 from desk.config import Settings
 from web.keys import DESK
-from web.pages import admin, conversation, filters, inbox, portal, signin
+from web.pages import admin, admin_mail, conversation, filters, inbox, portal, signin
 from web.pages.security import page_headers
 
 HERE = Path(__file__).parent
@@ -44,7 +44,8 @@ def setup_pages(app: web.Application) -> None:
     app.on_response_prepare.append(page_headers)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     app.router.add_get("/brand.css", brand_css)
-    routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + conversation.ROUTES
+    routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + admin_mail.ROUTES
+    routes += conversation.ROUTES
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
 

@@ -6,39 +6,32 @@ answers (web.handlers.analytics), asked for with `format=csv`."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from desk import analytics
 from desk.auth.api_keys import SCOPES, create_key, list_keys, revoke_key
 from desk.auth.browser import BrowserLogin
+from desk.auth.password_links import invite, unlock
+from desk.brand_logo import remove_logo, set_logo
+from desk.desk_settings import RUNTIME, change, describe
+from desk.errors import DeskError
 from desk.jobs.runs import list_jobs
 from desk.models import Role, utcnow
 from desk.people import UserQuery, change_user, list_users
-from desk.suppressions import lift, list_suppressions
 from desk.webhooks import subscriptions as subs
 from web.handlers import analytics as analytics_api
 from web.keys import DESK
 from web.pages import forms
+from web.pages.admin_layout import admin_page, render
 from web.pages.charts import volume_chart
-from web.pages.security import page, see_other, template_context
+from web.pages.security import see_other
 
-SECTIONS = [
-    ("overview", "Overview", "/app/admin/"),
-    ("people", "People", "/app/admin/people"),
-    ("integrations", "Integrations", "/app/admin/integrations"),
-    ("mail", "Mail", "/app/admin/mail"),
-]
 REPORTS = {"summary": analytics_api.summary, "volume": analytics_api.volume,
            "resolution": analytics_api.resolution}  # fmt: skip
-
-
-def _render(request: web.Request, login: BrowserLogin, section: str, **values: Any) -> web.Response:
-    context = template_context(request, login, sections=SECTIONS, section=section, **values)
-    return aiohttp_jinja2.render_template(f"admin/{section}.html", request, context)
 
 
 async def overview(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
@@ -46,7 +39,7 @@ async def overview(request: web.Request, login: BrowserLogin) -> web.StreamRespo
     days = await analytics.volume(db, 30)
     now = utcnow()
     resolution = await analytics.resolution(db, analytics.Period(now - timedelta(days=30), now))
-    return _render(
+    return render(
         request,
         login,
         "overview",
@@ -72,8 +65,15 @@ async def people(request: web.Request, login: BrowserLogin) -> web.StreamRespons
     count, found = await list_users(
         request.app[DESK].db, UserQuery(role=role, search=search), offset=0, limit=200
     )
-    return _render(
-        request, login, "people", users=found, count=count, search=search or "", role=role or ""
+    return render(
+        request,
+        login,
+        "people",
+        users=found,
+        count=count,
+        search=search or "",
+        role=role or "",
+        done=request.query.get("done", ""),
     )
 
 
@@ -88,6 +88,62 @@ async def person_update(request: web.Request, login: BrowserLogin) -> web.Stream
     return see_other("/app/admin/people")
 
 
+async def person_invite(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """Mail a staff member a link to set their password (desk.auth.password_links)."""
+    await invite(request.app[DESK], login.user, int(request.match_info["id"]))
+    return see_other("/app/admin/people?done=invited")
+
+
+async def person_unlock(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """Lift the account's failed-login lockout."""
+    await unlock(request.app[DESK], login.user, int(request.match_info["id"]))
+    return see_other("/app/admin/people?done=unlocked")
+
+
+async def settings_page(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    return await _settings(request, login, error=None)
+
+
+async def _settings(
+    request: web.Request, login: BrowserLogin, error: str | None, status: int = 200
+) -> web.Response:
+    current = await describe(request.app[DESK])
+    return render(request, login, "settings", current=current, error=error, status=status)
+
+
+async def settings_save(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """The run-time settings (desk.desk_settings.change: checked, audited, all or none);
+    values the environment sets are shown locked and not sent."""
+    form = await request.post()
+    changes: dict[str, Any] = {}
+    for name in RUNTIME:
+        if name in form:
+            raw = forms.text(form, name, 200).strip()
+            changes[name] = int(raw) if raw.isdigit() else raw
+    try:
+        await change(request.app[DESK], login.user, changes)
+    except DeskError as exc:
+        return await _settings(request, login, exc.message, exc.status)
+    return see_other("/app/admin/settings?saved=1")
+
+
+async def logo_save(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """Upload (or, with `remove`, take away) the logo shown in the pages' header."""
+    form = await request.post()
+    desk = request.app[DESK]
+    try:
+        if forms.text(form, "remove"):
+            await remove_logo(desk, login.user)
+        else:
+            image = form.get("logo")
+            if not isinstance(image, web.FileField) or not image.filename:
+                return await _settings(request, login, "Choose an image first.", 400)
+            await set_logo(desk, login.user, await asyncio.to_thread(image.file.read))
+    except DeskError as exc:
+        return await _settings(request, login, exc.message, exc.status)
+    return see_other("/app/admin/settings?saved=1")
+
+
 async def integrations(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     return await _integrations(request, login, new_key=None)
 
@@ -97,7 +153,7 @@ async def _integrations(
 ) -> web.Response:
     desk = request.app[DESK]
     _, hooks = await subs.list_page(desk, 0, 100)
-    return _render(
+    return render(
         request,
         login,
         "integrations",
@@ -124,33 +180,17 @@ async def key_revoke(request: web.Request, login: BrowserLogin) -> web.StreamRes
     return see_other("/app/admin/integrations")
 
 
-async def mail(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    address = request.query.get("address", "").strip() or None
-    count, suppressed = await list_suppressions(
-        request.app[DESK].db, address=address, offset=0, limit=200
-    )
-    return _render(
-        request, login, "mail", suppressions=suppressed, count=count, address=address or ""
-    )
-
-
-async def suppression_lift(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    await lift(request.app[DESK].db, int(request.match_info["id"]))
-    return see_other("/app/admin/mail")
-
-
-def _admin(handler: Any) -> Any:
-    return page(handler, admin=True)
-
-
 ROUTES = [
-    ("GET", "/app/admin/", _admin(overview)),
-    ("GET", r"/app/admin/reports/{name}.csv", _admin(report_csv)),
-    ("GET", "/app/admin/people", _admin(people)),
-    ("POST", r"/app/admin/people/{id:\d+}", _admin(person_update)),
-    ("GET", "/app/admin/integrations", _admin(integrations)),
-    ("POST", "/app/admin/integrations/keys", _admin(key_create)),
-    ("POST", r"/app/admin/integrations/keys/{id:\d+}/revoke", _admin(key_revoke)),
-    ("GET", "/app/admin/mail", _admin(mail)),
-    ("POST", r"/app/admin/mail/suppressions/{id:\d+}/lift", _admin(suppression_lift)),
+    ("GET", "/app/admin/", admin_page(overview)),
+    ("GET", r"/app/admin/reports/{name}.csv", admin_page(report_csv)),
+    ("GET", "/app/admin/people", admin_page(people)),
+    ("POST", r"/app/admin/people/{id:\d+}", admin_page(person_update)),
+    ("POST", r"/app/admin/people/{id:\d+}/invite", admin_page(person_invite)),
+    ("POST", r"/app/admin/people/{id:\d+}/unlock", admin_page(person_unlock)),
+    ("GET", "/app/admin/settings", admin_page(settings_page)),
+    ("POST", "/app/admin/settings", admin_page(settings_save)),
+    ("POST", "/app/admin/settings/logo", admin_page(logo_save)),
+    ("GET", "/app/admin/integrations", admin_page(integrations)),
+    ("POST", "/app/admin/integrations/keys", admin_page(key_create)),
+    ("POST", r"/app/admin/integrations/keys/{id:\d+}/revoke", admin_page(key_revoke)),
 ]

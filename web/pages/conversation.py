@@ -41,19 +41,12 @@ from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages.security import page, see_other, template_context
+from web.pages.words import thread_rule_in_words
 from web.schemas import Assignment, MessageCreate, StatusChange, TicketUpdate
 
 PREVIEWED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 THEN = {"WAITING_ON_CUSTOMER", "RESOLVED"}  # "Send and set ..." moves
 _LIST_SEPARATORS = re.compile(r"[,;\n]")
-
-# Why a mail landed on its ticket, as desk.mail.threading records the rule.
-THREAD_RULES = {
-    "in-reply-to": "it answers a mail of this ticket (In-Reply-To)",
-    "references": "its References name a mail of this ticket",
-    "reply-token": "it was sent to this ticket's reply address",
-    "subject-reference": "its subject names this ticket and the sender is a participant",
-}
 
 # The policy of a frame showing mail HTML: nothing runs, nothing is fetched but inline
 # styles and embedded images; `sandbox` holds even when the URL is opened on its own.
@@ -122,7 +115,7 @@ def _message(conv: Conversation, m: dict[str, Any]) -> dict[str, Any]:
         "author": author["name"] if author else m["sender_email"],
         "to": [_pair(p) for p in addressed.to] if addressed else [],
         "cc": [_pair(p) for p in addressed.cc] if addressed else [],
-        "why": _why(m["thread_rule"]),
+        "why": thread_rule_in_words(m["thread_rule"]),
         "quoted": _quoted(body_new, body_text),
         "attachments": [_attachment(a) for a in m["attachments"]],
     }
@@ -156,20 +149,6 @@ def _side(m: dict[str, Any]) -> str:
 
 def _pair(p: tuple[str, str]) -> str:
     return f"{p[0]} <{p[1]}>" if p[0] else p[1]
-
-
-def _why(rule: str) -> str:
-    """The threading rule in words; empty for messages written here."""
-    if not rule:
-        return ""
-    head, _, automatic = rule.partition("; automatic: ")
-    if head.startswith("new: "):
-        text = f"it opened this ticket: {head[5:]}"
-    elif head.startswith("new"):
-        text = "it opened this ticket"
-    else:
-        text = THREAD_RULES.get(head, head)
-    return f"{text} (automatic mail: {automatic})" if automatic else text
 
 
 def _attachment(a: dict[str, Any]) -> dict[str, Any]:

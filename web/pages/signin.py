@@ -16,10 +16,12 @@ from aiohttp import web
 
 from desk.auth.browser import BrowserLogin, access_token_for, start_browser_session
 from desk.auth.otp import request_code, sign_in_with_code
+from desk.auth.password_links import set_password
 from desk.auth.revocation import log_out_session
 from desk.auth.signin import password_sign_in
-from desk.errors import DeskError, NotAuthenticated
+from desk.errors import DeskError, NotAuthenticated, ValidationFailed
 from desk.models import Role, User
+from desk.tickets.queries import user_by_email
 from web.keys import DESK
 from web.pages.security import (
     COOKIE,
@@ -61,6 +63,7 @@ def _form_page(
         "error": values.get("error"),
         "notice": values.get("notice"),
         "csrf": secrets.token_urlsafe(32),
+        "token": values.get("token", ""),
     }
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     presession_csrf(request, response, context["csrf"])
@@ -117,6 +120,32 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
     return await _signed_in_as(request, user, "")
 
 
+async def set_password_form(request: web.Request) -> web.StreamResponse:
+    """`/login/set-password?token=`: where an invitation or a reset mail leads."""
+    token = request.query.get("token", "")
+    return _form_page(request, "set_password.html", {"token": token})
+
+
+async def set_password_submit(request: web.Request) -> web.StreamResponse:
+    """The new password for the link's account (desk.auth.password_links.set_password:
+    once, before it expires; every earlier session ends); then signed in."""
+    form = await request.post()
+    token, password = str(form.get("token", "")), str(form.get("password", ""))
+    desk = request.app[DESK]
+    try:
+        check_presession_csrf(request, str(form.get("csrf_token", "")))
+        if password != str(form.get("confirm", "")):
+            raise ValidationFailed("the two passwords differ", field="confirm")
+        done = await set_password(desk, token, password)
+        user = await user_by_email(desk.db, done["email"])
+    except DeskError as exc:
+        values = {"token": token, "error": exc.message}
+        return _form_page(request, "set_password.html", values, exc.status)
+    if user is None:
+        return see_other("/login")
+    return await _signed_in_as(request, user, "")
+
+
 def safe_next(value: str) -> str:
     """Only a path on this site: `/app/...`, never `//host` or `https://host` (an open
     redirect would lend our sign-in page to phishing)."""
@@ -145,6 +174,8 @@ ROUTES = [
     ("POST", "/login", login_submit),
     ("POST", "/login/code", code_request),
     ("POST", "/login/code/verify", code_submit),
+    ("GET", "/login/set-password", set_password_form),
+    ("POST", "/login/set-password", set_password_submit),
     ("POST", "/logout", page(logout, staff=False)),
     ("POST", "/app/token", page(page_token, staff=False)),
 ]
