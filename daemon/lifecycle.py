@@ -198,7 +198,10 @@ async def _listen_smtp(receiver: Receiver, s: Settings) -> SmtpListener:
     limits = SmtpLimits(
         max_bytes=s.smtp_size_limit,
         max_sessions=s.smtp_max_sessions,
+        sessions_per_client=s.smtp_sessions_per_client,
         idle_seconds=s.smtp_idle_seconds,
+        session_seconds=s.smtp_session_seconds,
+        data_seconds=s.smtp_data_seconds,
         memory_bytes=s.smtp_memory_bytes,
         spool_dir=s.spool_dir,
     )

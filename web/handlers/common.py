@@ -81,8 +81,14 @@ async def _form(
     uploads: list[Upload] = []
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
+        if not isinstance(part, BodyPartReader):
             raise ValidationFailed("nested multipart is not accepted", field="body")
+        if not part.name:  # no Content-Disposition name, or one aiohttp could not parse
+            raise ValidationFailed(
+                "a form part has no readable name: its Content-Disposition cannot be read"
+                " (a quote or line break in a file name must be escaped, RFC 7578 4.2)",
+                field="body",
+            )
         if part.filename is None:
             if len(fields) >= 20:
                 raise ValidationFailed("too many form fields", field="body")
