@@ -48,6 +48,7 @@ class Running:
     smtp_port: int | None = None
     smtp: SmtpListener | None = None
     scheduler: Scheduler | None = None
+    pool: WorkerPool | None = None  # parsing and composing processes
     imap_pollers: list[ImapPoller] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set by drain: the background loops finish the work in hand and end.
@@ -134,7 +135,7 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
         listeners = Listeners()
         if role in ("all", "smtp", "jobs"):  # parses inbound mail, composes outbound mail
             limits = parse_limits(settings)
-            pool = WorkerPool(limits, str(settings.attachments_dir))
+            pool = running.pool = WorkerPool(limits, str(settings.attachments_dir))
             stack.callback(pool.close)
         if role in ("all", "smtp"):
             await _start_mail_intake(stack, running, pool)

@@ -54,6 +54,17 @@ class WorkerPool:
         # Wall-clock guard for work the CPU timer cannot interrupt (C code, a stuck worker).
         self._timeout = limits.cpu_seconds * 3 + 5
 
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes running now (they start as work arrives)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return [pid for pid in processes if pid is not None]
+
+    @property
+    def broken(self) -> bool:
+        """Whether the pool has noticed a dead worker (it is replaced at the next work)."""
+        return bool(getattr(self._pool, "_broken", False))
+
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn: forking a process that runs an event loop and database threads is unsafe.
         return ProcessPoolExecutor(
