@@ -65,9 +65,10 @@ class Relay:
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify(exc.code, exc.message) from exc
         except aiosmtplib.SMTPNotSupported as exc:
+            needing = [a for a in recipients if not a.isascii()] or ["a UTF-8 header"]
             raise PermanentSendError(
-                "the relay does not offer SMTPUTF8 (RFC 6531), which an address or header of"
-                f" this mail needs: {', '.join(a for a in recipients if not a.isascii())}"
+                "the relay does not offer SMTPUTF8 (RFC 6531), which this mail needs for "
+                + ", ".join(needing)
             ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
