@@ -51,6 +51,7 @@ class Running:
     smtp: SmtpListener | None = None
     scheduler: Scheduler | None = None
     notifier: Notifier | None = None  # writes the bell's lines (web processes)
+    pool: WorkerPool | None = None  # parsing and composing processes
     imap_pollers: list[ImapPoller] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # Set by drain: the background loops finish the work in hand and end.
@@ -140,7 +141,7 @@ async def started(settings: Settings, role: str = "all") -> AsyncIterator[Runnin
         listeners = Listeners()
         if role in ("all", "smtp", "jobs"):  # parses inbound mail, composes outbound mail
             limits = parse_limits(settings)
-            pool = WorkerPool(limits, str(settings.attachments_dir))
+            pool = running.pool = WorkerPool(limits, str(settings.attachments_dir))
             stack.callback(pool.close)
             await pool.warm()  # before mail is taken: starting a worker is not parsing
         if role in ("all", "smtp"):
@@ -207,7 +208,10 @@ async def _listen_smtp(receiver: Receiver, s: Settings) -> SmtpListener:
     limits = SmtpLimits(
         max_bytes=s.smtp_size_limit,
         max_sessions=s.smtp_max_sessions,
+        sessions_per_client=s.smtp_sessions_per_client,
         idle_seconds=s.smtp_idle_seconds,
+        session_seconds=s.smtp_session_seconds,
+        data_seconds=s.smtp_data_seconds,
         memory_bytes=s.smtp_memory_bytes,
         spool_dir=s.spool_dir,
     )

@@ -27,7 +27,7 @@ from typing import cast
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 
 from daemon.smtp_content import END, MessageContent
-from daemon.smtp_listener import SmtpListener
+from daemon.smtp_listener import SmtpListener, client_address, refuse
 from desk.intake import Envelope as DeskEnvelope
 from desk.intake import Receiver
 from desk.mail.headers import clean_header_text
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
 MEMORY_BYTES = 1024 * 1024  # a message's content held in memory before it is spooled
 TIMEOUT = "421 4.4.2 {host} Error: timeout exceeded"  # Postfix's words
+TOO_LONG = "421 4.4.2 {host} Error: session lasted too long, try again later"
+DATA_TOO_LONG = "421 4.4.2 {host} Error: message took too long to send, try again later"
 # A reverse- or forward-path with a dot-atom local part and a domain name (RFC 5321 4.1.2),
 # then the command's parameters.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -106,6 +108,8 @@ class SupportSMTP(SMTP):
         listener: SmtpListener | None = None,
         memory_bytes: int = MEMORY_BYTES,
         spool_dir: Path | None = None,
+        session_seconds: float | None = None,
+        data_seconds: float | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(handler, **kwargs)  # type: ignore[arg-type]  # aiosmtpd's keywords
@@ -113,6 +117,38 @@ class SupportSMTP(SMTP):
         self._memory_bytes = memory_bytes
         self._spool_dir = spool_dir
         self._active_at = 0.0  # loop time octets last arrived
+        # A client that keeps a session busy (NOOP now and then, DATA trickled an octet a
+        # minute) is never idle: these bound the session and its DATA in time instead.
+        self._session_seconds = session_seconds
+        self._data_seconds = data_seconds
+        self._session_timer: asyncio.TimerHandle | None = None
+        self._in_data = False
+        self._expired = False  # the session's time ran out during DATA: close after it
+        self._refused = False  # answered 421 at connection: aiosmtpd never started
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The per-client cap is checked here, where the client's address is known."""
+        if self._listener is not None:
+            refusal = self._listener.admit(self, client_address(transport))
+            if refusal is not None:
+                self._refused = True
+                refuse(transport, refusal.encode() + b"\r\n")
+                return
+        super().connection_made(transport)
+        if self._session_seconds is not None:
+            self._session_timer = self.loop.call_later(self._session_seconds, self._too_long)
+
+    def _too_long(self) -> None:
+        """The session's time is up: 421 now, or once the message in DATA is answered (a
+        trickled one is cut by the DATA time limit)."""
+        if self._in_data:
+            self._expired = True
+            return
+        log.info("SMTP session from %s lasted too long; closed", self._peer())
+        self.goodbye(TOO_LONG.format(host=self.hostname))
+
+    def _peer(self) -> object:
+        return self.session and self.session.peer
 
     def data_received(self, data: bytes) -> None:
         """Noted for the idle timer (not a new timer per read: _timeout_cb looks here)."""
@@ -120,7 +156,10 @@ class SupportSMTP(SMTP):
         super().data_received(data)
 
     def connection_lost(self, error: Exception | None) -> None:
-        super().connection_lost(error)
+        if self._session_timer is not None:
+            self._session_timer.cancel()
+        if not self._refused:
+            super().connection_lost(error)
         if self._listener is not None:
             self._listener.closed(self)
 
@@ -139,7 +178,7 @@ class SupportSMTP(SMTP):
         if quiet < self._timeout_duration:
             self._reset_timeout(self._timeout_duration - quiet)
             return
-        log.info("SMTP session from %s idle too long; closed", self.session and self.session.peer)
+        log.info("SMTP session from %s idle too long; closed", self._peer())
         self.goodbye(TIMEOUT.format(host=self.hostname))
 
     async def smtp_DATA(self, arg: str) -> None:
@@ -149,15 +188,19 @@ class SupportSMTP(SMTP):
         if not await self._may_send_data(arg):
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
+        self._in_data = True
         if self._listener is not None:
             self._listener.data_started(self)
         try:
             await self._receive_message()
         finally:
+            self._in_data = False
             if self._listener is not None:
                 self._listener.data_ended(self)
         if self._listener is not None and self._listener.draining:
             self.goodbye(self._listener.stopping_reply)
+        elif self._expired:
+            self._too_long()
 
     async def _receive_message(self) -> None:
         """Read the content, store it, answer."""
@@ -166,7 +209,13 @@ class SupportSMTP(SMTP):
             limit=limit, memory_bytes=self._memory_bytes, spool_dir=self._spool_dir
         ) as content:
             try:
-                await self._read_data(content)
+                async with asyncio.timeout(self._data_seconds):
+                    await self._read_data(content)
+            except TimeoutError:
+                # No 250 was sent: the client sends the message again later.
+                log.info("SMTP DATA from %s took too long; closed", self._peer())
+                self.goodbye(DATA_TOO_LONG.format(host=self.hostname))
+                return
             except (asyncio.CancelledError, asyncio.IncompleteReadError):
                 log.info("connection lost during DATA")
                 self._writer.close()
@@ -226,7 +275,10 @@ class SmtpLimits:
 
     max_bytes: int  # SIZE: larger messages are refused with 552
     max_sessions: int = 100  # open at once; more are answered 421 (0: no cap)
+    sessions_per_client: int = 20  # open at once from one client address (0: no cap)
     idle_seconds: float = 300.0  # RFC 5321 4.5.3.2.7's five minutes
+    session_seconds: float = 1800.0  # a session's whole life, however busy
+    data_seconds: float = 600.0  # one message's DATA, however many octets trickle in
     memory_bytes: int = MEMORY_BYTES  # content held in memory, per message
     spool_dir: Path | None = None  # where larger content goes (None: the system's temp)
 
@@ -243,7 +295,7 @@ async def start_smtp(
     """Serve on the daemon's own loop: the threaded Controller would run a second loop,
     and the database engine belongs to this one. Raises OSError if it cannot listen."""
     handler = SupportHandler(receiver, domains)
-    listener = SmtpListener(hostname, limits.max_sessions)
+    listener = SmtpListener(hostname, limits.max_sessions, limits.sessions_per_client)
 
     def session(door: SmtpListener) -> SupportSMTP:
         return SupportSMTP(
@@ -251,6 +303,8 @@ async def start_smtp(
             listener=door,
             memory_bytes=limits.memory_bytes,
             spool_dir=limits.spool_dir,
+            session_seconds=limits.session_seconds,
+            data_seconds=limits.data_seconds,
             hostname=hostname,
             ident="postdesk",
             data_size_limit=limits.max_bytes,

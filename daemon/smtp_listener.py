@@ -1,7 +1,8 @@
 """The SMTP listener's door (daemon/smtp.py makes the sessions): how many sessions may be
-open at once (`421` past the cap, as Postfix answers past its process limit), and how the
-listener stops without losing a mail that was being sent (RFC 5321 3.8: a server shutting
-down answers `421`)."""
+open at once, in all and from one client address (`421` past a cap, as Postfix answers past
+its process limit and its smtpd_client_connection_count_limit), and how the listener stops
+without losing a mail that was being sent (RFC 5321 3.8: a server shutting down answers
+`421`). Refusals are logged at WARNING once a minute per client address."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Protocol, cast
 
 from desk.waiting import wait_event
 
 log = logging.getLogger(__name__)
 TOO_MANY = "421 4.7.0 {host} Too many connections, try again later"
+TOO_MANY_FROM_YOU = "421 4.7.0 {host} Too many connections from your address, try again later"
+REFUSAL_LOG_SECONDS = 60.0  # one WARNING per client address this often, not one per refusal
 SHUTTING_DOWN = "421 4.3.2 {host} Service shutting down, try again later"
 
 
@@ -26,15 +30,28 @@ class Session(Protocol):
 
 
 class Refused(asyncio.Protocol):
-    """A connection the listener does not serve: one 421 line, then closed (no session)."""
+    """A connection the listener does not serve: one 421 line, then closed (no session).
+    `note` hears the client's address (the factory is called before it is known)."""
 
-    def __init__(self, reply: str) -> None:
+    def __init__(self, reply: str, note: Callable[[str], None] = lambda _client: None) -> None:
         self._reply = reply.encode() + b"\r\n"
+        self._note = note
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A stream transport (uvloop's is one without subclassing asyncio's).
-        cast(asyncio.WriteTransport, transport).write(self._reply)
-        transport.close()
+        self._note(client_address(transport))
+        refuse(transport, self._reply)
+
+
+def refuse(transport: asyncio.BaseTransport, reply: bytes) -> None:
+    # A stream transport (uvloop's is one without subclassing asyncio's).
+    cast(asyncio.WriteTransport, transport).write(reply)
+    transport.close()
+
+
+def client_address(transport: asyncio.BaseTransport) -> str:
+    """The client's IP address ("" if the transport does not say)."""
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
 
 def _nothing() -> None:
@@ -45,9 +62,10 @@ class SmtpListener:
     """The server with its open sessions. Sessions report to it (`opened`, `closed`,
     `data_started`, `data_ended`) so that it can count them and stop them in order."""
 
-    def __init__(self, hostname: str, max_sessions: int) -> None:
+    def __init__(self, hostname: str, max_sessions: int, per_client: int = 0) -> None:
         self.hostname = hostname
         self.max_sessions = max_sessions  # 0: no cap
+        self.per_client = per_client  # sessions from one client address (0: no cap)
         self.server: asyncio.Server | None = None
         self.draining = False
         self.refused = 0  # connections answered 421 for the cap, since start
@@ -56,6 +74,8 @@ class SmtpListener:
         self._in_data: weakref.WeakSet[Session] = weakref.WeakSet()
         self._no_data = asyncio.Event()  # set whenever no session is in DATA
         self._no_data.set()
+        self._clients: weakref.WeakKeyDictionary[Session, str] = weakref.WeakKeyDictionary()
+        self._last_warned: dict[str, float] = {}  # client address -> loop time
 
     @property
     def port(self) -> int:
@@ -81,18 +101,54 @@ class SmtpListener:
             if self.draining:
                 return Refused(self.stopping_reply)
             if self.max_sessions and len(self._sessions) >= self.max_sessions:
-                self.refused += 1
-                self.on_refused()
-                log.warning("SMTP session refused: %d sessions open", len(self._sessions))
-                return Refused(TOO_MANY.format(host=self.hostname))
+                self._count_refusal()
+                why = f"{len(self._sessions)} sessions open (POSTDESK_SMTP_MAX_SESSIONS)"
+                return Refused(TOO_MANY.format(host=self.hostname), partial(self._warn, why=why))
             session = make(self)
             self._sessions.add(session)  # type: ignore[arg-type]  # make's sessions are Sessions
             return session
 
         return accept
 
+    def admit(self, session: Session, client: str) -> str | None:
+        """Called by a session once its client's address is known: None to serve it, or the
+        421 to answer when that address already has `per_client` sessions open."""
+        if self.per_client:
+            open_here = sum(1 for other in self._clients.values() if other == client)
+            if open_here >= self.per_client:
+                self._count_refusal()
+                self._warn(
+                    client,
+                    why=f"{open_here} sessions open from it (POSTDESK_SMTP_SESSIONS_PER_CLIENT)",
+                )
+                return TOO_MANY_FROM_YOU.format(host=self.hostname)
+        self._clients[session] = client
+        return None
+
+    def _count_refusal(self) -> None:
+        self.refused += 1
+        self.on_refused()
+
+    def _warn(self, client: str, *, why: str) -> None:
+        """A WARNING per client address at most once per REFUSAL_LOG_SECONDS, with how
+        many were refused in all."""
+        now = asyncio.get_running_loop().time()
+        if now - self._last_warned.get(client, -REFUSAL_LOG_SECONDS) < REFUSAL_LOG_SECONDS:
+            return
+        if len(self._last_warned) > 10_000:  # many addresses: forget the old ones
+            self._last_warned.clear()
+        self._last_warned[client] = now
+        log.warning(
+            "SMTP session from %s refused: %s; %d refused since start",
+            client or "an unknown address",
+            why,
+            self.refused,
+            extra={"client": client},
+        )
+
     def closed(self, session: Session) -> None:
         self._sessions.discard(session)
+        self._clients.pop(session, None)
         self.data_ended(session)
 
     def data_started(self, session: Session) -> None:

@@ -13,10 +13,11 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from desk.mail.compose import compose_spec
 from desk.mail.parse import Limits
@@ -25,6 +26,7 @@ from desk.mail.prepare import ParseResult, prepare, unreadable
 log = logging.getLogger(__name__)
 WORKER_MEMORY_BYTES = 4 * 1024**3
 PR_SET_PDEATHSIG = 1
+T = TypeVar("T")
 
 
 def _init_worker() -> None:
@@ -56,6 +58,17 @@ class WorkerPool:
         # Wall-clock guard for work the CPU timer cannot interrupt (C code, a stuck worker).
         self._timeout = limits.cpu_seconds * 3 + 5
 
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes running now (they start as work arrives)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return [pid for pid in processes if pid is not None]
+
+    @property
+    def broken(self) -> bool:
+        """Whether the pool has noticed a dead worker (it is replaced at the next work)."""
+        return bool(getattr(self._pool, "_broken", False))
+
     def _new_pool(self) -> ProcessPoolExecutor:
         # spawn: forking a process that runs an event loop and database threads is unsafe.
         return ProcessPoolExecutor(
@@ -76,12 +89,10 @@ class WorkerPool:
         await asyncio.gather(*calls)
 
     async def prepare(self, raw: bytes) -> ParseResult:
-        """A dead worker may have died of another mail: this one gets a second try."""
+        """A dead worker may have died of another mail: this one gets a second try. A mail
+        that kills the worker both times is an unreadable-mail ticket with the reason."""
         for _attempt in (1, 2):
-            pool = self._pool
-            future = asyncio.get_running_loop().run_in_executor(
-                pool, partial(prepare, raw, self._limits, self._dir)
-            )
+            pool, future = self._submit(partial(prepare, raw, self._limits, self._dir))
             try:
                 async with asyncio.timeout(self._timeout):
                     return await future
@@ -98,8 +109,30 @@ class WorkerPool:
         return await asyncio.to_thread(unreadable, raw, reason, self._dir)
 
     async def compose(self, spec: dict[str, Any], message_id: str) -> bytes:
+        """Compose in a worker; a worker that died (of whatever) gets the work a second time
+        in a new pool. Raises BrokenProcessPool if that dies too (the sender fails the row)."""
+        for attempt in (1, 2):
+            pool, future = self._submit(partial(compose_spec, spec, message_id))
+            try:
+                return await future
+            except BrokenProcessPool:
+                self._replace(pool, "a worker process died")
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _submit(self, call: Callable[[], T]) -> tuple[ProcessPoolExecutor, asyncio.Future[T]]:
+        """Hand `call` to the pool; return the pool and the result's future. A pool found
+        broken already (a worker died since the last piece of work, e.g. killed from
+        outside) is replaced first: not this work's fault, so not one of its attempts."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, partial(compose_spec, spec, message_id))
+        pool = self._pool
+        try:
+            return pool, loop.run_in_executor(pool, call)
+        except BrokenProcessPool:
+            self._replace(pool, "a worker process died")
+            pool = self._pool
+            return pool, loop.run_in_executor(pool, call)
 
     def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
         if broken is not self._pool:

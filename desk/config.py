@@ -66,7 +66,10 @@ class Settings:
     # several, comma-separated); a ticket answers from the one its first mail was sent to.
     support_addresses: tuple[str, ...] = ()
     smtp_max_sessions: int = 100
+    smtp_sessions_per_client: int = 20
     smtp_idle_seconds: float = 300.0
+    smtp_session_seconds: float = 1800.0
+    smtp_data_seconds: float = 600.0
     smtp_memory_bytes: int = 1024 * 1024
     shutdown_seconds: float = 20.0
     http_header_seconds: float = 15.0
@@ -351,7 +354,10 @@ def _brand(env: Mapping[str, str]) -> _Brand:
 
 class _Operations(TypedDict):
     smtp_max_sessions: int
+    smtp_sessions_per_client: int
     smtp_idle_seconds: float
+    smtp_session_seconds: float
+    smtp_data_seconds: float
     smtp_memory_bytes: int
     shutdown_seconds: float
 
@@ -360,7 +366,10 @@ def _operations(env: Mapping[str, str]) -> _Operations:
     """What protects the SMTP listener, and how long stopping may take."""
     return _Operations(
         smtp_max_sessions=_int(env, "POSTDESK_SMTP_MAX_SESSIONS", 100),
+        smtp_sessions_per_client=_int(env, "POSTDESK_SMTP_SESSIONS_PER_CLIENT", 20),
         smtp_idle_seconds=_positive(env, "POSTDESK_SMTP_IDLE_SECONDS", 300.0),
+        smtp_session_seconds=_positive(env, "POSTDESK_SMTP_SESSION_SECONDS", 1800.0),
+        smtp_data_seconds=_positive(env, "POSTDESK_SMTP_DATA_SECONDS", 600.0),
         smtp_memory_bytes=_int(env, "POSTDESK_SMTP_MEMORY_BYTES", 1024 * 1024),
         shutdown_seconds=_positive(env, "POSTDESK_SHUTDOWN_SECONDS", 20.0),
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from desk.blobs import store_blob
 from desk.config import Settings
 from desk.errors import DeskError
-from desk.mail.headers import clean_header_text
+from desk.mail.headers import safe_filename
 
 # Types a helpdesk conversation needs; anything else (executables, HTML, SVG with script)
 # is refused. Downloads are served as attachments with nosniff in any case.
@@ -73,7 +73,7 @@ async def keep_upload(settings: Settings, filename: str, content_type: str, data
     check_upload(settings, filename, content_type, len(data))
     digest = await asyncio.to_thread(store_blob, settings.attachments_dir, data)
     return Upload(
-        filename=clean_header_text(filename, limit=255) or "attachment",
+        filename=safe_filename(filename),
         content_type=content_type.split(";")[0].strip().lower(),
         size=len(data),
         sha256=digest,

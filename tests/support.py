@@ -109,6 +109,7 @@ class Sink:
     messages: list[tuple[Envelope, Message]] = field(default_factory=list)
     server: asyncio.Server | None = None
     refuse: str | None = None  # e.g. "550 5.1.1 No such user": answer RCPT with this
+    smtputf8: bool = False  # offer SMTPUTF8 (RFC 6531), read when a client connects
 
     async def handle_RCPT(
         self,
@@ -131,7 +132,9 @@ class Sink:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: SMTP(self, hostname="sink.test"), "127.0.0.1", self.port
+            lambda: SMTP(self, hostname="sink.test", enable_SMTPUTF8=self.smtputf8),
+            "127.0.0.1",
+            self.port,
         )
 
     async def stop(self) -> None:

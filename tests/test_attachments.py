@@ -112,3 +112,68 @@ async def test_bad_multipart_is_a_clear_error(shared_team: Team):
     assert code == 400 and "body" in body["details"]["fields"]
     _, detail = await shared_team.call("agent1", "GET", url.removesuffix("messages/"))
     assert len(detail["messages"]) == 1  # nothing half-written
+
+
+NAMES = {  # as uploaded -> as kept, mailed and downloaded
+    "../../../../tmp/evil.txt": "evil.txt",
+    "/etc/passwd": "passwd",
+    ".": "attachment",
+    "..": "attachment",
+    "C:\\\\Users\\\\me\\\\report.txt": "report.txt",  # escaped in the quoted string
+    "tab\there.txt": "tab here.txt",
+}
+
+
+async def _post_raw_form(team: Team, url: str, parts: list[bytes]) -> tuple[int, dict]:
+    """A multipart body written out as curl writes one (aiohttp's FormData would
+    percent-encode the file names): each part is `Content-Disposition...` + content."""
+    body = b"".join(b"--b\r\n" + part + b"\r\n" for part in parts) + b"--b--\r\n"
+    async with team.api.http.post(
+        f"{team.api.base}{url}",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {team.tokens['agent1']}",
+            "Content-Type": "multipart/form-data; boundary=b",
+        },
+    ) as r:
+        return r.status, await r.json()
+
+
+def _file_part(filename: bytes) -> bytes:
+    return (
+        b'Content-Disposition: form-data; name="files"; filename="' + filename + b'"\r\n'
+        b"Content-Type: text/plain\r\n\r\nx"
+    )
+
+
+BODY_PART = b'Content-Disposition: form-data; name="body"\r\n\r\nfiles'
+
+
+async def test_uploaded_file_names_keep_only_their_last_component(team: Team, sink):
+    """The same rule as for files in inbound mail (desk.mail.headers.safe_filename)."""
+    t = await team.open_ticket("carol", "Names")
+    files = [_file_part(name.encode()) for name in NAMES]
+    url = f"/api/tickets/{t}/messages/"
+    code, body = await _post_raw_form(team, url, [BODY_PART, *files])
+    assert code == 201, body
+    _, detail = await team.call("carol", "GET", f"/api/tickets/{t}/")
+    kept = [a for m in detail["messages"] for a in m["attachments"]]
+    assert [a["filename"] for a in kept] == list(NAMES.values())
+    mails = await wait_for_value(
+        lambda: (m := sink.to("carol@example.com"))[1:] and m, what="reply with files"
+    )
+    assert [p.get_filename() for p in mails[1].iter_attachments()] == list(NAMES.values())
+    _, _, headers = await _download(team, "carol", kept[0]["id"])
+    assert "evil.txt" in headers["Content-Disposition"]
+    assert "/" not in headers["Content-Disposition"].partition("filename")[2]
+
+
+async def test_a_part_whose_disposition_cannot_be_read_is_named_so(team: Team):
+    """A name a script wrote without quoting (`filename=a"b.txt`): the answer says what is
+    wrong, not "nested multipart is not accepted" as it once did."""
+    t = await team.open_ticket("carol", "Quotes")
+    url = f"/api/tickets/{t}/messages/"
+    unquoted = b'Content-Disposition: form-data; name="files"; filename=a"b.txt\r\n\r\nx'
+    code, answer = await _post_raw_form(team, url, [BODY_PART, unquoted])
+    assert code == 400 and "nested" not in answer["message"], answer
+    assert "Content-Disposition" in answer["message"]

@@ -5,6 +5,8 @@ when it cannot become a ticket at all, and the listener keeps answering other cl
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 from pathlib import Path
 
 import aiosmtplib
@@ -16,7 +18,7 @@ from desk.blobs import blob_path
 from desk.mail.parse import Limits
 from desk.mail.prepare import Rejected, prepare
 from desk.models import Attachment, InboundMail, TicketMessage
-from tests.support import rows, send, wait_for
+from tests.support import make_mail, rows, send, settled, wait_for, wait_for_value
 
 
 async def settled_one(daemon, stored_id: int, timeout: float = 30):
@@ -257,3 +259,18 @@ async def test_daemon_settles_generated_mail(daemon, raw):
     inbound = await deliver(daemon, raw, sender="gen@example.com")
     assert inbound.state in ("processed", "failed", "ignored")
     assert inbound.state != "failed" or inbound.error
+
+
+async def test_a_killed_parse_worker_is_replaced_and_the_next_mail_processed(daemon, sink):
+    """kill -9 of a worker (the OOM killer, an operator): the pool is replaced at the next
+    mail, not broken until a restart as it once was (BrokenProcessPool on every batch)."""
+    await send(daemon.smtp_port, make_mail(subject="before the kill")[0])
+    await settled(daemon, 1)
+    await wait_for_value(lambda: sink.messages, what="the ack (composed in the pool too)")
+    os.kill(daemon.pool.pids[0], signal.SIGKILL)
+    await wait_for_value(lambda: daemon.pool.broken, what="the pool noticed its dead worker")
+    await send(daemon.smtp_port, make_mail(subject="after the kill")[0])
+    done = await settled(daemon, 2)
+    assert [m.state for m in done] == ["processed", "processed"], [m.error for m in done]
+    subjects = sorted(m.subject for m in await rows(daemon, TicketMessage))
+    assert "after the kill" in subjects

@@ -3,13 +3,19 @@ carrying a header that someone smuggled in through a subject or a name."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
+import aiosmtplib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from desk.mail.compose import Outgoing, compose, template_environment
+from daemon.lifecycle import started
+from daemon.outbound.sender import send_due
+from daemon.outbound.transport import Relay
+from desk.config import load_settings
+from desk.mail.compose import Outgoing, compose, compose_spec, template_environment
 from desk.models import InboundMail, OutboxMail, utcnow
 from tests.support import make_mail, rows, send, send_due_now, wait_for, wait_for_value
 
@@ -159,3 +165,134 @@ def test_composed_headers_are_exactly_those_set(subject, name):
             b"content-type",
         ]
     )
+
+
+UTF8_CUSTOMER = "ünï@example.com"
+
+
+async def _send_from_utf8_customer(port: int) -> None:
+    """The tester's reproduction: a customer whose local part is not ASCII (RFC 6531)."""
+    raw = (
+        f"From: U <{UTF8_CUSTOMER}>\r\nTo: support@localhost\r\nSubject: utf8\r\n"
+        "Message-ID: <utf8-customer@example.com>\r\n\r\nx\r\n"
+    ).encode()
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=60) as client:
+        errors, _reply = await client.sendmail(
+            UTF8_CUSTOMER, ["support@localhost"], raw, mail_options=["SMTPUTF8"]
+        )
+        assert not errors
+
+
+async def test_an_address_the_relay_cannot_carry_fails_alone(daemon, sink):
+    """The sink does not offer SMTPUTF8: the acknowledgement to the non-ASCII address fails
+    with the reason, and the mail queued after it goes out (it once held up the batch)."""
+    await _send_from_utf8_customer(daemon.smtp_port)
+    for i in range(4):
+        await send(daemon.smtp_port, make_mail(sender=f"plain{i}@example.com")[0])
+
+    async def settled_rows():
+        found = await rows(daemon, OutboxMail)
+        states = sorted(r.state for r in found)
+        return found if states == ["failed", "sent", "sent", "sent", "sent"] else None
+
+    found = await wait_for(settled_rows, what="one failed row, four sent")
+    [row] = [r for r in found if r.state == "failed"]
+    assert row.recipient == UTF8_CUSTOMER and "SMTPUTF8" in row.last_error
+    assert len(sink.messages) == 4
+
+
+async def test_an_address_with_a_utf8_local_part_goes_out_with_smtputf8(daemon, sink):
+    sink.smtputf8 = True
+    await _send_from_utf8_customer(daemon.smtp_port)
+    [(envelope, message)] = await wait_for_value(lambda: sink.messages, what="the ack")
+    assert envelope.rcpt_tos == [UTF8_CUSTOMER] and "SMTPUTF8" in envelope.mail_options
+    assert f"<{UTF8_CUSTOMER}>".encode() in envelope.original_content  # RFC 6532 header
+    assert message["In-Reply-To"] == "<utf8-customer@example.com>"
+
+
+async def test_a_row_whose_composing_raises_fails_alone(env, sink):
+    """Generally: whatever one row raises while it is composed is that row's failure. No
+    relay configured, so the daemon's sender leaves the rows to the one run here."""
+    settings = load_settings({**env, "POSTDESK_RELAY_URL": ""}, read_dotenv=False)
+    async with started(settings) as running:
+        for i in range(3):
+            await send(running.smtp_port, make_mail(sender=f"c{i}@example.com")[0])
+        await wait_for(lambda: _rows_queued(running, 3), what="three queued acks")
+        composed: list[str] = []
+
+        async def composer(spec, message_id):
+            composed.append(message_id)
+            if len(composed) == 1:
+                raise KeyError("a template variable went missing")
+            return compose_spec(spec, message_id)
+
+        relay = Relay.from_url(f"smtp://127.0.0.1:{sink.port}")
+        assert await send_due(running.desk, relay, composer) == 3
+        found = await rows(running, OutboxMail)
+        assert sorted(r.state for r in found) == ["failed", "sent", "sent"]
+        [bad] = [r for r in found if r.state == "failed"]
+        assert "KeyError" in bad.last_error and len(sink.messages) == 2
+
+
+async def _rows_queued(running, count):
+    return len(await rows(running, OutboxMail)) == count
+
+
+LONG_ID = "<AM0PR07MB6114A1B2C3D4E5F60718293A4B5C6D7E8F9@AM0PR07MB6114.eurprd07.prod.outlook.com>"
+
+
+def _header_lines(raw: bytes, name: bytes) -> bytes:
+    """A header's line with its folded continuation lines, as on the wire."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    start = head.index(b"\r\n" + name + b":") + 2
+    end = start
+    while True:
+        end = head.find(b"\r\n", end) + 2
+        if end == 1 or head[end : end + 1] not in (b" ", b"\t"):
+            return head[start : (end - 2 if end > 1 else len(head))]
+
+
+async def test_long_message_ids_are_written_as_ids_not_encoded_words(daemon, sink):
+    """RFC 5322 3.6.4: msg-id headers carry ids, never RFC 2047 words; a long id keeps its
+    line. Once, In-Reply-To came out as =?utf-8?q?=3CAM0PR07MB6114...?=."""
+    await send(daemon.smtp_port, make_mail(message_id=LONG_ID, references=LONG_ID)[0])
+    [(envelope, _)] = await wait_for_value(lambda: sink.messages, what="the ack")
+    raw = envelope.original_content
+    assert _header_lines(raw, b"In-Reply-To") == b"In-Reply-To: " + LONG_ID.encode()
+    assert _header_lines(raw, b"References") == b"References: " + LONG_ID.encode()
+    assert b"=?" not in raw.split(b"\r\n\r\n", 1)[0]
+
+
+async def test_a_synthetic_id_is_written_as_an_id(daemon, sink):
+    """A mail without a Message-ID is threaded by <sha256@postdesk.invalid> (83 octets)."""
+    raw, _ = make_mail()
+    raw = b"\n".join(line for line in raw.split(b"\n") if not line.startswith(b"Message-ID"))
+    await send(daemon.smtp_port, raw)
+    [(envelope, _)] = await wait_for_value(lambda: sink.messages, what="the ack")
+    sent = envelope.original_content
+    in_reply_to = _header_lines(sent, b"In-Reply-To").decode()
+    assert re.fullmatch(r"In-Reply-To: <[0-9a-f]{64}@postdesk\.invalid>", in_reply_to)
+    assert _header_lines(sent, b"References").decode().split()[1:] == in_reply_to.split()[1:]
+    assert b"=?" not in sent.split(b"\r\n\r\n", 1)[0]
+
+
+def test_many_references_fold_between_ids_and_broken_ids_are_left_out():
+    refs = [f"<ref{i}.{'x' * 30}@example.com>" for i in range(5)]
+    out = Outgoing(
+        to_address="c@example.com",
+        to_name="C",
+        from_name="Support",
+        from_address="support@localhost",
+        reply_to="support+1-abc@localhost",
+        subject="Re: x",
+        template="reply",
+        context={"body": "x", "agent_name": "A", "ticket_id": 1, "desk_name": "Support"},
+        in_reply_to=LONG_ID,
+        references=[*refs, "not an id", "<" + "y" * 1000 + "@example.com>", LONG_ID],
+    )
+    raw = compose(out, TEMPLATES, "<x@localhost>")
+    references = _header_lines(raw, b"References").decode()
+    lines = references.split("\r\n")
+    assert len(lines) > 2 and all(len(line) <= 78 for line in lines[:-1])
+    assert lines[-1] == " " + LONG_ID  # alone on its line, longer than 78: kept whole
+    assert references.split() == ["References:", *refs, LONG_ID]

@@ -25,8 +25,10 @@ class Wire:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int) -> Wire:
-        wire = cls(*await asyncio.open_connection("127.0.0.1", port))
+    async def open(cls, port: int, client: str | None = None) -> Wire:
+        """Connect (from the loopback address `client`, e.g. 127.0.0.2, if given)."""
+        local = (client, 0) if client else None
+        wire = cls(*await asyncio.open_connection("127.0.0.1", port, local_addr=local))
         assert (await wire.reply()).startswith(b"220")
         return wire
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import tracemalloc
 from contextlib import asynccontextmanager
@@ -185,3 +186,71 @@ async def send_stalling(wire: Wire, head: bytes, piece: bytes) -> None:
     for _ in range(EACH // len(piece)):
         wire.writer.write(piece)
         await wire.writer.drain()
+
+
+async def _refused(port: int, client: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(client, 0))
+    line = await reader.readline()
+    assert await reader.read() == b""  # and closed
+    writer.close()
+    return line
+
+
+async def test_one_client_address_cannot_take_every_session(env, caplog):
+    """Past POSTDESK_SMTP_SESSIONS_PER_CLIENT, that address is answered 421 while others
+    are served; the refusals are logged once per address, not once each."""
+    async with daemon_with(env, smtp_sessions_per_client=2) as running:
+        port = running.smtp_port
+        hog = [await Wire.open(port, "127.0.0.1") for _ in range(2)]
+        caplog.set_level(logging.WARNING, logger="daemon.smtp_listener")
+        for _ in range(3):
+            assert (await _refused(port, "127.0.0.1")).startswith(b"421 4.7.0")
+        other = await Wire.open(port, "127.0.0.2")  # another client is still served
+        assert (await other.command(b"NOOP")).startswith(b"250")
+        warnings = [r for r in caplog.records if "refused" in r.getMessage()]
+        assert len(warnings) == 1 and "127.0.0.1" in warnings[0].getMessage()
+        await hog[0].close()
+        await wait_for_value(lambda: running.smtp.open_sessions == 2, what="a hog session gone")
+        again = await Wire.open(port, "127.0.0.1")  # a slot of its own freed: served again
+        for wire in [*hog[1:], other, again]:
+            await wire.close()
+
+
+async def _keep_busy(wire: Wire, poke: bytes, *, reply: bool) -> bytes:
+    """Write `poke` every 50 ms (reading its answer when `reply`) until the server ends
+    the session; return its last line, or b"" when the server's reset came first (it
+    closed with our latest poke unread, and Linux drops the 421 then)."""
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                wire.writer.write(poke)
+                if reply and not (line := await wire.reply()).startswith(b"250"):
+                    return line
+                try:  # an answer the server sends on its own (the 421) is read here
+                    return await asyncio.wait_for(wire.reader.readline(), 0.05)
+                except TimeoutError:
+                    continue
+    except ConnectionResetError:
+        return b""
+
+
+async def test_a_session_kept_busy_with_noop_ends_at_its_time_limit(env):
+    async with daemon_with(env, smtp_session_seconds=0.5) as running:
+        wire = await Wire.open(running.smtp_port)
+        answer = await _keep_busy(wire, b"NOOP\r\n", reply=True)
+        assert answer == b"" or answer.startswith(b"421 4.4.2 localhost Error: session lasted")
+        await wait_for_value(lambda: running.smtp.open_sessions == 0, what="session closed")
+        await wire.close()
+
+
+async def test_data_trickled_in_ends_at_the_data_time_limit(env):
+    """An octet at a time, each sooner than the idle time: cut at POSTDESK_SMTP_DATA_SECONDS
+    with 421 and nothing stored (no 250 was sent: a real client sends it again)."""
+    async with daemon_with(env, smtp_data_seconds=0.5) as running:
+        wire = await Wire.open(running.smtp_port)
+        await wire.start_data()
+        answer = await _keep_busy(wire, b"x", reply=False)
+        assert answer == b"" or answer.startswith(b"421 4.4.2 localhost Error: message took")
+        await wait_for_value(lambda: running.smtp.open_sessions == 0, what="session closed")
+        await wire.close()
+        assert await rows(running, InboundMail) == []

@@ -56,33 +56,47 @@ def _stopped(stopping: asyncio.Event | None) -> bool:
 
 
 async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) -> None:
+    """Compose (if not yet) and send one row. Whatever goes wrong is this row's: it is
+    failed (composing is deterministic: it would fail again) or retried (the relay, or
+    trouble of our own while sending), never raised into the batch."""
+    fields: dict[str, object] = {"outbox_id": row.id}
     raw = row.raw
     if raw is None:
         try:
             raw = await composer(row.spec or {}, row.message_id)
         except UnsafeHeader as exc:
-            log.error(
-                "outbox %s: not composed safely: %s", row.id, exc, extra={"outbox_id": row.id}
-            )
-            desk.metrics.outbox_failed.inc()
-            await mark_failed(desk.db, row.id, exc.message)
+            await _fail(desk, row, f"not composed safely: {exc.message}", fields)
+            return
+        except Exception as exc:
+            log.exception("outbox %s: could not be composed", row.id, extra=fields)
+            await _fail(desk, row, f"could not be composed: {type(exc).__name__}: {exc}", fields)
             return
     recipients = envelope_recipients(row)
-    fields: dict[str, object] = {"outbox_id": row.id, "recipients": recipients}
+    fields["recipients"] = recipients
     try:
         answer = await relay.send(desk.settings.support_address, recipients, raw)
     except TransientSendError as exc:
         log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc, extra=fields)
         await mark_retry(desk.db, row, str(exc), raw)
     except PermanentSendError as exc:
-        log.error("outbox %s: refused by the relay: %s", row.id, exc, extra=fields)
-        desk.metrics.outbox_failed.inc()
-        await mark_failed(desk.db, row.id, str(exc))
+        await _fail(desk, row, str(exc), fields, what="refused by the relay")
+    except Exception as exc:
+        log.exception("outbox %s: sending failed, will retry", row.id, extra=fields)
+        await mark_retry(desk.db, row, f"sending failed: {type(exc).__name__}: {exc}", raw)
     else:
         await mark_sent(desk.db, row.id, raw)
         desk.metrics.outbox_sent.inc()
         line = "outbox %s sent to %s: %s"
         log.info(line, row.id, ", ".join(recipients), answer, extra={**fields, "relay": answer})
+
+
+async def _fail(
+    desk: Desk, row: Claimed, reason: str, fields: dict[str, object], what: str = "failed"
+) -> None:
+    """Keep the row as failed with `reason` (`postdesk outbox list`, the API show it)."""
+    log.error("outbox %s: %s: %s", row.id, what, reason, extra=fields)
+    desk.metrics.outbox_failed.inc()
+    await mark_failed(desk.db, row.id, reason)
 
 
 async def run_sender(

@@ -8,6 +8,8 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from desk.mail.compose import needs_smtputf8
+
 
 class TransientSendError(Exception):
     """4xx or network trouble: try again later."""
@@ -40,12 +42,16 @@ class Relay:
     async def send(self, sender: str, recipients: Sequence[str], raw: bytes) -> str:
         """Hand `raw` over for every recipient in one transaction; return the relay's answer
         to DATA (e.g. "2.0.0 Ok: queued as 4F1..."). A refusal of all of them raises; one
-        the relay takes for some recipients counts as sent (SMTP semantics)."""
+        the relay takes for some recipients counts as sent (SMTP semantics). A non-ASCII
+        address or header goes with SMTPUTF8 (RFC 6531); a relay that does not offer it
+        can never carry the mail (PermanentSendError saying so)."""
+        utf8 = needs_smtputf8([sender, *recipients]) or not _header_block(raw).isascii()
         try:
             _refused, answer = await aiosmtplib.send(
                 raw,
                 sender=sender,
                 recipients=list(recipients),
+                mail_options=["SMTPUTF8"] if utf8 else [],
                 hostname=self.host,
                 port=self.port,
                 use_tls=self.use_tls,
@@ -58,9 +64,20 @@ class Relay:
             raise _classify(min(codes) if codes else 450, str(exc)) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify(exc.code, exc.message) from exc
+        except aiosmtplib.SMTPNotSupported as exc:
+            needing = [a for a in recipients if not a.isascii()] or ["a UTF-8 header"]
+            raise PermanentSendError(
+                "the relay does not offer SMTPUTF8 (RFC 6531), which this mail needs for "
+                + ", ".join(needing)
+            ) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
         return answer
+
+
+def _header_block(raw: bytes) -> bytes:
+    end = raw.find(b"\r\n\r\n")
+    return raw if end < 0 else raw[:end]
 
 
 def _classify(code: int, message: str) -> Exception:

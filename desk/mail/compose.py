@@ -16,7 +16,8 @@ from typing import Any
 import jinja2
 
 from desk.errors import DeskError
-from desk.mail.headers import clean_header_text, is_plain_address
+from desk.mail.headers import clean_header_text, is_plain_address, safe_filename
+from desk.mail.msg_ids import MsgIdHeader, usable_ids
 
 MAX_REFERENCES = 20
 
@@ -90,9 +91,19 @@ def compose_spec(spec: dict[str, Any], message_id: str) -> bytes:
     return compose(Outgoing(**spec), _ENV, message_id)
 
 
+def needs_smtputf8(addresses: list[str]) -> bool:
+    """Whether mail to or from these addresses can only be carried with SMTPUTF8 (RFC 6531):
+    a non-ASCII local part has no ASCII form (a domain would, as IDNA, but one policy for
+    both keeps the path simple)."""
+    return not all(address.isascii() for address in addresses)
+
+
 def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
+    """The message as bytes; UTF-8 headers (RFC 6532) when an address needs them, which the
+    sender then hands over with SMTPUTF8. Raises UnsafeHeader."""
     check_recipient(out)
-    msg = EmailMessage(policy=email.policy.SMTP)
+    utf8 = needs_smtputf8([out.from_address, out.reply_to, *out.envelope_recipients])
+    msg = EmailMessage(policy=email.policy.SMTPUTF8 if utf8 else email.policy.SMTP)
     headers = _headers(out, message_id)
     for name, value in headers:
         msg[name] = value
@@ -107,7 +118,7 @@ def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
                 fh.read(),
                 maintype=maintype,
                 subtype=subtype or "octet-stream",
-                filename=clean_header_text(a["filename"], limit=255),
+                filename=safe_filename(a["filename"]),
             )
     raw = msg.as_bytes()
     _verify_headers(raw, [name for name, _ in headers])
@@ -118,18 +129,20 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
     headers: list[tuple[str, Any]] = [
         ("From", _address(out.from_name, out.from_address)),
         ("To", _addresses([(out.to_name, out.to_address), *out.also_to])),
-        ("Reply-To", Address(addr_spec=out.reply_to)),
+        ("Reply-To", _address("", out.reply_to)),
         ("Subject", clean_header_text(out.subject)),
         ("Date", format_datetime(datetime.now(UTC))),
-        ("Message-ID", message_id),
+        ("Message-ID", MsgIdHeader("Message-ID", [message_id])),
     ]
     if out.cc:
         headers.append(("Cc", _addresses(out.cc)))
-    if out.in_reply_to:
-        headers.append(("In-Reply-To", out.in_reply_to))
-    references = _trim_references(out.references)
+    # Never encoded words, folded only between ids (desk/mail/msg_ids.py).
+    in_reply_to = usable_ids("In-Reply-To", [out.in_reply_to or ""])
+    if in_reply_to:
+        headers.append(("In-Reply-To", MsgIdHeader("In-Reply-To", in_reply_to)))
+    references = _trim_references(usable_ids("References", out.references))
     if references:
-        headers.append(("References", " ".join(references)))
+        headers.append(("References", MsgIdHeader("References", references)))
     if out.automatic:
         # RFC 3834: mark our automatic answers so other robots do not answer them.
         headers.append(("Auto-Submitted", out.auto_submitted))
@@ -138,7 +151,12 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
 
 
 def _address(name: str, address: str) -> Address:
-    return Address(display_name=clean_header_text(name, limit=200), addr_spec=address)
+    # From the parts, not addr_spec: parsing an addr_spec with a non-ASCII local part raises
+    # NonASCIILocalPartDefect, though with SMTPUTF8 that address is fine.
+    username, _, domain = address.rpartition("@")
+    return Address(
+        display_name=clean_header_text(name, limit=200), username=username, domain=domain
+    )
 
 
 def _addresses(people: list[tuple[str, str]]) -> tuple[Address, ...]:

@@ -14,6 +14,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # Lenient like CPython's own header parser, which also decodes words with spaces inside.
 _ENCODED_WORD = re.compile(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=")
 _MAX_DECODE_ROUNDS = 5
+# Everything up to the last folder separator (either kind), and leading dots and spaces.
+_FOLDER_PART = re.compile(r"^.*[/\\]|^[.\s]+")
 
 
 def clean_header_text(value: str, *, limit: int = 900) -> str:
@@ -100,3 +102,11 @@ class _Counter:
     def placeholder(self, _match: re.Match[str]) -> str:
         self.seen += 1
         return f'"PDWORD{self.seen - 1}PDWORD"'
+
+
+def safe_filename(name: str, fallback: str = "attachment") -> str:
+    """A file name as a sender or uploader gave it, made safe to keep, show and mail: its
+    last path component only (`/` and `\\` both), no control characters, no leading dots
+    (so no `.` or `..`), at most 255 characters; `fallback` when nothing is left. One
+    function for inbound mail (desk/mail/mime.py) and uploads (desk/uploads.py)."""
+    return _FOLDER_PART.sub("", clean_header_text(name, limit=255)).strip() or fallback

@@ -19,7 +19,7 @@ from email.policy import compat32
 from desk.mail import smime
 from desk.mail.charsets import decode, from_8bit_header
 from desk.mail.encoded_words import lenient_base64
-from desk.mail.headers import clean_header_text
+from desk.mail.headers import clean_header_text, safe_filename
 from desk.mail.invites import summary_line
 from desk.mail.winmail import is_tnef, unpack
 
@@ -32,7 +32,6 @@ _SMIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 _UUENCODE = ("x-uuencode", "uuencode", "x-uue", "uue")
 _PLAIN_ENCODINGS = ("", "7bit", "8bit", "binary")
-_UNSAFE_NAME = re.compile(r"^.*[/\\]|^[.\s]+")
 
 
 @dataclass
@@ -311,7 +310,7 @@ def raw_headers(part: Message, name: str) -> list[str]:
 
 
 def _safe(name: str) -> str:
-    return _UNSAFE_NAME.sub("", clean_header_text(name, limit=255)).strip()
+    return safe_filename(name, fallback="")
 
 
 def message_bytes(message: Message) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import BadContentDispositionHeader
 from pydantic import BaseModel, ValidationError
 
 from desk.errors import DeskError, ValidationFailed
@@ -32,6 +33,12 @@ def parse_json(raw: bytes | str) -> Any:
         raise ValidationFailed("the JSON is nested too deeply", field="body") from None
 
 
+UNREADABLE_DISPOSITION = (
+    "a form part has no readable name: its Content-Disposition cannot be read"
+    " (a quote, backslash or line break in a file name must be escaped, RFC 7578 4.2)"
+)
+
+
 @contextmanager
 def malformed_form() -> Iterator[None]:
     """A multipart body that cannot be read is the client's error (400), never a 500: no
@@ -41,6 +48,8 @@ def malformed_form() -> Iterator[None]:
         yield
     except (DeskError, ValidationError):
         raise
+    except BadContentDispositionHeader:  # aiohttp's warning, raised where warnings are errors
+        raise ValidationFailed(UNREADABLE_DISPOSITION, field="body") from None
     except (ValueError, zlib.error, HttpProcessingError) as exc:
         reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         raise ValidationFailed(f"the form cannot be read: {reason}"[:300], field="body") from None
@@ -81,8 +90,10 @@ async def _form(
     uploads: list[Upload] = []
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader) or not part.name:
+        if not isinstance(part, BodyPartReader):
             raise ValidationFailed("nested multipart is not accepted", field="body")
+        if not part.name:  # no Content-Disposition name, or one aiohttp could not parse
+            raise ValidationFailed(UNREADABLE_DISPOSITION, field="body")
         if part.filename is None:
             if len(fields) >= 20:
                 raise ValidationFailed("too many form fields", field="body")
