@@ -7,6 +7,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TypedDict
 from urllib.parse import urlsplit
@@ -60,6 +61,8 @@ class Settings:
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = 30.0
     cors_origins: tuple[str, ...] = ()
+    # Proxies (CIDRs) whose X-Forwarded-For / Forwarded name the client (web.client).
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()
     google_client_id: str | None = None
     google_jwks_url: str = GOOGLE_JWKS_URL
     # Every address customers write to, the default first (POSTDESK_SUPPORT_ADDRESS may list
@@ -297,6 +300,7 @@ def _gemini(env: Mapping[str, str]) -> _Gemini:
 
 class _Browser(TypedDict):
     cors_origins: tuple[str, ...]
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
     google_client_id: str | None
     google_jwks_url: str
 
@@ -308,6 +312,7 @@ def _browser(env: Mapping[str, str]) -> _Browser:
         raise ConfigError("POSTDESK_GOOGLE_JWKS_URL", "must be an http(s):// URL")
     return _Browser(
         cors_origins=_origins(env.get("POSTDESK_CORS_ORIGINS", "")),
+        trusted_proxies=_networks(env.get("POSTDESK_TRUSTED_PROXIES", "")),
         google_client_id=env.get("POSTDESK_GOOGLE_CLIENT_ID", "").strip() or None,
         google_jwks_url=jwks,
     )
@@ -350,6 +355,14 @@ def _brand(env: Mapping[str, str]) -> _Brand:
         accent_colour=colour.lower(),
         from_environment=frozenset(k for k, v in env.items() if k.startswith("POSTDESK_") and v),
     )
+
+
+def _networks(raw: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated CIDRs (a bare address is a /32 or /128)."""
+    try:
+        return tuple(ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip())
+    except ValueError as exc:
+        raise ConfigError("POSTDESK_TRUSTED_PROXIES", f"each entry is a CIDR: {exc}") from None
 
 
 class _Operations(TypedDict):

@@ -3,11 +3,19 @@ once, access tokens included."""
 
 from __future__ import annotations
 
+import dataclasses
+from ipaddress import ip_address, ip_network
+
+import aiohttp
 import pytest
 from sqlalchemy import update
 
+from daemon.lifecycle import started
+from desk.auth.ratelimit import ACCOUNT_LIMIT, ADDRESS_LIMIT
 from desk.models import AuthSession, User
-from tests.support import rows
+from desk.people import add_user
+from tests.support import Api, free_port, rows
+from web.client import nearest_untrusted
 
 PASSWORD = "correct horse 1"
 
@@ -101,10 +109,75 @@ async def test_success_resets_the_account_count(api, login):
         assert (await _token(api, "agent@localhost", PASSWORD))[0] == 200
 
 
-async def test_failed_logins_limited_per_client_address(api, login):
-    for i in range(20):
-        assert (await _token(api, f"nobody{i}@localhost", "guess"))[0] == 401
+async def _token_via(api, email, password, headers):
+    """A login with extra headers (as a proxy in front would add); the answer's status."""
+    body = {"email": email, "password": password}
+    async with api.http.post(f"{api.base}/api/auth/token/", json=body, headers=headers) as r:
+        return r.status
+
+
+async def _spray(api, count, headers=None):
+    """`count` failed logins for accounts that do not exist, as a password sprayer makes."""
+    for i in range(count):
+        assert await _token_via(api, f"nobody{i}@localhost", "guess", headers or {}) == 401
+
+
+async def test_failed_logins_limited_per_client_address(api, make_user, login):
+    """An address with many failures is throttled for accounts never signed in from it;
+    an account that has signed in from it keeps signing in with its right password."""
+    await login()  # agent@localhost is known from this address
+    await make_user("admin@localhost", "admin")
+    await _spray(api, ADDRESS_LIMIT.attempts)
+    status, body = await _token(api, "admin@localhost", PASSWORD)
+    assert status == 429 and body["error"] == "rate_limited"
+    assert (await _token(api, "agent@localhost", PASSWORD))[0] == 200
+    # ... and the account's own limit still holds for it
+    for _ in range(ACCOUNT_LIMIT.attempts):
+        assert (await _token(api, "agent@localhost", "wrong"))[0] == 401
     assert (await _token(api, "agent@localhost", PASSWORD))[0] == 429
+
+
+async def test_forwarded_addresses_ignored_without_trusted_proxies(api, login):
+    await _spray(api, ADDRESS_LIMIT.attempts, {"X-Forwarded-For": "203.0.113.7"})
+    # the headers are anyone's to send: the socket's peer counts
+    headers = {"X-Forwarded-For": "203.0.113.8", "Forwarded": "for=203.0.113.9"}
+    assert await _token_via(api, "agent@localhost", PASSWORD, headers) == 429
+
+
+async def test_trusted_proxies_name_the_client(settings):
+    """Behind a trusted proxy (here: loopback) the rightmost untrusted hop is the client:
+    one sprayer does not throttle its neighbours behind the same balancer."""
+    behind = dataclasses.replace(
+        settings,
+        http_port=free_port(),
+        smtp_port=free_port(),
+        trusted_proxies=(ip_network("127.0.0.0/8"), ip_network("10.0.0.0/8")),
+    )
+    async with started(behind) as running, aiohttp.ClientSession() as http:
+        async with running.desk.db.writer() as session:
+            await add_user(session, email="admin@localhost", role="admin", password=PASSWORD)
+        api = Api(base=f"http://127.0.0.1:{behind.http_port}", http=http)
+        # the sprayer forges a left hop; the proxies (10.0.0.5, then loopback) append theirs
+        forged = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7, 10.0.0.5"}
+        await _spray(api, ADDRESS_LIMIT.attempts, forged)
+
+        async def login_via(headers):
+            return await _token_via(api, "admin@localhost", PASSWORD, headers)
+
+        assert await login_via({"X-Forwarded-For": "203.0.113.7"}) == 429
+        assert await login_via({"Forwarded": 'for="203.0.113.7:4711", for=10.0.0.5'}) == 429
+        assert await login_via({"X-Forwarded-For": "203.0.113.8"}) == 200
+        assert await login_via({"Forwarded": 'for="[2001:db8::1]:4711"'}) == 200
+        assert await login_via({}) == 200  # the proxy's own address is another client
+
+
+def test_nearest_untrusted_hop():
+    trusted = [ip_network("10.0.0.0/8")]
+    peer = ip_address("10.0.0.1")
+    assert str(nearest_untrusted(peer, ["1.1.1.1", "2.2.2.2", "10.0.0.9"], trusted)) == "2.2.2.2"
+    assert str(nearest_untrusted(peer, ["10.0.0.3", "10.0.0.9"], trusted)) == "10.0.0.3"
+    assert str(nearest_untrusted(peer, ["unknown", "10.0.0.9"], trusted)) == "10.0.0.9"
+    assert str(nearest_untrusted(peer, [], trusted)) == "10.0.0.1"
 
 
 async def test_me(api, login):

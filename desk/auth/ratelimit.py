@@ -31,8 +31,14 @@ class Limit:
     window_seconds: int
 
 
+# See docs/design.md, "Failed logins". An account locks after a few failures (whoever
+# tries); an address is throttled only after many failures, and then only for accounts
+# that have not signed in from it before, so a guesser behind a shared address (an office,
+# a load balancer without POSTDESK_TRUSTED_PROXIES) cannot lock its regular users out.
 ACCOUNT_LIMIT = Limit(attempts=5, window_seconds=15 * 60)
-ADDRESS_LIMIT = Limit(attempts=20, window_seconds=15 * 60)
+ADDRESS_LIMIT = Limit(attempts=50, window_seconds=15 * 60)
+# A successful sign-in makes the (account, address) pair known for this long.
+KNOWN_ADDRESS = Limit(attempts=1, window_seconds=30 * 24 * 3600)
 
 
 class Counter(Protocol):
@@ -122,17 +128,23 @@ class LoginGuard:
         self._counter = counter
 
     async def check(self, account: str, address: str) -> None:
-        waits = [
-            await self._counter.wait_seconds(f"acct:{account}", ACCOUNT_LIMIT),
-            await self._counter.wait_seconds(f"addr:{address}", ADDRESS_LIMIT),
-        ]
-        wait = max(waits)
+        """Refuse (TooManyAttempts) before the password is looked at: `account` is locked
+        (ACCOUNT_LIMIT failures, from anywhere), or `address` is throttled (ADDRESS_LIMIT
+        failures, for any accounts) and `account` has not signed in from it before."""
+        wait = await self._counter.wait_seconds(f"acct:{account}", ACCOUNT_LIMIT)
+        if not wait:
+            wait = await self._counter.wait_seconds(f"addr:{address}", ADDRESS_LIMIT)
+            if wait and await self._known(account, address):
+                wait = 0
         if wait:
             fields = {"login": account, "client": address, "retry_after": wait}
             log.warning(
                 "login locked out for %s from %s (%ds)", account, address, wait, extra=fields
             )
             raise TooManyAttempts("too many failed logins; try again later", retry_after=wait)
+
+    async def _known(self, account: str, address: str) -> bool:
+        return await self._counter.wait_seconds(f"known:{account}:{address}", KNOWN_ADDRESS) > 0
 
     async def failed(self, account: str, address: str) -> None:
         """Count a failed login (and log it: the account named, never the password)."""
@@ -163,3 +175,5 @@ class LoginGuard:
             "login as %s from %s", account, address, extra={"login": account, "client": address}
         )
         await self._counter.clear(f"acct:{account}")
+        if not await self._known(account, address):
+            await self._counter.hit(f"known:{account}:{address}", KNOWN_ADDRESS)

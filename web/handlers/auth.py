@@ -13,6 +13,7 @@ from desk.auth.signin import password_sign_in
 from desk.errors import NotAuthenticated, PermissionDenied
 from desk.models import User
 from desk.people import set_availability, update_me, user_data
+from web.client import client_address
 from web.handlers.common import json_body
 from web.keys import DESK, GOOGLE
 from web.responses import json_response
@@ -33,7 +34,7 @@ from web.schemas import (
 async def obtain_token(request: web.Request) -> web.Response:
     body = await json_body(request, TokenRequest)
     desk = request.app[DESK]
-    user = await password_sign_in(desk, body.login, body.password, request.remote or "unknown")
+    user = await password_sign_in(desk, body.login, body.password, client_address(request))
     return json_response(await start_session(desk.db, desk.settings, user))
 
 
@@ -42,7 +43,7 @@ async def google_sign_in(request: web.Request) -> web.Response:
     failed logins do (not against an account: bad tokens must not lock anyone out)."""
     body = await json_body(request, GoogleSignIn)
     desk = request.app[DESK]
-    address = request.remote or "unknown"
+    address = client_address(request)
     await desk.logins.check(f"google:{address}", address)
     try:
         answer = await sign_in(desk, request.app[GOOGLE], body.id_token)
@@ -75,7 +76,7 @@ async def me(request: web.Request, user: User) -> web.Response:
 
 async def request_otp(request: web.Request) -> web.Response:
     body = await json_body(request, OtpRequest)
-    await request_code(request.app[DESK], body.email, request.remote or "unknown")
+    await request_code(request.app[DESK], body.email, client_address(request))
     return json_response({"status": "if the address can sign up, a code is on its way"}, status=202)
 
 
@@ -96,7 +97,7 @@ async def register_account(request: web.Request) -> web.Response:
 async def password_reset(request: web.Request) -> web.Response:
     """The same answer whether or not the address has an account."""
     body = await json_body(request, PasswordResetRequest)
-    await request_reset(request.app[DESK], body.email, request.remote or "unknown")
+    await request_reset(request.app[DESK], body.email, client_address(request))
     return json_response(
         {"status": "if the address has an account, a link is on its way"}, status=202
     )

@@ -22,6 +22,7 @@ from desk.auth.signin import password_sign_in
 from desk.errors import DeskError, NotAuthenticated, ValidationFailed
 from desk.models import Role, User
 from desk.tickets.queries import user_by_email
+from web.client import client_address
 from web.keys import DESK
 from web.pages.security import (
     COOKIE,
@@ -77,7 +78,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     desk = request.app[DESK]
     try:
         check_presession_csrf(request, str(form.get("csrf_token", "")))
-        user = await password_sign_in(desk, email, password, request.remote or "unknown")
+        user = await password_sign_in(desk, email, password, client_address(request))
     except DeskError as exc:
         values = {"email": email, "next": nxt, "error": exc.message}
         return _form_page(request, "login.html", values, exc.status)
@@ -100,7 +101,7 @@ async def code_request(request: web.Request) -> web.StreamResponse:
     email = str(form.get("email", "")).strip()
     try:
         check_presession_csrf(request, str(form.get("csrf_token", "")))
-        await request_code(request.app[DESK], email, request.remote or "unknown")
+        await request_code(request.app[DESK], email, client_address(request))
     except DeskError as exc:
         return _form_page(request, "login.html", {"email": email, "error": exc.message}, exc.status)
     notice = f"If {email} may sign in here, a code is on its way. It works for 10 minutes."
