@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from daemon.lifecycle import Running, started
-from daemon.logs import JsonFormatter
+from daemon.logs import log_handler
 from desk.config import load_settings
 from tests.conftest import REDIS_URL, bounded
 from tests.people import Team
@@ -176,8 +176,7 @@ async def test_counters_move_with_mail_and_requests(api: Api, daemon: Running, s
 def json_log() -> Iterator[io.StringIO]:
     """The daemon's log as POSTDESK_LOG_FORMAT=json writes it, from INFO up."""
     stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
+    handler = log_handler(stream, "json")
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
@@ -384,3 +383,29 @@ async def test_a_lockout_and_a_failed_webhook_delivery_are_logged(
     assert line["level"] == "WARNING" and line["logger"] == "daemon.webhook_sender"
     assert line["url"] == url.split("?")[0] and line["status"] is None and line["error"]
     assert "receiver-secret" not in json_log.getvalue()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /ws/tickets/1/?token=eyJSECRETSECRET.eyJpart HTTP/1.1 extra\r\nHost: x\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nAuthorization: Bearer eyJSECRETSECRET"
+        + b"x" * 9000
+        + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nX-Api-Key: pdk_SECRETSECRET" + b"x" * 9000 + b"\r\n\r\n",
+    ],
+    ids=["query token", "bearer header", "api key header"],
+)
+async def test_malformed_requests_log_no_credentials(
+    api: Api, settings: Any, json_log: io.StringIO, request_bytes: bytes
+) -> None:
+    """aiohttp quotes the bad line in its error; the daemon's log redacts the credential."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", settings.http_port)
+    writer.write(request_bytes)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert b" 400 " in answer.split(b"\r\n")[0] or b" 431 " in answer.split(b"\r\n")[0]
+    [line] = [e for e in entries(json_log) if e["message"].startswith("malformed HTTP request")]
+    assert "SECRETSECRET" not in json_log.getvalue()
+    assert "[redacted]" in line["message"]
