@@ -16,7 +16,7 @@ from daemon.outbound.sender import send_due
 from daemon.outbound.transport import Relay
 from desk.config import load_settings
 from desk.mail.compose import Outgoing, compose, compose_spec, template_environment
-from desk.models import InboundMail, OutboxMail, utcnow
+from desk.models import InboundMail, OutboxMail, User, utcnow
 from tests.support import make_mail, rows, send, send_due_now, wait_for, wait_for_value
 
 TEMPLATES = template_environment()
@@ -64,6 +64,25 @@ async def test_relay_down_then_back_sends_each_once(daemon, api, sink, make_user
     assert len(ids) == 4 and len(set(ids)) == 4
     bodies = [m.get_body(("plain",)).get_content() for m in sink.to("alice@example.com")]
     assert sum("answer number" in b for b in bodies) == 3
+
+
+async def test_a_nameless_agent_answers_as_the_desk(daemon, api, sink, make_user):
+    """The agent's login address is not shown to customers (From: the desk's name)."""
+    ticket_id = await _first_ticket(daemon, make_mail(subject="Who answers")[0])
+    agent = await make_user("agent@localhost", "agent")
+    async with daemon.desk.db.writer() as session:
+        await session.execute(update(User).where(User.id == agent.id).values(name=""))
+    token = await api.token("agent@localhost", "correct horse 1")
+    path = f"/api/tickets/{ticket_id}/messages/"
+    assert (await api.call("POST", path, token, json={"body": "an answer"}))[0] == 201
+
+    def answer():
+        return [m for m in sink.to("alice@example.com") if "an answer" in str(m.get_body())]
+
+    [mail] = await wait_for_value(answer, what="the answer")
+    desk_name = daemon.desk.settings.desk_name
+    assert "agent@localhost" not in str(mail["From"])
+    assert mail["From"].addresses[0].display_name == desk_name
 
 
 async def test_permanent_refusal_fails_without_retry(daemon, sink):

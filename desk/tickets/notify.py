@@ -118,9 +118,17 @@ def _template_context(
         "subject": ticket.subject,
         "status": ticket.status,
         "desk_name": s.desk_name,
-        "actor_name": (actor.name or actor.email) if actor else s.desk_name,
+        "actor_name": _actor_name(s, person, actor),
         **extra,
     }
+
+
+def _actor_name(s: Settings, person: User, actor: User | None) -> str:
+    """Who acted, as `person` may read it: a nameless account by its address only among
+    staff; to a customer, a nameless agent is the desk (its login stays internal)."""
+    if actor is None:
+        return s.desk_name
+    return actor.name or (actor.email if person.is_staff else s.desk_name)
 
 
 async def _queue(

@@ -406,7 +406,8 @@ async def _mail_reply(
         to_name=sent.to[0].name,
         also_to=[(p.name, p.address) for p in sent.to[1:]],
         cc=[(p.name, p.address) for p in sent.cc],
-        from_name=f"{agent.name or agent.email} ({s.desk_name})",
+        # An agent without a name answers as the desk: the login address stays internal.
+        from_name=f"{agent.name} ({s.desk_name})" if agent.name else s.desk_name,
         from_address=await sending_address(session, ticket, s),
         reply_to=reply_address(ticket.id, s.secret_key, support),
         subject=subject,
