@@ -89,7 +89,9 @@ async def test_status_follows_the_transition_table(team: Team):
 
 async def test_customer_may_only_resolve_or_reopen_their_own(team: Team):
     t = await team.open_ticket("carol")
-    assert (await _status(team, "carol", t, "IN_PROGRESS"))[0] == 403
+    code, body = await _status(team, "carol", t, "IN_PROGRESS")
+    assert code == 403 and body["details"]["allowed"] == ["RESOLVED"]
+    assert body["message"] == "a customer may only resolve or reopen; from OPEN: RESOLVED"
     assert (await _status(team, "carol", t, "CLOSED"))[0] == 403
     assert (await _status(team, "dave", t, "RESOLVED"))[0] == 404
     code, body = await _status(team, "carol", t, "RESOLVED")

@@ -30,6 +30,7 @@ takes a manager of its queue who works in the other one too."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 
 from sqlalchemy import delete, select
@@ -126,6 +127,11 @@ def _takes_on(actor: User, ticket: Ticket, status: str) -> bool:
     )
 
 
+def _listed(statuses: Iterable[str]) -> str:
+    """Statuses as a message shows them: `RESOLVED, CLOSED` (plain values, no reprs)."""
+    return ", ".join(str(s) for s in statuses) or "none"
+
+
 def _check_move(actor: User, ticket: Ticket, status: str) -> str:
     old = ticket.status
     if not actor.is_staff and ticket.customer_id != actor.id:
@@ -136,21 +142,21 @@ def _check_move(actor: User, ticket: Ticket, status: str) -> str:
         allowed = CUSTOMER_TRANSITIONS[old]
         if status not in allowed:
             raise PermissionDenied(
-                f"a customer may only resolve or reopen; from {old}: {list(allowed)}",
-                allowed=list(allowed),
+                f"a customer may only resolve or reopen; from {old}: {_listed(allowed)}",
+                allowed=[str(s) for s in allowed],
             )
     allowed = TRANSITIONS[old]
     if status not in allowed:
         raise Conflict(
-            f"cannot move from {old} to {status}; allowed: {', '.join(allowed)}",
-            allowed=list(allowed),
+            f"cannot move from {old} to {status}; allowed: {_listed(allowed)}",
+            allowed=[str(s) for s in allowed],
             field="status",
         )
     if status in NEEDS_ASSIGNEE and ticket.assigned_agent_id is None:
         raise Conflict(
             f"{status} needs an assignee; assign the ticket first",
             field="status",
-            allowed=[s for s in allowed if s not in NEEDS_ASSIGNEE],
+            allowed=[str(s) for s in allowed if s not in NEEDS_ASSIGNEE],
         )
     reopening = status == S.OPEN and old in (S.RESOLVED, S.CLOSED)
     if reopening and ticket.assigned_agent_id is not None:
