@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from desk.config import Settings
 from desk.errors import DeskError
+from desk.private_files import private_file
 
 MANIFEST = "postdesk-backup.json"
 SQLITE_FILE, PG_FILE, ATTACHMENTS, SECRET = (
@@ -52,8 +53,10 @@ def back_up(settings: Settings, target: Path) -> Summary:
     _empty_folder(target, "back up into")
     kind = _kind(settings)
     if kind == "sqlite":
+        private_file(target / SQLITE_FILE)
         _sqlite_copy(_sqlite_path(settings), target / SQLITE_FILE)
     else:
+        private_file(target / PG_FILE)
         _pg_dump(settings, target / PG_FILE)
     files = _copy_tree(settings.attachments_dir, target / ATTACHMENTS)
     secret = settings.data_dir / SECRET
@@ -81,6 +84,7 @@ def restore(settings: Settings, source: Path) -> Summary:
         if path.exists():
             raise BackupError(f"{path} exists; restore into an empty data folder")
         path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         _sqlite_copy(source / SQLITE_FILE, path)
     else:
         _pg_restore(settings, source / PG_FILE)

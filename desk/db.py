@@ -7,6 +7,7 @@ import functools
 import importlib.resources
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -25,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +34,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+
+from desk.private_files import private_file
 
 MIGRATION_LOCK_ID = 0x706F7374  # "post": one migrator at a time across replicas
 
@@ -62,6 +66,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
+            _private_sqlite_file(url)
             self.write_engine = create_async_engine(url, echo=echo)
             self.read_engine = create_async_engine(url, echo=echo)
             _configure_sqlite(self.write_engine, immediate=True)
@@ -160,6 +165,14 @@ class Database:
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
         return current, _head_revision()
+
+
+def _private_sqlite_file(url: str) -> None:
+    """The database file 0600 before SQLite opens it (its -wal and -shm files take the
+    database file's permissions)."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_file(Path(database))
 
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type[Any]) -> Insert:

@@ -49,6 +49,10 @@ async def _postdesk(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, st
     return int(process.returncode or 0), output.decode(errors="replace")
 
 
+def _private(path: Path) -> bool:
+    return path.stat().st_mode & 0o777 == 0o600
+
+
 async def test_backup_while_mail_arrives_and_restore_into_an_empty_folder(
     daemon: Running, env: dict[str, str], backend: str, tmp_path: Path
 ):
@@ -70,6 +74,11 @@ async def test_backup_while_mail_arrives_and_restore_into_an_empty_folder(
     await sender
     assert code == 0, output
     assert arriving, "no mail arrived during the backup"
+    # the database and its copy hold every mail and password hash: the owner's only
+    backed_up = [p for p in (tmp_path / "backup").iterdir() if p.suffix in (".db", ".pgdump")]
+    assert backed_up and all(_private(p) for p in backed_up)
+    if backend == "sqlite":
+        assert _private(daemon.desk.settings.data_dir / "postdesk.db")
 
     async with _database(backend) as empty_database:
         restored = {
@@ -86,6 +95,8 @@ async def test_backup_while_mail_arrives_and_restore_into_an_empty_folder(
         async with open_desk(settings) as desk, desk.db.reader() as session:
             subjects = set(await session.scalars(select(Ticket.subject)))
             attachments = list(await session.scalars(select(Attachment)))
+    if backend == "sqlite":
+        assert _private(settings.data_dir / "postdesk.db")
     assert {f"Broken thing {n}" for n in range(5)} <= subjects
     assert len(attachments) >= 5 and len(attachments) == len(subjects)
     for attachment in attachments:
