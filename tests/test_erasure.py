@@ -50,7 +50,12 @@ async def test_erasing_a_customer_keeps_counts_and_removes_their_data(team: Team
     photo_file = blob_path(daemon.desk.settings.attachments_dir, photo.sha256)
     assert photo_file.exists()
 
-    status, done = await team.call("admin", "POST", f"/api/admin/users/{carol.id}/erase/")
+    erase = f"/api/admin/users/{carol.id}/erase/"
+    for wrong in (b"", b"{not json", b'{"confirm": "dave@example.com"}', b"{}"):
+        status, body = await team.call("admin", "POST", erase, data=wrong)
+        assert status == 400, wrong  # nothing erased without the customer's own address
+    assert (await rows(daemon, Ticket, Ticket.subject == "Second question")) != []
+    status, done = await team.call("admin", "POST", erase, json={"confirm": carol.email.upper()})
     assert status == 200 and done["tickets"] == 2 and done["attachments"] == 1
 
     status, listing = await team.call("admin", "GET", "/api/tickets/")
@@ -86,9 +91,11 @@ async def test_erasing_a_customer_keeps_counts_and_removes_their_data(team: Team
 
 
 async def test_only_admins_erase_and_only_customers(team: Team):
-    status, _ = await team.call("agent1", "POST", f"/api/admin/users/{team.id('carol')}/erase/")
-    assert status == 403
-    status, body = await team.call("admin", "POST", f"/api/admin/users/{team.id('agent2')}/erase/")
+    confirm = {"confirm": "carol@example.com"}
+    path = f"/api/admin/users/{team.id('carol')}/erase/"
+    assert (await team.call("agent1", "POST", path, json=confirm))[0] == 403
+    path = f"/api/admin/users/{team.id('agent2')}/erase/"
+    status, body = await team.call("admin", "POST", path, json={"confirm": "agent2@localhost"})
     assert status == 400 and "customers" in body["message"]
 
 

@@ -293,7 +293,13 @@ CASES: dict[str, Case] = {
         tickets=("-",),
         body=lambda r, w: {"name": "Dave D."},
     ),
-    "user erase": Case("POST", "/api/admin/users/{user}/erase/", ADMIN_ONLY, tickets=("-",)),
+    "user erase": Case(
+        "POST",
+        "/api/admin/users/{user}/erase/",
+        ADMIN_ONLY,
+        tickets=("-",),
+        body=lambda r, w: {"confirm": "dave@other.org"},
+    ),
     "user invite": Case(
         "POST", "/api/admin/users/{staff}/invite/", per_role(403, 403, admin=202), tickets=("-",)
     ),

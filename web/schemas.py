@@ -68,6 +68,12 @@ class TokenRequest(Strict):
         return (self.email or self.username or "").lower()
 
 
+class EraseConfirm(Strict):
+    """Erasing a customer cannot be undone: the caller repeats the customer's address."""
+
+    confirm: str = Field(max_length=320)
+
+
 class RefreshRequest(Strict):
     refresh: str = Field(min_length=1, max_length=4096)
 

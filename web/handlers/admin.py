@@ -17,7 +17,7 @@ from desk.companies import (
     set_domains,
 )
 from desk.erasure import erase_customer
-from desk.errors import NotFound
+from desk.errors import NotFound, ValidationFailed
 from desk.models import User
 from desk.people import UserQuery, change_user, create_user, get_user, list_users, user_data
 from desk.suppressions import lift, list_suppressions
@@ -28,6 +28,7 @@ from web.schemas import (
     ApiKeyCreate,
     CompanyCreate,
     CompanyUpdate,
+    EraseConfirm,
     SuppressionListQuery,
     UserCreate,
     UserListQuery,
@@ -100,10 +101,15 @@ async def users_unlock(request: web.Request, admin: User) -> web.Response:
 
 
 async def users_erase(request: web.Request, admin: User) -> web.Response:
-    """A customer's personal data erased (desk.erasure), audited with this admin's name."""
+    """A customer's personal data erased (desk.erasure), audited with this admin's name.
+    The body must confirm the customer's address ({"confirm": email}; 400 otherwise): a
+    stray or replayed POST erases nothing."""
     desk = request.app[DESK]
     async with desk.db.reader() as session:
         email = (await get_user(session, path_id(request))).email
+    body = await json_body(request, EraseConfirm)
+    if body.confirm.lower() != email.lower():
+        raise ValidationFailed("confirm must be the customer's email address", field="confirm")
     done = await erase_customer(desk, email, actor=admin)
     return json_response(asdict(done))
 
