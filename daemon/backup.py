@@ -39,6 +39,11 @@ class BackupError(DeskError):
     code = "backup_failed"
 
 
+class ToolMissing(BackupError):
+    """The machine lacks a client tool (pg_dump, pg_restore): exit code 2, as a start the
+    machine does not allow (README "Starting and stopping")."""
+
+
 @dataclass(frozen=True)
 class Summary:
     database: str  # "sqlite" | "postgresql"
@@ -162,7 +167,7 @@ def _libpq(settings: Settings) -> tuple[str, dict[str, str]]:
 def _tool(name: str, command: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise BackupError(
+        raise ToolMissing(
             f"{name} is not installed (Debian: apt-get install postgresql-client); "
             f"run it yourself: {command}"
         )

@@ -6,29 +6,31 @@ import argparse
 import getpass
 import importlib.metadata
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import uvloop
 
+from daemon.backup import ToolMissing
 from daemon.cli_mail import as_json, inbound_text, outbox_text, shown
 from daemon.data_commands import add_data_commands
 from daemon.importer import CannotImport, import_archive
-from daemon.lifecycle import ROLES, serve
+from daemon.lifecycle import ROLES, ComponentMissing, serve
 from daemon.logs import setup_logging
 from daemon.worker_pool import WorkerPool
 from desk.config import Settings, load_settings
 from desk.context import open_desk
 from desk.db import Database
-from desk.errors import DeskError, NotFound
+from desk.errors import ConfigError, DeskError
 from desk.inbound_admin import inbound_detail
 from desk.intake import inbound_mail, list_inbound, retry
 from desk.mail.parse import parse_limits
 from desk.outbox import LISTED_STATES, list_outbox
 from desk.outbox_admin import outbox_record
 from desk.people import add_user
-from desk.startup import check_database, prepare_data_dir
+from desk.startup import CannotStart, check_database, prepare_data_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,15 +44,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings.log_level, settings.log_format)
         # uvloop: the same asyncio, on libuv's event loop (about 1.3x the requests per
         # second of the standard loop for the ticket list here, docs/benchmarks.md).
-        return int(uvloop.run(args.handler(settings, args)) or 0)
-    except NotFound as exc:
-        print(f"postdesk: {exc.message}", file=sys.stderr)
-        return 1
-    except DeskError as exc:
+        code = int(uvloop.run(args.handler(settings, args)) or 0)
+        sys.stdout.flush()  # here, where a reader gone away is handled below
+        return code
+    except START_PROBLEMS as exc:
         print(f"postdesk: {exc.message}", file=sys.stderr)
         return 2
+    except DeskError as exc:  # the command itself failed: a user that exists, a full folder
+        print(f"postdesk: {exc.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except KeyboardInterrupt:
         return 130
+
+
+# What exits 2: the settings or the machine do not allow it (README "Starting and
+# stopping"); any other DeskError is a failed command (1).
+START_PROBLEMS = (ConfigError, CannotStart, ComponentMissing, ToolMissing)
+
+
+def quiet_broken_pipe() -> int:
+    """The reader of our output went away (`postdesk outbox list | head`): not an error
+    to report. stdout is pointed at /dev/null so the interpreter's final flush does not
+    raise again (Python's documented recipe, "Note on SIGPIPE"); exit 0 as `head` expects
+    of a writer it stopped reading."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,9 +134,11 @@ async def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     try:
         await check_database(db)
-        await db.migrate()
+        applied = await db.migrate()
     finally:
         await db.dispose()
+    if applied:
+        print(f"applied {len(applied)} migration(s): {', '.join(applied)}")
     print("database is up to date")
     return 0
 

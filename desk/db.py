@@ -140,17 +140,17 @@ class Database:
         else:
             await self.search_engine.dispose()
 
-    async def migrate(self) -> None:
-        """Apply every Alembic revision; `postdesk run` calls this before serving."""
+    async def migrate(self) -> list[str]:
+        """Apply every Alembic revision; `postdesk run` calls this before serving. The
+        revisions applied now, oldest first (none: the schema was up to date)."""
         async with self.write_engine.connect() as conn:
             if self.is_sqlite:
-                await conn.run_sync(_upgrade_sqlite)
-                return
+                return await conn.run_sync(_upgrade_sqlite)
             async with conn.begin():
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_ID}
                 )
-                await conn.run_sync(_upgrade)
+                return await conn.run_sync(_upgrade)
 
     async def ping(self) -> None:
         async with self.read_engine.connect() as conn:
@@ -196,13 +196,20 @@ def _head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection) -> list[str]:
+    """Upgrade to the head; the revisions it took, oldest first."""
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
+    before = MigrationContext.configure(connection).get_current_revision()
     command.upgrade(cfg, "head")
+    after = MigrationContext.configure(connection).get_current_revision()
+    if after is None or after == before:
+        return []
+    steps = ScriptDirectory.from_config(cfg).iterate_revisions(after, before or "base")
+    return [step.revision for step in reversed(list(steps)) if step is not None]
 
 
-def _upgrade_sqlite(connection: Connection) -> None:
+def _upgrade_sqlite(connection: Connection) -> list[str]:
     """Migrations with foreign keys off, as SQLite's procedure for rebuilding a table asks:
     dropping the old copy would otherwise delete, by cascade, every row that refers to it.
     The pragma only takes effect outside a transaction, so it is set before BEGIN, and the
@@ -210,10 +217,11 @@ def _upgrade_sqlite(connection: Connection) -> None:
     _foreign_keys(connection, on=False)
     try:
         with connection.begin():
-            _upgrade(connection)
+            applied = _upgrade(connection)
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise RuntimeError(f"migration left broken references: {broken[:5]}")
+        return applied
     finally:
         _foreign_keys(connection, on=True)
 

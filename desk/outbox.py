@@ -120,10 +120,11 @@ async def claim_due(db: Database, limit: int = 20) -> list[Claimed]:
 
 # What an operator asks for (API.md: `postdesk outbox list --state queued|sent|failed`), in
 # the rows' own states: queued is what has not gone out yet, claimed for sending or not.
+# `postdesk outbox list --state`: every state a row can be in, and `queued` for the mail
+# still to go out (pending or being sent).
 LISTED_STATES = {
     "queued": (OutboxState.PENDING.value, OutboxState.SENDING.value),
-    "sent": (OutboxState.SENT.value,),
-    "failed": (OutboxState.FAILED.value,),
+    **{state.value: (state.value,) for state in OutboxState},
 }
 
 

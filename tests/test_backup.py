@@ -110,9 +110,9 @@ async def test_restore_refuses_a_folder_that_is_not_empty(
     code, output = await _postdesk(env, tmp_path, "backup", str(tmp_path / "b"))
     assert code == 0, output
     code, output = await _postdesk(env, tmp_path, "backup", str(tmp_path / "b"))
-    assert code == 2 and "not an empty folder" in output
+    assert code == 1 and "not an empty folder" in output  # a failed command, not a start
     code, output = await _postdesk(env, tmp_path, "restore", str(tmp_path / "nothing"))
-    assert code == 2 and "no postdesk backup" in output
+    assert code == 1 and "no postdesk backup" in output
 
 
 async def test_without_pg_dump_the_command_says_what_to_run(

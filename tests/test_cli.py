@@ -7,6 +7,9 @@ import json
 import os
 import sys
 
+from alembic.script import ScriptDirectory
+
+from desk.db import alembic_config
 from desk.models import InboundMail, User
 from tests.support import make_mail, rows, send, settled, wait_for
 
@@ -70,13 +73,43 @@ async def test_adduser_and_migrate(daemon, env):
     [ann] = await rows(daemon, User, User.email == "ann@localhost")
     assert ann.role == "agent" and ann.password_hash.startswith("$argon2id$")
     code, _, err = await postdesk(env, "adduser", "--email", "ann@localhost", "--role", "agent")
-    assert code == 2 and "already exists" in err
+    assert code == 1 and err.strip() == "postdesk: a user with email ann@localhost already exists"
     code, _, err = await postdesk(
         env, "adduser", "--email", "x@localhost", "--role", "agent", "--password", "short"
     )
-    assert code == 2 and "8 characters" in err
+    assert code == 1 and "8 characters" in err
     code, out, _ = await postdesk(env, "migrate")
-    assert code == 0 and "up to date" in out
+    assert code == 0 and out == "database is up to date\n"  # nothing left to apply
+
+
+async def test_migrate_says_what_it_applied(tmp_path):
+    env = {"POSTDESK_DATA_DIR": str(tmp_path / "fresh"), "POSTDESK_SECRET_KEY": "x" * 40}
+    code, out, err = await postdesk(env, "migrate")
+    assert code == 0, err
+    first, last = out.splitlines()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert first.startswith("applied ") and first.endswith(f", {head}") and "0001" in first
+    assert last == "database is up to date"
+    assert (await postdesk(env, "migrate"))[1] == "database is up to date\n"
+
+
+async def test_a_reader_that_goes_away_is_no_error(env):
+    """`postdesk outbox list | head`: the pipe closes early; no traceback, exit 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    for command in (("outbox", "list"), ("inbound", "list")):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "daemon",
+            *command,
+            env={**os.environ, **env},
+            stdout=write_end,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await proc.communicate()
+        assert proc.returncode == 0 and err.decode() == "", err
+    os.close(write_end)
 
 
 async def test_bad_setting_is_a_clear_error(env):

@@ -158,3 +158,6 @@ async def test_outbox_list_by_state(env, sink):
     assert record["kind"] == "acknowledgement" and record["sent_at"]
     code, out, _ = await postdesk(env, "outbox", "list", "--state", "failed")
     assert out.strip() == "0 message(s)"
+    for state in ("pending", "sending", "suppressed"):  # every state a row can be in
+        code, out, err = await postdesk(env, "outbox", "list", "--state", state)
+        assert code == 0 and out.strip() == "0 message(s)", err

@@ -52,7 +52,7 @@ async def test_erasing_a_customer_keeps_counts_and_removes_their_data(team: Team
 
     erase = f"/api/admin/users/{carol.id}/erase/"
     for wrong in (b"", b"{not json", b'{"confirm": "dave@example.com"}', b"{}"):
-        status, body = await team.call("admin", "POST", erase, data=wrong)
+        status, _ = await team.call("admin", "POST", erase, data=wrong)
         assert status == 400, wrong  # nothing erased without the customer's own address
     assert (await rows(daemon, Ticket, Ticket.subject == "Second question")) != []
     status, done = await team.call("admin", "POST", erase, json={"confirm": carol.email.upper()})
