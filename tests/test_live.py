@@ -49,6 +49,37 @@ async def test_ticket_events_reach_allowed_sockets_only(team: Team, live: Live):
         await ws.close()
 
 
+async def test_tags_are_for_the_team_only(team: Team, live: Live):
+    """Tags are internal (as in Zammad and FreeScout): not in a customer's detail, list or
+    resumed events, and a change of tags alone is not an event for them."""
+    t = await team.open_ticket("carol", "Tagged")
+    carol = await live.connect("carol", f"/ws/tickets/{t}/")
+    agent = await live.connect("agent1", f"/ws/tickets/{t}/")
+    path = f"/api/tickets/{t}/"
+    assert (await team.call("agent1", "PATCH", path, json={"tags": ["angry-customer"]}))[0] == 200
+    tagged = await next_event(agent)
+    assert tagged["data"]["fields"] == ["tags"]
+    changed = {"subject": "Tagged again", "tags": ["angry-customer", "vip"]}
+    assert (await team.call("agent1", "PATCH", path, json=changed))[0] == 200
+    assert sorted((await next_event(agent))["data"]["fields"]) == ["subject", "tags"]
+    event = await next_event(carol)  # the tags-only change never came
+    assert event["type"] == "ticket_updated" and event["data"]["fields"] == ["subject"]
+    assert event["fields"] == ["subject"] and "angry" not in str(event)
+    since = f"last_event_id={int(tagged['id']) - 1}"  # from the tags-only change on
+    resumed = await live.connect("carol", f"/ws/tickets/{t}/", query=since)
+    assert [(e["type"], e["data"]["fields"]) for e in live.replayed] == [
+        ("ticket_updated", ["subject"])
+    ]
+    status, detail = await team.call("carol", "GET", path)
+    assert status == 200 and "tags" not in detail and detail["subject"] == "Tagged again"
+    status, listing = await team.call("carol", "GET", "/api/tickets/")
+    assert status == 200 and all("tags" not in row for row in listing["results"])
+    status, detail = await team.call("agent1", "GET", path)
+    assert detail["tags"] == ["angry-customer", "vip"]
+    for ws in (carol, agent, resumed):
+        await ws.close()
+
+
 async def test_inbound_mail_reaches_the_ticket_socket(team: Team, live: Live, daemon, sink):
     from tests.support import make_mail, send, wait_for_value
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
 from desk.events.base import Event
 from desk.events.chat import ChatMention
 from desk.events.people import NotificationAdded
-from desk.events.tickets import MessageCreated, TicketCreated, TicketEvent
+from desk.events.tickets import MessageCreated, TicketCreated, TicketEvent, TicketUpdated
 from desk.models import (
     TEAM_ONLY,
     QueueRole,
@@ -129,13 +131,30 @@ def can_see_ticket_fields(
     return customer_id == user.id
 
 
+# Ticket fields for the team only (as in Zammad and FreeScout, tags are internal): not in
+# a customer's ticket detail or list, nor named in the events a customer receives.
+TEAM_ONLY_FIELDS = frozenset({"tags"})
+
+
 def can_see_event(user: User, event: TicketEvent) -> bool:
-    """The REST rule applied to an event: its ticket as it is after the change, and never
-    an internal note for a customer."""
+    """The REST rule applied to an event: its ticket as it is after the change, never an
+    internal note for a customer, nor a change of team-only fields alone."""
     if not can_see_event_ticket(user, event):
         return False
-    note = isinstance(event, MessageCreated) and event.message.is_internal
-    return user.is_staff or not note
+    if user.is_staff:
+        return True
+    if isinstance(event, TicketUpdated):
+        return bool(set(event.fields) - TEAM_ONLY_FIELDS)
+    return not (isinstance(event, MessageCreated) and event.message.is_internal)
+
+
+def event_for(user: User, event: TicketEvent) -> TicketEvent:
+    """The event as `user` receives it (one can_see_event allows): for a customer, a
+    ticket update names only the fields they see."""
+    if user.is_staff or not isinstance(event, TicketUpdated):
+        return event
+    shown = tuple(f for f in event.fields if f not in TEAM_ONLY_FIELDS)
+    return event if shown == event.fields else replace(event, fields=shown)
 
 
 def can_see_event_ticket(user: User, event: TicketEvent) -> bool:

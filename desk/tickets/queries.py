@@ -153,7 +153,7 @@ async def list_tickets(
             if counts:
                 counts.put(key, count)
         rows = await _rows(session, ticket_page(user, f, offset, limit + 1))
-    results = [ticket_fields(r, _tags(r["tag_list"])) for r in rows[:limit]]
+    results = [ticket_fields(r, _tags_for(user, r["tag_list"])) for r in rows[:limit]]
     return Page(count, results, len(rows) > limit)
 
 
@@ -293,7 +293,7 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     by_message: dict[int, list[dict[str, Any]]] = {}
     for a in attachments:
         by_message.setdefault(a["ticket_message_id"], []).append(_attachment(a))
-    detail = ticket_fields(found[0], _tags(found[0]["tag_list"]))
+    detail = ticket_fields(found[0], _tags_for(user, found[0]["tag_list"]))
     detail["messages"] = [
         {**message_fields(m), "attachments": by_message.get(m["id"], [])} for m in messages
     ]
@@ -331,7 +331,11 @@ async def _rows(session: AsyncSession, statement: Select[Any]) -> list[dict[str,
     return [dict(row) for row in (await connection.execute(statement)).mappings()]
 
 
-def _tags(tag_list: str | None) -> list[str]:
+def _tags_for(user: User, tag_list: str | None) -> list[str] | None:
+    """The ticket's tags for staff; None (no `tags` key) for customers: tags are team-only
+    (desk.auth.access.TEAM_ONLY_FIELDS)."""
+    if not user.is_staff:
+        return None
     return sorted(tag_list.split("\n")) if tag_list else []
 
 

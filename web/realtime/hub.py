@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from desk.auth.access import can_see_event, can_see_event_ticket, can_see_ticket_fields
+from desk.auth.access import can_see_event, can_see_event_ticket, can_see_ticket_fields, event_for
 from desk.chat.events import for_reader
 from desk.events import Event
 from desk.events.board import BoardEvent, CardMoved
@@ -91,6 +91,15 @@ def presence_frame(ticket_id: int, people: list[dict[str, Any]], event: Event) -
     return json.dumps({**envelope, "people": people})
 
 
+def _as_read(event: Event, text: str, reader: User) -> str:
+    """`text` (the event's frame as staff read it), or the frame of the event as `reader`
+    receives it where that differs (desk.auth.access.event_for: team-only fields)."""
+    if not isinstance(event, TicketEvent):
+        return text
+    shown = event_for(reader, event)
+    return text if shown is event else frame(shown)
+
+
 Wants = Callable[[User, Event], bool]
 Handler = Callable[["Socket", dict[str, Any]], Awaitable[None]]
 
@@ -156,14 +165,14 @@ class Hub:
                 self._board(event, text)
         for sub in list(self.personal):
             if sub.wants(sub.user, event):
-                sub.offer(event, text)
+                sub.offer(event, _as_read(event, text, sub.user))
 
     def _ticket(self, event: TicketEvent, text: str) -> None:
         for sub in list(self.tickets.get(event.ticket_id, ())):
             if not can_see_event_ticket(sub.user, event):
                 sub.end(FORBIDDEN, "you can no longer see this ticket")
             elif can_see_event(sub.user, event):
-                sub.offer(event, text)
+                sub.offer(event, _as_read(event, text, sub.user))
 
     async def _presence(self, event: TicketPresence) -> None:
         """What a process said of a ticket's presence: the ticket's staff sockets here get

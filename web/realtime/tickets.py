@@ -16,6 +16,7 @@ from desk.auth.access import (
     bell_or_own_event,
     can_see_event,
     can_see_ticket,
+    event_for,
     is_inbox_event,
     is_own_event,
 )
@@ -83,7 +84,7 @@ async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
         return
     for event in await missed(request.app[DESK].db, ticket_id, int(last)):
         if can_see_event(sub.user, event):
-            await sub.ws.send_str(frame(event))
+            await sub.ws.send_str(frame(event_for(sub.user, event)))
         sub.last_id = max(sub.last_id, int(event.id))
 
 
