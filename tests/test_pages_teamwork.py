@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 from tests.pages import screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
 from tests.support import wait_for_value
+from tests.test_pages_signin import _signed_in
 from tests.test_pages_ticket import _message_ids, _open, _submit
 
 
@@ -142,3 +145,41 @@ async def test_a_refused_merge_says_why_on_the_page(team: Team, chromium):
     await page.get_by_label("Merge into…").fill(str(ticket))
     await _submit(page, "Merge")
     assert "cannot be merged into itself" in await page.get_by_role("alert").inner_text()
+
+
+async def test_the_new_posts_obey_the_api_s_access_rules_and_need_the_csrf_token(team: Team):
+    base = team.api.base
+    reply = await _saved_reply(team, "Thanks", "Thanks!")
+    hidden = await team.open_ticket("carol", subject="Not agent1's")
+    other = await team.open_ticket("carol", subject="Another")
+    for ticket in (hidden, other):
+        code, _ = await team.call(
+            "agent2",
+            "POST",
+            f"/api/tickets/{ticket}/assign/",
+            json={"assigned_agent": team.id("agent2")},
+        )
+        assert code == 200
+    posts = {
+        "saved-reply": {"saved_reply": str(reply), "body": ""},
+        "merge": {"into": str(other)},
+        "unmerge": {},
+    }
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "agent1@localhost")
+        for path, form in posts.items():
+            url = f"{base}/app/tickets/{hidden}/{path}"
+            async with http.post(url, data=form | {"csrf_token": token}) as r:
+                assert r.status == 404, path  # unseen: the API's 404
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "agent2@localhost")
+        for path, form in posts.items():
+            url = f"{base}/app/tickets/{hidden}/{path}"
+            async with http.post(url, data=form) as r:
+                assert r.status == 403, path  # no CSRF token
+        async with http.post(
+            f"{base}/app/tickets/{hidden}/unmerge", data={"csrf_token": token}
+        ) as r:
+            assert r.status == 409 and "not merged" in (await r.text()).lower()
+    code, detail = await team.call("agent2", "GET", f"/api/tickets/{hidden}/")
+    assert detail["merged_into"] is None
