@@ -26,6 +26,7 @@ from desk.blobs import blob_path
 from desk.context import Desk
 from desk.errors import DeskError, ValidationFailed
 from desk.models import MessageKind, Priority, Status
+from desk.saved_replies import list_replies, render_reply
 from desk.tickets import workflow
 from desk.tickets.conversation import (
     Conversation,
@@ -34,15 +35,23 @@ from desk.tickets.conversation import (
     visible_message,
 )
 from desk.tickets.errors import TicketNotFound
+from desk.tickets.merge import merge_tickets, suggestions, unmerge_ticket
 from desk.tickets.queries import ticket_detail, visible_attachment
 from desk.tickets.service import post_message
+from desk.tickets.teamwork import answered_since, undoable_merges
 from desk.uploads import Upload, keep_upload
 from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages.security import page, see_other, template_context
 from web.pages.words import thread_rule_in_words
-from web.schemas import Assignment, MessageCreate, StatusChange, TicketUpdate
+from web.schemas import (
+    Assignment,
+    MessageCreate,
+    StatusChange,
+    TicketMergeRequest,
+    TicketUpdate,
+)
 
 PREVIEWED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 THEN = {"WAITING_ON_CUSTOMER", "RESOLVED"}  # "Send and set ..." moves
@@ -69,12 +78,15 @@ async def render(
     status: int = 200,
     error: str | None = None,
     composer: dict[str, str] | None = None,
+    answered: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     """The page; `error` is shown where the failed action was, `composer` refills the
-    composer with what the agent typed (or the AI draft)."""
+    composer with what the agent typed (or the AI draft or a saved reply), `answered`
+    lists the colleagues' answers the agent had not seen (the "Send anyway" warning)."""
     desk = request.app[DESK]
     conv = await read_conversation(desk.db, login.user, ticket_id)
     to, cc = _participants(conv)
+    seen = max((m["id"] for m in conv.ticket["messages"]), default=0)
     context: dict[str, Any] = template_context(
         request,
         login,
@@ -87,6 +99,11 @@ async def render(
         error=error,
         composer={"mode": "reply", "to": to, "cc": cc, "body": "", **(composer or {})},
         ai_drafts=desk.settings.gemini_api_key is not None,
+        seen=seen,
+        answered=answered or [],
+        saved_replies=await list_replies(desk.db, login.user),
+        suggestions=await suggestions(desk.db, login.user, ticket_id),
+        undoable=await undoable_merges(desk.db, ticket_id),
         sides=SIDES,
         label=_label,
         name_of=lambda uid: conv.people.get(uid, {}).get("name", "") if uid else "",
@@ -178,6 +195,18 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
     typed = {k: _text(form, k) for k in ("to", "cc", "body")} | {"mode": mode}
     desk = request.app[DESK]
     is_note = mode == "note"
+    if not form.get("anyway"):
+        answered = await _answered(request, login, ticket_id, _text(form, "seen"))
+        if answered:
+            return await render(
+                request,
+                login,
+                ticket_id,
+                status=409,
+                error=_warning(answered),
+                composer=typed,
+                answered=answered,
+            )
     try:
         asked = valid(
             MessageCreate,
@@ -202,6 +231,74 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
                 request, login, ticket_id, status=exc.status, error=sent + exc.message
             )
     return see_other(f"/app/tickets/{ticket_id}/#message-{posted.message.id}")
+
+
+async def _answered(
+    request: web.Request, login: BrowserLogin, ticket_id: int, seen: str
+) -> list[dict[str, Any]]:
+    """Colleagues' answers newer than the composer's `seen` (the newest message its page
+    showed); none when the form does not say (an older page, a script's post)."""
+    if not seen.isdigit() or len(seen) > 12:
+        return []
+    return await answered_since(request.app[DESK].db, login.user, ticket_id, int(seen))
+
+
+def _warning(answered: list[dict[str, Any]]) -> str:
+    """ "Anna replied and Bob added a note since you opened this page ..."."""
+    said = {"outbound": "replied", "note": "added a note"}
+    parts = list(dict.fromkeys(f"{a['author']} {said[a['kind']]}" for a in answered))
+    who = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    return (
+        f"{who} since you opened this page. Read it before sending: your message is "
+        "kept below (pick any files again), or send it anyway."
+    )
+
+
+async def insert_saved_reply(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """Without the page's script: the page again, the saved reply (filled in for this
+    ticket and this agent) added to what the composer held. The script asks GET
+    /api/saved-replies/<id>/render/?ticket=<id> instead and inserts it in place."""
+    ticket_id = path_id(request)
+    form = await request.post()
+    mode = "note" if form.get("mode") == "note" else "reply"
+    typed = {k: _text(form, k) for k in ("to", "cc", "body")} | {"mode": mode}
+    chosen = _text(form, "saved_reply")
+    if not chosen.isdigit() or len(chosen) > 12:
+        error = "Pick a saved reply to insert."
+        return await render(request, login, ticket_id, status=400, error=error, composer=typed)
+    try:
+        found = await render_reply(request.app[DESK], login.user, int(chosen), ticket_id)
+    except DeskError as exc:
+        return await render(
+            request, login, ticket_id, status=exc.status, error=exc.message, composer=typed
+        )
+    body = f"{typed['body']}\n\n{found['body']}" if typed["body"] else found["body"]
+    return await render(request, login, ticket_id, composer=typed | {"body": body})
+
+
+async def merge(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """ "Merge into ...": this ticket into the one named (`#42` or `42`), then to the
+    result, whose page offers "Undo merge" for a minute; a refusal shows why here."""
+    ticket_id = path_id(request)
+    into = _text(await request.post(), "into").lstrip("#").strip()
+    try:
+        asked = valid(
+            TicketMergeRequest, {"into": int(into) if into.isdigit() and len(into) <= 12 else into}
+        )
+        await merge_tickets(request.app[DESK], login.user, ticket_id, asked.into)
+    except DeskError as exc:
+        return await render(request, login, ticket_id, status=exc.status, error=exc.message)
+    return see_other(f"/app/tickets/{asked.into}/")
+
+
+async def unmerge(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """ "Undo merge" (the id is the merged ticket's): back to it, as it was."""
+    ticket_id = path_id(request)
+    try:
+        await unmerge_ticket(request.app[DESK], login.user, ticket_id)
+    except DeskError as exc:
+        return await render(request, login, ticket_id, status=exc.status, error=exc.message)
+    return see_other(f"/app/tickets/{ticket_id}/")
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -357,6 +454,9 @@ ROUTES = [
     ("POST", T + "assignee", page(set_assignee)),
     ("POST", T + "tags", page(set_tags)),
     ("POST", T + "ai-draft", page(ai_draft)),
+    ("POST", T + "saved-reply", page(insert_saved_reply)),
+    ("POST", T + "merge", page(merge)),
+    ("POST", T + "unmerge", page(unmerge)),
     ("GET", "/app/messages/{id}/html", page(message_html)),
     ("GET", "/app/attachments/{id}", page(attachment)),
 ]

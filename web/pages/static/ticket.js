@@ -1,14 +1,17 @@
 // The conversation page's script: the composer keeps its draft across reloads
-// (localStorage), takes dropped files, and fills in an AI draft in place; messages, history
-// and the sidebar follow the ticket live. The page works without it (forms post and come
+// (localStorage), takes dropped files, fills in an AI draft or a saved reply in place;
+// messages, history and the sidebar follow the ticket live, and who else is on the ticket
+// (viewing, replying) shows as it changes. The page works without it (forms post and come
 // back; the AI draft button then reloads with the draft).
 import { accessToken, liveSocket, onKey } from "./app.js";
 
 const form = document.querySelector("form.composer");
 if (form) {
   composer(form);
-  live(form.dataset.ticket);
+  savedReplies(form);
+  live(form.dataset.ticket, presence(form));
   onKey(ticketKeys);
+  undoWindows();
 }
 
 /** r reply, n note (the composer, focused), a assign to me, e resolve (the sidebar's forms,
@@ -33,15 +36,86 @@ function ticketKeys(key) {
 /** Each event of this ticket (and each reconnection) refetches the page and swaps in its
  * messages, history and sidebar; the composer, and a sidebar field being edited, are left
  * alone. `data-live` on <body> says the page is following (tests wait for it). */
-function live(ticket) {
+function live(ticket, team) {
   let pending = null;
   const later = () => { clearTimeout(pending); pending = setTimeout(refresh, 150); };
   liveSocket(`/ws/tickets/${ticket}/`, (frame) => {
-    if (frame.type !== "pong" && frame.type !== "error") later();
-  }, async () => {
+    if (frame.type === "presence") team.show(frame.data.people);
+    else if (frame.type !== "pong" && frame.type !== "error") later();
+  }, async (ws) => {
+    team.connected(ws);
     await refresh();
     document.body.dataset.live = "following";
   });
+}
+
+/** Presence: this page tells the ticket's socket "viewing" when it opens, "replying" while
+ * the composer holds text (settled for a moment, not every key), "left" when the page goes;
+ * the others on the ticket (not me) are shown in the page's live region. */
+function presence(form) {
+  const region = document.getElementById("presence");
+  const me = Number(region?.dataset.me);
+  const body = form.querySelector("textarea[name=body]");
+  let socket = null;
+  let sent = null;
+  let settle = null;
+  const wanted = () => (body.value.trim() ? "replying" : "viewing");
+  const say = (state) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN || state === sent) return;
+    socket.send(JSON.stringify({ type: "presence", state }));
+    sent = state;
+  };
+  body.addEventListener("input", () => { clearTimeout(settle); settle = setTimeout(() => say(wanted()), 400); });
+  addEventListener("pagehide", () => say("left"));
+  return {
+    connected(ws) { socket = ws; sent = null; say(wanted()); },
+    show(people) {
+      if (!region) return;
+      const others = (people ?? []).filter((p) => p.user_id !== me && p.state !== "left");
+      region.textContent = others.map((p) => `${p.name} is ${p.state}`).join(". ");
+      region.classList.toggle("someone", others.length > 0);
+    },
+  };
+}
+
+/** "Insert saved reply": the choice, filled in for this ticket (the render API), goes in at
+ * the cursor; the Insert button (the page's way without script) does the same in place. */
+function savedReplies(form) {
+  const choice = form.querySelector("select[name=saved_reply]");
+  const button = form.querySelector("button[data-saved-reply]");
+  if (!choice) return;
+  const body = form.querySelector("textarea[name=body]");
+  const status = form.querySelector(".composer-status");
+  async function insert() {
+    if (!choice.value) { status.textContent = "Pick a saved reply to insert."; return; }
+    try {
+      const token = await accessToken();
+      const r = await fetch(`/api/saved-replies/${choice.value}/render/?ticket=${form.dataset.ticket}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const data = await r.json();
+      if (!r.ok) throw new Error(data.message || `error ${r.status}`);
+      const at = body.selectionStart ?? body.value.length;
+      const end = body.selectionEnd ?? at;
+      body.setRangeText(data.body, at, end, "end");
+      body.dispatchEvent(new Event("input", { bubbles: true }));  // kept as draft, "replying"
+      status.textContent = `Inserted "${data.title}".`;
+      choice.value = "";
+      body.focus();
+    } catch (err) {
+      status.textContent = `Not inserted: ${err.message}`;
+    }
+  }
+  choice.addEventListener("change", insert);
+  button?.addEventListener("click", (e) => { e.preventDefault(); insert(); });
+}
+
+/** "Undo merge" goes when its minute is over (the server refuses it after that anyway). */
+function undoWindows() {
+  for (const undo of document.querySelectorAll("form.undo-merge[data-until]")) {
+    const left = Date.parse(undo.dataset.until) - Date.now();
+    setTimeout(() => undo.remove(), Math.max(left, 0));
+  }
 }
 
 async function refresh() {

@@ -1,0 +1,185 @@
+"""Working as a team on the conversation page, in Chromium: who else is viewing or
+replying (two agents' browsers), the warning before sending over a colleague's answer
+("Send anyway"), saved replies inserted into the composer (with and without the page's
+script), and merging a ticket into another with its minute to undo. Fields are found by
+label and buttons by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from tests.pages import screenshot, serious_violations, sign_in
+from tests.people import PASSWORD, Team
+from tests.support import wait_for_value
+from tests.test_pages_signin import _signed_in
+from tests.test_pages_ticket import _message_ids, _open, _submit
+
+
+async def test_two_agents_see_each_other_viewing_and_replying(team: Team, chromium):
+    ticket = await team.open_ticket("carol", subject="Who is on it")
+    anna = await _open(chromium, team.api.base, ticket, who="agent1")
+    ben = await _open(chromium, team.api.base, ticket, who="agent2")
+    region = anna.locator("#presence")
+    assert await region.get_attribute("aria-live") == "polite"
+    await anna.get_by_text("Agent2 is viewing").wait_for()
+    await ben.get_by_text("Agent1 is viewing").wait_for()
+    assert "Agent1" not in await region.inner_text()  # never myself
+
+    await ben.get_by_label("Message").fill("Hello Carol, ")
+    await anna.get_by_text("Agent2 is replying").wait_for()
+    await screenshot(anna, "conversation-presence")
+    await ben.get_by_label("Message").fill("")
+    await anna.get_by_text("Agent2 is viewing").wait_for()
+
+    await ben.close()  # the page goes: "left" (and its socket closes)
+    await anna.locator("#presence:not(.someone)").wait_for()
+    assert await region.inner_text() == ""
+
+
+async def test_a_colleague_s_answer_is_shown_before_sending_over_it(team: Team, sink, chromium):
+    ticket = await team.open_ticket("carol", subject="Two answers")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Message").fill("My answer, written slowly.")
+    code, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{ticket}/messages/", json={"body": "Fixed it already."}
+    )
+    assert code == 201
+    await _submit(page, "Send")
+    warning = page.get_by_role("alert")
+    assert "Agent2 replied since you opened this page" in await warning.inner_text()
+    assert await page.get_by_label("Message").input_value() == "My answer, written slowly."
+    assert await page.locator("article.side-agent").count() == 1  # theirs only: nothing sent
+    assert await serious_violations(page) == []
+
+    await _submit(page, "Send anyway")
+    assert await page.locator("article.side-agent").count() == 2
+
+    def mine() -> list[Any]:
+        return [m for _, m in sink.messages if "written slowly" in m.as_string()]
+
+    [mail] = await wait_for_value(mine, what="the reply sent anyway")
+    assert "carol@example.com" in mail["To"]
+
+
+async def test_my_own_answer_and_a_customer_s_mail_are_no_reason_to_warn(team: Team, chromium):
+    ticket = await team.open_ticket("carol", subject="Only me")
+    page = await _open(chromium, team.api.base, ticket)
+    for who, body in (("agent1", "A note of mine."), ("carol", "Customer again.")):
+        code, _ = await team.call(
+            who,
+            "POST",
+            f"/api/tickets/{ticket}/messages/",
+            json={"body": body} | ({"is_internal": True} if who == "agent1" else {}),
+        )
+        assert code == 201
+    await page.get_by_label("Message").fill("Straight through.")
+    await _submit(page, "Send")
+    assert await page.get_by_role("alert").count() == 0
+    assert "Straight through." in await page.locator("article.side-agent").last.inner_text()
+
+
+async def _saved_reply(team: Team, title: str, body: str) -> int:
+    code, made = await team.call(
+        "admin", "POST", "/api/saved-replies/", json={"title": title, "body": body}
+    )
+    assert code == 201, made
+    return int(made["id"])
+
+
+async def test_a_saved_reply_is_inserted_filled_in_for_the_ticket(team: Team, chromium):
+    await _saved_reply(team, "Greeting", "Hello {{ customer.first_name }}, about {{ ticket.id }}:")
+    ticket = await team.open_ticket("carol", subject="Saved words")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Message").fill("")
+    await page.get_by_label("Insert saved reply").select_option(label="Greeting")
+    message = page.get_by_label("Message")
+    await page.get_by_role("status").filter(has_text='Inserted "Greeting".').wait_for()
+    assert await message.input_value() == f"Hello Carol, about {ticket}:"
+    assert await serious_violations(page) == []
+
+
+async def test_a_saved_reply_is_inserted_without_the_page_s_script(team: Team, chromium):
+    await _saved_reply(team, "Signature", "Best, {{ agent.name }}")
+    ticket = await team.open_ticket("carol", subject="No script here")
+    context = await chromium.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
+    await page.goto(f"{team.api.base}/app/tickets/{ticket}/")
+    await page.get_by_label("Message").fill("Done.")
+    await page.get_by_label("Insert saved reply").select_option(label="Signature")
+    await _submit(page, "Insert")
+    assert await page.get_by_label("Message").input_value() == "Done.\n\nBest, Agent1"
+
+
+async def test_a_ticket_is_merged_into_a_suggested_one_and_the_merge_undone(team: Team, chromium):
+    first = await team.open_ticket("carol", subject="Printer broke")
+    second = await team.open_ticket("carol", subject="Printer still broken")
+    moving = await _message_ids(team, second)
+    page = await _open(chromium, team.api.base, second)
+    suggested = page.locator("#merge-suggestions option")
+    assert await suggested.evaluate_all("os => os.map(o => o.value)") == [str(first)]
+    await page.get_by_label("Merge into…").fill(str(first))
+    await _submit(page, "Merge")
+    assert page.url == f"{team.api.base}/app/tickets/{first}/"
+    for moved in moving:  # its messages are here now
+        assert await page.locator(f"article#message-{moved}").count() == 1
+    undo = page.get_by_role("button", name="Undo merge")
+    assert await undo.is_visible()
+    assert await serious_violations(page) == []
+    await screenshot(page, "conversation-merged")
+    code, detail = await team.call("agent1", "GET", f"/api/tickets/{second}/")
+    assert code == 200 and detail["merged_into"] == first
+
+    await _submit(page, "Undo merge")
+    assert page.url == f"{team.api.base}/app/tickets/{second}/"
+    code, detail = await team.call("agent1", "GET", f"/api/tickets/{second}/")
+    assert detail["merged_into"] is None and detail["status"] != "CLOSED"
+    assert await page.get_by_label("Merge into…").is_visible()
+
+
+async def test_a_refused_merge_says_why_on_the_page(team: Team, chromium):
+    ticket = await team.open_ticket("carol", subject="Alone")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Merge into…").fill(str(ticket))
+    await _submit(page, "Merge")
+    assert "cannot be merged into itself" in await page.get_by_role("alert").inner_text()
+
+
+async def test_the_new_posts_obey_the_api_s_access_rules_and_need_the_csrf_token(team: Team):
+    base = team.api.base
+    reply = await _saved_reply(team, "Thanks", "Thanks!")
+    hidden = await team.open_ticket("carol", subject="Not agent1's")
+    other = await team.open_ticket("carol", subject="Another")
+    for ticket in (hidden, other):
+        code, _ = await team.call(
+            "agent2",
+            "POST",
+            f"/api/tickets/{ticket}/assign/",
+            json={"assigned_agent": team.id("agent2")},
+        )
+        assert code == 200
+    posts = {
+        "saved-reply": {"saved_reply": str(reply), "body": ""},
+        "merge": {"into": str(other)},
+        "unmerge": {},
+    }
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "agent1@localhost")
+        for path, form in posts.items():
+            url = f"{base}/app/tickets/{hidden}/{path}"
+            async with http.post(url, data=form | {"csrf_token": token}) as r:
+                assert r.status == 404, path  # unseen: the API's 404
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "agent2@localhost")
+        for path, form in posts.items():
+            url = f"{base}/app/tickets/{hidden}/{path}"
+            async with http.post(url, data=form) as r:
+                assert r.status == 403, path  # no CSRF token
+        async with http.post(
+            f"{base}/app/tickets/{hidden}/unmerge", data={"csrf_token": token}
+        ) as r:
+            assert r.status == 409 and "not merged" in (await r.text()).lower()
+    code, detail = await team.call("agent2", "GET", f"/api/tickets/{hidden}/")
+    assert detail["merged_into"] is None
