@@ -97,7 +97,7 @@ async def test_the_chat_form_works_without_javascript(
     assert status == 200 and [n["kind"] for n in bell["results"]] == ["mentioned"]
 
 
-async def test_strangers_to_a_room_get_404(team: Team, daemon: Any, chromium: Any) -> None:
+async def test_strangers_and_customers_are_kept_out(team: Team, daemon: Any, chromium: Any) -> None:
     body = {"name": "private", "type": "group", "participant_ids": [team.id("agent1")]}
     status, room = await team.call("agent1", "POST", "/api/chat/rooms/", json=body)
     assert status == 201
@@ -106,6 +106,23 @@ async def test_strangers_to_a_room_get_404(team: Team, daemon: Any, chromium: An
     answer = await page.goto(f"{team.api.base}/app/chat/{room['id']}/")
     assert answer is not None and answer.status == 404
     assert not await page.get_by_text("private").count()
+    # Posting there is refused too, and a post without the CSRF token before anything else.
+    url = f"{team.api.base}/app/chat/{room['id']}/"
+    await page.goto(f"{team.api.base}/app/chat/")
+    assert await page.get_by_text("You are in no room yet.").is_visible()
+    csrf = await page.locator('meta[name="csrf-token"]').get_attribute("content")
+    posted = await page.request.post(url, form={"body": "hi", "csrf_token": csrf})
+    assert posted.status == 404
+    forged = await page.request.post(url, form={"body": "hi"})
+    assert forged.status == 403
+    status, listed = await team.call("agent1", "GET", f"/api/chat/messages/?room={room['id']}")
+    assert status == 200 and listed["count"] == 0
+
+    customer = await new_page(chromium)
+    await sign_in(customer, team.api.base, "carol@example.com", PASSWORD)
+    for path in ("/app/chat/", "/app/notifications"):
+        answer = await customer.goto(f"{team.api.base}{path}")
+        assert answer is not None and answer.status == 403
 
 
 async def test_the_bell_rings_live(team: Team, daemon: Any, chromium: Any) -> None:
