@@ -12,23 +12,26 @@ export async function accessToken() {
 }
 
 /** A WebSocket on `path` that reconnects with a fresh token; `onFrame` gets each JSON frame,
- * `onOpen` (optional) each (re)connection, to catch up on what happened while away. */
-export function liveSocket(path, onFrame, onOpen) {
+ * `onOpen` (optional) each (re)connection, to catch up on what happened while away.
+ * `marker`: the element whose data-live tells whether this socket is live (the page's
+ * <html> by default; a second socket on the page, like the bell's, marks its own). */
+export function liveSocket(path, onFrame, onOpen, marker = document.documentElement) {
   let delay = 500;
   async function open() {
     let token;
     try { token = await accessToken(); } catch { return setTimeout(open, delay *= 2); }
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}${path}?token=${encodeURIComponent(token)}`);
+    const sep = path.includes("?") ? "&" : "?";
+    const ws = new WebSocket(`${scheme}://${location.host}${path}${sep}token=${encodeURIComponent(token)}`);
     // data-live on <html> tells people (and tests) whether the page is live right now.
     ws.onopen = () => {
       delay = 500;
-      document.documentElement.dataset.live = "connected";
+      marker.dataset.live = "connected";
       onOpen?.(ws);
     };
     ws.onmessage = (e) => { try { onFrame(JSON.parse(e.data), ws); } catch (err) { console.error(err); } };
     ws.onclose = (e) => {
-      document.documentElement.dataset.live = "disconnected";
+      marker.dataset.live = "disconnected";
       if (e.code !== 4401 && e.code !== 1000) setTimeout(open, delay = Math.min(delay * 2, 15000));
     };
   }
