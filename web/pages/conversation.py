@@ -34,6 +34,7 @@ from desk.tickets.conversation import (
     visible_message,
 )
 from desk.tickets.errors import TicketNotFound
+from desk.tickets.merge import merge_tickets
 from desk.tickets.queries import ticket_detail, visible_attachment
 from desk.tickets.service import post_message
 from desk.uploads import Upload, keep_upload
@@ -42,7 +43,7 @@ from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages.security import page, see_other, template_context
 from web.pages.words import thread_rule_in_words
-from web.schemas import Assignment, MessageCreate, StatusChange, TicketUpdate
+from web.schemas import Assignment, MessageCreate, StatusChange, TicketMergeRequest, TicketUpdate
 
 PREVIEWED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 THEN = {"WAITING_ON_CUSTOMER", "RESOLVED"}  # "Send and set ..." moves
@@ -285,6 +286,18 @@ async def set_assignee(request: web.Request, login: BrowserLogin) -> web.StreamR
     return await _act(request, login, change)
 
 
+async def merge(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """Merge this ticket into the one typed (desk.tickets.merge); a refusal, such as two
+    customers' tickets, is said on the page."""
+    into = _text(await request.post(), "into").lstrip("#")
+
+    async def change(desk: Desk, ticket_id: int) -> object:
+        asked = valid(TicketMergeRequest, {"into": int(into) if into.isdigit() else into})
+        return await merge_tickets(desk, login.user, ticket_id, asked.into)
+
+    return await _act(request, login, change)
+
+
 Change = Callable[[Desk, int], Awaitable[object]]
 
 
@@ -357,6 +370,7 @@ ROUTES = [
     ("POST", T + "assignee", page(set_assignee)),
     ("POST", T + "tags", page(set_tags)),
     ("POST", T + "ai-draft", page(ai_draft)),
+    ("POST", T + "merge", page(merge)),
     ("GET", "/app/messages/{id}/html", page(message_html)),
     ("GET", "/app/attachments/{id}", page(attachment)),
 ]
