@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.audit import audit
 from desk.auth.passwords import hash_password
 from desk.auth.revocation import account_deactivated
+from desk.auth.sessions import end_every_session
 from desk.companies import companies_for, get_company
 from desk.context import Desk
 from desk.db import Database
@@ -149,15 +150,30 @@ NOT_NULL = frozenset(
 async def change_user(
     desk: Desk, admin: User, user_id: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """An admin's edit (edit_user), committed; a deactivated account's open sockets close
-    at once everywhere (desk.auth.revocation). Answers the user's data after the edit."""
+    """An admin's edit (edit_user), committed; when it deactivated the account or set its
+    password, every session of it ended with it and its open sockets close at once
+    everywhere (desk.auth.revocation). Answers the user's data after the edit."""
+    ending = _ends_sessions(changes)  # before edit_user takes the password out
     async with desk.db.writer() as session:
         user = await edit_user(session, admin, user_id, changes)
         await session.flush()
+        if ending is not None:
+            await end_every_session(session, user.id, ending)
         data = user_data(user)
-    if not data["is_active"]:
-        await account_deactivated(desk, data["id"])
+    if ending is not None:
+        await account_deactivated(desk, data["id"], ending)
     return data
+
+
+def _ends_sessions(changes: dict[str, Any]) -> str | None:
+    """Why an edit ends every session of the account, if it does: a deactivation (or the
+    tokens from before would work again once it is active again), a new password (or
+    whoever had the old one stays in)."""
+    if changes.get("is_active") is False:
+        return "this account is not active"
+    if "password" in changes:
+        return "the password was changed"
+    return None
 
 
 async def edit_user(

@@ -294,6 +294,30 @@ async def test_the_page_obeys_the_api_s_access_rules(team: Team):
     assert len(await _message_ids_as(team, "agent2", ticket)) == 2
 
 
+async def test_the_page_refuses_two_customers_merge_and_writing_on_a_merged_ticket(team: Team):
+    base = team.api.base
+    carols = await team.open_ticket("carol", subject="Carol's invoice")
+    daves = await team.open_ticket("dave", subject="Dave's invoice")
+    again = await team.open_ticket("carol", subject="Carol's invoice again")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "admin@localhost")
+        form = {"csrf_token": token, "into": str(daves)}
+        async with http.post(f"{base}/app/tickets/{carols}/merge", data=form) as r:
+            assert r.status == 409
+            assert "belong to different customers" in await r.text()
+        form = {"csrf_token": token, "into": f"#{again}"}
+        async with http.post(f"{base}/app/tickets/{carols}/merge", data=form) as r:
+            assert r.status == 200 and r.url.path == f"/app/tickets/{carols}/"
+        form = {"csrf_token": token, "mode": "reply", "to": "", "cc": "", "body": "Late"}
+        async with http.post(f"{base}/app/tickets/{carols}/messages", data=form) as r:
+            assert r.status == 409
+            assert f"this ticket was merged into #{again}; write there" in await r.text()
+    code, detail = await team.call("admin", "GET", f"/api/tickets/{daves}/")
+    assert code == 200 and detail["merged_into"] is None
+    code, detail = await team.call("admin", "GET", f"/api/tickets/{carols}/")
+    assert code == 200 and detail["merged_into"] == again and detail["messages"] == []
+
+
 async def _attachment_id(team: Team, who: str, ticket: int) -> int:
     code, detail = await team.call(who, "GET", f"/api/tickets/{ticket}/")
     assert code == 200

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from daemon.lifecycle import started
 from desk.auth.passwords import hash_password
 from desk.db import alembic_config
-from desk.models import Ticket, User
+from desk.models import QueueMember, QueueRole, Ticket, User
 from tests.people import PASSWORD, Team
 from tests.sockets import Live, closed_with, next_event, until
 from tests.support import Api, make_mail, rows, send, settled, wait_for_value
@@ -90,6 +90,52 @@ async def test_mail_lands_in_the_queue_of_its_address_and_replies_leave_from_it(
         for subject, m in replies.items()
     }
     assert froms == {"Buying 40 printers": "sales@localhost", "Printer broken": "support@localhost"}
+
+
+async def test_only_a_site_admin_gives_the_support_address_to_a_queue(
+    team: Team, daemon, make_user
+):
+    sales = await _sales(team, daemon, make_user)
+    async with daemon.desk.db.writer() as session:  # lead becomes Sales' queue admin
+        await session.execute(
+            sa.update(QueueMember)
+            .where(QueueMember.queue_id == sales, QueueMember.user_id == team.id("lead"))
+            .values(role=QueueRole.ADMIN.value)
+        )
+    path = f"/api/queues/{sales}/"
+    code, _ = await team.call(
+        "admin", "PATCH", path, json={"addresses": ["sales@localhost", "offers@localhost"]}
+    )
+    assert code == 200
+    # lead is Sales' queue admin: the desk's main address (the default queue's without being
+    # listed) is refused, and so is another queue's; its own addresses stay editable.
+    _, queues = await team.call("lead", "GET", "/api/queues/")
+    default = next(q for q in queues["results"] if q["is_default"])
+    code, _ = await team.call(
+        "admin", "PATCH", f"/api/queues/{default['id']}/", json={"addresses": ["help@localhost"]}
+    )
+    assert code == 200
+    for taken, reason in (("support@localhost", "support_address"), ("help@localhost", None)):
+        code, refused = await team.call(
+            "lead", "PATCH", path, json={"addresses": ["sales@localhost", taken]}
+        )
+        assert code == 409, refused
+        assert refused["details"].get("reason") == reason and taken in refused["message"]
+    code, kept = await team.call("lead", "PATCH", path, json={"addresses": ["offers@localhost"]})
+    assert code == 200 and kept["addresses"] == ["offers@localhost"]
+    # Mail to the main address still lands in the default queue.
+    broken = await _ticket_from_mail(team, daemon, "support@localhost", "Printer broken", 1)
+    assert broken["queue_id"] == default["id"]
+    # A site admin may (docs/design.md, Queues: mail to it lands in that queue from then on).
+    code, moved = await team.call(
+        "admin", "PATCH", path, json={"addresses": ["offers@localhost", "support@localhost"]}
+    )
+    assert code == 200 and moved["addresses"] == ["offers@localhost", "support@localhost"]
+    # ... and the queue admin may then edit the queue without losing it or being refused.
+    code, kept = await team.call(
+        "lead", "PATCH", path, json={"addresses": ["offers@localhost", "support@localhost"]}
+    )
+    assert code == 200, kept
 
 
 async def test_visibility_assignment_and_taking_a_ticket(team: Team, daemon, make_user):

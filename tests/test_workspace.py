@@ -207,6 +207,71 @@ async def test_merge_rules(team: Team, daemon: Running, live: Live):
     assert (await team.call("carol", "GET", f"/api/tickets/{d}/merge-suggestions/"))[0] == 403
 
 
+async def test_merge_keeps_customers_apart_and_a_merged_ticket_takes_no_message(
+    team: Team, daemon: Running
+):
+    carols = await team.open_ticket("carol", "Invoice")
+    daves = await team.open_ticket("dave", "Invoice too")
+    # Two customers' tickets: refused, and each still sees only their own conversation.
+    status, refused = await team.call(
+        "admin", "POST", f"/api/tickets/{carols}/merge/", json={"into": daves}
+    )
+    assert status == 409, refused
+    assert refused["details"]["reason"] == "different_customers"
+    assert "belong to different customers" in refused["message"]
+    status, seen = await team.call("dave", "GET", f"/api/tickets/{daves}/")
+    assert status == 200 and seen["merged_into"] is None
+    assert {m["author_id"] for m in seen["messages"]} == {team.id("dave")}
+    assert "carol@example.com" not in {p["address"] for p in seen["participants"]}
+    # The same customer's: merged; the merged ticket then takes no message from anyone.
+    again = await team.open_ticket("carol", "Invoice again")
+    status, _ = await team.call(
+        "admin", "POST", f"/api/tickets/{carols}/merge/", json={"into": again}
+    )
+    assert status == 200
+    for who, body in (
+        ("admin", {"body": "Reply"}),
+        ("admin", {"body": "Note", "is_internal": True}),
+        ("carol", {"body": "Hello?"}),
+    ):
+        status, refused = await team.call(
+            who, "POST", f"/api/tickets/{carols}/messages/", json=body
+        )
+        assert status == 409, (who, refused)
+        assert refused["message"] == f"this ticket was merged into #{again}; write there"
+        assert refused["details"] == {"reason": "merged", "into": again}
+    assert await rows(daemon, TicketMessage, TicketMessage.ticket_id == carols) == []
+    # Its target takes them as ever.
+    status, _ = await team.call(
+        "carol", "POST", f"/api/tickets/{again}/messages/", json={"body": "Hi"}
+    )
+    assert status == 201
+
+
+async def test_undoing_a_merge_into_a_hidden_ticket_names_no_ticket_but_its_own(team: Team):
+    source = await team.open_ticket("carol", "Seen")
+    target = await team.open_ticket("carol", "Hidden")
+    status, _ = await team.call(
+        "admin", "POST", f"/api/tickets/{source}/merge/", json={"into": target}
+    )
+    assert status == 200
+    # The target goes to agent1: agent2 (default queue: unassigned tickets) sees the
+    # merged ticket but not where it went.
+    status, _ = await team.call(
+        "admin",
+        "POST",
+        f"/api/tickets/{target}/assign/",
+        json={"assigned_agent": team.id("agent1")},
+    )
+    assert status == 200
+    assert (await team.call("agent2", "GET", f"/api/tickets/{source}/"))[0] == 200
+    assert (await team.call("agent2", "GET", f"/api/tickets/{target}/"))[0] == 404
+    status, refused = await team.call("agent2", "POST", f"/api/tickets/{source}/unmerge/")
+    assert status == 404, refused
+    assert refused["message"] == f"no ticket {source}"
+    assert str(target) not in str(refused)
+
+
 # -- presence ----------------------------------------------------------------------------------
 
 

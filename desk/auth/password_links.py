@@ -22,12 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.audit import audit
 from desk.auth.otp import PER_ADDRESS, PER_EMAIL
 from desk.auth.passwords import hash_password
+from desk.auth.sessions import end_every_session
 from desk.context import Desk
 from desk.errors import Conflict, ValidationFailed
 from desk.events.people import AccessRevoked
 from desk.mail.compose import Outgoing
 from desk.mail.headers import is_plain_address
-from desk.models import AuthSession, PasswordToken, User, utcnow
+from desk.models import PasswordToken, User, utcnow
 from desk.outbox import queue_mail
 from desk.people import get_user, user_data
 
@@ -156,11 +157,7 @@ async def set_password(desk: Desk, token: str, password: str) -> dict[str, Any]:
             raise InvalidToken("this account is deactivated", field="token")
         row.used_at = now
         user.password_hash = hash_password(password)
-        await session.execute(
-            update(AuthSession)
-            .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=now, revoked_reason="password set")
-        )
+        await end_every_session(session, user.id, "password set")
         audit(session, user, f"user.password_set_by_{row.purpose}", f"user:{user.id}")
         data = user_data(user)
     await desk.logins.unlock(data["email"])

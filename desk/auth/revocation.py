@@ -29,8 +29,9 @@ async def _closed(desk: Desk, ended: tuple[int, str] | None) -> None:
         )
 
 
-async def account_deactivated(desk: Desk, user_id: int) -> None:
-    """Close every socket of an account just deactivated (call after the commit)."""
-    await desk.bus.publish(
-        [AccessRevoked(user_id=user_id, session_id=None, reason="this account is not active")]
-    )
+async def account_deactivated(
+    desk: Desk, user_id: int, reason: str = "this account is not active"
+) -> None:
+    """Close every socket of an account just deactivated, or whose password was changed
+    (`reason`, as the sockets are told; call after the commit that ended its sessions)."""
+    await desk.bus.publish([AccessRevoked(user_id=user_id, session_id=None, reason=reason)])

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from desk.auth.tokens import decode, issue_pair
@@ -61,6 +62,18 @@ async def end_session_by_id(db: Database, sid: str) -> tuple[int, str] | None:
             return None
         login.revoked_at, login.revoked_reason = utcnow(), "logout"
         return login.user_id, login.id
+
+
+async def end_every_session(session: AsyncSession, user_id: int, reason: str) -> int:
+    """Revoke every open session of the account, in the caller's transaction (a password
+    changed or an account deactivated: whoever held a token or cookie from before is out
+    for good, even once the account is active again). How many were open."""
+    done = await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 async def session_user(db: Database, settings: Settings, access_token: str) -> User:

@@ -89,7 +89,7 @@ async def create_queue(
         session.add(queue)
         await session.flush()
         add_default_columns(session, queue.id)
-        await _set_addresses(session, settings, queue.id, addresses)
+        await _set_addresses(session, settings, admin, queue, addresses)
         return await queue_data(session, queue, admin)
 
 
@@ -108,7 +108,7 @@ async def update_queue(
         if "visibility" in changes:
             queue.visibility = changes["visibility"]
         if "addresses" in changes:
-            await _set_addresses(session, settings, queue_id, changes["addresses"])
+            await _set_addresses(session, settings, actor, queue, changes["addresses"])
         if changes.get("is_default") is True and not queue.is_default:
             if actor.role != Role.ADMIN:
                 raise PermissionDenied("only site admins choose the default queue")
@@ -150,10 +150,14 @@ async def _free_name(session: AsyncSession, name: str, queue_id: int | None) -> 
 
 
 async def _set_addresses(
-    session: AsyncSession, settings: Settings, queue_id: int, addresses: Sequence[str]
+    session: AsyncSession, settings: Settings, actor: User, queue: Queue, addresses: Sequence[str]
 ) -> None:
     """The queue's addresses, in order (the first is its From). Each must be one the SMTP
-    listener accepts mail for, and belong to no other queue."""
+    listener accepts mail for, and belong to no other queue (409). A configured support
+    address (POSTDESK_SUPPORT_ADDRESS) is the default queue's without being listed: only a
+    site admin gives one to another queue (409 for a queue admin), since mail to it then
+    lands there instead of in the default queue. Addresses the queue has already stay."""
+    queue_id = queue.id
     wanted = list(dict.fromkeys(a.strip().lower() for a in addresses))
     if len(wanted) > MAX_ADDRESSES:
         raise ValidationFailed(f"at most {MAX_ADDRESSES} addresses", field="addresses")
@@ -172,6 +176,22 @@ async def _set_addresses(
     )
     if taken is not None:
         raise Conflict(f"{taken} belongs to another queue", field="addresses")
+    had = set(
+        await session.scalars(select(QueueAddress.address).where(QueueAddress.queue_id == queue_id))
+    )
+    for address in wanted:
+        if (
+            address in settings.support_addresses
+            and address not in had
+            and not queue.is_default
+            and actor.role != Role.ADMIN
+        ):
+            raise Conflict(
+                f"{address} is the desk's support address (the default queue's); only a site"
+                " admin gives it to another queue",
+                field="addresses",
+                reason="support_address",
+            )
     await session.execute(delete(QueueAddress).where(QueueAddress.queue_id == queue_id))
     session.add_all(
         QueueAddress(address=a, queue_id=queue_id, position=i) for i, a in enumerate(wanted)

@@ -11,6 +11,10 @@ Message-IDs into the target, closes the source and remembers what moved (TicketM
 Who may merge or undo: an agent or admin who may work both tickets (sees both, and is a
 member of both queues, or a site admin). Neither ticket may be archived, and a ticket is
 merged once at a time (a merged ticket can neither be merged again nor take a merge).
+Both tickets must be the same customer's (409 `different_customers`): a merge shows the
+target's whole conversation, and mails its replies, to everyone on it, so one customer's
+mail and address would reach the other. A merged ticket takes no new message (409
+`merged`, desk/tickets/service.py): it is written on in its target.
 
 Suggestions: the same customer's other tickets opened within SUGGEST_HOURS of this one,
 not archived and not merged, that the caller may see; the nearest in time first."""
@@ -31,7 +35,6 @@ from desk.errors import Conflict, PermissionDenied, ValidationFailed
 from desk.events.tickets import TicketMerged, TicketUnmerged
 from desk.models import (
     KnownMessageId,
-    ParticipantRole,
     Status,
     Ticket,
     TicketChange,
@@ -102,7 +105,7 @@ async def merge_tickets(desk: Desk, actor: User, source_id: int, target_id: int)
     """Merge ticket `source_id` into `target_id`: {"merge_id", "ticket", "into",
     "undo_until", "moved": {"messages", "participants", "history"}}. 400: into itself;
     404: a ticket the caller may not see; 403: not staff, or not working both queues;
-    409: archived, or one of them already merged."""
+    409: archived, of different customers, or one of them already merged."""
     if source_id == target_id:
         raise ValidationFailed("a ticket cannot be merged into itself", field="into")
     async with desk.change() as (session, events):
@@ -115,6 +118,12 @@ async def merge_tickets(desk: Desk, actor: User, source_id: int, target_id: int)
                     reason="already_merged",
                     into=held.target_id,
                 )
+        if source.customer_id != target.customer_id:
+            raise Conflict(
+                f"tickets {source.id} and {target.id} belong to different customers; only one"
+                " customer's tickets are merged",
+                reason="different_customers",
+            )
         moved = await _move_over(session, actor, source, target)
         merge = TicketMerge(
             source_id=source.id,
@@ -202,9 +211,9 @@ async def _move_over(
 async def _move_people(
     session: AsyncSession, actor: User, source: Ticket, target: Ticket
 ) -> tuple[list[int], list[int]]:
-    """The source's participants the target lacks move over (ids); the source's customer,
-    when the target is someone else's, joins it in Cc (the new rows' ids), so replies on
-    the merged conversation reach them too."""
+    """The source's participants the target lacks move over (ids), and the rows added to
+    the target (none: both are the same customer's; merges made before that rule may have
+    added the source's customer in Cc, which their undo still removes)."""
     rows = list(
         await session.scalars(
             select(TicketParticipant).where(TicketParticipant.ticket_id.in_((source.id, target.id)))
@@ -212,22 +221,7 @@ async def _move_people(
     )
     at_target = {p.address for p in rows if p.ticket_id == target.id}
     moving = [p.id for p in rows if p.ticket_id == source.id and p.address not in at_target]
-    at_target |= {p.address for p in rows if p.ticket_id == source.id}
-    added: list[int] = []
-    if source.customer_id != target.customer_id:
-        customer = await session.get(User, source.customer_id)
-        if customer is not None and customer.email not in at_target:
-            row = TicketParticipant(
-                ticket_id=target.id,
-                address=customer.email,
-                name=customer.name,
-                role=ParticipantRole.CC.value,
-                added_by_id=actor.id,
-            )
-            session.add(row)
-            await session.flush()
-            added.append(row.id)
-    return moving, added
+    return moving, []
 
 
 async def unmerge_ticket(desk: Desk, actor: User, source_id: int) -> dict[str, Any]:
@@ -241,7 +235,12 @@ async def unmerge_ticket(desk: Desk, actor: User, source_id: int) -> dict[str, A
         merge = await open_merge(session, source_id)
         if merge is None:
             raise Conflict(f"ticket {source_id} is not merged", reason="not_merged")
-        source, target = await _both(session, actor, source_id, merge.target_id)
+        try:
+            source, target = await _both(session, actor, source_id, merge.target_id)
+        except TicketNotFound:
+            # The target is hidden from the caller: the merge is not theirs to see or undo,
+            # and its number is not theirs to learn.
+            raise TicketNotFound(f"no ticket {source_id}") from None
         merge = await open_merge(session, source_id)  # again, now that both are locked
         if merge is None:
             raise Conflict(f"ticket {source_id} is not merged", reason="not_merged")

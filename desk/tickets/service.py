@@ -45,6 +45,7 @@ from desk.tickets import events as ev
 from desk.tickets import participants
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
 from desk.tickets.history import record
+from desk.tickets.merge import open_merge
 from desk.tickets.notify import answering_address, notify
 from desk.tickets.participants import NOBODY, Person, Recipients
 from desk.tickets.thread import Thread, conversation
@@ -333,6 +334,15 @@ async def _ticket_to_write_on(
         raise NotAllowedOnTicket("only agents and admins write internal notes")
     if ticket.archived_at is not None:
         raise Conflict(f"ticket {ticket_id} is archived; unarchive it first")
+    merge = await open_merge(session, ticket_id)
+    if merge is not None:
+        # Its conversation moved to the target; a message here would be read by nobody
+        # there and undo (within the minute) would carry it back as if it had been merged.
+        raise Conflict(
+            f"this ticket was merged into #{merge.target_id}; write there",
+            reason="merged",
+            into=merge.target_id,
+        )
     return ticket
 
 
