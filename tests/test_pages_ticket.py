@@ -307,7 +307,7 @@ async def test_the_page_refuses_two_customers_merge_and_writing_on_a_merged_tick
             assert "belong to different customers" in await r.text()
         form = {"csrf_token": token, "into": f"#{again}"}
         async with http.post(f"{base}/app/tickets/{carols}/merge", data=form) as r:
-            assert r.status == 200 and r.url.path == f"/app/tickets/{carols}/"
+            assert r.status == 200 and r.url.path == f"/app/tickets/{again}/"  # to the result
         form = {"csrf_token": token, "mode": "reply", "to": "", "cc": "", "body": "Late"}
         async with http.post(f"{base}/app/tickets/{carols}/messages", data=form) as r:
             assert r.status == 409
