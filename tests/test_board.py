@@ -405,6 +405,11 @@ async def test_board_sockets_keep_to_the_queue_and_to_what_the_reader_may_see(
     assert await closed_with(customer) == 4403
     nowhere = await live.connect("agent1", "/ws/queues/999/board/", ready=False)
     assert await closed_with(nowhere) == 4404
+    # Another team's board is not there for an agent who is no member (as GET: 404).
+    code, billing = await team.call("admin", "POST", "/api/queues/", json={"name": "Billing"})
+    assert code == 201
+    outsider = await live.connect("agent1", f"/ws/queues/{billing['id']}/board/", ready=False)
+    assert await closed_with(outsider) == 4404
     for ws in (watcher, elsewhere):
         await ws.close()
 
