@@ -3,10 +3,12 @@
 Who may do what:
 - list a ticket's entries, add one: staff who may see the ticket (customers who see it get
   403, everyone else 404, as for every staff-only ticket action);
-- edit or delete an entry: its author, or a site admin (other staff 403; an entry on a
-  ticket the caller may not see is 404 to them unless it is their own, which stays theirs
-  to correct after the ticket was handed on);
-- log time for someone else (`user_id`): site admins, for an active staff member.
+- edit or delete an entry: its author, or a site admin (other staff 403); an entry on a
+  ticket the caller may not see (now: removed from the queue, the ticket handed on) is 404
+  to everyone but site admins, their own included, and is left out of their export;
+- log time for someone else (`user_id`): site admins, for an active staff member who may
+  see the ticket (else 400 naming `user_id`);
+- one person logs at most MAX_MINUTES a day, across entries (400 naming `minutes`).
 
 An entry answers as `{id, ticket_id, ticket, user_id, user{id,name,email}, minutes, hours,
 note, description, worked_on, date, created_at, updated_at}`: `ticket`, `description`,
@@ -19,8 +21,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from desk.auth.access import can_see_ticket, ticket_filter
 from desk.context import Desk
@@ -30,7 +33,7 @@ from desk.exports import Export, Row, export
 from desk.models import Role, Ticket, TimeEntry, User, utcnow
 from desk.tickets.queries import visible_ticket
 
-MAX_MINUTES = 24 * 60  # one entry is at most a day's work
+MAX_MINUTES = 24 * 60  # one entry, and one person's entries of a day, at most a day's work
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,8 @@ async def add_entry(desk: Desk, user: User, ticket_id: int, work: Work) -> dict[
     if work.minutes is None:
         raise ValidationFailed("give minutes (or hours)", field="minutes")
     async with desk.change() as (session, _events):
-        await _visible_to_staff(session, user, ticket_id)
-        worker = await _worker(session, user, work.user_id)
+        ticket = await _visible_to_staff(session, user, ticket_id)
+        worker = await _worker(session, user, work.user_id, ticket)
         now = utcnow()
         entry = TimeEntry(
             ticket_id=ticket_id,
@@ -98,6 +101,7 @@ async def add_entry(desk: Desk, user: User, ticket_id: int, work: Work) -> dict[
             created_at=now,
             updated_at=now,
         )
+        await _within_a_day(session, entry)
         session.add(entry)
         await session.flush()
         return entry_data(entry, worker)
@@ -105,7 +109,7 @@ async def add_entry(desk: Desk, user: User, ticket_id: int, work: Work) -> dict[
 
 async def edit_entry(desk: Desk, user: User, entry_id: int, work: Work) -> dict[str, Any]:
     async with desk.change() as (session, _events):
-        entry = await _own_or_admin(session, user, entry_id)
+        entry, ticket = await _own_or_admin(session, user, entry_id)
         if work.minutes is not None:
             entry.minutes = work.minutes
         if work.note is not None:
@@ -113,7 +117,8 @@ async def edit_entry(desk: Desk, user: User, entry_id: int, work: Work) -> dict[
         if work.worked_on is not None:
             entry.worked_on = _day(work.worked_on)
         if work.user_id is not None:
-            entry.user_id = (await _worker(session, user, work.user_id)).id
+            entry.user_id = (await _worker(session, user, work.user_id, ticket)).id
+        await _within_a_day(session, entry)
         entry.updated_at = utcnow()
         await session.flush()
         worker = await session.get(User, entry.user_id)
@@ -123,33 +128,65 @@ async def edit_entry(desk: Desk, user: User, entry_id: int, work: Work) -> dict[
 
 async def delete_entry(desk: Desk, user: User, entry_id: int) -> None:
     async with desk.change() as (session, _events):
-        entry = await _own_or_admin(session, user, entry_id)
+        entry, _ticket = await _own_or_admin(session, user, entry_id)
         await session.delete(entry)
 
 
-async def _own_or_admin(session: AsyncSession, user: User, entry_id: int) -> TimeEntry:
+async def _own_or_admin(
+    session: AsyncSession, user: User, entry_id: int
+) -> tuple[TimeEntry, Ticket]:
+    """The entry (locked) and its ticket: NotFound unless `user` is a site admin or may see
+    the ticket; PermissionDenied for staff who see it but did not write the entry."""
     require_staff(user)
     entry = await session.get(TimeEntry, entry_id, with_for_update=True)
     ticket = await session.get(Ticket, entry.ticket_id) if entry is not None else None
     if entry is None or ticket is None:
         raise NotFound(f"no time entry {entry_id}")
-    if entry.user_id == user.id or _is_admin(user):
-        return entry
-    if not can_see_ticket(user, ticket):
+    if _is_admin(user):
+        return entry, ticket
+    if not can_see_ticket(user, ticket):  # their own too: the ticket is no longer theirs
         raise NotFound(f"no time entry {entry_id}")
-    raise PermissionDenied("only its author or an admin changes a time entry")
+    if entry.user_id != user.id:
+        raise PermissionDenied("only its author or an admin changes a time entry")
+    return entry, ticket
 
 
-async def _worker(session: AsyncSession, user: User, user_id: int | None) -> User:
-    """Who worked: the caller, or (site admins only) another active staff member."""
+async def _worker(session: AsyncSession, user: User, user_id: int | None, ticket: Ticket) -> User:
+    """Who worked: the caller, or (site admins only) another active staff member who may
+    see `ticket` (else their export would show what they may not read)."""
     if user_id is None or user_id == user.id:
         return user
     if not _is_admin(user):
         raise PermissionDenied("only admins log time for someone else")
-    worker = await session.get(User, user_id)
+    worker = await session.scalar(
+        select(User).where(User.id == user_id).options(selectinload(User.memberships))
+    )
     if worker is None or not worker.is_active or not worker.is_staff:
         raise ValidationFailed("user_id must name an active agent or admin", field="user_id")
+    if not can_see_ticket(worker, ticket):
+        raise ValidationFailed(
+            f"user {user_id} may not see ticket {ticket.id} (not in its queue)", field="user_id"
+        )
     return worker
+
+
+async def _within_a_day(session: AsyncSession, entry: TimeEntry) -> None:
+    """The worker's entries of the entry's day, this one included, stay within
+    MAX_MINUTES. The worker's row is locked first (PostgreSQL), so two entries logged at
+    once are counted one after the other."""
+    await session.execute(select(User.id).where(User.id == entry.user_id).with_for_update())
+    others = select(func.coalesce(func.sum(TimeEntry.minutes), 0)).where(
+        TimeEntry.user_id == entry.user_id, TimeEntry.worked_on == entry.worked_on
+    )
+    if entry.id is not None:
+        others = others.where(TimeEntry.id != entry.id)
+    logged = int(await session.scalar(others) or 0)
+    if logged + (entry.minutes or 0) > MAX_MINUTES:
+        raise ValidationFailed(
+            f"at most {MAX_MINUTES} minutes a day per person: {logged} are logged on"
+            f" {entry.worked_on.isoformat()} already",
+            field="minutes",
+        )
 
 
 def _day(worked_on: date | None) -> date:
@@ -182,8 +219,9 @@ def entry_data(entry: TimeEntry, worker: User) -> dict[str, Any]:
 
 def visible_entries(user: User) -> ColumnElement[bool]:
     """The entries `user` may read in a list or export (with TimeEntry joined to Ticket):
-    those on tickets they may see, and their own."""
-    return or_(ticket_filter(user), TimeEntry.user_id == user.id)
+    those on tickets they may see (their own on a ticket they no longer see are left out:
+    the subject and the work are the queue's)."""
+    return ticket_filter(user)
 
 
 @dataclass(frozen=True)

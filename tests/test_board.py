@@ -179,10 +179,19 @@ async def test_a_status_column_moves_through_the_workflow_and_follows_status_cha
     board = await _board(team, "agent1", sales)
     assert _cards(board)["Resolved"] == [t] and _cards(board)["In progress"] == []
     assert _ranks(board, "Resolved")[t] is not None
-    # Reopening an assigned ticket lands on ASSIGNED, and so does its card.
-    code, moved = await _move(team, "agent1", t, column=cols["Open"])
-    assert code == 200
-    assert moved["status"] == "ASSIGNED" and moved["card"]["column_id"] == cols["Assigned"]
+    # Reopening an assigned ticket would give ASSIGNED, not the column's OPEN: refused with
+    # the reason, and the card stays where it was (it never lands in another column).
+    code, refused = await _move(team, "agent1", t, column=cols["Open"])
+    assert code == 409, refused
+    assert refused["details"]["lands_on"] == "ASSIGNED" and "OPEN" in refused["message"]
+    board = await _board(team, "agent1", sales)
+    assert _cards(board)["Resolved"] == [t] and _cards(board)["Assigned"] == []
+    # Reopened by its status, the card follows where the workflow put it.
+    code, reopened = await team.call(
+        "agent1", "POST", f"/api/tickets/{t}/set-status/", json={"status": "OPEN"}
+    )
+    assert code == 200 and reopened["status"] == "ASSIGNED"
+    assert _cards(await _board(team, "agent1", sales))["Assigned"] == [t]
     # A card in a column with no status stays there when no column stands for the new one.
     code, parked = await team.call(
         "agent2", "POST", f"/api/queues/{sales}/columns/", json={"name": "Parked"}
@@ -236,18 +245,54 @@ async def test_columns_are_made_reordered_and_deleted_with_their_cards_sent_home
     assert [c["position"] for c in board["columns"]] == list(range(6))
     code, _ = await team.call("agent2", "DELETE", f"/api/queues/{sales}/columns/{triage['id']}/")
     assert code == 404
+    # The only column of a status stays (409, with the reason): its cards would show, and
+    # land, in another status's column.
+    cols = {c["name"]: c["id"] for c in board["columns"]}
+    code, refused = await team.call(
+        "agent2", "DELETE", f"/api/queues/{sales}/columns/{cols['Open']}/"
+    )
+    assert code == 409 and refused["details"]["column_status"] == "OPEN", refused
+    assert "only one" in refused["message"]
+    # With another column for OPEN it may go; its cards show in the other.
+    code, second = await team.call(
+        "agent2", "POST", f"/api/queues/{sales}/columns/", json={"name": "New", "status": "OPEN"}
+    )
+    assert code == 201
+    code, _ = await team.call("agent2", "DELETE", f"/api/queues/{sales}/columns/{cols['Open']}/")
+    assert code == 204
+    assert _cards(await _board(team, "agent1", sales))["New"] == [t]
+    # Unmapped on purpose, OPEN has no column and no column stands for none: the card shows
+    # in the board's own "Other" (id null), never in a column of another status, and a
+    # drop where the workflow refuses is a 409 with the reason.
+    code, _ = await team.call(
+        "agent2", "PATCH", f"/api/queues/{sales}/columns/{second['id']}/", json={"status": "CLOSED"}
+    )
+    assert code == 200
+    board = await _board(team, "agent1", sales)
+    assert _cards(board)["New"] == [] and _cards(board)["Other"] == [t]
+    assert (board["columns"][-1]["id"], board["columns"][-1]["card_count"]) == (None, 1)
+    code, refused = await _move(team, "agent1", t, column=cols["Assigned"])
+    assert code == 409 and refused["details"]["field"] == "status", refused
+    assert _cards(await _board(team, "agent1", sales))["Other"] == [t]
     # The last column stays.
-    for column in board["columns"][1:]:
+    for column in (await _board(team, "agent1", sales))["columns"][:-2]:
+        await team.call(
+            "agent2", "PATCH", f"/api/queues/{sales}/columns/{column['id']}/", json={"status": None}
+        )
         code, _ = await team.call(
             "agent2", "DELETE", f"/api/queues/{sales}/columns/{column['id']}/"
         )
         assert code == 204
-    last = board["columns"][0]["id"]
-    code, refused = await team.call("agent2", "DELETE", f"/api/queues/{sales}/columns/{last}/")
+    code, refused = await team.call(
+        "agent2", "DELETE", f"/api/queues/{sales}/columns/{second['id']}/"
+    )
     assert code == 409, refused
-    # With no column for its status, a card sits in the first column.
+    # A column of no status (the mapping gone) takes every status no column stands for.
+    await team.call(
+        "agent2", "PATCH", f"/api/queues/{sales}/columns/{second['id']}/", json={"status": None}
+    )
     await team.call("admin", "POST", f"/api/tickets/{t}/set-status/", json={"status": "CLOSED"})
-    assert _cards(await _board(team, "agent1", sales)) == {"Open": [t]}
+    assert _cards(await _board(team, "agent1", sales)) == {"New": [t]}
     code, _ = await team.call(
         "agent1", "POST", f"/api/queues/{sales}/columns/", json={"name": "Mine"}
     )
@@ -280,6 +325,14 @@ async def test_the_board_shows_each_caller_what_they_may_see(team: Team):
     assert code == 400  # a card agent2 does not see is no neighbour
     code, _ = await team.call("carol", "GET", f"/api/queues/{sales}/board/")
     assert code == 403
+    # Another team's board and members are not an agent's business (404); the queue itself
+    # stays readable by staff (docs/design.md, Queues).
+    code, _ = await team.call("agent1", "DELETE", f"/api/queues/1/members/{team.id('agent1')}/")
+    for path in ("/api/queues/1/board/", "/api/queues/1/members/"):
+        code, _ = await team.call("agent1", "GET", path)
+        assert code == 404, path
+    code, _ = await team.call("agent1", "GET", "/api/queues/1/")
+    assert code == 200
     code, _ = await team.call("agent1", "GET", "/api/queues/999/board/")
     assert code == 404
 
@@ -352,6 +405,11 @@ async def test_board_sockets_keep_to_the_queue_and_to_what_the_reader_may_see(
     assert await closed_with(customer) == 4403
     nowhere = await live.connect("agent1", "/ws/queues/999/board/", ready=False)
     assert await closed_with(nowhere) == 4404
+    # Another team's board is not there for an agent who is no member (as GET: 404).
+    code, billing = await team.call("admin", "POST", "/api/queues/", json={"name": "Billing"})
+    assert code == 201
+    outsider = await live.connect("agent1", f"/ws/queues/{billing['id']}/board/", ready=False)
+    assert await closed_with(outsider) == 4404
     for ws in (watcher, elsewhere):
         await ws.close()
 

@@ -874,7 +874,11 @@ QUEUE_CASES: dict[str, Case] = {
         per_queue_role(204, least="super", gone=True),
         tickets=("-",),
     ),
-    "members": Case("GET", "/api/queues/{q}/members/", per_queue_role(200), tickets=("-",)),
+    # The queue itself any staff member reads (docs/design.md, Queues); its members and
+    # board are its members' and site admins' (other staff 404).
+    "members": Case(
+        "GET", "/api/queues/{q}/members/", per_queue_role(200, members_only=True), tickets=("-",)
+    ),
     "member add": Case(
         "POST",
         "/api/queues/{q}/members/",
@@ -922,11 +926,14 @@ QUEUE_CASES: dict[str, Case] = {
         tickets=("-",),
         body=lambda r, w: {"queue": w["q"]},
     ),
-    # The board: any staff member reads it (cards by what they may see; customers 403);
+    # The board: its queue's members and site admins read it (cards by what they may see;
+    # customers 403, other staff 404);
     # columns are the queue admins'; a card moves for members of the ticket's queue (others
     # do not see ticket T: 404). `col` is a column mapped to no status, `waiting` the one
     # for WAITING_ON_CUSTOMER (the move asks the workflow; repeating it changes nothing).
-    "board": Case("GET", "/api/queues/{q}/board/", per_queue_role(200), tickets=("-",)),
+    "board": Case(
+        "GET", "/api/queues/{q}/board/", per_queue_role(200, members_only=True), tickets=("-",)
+    ),
     "columns at S0's path": Case(
         "GET", "/api/tickets/columns/?project={q}", per_queue_role(200), tickets=("-",)
     ),

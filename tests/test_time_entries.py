@@ -240,14 +240,79 @@ async def test_time_export_holds_what_the_caller_may_see(team: Team):
     assert by_id[a["id"]]["ticket_subject"] == "agent1's"
 
     _, raw = await team.call("agent1", "GET", "/api/time/export/")
-    assert {int(r["id"]) for r in _table(raw)} == {a["id"], c["id"]}
+    assert {int(r["id"]) for r in _table(raw)} == {a["id"]}  # not c: handed on
     _, raw = await team.call("admin", "GET", f"/api/time/export/?since={TODAY}&until={TODAY}")
     assert {int(r["id"]) for r in _table(raw)} == {a["id"], b["id"]}
     _, raw = await team.call("admin", "GET", f"/api/time/export/?agent={team.id('admin')}")
     assert {int(r["id"]) for r in _table(raw)} == {b["id"]}
-    # The own entry on a ticket no longer seen can still be corrected by its author.
+    # The own entry on a ticket no longer seen is gone for its author too; admins keep it.
     status, _ = await team.call("agent1", "PATCH", f"/api/time/{c['id']}/", json={"minutes": 6})
+    assert status == 404
+    status, _ = await team.call("admin", "PATCH", f"/api/time/{c['id']}/", json={"minutes": 6})
     assert status == 200
     assert (await team.call("carol", "GET", "/api/time/export/"))[0] == 403
     status, _ = await team.call("admin", "GET", f"/api/time/export/?since={TODAY}&until=2020-01-01")
     assert status == 400
+
+
+async def test_entries_keep_to_queue_access_and_a_day(team: Team):
+    """Removed from a queue, an agent no longer lists, edits or deletes the entries on its
+    tickets (404; admins still do); time is logged only for someone who may see the
+    ticket; one person logs at most a day's minutes a day."""
+    code, sales = await team.call(
+        "admin", "POST", "/api/queues/", json={"name": "Sales", "visibility": "team"}
+    )
+    assert code == 201, sales
+    code, _ = await team.call(
+        "admin",
+        "POST",
+        f"/api/queues/{sales['id']}/members/",
+        json={"user_id": team.id("agent1"), "role": "user"},
+    )
+    assert code == 201
+    deal = await team.open_ticket(
+        "admin", "Secret deal", customer_email="carol@example.com", queue=sales["id"]
+    )
+    mine = await _log(team, "agent1", deal, minutes=30)
+    code, refused = await team.call(
+        "admin",
+        "POST",
+        f"/api/tickets/{deal}/time/",
+        json={"minutes": 5, "user_id": team.id("agent2")},
+    )
+    assert code == 400 and "user_id" in refused["details"]["fields"], refused
+    code, refused = await team.call(
+        "admin", "PATCH", f"/api/time/{mine['id']}/", json={"user_id": team.id("agent2")}
+    )
+    assert code == 400 and "user_id" in refused["details"]["fields"], refused
+
+    code, _ = await team.call(
+        "admin", "DELETE", f"/api/queues/{sales['id']}/members/{team.id('agent1')}/"
+    )
+    assert code == 204
+    assert (await team.call("agent1", "GET", f"/api/tickets/{deal}/"))[0] == 404
+    _, raw = await team.call("agent1", "GET", "/api/time/export/")
+    assert raw.decode().count("Secret deal") == 0 and _table(raw) == []
+    for method, body in (("PATCH", {"minutes": 1}), ("DELETE", None)):
+        code, _ = await team.call(
+            "agent1", method, f"/api/time/{mine['id']}/", **({"json": body} if body else {})
+        )
+        assert code == 404, method
+    _, raw = await team.call("admin", "GET", "/api/time/export/")
+    assert [int(r["id"]) for r in _table(raw)] == [mine["id"]]
+
+    # A day's minutes per person, across entries and tickets; an edit counts the same.
+    ticket = await team.open_ticket("carol", "Long day")
+    first = await _log(team, "agent2", ticket, minutes=1000)
+    code, refused = await team.call(
+        "agent2", "POST", f"/api/tickets/{ticket}/time/", json={"minutes": 441}
+    )
+    assert code == 400 and "minutes" in refused["details"]["fields"], refused
+    await _log(team, "agent2", ticket, minutes=440)
+    code, refused = await team.call(
+        "agent2", "PATCH", f"/api/time/{first['id']}/", json={"minutes": 1001}
+    )
+    assert code == 400 and "minutes" in refused["details"]["fields"], refused
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    await _log(team, "agent2", ticket, minutes=1440, worked_on=yesterday)
+    await _log(team, "agent1", ticket, minutes=1410)  # another person: 30 + 1410

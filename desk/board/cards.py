@@ -17,20 +17,22 @@ from desk.board.placement import (
     card_moved,
     column_order,
     columns_of,
+    fits,
     home_column,
-    placement_of,
+    placed_fitting,
     put,
     rank_between,
 )
 from desk.context import Desk, PendingEvent
 from desk.db import Database
-from desk.errors import PermissionDenied, ValidationFailed
+from desk.errors import Conflict, PermissionDenied, ValidationFailed
 from desk.models import BoardColumn, Ticket, TicketPosition, User
-from desk.queues.service import get_queue, require_staff
+from desk.queues.service import get_queue, require_member, require_staff
 from desk.tickets.moves import change_queue
 from desk.tickets.workflow import change_status, load_for_change, require_live
 
 MAX_CARDS = 1000  # per column in one answer; `card_count` says how many there are
+OTHER = "Other"  # the board's own column for cards no column may show
 
 
 @dataclass(frozen=True)
@@ -61,32 +63,39 @@ CARD_COLUMNS = (
 async def board(db: Database, viewer: User, queue_id: int, per_column: int) -> dict[str, Any]:
     """The queue's columns, left to right, each with the live (unarchived) cards `viewer`
     may see (the queue's visibility rule, desk.auth.access), top to bottom: at most
-    `per_column`, with `card_count` the number there are. Staff only."""
+    `per_column`, with `card_count` the number there are. Cards of a status no column
+    stands for, when no column stands for none, come last in a column `Other` the board
+    makes up (`id` null: nothing is dropped there). Staff members of the queue and site
+    admins (others: NotFound)."""
     require_staff(viewer)
     async with db.reader() as session:
         queue = await get_queue(session, queue_id)
+        require_member(viewer, queue_id)
         columns = await columns_of(session, queue_id)
         rows = await session.execute(
             select(*CARD_COLUMNS)
             .outerjoin(TicketPosition, TicketPosition.ticket_id == Ticket.id)
             .where(Ticket.queue_id == queue_id, Ticket.archived_at.is_(None), ticket_filter(viewer))
         )
-        ids = {c.id for c in columns}
-        cards: dict[int, list[dict[str, Any]]] = {c.id: [] for c in columns}
+        by_id = {c.id: c for c in columns}
+        cards: dict[int | None, list[dict[str, Any]]] = {c.id: [] for c in columns}
+        cards[None] = []
         for row in rows.mappings():
-            placed = row["column_id"] in ids
+            at = by_id.get(row["column_id"])
+            placed = at is not None and fits(at, row["status"])
             home = home_column(columns, row["status"])
             column_id = row["column_id"] if placed else (home.id if home else None)
-            if column_id is not None:
-                cards[column_id].append(_card(row, column_id, row["rank"] if placed else None))
+            cards[column_id].append(_card(row, column_id, row["rank"] if placed else None))
+    shown = [column_data(c) for c in columns]
+    if cards[None]:
+        other = {"id": None, "queue_id": queue.id, "name": OTHER, "status": None}
+        shown.append({**other, "position": len(columns)})
     answer = []
-    for column in columns:
-        found = sorted(cards[column.id], key=_order)
+    for column in shown:
+        found = sorted(cards[column["id"]], key=_order)
         for n, card in enumerate(found):
             card["position"] = n
-        answer.append(
-            {**column_data(column), "card_count": len(found), "cards": found[:per_column]}
-        )
+        answer.append({**column, "card_count": len(found), "cards": found[:per_column]})
     return {"queue_id": queue.id, "queue": queue.id, "name": queue.name, "columns": answer}
 
 
@@ -95,7 +104,7 @@ def _order(card: dict[str, Any]) -> tuple[bool, int, int]:
     return (card["rank"] is None, card["rank"] or 0, card["id"])
 
 
-def _card(row: Any, column_id: int, rank: int | None) -> dict[str, Any]:
+def _card(row: Any, column_id: int | None, rank: int | None) -> dict[str, Any]:
     return {
         "id": row["id"],
         "ticket_id": row["id"],
@@ -118,8 +127,10 @@ async def move_card(
 ) -> tuple[Ticket, dict[str, Any] | None]:
     """Move the ticket to another queue (`queue_id`, desk.tickets.moves) and/or its card
     to `drop`, in one transaction. A column with a status asks the workflow for it first
-    (refused: 403/409 and nothing moves); when the workflow lands elsewhere (reopening an
-    assigned ticket gives ASSIGNED), the card goes to that status's column. Moving a card
+    (refused: 403/409 and nothing moves); when the workflow lands on another status
+    (reopening an assigned ticket gives ASSIGNED) that is a refusal too (409, the reason
+    in the message, `details.lands_on` what the workflow gives): a card never lands in a
+    column it was not dropped in. Moving a card
     takes a member of the ticket's queue (any role) or a site admin. Answers the ticket
     and where its card now is (`column_id`, `rank`, `position` as the caller sees it)."""
     async with desk.change() as (session, events):
@@ -144,13 +155,14 @@ async def move_card(
             # The card's moves on the way (a status taken on the way, the workflow's own
             # placing) are not told: the board hears where it ends.
             events.extend(e for e in steps if not _card_move(e))
+            if ticket.status != column.status:  # raising rolls the whole move back
+                raise Conflict(
+                    f"the workflow makes this ticket {ticket.status}, not {column.status}"
+                    f" (column {column.name!r}); set the status or the assignee first",
+                    field="column",
+                    lands_on=str(ticket.status),
+                )
         columns = await columns_of(session, ticket.queue_id)
-        if column.status is not None and column.status != ticket.status:
-            where = await _where(session, actor, ticket, columns)  # the workflow chose
-            events.append(
-                partial(card_moved, ticket, ticket.queue_id, where["column_id"], where["rank"])
-            )
-            return ticket, where
         await _drop(session, events, actor, ticket, column, columns, drop)
         return ticket, await _where(session, actor, ticket, columns)
 
@@ -207,11 +219,11 @@ async def _where(
 ) -> dict[str, Any]:
     """Where the card is after the move, `position` counting the cards `actor` sees."""
     await session.flush()
-    row = await placement_of(session, ticket.id, columns)
+    row = await placed_fitting(session, ticket, columns)
     if row is None:
         home = home_column(columns, ticket.status)
-        assert home is not None
-        return {"column_id": home.id, "column": home.id, "rank": None, "position": None}
+        at = home.id if home else None  # None: the board's `Other`
+        return {"column_id": at, "column": at, "rank": None, "position": None}
     above = await session.scalars(
         select(TicketPosition.ticket_id)
         .join(Ticket, Ticket.id == TicketPosition.ticket_id)

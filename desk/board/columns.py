@@ -130,12 +130,24 @@ async def update_column(
 
 async def delete_column(desk: Desk, actor: User, queue_id: int, column_id: int) -> None:
     """The column goes; the cards put in it go back to the column of their status (as if
-    never placed). The last column stays (409): every ticket has a place on the board."""
+    never placed). The last column stays (409): every ticket has a place on the board. So
+    does the only column mapped to a status (409): its cards would have no column of their
+    status, and drops and new mail would land them elsewhere; map another column to it
+    first (or unmap this one on purpose, PATCH status null)."""
     async with desk.change() as (session, events):
         column = await _column(session, actor, queue_id, column_id)
         columns = await columns_of(session, queue_id)
         if len(columns) == 1:
             raise Conflict("a board keeps at least one column; add another first")
+        if column.status is not None and not any(
+            c is not column and c.status == column.status for c in columns
+        ):
+            raise Conflict(
+                f"column {column.name!r} is the only one for status {column.status}:"
+                " map another column to it first",
+                field="column",
+                column_status=column.status,
+            )
         await session.execute(delete(TicketPosition).where(TicketPosition.column_id == column.id))
         await session.delete(column)
         rest = [c for c in columns if c is not column]

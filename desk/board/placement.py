@@ -1,9 +1,11 @@
 """Where a card sits, and how a move finds its rank without renumbering the column.
 
 A ticket's card is on its queue's board in one column: the column it was put in (its
-`ticket_positions` row, if that column is on its queue's board), else its *home*: the first
-column mapped to its status, else the first column mapped to none, else the first column.
-Placed cards come first by rank; cards never placed follow, oldest ticket first.
+`ticket_positions` row, if that column is on its queue's board and mapped to its status or to
+none), else its *home*: the first column mapped to its status, else the first column mapped
+to none, else none at all (the board shows such a card in a column "Other" of its own:
+a card never shows in a column that stands for another status). Placed cards come first by
+rank; cards never placed follow, oldest ticket first.
 
 Ranks are gapped integers (GAP apart when laid out): a move sets one rank between its
 neighbours' (their midpoint), so only the moved row is written. When two neighbours are 1
@@ -40,14 +42,20 @@ async def columns_of(session: AsyncSession, queue_id: int) -> list[BoardColumn]:
 
 
 def home_column(columns: Sequence[BoardColumn], status: str) -> BoardColumn | None:
-    """Where a card of `status` goes when nobody put it anywhere (None: no columns)."""
+    """Where a card of `status` goes when nobody put it anywhere (None: no column stands
+    for its status or for none; never a column mapped to another status)."""
     for column in columns:
         if column.status == status:
             return column
     for column in columns:
         if column.status is None:
             return column
-    return columns[0] if columns else None
+    return None
+
+
+def fits(column: BoardColumn, status: str) -> bool:
+    """Whether a card of `status` may show in `column`: one mapped to it or to none."""
+    return column.status is None or column.status == status
 
 
 async def placement_of(
@@ -57,6 +65,16 @@ async def placement_of(
     board does not count)."""
     row = await session.get(TicketPosition, ticket_id)
     if row is None or row.column_id not in {c.id for c in columns}:
+        return None
+    return row
+
+
+async def placed_fitting(
+    session: AsyncSession, ticket: Ticket, columns: Sequence[BoardColumn]
+) -> TicketPosition | None:
+    """The ticket's row (placement_of) if its column may show the card (`fits`)."""
+    row = await placement_of(session, ticket.id, columns)
+    if row is None or not fits(next(c for c in columns if c.id == row.column_id), ticket.status):
         return None
     return row
 
@@ -131,21 +149,21 @@ async def column_order(
     here unplaced are placed first, at the end in their order (each ticket once: a placed
     card keeps its row until it moves)."""
     homed = [s.value for s in Status if home_column(columns, s.value) is column]
-    placed = select(TicketPosition.ticket_id).where(
-        TicketPosition.column_id.in_([c.id for c in columns])
-    )
-    unplaced = list(
-        await session.scalars(
-            select(Ticket.id)
-            .where(
-                Ticket.queue_id == column.queue_id,
-                Ticket.archived_at.is_(None),
-                Ticket.status.in_(homed),
-                Ticket.id.not_in(placed),
-            )
-            .order_by(Ticket.id)
+    by_id = {c.id: c for c in columns}
+    candidates = await session.execute(
+        select(Ticket.id, Ticket.status, TicketPosition.column_id)
+        .outerjoin(TicketPosition, TicketPosition.ticket_id == Ticket.id)
+        .where(
+            Ticket.queue_id == column.queue_id,
+            Ticket.archived_at.is_(None),
+            Ticket.status.in_(homed),
         )
+        .order_by(Ticket.id)
     )
+    # Unplaced: no row on this board, or one in a column that may not show the card.
+    unplaced = [
+        int(t) for t, status, at in candidates if at not in by_id or not fits(by_id[at], status)
+    ]
     if unplaced:
         await session.execute(
             delete(TicketPosition).where(TicketPosition.ticket_id.in_(unplaced))
@@ -163,6 +181,7 @@ async def column_order(
             TicketPosition.column_id == column.id,
             Ticket.archived_at.is_(None),
             Ticket.queue_id == column.queue_id,
+            *([] if column.status is None else [Ticket.status == column.status]),
         )
         .order_by(TicketPosition.rank, TicketPosition.ticket_id)
     )

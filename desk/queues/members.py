@@ -13,7 +13,7 @@ from desk.auth.access import may_in_queue
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from desk.models import QueueMember, QueueRole, User
-from desk.queues.service import get_queue, require_staff
+from desk.queues.service import get_queue, require_member, require_staff
 
 PREFERENCES = ("notify_new_tickets", "mail_new_tickets")
 
@@ -45,6 +45,7 @@ async def list_members(db: Database, viewer: User, queue_id: int) -> list[dict[s
     require_staff(viewer)
     async with db.reader() as session:
         await get_queue(session, queue_id)
+        require_member(viewer, queue_id)
         rows = await session.execute(
             select(QueueMember, User)
             .join(User, User.id == QueueMember.user_id)

@@ -31,6 +31,13 @@ def _require(user: User, queue_id: int, right: str, what: str) -> None:
         raise PermissionDenied(f"{what} takes a queue {right} right (docs/design.md, Queues)")
 
 
+def require_member(user: User, queue_id: int) -> None:
+    """A queue's board and members are for its members and site admins: to anyone else the
+    queue's inside is NotFound (404), so what a team does does not leak across teams."""
+    if not may_in_queue(user, queue_id, "work"):
+        raise NotFound(f"no queue {queue_id}")
+
+
 async def get_queue(session: AsyncSession, queue_id: int) -> Queue:
     queue = await session.get(Queue, queue_id)
     if queue is None:

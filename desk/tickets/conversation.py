@@ -100,6 +100,7 @@ async def read_conversation(db: Database, user: User, ticket_id: int) -> Convers
             )
         )
         wanted = {m["author_id"] for m in messages} | {c["actor_id"] for c in history}
+        wanted |= set(_agents_in(history))  # the history shows names, not ids
         wanted |= {ticket["customer_id"], ticket["assigned_agent_id"], *assignable}
         people = {
             u.id: {"name": u.name or u.email, "email": u.email, "role": u.role}
@@ -122,6 +123,17 @@ async def read_conversation(db: Database, user: User, ticket_id: int) -> Convers
         company=company,
         other_tickets=[t for t in others.results if t["id"] != ticket_id][:OTHER_TICKETS],
     )
+
+
+def _agents_in(history: list[dict[str, Any]]) -> list[int]:
+    """The user ids the history's assignment changes name (from and to)."""
+    return [
+        int(v)
+        for c in history
+        if c["field"] == "assigned_agent"
+        for v in (c["from"], c["to"])
+        if v is not None and str(v).isdigit()
+    ]
 
 
 async def _addressed(

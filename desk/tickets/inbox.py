@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from desk.auth.access import messages_shown, visibility
+from desk.auth.access import messages_shown, ticket_filter, visibility
 from desk.db import Database
-from desk.models import Tag, Ticket, TicketMessage, User
+from desk.models import Tag, Ticket, TicketMessage, TicketTag, User
 
 PREVIEW_CHARS = 140
 
@@ -69,10 +69,23 @@ def one_line(text: str) -> str:
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
 
 
-async def tag_names(db: Database) -> list[str]:
-    """Every tag, by name (the inbox offers a view per tag)."""
+async def tag_names(db: Database, user: User) -> list[str]:
+    """The tags on tickets `user` may see (desk.auth.access.ticket_filter), by name: the
+    inbox offers a view per tag, and a tag only used on other queues' tickets is theirs."""
     async with db.reader() as session:
-        return list(await session.scalars(select(Tag.name).order_by(Tag.name)))
+        return list(
+            await session.scalars(
+                select(Tag.name)
+                .where(
+                    Tag.id.in_(
+                        select(TicketTag.tag_id)
+                        .join(Ticket, Ticket.id == TicketTag.ticket_id)
+                        .where(ticket_filter(user))
+                    )
+                )
+                .order_by(Tag.name)
+            )
+        )
 
 
 async def company_people(db: Database, user: User) -> list[tuple[int, str]]:

@@ -39,6 +39,7 @@ def setup_pages(app: web.Application) -> None:
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
     env.filters["iso"] = filters.iso
     env.filters["age"] = filters.age
+    env.filters["ago"] = filters.ago
     env.filters["filesize"] = filters.filesize
     env.filters["duration"] = filters.duration
     app.on_response_prepare.append(page_headers)

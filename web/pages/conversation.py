@@ -178,7 +178,12 @@ def _attachment(a: dict[str, Any]) -> dict[str, Any]:
 
 def _change(conv: Conversation, c: dict[str, Any]) -> dict[str, Any]:
     actor = conv.people.get(c["actor_id"] or 0)
-    return {**c, "actor": actor["name"] if actor else "postdesk"}
+    change = {**c, "actor": actor["name"] if actor else "postdesk"}
+    if c["field"] == "assigned_agent":  # an id in the history; people read a name
+        for end in ("from", "to"):
+            person = conv.people.get(int(c[end])) if str(c[end] or "").isdigit() else None
+            change[end] = person["name"] if person else c[end]
+    return change
 
 
 def _label(value: str | None) -> str:

@@ -23,6 +23,12 @@ def age(value: datetime | None, now: datetime | None = None) -> str:
     return "just now"
 
 
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """`age` said as a time past: "just now", "5 min ago" (never "just now ago")."""
+    said = age(value, now)
+    return said if said in ("", "just now") else f"{said} ago"
+
+
 def filesize(size: int | None) -> str:
     """Bytes as people read them: "812 B", "14 KB", "3.2 MB" (units of 1,024)."""
     value = float(size or 0)

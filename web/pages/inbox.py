@@ -16,6 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from desk.auth.access import may_in_queue
 from desk.auth.browser import BrowserLogin
 from desk.models import User
 from desk.queues.service import list_queues
@@ -42,7 +43,8 @@ class View:
 
 async def views(request: web.Request, user: User) -> list[View]:
     """The views `user` has, in the order the inbox shows them: the fixed ones, then one
-    per tag, then one per queue when the desk has more than one."""
+    per tag on tickets they may see, then one per queue they are a member of (site admins:
+    every queue) when that makes more than one."""
     db = request.app[DESK].db
     fixed = [
         View("unassigned", "Unassigned", TicketFilter(status=OPEN, unassigned=True)),
@@ -51,8 +53,9 @@ async def views(request: web.Request, user: User) -> list[View]:
         View("waiting", "Waiting on customer", TicketFilter(status=("WAITING_ON_CUSTOMER",))),
         View("done", "Resolved and closed", TicketFilter(status=("RESOLVED", "CLOSED"))),
     ]
-    tags = [View(f"tag:{t}", t, TicketFilter(tag=t), "tags") for t in await tag_names(db)]
-    queues = await list_queues(db, user)
+    tags = [View(f"tag:{t}", t, TicketFilter(tag=t), "tags") for t in await tag_names(db, user)]
+    # The queues the user works in (site admins: all), not every team's name.
+    queues = [q for q in await list_queues(db, user) if may_in_queue(user, q["id"], "work")]
     by_queue = [
         View(f"queue:{q['id']}", q["name"], TicketFilter(status=OPEN, queue=q["id"]), "queues")
         for q in queues

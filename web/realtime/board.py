@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from desk.auth.access import may_in_queue
 from desk.models import Queue
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve
@@ -26,7 +27,7 @@ async def board_socket(request: web.Request) -> web.WebSocketResponse:
         queue = (
             await session.get(Queue, int(raw_id)) if raw_id.isdigit() and len(raw_id) < 10 else None
         )
-    if queue is None:
+    if queue is None or not may_in_queue(user, queue.id, "work"):  # members only, as GET
         await ws.close(code=NOT_FOUND, message=b"no such queue")
         return ws
     sub = Socket(user, ws, lambda u, e: True)
