@@ -49,29 +49,13 @@ async def _lines(db: Database, event: Event) -> list[dict[str, Any]]:
     if isinstance(event, TicketAssigned) and event.new_agent_id is not None:
         t = event.ticket
         text = f"#{t.id} {t.subject} was assigned to you"
-        return [
-            {
-                **base,
-                "user_id": event.new_agent_id,
-                "kind": "assigned",
-                "ticket_id": t.id,
-                "text": text,
-            }
-        ]
+        return [{**base, **_line(event.new_agent_id, "assigned", t.id, text)}]
     if isinstance(event, MessageCreated):
         t, m = event.ticket, event.message
         if m.kind != MessageKind.INBOUND or t.assigned_agent_id is None or m.is_automatic:
             return []
         text = f"The customer replied on #{t.id} {t.subject}"
-        return [
-            {
-                **base,
-                "user_id": t.assigned_agent_id,
-                "kind": "customer_replied",
-                "ticket_id": t.id,
-                "text": text,
-            }
-        ]
+        return [{**base, **_line(t.assigned_agent_id, "customer_replied", t.id, text)}]
     if isinstance(event, ChatMention):
         who = event.message.author.name or event.message.author.email or "someone"
         text = f"{who} mentioned you: {event.message.body[:200]}"
@@ -99,11 +83,13 @@ async def _lines(db: Database, event: Event) -> list[dict[str, Any]]:
             )
             ids = list(members)
         text = f"New ticket #{t.id} {t.subject}"
-        return [
-            {**base, "user_id": i, "kind": "new_ticket", "ticket_id": t.id, "text": text}
-            for i in ids
-        ]
+        return [{**base, **_line(i, "new_ticket", t.id, text)} for i in ids]
     return []
+
+
+def _line(user_id: int, kind: str, ticket_id: int, text: str) -> dict[str, Any]:
+    """One bell line about a ticket, for `user_id` (the row's own fields)."""
+    return {"user_id": user_id, "kind": kind, "ticket_id": ticket_id, "text": text}
 
 
 class Notifier:
