@@ -18,6 +18,7 @@ from desk.tickets import workflow
 from desk.tickets.inbox import company_people, row_details
 from desk.tickets.queries import TicketFilter, list_tickets, ticket_detail, visible_attachment
 from desk.tickets.service import create_ticket, post_message
+from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages import forms
@@ -61,7 +62,7 @@ def _open_statuses() -> tuple[str, ...]:
 
 async def request_page(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """`/portal/tickets/<id>/`: the public conversation and what the customer may do."""
-    ticket_id = _path_id(request)
+    ticket_id = path_id(request)
     detail = await ticket_detail(request.app[DESK].db, login.user, ticket_id)
     return _render_request(request, login, detail)
 
@@ -90,17 +91,10 @@ def _render_request(
     return aiohttp_jinja2.render_template("portal/request.html", request, context, status=status)
 
 
-def _path_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise web.HTTPNotFound()
-    return int(raw)
-
-
 async def reply(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """A reply from the portal: threaded into the ticket as a mail from the customer would
     be, with its files; the assignee hears of it as of a mail (post_message)."""
-    ticket_id = _path_id(request)
+    ticket_id = path_id(request)
     form = await request.post()
     body = forms.text(form, "body").strip()
     desk = request.app[DESK]
@@ -114,7 +108,7 @@ async def reply(request: web.Request, login: BrowserLogin) -> web.StreamResponse
 
 async def change_status(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """ "This is solved" (RESOLVED) and "Reopen" (OPEN), as the workflow lets a customer."""
-    ticket_id = _path_id(request)
+    ticket_id = path_id(request)
     form = await request.post()
     wanted = {"resolve": "RESOLVED", "reopen": "OPEN"}.get(forms.text(form, "action"))
     if wanted is None:
@@ -157,7 +151,7 @@ async def new_request(request: web.Request, login: BrowserLogin) -> web.StreamRe
 async def attachment(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """A file of a message the customer may see, as a download (web.handlers.tickets)."""
     desk = request.app[DESK]
-    found = await visible_attachment(desk.db, login.user, _path_id(request))
+    found = await visible_attachment(desk.db, login.user, path_id(request))
     path = blob_path(desk.settings.attachments_dir, found.sha256)
     return download(path, found.content_type, found.filename)
 
