@@ -29,19 +29,24 @@ PR_SET_PDEATHSIG = 1
 T = TypeVar("T")
 
 
-def _init_worker() -> None:
+def _init_worker(parent_pid: int) -> None:
     # A decompression or MIME bomb gets a MemoryError (a failed mail), not the whole machine.
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
-    _die_with_parent()
+    _die_with_parent(parent_pid)
 
 
-def _die_with_parent() -> None:
-    """A daemon killed with SIGKILL must not leave its workers behind (Linux: prctl)."""
+def _die_with_parent(parent_pid: int) -> None:
+    """A daemon killed with SIGKILL must not leave its workers behind (Linux: prctl).
+
+    `parent_pid` is the daemon's pid, taken before the worker was spawned. The worker
+    compares against it, not against 1: in a container the daemon itself is pid 1, and a
+    worker that took "my parent is 1" for "my parent died" exited at once (every start
+    in the image failed with BrokenProcessPool)."""
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before the request took effect
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(0)
 
 
@@ -75,6 +80,7 @@ class WorkerPool:
             self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
 
     async def warm(self) -> None:
