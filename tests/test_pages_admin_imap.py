@@ -48,3 +48,8 @@ async def test_each_mailbox_shows_its_last_sync_and_error(
     content = await page.content()
     assert IMAP_PASSWORD not in content and "not-shown" not in content
     assert await serious_violations(page) == []
+    # The API answers the same state (GET /api/admin/imap-mailboxes/, admins only).
+    status, listed = await team.call("admin", "GET", "/api/admin/imap-mailboxes/")
+    assert status == 200 and [b["state"] for b in listed["results"]] == ["syncing", "failing"]
+    assert "not-shown" not in str(listed)
+    assert (await team.call("agent1", "GET", "/api/admin/imap-mailboxes/"))[0] == 403
