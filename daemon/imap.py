@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import aioimaplib
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from desk.context import Desk
+from desk.imap_mailboxes import MailboxUrl
 from desk.intake import Envelope
 from desk.models import ImapMailbox, utcnow
 from desk.waiting import still_running
@@ -33,34 +32,6 @@ _FETCH_UID = re.compile(rb"UID (\d+)")
 
 class ImapError(Exception):
     """The server said NO or BAD, or the connection broke: the poller reconnects."""
-
-
-@dataclass(frozen=True)
-class MailboxUrl:
-    host: str
-    port: int
-    tls: bool
-    user: str
-    password: str
-    mailbox: str
-
-    @classmethod
-    def parse(cls, url: str) -> MailboxUrl:
-        parts = urlsplit(url)
-        tls = parts.scheme == "imaps"
-        return cls(
-            host=parts.hostname or "",
-            port=parts.port or (993 if tls else 143),
-            tls=tls,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            mailbox=unquote(parts.path.lstrip("/")) or "INBOX",
-        )
-
-    @property
-    def account(self) -> str:
-        """The mailbox's name in the database and the log: never the password."""
-        return f"{self.user}@{self.host}:{self.port}/{self.mailbox}"
 
 
 def _ok(response: aioimaplib.Response, what: str) -> aioimaplib.Response:
@@ -130,6 +101,7 @@ class ImapPoller:
             idle = "IDLE" in client.protocol.capabilities
             while still_running():
                 last_uid = await self._sync(client, uidvalidity, last_uid)
+                await self._note_synced()
                 if idle:
                     await self._idle(client)
                 else:
@@ -264,14 +236,28 @@ class ImapPoller:
         if pushed is not None and b"BYE" in b" ".join(bytes(x) for x in _lines(pushed)):
             raise ImapError("the server closed the session")
 
+    async def _note_synced(self) -> None:
+        """The mailbox is in step now: the time the console shows as its last sync, and any
+        error before it is over (desk.imap_mailboxes reads this for every process)."""
+        async with self.desk.db.writer() as session:
+            await session.execute(
+                update(ImapMailbox)
+                .where(ImapMailbox.account == self.box.account)
+                .values(updated_at=utcnow(), last_error=None)
+            )
+
     async def _note_error(self, error: str) -> None:
+        """Why the session ended. The last sync's time stays (the console shows both); a
+        mailbox that never connected gets its row here, so its error is seen too."""
         try:
             async with self.desk.db.writer() as session:
                 row = await session.scalar(
                     select(ImapMailbox).where(ImapMailbox.account == self.box.account)
                 )
-                if row is not None:
-                    row.last_error, row.updated_at = error[:1000], utcnow()
+                if row is None:
+                    row = ImapMailbox(account=self.box.account, last_uid=0)
+                    session.add(row)
+                row.last_error = error[:1000]
         except Exception:
             log.debug("could not record the IMAP error", exc_info=True)
 

@@ -31,37 +31,80 @@ async def companies_for(session: AsyncSession, emails: set[str]) -> dict[str, in
     return {e: by_domain[domain_of(e)] for e in emails if domain_of(e) in by_domain}
 
 
-def company_data(company: Company, domains: list[str]) -> dict[str, Any]:
+def company_data(company: Company, domains: list[str], members: int = 0) -> dict[str, Any]:
     return {
         "id": company.id,
         "name": company.name,
         "domains": sorted(domains),
+        "members": members,
         "created_at": company.created_at.isoformat(),
     }
 
 
 async def list_companies(db: Database, company_id: int | None = None) -> list[dict[str, Any]]:
-    """Every company (or the one `company_id`) with its domains, in two queries."""
+    """Every company (or the one `company_id`) by name, with its domains and its members
+    (the customers who belong to it), in three queries."""
     async with db.reader() as session:
         query, domain_query = (
             select(Company),
             select(CompanyDomain.company_id, CompanyDomain.domain),
         )
+        member_query = select(User.company_id, func.count()).where(User.company_id.is_not(None))
         if company_id is not None:
             query = query.where(Company.id == company_id)
             domain_query = domain_query.where(CompanyDomain.company_id == company_id)
+            member_query = member_query.where(User.company_id == company_id)
         companies = list(await session.scalars(query.order_by(Company.name)))
         rows = await session.execute(domain_query)
         domains: dict[int, list[str]] = {}
-        for company_id, domain in rows.all():
-            domains.setdefault(company_id, []).append(domain)
-    return [company_data(c, domains.get(c.id, [])) for c in companies]
+        for owner, domain in rows.all():
+            domains.setdefault(owner, []).append(domain)
+        counted = await session.execute(member_query.group_by(User.company_id))
+        members = {int(owner or 0): int(n) for owner, n in counted.all()}
+    return [company_data(c, domains.get(c.id, []), members.get(c.id, 0)) for c in companies]
+
+
+async def add_company(db: Database, name: str, domains: list[str]) -> dict[str, Any]:
+    """A new company with its domains (customers from them join it at once); answers it as
+    `list_companies` does. Conflict (409) for a taken name or domain, ValidationFailed
+    (400) for an empty name or a malformed domain. The API's POST and the console's form."""
+    async with db.writer() as session:
+        company = await create_company(session, _checked_name(name), domains)
+        company_id = company.id
+    [created] = await list_companies(db, company_id)
+    return created
+
+
+async def change_company(
+    db: Database, company_id: int, *, name: str | None = None, domains: list[str] | None = None
+) -> dict[str, Any]:
+    """Rename a company and/or map it to exactly `domains` (None: left as is); answers it as
+    `list_companies` does. NotFound, Conflict and ValidationFailed as `add_company`."""
+    async with db.writer() as session:
+        company = await get_company(session, company_id)
+        if name is not None and name.strip() != company.name:
+            company.name = await _free_name(session, _checked_name(name))
+        if domains is not None:
+            await set_domains(session, company, domains)
+    [changed] = await list_companies(db, company_id)
+    return changed
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("a company's name is 1 to 200 characters", field="name")
+    return name
+
+
+async def _free_name(session: AsyncSession, name: str) -> str:
+    if await session.scalar(select(func.count()).where(Company.name == name)):
+        raise Conflict(f"a company named {name!r} exists", field="name")
+    return name
 
 
 async def create_company(session: AsyncSession, name: str, domains: list[str]) -> Company:
-    if await session.scalar(select(func.count()).where(Company.name == name)):
-        raise Conflict(f"a company named {name!r} exists", field="name")
-    company = Company(name=name)
+    company = Company(name=await _free_name(session, name))
     session.add(company)
     await session.flush()
     await set_domains(session, company, domains)

@@ -362,6 +362,7 @@ CASES: dict[str, Case] = {
         "DELETE", "/api/admin/api-keys/{key}/", per_role(403, 403, admin=204), tickets=("-",)
     ),
     "jobs": Case("GET", "/api/admin/jobs/", ADMIN_ONLY, tickets=("-",)),
+    "imap mailboxes": Case("GET", "/api/admin/imap-mailboxes/", ADMIN_ONLY, tickets=("-",)),
     "suppressions": Case("GET", "/api/admin/suppressions/", ADMIN_ONLY, tickets=("-",)),
     "suppression lift": Case(
         "DELETE",

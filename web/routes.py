@@ -825,6 +825,13 @@ ROUTES: tuple[AnyRoute, ...] = (
     ),
     Route(
         "GET",
+        "/api/admin/imap-mailboxes/",
+        integrations.imap_mailboxes_list,
+        "IMAP mailboxes: last sync, last error",
+        access="admin",
+    ),
+    Route(
+        "GET",
         "/api/webhooks/",
         integrations.webhooks_list,
         "List webhook subscriptions",

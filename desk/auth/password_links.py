@@ -9,9 +9,11 @@ front); the page, or any client, trades the token and a new password at
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -176,3 +178,11 @@ async def unlock(desk: Desk, admin: User, user_id: int) -> dict[str, Any]:
         data = user_data(user)
     await desk.logins.unlock(data["email"])
     return data
+
+
+async def locked_accounts(desk: Desk, emails: Iterable[str]) -> set[str]:
+    """Which of `emails` are locked out by failed logins now (what `unlock` lifts); with
+    Redis the count is the one every process shares."""
+    wanted = sorted(set(emails))
+    found = await asyncio.gather(*(desk.logins.is_locked(e) for e in wanted))
+    return {e for e, locked in zip(wanted, found, strict=True) if locked}

@@ -164,6 +164,10 @@ class LoginGuard:
             raise TooManyAttempts(f"too many {what}; try again later", retry_after=wait)
         await self._counter.hit(key, limit)
 
+    async def is_locked(self, account: str) -> bool:
+        """Whether `account` is locked out now (ACCOUNT_LIMIT failures, from anywhere)."""
+        return await self._counter.wait_seconds(f"acct:{account}", ACCOUNT_LIMIT) > 0
+
     async def unlock(self, account: str) -> None:
         """Forget the account's failed logins (an admin lifted its lockout, or it set a new
         password); the counts per client address stay."""

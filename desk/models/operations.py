@@ -47,6 +47,8 @@ class ImapMailbox(Base):
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # The last successful sync (a connection or a poll answered); an error leaves it as it
+    # was, so the console shows both (desk.imap_mailboxes).
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

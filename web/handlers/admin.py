@@ -9,13 +9,7 @@ from aiohttp import web
 
 from desk.auth.api_keys import create_key, list_keys, revoke_key
 from desk.auth.password_links import invite, unlock
-from desk.companies import (
-    company_data,
-    create_company,
-    get_company,
-    list_companies,
-    set_domains,
-)
+from desk.companies import add_company, change_company, list_companies
 from desk.erasure import erase_customer
 from desk.errors import NotFound, ValidationFailed
 from desk.models import User
@@ -121,10 +115,8 @@ async def companies_list(request: web.Request, caller: User) -> web.Response:
 
 async def companies_create(request: web.Request, caller: User) -> web.Response:
     body = await json_body(request, CompanyCreate)
-    async with request.app[DESK].db.writer() as session:
-        company = await create_company(session, body.name, body.domains)
-        data = company_data(company, [d.strip().lower().lstrip("@") for d in body.domains])
-    return json_response(data, status=201)
+    created = await add_company(request.app[DESK].db, body.name, body.domains)
+    return json_response(created, status=201)
 
 
 async def companies_get(request: web.Request, caller: User) -> web.Response:
@@ -137,14 +129,10 @@ async def companies_get(request: web.Request, caller: User) -> web.Response:
 
 async def companies_update(request: web.Request, caller: User) -> web.Response:
     body = await json_body(request, CompanyUpdate)
-    company_id = path_id(request)
-    async with request.app[DESK].db.writer() as session:
-        company = await get_company(session, company_id)
-        if body.name is not None:
-            company.name = body.name
-        if body.domains is not None:
-            await set_domains(session, company, body.domains)
-    return await companies_get(request, caller)
+    changed = await change_company(
+        request.app[DESK].db, path_id(request), name=body.name, domains=body.domains
+    )
+    return json_response(changed)
 
 
 async def suppressions_list(request: web.Request, caller: User) -> web.Response:

@@ -1,9 +1,11 @@
-"""Admin endpoints for what runs by itself: outbound webhooks and the scheduled jobs."""
+"""Admin endpoints for what runs by itself: outbound webhooks, the IMAP mailboxes and the
+scheduled jobs."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from desk.imap_mailboxes import mailbox_states
 from desk.jobs.runs import list_jobs
 from desk.models import User
 from desk.webhooks import subscriptions as subs
@@ -16,6 +18,12 @@ from web.schemas import PageQuery, WebhookCreate, WebhookUpdate
 
 async def jobs_list(request: web.Request, caller: User) -> web.Response:
     return whole_list(await list_jobs(request.app[DESK].db))
+
+
+async def imap_mailboxes_list(request: web.Request, caller: User) -> web.Response:
+    """Each configured IMAP mailbox as its poller last reported (desk.imap_mailboxes)."""
+    desk = request.app[DESK]
+    return whole_list(await mailbox_states(desk.db, desk.settings.imap_urls))
 
 
 async def webhooks_list(request: web.Request, caller: User) -> web.Response:

@@ -16,7 +16,19 @@ from markupsafe import escape
 from desk.brand_logo import logo_info
 from desk.config import Settings
 from web.keys import DESK
-from web.pages import admin, admin_mail, bell, chat, conversation, filters, inbox, portal, signin
+from web.pages import (
+    admin,
+    admin_companies,
+    admin_integrations,
+    admin_mail,
+    bell,
+    chat,
+    conversation,
+    filters,
+    inbox,
+    portal,
+    signin,
+)
 from web.pages.security import page_headers
 
 HERE = Path(__file__).parent
@@ -46,6 +58,7 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     app.router.add_get("/brand.css", brand_css)
     routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + admin_mail.ROUTES
+    routes += admin_integrations.ROUTES + admin_companies.ROUTES
     routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES
     app.middlewares.append(bell.bell_count)  # the header's count, for every page
     for method, path, handler in routes:

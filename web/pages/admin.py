@@ -1,8 +1,8 @@
-"""The admin console (`/app/admin/`): analytics, people, integrations and the mail that
-did not flow. Site admins only. Each page calls the same desk functions as the admin API
-(desk.analytics, desk.people, desk.auth.api_keys, desk.webhooks, desk.jobs,
-desk.suppressions), so the rules are the API's; the CSV downloads are the API's own
-answers (web.handlers.analytics), asked for with `format=csv`."""
+"""The admin console (`/app/admin/`): analytics, people and settings (integrations in
+admin_integrations.py, companies in admin_companies.py, mail in admin_mail.py). Site admins
+only. Each page calls the same desk functions as the admin API (desk.analytics,
+desk.people, desk.desk_settings), so the rules are the API's; the CSV downloads are the
+API's own answers (web.handlers.analytics), asked for with `format=csv`."""
 
 from __future__ import annotations
 
@@ -13,16 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from desk import analytics
-from desk.auth.api_keys import SCOPES, create_key, list_keys, revoke_key
 from desk.auth.browser import BrowserLogin
-from desk.auth.password_links import invite, unlock
+from desk.auth.password_links import invite, locked_accounts, unlock
 from desk.brand_logo import remove_logo, set_logo
 from desk.desk_settings import RUNTIME, change, describe
 from desk.errors import DeskError
-from desk.jobs.runs import list_jobs
 from desk.models import Role, utcnow
 from desk.people import UserQuery, change_user, list_users
-from desk.webhooks import subscriptions as subs
 from web.handlers import analytics as analytics_api
 from web.keys import DESK
 from web.pages import forms
@@ -70,6 +67,7 @@ async def people(request: web.Request, login: BrowserLogin) -> web.StreamRespons
         login,
         "people",
         users=found,
+        locked=await locked_accounts(request.app[DESK], [u["email"] for u in found]),
         count=count,
         search=search or "",
         role=role or "",
@@ -144,42 +142,6 @@ async def logo_save(request: web.Request, login: BrowserLogin) -> web.StreamResp
     return see_other("/app/admin/settings?saved=1")
 
 
-async def integrations(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    return await _integrations(request, login, new_key=None)
-
-
-async def _integrations(
-    request: web.Request, login: BrowserLogin, new_key: dict[str, Any] | None
-) -> web.Response:
-    desk = request.app[DESK]
-    _, hooks = await subs.list_page(desk, 0, 100)
-    return render(
-        request,
-        login,
-        "integrations",
-        keys=await list_keys(desk.db),
-        scopes=sorted(SCOPES),
-        new_key=new_key,
-        webhooks=[subs.subscription_data(h) for h in hooks],
-        jobs=await list_jobs(desk.db),
-    )
-
-
-async def key_create(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    """A new API key, shown on this answer only (it is stored as a hash)."""
-    form = await request.post()
-    scopes = [s for s in form.getall("scopes", []) if isinstance(s, str)]
-    created = await create_key(
-        request.app[DESK].db, login.user, forms.text(form, "name", 200), scopes
-    )
-    return await _integrations(request, login, new_key=created)
-
-
-async def key_revoke(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    await revoke_key(request.app[DESK].db, int(request.match_info["id"]))
-    return see_other("/app/admin/integrations")
-
-
 ROUTES = [
     ("GET", "/app/admin/", admin_page(overview)),
     ("GET", r"/app/admin/reports/{name}.csv", admin_page(report_csv)),
@@ -190,7 +152,4 @@ ROUTES = [
     ("GET", "/app/admin/settings", admin_page(settings_page)),
     ("POST", "/app/admin/settings", admin_page(settings_save)),
     ("POST", "/app/admin/settings/logo", admin_page(logo_save)),
-    ("GET", "/app/admin/integrations", admin_page(integrations)),
-    ("POST", "/app/admin/integrations/keys", admin_page(key_create)),
-    ("POST", r"/app/admin/integrations/keys/{id:\d+}/revoke", admin_page(key_revoke)),
 ]

@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from desk.models.base import utcnow
 
+Moment = datetime | str | None  # a datetime, or the ISO 8601 text the desk's dicts carry
 
-def iso(value: datetime | None) -> str:
+
+def _moment(value: Moment) -> datetime | None:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) and value else value
+    if not moment:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # the desk stores UTC
+
+
+def iso(value: Moment) -> str:
     """For `<time datetime=...>`: ISO 8601 with the offset (the pages' script localises it)."""
-    return value.isoformat() if value else ""
+    moment = _moment(value)
+    return moment.isoformat() if moment else ""
 
 
-def age(value: datetime | None, now: datetime | None = None) -> str:
+def age(value: Moment, now: datetime | None = None) -> str:
     """How long ago, in the largest whole unit: "just now", "5 min", "3 h", "2 d", "6 w"."""
-    if value is None:
+    moment = _moment(value)
+    if moment is None:
         return ""
-    seconds = ((now or utcnow()) - value).total_seconds()
+    return _span(((now or utcnow()) - moment).total_seconds())
+
+
+def _span(seconds: float) -> str:
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{int(seconds // size)} {unit}"
     return "just now"
 
 
-def ago(value: datetime | None, now: datetime | None = None) -> str:
-    """`age` said as a time past: "just now", "5 min ago" (never "just now ago")."""
-    said = age(value, now)
+def ago(value: Moment, now: datetime | None = None) -> str:
+    """`age` said as a time past: "just now", "5 min ago" (never "just now ago"); a time
+    still to come is said as one: "in 5 min", "now"."""
+    moment = _moment(value)
+    if moment is not None and moment > (now or utcnow()):
+        ahead = _span((moment - (now or utcnow())).total_seconds())
+        return "now" if ahead == "just now" else f"in {ahead}"
+    said = age(moment, now)
     return said if said in ("", "just now") else f"{said} ago"
 
 

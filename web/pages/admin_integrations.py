@@ -1,0 +1,119 @@
+"""The console's Integrations section: API keys (shown once), webhooks with their delivery
+log (redeliver one, turn a webhook off and on), the IMAP mailboxes with their last sync and
+error, and the scheduled jobs. The same desk functions as `/api/admin/keys/`,
+`/api/webhooks/` (desk.webhooks) and `/api/admin/jobs/`; the mailboxes' state is what the
+IMAP pollers wrote to the database (desk.imap_mailboxes), so every replica can show it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from desk.auth.api_keys import SCOPES, create_key, list_keys, revoke_key
+from desk.auth.browser import BrowserLogin
+from desk.imap_mailboxes import mailbox_states
+from desk.jobs.runs import list_jobs
+from desk.webhooks import subscriptions as subs
+from desk.webhooks.queue import redeliver
+from web.keys import DESK
+from web.pages import forms
+from web.pages.admin_layout import admin_page, render
+from web.pages.security import see_other
+
+DELIVERIES_SHOWN = 50  # the newest; the API pages through the rest
+DONE = {
+    "redelivered": "Queued to be delivered again now.",
+    "off": "Turned off.",
+    "on": "Turned on.",
+}
+
+
+async def integrations(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    return await _integrations(request, login, new_key=None)
+
+
+async def _integrations(
+    request: web.Request, login: BrowserLogin, new_key: dict[str, Any] | None
+) -> web.Response:
+    desk = request.app[DESK]
+    _, hooks = await subs.list_page(desk, 0, 100)
+    return render(
+        request,
+        login,
+        "integrations",
+        keys=await list_keys(desk.db),
+        scopes=sorted(SCOPES),
+        new_key=new_key,
+        webhooks=[subs.subscription_data(h) for h in hooks],
+        mailboxes=await mailbox_states(desk.db, desk.settings.imap_urls),
+        jobs=await list_jobs(desk.db),
+    )
+
+
+async def key_create(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """A new API key, shown on this answer only (it is stored as a hash)."""
+    form = await request.post()
+    scopes = [s for s in form.getall("scopes", []) if isinstance(s, str)]
+    created = await create_key(
+        request.app[DESK].db, login.user, forms.text(form, "name", 200), scopes
+    )
+    return await _integrations(request, login, new_key=created)
+
+
+async def key_revoke(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    await revoke_key(request.app[DESK].db, _id(request))
+    return see_other("/app/admin/integrations")
+
+
+async def webhook(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """`/app/admin/integrations/webhooks/<id>`: one webhook and its newest deliveries, each
+    with its state, last HTTP status, attempts, error and next attempt."""
+    desk, hook_id = request.app[DESK], _id(request)
+    hook = subs.subscription_data(await subs.get(desk, hook_id))
+    count, deliveries = await subs.deliveries_page(desk, hook_id, 0, DELIVERIES_SHOWN)
+    done = DONE.get(request.query.get("done", ""))
+    return render(
+        request,
+        login,
+        "integrations",
+        template="admin/webhook.html",
+        hook=hook,
+        deliveries=deliveries,
+        count=count,
+        done=done,
+    )
+
+
+async def webhook_switch(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """Turn a webhook off (nothing more is queued for it, and what is queued is settled as
+    failed, not sent) or on again (a fresh start: its failure streak is forgotten)."""
+    form = await request.post()
+    turn_on = forms.text(form, "active") == "on"
+    hook_id = _id(request)
+    await subs.change(request.app[DESK], hook_id, {"is_active": turn_on})
+    return see_other(
+        f"/app/admin/integrations/webhooks/{hook_id}?done={'on' if turn_on else 'off'}"
+    )
+
+
+async def delivery_redeliver(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """The same delivery again, due now (same webhook-id; desk.webhooks.queue.redeliver)."""
+    hook_id = _id(request)
+    await redeliver(request.app[DESK].db, hook_id, _id(request, "d"))
+    return see_other(f"/app/admin/integrations/webhooks/{hook_id}?done=redelivered")
+
+
+def _id(request: web.Request, name: str = "id") -> int:
+    return int(request.match_info[name])
+
+
+HOOK = r"/app/admin/integrations/webhooks/{id:\d+}"
+ROUTES = [
+    ("GET", "/app/admin/integrations", admin_page(integrations)),
+    ("POST", "/app/admin/integrations/keys", admin_page(key_create)),
+    ("POST", r"/app/admin/integrations/keys/{id:\d+}/revoke", admin_page(key_revoke)),
+    ("GET", HOOK, admin_page(webhook)),
+    ("POST", HOOK + "/switch", admin_page(webhook_switch)),
+    ("POST", HOOK + r"/deliveries/{d:\d+}/redeliver", admin_page(delivery_redeliver)),
+]
