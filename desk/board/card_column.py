@@ -58,7 +58,15 @@ def card_column() -> ColumnElement[Any]:
 
 
 def in_column(column_id: int) -> ColumnElement[bool]:
-    """Tickets whose card is in the column: those of the column's queue first (an index
-    look-up), then the placement rule for each of them. An unknown column matches nothing."""
-    queue = select(BoardColumn.queue_id).where(BoardColumn.id == column_id).scalar_subquery()
-    return and_(Ticket.queue_id == queue, CARD_COLUMN == column_id)
+    """Tickets whose card is in the column: those of the column's queue (an index look-up)
+    and, for a column mapped to a status, of that status (no other may show there), each
+    checked cheaply before the placement rule runs for it. An unknown column matches
+    nothing."""
+    column = select(BoardColumn.queue_id, BoardColumn.status).where(BoardColumn.id == column_id)
+    queue = column.with_only_columns(BoardColumn.queue_id).scalar_subquery()
+    status = column.with_only_columns(BoardColumn.status).scalar_subquery()
+    return and_(
+        Ticket.queue_id == queue,
+        or_(status.is_(None), Ticket.status == status),
+        CARD_COLUMN == column_id,
+    )
