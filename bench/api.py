@@ -106,6 +106,7 @@ async def generate(db: Database, tickets: int, messages: int, seed: int = 3) -> 
                     "priority": rng.choice(PRIORITIES),
                     "customer_id": AGENTS + 1 + rng.randrange(CUSTOMERS),
                     "assigned_agent_id": assigned,
+                    "queue_id": 1,  # the default queue (PostgreSQL has no default for it)
                     "created_at": created,
                     "updated_at": created + timedelta(minutes=rng.randrange(600)),
                 }

@@ -20,7 +20,7 @@ async def test_openapi_document_is_valid_and_complete(api):
     schema = doc["components"]["schemas"]["TicketCreate"]
     assert set(schema["required"]) == {"subject", "description"}
     params = {p["name"] for p in doc["paths"]["/api/tickets/"]["get"]["parameters"]}
-    assert {"status", "priority", "assigned_agent", "tag", "ordering", "page"} <= params
+    assert {"status", "priority", "assigned_agent", "tag", "column", "ordering", "page"} <= params
     admin_only = doc["paths"]["/api/admin/users/"]["get"]
     assert admin_only["security"] == [{"bearer": []}] and "403" in admin_only["responses"]
 

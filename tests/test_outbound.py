@@ -20,6 +20,8 @@ from desk.models import InboundMail, OutboxMail, User, utcnow
 from tests.support import make_mail, rows, send, send_due_now, wait_for, wait_for_value
 
 TEMPLATES = template_environment()
+# What the sender adds to every context (desk/mail_brand.py).
+BRAND = {"brand": {"desk_name": "Support", "accent_colour": "#2563eb", "logo_url": None}}
 
 
 async def _first_ticket(daemon, raw):
@@ -159,7 +161,13 @@ def test_composed_headers_are_exactly_those_set(subject, name):
         reply_to="support+1-abc@localhost",
         subject=subject,
         template="reply",
-        context={"body": subject, "agent_name": name, "ticket_id": 1, "desk_name": "Support"},
+        context={
+            "body": subject,
+            "agent_name": name,
+            "ticket_id": 1,
+            "desk_name": "Support",
+            **BRAND,
+        },
         in_reply_to="<a@b>",
         references=["<a@b>"],
     )
@@ -305,7 +313,7 @@ def test_many_references_fold_between_ids_and_broken_ids_are_left_out():
         reply_to="support+1-abc@localhost",
         subject="Re: x",
         template="reply",
-        context={"body": "x", "agent_name": "A", "ticket_id": 1, "desk_name": "Support"},
+        context={"body": "x", "agent_name": "A", "ticket_id": 1, "desk_name": "Support", **BRAND},
         in_reply_to=LONG_ID,
         references=[*refs, "not an id", "<" + "y" * 1000 + "@example.com>", LONG_ID],
     )

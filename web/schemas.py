@@ -237,6 +237,7 @@ class TicketFilters(Strict):
     customer: RowId | None = None
     company: RowId | None = None
     queue: RowId | None = None
+    column: RowId | None = None  # a board column: tickets whose card is in it (staff)
     created_after: UtcTime | None = None
     created_before: UtcTime | None = None
     updated_after: UtcTime | None = None

@@ -12,6 +12,7 @@ from daemon.outbound.transport import PermanentSendError, Relay, TransientSendEr
 from desk.context import Desk
 from desk.events.tickets import MessageCreated, StatusChanged, TicketAssigned
 from desk.mail.compose import UnsafeHeader
+from desk.mail_brand import branded, mail_brand
 from desk.outbox import (
     Claimed,
     claim_due,
@@ -42,12 +43,14 @@ async def send_due(
     `stopping` is set, the send in flight finishes and the rest of the claim is released."""
     attempted = 0
     while not _stopped(stopping) and (rows := await claim_due(desk.db)):
+        # The brand as it is now, once per claim, for the rows composed in it.
+        brand = await mail_brand(desk) if any(r.raw is None for r in rows) else {}
         for index, row in enumerate(rows):
             if _stopped(stopping):
                 await release(desk.db, rows[index:])
                 break
             attempted += 1
-            await _send_one(desk, relay, composer, row)
+            await _send_one(desk, relay, composer, row, brand)
     return attempted
 
 
@@ -55,15 +58,18 @@ def _stopped(stopping: asyncio.Event | None) -> bool:
     return stopping is not None and stopping.is_set()
 
 
-async def _send_one(desk: Desk, relay: Relay, composer: Composer, row: Claimed) -> None:
-    """Compose (if not yet) and send one row. Whatever goes wrong is this row's: it is
-    failed (composing is deterministic: it would fail again) or retried (the relay, or
-    trouble of our own while sending), never raised into the batch."""
+async def _send_one(
+    desk: Desk, relay: Relay, composer: Composer, row: Claimed, brand: dict[str, Any]
+) -> None:
+    """Compose (if not yet, with the desk's `brand`: desk/mail_brand.py) and send one row.
+    Whatever goes wrong is this row's: it is failed (composing is deterministic: it would
+    fail again) or retried (the relay, or trouble of our own while sending), never raised
+    into the batch."""
     fields: dict[str, object] = {"outbox_id": row.id}
     raw = row.raw
     if raw is None:
         try:
-            raw = await composer(row.spec or {}, row.message_id)
+            raw = await composer(branded(row.spec or {}, brand), row.message_id)
         except UnsafeHeader as exc:
             await _fail(desk, row, f"not composed safely: {exc.message}", fields)
             return

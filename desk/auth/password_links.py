@@ -123,7 +123,6 @@ async def _send_link(
         template="password_invite" if purpose == "invite" else "password_reset",
         context={
             "desk_name": s.desk_name,
-            "accent_colour": s.accent_colour,
             "name": user.name,
             "link": link_for(s.public_url, token),
             "token": token,

@@ -31,7 +31,7 @@ from desk.models import Ticket, TicketMessage, User
 from desk.search.engines import is_postgres, restrict, snippets
 from desk.search.syntax import check, contradictory
 from desk.tickets.events import ticket_fields
-from desk.tickets.queries import TicketFilter, conditions
+from desk.tickets.queries import TicketFilter, board_column, conditions
 
 SUBJECT_WEIGHT = 2.0
 CANDIDATES = 200
@@ -77,6 +77,7 @@ def _found(user: User, f: TicketFilter, best: Subquery) -> Select[Any]:
     return (
         select(
             Ticket.__table__,
+            *board_column(user),
             best.c.rank,
             best.c.message_id,
             best.c.matched,

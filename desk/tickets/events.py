@@ -55,6 +55,9 @@ def ticket_fields(
     data["queue_id"] = data.pop("queue_id")  # after is_archived, where events have it
     data["queue"] = row["queue_id"]  # S0's name for its project, beside queue_id
     with_seed_names(data, TICKET_SEED_NAMES)
+    if "board_column" in row:  # staff reads (desk.tickets.queries.board_column)
+        data["column_id"] = row["board_column"]
+        data["column"] = row["board_column"]  # S0's Ticket.column
     if tags is not None:
         data["tags"] = tags
     return data

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Select,
     UnaryExpression,
     case,
+    false,
     func,
     select,
 )
@@ -25,6 +26,7 @@ from desk.auth.access import (
     ticket_filter,
     visibility,
 )
+from desk.board.card_column import card_column, in_column
 from desk.db import Database
 from desk.errors import NotFound
 from desk.models import (
@@ -74,6 +76,7 @@ class TicketFilter:
     customer: int | None = None
     company: int | None = None
     queue: int | None = None
+    column: int | None = None  # a board column's id: the tickets whose card is in it (staff)
     created_after: datetime | None = None
     created_before: datetime | None = None
     updated_after: datetime | None = None
@@ -103,6 +106,9 @@ def conditions(user: User, f: TicketFilter) -> list[ColumnElement[bool]]:
         where.append(Ticket.company_id == f.company)
     if f.queue is not None:
         where.append(Ticket.queue_id == f.queue)
+    if f.column is not None:
+        # The board is the team's: a customer's column filter matches nothing.
+        where.append(in_column(f.column) if user.is_staff else false())
     where.extend(_time_ranges(f))
     if f.archived == "false":
         where.append(Ticket.archived_at.is_(None))
@@ -164,7 +170,7 @@ def ticket_page(user: User, f: TicketFilter, offset: int, limit: int) -> Select[
     holds, so skipping to page 20 walks index entries, not a thousand table rows."""
     chosen = matching_ids(user, f).offset(offset).limit(limit).subquery()
     return (
-        select(*Ticket.__table__.columns, TAG_LIST)
+        select(*Ticket.__table__.columns, TAG_LIST, *board_column(user))
         .join(chosen, chosen.c.id == Ticket.id)
         .order_by(*_order(f))
     )
@@ -196,13 +202,20 @@ def _scope(user: User) -> Hashable:
 def _broad_live_view(user: User, f: TicketFilter) -> bool:
     """A staff view of live tickets by last change, not narrowed to one customer, company,
     assignee or tag: its page is found by walking the live-list index."""
-    narrowed = f.customer or f.company or f.assigned_agent or f.tag or f.queue
+    narrowed = f.customer or f.company or f.assigned_agent or f.tag or f.queue or f.column
     return (
         f.archived == "false"
         and f.ordering.lstrip("-") == "updated_at"
         and visibility(user) in ("agent", "all")
         and not narrowed
     )
+
+
+def board_column(user: User) -> tuple[ColumnElement[Any], ...]:
+    """For staff, the column of the ticket's card (`board_column`, desk/board/card_column.py)
+    read in the same statement as the ticket; nothing for customers (the board is the
+    team's, and its column names may be internal)."""
+    return (card_column(),) if user.is_staff else ()
 
 
 # A ticket's tags in the same query as the ticket (one round trip for the whole page).
@@ -271,9 +284,9 @@ async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, A
     async with db.reader() as session:
         found = await _rows(
             session,
-            select(*Ticket.__table__.columns, TAG_LIST, TIME_SPENT, MERGED_INTO).where(
-                Ticket.id == ticket_id
-            ),
+            select(
+                *Ticket.__table__.columns, TAG_LIST, TIME_SPENT, MERGED_INTO, *board_column(user)
+            ).where(Ticket.id == ticket_id),
         )
         if not found or not _may_see_row(user, found[0]):
             raise TicketNotFound(f"no ticket {ticket_id}")
