@@ -44,9 +44,12 @@ async def logo_info(db: Database) -> dict[str, Any] | None:
     changes with the image, so it may be cached for long."""
     async with db.reader() as session:
         row = await session.get(DeskSetting, LOGO)
-    if row is None:
-        return None
-    value = dict(row.value)
+    return None if row is None else described(row.value)
+
+
+def described(value: dict[str, Any]) -> dict[str, Any]:
+    """The stored logo row's value with the `url` it is served at (it changes with the
+    image, so it may be cached for long)."""
     return {**value, "url": f"{LOGO_PATH}?v={value['sha256'][:16]}"}
 
 
@@ -63,9 +66,8 @@ async def set_logo(desk: Desk, admin: User, data: bytes) -> dict[str, Any]:
         await session.execute(delete(DeskSetting).where(DeskSetting.name == LOGO))
         session.add(DeskSetting(name=LOGO, value=value, updated_at=utcnow(), updated_by=admin.id))
         audit(session, admin, "settings.logo_changed", "settings", value)
-    info = await logo_info(desk.db)
-    assert info is not None
-    return info
+    desk.logo = described(value)  # other processes see it when their settings go stale
+    return desk.logo
 
 
 async def remove_logo(desk: Desk, admin: User) -> None:
@@ -75,6 +77,7 @@ async def remove_logo(desk: Desk, admin: User) -> None:
             raise NotFound("there is no logo")
         await session.execute(delete(DeskSetting).where(DeskSetting.name == LOGO))
         audit(session, admin, "settings.logo_removed", "settings")
+    desk.logo = None
 
 
 async def logo_file(desk: Desk) -> tuple[Path, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +43,9 @@ class Desk:
     # (desk/desk_settings.py) over them; read at start and again when stale.
     environment: Settings
     settings_read_at: float = 0.0  # time.monotonic() of the last read; 0: never
+    # The logo as stored (desk/brand_logo.py), read with the settings: outgoing mail shows
+    # it without a query per mail.
+    logo: dict[str, Any] | None = None
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[tuple[AsyncSession, list[PendingEvent]]]:

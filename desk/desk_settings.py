@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 
 from desk.audit import audit
-from desk.brand_logo import logo_info
+from desk.brand_logo import LOGO, described, logo_info
 from desk.config import COLOUR, Settings
 from desk.db import Database
 from desk.errors import Conflict, ValidationFailed
@@ -77,8 +77,15 @@ def locked(environment: Settings) -> set[str]:
 async def stored(db: Database) -> dict[str, Any]:
     """The stored values that are still valid (one written by an older version and no
     longer accepted is left out, with a warning)."""
+    return valid(await _rows(db))
+
+
+async def _rows(db: Database) -> list[DeskSetting]:
     async with db.reader() as session:
-        rows = list(await session.scalars(select(DeskSetting)))
+        return list(await session.scalars(select(DeskSetting)))
+
+
+def valid(rows: list[DeskSetting]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for row in rows:
         if row.name not in RUNTIME:
@@ -97,7 +104,10 @@ def effective(environment: Settings, values: dict[str, Any]) -> Settings:
 
 
 async def refresh(desk: Desk) -> None:
-    desk.settings = effective(desk.environment, await stored(desk.db))
+    """Re-read the stored settings and the logo (one SELECT)."""
+    rows = await _rows(desk.db)
+    desk.settings = effective(desk.environment, valid(rows))
+    desk.logo = next((described(r.value) for r in rows if r.name == LOGO), None)
     desk.settings_read_at = time.monotonic()
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from desk.brand_logo import logo_info
 from desk.config import Settings
 from desk.desk_settings import refresh_if_stale
 
@@ -25,11 +24,12 @@ PUBLIC_URL = "POSTDESK_PUBLIC_URL"
 
 
 async def mail_brand(desk: Desk) -> dict[str, Any]:
-    """{"desk_name", "accent_colour" (#rrggbb), "logo_url" (absolute URL or None)}: one
-    small SELECT (the logo's row), and the settings re-read when they are stale."""
+    """{"desk_name", "accent_colour" (#rrggbb), "logo_url" (absolute URL or None)}: the
+    settings and the logo as this process last read them (desk/desk_settings.py), re-read
+    when they are stale: no query per mail."""
     await refresh_if_stale(desk)
     s = desk.settings
-    logo = await logo_info(desk.db)
+    logo = desk.logo
     return {
         "desk_name": s.desk_name,
         "accent_colour": s.accent_colour,
