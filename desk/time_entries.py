@@ -31,6 +31,7 @@ from desk.db import Database
 from desk.errors import NotFound, PermissionDenied, ValidationFailed
 from desk.exports import Export, Row, export
 from desk.models import Role, Ticket, TimeEntry, User, utcnow
+from desk.tickets.guard import require_unmerged, require_writable
 from desk.tickets.queries import visible_ticket
 
 MAX_MINUTES = 24 * 60  # one entry, and one person's entries of a day, at most a day's work
@@ -90,6 +91,7 @@ async def add_entry(desk: Desk, user: User, ticket_id: int, work: Work) -> dict[
         raise ValidationFailed("give minutes (or hours)", field="minutes")
     async with desk.change() as (session, _events):
         ticket = await _visible_to_staff(session, user, ticket_id)
+        await require_writable(session, ticket)
         worker = await _worker(session, user, work.user_id, ticket)
         now = utcnow()
         entry = TimeEntry(
@@ -110,6 +112,7 @@ async def add_entry(desk: Desk, user: User, ticket_id: int, work: Work) -> dict[
 async def edit_entry(desk: Desk, user: User, entry_id: int, work: Work) -> dict[str, Any]:
     async with desk.change() as (session, _events):
         entry, ticket = await _own_or_admin(session, user, entry_id)
+        await require_unmerged(session, ticket.id)
         if work.minutes is not None:
             entry.minutes = work.minutes
         if work.note is not None:
@@ -128,7 +131,8 @@ async def edit_entry(desk: Desk, user: User, entry_id: int, work: Work) -> dict[
 
 async def delete_entry(desk: Desk, user: User, entry_id: int) -> None:
     async with desk.change() as (session, _events):
-        entry, _ticket = await _own_or_admin(session, user, entry_id)
+        entry, ticket = await _own_or_admin(session, user, entry_id)
+        await require_unmerged(session, ticket.id)
         await session.delete(entry)
 
 
