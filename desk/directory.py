@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 
-from desk.db import Database
+from desk.db import Database, text_search
 from desk.errors import PermissionDenied
 from desk.models import Company, Queue, QueueMember, Role, User
 
@@ -28,8 +28,7 @@ def _require_staff(viewer: User) -> None:
 def _matching(search: str | None) -> list[ColumnElement[bool]]:
     if not search:
         return []
-    pattern = f"%{search.strip().lower()}%"
-    return [or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern))]
+    return [text_search(search, User.email, User.name)]
 
 
 async def staff(

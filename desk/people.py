@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.audit import audit
@@ -14,7 +14,7 @@ from desk.auth.revocation import access_changed, account_deactivated
 from desk.auth.sessions import end_every_session
 from desk.companies import companies_for, get_company
 from desk.context import Desk
-from desk.db import Database
+from desk.db import Database, text_search
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, refuse_nulls
 from desk.events.people import AgentAvailability
 from desk.mail.headers import clean_header_text, is_plain_address
@@ -103,8 +103,7 @@ async def list_users(
     if q.company_id is not None:
         where.append(User.company_id == q.company_id)
     if q.search:
-        pattern = f"%{q.search.lower()}%"
-        where.append(or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern)))
+        where.append(text_search(q.search, User.email, User.name))
     async with db.reader() as session:
         count = await session.scalar(select(func.count()).select_from(User).where(*where))
         rows = await session.scalars(
