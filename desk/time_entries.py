@@ -48,9 +48,10 @@ class Work:
     user_id: int | None = None
 
 
-def require_staff(user: User) -> None:
+def require_staff(user: User, what: str = "time entries") -> None:
+    """403 unless `user` is an active agent or admin; `what` names the thing refused."""
     if not (user.is_active and user.is_staff):
-        raise PermissionDenied("time entries are for agents and admins")
+        raise PermissionDenied(f"{what} are for agents and admins")
 
 
 def _is_admin(user: User) -> bool:
