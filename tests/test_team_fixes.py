@@ -66,3 +66,16 @@ async def test_numbers_are_numbers_and_refusals_name_their_thing(team: Team):
         assert code == 400 and list(body["details"]["fields"]) == list(wrong), body
     code, body = await team.call("agent1", "POST", t + "time/", json={"minutes": 60})
     assert code == 201 and body["minutes"] == 60
+
+
+async def test_a_queue_takes_no_persons_role_or_overlong_address(team: Team):
+    code, sales = await team.call("admin", "POST", "/api/queues/", json={"name": "Sales"})
+    assert code == 201
+    path = f"/api/queues/{sales['id']}/"
+    code, body = await team.call("admin", "PATCH", path, json={"addresses": ["admin@localhost"]})
+    assert code == 409 and body["details"]["reason"] == "account_address", body
+    for wrong in ("postmaster@localhost", "MAILER-DAEMON@localhost", "a" * 65 + "@localhost"):
+        code, body = await team.call("admin", "PATCH", path, json={"addresses": [wrong]})
+        assert code == 400 and list(body["details"]["fields"]) == ["addresses"], (wrong, body)
+    code, body = await team.call("admin", "PATCH", path, json={"addresses": ["sales@localhost"]})
+    assert code == 200 and body["addresses"] == ["sales@localhost"]

@@ -21,6 +21,12 @@ from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Queue, QueueAddress, QueueMember, Role, Ticket, User
 
 MAX_ADDRESSES = 20
+MAX_LOCAL_PART, MAX_ADDRESS = 64, 254  # RFC 5321 4.5.3.1 (a path holds 254 + <>)
+# Addresses mail systems and abuse desks expect to reach a person (RFC 2142) or that mean
+# "do not answer": never a queue's.
+ROLE_ADDRESSES = frozenset(
+    {"postmaster", "mailer-daemon", "abuse", "hostmaster", "webmaster", "noreply", "no-reply"}
+)
 
 
 def require_staff(user: User) -> None:
@@ -187,13 +193,32 @@ async def _set_addresses(
     if len(wanted) > MAX_ADDRESSES:
         raise ValidationFailed(f"at most {MAX_ADDRESSES} addresses", field="addresses")
     for address in wanted:
-        if not is_plain_address(address) or "+" in address.partition("@")[0]:
+        local = address.partition("@")[0]
+        if not is_plain_address(address) or "+" in local:
             raise ValidationFailed(f"not a plain address: {address}", field="addresses")
+        if len(local) > MAX_LOCAL_PART or len(address) > MAX_ADDRESS:
+            raise ValidationFailed(
+                f"{address[:80]}: at most {MAX_LOCAL_PART} characters before the @ and"
+                f" {MAX_ADDRESS} in all (RFC 5321)",
+                field="addresses",
+            )
+        if local in ROLE_ADDRESSES:
+            raise ValidationFailed(
+                f"{address} is a role address (RFC 2142); mail servers answer it",
+                field="addresses",
+            )
         if address.rpartition("@")[2] not in settings.accepted_domains:
             raise ValidationFailed(
                 f"{address}: mail is accepted for {sorted(settings.accepted_domains)} only",
                 field="addresses",
             )
+    staff = await session.scalar(select(User.email).where(User.email.in_(wanted)))
+    if staff is not None:
+        raise Conflict(
+            f"{staff} is a person's account; a queue address would take their mail",
+            field="addresses",
+            reason="account_address",
+        )
     taken = await session.scalar(
         select(QueueAddress.address).where(
             QueueAddress.address.in_(wanted), QueueAddress.queue_id != queue_id
