@@ -79,3 +79,28 @@ async def test_a_queue_takes_no_persons_role_or_overlong_address(team: Team):
         assert code == 400 and list(body["details"]["fields"]) == ["addresses"], (wrong, body)
     code, body = await team.call("admin", "PATCH", path, json={"addresses": ["sales@localhost"]})
     assert code == 200 and body["addresses"] == ["sales@localhost"]
+
+
+async def test_the_staff_directory_shows_a_queues_members_to_its_members_only(
+    team: Team, make_user: Any
+):
+    code, sales = await team.call("admin", "POST", "/api/queues/", json={"name": "Sales"})
+    assert code == 201
+    member = {"user_id": team.id("agent2"), "role": "manager"}
+    assert (await team.call("admin", "POST", f"/api/queues/{sales['id']}/members/", json=member))[
+        0
+    ] == 201
+    assert (await team.call("agent1", "GET", f"/api/queues/{sales['id']}/members/"))[0] == 404
+    assert (await team.call("agent1", "GET", f"/api/staff/?queue={sales['id']}"))[0] == 404
+
+    async def queues_of_agent2(viewer: str) -> set[int]:
+        code, found = await team.call(viewer, "GET", "/api/staff/?page_size=100")
+        assert code == 200
+        [row] = [r for r in found["results"] if r["id"] == team.id("agent2")]
+        return {q["id"] for q in row["queues"]}
+
+    assert sales["id"] not in await queues_of_agent2("agent1")
+    assert sales["id"] in await queues_of_agent2("agent2")
+    assert sales["id"] in await queues_of_agent2("admin")
+    code, found = await team.call("agent2", "GET", f"/api/staff/?queue={sales['id']}")
+    assert code == 200 and [r["id"] for r in found["results"]] == [team.id("agent2")]
