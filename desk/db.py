@@ -16,11 +16,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Column,
+    ColumnElement,
+    ColumnExpressionArgument,
     Connection,
     Insert,
     event,
     func,
     inspect,
+    or_,
     select,
     text,
 )
@@ -307,3 +310,11 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def text_search(text: str, *columns: ColumnExpressionArgument[str]) -> ColumnElement[bool]:
+    """Any of `columns` contains `text`, case-insensitive, taken literally: LIKE's
+    wildcards (% and _) and the escape character in it match only themselves (SQLAlchemy's
+    `autoescape`). The one way lists search a substring (customers, staff, users)."""
+    needle = text.strip().lower()
+    return or_(*(func.lower(c).contains(needle, autoescape=True) for c in columns))

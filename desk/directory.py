@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select, true
 
-from desk.db import Database
+from desk.db import Database, text_search
 from desk.errors import PermissionDenied
 from desk.models import Company, Queue, QueueMember, Role, User
+from desk.queues.service import require_member
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,20 @@ def _require_staff(viewer: User) -> None:
 def _matching(search: str | None) -> list[ColumnElement[bool]]:
     if not search:
         return []
-    pattern = f"%{search.strip().lower()}%"
-    return [or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern))]
+    return [text_search(search, User.email, User.name)]
 
 
 async def staff(
     db: Database, viewer: User, q: DirectoryQuery, *, offset: int, limit: int
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Active agents and admins by name, each with their queues and role there."""
+    """Active agents and admins by name, each with their queues and role there. A queue's
+    membership is shown by the rule of its members list (desk.queues.service
+    .require_member): to its members and site admins only. `?queue=` of a queue the viewer
+    is not in is NotFound (404) as its members list is, and each person's `queues` lists
+    only the queues the viewer is in (site admins: all)."""
     _require_staff(viewer)
+    if q.queue is not None:
+        require_member(viewer, q.queue)
     where = [
         User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
         User.is_active,
@@ -56,7 +62,7 @@ async def staff(
         rows = await session.execute(
             select(QueueMember.user_id, Queue.id, Queue.name, QueueMember.role)
             .join(Queue, Queue.id == QueueMember.queue_id)
-            .where(QueueMember.user_id.in_([p.id for p in people]))
+            .where(QueueMember.user_id.in_([p.id for p in people]), _shown_to(viewer))
             .order_by(Queue.id)
         )
     queues: dict[int, list[dict[str, Any]]] = {}
@@ -74,6 +80,14 @@ async def staff(
         }
         for p in people
     ]
+
+
+def _shown_to(viewer: User) -> ColumnElement[bool]:
+    """The memberships `viewer` may see: every one for a site admin, else those of the
+    queues they are in."""
+    if viewer.role == Role.ADMIN:
+        return true()
+    return QueueMember.queue_id.in_([m.queue_id for m in viewer.memberships])
 
 
 async def customers(

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.audit import audit
 from desk.auth.passwords import hash_password
-from desk.auth.revocation import account_deactivated
+from desk.auth.revocation import access_changed, account_deactivated
 from desk.auth.sessions import end_every_session
 from desk.companies import companies_for, get_company
 from desk.context import Desk
-from desk.db import Database
+from desk.db import Database, text_search
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, refuse_nulls
 from desk.events.people import AgentAvailability
 from desk.mail.headers import clean_header_text, is_plain_address
@@ -103,8 +103,7 @@ async def list_users(
     if q.company_id is not None:
         where.append(User.company_id == q.company_id)
     if q.search:
-        pattern = f"%{q.search.lower()}%"
-        where.append(or_(func.lower(User.email).like(pattern), func.lower(User.name).like(pattern)))
+        where.append(text_search(q.search, User.email, User.name))
     async with db.reader() as session:
         count = await session.scalar(select(func.count()).select_from(User).where(*where))
         rows = await session.scalars(
@@ -146,14 +145,19 @@ NOT_NULL = frozenset(
     {"role", "is_active", "is_company_admin", "is_available", "capacity", "notify_on_reply"}
 )
 
+# The fields of an account that decide what it may see (desk.auth.access).
+ACCESS_FIELDS = frozenset({"role", "is_company_admin", "company_id"})
+
 
 async def change_user(
     desk: Desk, admin: User, user_id: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """An admin's edit (edit_user), committed; when it deactivated the account or set its
     password, every session of it ended with it and its open sockets close at once
-    everywhere (desk.auth.revocation). Answers the user's data after the edit."""
+    everywhere (desk.auth.revocation); a new role or company is said to its open sockets
+    (access_changed). Answers the user's data after the edit."""
     ending = _ends_sessions(changes)  # before edit_user takes the password out
+    regrouped = not ACCESS_FIELDS.isdisjoint(changes)
     async with desk.db.writer() as session:
         user = await edit_user(session, admin, user_id, changes)
         await session.flush()
@@ -162,6 +166,8 @@ async def change_user(
         data = user_data(user)
     if ending is not None:
         await account_deactivated(desk, data["id"], ending)
+    if regrouped:
+        await access_changed(desk, [data["id"]], "their role or company changed")
     return data
 
 

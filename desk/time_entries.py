@@ -31,6 +31,7 @@ from desk.db import Database
 from desk.errors import NotFound, PermissionDenied, ValidationFailed
 from desk.exports import Export, Row, export
 from desk.models import Role, Ticket, TimeEntry, User, utcnow
+from desk.tickets.guard import require_unmerged, require_writable
 from desk.tickets.queries import visible_ticket
 
 MAX_MINUTES = 24 * 60  # one entry, and one person's entries of a day, at most a day's work
@@ -47,9 +48,10 @@ class Work:
     user_id: int | None = None
 
 
-def require_staff(user: User) -> None:
+def require_staff(user: User, what: str = "time entries") -> None:
+    """403 unless `user` is an active agent or admin; `what` names the thing refused."""
     if not (user.is_active and user.is_staff):
-        raise PermissionDenied("time entries are for agents and admins")
+        raise PermissionDenied(f"{what} are for agents and admins")
 
 
 def _is_admin(user: User) -> bool:
@@ -90,6 +92,7 @@ async def add_entry(desk: Desk, user: User, ticket_id: int, work: Work) -> dict[
         raise ValidationFailed("give minutes (or hours)", field="minutes")
     async with desk.change() as (session, _events):
         ticket = await _visible_to_staff(session, user, ticket_id)
+        await require_writable(session, ticket)
         worker = await _worker(session, user, work.user_id, ticket)
         now = utcnow()
         entry = TimeEntry(
@@ -110,6 +113,7 @@ async def add_entry(desk: Desk, user: User, ticket_id: int, work: Work) -> dict[
 async def edit_entry(desk: Desk, user: User, entry_id: int, work: Work) -> dict[str, Any]:
     async with desk.change() as (session, _events):
         entry, ticket = await _own_or_admin(session, user, entry_id)
+        await require_unmerged(session, ticket.id)
         if work.minutes is not None:
             entry.minutes = work.minutes
         if work.note is not None:
@@ -128,7 +132,8 @@ async def edit_entry(desk: Desk, user: User, entry_id: int, work: Work) -> dict[
 
 async def delete_entry(desk: Desk, user: User, entry_id: int) -> None:
     async with desk.change() as (session, _events):
-        entry, _ticket = await _own_or_admin(session, user, entry_id)
+        entry, ticket = await _own_or_admin(session, user, entry_id)
+        await require_unmerged(session, ticket.id)
         await session.delete(entry)
 
 

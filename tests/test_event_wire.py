@@ -36,7 +36,7 @@ from desk.events.chat import (
     UserLeft,
     UserTyping,
 )
-from desk.events.people import AccessRevoked, AgentAvailability, NotificationAdded
+from desk.events.people import AccessChanged, AccessRevoked, AgentAvailability, NotificationAdded
 from desk.events.presence import Presence, TicketPresence
 from desk.events.tickets import TicketDeleted, TicketMerged, TicketUnmerged
 from desk.events.types import KINDS, from_parts, unmarshal
@@ -234,6 +234,8 @@ def _events() -> dict[str, Event]:
             queue_id=1, column=COLUMNS[0], columns=(COLUMNS[0], COLUMNS[1])
         ),
         "board_column_deleted": ColumnDeleted(queue_id=1, column=COLUMNS[1], columns=(COLUMNS[0],)),
+        # Added with the team fixes: a membership, role or visibility change.
+        "access_changed": AccessChanged(user_ids=(4, 6), reason="removed from the queue"),
     }
 
 
@@ -509,6 +511,11 @@ REDIS = {
     "columns":[{"id":3,"queue_id":1,"name":"Open","position":0,"status":"OPEN","queue":1}],
     "queue":1},"id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70","at":"2026-11-29T19:00:00.123456+00:00"}
     """,
+    "access_changed": r"""
+    {"type":"user.access_changed","ticket_id":null,"data":{"user_ids":[4,6],
+    "reason":"removed from the queue"},"id":"5f0c2a9e8b7d4c3a9e1f2b3c4d5e6f70",
+    "at":"2026-11-29T19:00:00.123456+00:00"}
+    """,
 }
 FRAMES = {
     "message_created": r"""
@@ -645,6 +652,7 @@ WS_NAMES = {
     "board_column_created": "column_created",
     "board_column_updated": "column_updated",
     "board_column_deleted": "column_deleted",
+    "access_changed": "user.access_changed",
 }
 
 

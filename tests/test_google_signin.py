@@ -113,6 +113,7 @@ async def test_a_deactivated_account_is_refused(api: Api, make_user, daemon):
     ("why", "token"),
     [
         ("another audience", lambda: google_token(aud="someone-else.apps.googleusercontent.com")),
+        ("our audience and another", lambda: google_token(aud=[CLIENT_ID, "other.apps.x"])),
         ("another issuer", lambda: google_token(iss="https://accounts.evil.example")),
         ("expired", lambda: google_token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)),
         ("email not verified", lambda: google_token(email_verified=False)),
@@ -128,6 +129,14 @@ async def test_tokens_that_fail_a_check_sign_nobody_in(api: Api, daemon, why: st
     assert status == 401, (why, body)
     assert body["error"] == "not_authenticated" and body["message"]
     assert await rows(daemon, User) == []  # nobody was created
+
+
+async def test_the_desks_own_addresses_never_sign_in(api: Api, daemon):
+    """A Google account under the desk's support address (or a queue's) is not the desk."""
+    [address] = sorted(daemon.desk.settings.support_addresses)[:1]
+    status, body = await _google(api, google_token(email=address))
+    assert status == 401 and "desk's own addresses" in body["message"]
+    assert await rows(daemon, User) == []
 
 
 def _hs256() -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
 from desk.auth.google import GoogleKeys
+from desk.auth.sessions import live_user
 from desk.context import Desk
 from desk.desk_settings import refresh_if_stale
 from desk.tickets.counts import CountCache
@@ -36,7 +39,9 @@ def create_app(desk: Desk) -> web.Application:
     app[DESK] = desk
     app[GOOGLE] = GoogleKeys(desk.settings)
     app[COUNTS] = CountCache()
-    app[HUB] = Hub(desk.bus)  # subscribed to the bus by the daemon (web.server yields it)
+    app[HUB] = Hub(
+        desk.bus, partial(live_user, desk.db)
+    )  # subscribed to the bus by the daemon (web.server yields it)
     app.on_shutdown.append(_close_sockets)
     add_routes(app)
     setup_pages(app)

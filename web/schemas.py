@@ -24,6 +24,8 @@ from desk.tickets.queries import ORDERINGS
 # and would fail in the database driver, so it is refused here with the field named.
 ROW_ID_MAX = 2**31 - 1
 RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+# A row id in a JSON body where `true` or "3" must not pass for a number.
+StrictRowId = Annotated[StrictInt, Field(ge=1, le=ROW_ID_MAX)]
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -460,7 +462,7 @@ class TicketMove(Strict):
     `after` another card (ticket ids); none of them: the bottom."""
 
     queue: RowId | None = None
-    column: RowId | None = None
+    column: StrictRowId | None = None
     position: int | None = Field(default=None, ge=0, le=100_000)
     before: RowId | None = None
     after: RowId | None = None
@@ -535,7 +537,7 @@ class TimeReportQuery(Strict):
     queue: RowId | None = None
 
 
-Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+Minutes = Annotated[StrictInt, Field(ge=1, le=24 * 60)]  # not `true`, not "60"
 Hours = Annotated[Decimal, Field(gt=0, le=24, max_digits=6, decimal_places=4)]
 Note = Annotated[str, Field(max_length=10_000)]
 

@@ -20,7 +20,7 @@ from desk.auth.sessions import start_session
 from desk.config import Settings
 from desk.context import Desk
 from desk.errors import DeskError, NotAuthenticated
-from desk.models import Role, User
+from desk.models import QueueAddress, Role, User
 from desk.people import create_user, user_data
 
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")  # both occur (Google's guide)
@@ -75,6 +75,8 @@ class GoogleKeys:
             )
         except jwt.InvalidTokenError as exc:
             raise NotAuthenticated(f"the Google token is not valid: {exc}") from None
+        if claims.get("aud") != self.client_id:  # Google's guide: equal, not one of a list
+            raise NotAuthenticated("the Google token is not valid: aud is not our client id")
         if claims.get("email_verified") not in (True, "true") or not claims.get("email"):
             raise NotAuthenticated("Google has not verified this token's email address")
         return claims
@@ -86,6 +88,9 @@ async def sign_in(desk: Desk, keys: GoogleKeys, id_token: str) -> dict[str, Any]
     claims = await keys.claims(id_token)
     email = str(claims["email"]).strip().lower()
     async with desk.db.writer() as session:
+        desks_own = await session.get(QueueAddress, email) is not None
+        if desks_own or email in desk.settings.support_addresses:
+            raise NotAuthenticated("the desk's own addresses do not sign in")
         user = await session.scalar(select(User).where(User.email == email))
         if user is None:
             name = str(claims.get("name") or "")

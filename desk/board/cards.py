@@ -28,8 +28,9 @@ from desk.db import Database
 from desk.errors import Conflict, PermissionDenied, ValidationFailed
 from desk.models import BoardColumn, Ticket, TicketPosition, User
 from desk.queues.service import get_queue, require_member, require_staff
+from desk.tickets.guard import require_writable
 from desk.tickets.moves import change_queue
-from desk.tickets.workflow import change_status, load_for_change, require_live
+from desk.tickets.workflow import change_status, load_for_change
 
 MAX_CARDS = 1000  # per column in one answer; `card_count` says how many there are
 OTHER = "Other"  # the board's own column for cards no column may show
@@ -137,7 +138,7 @@ async def move_card(
         ticket = await load_for_change(session, actor, ticket_id)
         if not actor.is_staff:
             raise PermissionDenied("only agents and admins move tickets")
-        require_live(ticket)
+        await require_writable(session, ticket)
         if queue_id is not None:
             await change_queue(session, desk, events, actor, ticket, queue_id)
         if drop is None:

@@ -10,12 +10,13 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from desk.auth.access import may_in_queue
 from desk.chat.events import chat_users, for_reader, message_views, participant_ids
 from desk.context import Desk
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from desk.events.chat import ChatMessageView, ChatUser, RoomDeleted, UserJoined, UserLeft
-from desk.models import ChatMessage, ChatParticipant, ChatRoom, Role, User, utcnow
+from desk.models import ChatMessage, ChatParticipant, ChatRoom, Queue, Role, User, utcnow
 
 
 def require_staff(user: User) -> None:
@@ -81,6 +82,7 @@ async def create_room(
         else:
             if not name:
                 raise ValidationFailed("a group room needs a name", field="name")
+            await _project_of(session, actor, project)
             room = ChatRoom(name=name, type="group", project=project, created_by=actor.id)
         session.add(room)
         await session.flush()
@@ -263,6 +265,19 @@ def room_data(
         "unread_count": unread,
         "last_read_at": last_read.isoformat() if last_read else None,
     }
+
+
+async def _project_of(session: AsyncSession, actor: User, project: str | None) -> None:
+    """A numeric `project` names a queue: one that exists and `actor` works (a member, or
+    a site admin). Otherwise 400 on `project`, the same for a queue that is not there and
+    one of others, so nobody learns which queues exist. Any other label is free text."""
+    label = project or ""
+    if not label.isdigit():
+        return
+    queue_id = int(label) if len(label) <= 9 else 0
+    queue = await session.get(Queue, queue_id) if queue_id else None
+    if queue is None or not may_in_queue(actor, queue.id, "work"):
+        raise ValidationFailed(f"no queue {label} of yours", field="project")
 
 
 def room_project(room: ChatRoom) -> int | None:

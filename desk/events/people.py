@@ -62,6 +62,28 @@ class AccessRevoked(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccessChanged(Event):
+    """What some people may see changed without ending their sessions: a queue membership
+    added, removed or given another role, a site role or company change, a queue's
+    visibility changed or the queue deleted (desk.auth.revocation.access_changed). Said to
+    every process so that each reloads these people's access for their open WebSockets,
+    closes the ones they may no longer hold, and checks every later event by the new rule;
+    never stored, never a webhook."""
+
+    type = "user.access_changed"
+    stored = False
+    user_ids: tuple[int, ...]
+    reason: str
+
+    def data(self) -> dict[str, Any]:
+        return {"user_ids": list(self.user_ids), "reason": self.reason}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, id: str, at: datetime) -> Self:
+        return cls(id=id, at=at, user_ids=tuple(data["user_ids"]), reason=data["reason"])
+
+
+@dataclass(frozen=True, kw_only=True)
 class NotificationAdded(Event):
     """A line in someone's bell (desk/notifications.py), said to their /ws/notifications/
     sockets as a `notification` frame; never stored as an event (the row is the record)."""

@@ -37,7 +37,12 @@ from desk.events.chat import (
     UserLeft,
     UserTyping,
 )
-from desk.events.people import AccessRevoked, AgentAvailability, NotificationAdded
+from desk.events.people import (
+    AccessChanged,
+    AccessRevoked,
+    AgentAvailability,
+    NotificationAdded,
+)
 from desk.events.presence import TicketPresence
 from desk.events.tickets import (
     MessageCreated,
@@ -80,6 +85,7 @@ KINDS: tuple[type[Event], ...] = (
     ColumnCreated,
     ColumnUpdated,
     ColumnDeleted,
+    AccessChanged,
 )
 BY_TYPE: dict[str, type[Event]] = {kind.type: kind for kind in KINDS}
 STORED_KINDS = tuple(kind for kind in KINDS if kind.stored)
@@ -105,6 +111,7 @@ def unmarshal(raw: str | bytes) -> Event:
 __all__ = [
     "KINDS",
     "STORED_KINDS",
+    "AccessChanged",
     "AccessRevoked",
     "AgentAvailability",
     "BoardEvent",

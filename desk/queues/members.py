@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import may_in_queue
+from desk.auth.revocation import access_changed
+from desk.context import Desk
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from desk.models import QueueMember, QueueRole, User
@@ -56,10 +58,11 @@ async def list_members(db: Database, viewer: User, queue_id: int) -> list[dict[s
 
 
 async def add_member(
-    db: Database, actor: User, queue_id: int, user_id: int, role: str, prefs: dict[str, bool]
+    desk: Desk, actor: User, queue_id: int, user_id: int, role: str, prefs: dict[str, bool]
 ) -> dict[str, Any]:
+    """A new member (their open sockets hear of it: desk.auth.revocation.access_changed)."""
     require_staff(actor)
-    async with db.writer() as session:
+    async with desk.db.writer() as session:
         await get_queue(session, queue_id)
         _may_grant(actor, queue_id, role)
         user = await session.get(User, user_id)
@@ -70,16 +73,18 @@ async def add_member(
         member = QueueMember(queue_id=queue_id, user_id=user_id, role=role, **prefs)
         session.add(member)
         await session.flush()
-        return member_data(member, user)
+        added = member_data(member, user)
+    await access_changed(desk, [user_id], "added to a queue")
+    return added
 
 
 async def change_member(
-    db: Database, actor: User, queue_id: int, user_id: int, changes: dict[str, Any]
+    desk: Desk, actor: User, queue_id: int, user_id: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """A new role (by the rule of `_may_grant`, for the old role and the new) or the
     member's notification wishes (the member, or whoever manages members)."""
     require_staff(actor)
-    async with db.writer() as session:
+    async with desk.db.writer() as session:
         member = await _member(session, queue_id, user_id)
         if "role" in changes:  # checked even when unchanged: the answer never depends on it
             _may_grant(actor, queue_id, member.role, changes["role"])
@@ -91,18 +96,23 @@ async def change_member(
             setattr(member, name, value)
         user = await session.get(User, user_id)
         assert user is not None
-        return member_data(member, user)
+        changed = member_data(member, user)
+    if "role" in changes:
+        await access_changed(desk, [user_id], "their role in a queue changed")
+    return changed
 
 
-async def remove_member(db: Database, actor: User, queue_id: int, user_id: int) -> None:
+async def remove_member(desk: Desk, actor: User, queue_id: int, user_id: int) -> None:
     """Removed by whoever may grant the member's role, or leaving of their own accord.
-    Tickets they hold stay theirs (an agent always sees their own)."""
+    Tickets they hold stay theirs (an agent always sees their own). Their open sockets of
+    the queue close (desk.auth.revocation.access_changed)."""
     require_staff(actor)
-    async with db.writer() as session:
+    async with desk.db.writer() as session:
         member = await _member(session, queue_id, user_id)
         if actor.id != user_id:
             _may_grant(actor, queue_id, member.role)
         await session.delete(member)
+    await access_changed(desk, [user_id], "removed from a queue")
 
 
 async def _member(session: AsyncSession, queue_id: int, user_id: int) -> QueueMember:

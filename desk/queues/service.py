@@ -11,14 +11,22 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.auth.access import may_in_queue, queue_role
+from desk.auth.revocation import access_changed
 from desk.board.defaults import add_default_columns
 from desk.config import Settings
+from desk.context import Desk
 from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, refuse_nulls
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Queue, QueueAddress, QueueMember, Role, Ticket, User
 
 MAX_ADDRESSES = 20
+MAX_LOCAL_PART, MAX_ADDRESS = 64, 254  # RFC 5321 4.5.3.1 (a path holds 254 + <>)
+# Addresses mail systems and abuse desks expect to reach a person (RFC 2142) or that mean
+# "do not answer": never a queue's.
+ROLE_ADDRESSES = frozenset(
+    {"postmaster", "mailer-daemon", "abuse", "hostmaster", "webmaster", "noreply", "no-reply"}
+)
 
 
 def require_staff(user: User) -> None:
@@ -101,21 +109,24 @@ async def create_queue(
 
 
 async def update_queue(
-    db: Database, settings: Settings, actor: User, queue_id: int, changes: dict[str, Any]
+    desk: Desk, actor: User, queue_id: int, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """Name, addresses and visibility (queue admins); which queue is the default (site
-    admins: the default catches the rest, so there is always exactly one)."""
+    admins: the default catches the rest, so there is always exactly one). A new
+    visibility is said to the members' open sockets (desk.auth.revocation.access_changed)."""
     require_staff(actor)
     refuse_nulls(changes, ("name", "visibility", "addresses", "is_default"))
-    async with db.writer() as session:
+    told: list[int] = []
+    async with desk.db.writer() as session:
         queue = await get_queue(session, queue_id)
         _require(actor, queue_id, "manage", "changing a queue")
         if "name" in changes:
             queue.name = await _free_name(session, changes["name"], queue_id)
-        if "visibility" in changes:
+        if "visibility" in changes and changes["visibility"] != queue.visibility:
             queue.visibility = changes["visibility"]
+            told = await member_ids(session, queue_id)
         if "addresses" in changes:
-            await _set_addresses(session, settings, actor, queue, changes["addresses"])
+            await _set_addresses(session, desk.settings, actor, queue, changes["addresses"])
         if changes.get("is_default") is True and not queue.is_default:
             if actor.role != Role.ADMIN:
                 raise PermissionDenied("only site admins choose the default queue")
@@ -124,14 +135,25 @@ async def update_queue(
         elif changes.get("is_default") is False and queue.is_default:
             raise Conflict("make another queue the default instead", field="is_default")
         await session.flush()
-        return await queue_data(session, queue, actor)
+        data = await queue_data(session, queue, actor)
+    await access_changed(desk, told, "the queue's visibility changed")
+    return data
 
 
-async def delete_queue(db: Database, actor: User, queue_id: int) -> None:
+async def member_ids(session: AsyncSession, queue_id: int) -> list[int]:
+    """The ids of the queue's members."""
+    found = await session.scalars(
+        select(QueueMember.user_id).where(QueueMember.queue_id == queue_id)
+    )
+    return list(found)
+
+
+async def delete_queue(desk: Desk, actor: User, queue_id: int) -> None:
     """Superadmins (and site admins) delete an empty queue that is not the default; tickets
-    are moved out first, so none is left without a queue."""
+    are moved out first, so none is left without a queue. Its members' open sockets of it
+    close (desk.auth.revocation.access_changed)."""
     require_staff(actor)
-    async with db.writer() as session:
+    async with desk.db.writer() as session:
         queue = await get_queue(session, queue_id)
         _require(actor, queue_id, "own", "deleting a queue")
         if queue.is_default:
@@ -141,9 +163,11 @@ async def delete_queue(db: Database, actor: User, queue_id: int) -> None:
         )
         if held:
             raise Conflict(f"the queue still holds {held} tickets; move them first", tickets=held)
+        told = await member_ids(session, queue_id)
         await session.execute(delete(QueueMember).where(QueueMember.queue_id == queue_id))
         await session.execute(delete(QueueAddress).where(QueueAddress.queue_id == queue_id))
         await session.delete(queue)
+    await access_changed(desk, told, "the queue was deleted")
 
 
 async def _free_name(session: AsyncSession, name: str, queue_id: int | None) -> str:
@@ -169,13 +193,32 @@ async def _set_addresses(
     if len(wanted) > MAX_ADDRESSES:
         raise ValidationFailed(f"at most {MAX_ADDRESSES} addresses", field="addresses")
     for address in wanted:
-        if not is_plain_address(address) or "+" in address.partition("@")[0]:
+        local = address.partition("@")[0]
+        if not is_plain_address(address) or "+" in local:
             raise ValidationFailed(f"not a plain address: {address}", field="addresses")
+        if len(local) > MAX_LOCAL_PART or len(address) > MAX_ADDRESS:
+            raise ValidationFailed(
+                f"{address[:80]}: at most {MAX_LOCAL_PART} characters before the @ and"
+                f" {MAX_ADDRESS} in all (RFC 5321)",
+                field="addresses",
+            )
+        if local in ROLE_ADDRESSES:
+            raise ValidationFailed(
+                f"{address} is a role address (RFC 2142); mail servers answer it",
+                field="addresses",
+            )
         if address.rpartition("@")[2] not in settings.accepted_domains:
             raise ValidationFailed(
                 f"{address}: mail is accepted for {sorted(settings.accepted_domains)} only",
                 field="addresses",
             )
+    staff = await session.scalar(select(User.email).where(User.email.in_(wanted)))
+    if staff is not None:
+        raise Conflict(
+            f"{staff} is a person's account; a queue address would take their mail",
+            field="addresses",
+            reason="account_address",
+        )
     taken = await session.scalar(
         select(QueueAddress.address).where(
             QueueAddress.address.in_(wanted), QueueAddress.queue_id != queue_id

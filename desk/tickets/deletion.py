@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.blobs import delete_blobs
 from desk.context import Desk
 from desk.erasure import still_named
-from desk.errors import PermissionDenied
+from desk.errors import Conflict, PermissionDenied
 from desk.events.tickets import TicketDeleted
 from desk.models import (
     Attachment,
@@ -93,6 +93,7 @@ async def delete_ticket(desk: Desk, actor: User, ticket_id: int) -> Deleted:
         ticket = await session.get(Ticket, ticket_id, with_for_update=True)
         if ticket is None:
             raise TicketNotFound(f"no ticket {ticket_id}")
+        await _refuse_merge_target(session, ticket_id)
         view = ticket_view(ticket)
         mine = TicketMessage.ticket_id == ticket_id
         message_ids = list(await session.scalars(select(TicketMessage.id).where(mine)))
@@ -174,6 +175,27 @@ async def _cut_loose(session: AsyncSession, ticket_id: int) -> None:
     await session.execute(
         update(Ticket).where(Ticket.linked_ticket_id == ticket_id).values(linked_ticket_id=None)
     )
+
+
+async def _refuse_merge_target(session: AsyncSession, ticket_id: int) -> None:
+    """409 (`details.reason` "merge_target", `details.merged` the ids) for a ticket others
+    are merged into now: their messages live in it, so deleting it would silently take
+    their conversations too and leave them un-merged. Unmerge them (within the undo
+    window) or delete them first; a merge undone long ago no longer counts."""
+    merged = sorted(
+        await session.scalars(
+            select(TicketMerge.source_id).where(
+                TicketMerge.target_id == ticket_id, TicketMerge.undone_at.is_(None)
+            )
+        )
+    )
+    if merged:
+        names = ", ".join(f"#{i}" for i in merged)
+        raise Conflict(
+            f"tickets {names} are merged into this one; delete them first",
+            reason="merge_target",
+            merged=merged,
+        )
 
 
 async def _forget_workspace(session: AsyncSession, ticket_id: int) -> None:

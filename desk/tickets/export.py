@@ -43,7 +43,7 @@ COLUMNS = (
 
 async def ticket_export(db: Database, user: User, f: TicketFilter) -> Export:
     """PermissionDenied for customers; ValidationFailed if too many tickets match."""
-    require_staff(user)
+    require_staff(user, "ticket exports")
     return await export(db, matching_ids(user, f), COLUMNS, lambda ids: _rows(user, ids), _shape)
 
 

@@ -22,7 +22,7 @@ from desk.auth.access import can_see_ticket, can_write_note, may_in_queue
 from desk.blobs import blob_path
 from desk.config import Settings
 from desk.context import Desk, PendingEvent
-from desk.errors import Conflict, ValidationFailed
+from desk.errors import ValidationFailed
 from desk.mail.compose import Outgoing
 from desk.mail.headers import is_plain_address
 from desk.mail.reply_token import reply_address
@@ -44,8 +44,8 @@ from desk.queues.routing import QueueRoutes, default_queue_id, sending_address
 from desk.tickets import events as ev
 from desk.tickets import participants
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
+from desk.tickets.guard import require_writable
 from desk.tickets.history import record
-from desk.tickets.merge import open_merge
 from desk.tickets.notify import answering_address, notify
 from desk.tickets.participants import NOBODY, Person, Recipients
 from desk.tickets.thread import Thread, conversation
@@ -332,17 +332,7 @@ async def _ticket_to_write_on(
         raise TicketNotFound(f"no ticket {ticket_id}")
     if is_internal and not can_write_note(actor):
         raise NotAllowedOnTicket("only agents and admins write internal notes")
-    if ticket.archived_at is not None:
-        raise Conflict(f"ticket {ticket_id} is archived; unarchive it first")
-    merge = await open_merge(session, ticket_id)
-    if merge is not None:
-        # Its conversation moved to the target; a message here would be read by nobody
-        # there and undo (within the minute) would carry it back as if it had been merged.
-        raise Conflict(
-            f"this ticket was merged into #{merge.target_id}; write there",
-            reason="merged",
-            into=merge.target_id,
-        )
+    await require_writable(session, ticket)  # not archived, not merged (409)
     return ticket
 
 

@@ -44,6 +44,7 @@ from desk.errors import Conflict, PermissionDenied, ValidationFailed
 from desk.models import QueueMember, Role, Status, Tag, Ticket, TicketTag, User, utcnow
 from desk.tickets import events as ev
 from desk.tickets.errors import TicketNotFound
+from desk.tickets.guard import require_unmerged, require_writable
 from desk.tickets.history import record
 from desk.tickets.notify import notify
 
@@ -84,15 +85,10 @@ def _require_staff(actor: User, what: str) -> None:
         raise PermissionDenied(f"only agents and admins {what}")
 
 
-def require_live(ticket: Ticket) -> None:
-    if ticket.archived_at is not None:
-        raise Conflict(f"ticket {ticket.id} is archived; unarchive it first")
-
-
 async def set_status(desk: Desk, actor: User, ticket_id: int, status: str) -> Ticket:
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
-        require_live(ticket)
+        await require_writable(session, ticket)
         await change_status(session, desk, events, actor, ticket, status)
     return ticket
 
@@ -241,7 +237,7 @@ async def assign(desk: Desk, actor: User, ticket_id: int, agent_id: int | None) 
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
         _require_staff(actor, "assign tickets")
-        require_live(ticket)
+        await require_writable(session, ticket)
         if agent_id == ticket.assigned_agent_id:
             return ticket
         _check_assign(actor, ticket, agent_id)
@@ -314,6 +310,7 @@ async def archive(desk: Desk, actor: User, ticket_id: int, archived: bool) -> Ti
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
         _require_staff(actor, "archive tickets")
+        await require_unmerged(session, ticket.id)
         if (ticket.archived_at is not None) == archived:
             return ticket
         if archived and ticket.status not in (S.RESOLVED, S.CLOSED):
@@ -351,7 +348,7 @@ async def update(
     async with desk.change() as (session, events):
         ticket = await load_for_change(session, actor, ticket_id)
         _require_staff(actor, "edit tickets")
-        require_live(ticket)
+        await require_writable(session, ticket)
         changed: list[str] = []
         for name, value in (("subject", subject), ("priority", priority)):
             if value is not None and getattr(ticket, name) != value:

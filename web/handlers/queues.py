@@ -50,13 +50,11 @@ async def queue_update(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, QueueUpdate)
     desk = request.app[DESK]
     changes = body.model_dump(exclude_unset=True)
-    return json_response(
-        await service.update_queue(desk.db, desk.settings, user, path_id(request), changes)
-    )
+    return json_response(await service.update_queue(desk, user, path_id(request), changes))
 
 
 async def queue_delete(request: web.Request, user: User) -> web.Response:
-    await service.delete_queue(request.app[DESK].db, user, path_id(request))
+    await service.delete_queue(request.app[DESK], user, path_id(request))
     return web.Response(status=204)
 
 
@@ -72,7 +70,7 @@ async def member_add(request: web.Request, user: User) -> web.Response:
         "mail_new_tickets": body.mail_new_tickets,
     }
     added = await members.add_member(
-        request.app[DESK].db, user, path_id(request), body.user_id, body.role, prefs
+        request.app[DESK], user, path_id(request), body.user_id, body.role, prefs
     )
     return json_response(added, status=201)
 
@@ -81,15 +79,13 @@ async def member_update(request: web.Request, user: User) -> web.Response:
     body = await json_body(request, MemberUpdate)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     changed = await members.change_member(
-        request.app[DESK].db, user, path_id(request), path_id(request, "user"), changes
+        request.app[DESK], user, path_id(request), path_id(request, "user"), changes
     )
     return json_response(changed)
 
 
 async def member_remove(request: web.Request, user: User) -> web.Response:
-    await members.remove_member(
-        request.app[DESK].db, user, path_id(request), path_id(request, "user")
-    )
+    await members.remove_member(request.app[DESK], user, path_id(request), path_id(request, "user"))
     return web.Response(status=204)
 
 

@@ -18,11 +18,12 @@ from aiohttp import web
 
 from desk.auth.access import can_see_event, can_see_event_ticket, can_see_ticket_fields, event_for
 from desk.chat.events import for_reader
+from desk.errors import NotAuthenticated
 from desk.events import Event
 from desk.events.board import BoardEvent, CardMoved
 from desk.events.bus import EventBus
 from desk.events.chat import ChatEvent, ChatMention, ChatMessageEvent
-from desk.events.people import AccessRevoked
+from desk.events.people import AccessChanged, AccessRevoked
 from desk.events.presence import TicketPresence
 from desk.events.tickets import (
     MessageCreated,
@@ -102,6 +103,12 @@ def _as_read(event: Event, text: str, reader: User) -> str:
 
 Wants = Callable[[User, Event], bool]
 Handler = Callable[["Socket", dict[str, Any]], Awaitable[None]]
+# Whether a socket may stay open for its reader with their access as it is now: None, or
+# the close code and reason (the codes its connect would have refused it with).
+Recheck = Callable[[User], Awaitable[tuple[int, str] | None]]
+# A person's account and memberships as they are now, for session `sid`; raises
+# NotAuthenticated (desk.auth.sessions.live_user).
+LoadUser = Callable[[int, str], Awaitable[User]]
 
 
 @dataclass(eq=False)
@@ -118,6 +125,7 @@ class Socket:
     close_reason: str = ""
     last_id: int = 0  # events at or below this were sent by the resume step
     session_id: str = ""  # the login the token belongs to (a logout ends its sockets)
+    recheck: Recheck | None = None  # what a socket of one ticket or board re-checks
 
     def offer(self, event: Event, text: str) -> None:
         stored = event.id.isdigit()  # typing indicators are never stored, so never resumed
@@ -136,7 +144,8 @@ class Socket:
 
 
 class Hub:
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, load_user: LoadUser) -> None:
+        self.load_user = load_user  # a changed access is reloaded (AccessChanged)
         self.tickets: dict[int, set[Socket]] = defaultdict(set)
         self.rooms: dict[int, set[Socket]] = defaultdict(set)
         self.personal: set[Socket] = set()
@@ -148,6 +157,9 @@ class Hub:
         """The hub's subscriber on the bus (subscribed by the daemon, for every kind)."""
         if isinstance(event, AccessRevoked):
             self._revoke(event)
+            return
+        if isinstance(event, AccessChanged):
+            await self._access_changed(event)
             return
         if isinstance(event, TicketPresence):
             await self._presence(event)
@@ -236,6 +248,34 @@ class Hub:
         for sub in self.every_socket():
             if sub.user.id == event.user_id and event.session_id in (None, sub.session_id):
                 sub.end(UNAUTHORIZED, event.reason)
+
+    async def _access_changed(self, event: AccessChanged) -> None:
+        """A membership, role or visibility changed: the sockets of these people read their
+        access again (every later event is checked by it, since events are handed on one
+        at a time) and close if they may no longer be open: a ticket they no longer see
+        (4403), a board of a queue they left (4404) or any board once not staff (4403)."""
+        changed = set(event.user_ids)
+        fresh: dict[tuple[int, str], User | None] = {}
+        for sub in self.every_socket():
+            if sub.user.id not in changed or sub.close_code is not None or not sub.session_id:
+                continue
+            key = (sub.user.id, sub.session_id)
+            if key not in fresh:
+                fresh[key] = await self._reload(*key)
+            user = fresh[key]
+            if user is None:
+                sub.end(UNAUTHORIZED, "this session has ended; log in again")
+                continue
+            sub.user = user
+            verdict = await sub.recheck(user) if sub.recheck is not None else None
+            if verdict is not None:
+                sub.end(*verdict)
+
+    async def _reload(self, user_id: int, session_id: str) -> User | None:
+        try:
+            return await self.load_user(user_id, session_id)
+        except NotAuthenticated:
+            return None
 
 
 @contextlib.contextmanager

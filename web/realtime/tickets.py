@@ -22,10 +22,10 @@ from desk.auth.access import (
 )
 from desk.errors import DeskError, ValidationFailed
 from desk.events.replay import missed
-from desk.models import Ticket
+from desk.models import Ticket, User
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve
-from web.realtime.hub import NOT_FOUND, Hub, Socket, Wants, frame, listed
+from web.realtime.hub import FORBIDDEN, NOT_FOUND, Hub, Socket, Wants, frame, listed
 
 
 async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
@@ -46,7 +46,15 @@ async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
     async def handle(sub: Socket, asked: dict[str, Any]) -> None:
         await _ticket_request(hub, ticket_id, socket_id, sub, asked)
 
-    sub = Socket(user, ws, lambda u, e: True, handle=handle)
+    async def recheck(reader: User) -> tuple[int, str] | None:
+        """After an access change (web.realtime.hub): the ticket as it is now."""
+        async with desk.db.reader() as session:
+            now = await session.get(Ticket, ticket_id)
+        if now is None or not can_see_ticket(reader, now):
+            return FORBIDDEN, "you can no longer see this ticket"
+        return None
+
+    sub = Socket(user, ws, lambda u, e: True, handle=handle, recheck=recheck)
     try:
         with listed(hub.tickets, ticket.id, sub):
             await _resume(request, sub, ticket.id)
