@@ -34,7 +34,7 @@ CJK = (
     "\u3005-\u3007\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
     "\uff66-\uff9f\U00020000-\U0002fa1f"
 )
-_BETWEEN = re.compile(f"([{CJK}])(?=[{CJK}])")
+_RUN = re.compile(f"[{CJK}]{{2,}}")
 # PostgreSQL's regular expressions read \\uXXXX and \\UXXXXXXXX as the same characters.
 _PG_CLASS = "".join(c if c == "-" else f"\\U{ord(c):08x}" for c in CJK)
 SEARCH_TEXT_FUNCTION = f"""
@@ -132,7 +132,7 @@ def _sqlite_index(table: str, columns: Sequence[str], *, content: str, text: str
 
 
 def _search_text(text: str | None) -> str | None:
-    return None if text is None else _BETWEEN.sub("\\1\u200b", text)
+    return None if text is None else _RUN.sub(lambda run: "\u200b".join(run.group()), text)
 
 
 def _register(bind: Any) -> None:
