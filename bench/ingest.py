@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import random
+import signal
 import socket
 import sys
 import tempfile
@@ -235,6 +236,17 @@ async def _wait_for_port(port: int, proc: asyncio.subprocess.Process) -> None:
     raise RuntimeError(f"the daemon did not answer on port {port} within two minutes")
 
 
+async def _stop_profile(proc: asyncio.subprocess.Process, out: Path) -> None:
+    """Ask the profiled daemon to write its profile, and wait until it has."""
+    await asyncio.to_thread(out.unlink, missing_ok=True)
+    proc.send_signal(signal.SIGUSR2)
+    for _ in range(600):
+        if await asyncio.to_thread(out.exists):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the daemon wrote no profile to {out}")
+
+
 async def run(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="pd-bench-"))
     smtp_port, http_port = _free_port(), _free_port()
@@ -265,13 +277,18 @@ async def run(args: argparse.Namespace) -> None:
         appended_s = await append_all(dovecot, mails)
         env["POSTDESK_IMAP_URLS"] = dovecot.url()
     key = await _api_key(url) if args.path == "http" else ""
+    module = "daemon"
+    if args.profile:  # the main thread under cProfile, from serving to the last mail settled
+        module, env["POSTDESK_BENCH_PROFILE"] = "bench.profile_daemon", args.profile
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "daemon", "run", env=env, stderr=asyncio.subprocess.DEVNULL
+        sys.executable, "-m", module, "run", env=env, stderr=asyncio.subprocess.DEVNULL
     )
     db = Database(url)
     try:
         await _wait_for_port(http_port, proc)
         cpu_before = _daemon_cpu(proc.pid)
+        if args.profile:
+            proc.send_signal(signal.SIGUSR1)
         started = time.perf_counter()
         if args.path == "smtp":
             sending = asyncio.create_task(send_all(smtp_port, mails, args.connections))
@@ -297,6 +314,8 @@ async def run(args: argparse.Namespace) -> None:
                 )
             samples.append((done, rss_kb(proc.pid)))
         processed_s = time.perf_counter() - started
+        if args.profile:
+            await _stop_profile(proc, Path(args.profile))
         accept_s = await sending
         peak = rss_kb(proc.pid, "VmHWM")
         workers = sum(rss_kb(c) for c in children(proc.pid))
@@ -345,6 +364,9 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--database", help="database URL (default: SQLite in a temp folder)")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the daemon's main thread (its CPU clock)"
+    )
     uvloop.run(run(parser.parse_args()))
 
 

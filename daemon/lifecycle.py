@@ -109,7 +109,7 @@ def subscribe_listeners(bus: EventBus, listeners: Listeners) -> None:
     if listeners.scheduler is not None:
         bus.subscribe(listeners.scheduler.on_event, ASSIGN_TRIGGERS)
     if listeners.notifier is not None:
-        bus.subscribe(listeners.notifier.on_event, NOTIFYING)
+        bus.subscribe_many(listeners.notifier.on_events, NOTIFYING)
     for listener in listeners.components:
         bus.subscribe(listener)  # the live hub: every kind, to its sockets
 

@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from desk.private_files import private_file
+from desk.search.cjk import search_text
 
 MIGRATION_LOCK_ID = 0x706F7374  # "post": one migrator at a time across replicas
 
@@ -304,6 +305,8 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # The search index's text (desk/search/cjk.py), used by its triggers and views.
+        dbapi_connection.create_function("search_text", 1, search_text, deterministic=True)
 
     if immediate:
 

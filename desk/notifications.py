@@ -12,7 +12,7 @@ What makes a line (`kind`):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import func, select, update
 
@@ -43,8 +43,9 @@ def notification_data(n: Notification) -> dict[str, Any]:
     }
 
 
-async def _lines(db: Database, event: Event) -> list[dict[str, Any]]:
-    """Who the event notifies, with what: rows to insert."""
+def _lines(event: Event, watchers: dict[int, list[int]]) -> list[dict[str, Any]]:
+    """Who the event notifies, with what: rows to insert. `watchers`: by queue id, who
+    asked for that queue's new tickets (`_watchers`)."""
     base = {"event_id": event.id, "created_at": event.at}
     if isinstance(event, TicketAssigned) and event.new_agent_id is not None:
         t = event.ticket
@@ -68,23 +69,41 @@ async def _lines(db: Database, event: Event) -> list[dict[str, Any]]:
                 "text": text,
             }
         ]
-    if isinstance(event, TicketCreated) and event.ticket.assigned_agent_id is None:
+    if _unassigned_new(event):
         t = event.ticket
-        async with db.reader() as session:
-            members = await session.scalars(
-                select(User.id)
-                .join(QueueMember, QueueMember.user_id == User.id)
-                .where(
-                    QueueMember.queue_id == t.queue_id,
-                    QueueMember.notify_new_tickets.is_(True),
-                    User.is_active.is_(True),
-                    User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
-                )
-            )
-            ids = list(members)
         text = f"New ticket #{t.id} {t.subject}"
-        return [{**base, **_line(i, "new_ticket", t.id, text)} for i in ids]
+        return [
+            {**base, **_line(i, "new_ticket", t.id, text)} for i in watchers.get(t.queue_id, [])
+        ]
     return []
+
+
+def _unassigned_new(event: Event) -> TypeGuard[TicketCreated]:
+    return isinstance(event, TicketCreated) and event.ticket.assigned_agent_id is None
+
+
+async def _watchers(db: Database, events: list[Event]) -> dict[int, list[int]]:
+    """Active agents and admins who asked for the new tickets of the queues the events
+    open unassigned tickets in, by queue id: one query for a whole batch of mail."""
+    queues = {e.ticket.queue_id for e in events if _unassigned_new(e)}
+    if not queues:
+        return {}
+    async with db.reader() as session:
+        rows = await session.execute(
+            select(QueueMember.queue_id, User.id)
+            .join(QueueMember, QueueMember.user_id == User.id)
+            .where(
+                QueueMember.queue_id.in_(queues),
+                QueueMember.notify_new_tickets.is_(True),
+                User.is_active.is_(True),
+                User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
+            )
+            .order_by(User.id)
+        )
+        found: dict[int, list[int]] = {}
+        for queue_id, user_id in rows.all():
+            found.setdefault(queue_id, []).append(user_id)
+    return found
 
 
 def _line(user_id: int, kind: str, ticket_id: int, text: str) -> dict[str, Any]:
@@ -98,10 +117,13 @@ class Notifier:
     def __init__(self, desk: Desk) -> None:
         self._desk = desk
 
-    async def on_event(self, event: Event) -> None:
-        if not event.id.isdigit():  # only stored events: their id is the same everywhere
-            return
-        lines = await _lines(self._desk.db, event)
+    async def on_events(self, events: list[Event]) -> None:
+        """The lines of a publish's events, written in one transaction (a batch of mail
+        publishes one ticket.created per mail: one lookup of the queues' watchers)."""
+        # Only stored events: their id is the same everywhere.
+        stored = [e for e in events if e.id.isdigit()]
+        watchers = await _watchers(self._desk.db, stored)
+        lines = [line for e in stored for line in _lines(e, watchers)]
         if not lines:
             return
         added: list[NotificationAdded] = []

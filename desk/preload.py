@@ -70,7 +70,9 @@ class Placed:
     customer: User
     message: TicketMessage
     acknowledge: bool
-    remember: bool  # its Message-ID is new: threads replies to it from now on
+    # Its Message-IDs new to the desk (the first, and any a second Message-ID header
+    # gave): they thread replies to it from now on.
+    remember: tuple[str, ...]
 
 
 @dataclass

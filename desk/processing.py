@@ -102,15 +102,21 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     if is_imported(mail.inbound.source):
         _as_history(mail, ticket, message, updated_before)
     context.session.add_all(attachments(message, mail.parts))
-    remember = mail.message_id not in context.threads
-    if remember:
-        context.threads[mail.message_id] = ticket
+    remember = _new_ids(mail, context)
+    context.threads.update(dict.fromkeys(remember, ticket))
     # Imported archives are history: their senders are not acknowledged years later.
     ack = rule.startswith("new") and not automatic and not is_imported(mail.inbound.source)
     context.placed.append(Placed(mail, ticket, customer, message, ack, remember))
     mail.inbound.thread_rule = message.thread_rule
     # A mail that could not be read is a message all the same; the row says why.
     finish(mail.inbound, InboundState.PROCESSED, mail.parsed.unreadable or None)
+
+
+def _new_ids(mail: Incoming, context: IntakeContext) -> tuple[str, ...]:
+    """The mail's Message-IDs not yet threading to a ticket: its id and those of further
+    Message-ID headers (a reply may quote any of them)."""
+    ids = (mail.message_id, *mail.parsed.other_message_ids)
+    return tuple(i for i in dict.fromkeys(ids) if i not in context.threads)
 
 
 def attachments(message: TicketMessage, parts: list[StoredPart]) -> list[Attachment]:
@@ -258,9 +264,9 @@ async def after_flush(context: IntakeContext) -> None:
     mail to its ticket, acknowledge new tickets, tell assignees about replies."""
     session, now = context.session, utcnow()
     remembered = [
-        {"message_id": p.mail.message_id, "ticket_id": p.ticket.id, "created_at": now}
+        {"message_id": mid, "ticket_id": p.ticket.id, "created_at": now}
         for p in context.placed
-        if p.remember
+        for mid in p.remember
     ]
     if remembered:
         await session.execute(insert_ignoring_conflicts(session, KnownMessageId), remembered)

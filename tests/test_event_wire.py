@@ -786,3 +786,27 @@ async def test_senders_wake_only_for_what_concerns_them():
         "status_changed": (True, True),
     }
     assert len(heard) == 4  # the live hub hears every kind
+
+
+async def test_a_batch_subscriber_hears_each_publish_in_one_call():
+    """subscribe_many: the events of one publish together, in order and of its kinds only
+    (the bell reads what they all need at once); one heard from another process (deliver)
+    comes alone; a failing subscriber keeps no other from hearing."""
+    bus = LocalBus()
+    cases = _cases()
+    calls: list[list[str]] = []
+
+    async def failing(_events: list[Event]) -> None:
+        raise RuntimeError("boom")
+
+    async def bell(events: list[Event]) -> None:
+        calls.append([e.type for e in events])
+
+    bus.subscribe_many(failing)
+    bus.subscribe_many(bell, (type(cases["message_created"]), type(cases["status_changed"])))
+    kinds = ("status_changed", "chat_user_typing", "message_created")
+    await bus.publish([cases[name] for name in kinds])
+    await bus.publish([cases["chat_user_typing"]])  # none of its kinds: not called
+    await bus.deliver(cases["message_created"])
+    status, message = cases["status_changed"].type, cases["message_created"].type
+    assert calls == [[status, message], [message]]

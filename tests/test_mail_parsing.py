@@ -280,6 +280,38 @@ async def test_two_message_ids_one_id_stored_and_sent_on(daemon, sink, team):
     assert answer.ticket_id == ticket["id"]
 
 
+async def test_a_reply_to_any_of_a_mails_message_ids_threads(daemon, sink, team):
+    """Case 31's other half: the customer's own client knows the mail by its second id
+    (the one the mail tool added), and a reply quoting only that one joins the ticket."""
+    inbound = await deliver(daemon, samples.case_bytes("31-two-message-ids"), "lee@example.com")
+    ticket = await _ticket(team, inbound)
+    [ack] = await wait_for_value(lambda: sink.to("lee@example.com"))
+    assert str(ack["In-Reply-To"]) == "<20261129090500.1@client.example.com>"  # the first id
+    by_in_reply_to, _ = make_mail(
+        sender="lee@example.com", subject="Re: Two ids", in_reply_to="<s31@example.com>"
+    )
+    answer = await deliver(daemon, by_in_reply_to, "lee@example.com")
+    assert (answer.ticket_id, answer.thread_rule) == (ticket["id"], "in-reply-to")
+    # Our own input: three Message-ID headers, the middle one malformed, a reply that names
+    # the third in References only, sent by a colleague in the same company.
+    raw = (
+        b"From: Mia Chen <mia@example.org>\r\nTo: support@localhost\r\nSubject: Invoice\r\n"
+        b"Message-ID: <first.1@mua.example.org>\r\nMessage-ID: <not an id>\r\n"
+        b"Message-ID: <third.3@gateway.example.org>\r\n\r\nWhere is my invoice?\r\n"
+    )
+    second = await _ticket(team, await deliver(daemon, raw, "mia@example.org"))
+    assert [m["message_id"] for m in second["messages"]] == ["<first.1@mua.example.org>"]
+    by_references, _ = make_mail(
+        sender="mia@example.org",
+        subject="Invoice again",
+        references="<unknown@elsewhere.example> <third.3@gateway.example.org>",
+    )
+    answer = await deliver(daemon, by_references, "mia@example.org")
+    assert (answer.ticket_id, answer.thread_rule) == (second["id"], "references")
+    [ack] = await wait_for_value(lambda: sink.to("mia@example.org"))
+    assert str(ack["In-Reply-To"]) == "<first.1@mua.example.org>"
+
+
 async def test_malformed_thread_headers_never_leak(daemon, sink, team):
     raw = (  # written by hand: the email package refuses to build such headers
         b"From: mal@example.com\r\nTo: support@localhost\r\nSubject: Malformed\r\n"

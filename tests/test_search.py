@@ -7,8 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from desk.search.syntax import contradictory, pairs_only
+from desk.db import alembic_config
+from desk.search.cjk import search_text
+from desk.search.syntax import contradictory, for_postgres, fts5, pairs_only
 from tests.people import PASSWORD, Team
 from tests.support import make_mail, send, settled
 
@@ -259,3 +264,125 @@ def test_which_queries_the_word_pairs_answer_alone(query: str, expected: bool):
 )
 def test_contradictions_are_recognised(query: str, expected: bool):
     assert contradictory(query) is expected
+
+
+async def test_a_cjk_word_is_found_inside_a_run_of_cjk_text(team: Team, daemon):
+    """Japanese, Chinese and Korean write words without spaces: a word is found wherever
+    it stands in the run, on either engine, with the query syntax as for other words."""
+    japanese = "お世話になっております。請求書の件でご連絡いたしました。金額をご確認ください。"
+    raw, _ = make_mail(
+        sender="sato@example.jp", name="佐藤花子", subject="お支払いについて", body=japanese
+    )
+    await send(daemon.smtp_port, raw, sender="sato@example.jp")
+    await settled(daemon, 1)
+    _, found = await _search(team, "admin", "請求書")
+    [jp] = _ids(found)
+    assert "<mark>請求書</mark>" in found["results"][0]["snippet"]
+    assert "\u200b" not in found["results"][0]["snippet"]
+    cn = await team.open_ticket(
+        "carol", "无法登录我的帐户", description="请帮忙我的帐户被锁定了密码也不对"
+    )
+    kr = await team.open_ticket("dave", "청구서 문의", description="지난달청구서를다시보내주세요")
+    expected = {
+        "金額": [jp],  # two characters, mid-run
+        '"請求書の件"': [jp],
+        "帐户": [cn],  # in the subject and in the body
+        "锁定": [cn],
+        "登录 帐户": [cn],
+        "清求书": [],  # one character differs
+        "請書": [],  # both characters are there, not next to each other
+        "請求書 -金額": [],
+        "請求書 OR 锁定": sorted([jp, cn]),
+        "청구서": [kr],  # inside 지난달청구서를다시보내주세요
+        "花子": [jp],  # the customer's name
+    }
+    for q, ids in expected.items():
+        assert sorted(_ids((await _search(team, "admin", q))[1])) == ids, q
+    _, found = await _search(team, "admin", "登录")
+    assert found["results"][0]["matched"] == "subject"
+    assert "<mark>登录</mark>" in found["results"][0]["snippet"]
+    # Latin words next to CJK ones keep their own matching.
+    reply = "Invoice 請求書 sent again"
+    status, _ = await team.call(
+        "agent1", "POST", f"/api/tickets/{cn}/messages/", json={"body": reply}
+    )
+    assert status == 201
+    assert _ids((await _search(team, "admin", '"invoice 請求書 sent"'))[1]) == [cn]
+    status, room = await team.call(
+        "agent1", "POST", "/api/chat/rooms/", json={"name": "jp", "type": "group"}
+    )
+    assert status == 201
+    status, _ = await team.call(
+        "agent1",
+        "POST",
+        "/api/chat/messages/",
+        json={"room": room["id"], "body": "デプロイ完了しました"},
+    )
+    assert status == 201
+    _, found = await team.call("agent1", "GET", "/api/chat/messages/", params={"search": "完了"})
+    assert [m["body"] for m in found["results"]] == ["デプロイ完了しました"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("請求書", '"請\u200b求\u200b書"'),
+        (
+            '-請求書 OR "請求書の件" invoice',
+            '-"請\u200b求\u200b書" OR "請\u200b求\u200b書\u200bの\u200b件" invoice',
+        ),
+        ('"lost a wheel" -gear', '"lost a wheel" -gear'),
+        ('請"求', '"請 求"'),
+    ],
+)
+def test_cjk_words_are_phrases_of_their_characters_for_postgresql(query: str, expected: str):
+    assert for_postgres(query) == expected
+
+
+def _migrate(connection: Any, revision: str, *, down: bool = False) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+async def _found_by(conn: Any, is_sqlite: bool, query: str) -> list[int]:
+    if is_sqlite:
+        sql = "SELECT rowid FROM search_users WHERE search_users MATCH :q"
+        found = await conn.execute(sa.text(sql), {"q": fts5(query)})
+    else:
+        sql = "SELECT id FROM users WHERE search_vector @@ websearch_to_tsquery('simple', :q)"
+        found = await conn.execute(sa.text(sql), {"q": for_postgres(query)})
+    return [row[0] for row in found]
+
+
+async def test_migration_indexes_what_was_there_and_goes_back(database_url, tmp_path):
+    """0027 on a desk with CJK text already in it: the text is found by its words; the
+    downgrade restores the index of before (a run found whole only)."""
+    url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    engine = create_async_engine(url)
+    is_sqlite = url.startswith("sqlite")
+    if is_sqlite:  # as the daemon's connections have it (desk/db.py)
+
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.create_function("search_text", 1, search_text, deterministic=True)
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, "0023")
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO users (email, name, role, is_active, created_at, is_available, "
+                    "capacity, notify_on_reply, is_company_admin) VALUES ('sato@example.jp', "
+                    "'佐藤花子', 'CUSTOMER', :t, CURRENT_TIMESTAMP, :f, 10, :t, :f)"
+                ),
+                {"t": True, "f": False},
+            )
+            assert await _found_by(conn, is_sqlite, "花子") == []
+            await conn.run_sync(_migrate, "0027")
+            [user] = await _found_by(conn, is_sqlite, "花子")
+            assert await _found_by(conn, is_sqlite, "佐藤花子") == [user]
+            await conn.run_sync(_migrate, "0023", down=True)
+            assert await _found_by(conn, is_sqlite, "花子") == []
+    finally:
+        await engine.dispose()

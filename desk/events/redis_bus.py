@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import redis.asyncio as redis
 
 from desk.events.base import Event
-from desk.events.bus import Kinds, LocalBus, Subscriber
+from desk.events.bus import Kinds, LocalBus, ManySubscriber, Subscriber
 from desk.events.types import UnknownEvent, unmarshal
 from desk.waiting import stop_task, wait_event
 
@@ -33,6 +33,9 @@ class RedisBus:
 
     def subscribe(self, subscriber: Subscriber, kinds: Kinds | None = None) -> None:
         self._local.subscribe(subscriber, kinds)
+
+    def subscribe_many(self, subscriber: ManySubscriber, kinds: Kinds | None = None) -> None:
+        self._local.subscribe_many(subscriber, kinds)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="redis-bus")

@@ -87,6 +87,9 @@ class ParsedMail:
     # mail went to, so replies can go to them too (ticket participants).
     to: list[tuple[str, str]] = field(default_factory=list)
     cc: list[tuple[str, str]] = field(default_factory=list)
+    # The well-formed ids of further Message-ID headers (a mail tool added its own): a
+    # reply may answer any of them, so they thread too; `message_id` stays the first.
+    other_message_ids: list[str] = field(default_factory=list)
 
 
 def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
@@ -104,8 +107,10 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
     walked = walk(message, limits.max_mime_depth)
     hint = walked.charset
     from_name, from_address = _first_address(_headers(message, "from", hint))
+    message_ids = _valid_ids(raw_headers(message, "message-id"))
     return ParsedMail(
-        message_id=_first_valid_id(raw_headers(message, "message-id")),
+        message_id=message_ids[0] if message_ids else None,
+        other_message_ids=message_ids[1:],
         in_reply_to=message_ids_in(_header(message, "in-reply-to")),
         references=message_ids_in(_header(message, "references")),
         from_address=from_address,
@@ -200,13 +205,11 @@ def _headers(message: Message, name: str, hint: str | None) -> list[str]:
     return [from_8bit_header(v, hint) for v in raw_headers(message, name)]
 
 
-def _first_valid_id(values: Sequence[object]) -> str | None:
-    """Several Message-ID headers (a mail tool added its own): the first well-formed id."""
-    for value in values:
-        found = _norm_id(str(value))
-        if found:
-            return found
-    return None
+def _valid_ids(values: Sequence[object]) -> list[str]:
+    """The well-formed ids of the Message-ID headers, in order, each once (several headers:
+    a mail tool added its own; the first is the mail's id)."""
+    found = (_norm_id(str(value)) for value in values)
+    return list(dict.fromkeys(i for i in found if i))
 
 
 def _first_address(values: list[str]) -> tuple[str, str | None]:

@@ -29,7 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from desk.search.syntax import fts5, pairs_only, required_phrases
+from desk.search.cjk import SEPARATOR
+from desk.search.syntax import for_postgres, fts5, pairs_only, required_phrases
 
 OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧
 PAIRED = {"ticket_messages"}  # tables with a search_pairs column (PostgreSQL)
@@ -79,6 +80,7 @@ def _postgres_match(source: str, query: str) -> tuple[ColumnElement[bool], Colum
     two-word phrases only is answered by the pairs alone, which also lets the planner
     know how many rows match (it cannot estimate a check of positions)."""
     vector = literal_column(f"{source}.search_vector", TSVECTOR)
+    query = for_postgres(query)
     tsq = func.websearch_to_tsquery("simple", bindparam(f"q_{source}", query))
     phrases = required_phrases(query) if source in PAIRED else []
     if not phrases:
@@ -131,10 +133,11 @@ async def snippets(
     if not ids:
         return {}
     if is_postgres(session):
-        tsq = func.websearch_to_tsquery("simple", bindparam("q", query))
+        tsq = func.websearch_to_tsquery("simple", bindparam("q", for_postgres(query)))
         passage: ColumnElement[Any] = func.ts_headline(
             "simple",
-            func.left(literal_column(f"{source}.{column}"), 200_000),
+            # The text as indexed (CJK characters apart), so that its words are found.
+            func.search_text(func.left(literal_column(f"{source}.{column}"), 200_000)),
             tsq,
             f"StartSel={OPEN}, StopSel={CLOSE}, MaxWords=30, MinWords=12, MaxFragments=2, "
             'FragmentDelimiter=" … "',
@@ -160,4 +163,7 @@ async def snippets(
 
 
 def mark(passage: str) -> str:
+    """The passage as HTML, its matches in <mark>. The separators between CJK characters
+    (desk/search/cjk.py) go, and a word matched character by character is one mark."""
+    passage = passage.replace(CLOSE + SEPARATOR + OPEN, "").replace(SEPARATOR, "")
     return html.escape(passage).replace(OPEN, "<mark>").replace(CLOSE, "</mark>")

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from desk.errors import ValidationFailed
+from desk.search.cjk import has_cjk, search_text
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -31,10 +32,29 @@ def terms(query: str) -> list[Term | str]:
                 out.append("OR")
                 continue
             minus, phrase = ("-", bare[1:]) if bare.startswith("-") else ("", bare)
-        words = " ".join(_WORD.findall(phrase or ""))
+        # A CJK word is the phrase of its characters, as they are indexed (cjk.py).
+        words = " ".join(_WORD.findall(search_text(phrase) or ""))
         if words:
             out.append(Term(words, bool(minus), (phrase or "").strip()))
     return out
+
+
+def for_postgres(query: str) -> str:
+    """The query as PostgreSQL's websearch_to_tsquery is to read it: a word or phrase with
+    CJK characters quoted, a SEPARATOR between them (desk/search/cjk.py), so that it is
+    the phrase of its characters; everything else as typed."""
+
+    def one(match: re.Match[str]) -> str:
+        minus, phrase, bare = match.groups()
+        if bare is not None:
+            if not has_cjk(bare):
+                return bare
+            minus, phrase = ("-", bare[1:]) if bare.startswith("-") else ("", bare)
+        elif not has_cjk(phrase):
+            return match.group(0)
+        return f'{minus}"{search_text(phrase.replace(chr(34), " "))}"'
+
+    return _TOKEN.sub(one, query)
 
 
 def check(query: str) -> str:
