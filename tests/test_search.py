@@ -379,7 +379,7 @@ async def test_migration_indexes_what_was_there_and_goes_back(database_url, tmp_
                 {"t": True, "f": False},
             )
             assert await _found_by(conn, is_sqlite, "花子") == []
-            await conn.run_sync(_migrate, "0027")
+            await conn.run_sync(_migrate, "0024")
             [user] = await _found_by(conn, is_sqlite, "花子")
             assert await _found_by(conn, is_sqlite, "佐藤花子") == [user]
             await conn.run_sync(_migrate, "0023", down=True)

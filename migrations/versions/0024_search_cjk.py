@@ -24,7 +24,7 @@ from typing import Any
 
 from alembic import op
 
-revision: str = "0027"
+revision: str = "0024"
 down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
