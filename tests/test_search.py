@@ -356,7 +356,7 @@ async def _found_by(conn: Any, is_sqlite: bool, query: str) -> list[int]:
 
 
 async def test_migration_indexes_what_was_there_and_goes_back(database_url, tmp_path):
-    """0027 on a desk with CJK text already in it: the text is found by its words; the
+    """0024 on a desk with CJK text already in it: the text is found by its words; the
     downgrade restores the index of before (a run found whole only)."""
     url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
     engine = create_async_engine(url)

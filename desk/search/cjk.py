@@ -10,7 +10,7 @@ wherever it stands in a run, as in the unigram indexing of CJK analyzers.
 
 The same rule runs in three places and must stay the same: here (queries, and SQLite's
 index through the `search_text` SQL function registered on every connection,
-desk/db.py), and in PostgreSQL's `search_text()` (migration 0027), where the character
+desk/db.py), and in PostgreSQL's `search_text()` (migration 0024), where the character
 class is written out again.
 """
 

@@ -1,6 +1,6 @@
 """search: a word of Chinese, Japanese or Korean found inside a run of such text
 
-Revision ID: 0027
+Revision ID: 0024
 Revises: 0023
 Create Date: 2026-11-30 06:30:00
 
