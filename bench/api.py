@@ -33,6 +33,7 @@ import asyncpg
 import uvloop
 from aiohttp import web
 from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.orm import selectinload
 
 from desk.auth.passwords import hash_password
 from desk.config import load_settings
@@ -141,7 +142,7 @@ async def generate(db: Database, tickets: int, messages: int, seed: int = 3) -> 
 async def statements_per_page(db: Database) -> dict[int, int]:
     """How many SQL statements one ticket list runs, by page size."""
     async with db.reader() as s:
-        agent = await s.get(User, 1)
+        agent = await s.get(User, 1, options=[selectinload(User.memberships)])
     assert agent is not None
     counts: dict[int, int] = {}
     seen: list[str] = []
@@ -161,7 +162,7 @@ async def statements_per_page(db: Database) -> dict[int, int]:
 
 
 async def _wait_port(port: int) -> None:
-    for _ in range(100):
+    for _ in range(2400):
         try:
             _r, w = await asyncio.open_connection("127.0.0.1", port)
             w.close()
@@ -186,7 +187,7 @@ async def _start_web(env: dict[str, str]) -> asyncio.subprocess.Process:
 async def _login(base: str) -> str:
     """agent0's access token, once the daemon answers."""
     async with aiohttp.ClientSession() as http:
-        for _ in range(300):
+        for _ in range(1200):  # a daemon on a busy machine may take a minute to start
             try:
                 async with http.post(
                     f"{base}/api/auth/token/",

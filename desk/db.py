@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -130,6 +131,14 @@ class Database:
     async def reader(self) -> AsyncIterator[AsyncSession]:
         async with self._read() as session:
             yield session
+
+    @asynccontextmanager
+    async def reader_connection(self) -> AsyncIterator[AsyncConnection]:
+        """The reads of `reader()` as a Core connection, for statements that read rows, not
+        ORM objects (the per-request paths: the caller check, ticket lists and details): it
+        spares the session's own work around each statement."""
+        async with self.read_engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def searcher(self) -> AsyncIterator[AsyncSession]:

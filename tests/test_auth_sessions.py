@@ -4,14 +4,18 @@ once, access tokens included."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from ipaddress import ip_address, ip_network
 
 import aiohttp
 import pytest
+import time_machine
 from sqlalchemy import update
 
 from daemon.lifecycle import started
 from desk.auth.ratelimit import ACCOUNT_LIMIT, ADDRESS_LIMIT
+from desk.auth.tokens import VerifiedTokens, issue_pair
+from desk.errors import NotAuthenticated
 from desk.models import AuthSession, User
 from desk.people import add_user
 from tests.support import Api, free_port, rows
@@ -66,6 +70,8 @@ async def test_reuse_revokes_the_whole_session(api, daemon, login):
 
 async def test_logout_ends_session_at_once(api, login):
     tokens = await login()
+    # used once before: the web app has checked the token's signature and remembers it
+    assert (await api.call("GET", "/api/tickets/", tokens["access"]))[0] == 200
     status, _ = await api.call("POST", "/api/auth/logout/", json={"refresh": tokens["refresh"]})
     assert status == 200
     assert (await api.call("GET", "/api/tickets/", tokens["access"]))[0] == 401
@@ -219,3 +225,20 @@ async def test_availability(api, make_user, login):
         0
     ] == 403
     assert (await api.call("GET", "/api/me/availability/"))[0] == 401
+
+
+def test_remembered_tokens_expire_and_stay_checked(settings):
+    """A token whose signature was checked is not taken again past its `exp`, nor under
+    another secret key; a forged one is never taken."""
+    tokens = VerifiedTokens()
+    access = issue_pair(settings, 7, "s" * 32, "j")["access"]
+    assert tokens.claims(settings, access)["sub"] == "7"
+    assert tokens.claims(settings, access)["sid"] == "s" * 32
+    other_key = dataclasses.replace(settings, secret_key="another-secret-" + "y" * 40)
+    with pytest.raises(NotAuthenticated):
+        tokens.claims(other_key, access)
+    with pytest.raises(NotAuthenticated):
+        tokens.claims(settings, access[:-2] + ("AA" if not access.endswith("AA") else "BB"))
+    later = time.time() + settings.access_token_minutes * 60 + 5
+    with time_machine.travel(later), pytest.raises(NotAuthenticated):
+        tokens.claims(settings, access)

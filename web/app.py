@@ -8,13 +8,14 @@ from aiohttp import web
 
 from desk.auth.google import GoogleKeys
 from desk.auth.sessions import live_user
+from desk.auth.tokens import VerifiedTokens
 from desk.context import Desk
 from desk.desk_settings import refresh_if_stale
 from desk.tickets.counts import CountCache
 from web.auth import Handler
 from web.cors import Cors
 from web.errors import error_middleware
-from web.keys import COUNTS, DESK, GOOGLE, HUB
+from web.keys import COUNTS, DESK, GOOGLE, HUB, TOKENS
 from web.observe import access_middleware
 from web.openapi import openapi_json
 from web.pages import setup_pages
@@ -39,6 +40,7 @@ def create_app(desk: Desk) -> web.Application:
     app[DESK] = desk
     app[GOOGLE] = GoogleKeys(desk.settings)
     app[COUNTS] = CountCache()
+    app[TOKENS] = VerifiedTokens()
     app[HUB] = Hub(
         desk.bus, partial(live_user, desk.db)
     )  # subscribed to the bus by the daemon (web.server yields it)

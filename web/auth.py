@@ -16,7 +16,7 @@ from desk.auth.sessions import session_user
 from desk.errors import NotAuthenticated, NotFound, PermissionDenied
 from desk.metrics import scrape_allowed
 from desk.models import Role, User
-from web.keys import DESK
+from web.keys import DESK, TOKENS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CallerHandler = Callable[[web.Request, User], Awaitable[web.StreamResponse]]
@@ -72,7 +72,7 @@ async def require_user(request: web.Request) -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send Authorization: Bearer <access token>")
     desk = request.app[DESK]
-    return await session_user(desk.db, desk.settings, token.strip())
+    return await session_user(desk.db, desk.settings, token.strip(), request.app[TOKENS])
 
 
 async def require_key(request: web.Request, scope: str) -> None:

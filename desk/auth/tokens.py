@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -67,3 +68,28 @@ def decode(settings: Settings, token: str, kind: str) -> dict[str, Any]:
     if claims.get("typ") != kind:
         raise NotAuthenticated(f"not an {kind} token")
     return claims
+
+
+class VerifiedTokens:
+    """Access tokens whose signature and claims were checked, with their claims, so a token
+    seen again costs a lookup instead of a signature check. Only the token's own checks are
+    spared: its session and user are still read on every request (desk.auth.sessions), so a
+    logout or a deactivation shuts the token out at the next request all the same. A token
+    past its `exp`, or checked under another secret key, is checked afresh. One instance is
+    built by the web app's composition root; at most `size` tokens are kept, the oldest
+    going first."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._claims: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def claims(self, settings: Settings, token: str) -> dict[str, Any]:
+        """The claims of access token `token`; NotAuthenticated as `decode` raises it."""
+        known = self._claims.get(token)
+        if known is not None and known[0] == settings.secret_key and known[1]["exp"] > time.time():
+            return known[1]
+        claims = decode(settings, token, "access")
+        if len(self._claims) >= self._size:
+            del self._claims[next(iter(self._claims))]  # the oldest (dicts keep order)
+        self._claims[token] = (settings.secret_key, claims)
+        return claims

@@ -98,7 +98,7 @@ def message_data(message: TicketMessage) -> dict[str, Any]:
     return _text_times(message_fields({name: getattr(message, name) for name in MESSAGE_COLUMNS}))
 
 
-def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+def message_fields(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
     """From any row with the ticket_messages table's columns by name; times as datetimes."""
     data = {name: row[name] for name in MESSAGE_COLUMNS if name != "body_new"}
     data["is_internal"] = row["kind"] in TEAM_ONLY
