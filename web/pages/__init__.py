@@ -16,7 +16,18 @@ from markupsafe import escape
 from desk.brand_logo import logo_info
 from desk.config import Settings
 from web.keys import DESK
-from web.pages import admin, admin_mail, bell, chat, conversation, filters, inbox, portal, signin
+from web.pages import (
+    admin,
+    admin_invite,
+    admin_mail,
+    bell,
+    chat,
+    conversation,
+    filters,
+    inbox,
+    portal,
+    signin,
+)
 from web.pages.security import page_headers
 
 HERE = Path(__file__).parent
@@ -46,7 +57,7 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     app.router.add_get("/brand.css", brand_css)
     routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + admin_mail.ROUTES
-    routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES
+    routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES + admin_invite.ROUTES
     app.middlewares.append(bell.bell_count)  # the header's count, for every page
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
