@@ -26,6 +26,7 @@ from web.pages import (
     filters,
     inbox,
     portal,
+    saved_replies,
     signin,
 )
 from web.pages.security import page_headers
@@ -58,6 +59,7 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_get("/brand.css", brand_css)
     routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + admin_mail.ROUTES
     routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES + admin_invite.ROUTES
+    routes += saved_replies.ROUTES
     app.middlewares.append(bell.bell_count)  # the header's count, for every page
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
