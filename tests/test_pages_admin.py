@@ -155,3 +155,40 @@ async def test_settings_change_the_desk_at_once(team: Team, chromium):
     assert await serious_violations(page) == []
     code, body = await team.call("admin", "GET", "/api/admin/settings/")
     assert code == 200 and body["desk_name"] == "Acme Help" and body["archive_after_hours"] != 99999
+
+
+async def test_an_admin_invites_a_new_agent_who_signs_in(team: Team, sink, chromium):
+    page = await _admin_page(team, chromium, "/app/admin/people")
+    await page.get_by_text("Invite staff").click()
+    await page.get_by_label("Email of the new staff member").fill("fresh@localhost")
+    await page.get_by_label("Name", exact=True).fill("Fresh Agent")
+    await page.get_by_label("Role of the new staff member").select_option("agent")
+    await page.get_by_role("button", name="Send invitation").click()
+    assert await page.get_by_role("status").inner_text() == "The link is on its way."
+
+    def links() -> list[str]:
+        texts = [m.get_body(("plain",)).get_content() for m in sink.to("fresh@localhost")]
+        return [u for t in texts for u in re.findall(r"http\S+set-password\?token=\S+", t)]
+
+    [link] = await wait_for_value(links, what="the invitation mail")
+    other = await new_page(chromium)
+    await other.goto(link)
+    await other.get_by_label("New password", exact=True).fill("fresh and secret")
+    await other.get_by_label("New password again").fill("fresh and secret")
+    await other.get_by_role("button", name="Set password and sign in").click()
+    await other.wait_for_url(f"{team.api.base}/app/")
+    code, me = await team.api.call(
+        "GET", "/api/me/", await team.api.token("fresh@localhost", "fresh and secret")
+    )
+    assert code == 200 and me["role"] == "agent" and me["name"] == "Fresh Agent"
+
+
+async def test_inviting_staff_needs_the_csrf_token(team: Team, chromium):
+    page = await _admin_page(team, chromium, "/app/admin/people")
+    response = await page.request.post(
+        f"{team.api.base}/app/admin/people/invite",
+        form={"email": "sneaky@localhost", "role": "admin"},
+    )
+    assert response.status == 403
+    code, body = await team.call("admin", "GET", "/api/admin/users/?search=sneaky")
+    assert code == 200 and body["count"] == 0

@@ -20,6 +20,7 @@ from web.pages import (
     admin,
     admin_companies,
     admin_integrations,
+    admin_invite,
     admin_mail,
     bell,
     chat,
@@ -27,6 +28,7 @@ from web.pages import (
     filters,
     inbox,
     portal,
+    saved_replies,
     signin,
 )
 from web.pages.security import page_headers
@@ -58,8 +60,8 @@ def setup_pages(app: web.Application) -> None:
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     app.router.add_get("/brand.css", brand_css)
     routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + admin_mail.ROUTES
-    routes += admin_integrations.ROUTES + admin_companies.ROUTES
-    routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES
+    routes += admin_integrations.ROUTES + admin_companies.ROUTES + admin_invite.ROUTES
+    routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES + saved_replies.ROUTES
     app.middlewares.append(bell.bell_count)  # the header's count, for every page
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
