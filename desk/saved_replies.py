@@ -49,7 +49,8 @@ PLACEHOLDERS: dict[str, Callable[[Filling], str]] = {
     "customer.first_name": lambda f: _person_name(f.customer).split(" ")[0],
     "customer.email": lambda f: f.customer.email if f.customer else "",
     "ticket.id": lambda f: str(f.ticket.id),
-    "ticket.number": lambda f: subject_tag(f.ticket.id, f.prefix),  # `[#42]`, as in subjects
+    "ticket.number": lambda f: str(f.ticket.id),  # plain `42`: "#{{ticket.number}}" reads "#42"
+    "ticket.tag": lambda f: subject_tag(f.ticket.id, f.prefix),  # `[#42]`, as in subjects
     "ticket.subject": lambda f: f.ticket.subject,
     "agent.name": lambda f: _person_name(f.agent),
     "agent.first_name": lambda f: _person_name(f.agent).split(" ")[0],

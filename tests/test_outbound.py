@@ -85,6 +85,10 @@ async def test_a_nameless_agent_answers_as_the_desk(daemon, api, sink, make_user
     desk_name = daemon.desk.settings.desk_name
     assert "agent@localhost" not in str(mail["From"])
     assert mail["From"].addresses[0].display_name == desk_name
+    # Signed by the desk alone, never "Support, Support".
+    text = mail.get_body(("plain",)).get_content()
+    assert f"-- \n{desk_name}\nTicket #{ticket_id}." in text.replace("\r\n", "\n")
+    assert f"{desk_name}, {desk_name}" not in str(mail.get_body(("html",)).get_content())
 
 
 async def test_permanent_refusal_fails_without_retry(daemon, sink):

@@ -90,7 +90,9 @@ async def test_the_chat_form_works_without_javascript(
     await page.get_by_label("Message").fill("posted by the form, @agent1")
     await page.get_by_role("button", name="Send").click()
     await page.wait_for_url(f"**/app/chat/{room}/")
-    assert await page.locator("ol.chat-log li", has_text="posted by the form").is_visible()
+    line = page.locator("ol.chat-log li", has_text="posted by the form")
+    assert await line.is_visible()
+    assert await line.locator("time").inner_text() == "just now"  # never "just now ago"
     status, listed = await team.call("agent1", "GET", f"/api/chat/messages/?room={room}")
     assert status == 200 and listed["results"][0]["body"] == "posted by the form, @agent1"
     status, bell = await team.call("agent1", "GET", "/api/notifications/?unread=true")

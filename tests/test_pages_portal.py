@@ -51,7 +51,8 @@ async def test_a_customer_signs_in_with_a_code_and_works_on_their_request(
     await page.get_by_role("link", name="Broken hinge").click()
     await page.wait_for_url(f"{base}/portal/tickets/{t}/")
     assert not await page.get_by_text("Customer seems upset").count()
-    assert await page.get_by_text("Received").is_visible()
+    # OPEN (new or reopened) in words true of both, not "Received".
+    assert await page.get_by_text("Waiting for our answer").is_visible()
 
     # Reply with a file: the team sees both.
     photo = tmp_path / "hinge.txt"

@@ -158,3 +158,26 @@ async def test_pages_follow_the_brand_set_at_run_time(team: Team):
             assert "Acme Help" in await r.text()
         async with http.get(f"{base}/brand.css") as r:
             assert r.content_type == "text/css" and "--accent: #aa3300" in await r.text()
+
+
+async def test_next_is_only_a_plain_path_on_this_site(team: Team):
+    """A tab survives in `/\\t/host` and browsers drop it (`//host`: another site); a line
+    break would be a header injection. Both fall back to the start page."""
+    base = team.api.base
+    hostile = ["/\t/127.0.0.1:18599/phished", "/app/\r\nSet-Cookie:x", "/ /evil", "/\\evil"]
+    for nxt in [*hostile, "/app/tickets/1/?view=mine"]:
+        async with _client() as http:
+            async with http.get(f"{base}/login", params={"next": nxt}) as r:
+                assert r.status == 200
+                page = await r.text()
+            shown = re.search(r'name="next" value="([^"]*)"', page)
+            assert shown is not None
+            form = {"email": "agent1@localhost", "password": PASSWORD, "next": nxt}
+            form["csrf_token"] = _csrf(page)
+            async with http.post(f"{base}/login", data=form, allow_redirects=False) as r:
+                assert r.status == 303
+                expected = nxt if nxt.startswith("/app/tickets") else "/app/"
+                assert r.headers["Location"] == expected
+                assert shown.group(1) == (
+                    "" if expected == "/app/" else "/app/tickets/1/?view=mine"
+                )

@@ -33,20 +33,20 @@ from tests.support import (
 
 async def test_saved_reply_is_filled_in_for_a_ticket(team: Team):
     body = (
-        "Hello {{ customer.name }}, about {{ticket.number}} ({{ticket.id}}): fixed. {{agent.name}}"
+        "Hello {{ customer.name }}, about #{{ticket.number}} {{ticket.tag}}: fixed. {{agent.name}}"
     )
     status, made = await team.call(
         "agent1", "POST", "/api/saved-replies/", json={"title": "Fixed", "body": body}
     )
     assert status == 201, made
-    assert made["placeholders"] == ["customer.name", "ticket.number", "ticket.id", "agent.name"]
+    assert made["placeholders"] == ["customer.name", "ticket.number", "ticket.tag", "agent.name"]
     assert made["created_by"] == team.id("agent1")
     t = await team.open_ticket("carol", "Broken")
     status, shown = await team.call(
         "agent2", "GET", f"/api/saved-replies/{made['id']}/render/?ticket={t}"
     )
     assert status == 200, shown
-    assert shown["body"] == f"Hello Carol, about [#{t}] ({t}): fixed. Agent2"
+    assert shown["body"] == f"Hello Carol, about #{t} [#{t}]: fixed. Agent2"
     # Every agent reads the library; only the author (or an admin) changes an entry.
     status, listed = await team.call("agent2", "GET", "/api/saved-replies/")
     assert status == 200 and [r["title"] for r in listed["results"]] == ["Fixed"]

@@ -448,7 +448,9 @@ def _reply_context(
 ) -> dict[str, Any]:
     return {
         "body": message.body_text,
-        "agent_name": agent.name or s.desk_name,
+        # No name: the signature is the desk's alone (never "Support, Support"), and the
+        # login address stays private (as in From).
+        "agent_name": agent.name or "",
         "ticket_id": ticket.id,
         "desk_name": s.desk_name,
     }

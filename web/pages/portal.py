@@ -26,7 +26,8 @@ from web.pages.security import page, see_other, template_context
 
 FINISHED = ("RESOLVED", "CLOSED")
 PLAIN_STATUS = {
-    "OPEN": "Received",
+    # OPEN is both a new request and a reopened one: words true of both.
+    "OPEN": "Waiting for our answer",
     "ASSIGNED": "We are working on it",
     "IN_PROGRESS": "We are working on it",
     "WAITING_ON_CUSTOMER": "Waiting for your answer",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -111,6 +111,33 @@ async def check_form_csrf(request: web.Request, login: BrowserLogin) -> None:
         value = form.get("csrf_token")
         presented = value if isinstance(value, str) else None
     check_csrf(request.app[DESK].settings, login.sid, presented)
+
+
+NEXT_LIMIT = 2000  # characters; a longer "next" is not a link anyone followed
+
+
+def safe_next(value: str) -> str:
+    """`value` if it is a plain path on this site (`/app/tickets/7/?view=mine`), else "".
+
+    The one rule for every redirect target a request carries (`next=` on sign-in): an open
+    redirect would lend our sign-in page to phishing, and a line break in a Location header
+    would be header injection. Refused: anything not starting with a single `/` (`//host`,
+    `https://host`), backslashes (browsers read `/\\host` as `//host`), and any whitespace or
+    control character (browsers drop a tab, so `/\\t/host` becomes `//host`), and anything
+    not printable ASCII (a real path of ours is percent-encoded)."""
+    if not value.startswith("/") or value.startswith("//") or len(value) > NEXT_LIMIT:
+        return ""
+    if "\\" in value or any(_unsafe_character(c) for c in value):
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return ""
+    return value
+
+
+def _unsafe_character(c: str) -> bool:
+    """Anything but printable ASCII: a path we send people to is percent-encoded."""
+    return not "!" <= c <= "~"
 
 
 def see_other(location: str) -> web.Response:

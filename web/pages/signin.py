@@ -30,6 +30,7 @@ from web.pages.security import (
     check_presession_csrf,
     page,
     presession_csrf,
+    safe_next,
     see_other,
     set_session_cookie,
     signed_in,
@@ -145,14 +146,6 @@ async def set_password_submit(request: web.Request) -> web.StreamResponse:
     if user is None:
         return see_other("/login")
     return await _signed_in_as(request, user, "")
-
-
-def safe_next(value: str) -> str:
-    """Only a path on this site: `/app/...`, never `//host` or `https://host` (an open
-    redirect would lend our sign-in page to phishing)."""
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return ""
 
 
 async def logout(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
