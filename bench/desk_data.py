@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from desk.auth.passwords import hash_password
 from desk.db import Database
@@ -163,8 +163,9 @@ async def _messages(
 async def _long_conversations(
     db: Database, rng: random.Random, now: datetime, count: int, length: int
 ) -> None:
-    """Tickets 1..count get `length` messages each, a minute apart (and no others), so a
-    conversation page of `length` messages can be measured."""
+    """Tickets 1..count get `length` messages each, a minute apart (and no others), and
+    are made open and unassigned (every agent sees them, whatever the queue's visibility),
+    so a conversation page of `length` messages can be measured as any agent."""
     for ticket in range(1, count + 1):
         rows = []
         for j in range(length):
@@ -172,6 +173,10 @@ async def _long_conversations(
             rows.append({**row, "kind": ("inbound", "outbound")[j % 2]})
         async with db.writer() as s:
             await s.execute(insert(TicketMessage), rows)
+    async with db.writer() as s:
+        await s.execute(
+            update(Ticket).where(Ticket.id <= count).values(status="OPEN", assigned_agent_id=None)
+        )
 
 
 async def generate(
