@@ -19,7 +19,7 @@ from markupsafe import Markup
 from desk.auth.access import may_in_queue
 from desk.auth.browser import BrowserLogin
 from desk.models import User
-from desk.queues.service import list_queues
+from desk.queues.service import queue_names
 from desk.search.tickets import search_tickets
 from desk.tickets.inbox import row_details, tag_names
 from desk.tickets.queries import TicketFilter, count_tickets, list_tickets
@@ -55,10 +55,9 @@ async def views(request: web.Request, user: User) -> list[View]:
     ]
     tags = [View(f"tag:{t}", t, TicketFilter(tag=t), "tags") for t in await tag_names(db, user)]
     # The queues the user works in (site admins: all), not every team's name.
-    queues = [q for q in await list_queues(db, user) if may_in_queue(user, q["id"], "work")]
+    queues = [(i, n) for i, n in await queue_names(db, user) if may_in_queue(user, i, "work")]
     by_queue = [
-        View(f"queue:{q['id']}", q["name"], TicketFilter(status=OPEN, queue=q["id"]), "queues")
-        for q in queues
+        View(f"queue:{i}", name, TicketFilter(status=OPEN, queue=i), "queues") for i, name in queues
     ]
     return fixed + tags + (by_queue if len(by_queue) > 1 else [])
 
