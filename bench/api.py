@@ -24,119 +24,26 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import uvloop
 from aiohttp import web
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import event
 from sqlalchemy.orm import selectinload
 
-from desk.auth.passwords import hash_password
+from bench.desk_data import PASSWORD, fresh_postgres, generate, ticket_count
 from desk.config import load_settings
 from desk.db import Database
-from desk.models import Ticket, TicketMessage, User
+from desk.models import User
 from desk.tickets.queries import TicketFilter, list_tickets
-
-PASSWORD = "bench password 1"
-AGENTS = 20
-CUSTOMERS = 20_000
-STATUSES = ["OPEN", "ASSIGNED", "IN_PROGRESS", "WAITING_ON_CUSTOMER", "RESOLVED", "CLOSED"]
-PRIORITIES = ["LOW", "MEDIUM", "HIGH", "URGENT"]
-WORDS = "printer invoice password login error refund account delivery screen billing".split()
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-async def fresh_postgres(url: str, *, keep: bool = False) -> None:
-    """An empty database of the URL's name (or, with `keep`, the one there if any)."""
-    name = url.rsplit("/", 1)[1]
-    admin = await asyncpg.connect(
-        url.replace("postgresql+asyncpg", "postgresql").rsplit("/", 1)[0] + "/postgres"
-    )
-    exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-    if not (exists and keep):
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-
-
-async def generate(db: Database, tickets: int, messages: int, seed: int = 3) -> None:
-    """Rows written in bulk (the benchmark measures reading, not intake)."""
-    rng = random.Random(seed)
-    now = datetime.now(UTC)
-    password = hash_password(PASSWORD)
-    async with db.writer() as s:
-        await s.execute(
-            insert(User),
-            [
-                {
-                    "email": f"agent{i}@bench.test",
-                    "name": f"Agent {i}",
-                    "role": "agent",
-                    "password_hash": password,
-                }
-                for i in range(AGENTS)
-            ],
-        )
-        await s.execute(
-            insert(User),
-            [
-                {"email": f"customer{i}@example.com", "name": f"Customer {i}", "role": "customer"}
-                for i in range(CUSTOMERS)
-            ],
-        )
-    chunk = 10_000
-    for start in range(0, tickets, chunk):
-        rows = []
-        for i in range(start, min(start + chunk, tickets)):
-            created = now - timedelta(minutes=rng.randrange(365 * 24 * 60))
-            assigned = None if rng.random() < 0.3 else 1 + rng.randrange(AGENTS)
-            rows.append(
-                {
-                    "id": i + 1,
-                    "subject": " ".join(rng.choices(WORDS, k=5)),
-                    "status": "OPEN" if assigned is None else rng.choice(STATUSES[1:]),
-                    "priority": rng.choice(PRIORITIES),
-                    "customer_id": AGENTS + 1 + rng.randrange(CUSTOMERS),
-                    "assigned_agent_id": assigned,
-                    "queue_id": 1,  # the default queue (PostgreSQL has no default for it)
-                    "created_at": created,
-                    "updated_at": created + timedelta(minutes=rng.randrange(600)),
-                }
-            )
-        async with db.writer() as s:
-            await s.execute(insert(Ticket), rows)
-    for start in range(0, messages, chunk):
-        rows = []
-        for i in range(start, min(start + chunk, messages)):
-            body = " ".join(rng.choices(WORDS, k=40))
-            rows.append(
-                {
-                    "ticket_id": 1 + i % tickets,
-                    "kind": rng.choice(["inbound", "outbound", "note"]),
-                    "sender_email": "x@example.com",
-                    "subject": "s",
-                    "body_text": body,
-                    "body_new": body,
-                    "created_at": now,
-                }
-            )
-        async with db.writer() as s:
-            await s.execute(insert(TicketMessage), rows)
-    # Planner statistics, as autovacuum (PostgreSQL) or an operator (SQLite) would gather;
-    # on PostgreSQL also the visibility map autovacuum keeps after bulk inserts, which lets
-    # a list page pick its ids from the index alone.
-    async with db.write_engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("ANALYZE" if db.is_sqlite else "VACUUM ANALYZE"))
 
 
 async def statements_per_page(db: Database) -> dict[int, int]:
@@ -295,8 +202,7 @@ async def run(args: argparse.Namespace) -> None:
     db = Database(settings.database_url)
     await db.migrate()
     began = time.perf_counter()
-    async with db.reader() as s:
-        present = await s.scalar(select(func.count()).select_from(Ticket))
+    present = await ticket_count(db)
     if args.reuse and present == args.tickets:
         print(f"reusing the {present} tickets already generated")
     else:

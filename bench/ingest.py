@@ -35,7 +35,7 @@ import aiosmtplib
 import uvloop
 from sqlalchemy import func, select
 
-from bench.api import fresh_postgres
+from bench.desk_data import fresh_postgres
 from desk.auth.api_keys import create_key
 from desk.db import Database
 from desk.models import InboundMail

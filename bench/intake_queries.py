@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import event, func, select
 
-from bench.api import fresh_postgres
+from bench.desk_data import fresh_postgres
 from bench.ingest import cpu_seconds, generate
 from daemon.inbound_worker import drain
 from daemon.worker_pool import WorkerPool

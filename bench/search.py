@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
 
-from bench.api import AGENTS, fresh_postgres, generate
+from bench.desk_data import AGENTS, fresh_postgres, generate
 from desk.config import load_settings
 from desk.db import Database
 from desk.models import Role, Ticket, TicketMessage, User

@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import insert
 
-from bench.api import PASSWORD, fresh_postgres
+from bench.desk_data import PASSWORD, fresh_postgres
 from bench.ingest import _free_port as free_port
 from bench.ingest import rss_kb
 from desk.auth.passwords import hash_password

@@ -166,6 +166,18 @@ async def list_for(
     return total, results, offset + len(results) < total
 
 
+async def unread_count(db: Database, user: User) -> int:
+    """How many of the caller's notifications are unread (the bell's number): one count,
+    no rows read."""
+    async with db.reader() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        )
+    return int(count or 0)
+
+
 async def mark_read(db: Database, user: User, notification_id: int) -> dict[str, Any]:
     """One of the caller's notifications, read (404 for anyone else's)."""
     async with db.writer() as session:

@@ -156,3 +156,72 @@ async def test_the_bell_rings_live(team: Team, daemon: Any, chromium: Any) -> No
     assert not await lines.first.get_by_text("unread").count()
     status, unread = await team.call("agent1", "GET", "/api/notifications/?unread=true")
     assert status == 200 and unread["count"] == 0
+
+
+async def _rooms_of(team: Team, who: str) -> list[dict[str, Any]]:
+    status, listed = await team.call(who, "GET", "/api/chat/rooms/")
+    assert status == 200, listed
+    return list(listed["results"] if isinstance(listed, dict) else listed)
+
+
+async def test_new_room_and_direct_message_from_the_page(
+    team: Team, daemon: Any, chromium: Any
+) -> None:
+    page = await new_page(chromium)
+    await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
+    await page.goto(f"{team.api.base}/app/chat/")
+    await page.get_by_text("New room", exact=True).click()
+    await page.get_by_label("Room name").fill("night shift")
+    await page.get_by_role("group", name="Members").get_by_label("Agent2").check()
+    await page.get_by_role("button", name="Create room").click()
+    await page.wait_for_url("**/app/chat/*/")
+    assert await page.get_by_role("heading", name="night shift").is_visible()
+    room = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    # agent2 is in it (the API says so), and writes there in their own browser.
+    seen = {r["id"]: r for r in await _rooms_of(team, "agent2")}
+    assert seen[room]["name"] == "night shift" and seen[room]["type"] == "group"
+    members = {p["user"]["id"] for p in seen[room]["participants"]}
+    assert members == {team.id("agent1"), team.id("agent2")}
+    assert await serious_violations(page) == []
+
+    await page.get_by_text("Direct message", exact=True).click()
+    await page.get_by_label("Colleague").select_option(label="Agent2")
+    await page.get_by_role("button", name="Open conversation").click()
+    await page.wait_for_url("**/app/chat/*/")
+    assert await page.get_by_role("heading", name="Agent2").is_visible()
+    direct = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    assert direct != room
+    # Asking again finds the same pair's room rather than making another.
+    await page.get_by_text("Direct message", exact=True).click()
+    await page.get_by_label("Colleague").select_option(label="Agent2")
+    await page.get_by_role("button", name="Open conversation").click()
+    await page.wait_for_url(f"**/app/chat/{direct}/")
+    kinds = sorted(r["type"] for r in await _rooms_of(team, "agent2"))
+    assert kinds == ["direct", "group"]
+
+
+async def test_new_room_works_without_javascript_and_needs_the_csrf_token(
+    team: Team, daemon: Any, chromium: Any
+) -> None:
+    context = await chromium.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await sign_in(page, team.api.base, "agent2@localhost", PASSWORD)
+    await page.goto(f"{team.api.base}/app/chat/")
+    await page.get_by_text("New room", exact=True).click()
+    await page.get_by_label("Room name").fill("billing")
+    await page.get_by_role("group", name="Members").get_by_label("Agent1").check()
+    await page.get_by_role("button", name="Create room").click()
+    await page.wait_for_url("**/app/chat/*/")
+    assert await page.get_by_role("heading", name="billing").is_visible()
+    assert [r["name"] for r in await _rooms_of(team, "agent1")] == ["billing"]
+
+    url = f"{team.api.base}/app/chat/rooms"
+    forged = await page.request.post(url, form={"name": "forged"})
+    assert forged.status == 403
+    csrf = await page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    nameless = await page.request.post(url, form={"name": " ", "csrf_token": csrf})
+    assert nameless.status == 400 and "Give the room a name." in await nameless.text()
+    customer = {"name": "x", "member": str(team.id("carol")), "csrf_token": csrf}
+    refused = await page.request.post(url, form=customer)
+    assert refused.status == 400 and "not active agents or admins" in await refused.text()
+    assert [r["name"] for r in await _rooms_of(team, "agent2")] == ["billing"]

@@ -140,6 +140,46 @@ async def test_a_mailed_ticket_is_answered_with_cc_and_a_file_and_a_note_stays_i
     await screenshot(page, "conversation-replied")
 
 
+async def test_files_dropped_on_the_composer_go_out_with_the_reply(
+    team: Team, sink, chromium, tmp_path: Path
+):
+    """Drag-and-drop as the browser delivers it: a drop event whose DataTransfer holds a
+    file, on the composer's message box; the file joins the one picked and both reach the
+    customer."""
+    base = team.api.base
+    ticket = await team.open_ticket("carol", subject="Scanner jams")
+    page = await _open(chromium, base, ticket)
+    picked = tmp_path / "picked.txt"
+    picked.write_text("picked by the file chooser\n")
+    await page.get_by_label("Attachments").set_input_files(str(picked))
+    dropped = await page.evaluate_handle(
+        """() => {
+          const files = new DataTransfer();
+          files.items.add(new File(["1. Open the lid.\\n"], "dropped.txt", { type: "text/plain" }));
+          return files;
+        }"""
+    )
+    box = page.get_by_label("Message")
+    for kind in ("dragenter", "dragover", "drop"):
+        await box.dispatch_event(kind, {"dataTransfer": dropped})
+    assert await page.locator(".composer-status").inner_text() == "2 file(s) attached."
+    await box.fill("Two files for you.")
+    await _submit(page, "Send")
+    reply = page.locator("article.side-agent")
+    for name in ("picked.txt", "dropped.txt"):
+        assert await reply.get_by_role("link", name=name).is_visible()
+
+    def replies() -> list[Any]:
+        return [m for m in sink.to("carol@example.com") if "Two files" in m.as_string()]
+
+    [mail] = await wait_for_value(replies, what="the reply")
+    files = {a.get_filename(): a.get_content() for a in mail.iter_attachments()}
+    assert files == {
+        "picked.txt": "picked by the file chooser\n",
+        "dropped.txt": "1. Open the lid.\n",
+    }
+
+
 async def _submit(page: Any, button: str) -> None:
     """Press a form's button and wait for the page it brings back."""
     async with page.expect_navigation():

@@ -27,13 +27,18 @@ class RowDetails:
     preview: str = ""
 
 
+# Built once: making an alias of a mapped class (and adapting its columns) on every call
+# was a fifth of an inbox page's CPU.
+CUSTOMER, ASSIGNEE = aliased(User, name="customer"), aliased(User, name="assignee")
+
+
 async def row_details(db: Database, user: User, ticket_ids: Sequence[int]) -> dict[int, RowDetails]:
     """Details of each of `ticket_ids`, which the caller got from a list `user` may see.
     The preview is the newest message's new text (its quoted history left out), first
     PREVIEW_CHARS characters on one line; customers' previews never come from a note."""
     if not ticket_ids:
         return {}
-    customer, assignee = aliased(User), aliased(User)
+    customer, assignee = CUSTOMER, ASSIGNEE
     newest = (
         select(func.max(TicketMessage.id))
         .where(TicketMessage.ticket_id.in_(ticket_ids), messages_shown(staff=user.is_staff))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -153,16 +153,33 @@ async def list_tickets(
     CountCache for how old it may be) and the tickets with their tags. One row past the page
     tells whether there is a next page."""
     async with db.reader_connection() as connection:
-        key = (_scope(user), f)
-        count = counts.get(key) if counts else None
-        if count is None:
-            counting = select(func.count()).select_from(Ticket).where(*conditions(user, f))
-            count = int(await connection.scalar(counting) or 0)
-            if counts:
-                counts.put(key, count)
+        count = await _count(connection, user, f, counts)
         rows = await _rows(connection, ticket_page(user, f, offset, limit + 1))
     results = [ticket_fields(r, _tags_for(user, r["tag_list"])) for r in rows[:limit]]
     return Page(count, results, len(rows) > limit)
+
+
+async def count_tickets(
+    db: Database, user: User, filters: Sequence[TicketFilter], counts: CountCache | None = None
+) -> list[int]:
+    """How many tickets `user` may see match each of `filters` (list_tickets' count, under
+    the same access rules), in one reader session and no row read: a count statement per
+    filter that `counts` does not hold (see CountCache for how old a held one may be)."""
+    async with db.reader_connection() as connection:
+        return [await _count(connection, user, f, counts) for f in filters]
+
+
+async def _count(
+    session: AsyncConnection, user: User, f: TicketFilter, counts: CountCache | None
+) -> int:
+    key = (_scope(user), f)
+    count = counts.get(key) if counts else None
+    if count is None:
+        counting = select(func.count()).select_from(Ticket).where(*conditions(user, f))
+        count = int(await session.scalar(counting) or 0)
+        if counts:
+            counts.put(key, count)
+    return count
 
 
 def ticket_page(user: User, f: TicketFilter, offset: int, limit: int) -> Select[Any]:

@@ -48,6 +48,9 @@ def setup_pages(app: web.Application) -> None:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),  # mail is hostile: escape always
         undefined=jinja2.StrictUndefined,  # a misspelt name is an error, not an empty cell
+        # The templates ship with the code: checking each file's mtime (a stat and a
+        # realpath per template per render) was CPU spent on every page for nothing.
+        auto_reload=False,
     )
     env.globals["desk_name"] = DeskName(app)
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))

@@ -19,10 +19,10 @@ from markupsafe import Markup
 from desk.auth.access import may_in_queue
 from desk.auth.browser import BrowserLogin
 from desk.models import User
-from desk.queues.service import list_queues
+from desk.queues.service import queue_names
 from desk.search.tickets import search_tickets
 from desk.tickets.inbox import row_details, tag_names
-from desk.tickets.queries import TicketFilter, list_tickets
+from desk.tickets.queries import TicketFilter, count_tickets, list_tickets
 from web.keys import COUNTS, DESK
 from web.pages.security import page, template_context
 
@@ -55,10 +55,9 @@ async def views(request: web.Request, user: User) -> list[View]:
     ]
     tags = [View(f"tag:{t}", t, TicketFilter(tag=t), "tags") for t in await tag_names(db, user)]
     # The queues the user works in (site admins: all), not every team's name.
-    queues = [q for q in await list_queues(db, user) if may_in_queue(user, q["id"], "work")]
+    queues = [(i, n) for i, n in await queue_names(db, user) if may_in_queue(user, i, "work")]
     by_queue = [
-        View(f"queue:{q['id']}", q["name"], TicketFilter(status=OPEN, queue=q["id"]), "queues")
-        for q in queues
+        View(f"queue:{i}", name, TicketFilter(status=OPEN, queue=i), "queues") for i, name in queues
     ]
     return fixed + tags + (by_queue if len(by_queue) > 1 else [])
 
@@ -86,7 +85,7 @@ async def inbox(request: web.Request, login: BrowserLogin) -> web.StreamResponse
         t["details"] = details.get(t["id"])
         # desk.search.engines.snippets escapes the text and adds only <mark> tags.
         t["snippet"] = Markup(t["snippet"]) if t.get("snippet") else None  # noqa: S704
-    counts = {v.key: await _count(request, user, v.filter) for v in every}
+    counts = await _counts(request, user, every, chosen, None if query else count)
     context: dict[str, Any] = template_context(
         request,
         login,
@@ -104,12 +103,19 @@ async def inbox(request: web.Request, login: BrowserLogin) -> web.StreamResponse
     return aiohttp_jinja2.render_template("app/inbox.html", request, context)
 
 
-async def _count(request: web.Request, user: User, f: TicketFilter) -> int:
-    """A view's count, through the list's count cache (exact below 1,000; see CountCache)."""
-    found = await list_tickets(
-        request.app[DESK].db, user, f, offset=0, limit=0, counts=request.app[COUNTS]
+async def _counts(
+    request: web.Request, user: User, every: list[View], chosen: View, listed: int | None
+) -> dict[str, int]:
+    """Each view's count (exact below 1,000; see CountCache), by key; the chosen view's is
+    `listed` when its page was listed (not searched). Counting reads no rows."""
+    counted = [v for v in every if listed is None or v is not chosen]
+    numbers = await count_tickets(
+        request.app[DESK].db, user, [v.filter for v in counted], request.app[COUNTS]
     )
-    return found.count
+    counts = {v.key: n for v, n in zip(counted, numbers, strict=True)}
+    if listed is not None:
+        counts[chosen.key] = listed
+    return counts
 
 
 def _page_number(value: str) -> int:

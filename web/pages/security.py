@@ -90,13 +90,22 @@ def page(
     return gate
 
 
+LOGIN = web.RequestKey("login", BrowserLogin)
+
+
 async def signed_in(request: web.Request) -> BrowserLogin:
-    """The browser's login, from its cookie; NotAuthenticated without a good one."""
+    """The browser's login, from its cookie; NotAuthenticated without a good one. Read once
+    per request: the bell's middleware and the page's gate both ask, and each read is two
+    queries (the session and its person)."""
+    if LOGIN in request:
+        return request[LOGIN]
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         raise NotAuthenticated("not signed in")
     desk = request.app[DESK]
-    return await browser_login(desk.db, desk.settings, cookie)
+    login = await browser_login(desk.db, desk.settings, cookie)
+    request[LOGIN] = login
+    return login
 
 
 async def check_form_csrf(request: web.Request, login: BrowserLogin) -> None:

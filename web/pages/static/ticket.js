@@ -37,16 +37,30 @@ function ticketKeys(key) {
  * messages, history and sidebar; the composer, and a sidebar field being edited, are left
  * alone. `data-live` on <body> says the page is following (tests wait for it). */
 function live(ticket, team) {
-  let pending = null;
-  const later = () => { clearTimeout(pending); pending = setTimeout(refresh, 150); };
+  const follow = coalesced(refresh);
   liveSocket(`/ws/tickets/${ticket}/`, (frame) => {
     if (frame.type === "presence") team.show(frame.data.people);
-    else if (frame.type !== "pong" && frame.type !== "error") later();
+    else if (frame.type !== "pong" && frame.type !== "error") follow();
   }, async (ws) => {
     team.connected(ws);
-    await refresh();
+    await follow();
     document.body.dataset.live = "following";
   });
+}
+
+/** `run` at once when asked, and once more after it for everything asked meanwhile: the
+ * first event of a burst (a reply and its status change) shows without waiting, and the
+ * burst costs at most two fetches. */
+function coalesced(run) {
+  let busy = null;
+  let again = false;
+  return async function go() {
+    if (busy) { again = true; return busy; }
+    busy = (async () => {
+      try { do { again = false; await run(); } while (again); } finally { busy = null; }
+    })();
+    return busy;
+  };
 }
 
 /** Presence: this page tells the ticket's socket "viewing" when it opens, "replying" while
