@@ -138,3 +138,45 @@ async def test_staff_go_to_the_workspace_and_forged_posts_fail(team: Team, chrom
     await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
     await page.goto(f"{team.api.base}/portal/")
     assert page.url == f"{team.api.base}/app/"
+
+
+async def test_a_refused_request_or_reply_keeps_what_the_customer_wrote(
+    team: Team, sink: Sink, chromium
+):
+    """Too long a text or too big a file is said in plain words on the same form, with the
+    text still there; nothing is cut and nothing half-sent (the agent's limit: 100,000)."""
+    base = team.api.base
+    page = await new_page(chromium)
+    await sign_in(page, base, "carol@example.com", PASSWORD)
+    await page.wait_for_url(f"{base}/portal/")
+    await page.goto(f"{base}/portal/new")
+    await page.get_by_label("Subject").fill("A long story")
+    await page.get_by_label("Description").fill("x" * 100_001)
+    await page.get_by_role("button", name="Send request").click()
+    assert await page.get_by_text("the limit is 100,000").is_visible()
+    assert await page.get_by_label("Subject").input_value() == "A long story"
+    assert len(await page.get_by_label("Description").input_value()) == 100_001
+
+    too_big = {"name": "big.bin", "mimeType": "application/octet-stream"}
+    too_big["buffer"] = b"\0" * (10 * 1024 * 1024 + 1)  # type: ignore[assignment]
+    await page.get_by_label("Description").fill("The short version.")
+    await page.get_by_label("Attach files").set_input_files(too_big)
+    await page.get_by_role("button", name="Send request").click()
+    assert await page.get_by_text("big.bin").first.is_visible()
+    assert await page.get_by_label("Description").input_value() == "The short version."
+    status, found = await team.call("admin", "GET", "/api/tickets/")
+    assert status == 200 and "A long story" not in {t["subject"] for t in found["results"]}
+
+    await page.get_by_label("Attach files").set_input_files([])
+    await page.get_by_role("button", name="Send request").click()
+    await page.wait_for_url("**/portal/tickets/*/")
+    ticket_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    await page.get_by_label("Your reply").fill("More detail here.")
+    await page.get_by_label("Attach files").set_input_files(too_big)
+    await page.get_by_role("button", name="Send reply").click()
+    assert await page.get_by_text("big.bin").first.is_visible()
+    assert await page.get_by_label("Your reply").input_value() == "More detail here."
+    status, detail = await team.call("admin", "GET", f"/api/tickets/{ticket_id}/")
+    assert status == 200
+    bodies = [m["body"] for m in detail["messages"]]
+    assert "The short version." in bodies and "More detail here." not in bodies

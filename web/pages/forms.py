@@ -19,6 +19,22 @@ from web.keys import DESK
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
 
 
+# The longest message a person may write, as the API's MessageCreate/TicketCreate allow
+# (web/schemas.py): one limit for the agent's composer and the customer's portal.
+MESSAGE_LIMIT = 100_000
+
+
+def too_long(value: str, limit: int = MESSAGE_LIMIT) -> str | None:
+    """None, or what to tell the writer when `value` is over `limit` characters (the page
+    shows it with their text kept: nothing they wrote is cut without a word)."""
+    if len(value) <= limit:
+        return None
+    return (
+        f"Your message is {len(value):,} characters long; the limit is {limit:,}. "
+        "Shorten it and send again."
+    )
+
+
 def text(form: Form, name: str, limit: int = 200_000) -> str:
     """Field `name` as text ("" when absent or a file), at most `limit` characters."""
     value = form.get(name)

@@ -13,11 +13,13 @@ from aiohttp import web
 
 from desk.auth.browser import BrowserLogin
 from desk.blobs import blob_path
+from desk.errors import ValidationFailed
 from desk.models import MessageKind, Status
 from desk.tickets import workflow
 from desk.tickets.inbox import company_people, row_details
 from desk.tickets.queries import TicketFilter, list_tickets, ticket_detail, visible_attachment
 from desk.tickets.service import create_ticket, post_message
+from desk.uploads import UnsupportedType, Upload, UploadTooLarge
 from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
@@ -74,6 +76,7 @@ def _render_request(
     detail: dict[str, Any],
     error: str | None = None,
     status: int = 200,
+    draft: str = "",
 ) -> web.Response:
     # Automatic mail (an out-of-office) is kept for the team; the portal shows people.
     messages = [
@@ -88,21 +91,30 @@ def _render_request(
         may_resolve=detail["status"] != "CLOSED" and detail["status"] != "RESOLVED",
         may_reopen=detail["status"] == "RESOLVED",
         error=error,
+        draft=draft,
     )
     return aiohttp_jinja2.render_template("portal/request.html", request, context, status=status)
 
 
 async def reply(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """A reply from the portal: threaded into the ticket as a mail from the customer would
-    be, with its files; the assignee hears of it as of a mail (post_message)."""
+    be, with its files; the assignee hears of it as of a mail (post_message). A reply that
+    cannot go (empty, too long, a file refused) shows the request again with the reason
+    and the typed text kept."""
     ticket_id = path_id(request)
     form = await request.post()
-    body = forms.text(form, "body").strip()
+    body = forms.text(form, "body", forms.MESSAGE_LIMIT + 1).strip()
     desk = request.app[DESK]
-    if not body:
+    problem = forms.too_long(body) if body else "Write a message first."
+    files: list[Upload] = []
+    if problem is None:
+        try:
+            files = await forms.uploads(request, form)
+        except (ValidationFailed, UploadTooLarge, UnsupportedType) as exc:
+            problem = exc.message
+    if problem is not None:
         detail = await ticket_detail(desk.db, login.user, ticket_id)
-        return _render_request(request, login, detail, "Write a message first.", 400)
-    files = await forms.uploads(request, form)
+        return _render_request(request, login, detail, problem, 400, draft=body)
     await post_message(desk, login.user, ticket_id, body, False, files)
     return see_other(f"/portal/tickets/{ticket_id}/#latest")
 
@@ -124,20 +136,25 @@ async def new_request_form(request: web.Request, login: BrowserLogin) -> web.Str
 
 
 async def new_request(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
-    """A new request, acknowledged by mail as one sent by mail would be (create_ticket)."""
+    """A new request, acknowledged by mail as one sent by mail would be (create_ticket). One
+    that cannot go (a field missing, too long, a file refused) shows the form again with
+    the reason and what was typed."""
     form = await request.post()
     subject = forms.text(form, "subject", 300).strip()
-    description = forms.text(form, "description").strip()
-    if not subject or not description:
+    description = forms.text(form, "description", forms.MESSAGE_LIMIT + 1).strip()
+    problem = None if subject and description else "Give your request a subject and a description."
+    problem = problem or forms.too_long(description)
+    files: list[Upload] = []
+    if problem is None:
+        try:
+            files = await forms.uploads(request, form)
+        except (ValidationFailed, UploadTooLarge, UnsupportedType) as exc:
+            problem = exc.message
+    if problem is not None:
         context = template_context(
-            request,
-            login,
-            subject=subject,
-            description=description,
-            error="Give your request a subject and a description.",
+            request, login, subject=subject, description=description, error=problem
         )
         return aiohttp_jinja2.render_template("portal/new.html", request, context, status=400)
-    files = await forms.uploads(request, form)
     ticket = await create_ticket(
         request.app[DESK],
         login.user,
