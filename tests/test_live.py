@@ -4,8 +4,10 @@ clients, and (with Redis) events crossing from one web process to another."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
+import struct
 import sys
 from typing import Any
 
@@ -346,3 +348,36 @@ async def test_socket_closes_when_its_token_expires(team: Team, live: Live, daem
     )
     ws = await live.connect("brief", f"/ws/tickets/{t}/")
     assert await closed_with(ws) == 4401
+
+
+@pytest.mark.parametrize("path", ["/ws/notifications/", "/ws/inbox/", "/ws/tickets/{t}/"])
+async def test_a_client_that_goes_away_while_connecting_is_no_error(
+    team: Team, path: str, caplog: pytest.LogCaptureFixture
+):
+    """A browser navigating away mid-handshake: the server logs no ERROR, answers no 500."""
+    caplog.set_level(logging.DEBUG)
+    ticket = await team.open_ticket("carol", "Leaving early")
+    target = path.format(t=ticket)
+    host, port = team.api.base.removeprefix("http://").split(":")
+    for _ in range(5):  # the race (reset before, during or after the 101) both ways
+        _reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"GET {target}?token={team.tokens['agent1']} HTTP/1.1\r\nHost: {host}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+        )
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # a reset, as a closed tab
+
+    route = "/ws/tickets/{id}/" if "{t}" in path else path
+
+    async def all_logged() -> bool:
+        lines = [r for r in caplog.records if getattr(r, "route", None) == route]
+        return len(lines) >= 5
+
+    await wait_for(all_logged, what="the access lines of the five sockets")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    statuses = [getattr(r, "status", None) for r in caplog.records if r.name == "web.access"]
+    assert 500 not in statuses

@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from daemon.lifecycle import Running
 from tests.pages import new_page, screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
 from tests.support import Sink, make_mail, send, settled, wait_for_value
+from tests.test_pages_signin import _client, _csrf, _signed_in
 
 
 async def _code_from(sink: Sink, address: str) -> str:
@@ -180,3 +183,37 @@ async def test_a_refused_request_or_reply_keeps_what_the_customer_wrote(
     assert status == 200
     bodies = [m["body"] for m in detail["messages"]]
     assert "The short version." in bodies and "More detail here." not in bodies
+
+
+async def test_staff_opening_a_portal_ticket_land_on_its_conversation_page(team: Team):
+    ticket = await team.open_ticket("carol", subject="Portal link shared with staff")
+    async with _client() as http:
+        await _signed_in(http, team.api.base, "agent1@localhost")
+        url = f"{team.api.base}/portal/tickets/{ticket}/"
+        async with http.get(url, allow_redirects=False) as r:
+            assert r.status == 303
+            assert r.headers["Location"] == f"/app/tickets/{ticket}/"
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("admin", "/app/admin/mail/inbound/abc"),
+        ("admin", "/app/tickets/abc/"),
+        ("admin", "/app/no-such"),
+        ("carol", "/portal/tickets/abc/"),
+        ("carol", "/portal/no-such"),
+    ],
+)
+async def test_a_page_address_that_names_nothing_is_an_html_404(team: Team, who: str, path: str):
+    async with _client() as http:
+        async with http.get(f"{team.api.base}/login") as r:
+            token = _csrf(await r.text())
+        email = "carol@example.com" if who == "carol" else f"{who}@localhost"
+        form = {"email": email, "password": PASSWORD, "csrf_token": token, "next": ""}
+        async with http.post(f"{team.api.base}/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+        async with http.get(f"{team.api.base}{path}") as r:
+            assert r.status == 404
+            assert r.content_type == "text/html"
+            assert "Not found" in await r.text()

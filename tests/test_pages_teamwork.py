@@ -183,3 +183,32 @@ async def test_the_new_posts_obey_the_api_s_access_rules_and_need_the_csrf_token
             assert r.status == 409 and "not merged" in (await r.text()).lower()
     code, detail = await team.call("agent2", "GET", f"/api/tickets/{hidden}/")
     assert detail["merged_into"] is None
+
+
+async def test_after_the_warning_the_page_stays_live_and_a_reload_posts_nothing(
+    team: Team, chromium
+):
+    ticket = await team.open_ticket("carol", subject="Still following")
+    anna = await _open(chromium, team.api.base, ticket, who="agent1")
+    ben = await _open(chromium, team.api.base, ticket, who="agent2")
+    await ben.get_by_label("Message").fill("Ben's answer.")
+    await _submit(ben, "Send")
+    await anna.get_by_label("Message").fill("Anna's slower answer.")
+    await _submit(anna, "Send")
+    assert "Agent2 replied since" in await anna.get_by_role("alert").inner_text()
+    await anna.locator("body[data-live=following]").wait_for()
+    # The address is the ticket's own, not the POST-only form target.
+    assert await anna.evaluate("location.pathname") == f"/app/tickets/{ticket}/"
+
+    code, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{ticket}/messages/", json={"body": "One more thing."}
+    )
+    assert code == 201
+    await anna.locator("article.side-agent", has_text="One more thing.").wait_for()
+
+    await anna.reload()  # a GET of the ticket: nothing is posted again
+    await anna.locator("body[data-live=following]").wait_for()
+    assert await anna.get_by_label("Message").input_value() == "Anna's slower answer."
+    code, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket}/")
+    assert code == 200
+    assert not any("slower" in m["body"] for m in detail["messages"])

@@ -31,7 +31,7 @@ from web.pages import (
     saved_replies,
     signin,
 )
-from web.pages.security import page_headers
+from web.pages.security import page_headers, page_not_found
 
 HERE = Path(__file__).parent
 LOGO_RULE = """.top .brand::before { content: ""; display: inline-block; width: 1.6rem;
@@ -66,6 +66,7 @@ def setup_pages(app: web.Application) -> None:
     routes += admin_integrations.ROUTES + admin_companies.ROUTES + admin_invite.ROUTES
     routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES + saved_replies.ROUTES
     app.middlewares.append(bell.bell_count)  # the header's count, for every page
+    app.middlewares.append(page_not_found)  # inside the API's error middleware: HTML 404s
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
 

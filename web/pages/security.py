@@ -21,7 +21,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from desk.auth.browser import BrowserLogin, browser_cookie, browser_login, check_csrf, csrf_token
-from desk.errors import DeskError, NotAuthenticated, PermissionDenied
+from desk.errors import DeskError, NotAuthenticated, PermissionDenied, ValidationFailed
 from desk.models import Role
 from web.keys import DESK
 
@@ -58,6 +58,9 @@ async def page_headers(request: web.Request, response: web.StreamResponse) -> No
     response.headers.setdefault("X-Frame-Options", "DENY")
 
 
+PAGE_PREFIXES = ("/app/", "/portal/")
+
+
 def page(
     handler: PageHandler, *, staff: bool = True, customer: bool = False, admin: bool = False
 ) -> Handler:
@@ -80,10 +83,10 @@ def page(
             if admin and login.user.role != Role.ADMIN:
                 return render_error(request, 403, "This page is for site admins.")
             if customer and login.user.role != Role.CUSTOMER:
-                return see_other("/app/")
+                return see_other(_workspace_for(request))
             response = await handler(request, login)
         except DeskError as exc:
-            response = render_error(request, exc.status, exc.message)
+            response = _error_page(request, exc)
         renew(request, response, login)
         return response
 
@@ -91,6 +94,36 @@ def page(
 
 
 LOGIN = web.RequestKey("login", BrowserLogin)
+
+
+def _error_page(request: web.Request, exc: DeskError) -> web.Response:
+    """A refusal as the HTML error page; an id in the address that is not a number
+    (ValidationFailed naming a path segment) names no page: 404, not the API's 400."""
+    if isinstance(exc, ValidationFailed) and exc.details.get("field") in request.match_info:
+        return render_error(request, 404, "There is no such page.")
+    return render_error(request, exc.status, exc.message)
+
+
+def _workspace_for(request: web.Request) -> str:
+    """Where a member of staff who opened a portal address belongs: a request's own
+    conversation page (a portal link shared with them), else their inbox."""
+    ticket = request.match_info.get("id", "")
+    if request.path.startswith("/portal/tickets/") and ticket.isdigit():
+        return f"/app/tickets/{ticket}/"
+    return "/app/"
+
+
+@web.middleware
+async def page_not_found(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A page address (/app, /portal) that names nothing (no such route; an id that is not
+    a number, which the routes' patterns refuse) is answered with the HTML error page, as
+    the browser expects, not the API's JSON."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        if not request.path.startswith(PAGE_PREFIXES):
+            raise
+        return render_error(request, 404, "There is no such page.")
 
 
 async def signed_in(request: web.Request) -> BrowserLogin:

@@ -11,7 +11,7 @@ from aiohttp import web
 from desk.auth.access import may_in_queue
 from desk.models import Queue, User
 from web.keys import DESK, HUB
-from web.realtime.connection import open_socket, serve
+from web.realtime.connection import open_socket, serve, socket_route
 from web.realtime.hub import FORBIDDEN, NOT_FOUND, Socket, listed
 
 
@@ -26,6 +26,7 @@ def _refusal(user: User, queue: Queue | None) -> tuple[int, str] | None:
     return None
 
 
+@socket_route
 async def board_socket(request: web.Request) -> web.WebSocketResponse:
     ws, user, expires = await open_socket(request)
     if user is None:

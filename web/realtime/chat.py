@@ -14,10 +14,11 @@ from desk.chat.rooms import member_room
 from desk.context import Desk
 from desk.errors import DeskError, NotFound, PermissionDenied, ValidationFailed
 from web.keys import DESK, HUB
-from web.realtime.connection import open_socket, serve
+from web.realtime.connection import open_socket, serve, socket_route
 from web.realtime.hub import NOT_FOUND, Socket, listed
 
 
+@socket_route
 async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     ws, user, expires = await open_socket(request)
     if user is None:

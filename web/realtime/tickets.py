@@ -24,10 +24,11 @@ from desk.errors import DeskError, ValidationFailed
 from desk.events.replay import missed
 from desk.models import Ticket, User
 from web.keys import DESK, HUB
-from web.realtime.connection import open_socket, serve
+from web.realtime.connection import open_socket, serve, socket_route
 from web.realtime.hub import FORBIDDEN, NOT_FOUND, Hub, Socket, Wants, frame, listed
 
 
+@socket_route
 async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
     ws, user, expires = await open_socket(request)
     if user is None:
@@ -96,11 +97,13 @@ async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
         sub.last_id = max(sub.last_id, int(event.id))
 
 
+@socket_route
 async def notifications_socket(request: web.Request) -> web.WebSocketResponse:
     bell = request.query.get("bell") in ("1", "true")  # the bell's lines too (opt-in)
     return await _personal_socket(request, bell_or_own_event if bell else is_own_event)
 
 
+@socket_route
 async def inbox_socket(request: web.Request) -> web.WebSocketResponse:
     """/ws/inbox/: every change on a ticket the caller may see (desk.auth.access
     .is_inbox_event), for lists that stay current (the workspace's inbox)."""

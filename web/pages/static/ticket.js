@@ -5,6 +5,12 @@
 // back; the AI draft button then reloads with the draft).
 import { accessToken, liveSocket, onKey } from "./app.js";
 
+// After a refused action (409: the draft is put back) the browser sits on the form's
+// POST-only URL: the address becomes the ticket's own, so a reload does not post again and
+// the live refresh below fetches a page that answers GET.
+const canonical = document.querySelector(".conversation")?.dataset.url ?? location.pathname;
+if (location.pathname !== canonical) history.replaceState(null, "", canonical);
+
 const form = document.querySelector("form.composer");
 if (form) {
   composer(form);
@@ -133,7 +139,7 @@ function undoWindows() {
 }
 
 async function refresh() {
-  const r = await fetch(location.pathname, { headers: { Accept: "text/html" } });
+  const r = await fetch(canonical, { headers: { Accept: "text/html" } });
   if (!r.ok) return;
   const fresh = new DOMParser().parseFromString(await r.text(), "text/html");
   // New messages are added; those on screen stay as they are (an opened fold, a frame
@@ -171,6 +177,7 @@ function composer(form) {
   // A draft survives a reload; one the server put back (after an error) wins.
   const saved = localStorage.getItem(key);
   if (saved && !body.value) body.value = saved;
+  else if (body.value) localStorage.setItem(key, body.value); // kept for a reload too
   body.addEventListener("input", () => localStorage.setItem(key, body.value));
   form.addEventListener("submit", (e) => {
     if (!e.submitter?.hasAttribute("data-ai-draft")) localStorage.removeItem(key);
