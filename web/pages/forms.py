@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from desk.errors import ValidationFailed
-from desk.uploads import MAX_FILES, Upload, keep_upload
+from desk.uploads import MAX_FILES, UnsupportedType, Upload, UploadTooLarge, keep_upload
 from web.keys import DESK
 
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
@@ -53,3 +53,14 @@ async def uploads(request: web.Request, form: Form, name: str = "files") -> list
         data = await asyncio.to_thread(f.file.read)
         kept.append(await keep_upload(settings, f.filename, f.content_type, data))
     return kept
+
+
+async def uploads_or_problem(
+    request: web.Request, form: Form, name: str = "files"
+) -> tuple[list[Upload], str | None]:
+    """`uploads`, or no files and what to tell the person (too many, too large, a refused
+    type), so a form can show it with what they typed kept."""
+    try:
+        return await uploads(request, form, name), None
+    except (ValidationFailed, UploadTooLarge, UnsupportedType) as exc:
+        return [], exc.message

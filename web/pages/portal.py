@@ -13,13 +13,12 @@ from aiohttp import web
 
 from desk.auth.browser import BrowserLogin
 from desk.blobs import blob_path
-from desk.errors import ValidationFailed
 from desk.models import MessageKind, Status
 from desk.tickets import workflow
 from desk.tickets.inbox import company_people, row_details
 from desk.tickets.queries import TicketFilter, list_tickets, ticket_detail, visible_attachment
 from desk.tickets.service import create_ticket, post_message
-from desk.uploads import UnsupportedType, Upload, UploadTooLarge
+from desk.uploads import Upload
 from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
@@ -108,10 +107,7 @@ async def reply(request: web.Request, login: BrowserLogin) -> web.StreamResponse
     problem = forms.too_long(body) if body else "Write a message first."
     files: list[Upload] = []
     if problem is None:
-        try:
-            files = await forms.uploads(request, form)
-        except (ValidationFailed, UploadTooLarge, UnsupportedType) as exc:
-            problem = exc.message
+        files, problem = await forms.uploads_or_problem(request, form)
     if problem is not None:
         detail = await ticket_detail(desk.db, login.user, ticket_id)
         return _render_request(request, login, detail, problem, 400, draft=body)
@@ -146,10 +142,7 @@ async def new_request(request: web.Request, login: BrowserLogin) -> web.StreamRe
     problem = problem or forms.too_long(description)
     files: list[Upload] = []
     if problem is None:
-        try:
-            files = await forms.uploads(request, form)
-        except (ValidationFailed, UploadTooLarge, UnsupportedType) as exc:
-            problem = exc.message
+        files, problem = await forms.uploads_or_problem(request, form)
     if problem is not None:
         context = template_context(
             request, login, subject=subject, description=description, error=problem
