@@ -217,3 +217,27 @@ async def test_a_page_address_that_names_nothing_is_an_html_404(team: Team, who:
             assert r.status == 404
             assert r.content_type == "text/html"
             assert "Not found" in await r.text()
+
+
+async def test_another_customer_s_request_answers_as_a_missing_one(team: Team):
+    """Whatever is posted to another customer's request (a known action or none), the
+    answer is the one a missing request gets: nothing tells that it exists."""
+    theirs = await team.open_ticket("dave", subject="Dave's own request")
+    async with _client() as http:
+        async with http.get(f"{team.api.base}/login") as r:
+            token = _csrf(await r.text())
+        form = {"email": "carol@example.com", "password": PASSWORD, "csrf_token": token}
+        async with http.post(f"{team.api.base}/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+        async with http.get(f"{team.api.base}/portal/") as r:
+            token = _csrf(await r.text())
+        answers = {}
+        for ticket in (theirs, 999_999):
+            for action in ("resolve", "", "nonsense"):
+                url = f"{team.api.base}/portal/tickets/{ticket}/status"
+                body = {"csrf_token": token, "action": action}
+                async with http.post(url, data=body, allow_redirects=False) as r:
+                    answers[ticket, action] = r.status
+    assert set(answers.values()) == {404}, answers
+    status, detail = await team.call("dave", "GET", f"/api/tickets/{theirs}/")
+    assert status == 200 and detail["status"] == "OPEN"

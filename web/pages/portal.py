@@ -121,6 +121,9 @@ async def change_status(request: web.Request, login: BrowserLogin) -> web.Stream
     form = await request.post()
     wanted = {"resolve": "RESOLVED", "reopen": "OPEN"}.get(forms.text(form, "action"))
     if wanted is None:
+        # Whose the ticket is comes first: someone else's is a 404 whatever was asked,
+        # as a missing one is, so the answer never tells that it exists.
+        await ticket_detail(request.app[DESK].db, login.user, ticket_id)
         raise web.HTTPBadRequest(text="unknown action")
     await workflow.set_status(request.app[DESK], login.user, ticket_id, wanted)
     return see_other(f"/portal/tickets/{ticket_id}/")
