@@ -47,6 +47,20 @@ def _with_damaged_part() -> ColumnElement[bool]:
     return InboundMail.id.in_(damaged)
 
 
+def _first_damage() -> ColumnElement[str | None]:
+    """What the first damaged attachment of the mail says (a truncated base64, say), for
+    the list's reason column; NULL when no part is damaged. Correlated, but only for the
+    page's rows."""
+    return (
+        select(Attachment.damage_reason)
+        .join(TicketMessage, Attachment.ticket_message_id == TicketMessage.id)
+        .where(TicketMessage.inbound_id == InboundMail.id, Attachment.damaged.is_(True))
+        .order_by(Attachment.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _damaged() -> ColumnElement[bool]:
     processed = InboundMail.state == InboundState.PROCESSED.value
     return and_(processed, or_(InboundMail.error.is_not(None), _with_damaged_part()))
@@ -73,7 +87,7 @@ async def list_for_admin(
         where.append(InboundMail.state == state)
     rank = case((InboundMail.state == InboundState.FAILED.value, 0), (damaged, 1), else_=2)
     query = (
-        select(InboundMail, damaged)
+        select(InboundMail, damaged, _first_damage())
         .options(defer(InboundMail.raw))
         .where(*where)
         .order_by(rank, InboundMail.id.desc())
@@ -83,15 +97,18 @@ async def list_for_admin(
     async with db.reader() as session:
         count = await session.scalar(select(func.count()).select_from(InboundMail).where(*where))
         rows = (await session.execute(query)).all()
-    return InboundPage(int(count or 0), [summary(row, bool(hurt)) for row, hurt in rows])
+    results = [summary(row, bool(hurt), why) for row, hurt, why in rows]
+    return InboundPage(int(count or 0), results)
 
 
-def summary(row: InboundMail, damaged: bool) -> dict[str, Any]:
-    """One mail in a list: no headers, no source."""
+def summary(row: InboundMail, damaged: bool, damage: str | None = None) -> dict[str, Any]:
+    """One mail in a list: no headers, no source. `damage_reason`: what its first damaged
+    attachment says (null when none is)."""
     return {
         "id": row.id,
         "state": row.state,
         "damaged": damaged,
+        "damage_reason": damage or None,
         "error": row.error,
         "ticket_id": row.ticket_id,
         "thread_rule": row.thread_rule,

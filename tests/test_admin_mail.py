@@ -49,6 +49,9 @@ async def test_inbound_list_puts_failed_then_damaged_first(team: Team, daemon):
     assert first["state"] == "failed" and "no usable sender" in first["error"]
     assert first["ticket_id"] is None and first["damaged"] is False
     assert listed["results"][1]["damaged"] is True and listed["results"][1]["state"] == "processed"
+    # The list says why, as the detail does: the attachment's damage (here its base64).
+    assert listed["results"][1]["damage_reason"]
+    assert first["damage_reason"] is None and listed["results"][3]["damage_reason"] is None
     for state, expected in (
         ("failed", [ids["failed"]]),
         ("damaged", [ids["damaged"]]),
