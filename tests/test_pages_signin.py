@@ -181,3 +181,22 @@ async def test_next_is_only_a_plain_path_on_this_site(team: Team):
                 assert shown.group(1) == (
                     "" if expected == "/app/" else "/app/tickets/1/?view=mine"
                 )
+
+
+async def test_a_lockout_typed_in_other_case_is_the_account_s_and_unlock_lifts_it(team: Team):
+    """The sign-in page finds the account whatever the case of the email typed; its
+    lockout must be that account's too, or the API, the locked mark and an admin's Unlock
+    would all miss it."""
+    base = team.api.base
+    async with _client() as http:
+        for _ in range(5):
+            async with http.get(f"{base}/login") as r:
+                token = _csrf(await r.text())
+            form = {"email": " AGENT2@Localhost", "password": "wrong horse", "csrf_token": token}
+            async with http.post(f"{base}/login", data=form, allow_redirects=False) as r:
+                assert r.status in (200, 401)
+    right = {"email": "agent2@localhost", "password": PASSWORD}
+    assert (await team.api.call("POST", "/api/auth/token/", json=right))[0] == 429
+    status, _ = await team.call("admin", "POST", f"/api/admin/users/{team.id('agent2')}/unlock/")
+    assert status == 200
+    assert (await team.api.call("POST", "/api/auth/token/", json=right))[0] == 200

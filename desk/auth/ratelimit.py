@@ -131,7 +131,7 @@ class LoginGuard:
         """Refuse (TooManyAttempts) before the password is looked at: `account` is locked
         (ACCOUNT_LIMIT failures, from anywhere), or `address` is throttled (ADDRESS_LIMIT
         failures, for any accounts) and `account` has not signed in from it before."""
-        wait = await self._counter.wait_seconds(f"acct:{account}", ACCOUNT_LIMIT)
+        wait = await self._counter.wait_seconds(_account_key(account), ACCOUNT_LIMIT)
         if not wait:
             wait = await self._counter.wait_seconds(f"addr:{address}", ADDRESS_LIMIT)
             if wait and await self._known(account, address):
@@ -144,7 +144,8 @@ class LoginGuard:
             raise TooManyAttempts("too many failed logins; try again later", retry_after=wait)
 
     async def _known(self, account: str, address: str) -> bool:
-        return await self._counter.wait_seconds(f"known:{account}:{address}", KNOWN_ADDRESS) > 0
+        known = f"known:{_account_key(account)}:{address}"
+        return await self._counter.wait_seconds(known, KNOWN_ADDRESS) > 0
 
     async def failed(self, account: str, address: str) -> None:
         """Count a failed login (and log it: the account named, never the password)."""
@@ -154,7 +155,7 @@ class LoginGuard:
             address,
             extra={"login": account, "client": address},
         )
-        await self._counter.hit(f"acct:{account}", ACCOUNT_LIMIT)
+        await self._counter.hit(_account_key(account), ACCOUNT_LIMIT)
         await self._counter.hit(f"addr:{address}", ADDRESS_LIMIT)
 
     async def spend(self, key: str, limit: Limit, what: str) -> None:
@@ -166,18 +167,25 @@ class LoginGuard:
 
     async def is_locked(self, account: str) -> bool:
         """Whether `account` is locked out now (ACCOUNT_LIMIT failures, from anywhere)."""
-        return await self._counter.wait_seconds(f"acct:{account}", ACCOUNT_LIMIT) > 0
+        return await self._counter.wait_seconds(_account_key(account), ACCOUNT_LIMIT) > 0
 
     async def unlock(self, account: str) -> None:
         """Forget the account's failed logins (an admin lifted its lockout, or it set a new
         password); the counts per client address stay."""
         log.info("login lockout lifted for %s", account, extra={"login": account})
-        await self._counter.clear(f"acct:{account}")
+        await self._counter.clear(_account_key(account))
 
     async def succeeded(self, account: str, address: str = "unknown") -> None:
         log.info(
             "login as %s from %s", account, address, extra={"login": account, "client": address}
         )
-        await self._counter.clear(f"acct:{account}")
+        await self._counter.clear(_account_key(account))
         if not await self._known(account, address):
-            await self._counter.hit(f"known:{account}:{address}", KNOWN_ADDRESS)
+            await self._counter.hit(f"known:{_account_key(account)}:{address}", KNOWN_ADDRESS)
+
+
+def _account_key(account: str) -> str:
+    """The counter of an account: its email as the accounts table matches it (case and
+    surrounding spaces ignored), so `Agent1@…` typed at sign-in and the stored `agent1@…`
+    an admin unlocks are one lockout."""
+    return f"acct:{account.strip().lower()}"
