@@ -5,14 +5,12 @@ replaced) and composing outgoing mail."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import multiprocessing
 import os
 import resource
-import signal
-import sys
+import select
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -25,33 +23,54 @@ from desk.mail.prepare import ParseResult, prepare, unreadable
 
 log = logging.getLogger(__name__)
 WORKER_MEMORY_BYTES = 4 * 1024**3
-PR_SET_PDEATHSIG = 1
 T = TypeVar("T")
 
 
-def _init_worker(parent_pid: int) -> None:
+def _init_worker(daemon_pid: int) -> None:
     # A decompression or MIME bomb gets a MemoryError (a failed mail), not the whole machine.
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
-    _die_with_parent(parent_pid)
+    _exit_with_daemon(daemon_pid)
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """A daemon killed with SIGKILL must not leave its workers behind (Linux: prctl).
+def _exit_with_daemon(daemon_pid: int) -> None:
+    """A daemon killed with SIGKILL must not leave its workers behind: each worker watches
+    the daemon's process (a Linux pidfd, readable once the process has ended) and exits
+    with it.
 
-    `parent_pid` is the daemon's pid, taken before the worker was spawned. The worker
-    compares against it, not against 1: in a container the daemon itself is pid 1, and a
-    worker that took "my parent is 1" for "my parent died" exited at once (every start
-    in the image failed with BrokenProcessPool)."""
-    if not sys.platform.startswith("linux"):
-        return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # the parent died before the request took effect
+    Not the parent-death signal: a worker's parent is the fork server, which stays while
+    any worker holds its pipe, and each worker does (multiprocessing hands it over), so
+    workers and server would wait on each other forever. Nor a comparison with pid 1: in a
+    container the daemon itself is pid 1."""
+    try:
+        pidfd = os.pidfd_open(daemon_pid)
+    except ProcessLookupError:  # the daemon went before the worker started
         os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (not Linux, or older than 5.3)
+        return
+    watch = threading.Thread(target=_exit_when_readable, args=(pidfd,), daemon=True)
+    watch.start()
+
+
+def _exit_when_readable(fd: int) -> None:
+    select.select([fd], [], [])
+    os._exit(0)
 
 
 def _started() -> None:
     """Nothing: that a worker ran it means the worker is up, with the parser imported."""
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Workers forked from multiprocessing's fork server, which imports the parser and the
+    composer once: a new worker (at start, after a crash) costs a fork, not seconds of
+    imports. Not plain fork: forking a process that runs an event loop and database threads
+    is unsafe; the fork server is a fresh interpreter that runs neither. Where there is no
+    fork server (not POSIX), spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["desk.mail.prepare", "desk.mail.compose"])
+    return context
 
 
 class WorkerPool:
@@ -75,19 +94,18 @@ class WorkerPool:
         return bool(getattr(self._pool, "_broken", False))
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn: forking a process that runs an event loop and database threads is unsafe.
         return ProcessPoolExecutor(
             self._workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_context(),
             initializer=_init_worker,
             initargs=(os.getpid(),),
         )
 
     async def warm(self) -> None:
-        """Start the worker processes now, before any mail is taken. A spawned worker
-        imports the parser first (seconds on a busy machine): counted against the first
-        mail's wall-clock budget, that would make the mail unreadable (kept raw, with a
-        "parsing exceeded" note) for no fault of its own."""
+        """Start the worker processes now, before any mail is taken. The first start
+        also starts the fork server, which imports the parser (seconds on a busy machine):
+        counted against the first mail's wall-clock budget, that would make the mail
+        unreadable (kept raw, with a "parsing exceeded" note) for no fault of its own."""
         loop = asyncio.get_running_loop()
         # One call per worker at once: the pool spawns a process for each call it cannot
         # hand to an idle worker.

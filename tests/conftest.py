@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -30,6 +33,7 @@ from sqlalchemy import event
 
 from daemon.lifecycle import Running, started
 from desk.config import Settings, load_settings
+from desk.db import Database
 from desk.models import User
 from desk.people import add_user
 from tests.dovecot import Dovecot, dovecot_binary
@@ -74,9 +78,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def _database(backend: str) -> AsyncIterator[str]:
+async def _database(backend: str, *, migrated: bool = True) -> AsyncIterator[str]:
     """A fresh PostgreSQL database for one daemon, dropped afterwards ("" on SQLite: the
-    daemon makes its own file in its data folder)."""
+    daemon makes its own file in its data folder, see `_environment`). `migrated`: a copy
+    of a database migrated once per test process (the daemon finds it up to date), else
+    empty, for the tests of the migrations themselves."""
     if backend == "sqlite":
         yield ""
         return
@@ -84,12 +90,66 @@ async def _database(backend: str) -> AsyncIterator[str]:
         _unavailable("PostgreSQL is not reachable on 127.0.0.1:5432")
     name = f"pd_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(PG_ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    template = f' TEMPLATE "{await _pg_template(admin)}"' if migrated else ""
+    await admin.execute(f'CREATE DATABASE "{name}"{template}')
     try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        yield _pg_url(name)
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+def _pg_url(name: str) -> str:
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+# Migrating takes longer than the rest of a daemon's start: each test process migrates one
+# database (SQLite file, PostgreSQL template) and every test starts from a copy of it.
+_TEMPLATES: dict[str, str] = {}
+TEMPLATE_PREFIX = "pd_template_"
+
+
+async def _pg_template(admin: asyncpg.Connection) -> str:
+    if "postgres" not in _TEMPLATES:
+        name = f"{TEMPLATE_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        database = Database(_pg_url(name))
+        try:
+            await database.migrate()
+        finally:
+            await database.dispose()
+        _TEMPLATES["postgres"] = name
+    return _TEMPLATES["postgres"]
+
+
+def _sqlite_template() -> Path:
+    if "sqlite" not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="postdesk-template-"))
+        migrate = [sys.executable, "-m", "daemon", "migrate"]
+        env = {**os.environ, "POSTDESK_DATA_DIR": str(folder), "POSTDESK_SECRET_KEY": SECRET}
+        subprocess.run(migrate, env=env, check=True, capture_output=True, timeout=300)
+        _TEMPLATES["sqlite"] = str(folder / "postdesk.db")
+    return Path(_TEMPLATES["sqlite"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates() -> Iterator[None]:
+    yield
+    if "sqlite" in _TEMPLATES:
+        shutil.rmtree(Path(_TEMPLATES["sqlite"]).parent, ignore_errors=True)
+    if "postgres" in _TEMPLATES:
+
+        async def drop(name: str) -> None:
+            admin = await asyncpg.connect(PG_ADMIN_DSN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+
+        asyncio.run(drop(_TEMPLATES["postgres"]))
+
+
+def _migrated(request: pytest.FixtureRequest) -> bool:
+    """False for a test marked `empty_database` (it migrates, or starts from nothing)."""
+    return request.node.get_closest_marker("empty_database") is None
 
 
 def _redis(backend: str) -> str:
@@ -103,8 +163,8 @@ def _redis(backend: str) -> str:
 
 
 @pytest.fixture
-async def database_url(backend: str) -> AsyncIterator[str]:
-    async with _database(backend) as url:
+async def database_url(backend: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    async with _database(backend, migrated=_migrated(request)) as url:
         yield url
 
 
@@ -135,12 +195,23 @@ async def sink() -> AsyncIterator[Sink]:
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str, redis_url: str, sink: Sink) -> dict[str, str]:
+def env(
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    sink: Sink,
+    request: pytest.FixtureRequest,
+) -> dict[str, str]:
     """The environment a daemon under test runs with (also used for subprocesses)."""
-    return _environment(tmp_path, database_url, redis_url, sink)
+    return _environment(tmp_path, database_url, redis_url, sink, migrated=_migrated(request))
 
 
-def _environment(folder: Path, database_url: str, redis_url: str, sink: Sink) -> dict[str, str]:
+def _environment(
+    folder: Path, database_url: str, redis_url: str, sink: Sink, *, migrated: bool = True
+) -> dict[str, str]:
+    if not database_url and migrated:  # SQLite: the daemon's file, migrated already
+        (folder / "data").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(), folder / "data" / "postdesk.db")
     values = {
         "POSTDESK_DATA_DIR": str(folder / "data"),
         "POSTDESK_SMTP_PORT": str(free_port()),

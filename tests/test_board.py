@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -423,6 +424,7 @@ def _migrate(connection: Any, revision: str, *, down: bool = False) -> None:
     (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
+@pytest.mark.empty_database
 async def test_migration_gives_every_queue_its_columns_and_takes_them_away(database_url, tmp_path):
     """Queues from before 0020 (the default one and another) get the default columns, no
     card is placed; the downgrade drops both tables again."""

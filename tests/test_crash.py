@@ -22,8 +22,10 @@ pytestmark = pytest.mark.slow
 
 
 def _children(pid: int) -> list[int]:
+    """Every process below `pid` (the parse workers are the fork server's children)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    direct = [int(p) for p in path.read_text().split()] if path.exists() else []
+    return direct + [grandchild for child in direct for grandchild in _children(child)]
 
 
 def _alive(pids: list[int]) -> list[int]:

@@ -464,6 +464,7 @@ def _migrate(connection: Any, revision: str, *, down: bool = False) -> None:
     (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
+@pytest.mark.empty_database
 async def test_migration_makes_each_customer_a_participant(database_url, tmp_path):
     """Tickets from before 0017 get their customer as their one participant (in To), so
     replies to them keep going where they went; the downgrade takes it all away again."""

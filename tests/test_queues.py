@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -304,6 +305,7 @@ async def test_directories_and_queue_reports(team: Team, daemon, make_user):
     assert everything["total"] == 2
 
 
+@pytest.mark.empty_database
 async def test_an_existing_desk_keeps_working_after_the_migration(settings):
     """A desk at migration 0014 with tickets in every state of assignment: after the upgrade
     every ticket is in the default queue (`assigned` visibility), today's staff are its

@@ -120,6 +120,7 @@ async def ticket_about(api: Api, token: str, subject: str) -> int | None:
     return int(found[0]) if found else None
 
 
+@pytest.mark.empty_database  # both replicas migrate it, one at a time
 async def test_smtp_and_web_replicas_as_processes_share_mail_tickets_and_events(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -355,6 +355,7 @@ async def _found_by(conn: Any, is_sqlite: bool, query: str) -> list[int]:
     return [row[0] for row in found]
 
 
+@pytest.mark.empty_database
 async def test_migration_indexes_what_was_there_and_goes_back(database_url, tmp_path):
     """0024 on a desk with CJK text already in it: the text is found by its words; the
     downgrade restores the index of before (a run found whole only)."""

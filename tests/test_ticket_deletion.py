@@ -214,6 +214,7 @@ def _tickets_with_messages(connection: Any, *subjects: str) -> list[int]:
     return made
 
 
+@pytest.mark.empty_database
 async def test_migration_0021_keeps_an_existing_desk(database_url, tmp_path, backend):
     """Tickets from before keep their rows and search; afterwards a deleted newest ticket's
     id is not given again (SQLite: the rebuilt table; PostgreSQL: its sequence); the
