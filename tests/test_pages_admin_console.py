@@ -187,6 +187,8 @@ NEW_FORMS = {
     "/app/admin/integrations/webhooks/{hook}/deliveries/{delivery}/redeliver": {},
     "/app/admin/people/companies": {"name": "Sneaky", "domains": "sneaky.example"},
     "/app/admin/people/companies/{company}": {"name": "Renamed", "domains": ""},
+    "/app/admin/integrations/webhooks": {"url": "http://127.0.0.1:9/x", "events": "*"},
+    "/app/admin/people/{carol}/company-admin": {"is_company_admin": "on"},
 }
 
 
@@ -198,7 +200,12 @@ async def _targets(team: Team, receiver: Receiver) -> dict[str, int]:
         "admin", "POST", "/api/admin/companies/", json={"name": "Kept", "domains": []}
     )
     assert status == 201
-    return {"hook": hook["id"], "delivery": delivery["id"], "company": company["id"]}
+    return {
+        "hook": hook["id"],
+        "delivery": delivery["id"],
+        "company": company["id"],
+        "carol": team.id("carol"),
+    }
 
 
 async def _some(found: Any) -> Any:
@@ -209,6 +216,11 @@ async def _unchanged(team: Team, ids: dict[str, int]) -> None:
     _, hook = await team.call("admin", "GET", f"/api/webhooks/{ids['hook']}/")
     _, companies = await team.call("admin", "GET", "/api/admin/companies/")
     assert hook["is_active"] is True
+    assert [h["id"] for h in (await team.call("admin", "GET", "/api/webhooks/"))[1]["results"]] == [
+        ids["hook"]
+    ]
+    _, carol = await team.call("admin", "GET", f"/api/admin/users/{ids['carol']}/")
+    assert carol["is_company_admin"] is False
     assert [c["name"] for c in companies["results"]] == ["Kept"]
 
 
