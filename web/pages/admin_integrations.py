@@ -80,17 +80,21 @@ async def webhook_create(request: web.Request, login: BrowserLogin) -> web.Strea
     well-formed secret). A secret left empty is made here and shown on this answer only; a
     refusal shows the form again with the reason and what was typed."""
     form = await request.post()
-    draft = {
-        "url": forms.text(form, "url", 2000).strip(),
-        "events": [e for e in form.getall("events", []) if isinstance(e, str)][:50],
-        "description": forms.text(form, "description", 200).strip(),
-    }
+    url, description = forms.text(form, "url", 2000).strip(), forms.text(form, "description", 200)
+    events = [e for e in form.getall("events", []) if isinstance(e, str)][:50]
+    draft: dict[str, Any] = {"url": url, "events": events, "description": description.strip()}
     secret = forms.text(form, "secret", 200).strip() or None
     try:
-        if not draft["url"]:
+        if not url:
             raise ValidationFailed("give the address the events are sent to", field="url")
         hook = await subs.create(
-            request.app[DESK], login.user, secret=secret, is_active=True, **draft
+            request.app[DESK],
+            login.user,
+            url=url,
+            events=events,
+            secret=secret,
+            description=draft["description"],
+            is_active=True,
         )
     except DeskError as exc:
         return await _integrations(
