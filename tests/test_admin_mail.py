@@ -177,9 +177,7 @@ BROKEN_PARTS = (
 )
 
 
-async def test_a_text_part_that_did_not_decode_marks_the_mail_damaged_with_why(
-    team: Team, daemon
-):
+async def test_a_text_part_that_did_not_decode_marks_the_mail_damaged_with_why(team: Team, daemon):
     """Kept as far as it decodes, and listed damaged with the reason (issue 15); the
     subject's undecodable word kept as written (RFC 2047 6.3), the good one decoded."""
     await send(daemon.smtp_port, BROKEN_PARTS, sender="eve@example.com")
