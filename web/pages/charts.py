@@ -12,7 +12,7 @@ from typing import Any
 # The drawing's units (it scales with the page, keeping its proportions so text stays
 # legible): the bars stand in the plot, the y-axis' labels to its left, the dates below.
 WIDTH, HEIGHT, GAP = 720, 210, 2
-LEFT, TOP, BOTTOM = 40, 8, 22
+LEFT, TOP, BOTTOM = 40, 8, 28  # room below for the dates, drawn larger on phones
 PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - 4, HEIGHT - TOP - BOTTOM
 DATE_EVERY = 7  # a date under every seventh day, counted back from the last (today)
 
