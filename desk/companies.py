@@ -3,6 +3,7 @@ is their company's admin sees every ticket of the company (desk.auth.access)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import delete, false, func, not_, or_, select, update
@@ -11,6 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from desk.db import Database
 from desk.errors import Conflict, NotFound, ValidationFailed
 from desk.models import Company, CompanyDomain, Role, Ticket, User
+
+# A host name as DNS has it (RFC 1035 §2.3.1, with digits first as RFC 1123 allows): labels
+# of letters, digits and inner hyphens, 1 to 63 long; at least two of them; 253 in all.
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def normal_domain(typed: str) -> str:
+    """A company's email domain as stored: stripped, lower case, one trailing dot (the DNS
+    root, "acme.test.") dropped, a leading "@" dropped. ValidationFailed, naming it, for
+    anything that is not a domain name."""
+    domain = typed.strip().lower().removeprefix("@").removesuffix(".")
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(x) for x in labels):
+        shown = typed.strip()
+        raise ValidationFailed(
+            f"“{shown}” is not a domain name (like example.com)", field="domains"
+        )
+    return domain
 
 
 def domain_of(email: str) -> str:
@@ -114,10 +133,7 @@ async def create_company(session: AsyncSession, name: str, domains: list[str]) -
 async def set_domains(session: AsyncSession, company: Company, domains: list[str]) -> None:
     """Map `domains` to `company`: its existing and future customers from them join it, and
     their tickets become visible to the company's admins."""
-    wanted = sorted({d.strip().lower().lstrip("@") for d in domains if d.strip()})
-    for d in wanted:
-        if "." not in d or any(c in d for c in " @/"):
-            raise ValidationFailed(f"{d!r} is not a domain", field="domains")
+    wanted = sorted({normal_domain(d) for d in domains if d.strip()})
     taken = await session.scalar(
         select(CompanyDomain.domain).where(
             CompanyDomain.domain.in_(wanted), CompanyDomain.company_id != company.id

@@ -5,43 +5,45 @@ desk/desk_settings.py). The outbox sender puts it in each mail's template contex
 `brand` when it composes the mail (templates/_mail.html.j2 frames every HTML template with
 it); mail callers never pass it.
 
-The logo is a link, not an attachment: an absolute URL on POSTDESK_PUBLIC_URL to the public
-logo route (desk/brand_logo.py LOGO_PATH), so a mail stays small and the image is only ever
-one the admin uploaded to us. Without POSTDESK_PUBLIC_URL there is no address a recipient
-could reach (the default is this machine's listening address), so the mail has no image."""
+The logo travels inside the mail, as an inline image (RFC 2392 `cid:`, in a
+multipart/related beside the HTML; desk/mail/compose.py): mail clients show such images
+without asking (a linked image waits for "load remote images"), it needs no public address
+of ours that a reader can reach (POSTDESK_PUBLIC_URL is often unset, and the default is
+this machine's listening address), and a mail keeps its logo after the logo changes. The
+cost, a few kilobytes per HTML mail, is bounded by MAX_LOGO_BYTES (desk/brand_logo.py).
+Here the brand names the logo's file in the blob store; the composer reads it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from desk.blobs import blob_path
 from desk.config import Settings
 from desk.desk_settings import refresh_if_stale
 
 if TYPE_CHECKING:
     from desk.context import Desk
 
-PUBLIC_URL = "POSTDESK_PUBLIC_URL"
-
 
 async def mail_brand(desk: Desk) -> dict[str, Any]:
-    """{"desk_name", "accent_colour" (#rrggbb), "logo_url" (absolute URL or None)}: the
-    settings and the logo as this process last read them (desk/desk_settings.py), re-read
-    when they are stale: no query per mail."""
+    """{"desk_name", "accent_colour" (#rrggbb), "logo" ({"path", "content_type"} of the
+    image in the blob store, or None)}: the settings and the logo as this process last
+    read them (desk/desk_settings.py), re-read when they are stale: no query per mail."""
     await refresh_if_stale(desk)
     s = desk.settings
-    logo = desk.logo
     return {
         "desk_name": s.desk_name,
         "accent_colour": s.accent_colour,
-        "logo_url": logo_url(s, logo["url"] if logo else None),
+        "logo": logo_file(s, desk.logo),
     }
 
 
-def logo_url(settings: Settings, path: str | None) -> str | None:
-    """The logo's address for a mail reader, or None (no logo, or no public address)."""
-    if path is None or PUBLIC_URL not in settings.from_environment:
+def logo_file(settings: Settings, logo: dict[str, Any] | None) -> dict[str, str] | None:
+    """Where the stored logo's bytes are and their type, for the composer; None without."""
+    if logo is None:
         return None
-    return f"{settings.public_url}{path}"
+    path = blob_path(settings.attachments_dir, logo["sha256"])
+    return {"path": str(path), "content_type": logo["content_type"]}
 
 
 def branded(spec: dict[str, Any], brand: dict[str, Any]) -> dict[str, Any]:

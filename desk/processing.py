@@ -109,7 +109,11 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     context.placed.append(Placed(mail, ticket, customer, message, ack, remember))
     mail.inbound.thread_rule = message.thread_rule
     # A mail that could not be read is a message all the same; the row says why.
-    finish(mail.inbound, InboundState.PROCESSED, mail.parsed.unreadable or None)
+    # A processed mail with an error is a damaged one (desk.inbound_admin): unreadable, or
+    # its text kept only as far as it decoded.
+    finish(
+        mail.inbound, InboundState.PROCESSED, mail.parsed.unreadable or mail.parsed.damage or None
+    )
 
 
 def _new_ids(mail: Incoming, context: IntakeContext) -> tuple[str, ...]:

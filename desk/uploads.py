@@ -37,6 +37,15 @@ ALLOWED_TYPES = frozenset(
 MAX_FILES = 10
 
 
+def human_size(size: int) -> str:
+    """A size limit as people say it: "10 MB", "512 KB", "1.5 GB" (binary units, as the
+    limits are set: 10 MB is 10 * 1024 * 1024 bytes)."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
 class UploadTooLarge(DeskError):
     code = "too_large"
     status = 413
@@ -58,7 +67,7 @@ class Upload:
 def check_upload(settings: Settings, filename: str, content_type: str, size: int) -> None:
     if size > settings.upload_max_bytes:
         raise UploadTooLarge(
-            f"{filename!r} is larger than {settings.upload_max_bytes} bytes",
+            f"“{filename}” is larger than {human_size(settings.upload_max_bytes)}",
             field="files",
             limit=settings.upload_max_bytes,
         )

@@ -161,3 +161,37 @@ async def test_outbox_shows_failed_mail_and_sends_it_again(team: Team, daemon, s
     assert status == 404
     status, body = await team.call("admin", "GET", "/api/admin/outbox/?state=lost")
     assert status == 400
+
+
+# The tester's mail: a text part and a PDF whose base64 is broken, and a subject whose
+# encoded word is not base64 at all.
+BROKEN_PARTS = (
+    b"From: Eve <eve@example.com>\r\nTo: support@localhost\r\n"
+    b"Subject: =?utf-8?B?broken!!!?= and =?utf-8?B?w6k=?=\r\n"
+    b"Message-ID: <broken-parts@example.com>\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    b"--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
+    b"\r\nSGVsbG8gdGhlcmU!!!\r\n"
+    b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+    b'Content-Disposition: attachment; filename="doc.pdf"\r\n\r\n%%%JVBERi0x\r\n--b--\r\n'
+)
+
+
+async def test_a_text_part_that_did_not_decode_marks_the_mail_damaged_with_why(team: Team, daemon):
+    """Kept as far as it decodes, and listed damaged with the reason (issue 15); the
+    subject's undecodable word kept as written (RFC 2047 6.3), the good one decoded."""
+    await send(daemon.smtp_port, BROKEN_PARTS, sender="eve@example.com")
+    [mail] = await settled(daemon, 1)
+    status, listed = await team.call("admin", "GET", "/api/admin/inbound/?state=damaged")
+    assert status == 200
+    [row] = listed["results"]
+    assert row["id"] == mail.id and row["state"] == "processed" and row["damaged"] is True
+    assert "text part" in row["error"] and "base64" in row["error"]
+    _, detail = await team.call("admin", "GET", f"/api/admin/inbound/{mail.id}/")
+    [message] = detail["messages"]
+    assert message["text"].startswith("Hello there")
+    assert "[Part of the text could not be decoded" in message["text"]
+    [pdf] = message["attachments"]
+    assert pdf["damaged"] and "outside base64" in pdf["damage_reason"]
+    _, ticket = await team.call("admin", "GET", f"/api/tickets/{detail['ticket_id']}/")
+    assert ticket["subject"] == "=?utf-8?B?broken!!!?= and é"

@@ -1,34 +1,27 @@
 """The desk's brand in outgoing mail (issue 18): every HTML mail, whoever queued it, shows the
 accent colour and the logo an admin set at run time, through the real relay (the SMTP
-sink); the logo is a link to the desk's own public logo route on POSTDESK_PUBLIC_URL,
-which serves the very image uploaded; no logo set, no image; the text part stays plain;
-the environment still wins where it sets a value."""
+sink); the logo travels in the mail as an inline image (cid:, multipart/related), the very
+bytes uploaded, with no public address configured; no logo set, no image; the text part
+stays plain; the environment still wins where it sets a value."""
 
 from __future__ import annotations
 
 import re
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from typing import Any
-
-import pytest
 
 from daemon.lifecycle import started
 from desk.config import load_settings
 from desk.desk_settings import refresh
-from desk.mail_brand import logo_url
+from desk.mail.compose import Outgoing, compose, template_environment
 from desk.models import DeskSetting, utcnow
 from tests.people import Team
 from tests.support import Sink, make_mail, send, wait_for_value
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 64  # the signature is what the upload checks
 IMG = re.compile(r'<img src="([^"]+)"')
-
-
-@pytest.fixture
-def env(env: dict[str, str]) -> dict[str, str]:
-    """The desk's public address is where its web server listens, so a test can follow the
-    logo's link as a mail reader's client would."""
-    return {**env, "POSTDESK_PUBLIC_URL": f"http://127.0.0.1:{env['POSTDESK_HTTP_PORT']}"}
 
 
 async def _mails(team: Team, daemon: Any, sink: Sink, who: str) -> list[EmailMessage]:
@@ -72,9 +65,12 @@ async def test_mail_shows_the_colour_and_logo_an_admin_sets(team: Team, daemon, 
         html = _html(mail)
         assert "#aa3300" in html and "#2563eb" not in html
         [src] = IMG.findall(html)
-        assert src == env["POSTDESK_PUBLIC_URL"] + logo["url"]
-        async with team.api.http.get(src) as r:  # what the reader's mail client fetches
-            assert r.status == 200 and await r.read() == PNG
+        assert src.startswith("cid:") and "POSTDESK_PUBLIC_URL" not in env
+        [image] = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+        assert image["Content-ID"] == f"<{src[4:]}>" and image.get_content() == PNG
+        related = next(p for p in mail.walk() if p.get_content_type() == "multipart/related")
+        assert [p.get_content_type() for p in related.iter_parts()] == ["text/html", "image/png"]
+        assert logo["content_type"] == "image/png"
         text = _text(mail)
         assert "<" not in text and "#aa3300" not in text and "logo" not in text
     # The logo removed: mail has no image again.
@@ -98,14 +94,28 @@ async def test_the_environment_wins_over_a_stored_colour(env, sink):
     assert "#112233" in _html(ack) and "#aa3300" not in _html(ack)
 
 
-def test_no_public_address_no_logo_in_mail(env):
-    """Without POSTDESK_PUBLIC_URL the desk's address is where it listens, which a reader
-    could not reach: the mail carries no image rather than a dead or private link."""
-    public = load_settings(env, read_dotenv=False)
-    private = load_settings(
-        {k: v for k, v in env.items() if k != "POSTDESK_PUBLIC_URL"}, read_dotenv=False
+def test_a_logo_whose_file_is_gone_leaves_the_mail_without_an_image(tmp_path):
+    """The brand read before an admin removed the logo: the mail goes, without an image."""
+    out = Outgoing(
+        to_address="erin@example.com",
+        to_name="Erin",
+        from_name="Support",
+        from_address="support@localhost",
+        reply_to="support@localhost",
+        subject="Hello",
+        template="otp_code",
+        context={
+            "code": "123456",
+            "minutes": 10,
+            "desk_name": "Support",
+            "brand": {
+                "desk_name": "Support",
+                "accent_colour": "#2563eb",
+                "logo": {"path": str(tmp_path / "gone"), "content_type": "image/png"},
+            },
+        },
     )
-    path = "/api/branding/logo/?v=0123456789abcdef"
-    assert logo_url(public, path) == env["POSTDESK_PUBLIC_URL"] + path
-    assert logo_url(private, path) is None
-    assert logo_url(public, None) is None
+    raw = compose(out, template_environment(), "<m1@localhost>")
+    mail = BytesParser(policy=policy.default).parsebytes(raw)
+    assert not IMG.search(_html(mail))  # type: ignore[arg-type]
+    assert "image/png" not in {p.get_content_type() for p in mail.walk()}

@@ -21,7 +21,7 @@ from tests.support import make_mail, rows, send, send_due_now, wait_for, wait_fo
 
 TEMPLATES = template_environment()
 # What the sender adds to every context (desk/mail_brand.py).
-BRAND = {"brand": {"desk_name": "Support", "accent_colour": "#2563eb", "logo_url": None}}
+BRAND = {"brand": {"desk_name": "Support", "accent_colour": "#2563eb", "logo": None}}
 
 
 async def _first_ticket(daemon, raw):

@@ -14,10 +14,12 @@ import pytest
 
 from daemon.lifecycle import Running
 from daemon.webhook_sender import client_session, deliver_due
+from desk.models import utcnow
 from tests.pages import new_page, screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
 from tests.support import free_port, http_server, make_mail, send, settled, wait_for
 from tests.test_webhooks import Receiver
+from web.pages.charts import day_label, volume_chart
 
 ISO_TEXT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 
@@ -176,6 +178,15 @@ async def test_the_volume_chart_has_a_scale_and_dates(team: Team, chromium: Any)
     assert await chart.locator(".axis.y text").all_text_contents() == ["0", "1", "2", "3"]
     dates = await chart.locator(".axis.x text").all_text_contents()
     assert len(dates) == 5 and all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2}", d) for d in dates)
+    # The newest label is today's (UTC, as volume.csv counts), under the bar of today's
+    # three tickets.
+    today = utcnow().date()
+    assert dates[-1] == day_label(today.isoformat())
+    _, volume = await team.call("admin", "GET", "/api/analytics/volume/?days=30")
+    rows = volume["results"] if isinstance(volume, dict) and "results" in volume else volume
+    assert rows[-1]["date"] == today.isoformat() and rows[-1]["created"] == 3
+    titles = await chart.locator("rect.created title").all_text_contents()
+    assert titles[-1] == f"{today.isoformat()}: 3 created"
     assert "from 0 to 3 tickets" in (await chart.locator("desc").text_content() or "")
     assert await serious_violations(page) == []
 
@@ -187,6 +198,8 @@ NEW_FORMS = {
     "/app/admin/integrations/webhooks/{hook}/deliveries/{delivery}/redeliver": {},
     "/app/admin/people/companies": {"name": "Sneaky", "domains": "sneaky.example"},
     "/app/admin/people/companies/{company}": {"name": "Renamed", "domains": ""},
+    "/app/admin/integrations/webhooks": {"url": "http://127.0.0.1:9/x", "events": "*"},
+    "/app/admin/people/{carol}/company-admin": {"is_company_admin": "on"},
 }
 
 
@@ -198,7 +211,12 @@ async def _targets(team: Team, receiver: Receiver) -> dict[str, int]:
         "admin", "POST", "/api/admin/companies/", json={"name": "Kept", "domains": []}
     )
     assert status == 201
-    return {"hook": hook["id"], "delivery": delivery["id"], "company": company["id"]}
+    return {
+        "hook": hook["id"],
+        "delivery": delivery["id"],
+        "company": company["id"],
+        "carol": team.id("carol"),
+    }
 
 
 async def _some(found: Any) -> Any:
@@ -209,6 +227,11 @@ async def _unchanged(team: Team, ids: dict[str, int]) -> None:
     _, hook = await team.call("admin", "GET", f"/api/webhooks/{ids['hook']}/")
     _, companies = await team.call("admin", "GET", "/api/admin/companies/")
     assert hook["is_active"] is True
+    assert [h["id"] for h in (await team.call("admin", "GET", "/api/webhooks/"))[1]["results"]] == [
+        ids["hook"]
+    ]
+    _, carol = await team.call("admin", "GET", f"/api/admin/users/{ids['carol']}/")
+    assert carol["is_company_admin"] is False
     assert [c["name"] for c in companies["results"]] == ["Kept"]
 
 
@@ -245,3 +268,14 @@ async def test_every_new_form_needs_its_csrf_token(
     form = {**NEW_FORMS["/app/admin/people/companies"], "csrf_token": csrf or ""}
     answer = await page.request.post(f"{team.api.base}/app/admin/people/companies", form=form)
     assert answer.ok and "Company created." in await answer.text()
+
+
+def test_the_newest_day_is_always_labelled_under_its_own_bar():
+    days = [
+        {"date": f"2026-11-{n:02d}", "created": int(n == 30), "resolved": 0} for n in range(1, 31)
+    ]
+    chart = volume_chart(days)
+    assert [t.label for t in chart.x_ticks] == ["2 Nov", "9 Nov", "16 Nov", "23 Nov", "30 Nov"]
+    last_bar = chart.created[-1]
+    assert last_bar.label == "2026-11-30: 1 created"
+    assert chart.x_ticks[-1].anchor == "end" and chart.x_ticks[-1].at >= last_bar.x

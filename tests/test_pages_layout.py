@@ -2,7 +2,9 @@
 a conversation, the admin's inbound detail and the People page keep to the viewport even
 with ordinary long headers and with hostile data (a 200,000-character word in a mail, a
 50,000-character subject, a name of thousands of letters). Long raw text scrolls inside its
-own box instead of widening the page."""
+own box instead of widening the page. At 375 px (the narrowest phones in use) every staff
+page keeps to the screen too, with its header's links on the screen, the chart's dates
+legible and the tables saying what each value is."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from tests.pages import new_page, sign_in
 from tests.people import PASSWORD, Team
-from tests.support import send, settled
+from tests.support import make_mail, send, settled
 
 SUBJECT = "S" * 50_000
 WORD = "w" * 200_000
@@ -56,3 +58,72 @@ async def test_no_page_is_wider_than_the_screen(team: Team, daemon, make_user, c
         for who, path in pages:
             width = await _page_width(chromium, base, who, path, phone)
             assert width <= viewport, f"{path} is {width} px wide at {viewport} px"
+
+
+# Every page under /app/ and /app/admin/ a person opens from a link (the ids filled in).
+STAFF_PAGES = [
+    ("agent1", "/app/"),
+    ("agent1", "/app/tickets/{ticket}/"),
+    ("agent1", "/app/saved-replies/"),
+    ("agent1", "/app/chat/"),
+    ("agent1", "/app/notifications"),
+    ("admin", "/app/admin/"),
+    ("admin", "/app/admin/people"),
+    ("admin", "/app/admin/people/companies"),
+    ("admin", "/app/admin/mail"),
+    ("admin", "/app/admin/mail/inbound/{mail}"),
+    ("admin", "/app/admin/integrations"),
+    ("admin", "/app/admin/integrations/webhooks/{hook}"),
+    ("admin", "/app/admin/settings"),
+]
+# Elements whose right edge is past the viewport, for the failure message.
+OVERFLOWING = """(width) => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > width + 0.5)
+  .slice(0, 8).map(e => e.tagName.toLowerCase() + '.' + e.className + ' ' +
+    Math.round(e.getBoundingClientRect().right))"""
+
+
+async def test_every_staff_page_fits_375_pixels(team: Team, daemon, make_user, chromium):
+    raw, _ = make_mail(subject="A customer's question")
+    await send(daemon.smtp_port, raw)
+    [mail] = await settled(daemon, 1)
+    t = mail.ticket_id
+    assign = {"assigned_agent": team.id("agent1")}
+    assert (await team.call("admin", "POST", f"/api/tickets/{t}/assign/", json=assign))[0] == 200
+    done = {"status": "RESOLVED"}
+    assert (await team.call("agent1", "POST", f"/api/tickets/{t}/set-status/", json=done))[0] == 200
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["*"]}
+    _, hook = await team.call("admin", "POST", "/api/webhooks/", json=body)
+    ids = {"ticket": mail.ticket_id, "mail": mail.id, "hook": hook["id"]}
+    # A long name in the header, as real people have (the header shows who is signed in).
+    await make_user("alexandra@localhost", "admin", name="Alexandra Konstantinopoulou-Wetherby")
+    for who in ("agent1", "alexandra"):
+        context = await chromium.new_context(viewport={"width": 375, "height": 812})
+        page = await context.new_page()
+        await sign_in(page, team.api.base, f"{who}@localhost", PASSWORD)
+        for _, path in [p for p in STAFF_PAGES if p[0] == who or who == "alexandra"]:
+            response = await page.goto(team.api.base + path.format(**ids))
+            assert response is not None and response.status == 200, path
+            width = int(await page.evaluate("document.documentElement.scrollWidth"))
+            assert width <= 375, (path, width, await page.evaluate(OVERFLOWING, 375))
+            assert await page.evaluate(OVERFLOWING, 375) == [], path
+            for link in await page.locator("header.top a").all():  # the nav on the screen
+                box = await link.bounding_box()
+                assert box is not None and box["x"] + box["width"] <= 375.5, (path, box)
+            if path == "/app/admin/":
+                await _chart_and_tables_read(page)
+        await context.close()
+
+
+async def _chart_and_tables_read(page: Any) -> None:
+    """The chart's dates at a legible size (10 px or more as drawn), and each value of the
+    Resolution table named by its column header on a phone, where the headers row goes."""
+    sizes = await page.locator(".chart .axis text").evaluate_all(
+        "ts => ts.map(t => t.getBoundingClientRect().height)"
+    )
+    assert sizes and min(sizes) >= 10, sizes
+    cells = page.locator("table.tickets tbody tr").first.locator("td")
+    labels = await cells.evaluate_all(
+        "tds => tds.map(td => getComputedStyle(td, '::before').content)"
+    )
+    assert len(labels) == 4 and all(x not in ("none", "normal", '""') for x in labels), labels

@@ -4,12 +4,17 @@ a note, see the team's answer arrive live, mark solved and reopen, open a new re
 
 from __future__ import annotations
 
+import email.utils
+import io
 import re
+from email.message import EmailMessage
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from daemon.lifecycle import Running
+from desk.uploads import human_size
 from tests.pages import new_page, screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
 from tests.support import Sink, make_mail, send, settled, wait_for_value
@@ -54,8 +59,8 @@ async def test_a_customer_signs_in_with_a_code_and_works_on_their_request(
     await page.get_by_role("link", name="Broken hinge").click()
     await page.wait_for_url(f"{base}/portal/tickets/{t}/")
     assert not await page.get_by_text("Customer seems upset").count()
-    # OPEN (new or reopened) in words true of both, not "Received".
-    assert await page.get_by_text("Waiting for our answer").is_visible()
+    # OPEN (new or reopened) in issue 18's words, as IN_PROGRESS reads.
+    assert await page.get_by_text("We are working on it").is_visible()
 
     # Reply with a file: the team sees both.
     photo = tmp_path / "hinge.txt"
@@ -241,3 +246,145 @@ async def test_another_customer_s_request_answers_as_a_missing_one(team: Team):
     assert set(answers.values()) == {404}, answers
     status, detail = await team.call("dave", "GET", f"/api/tickets/{theirs}/")
     assert status == 200 and detail["status"] == "OPEN"
+
+
+async def _portal(http, base: str, email: str) -> str:
+    """A customer signed in with a plain client; answers the portal's CSRF token."""
+    async with http.get(f"{base}/login") as r:
+        token = _csrf(await r.text())
+    form = {"email": email, "password": PASSWORD, "csrf_token": token}
+    async with http.post(f"{base}/login", data=form, allow_redirects=False) as r:
+        assert r.headers["Location"] == "/portal/"
+    async with http.get(f"{base}/portal/") as r:
+        return _csrf(await r.text())
+
+
+async def _company_admin(team: Team, who: str = "carol") -> None:
+    body = {"name": "Example", "domains": ["example.com"]}
+    assert (await team.call("admin", "POST", "/api/admin/companies/", json=body))[0] == 201
+    cora = {"is_company_admin": True}
+    assert (await team.call("admin", "PATCH", f"/api/admin/users/{team.id(who)}/", json=cora))[
+        0
+    ] == 200
+
+
+async def test_a_company_admin_reads_who_wrote_a_colleague_s_request(team: Team):
+    """On a colleague's request the colleague's messages carry their name; "You" is only
+    ever the viewer's own."""
+    await _company_admin(team)
+    theirs = await team.open_ticket("dave", subject="Dave's printer")
+    mine = await team.open_ticket("carol", subject="Carol's screen")
+    async with _client() as http:
+        await _portal(http, team.api.base, "carol@example.com")
+        async with http.get(f"{team.api.base}/portal/tickets/{theirs}/") as r:
+            page = await r.text()
+        assert r.status == 200
+        assert "<strong>Dave</strong>" in page and "<strong>You</strong>" not in page
+        async with http.get(f"{team.api.base}/portal/tickets/{mine}/") as r:
+            assert "<strong>You</strong>" in await r.text()
+
+
+@pytest.mark.parametrize("who", ["agent1", "zed", "abc"])
+async def test_a_person_outside_the_company_shows_nobody_s_requests(
+    team: Team, make_user, who: str
+):
+    """`?person=` naming someone who is not one of the company's (an agent, a customer of
+    no company, not a number) narrows to nothing and says so; it never widens."""
+    await _company_admin(team)
+    await team.open_ticket("dave", subject="Dave's printer")
+    if who == "zed":
+        person = str((await make_user("zed@other.org", role="customer")).id)
+    else:
+        person = str(team.id(who)) if who != "abc" else "abc"
+    async with _client() as http:
+        await _portal(http, team.api.base, "carol@example.com")
+        async with http.get(f"{team.api.base}/portal/", params={"person": person}) as r:
+            page = await r.text()
+        assert r.status == 200
+        assert "Dave&#39;s printer" not in page and "Dave's printer" not in page
+        assert "There is no such person among your company" in page
+        async with http.get(f"{team.api.base}/portal/") as r:
+            assert "Dave&#39;s printer" in await r.text()
+
+
+async def test_an_unknown_status_action_is_an_html_page_in_words(team: Team):
+    mine = await team.open_ticket("carol", subject="Carol's screen")
+    async with _client() as http:
+        token = await _portal(http, team.api.base, "carol@example.com")
+        url = f"{team.api.base}/portal/tickets/{mine}/status"
+        async with http.post(url, data={"csrf_token": token, "action": "explode"}) as r:
+            assert r.status == 400 and r.content_type == "text/html"
+            assert "That is not something a request can do." in await r.text()
+
+
+def test_sizes_are_said_in_human_units():
+    assert human_size(10 * 1024 * 1024) == "10 MB"
+    assert human_size(64 * 1024) == "64 KB"
+    assert human_size(1536 * 1024 * 1024) == "1.5 GB"
+    assert human_size(900) == "900 bytes"
+
+
+async def test_an_oversized_file_is_refused_in_human_units(team: Team, daemon: Running):
+    limit = daemon.desk.settings.upload_max_bytes
+    async with _client() as http:
+        token = await _portal(http, team.api.base, "carol@example.com")
+        form = aiohttp.FormData()
+        form.add_field("csrf_token", token)
+        form.add_field("subject", "Big file")
+        form.add_field("description", "See the file.")
+        big = b"\0" * (limit + 1)
+        form.add_field(
+            "files", io.BytesIO(big), filename="x.bin", content_type="application/octet-stream"
+        )
+        async with http.post(f"{team.api.base}/portal/new", data=form) as r:
+            page = await r.text()
+        assert r.status == 400
+        assert f"“x.bin” is larger than {human_size(limit)}." in page and str(limit) not in page
+
+
+def _html_mail(sender: str, subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "Support <support@localhost>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = email.utils.make_msgid(domain="example.com")
+    msg.set_content("Plain version")
+    msg.add_alternative(
+        "<p>Rich <b>version</b></p><script>top.owned = 1</script>"
+        '<img src="http://127.0.0.1:9/pixel.gif">',
+        subtype="html",
+    )
+    return msg.as_bytes()
+
+
+async def test_an_html_mail_shows_in_the_portal_in_a_sandboxed_frame(team: Team, daemon):
+    """As in the workspace (the same template and handler): the HTML only inside a frame
+    with no script, form or top navigation and no remote image; text-only mail as text."""
+    await send(daemon.smtp_port, _html_mail("carol@example.com", "Rich mail"))
+    await settled(daemon, 1)
+    _, found = await team.call("carol", "GET", "/api/tickets/")
+    [ticket] = [t["id"] for t in found["results"] if t["subject"] == "Rich mail"]
+    _, detail = await team.call("carol", "GET", f"/api/tickets/{ticket}/")
+    message = detail["messages"][0]["id"]
+    reply = {"body": "A plain answer."}
+    assert (await team.call("agent1", "POST", f"/api/tickets/{ticket}/messages/", json=reply))[
+        0
+    ] == 201
+    async with _client() as http:
+        await _portal(http, team.api.base, "carol@example.com")
+        async with http.get(f"{team.api.base}/portal/tickets/{ticket}/") as r:
+            page = await r.text()
+        frame = re.search(r"<iframe [^>]*>", page)
+        assert frame, page
+        assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in frame.group(0)
+        assert f'src="/portal/messages/{message}/html"' in frame.group(0)
+        assert "<b>version</b>" not in page  # never in the page itself
+        assert '<div class="body">A plain answer.</div>' in page
+        async with http.get(f"{team.api.base}/portal/messages/{message}/html") as r:
+            csp = r.headers["Content-Security-Policy"]
+            assert "sandbox" in csp and "img-src data: cid:;" in csp
+            assert "<b>version</b>" in await r.text()
+    async with _client() as http:  # another customer: as if it did not exist
+        await _portal(http, team.api.base, "dave@example.com")
+        async with http.get(f"{team.api.base}/portal/messages/{message}/html") as r:
+            assert r.status == 404

@@ -21,7 +21,7 @@ async def test_sign_in_lands_in_the_inbox_and_sign_out_ends_it(team: Team, chrom
     await page.goto(f"{base}/")
     assert page.url == f"{base}/login"
     await sign_in(page, base, "agent1@localhost", "not the password")
-    assert await page.get_by_role("alert").inner_text() == "wrong email or password"
+    assert await page.get_by_role("alert").inner_text() == "Wrong email or password."
     await sign_in(page, base, "agent1@localhost", PASSWORD)
     assert page.url == f"{base}/app/"
     await page.get_by_role("link", name="All open").click()

@@ -267,7 +267,7 @@ async def test_the_sidebar_moves_the_ticket_and_says_why_a_move_is_refused(team:
     await page.get_by_label("Status").select_option("IN_PROGRESS")
     await _submit(page, "Set status")
     alert = await page.get_by_role("alert").inner_text()
-    assert "cannot move from RESOLVED to IN_PROGRESS" in alert
+    assert "Cannot move from RESOLVED to IN_PROGRESS" in alert
     assert await page.get_by_label("Status").input_value() == "RESOLVED"
     timeline = await page.locator(".timeline").inner_text()
     assert "Agent1 changed status from" in timeline and "RESOLVED" in timeline

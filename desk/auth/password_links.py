@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.audit import audit
 from desk.auth.otp import PER_ADDRESS, PER_EMAIL
-from desk.auth.passwords import hash_password
+from desk.auth.passwords import hash_password, verify_password
 from desk.auth.sessions import end_every_session
 from desk.context import Desk
 from desk.errors import Conflict, ValidationFailed
@@ -136,6 +136,60 @@ async def _send_link(
     return (now + lifetime).isoformat()
 
 
+async def link_problem(desk: Desk, token: str) -> str | None:
+    """Why a link's token would be refused by set_password (used, expired, replaced, for a
+    deactivated account), or None while it works; reads only, so the page can say so when
+    the link is opened rather than after a password was typed."""
+    if not token:
+        return "this link is not valid: it carries no token"
+    async with desk.db.reader() as session:
+        row = await session.scalar(
+            select(PasswordToken).where(
+                PasswordToken.token_hash == _digest(desk.settings.secret_key, token)
+            )
+        )
+        user = await session.get(User, row.user_id) if row is not None else None
+    if row is None or user is None or row.used_at is not None or row.expires_at < utcnow():
+        return INVALID_LINK
+    return None if user.is_active else "this account is deactivated"
+
+
+INVALID_LINK = "this link is not valid (used, expired or replaced)"
+
+
+async def change_own_password(
+    desk: Desk, user: User, current: str, password: str, client: str
+) -> dict[str, Any]:
+    """A signed-in person sets their password (a customer who came in by code has none
+    yet) or changes it, giving the current one when they have one; a wrong one counts as
+    a failed login does (desk.logins), so a left-open session cannot be used to guess.
+    Every session of the account ends, as after a reset: the caller starts a new one for
+    the browser that asked. Audited; answers the account."""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed(
+            f"password must be at least {MIN_PASSWORD} characters", field="password"
+        )
+    if user.password_hash is not None:
+        await desk.logins.check(user.email, client)
+        if not verify_password(user.password_hash, current):
+            await desk.logins.failed(user.email, client)
+            raise ValidationFailed("your current password is not right", field="current")
+    async with desk.db.writer() as session:
+        account = await session.get(User, user.id)
+        if account is None or not account.is_active:
+            raise InvalidToken("this account is deactivated", field="current")
+        first = account.password_hash is None
+        account.password_hash = hash_password(password)
+        await end_every_session(session, account.id, "password changed")
+        audit(session, account, "user.password_set" if first else "user.password_changed",
+              f"user:{account.id}")  # fmt: skip
+        data = user_data(account)
+    await desk.bus.publish(
+        [AccessRevoked(user_id=data["id"], session_id=None, reason="the password was changed")]
+    )
+    return data
+
+
 async def set_password(desk: Desk, token: str, password: str) -> dict[str, Any]:
     """Trade a link's token for a new password: once, before it expires, for an active
     account. Every earlier session of the account ends (a reset is often asked for because
@@ -153,7 +207,7 @@ async def set_password(desk: Desk, token: str, password: str) -> dict[str, Any]:
         )
         user = await session.get(User, row.user_id) if row is not None else None
         if row is None or user is None or row.used_at is not None or row.expires_at < now:
-            raise InvalidToken("this link is not valid (used, expired or replaced)", field="token")
+            raise InvalidToken(INVALID_LINK, field="token")
         if not user.is_active:
             raise InvalidToken("this account is deactivated", field="token")
         row.used_at = now

@@ -107,10 +107,17 @@ def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
     headers = _headers(out, message_id)
     for name, value in headers:
         msg[name] = value
-    msg.set_content(env.get_template(f"{out.template}.txt.j2").render(out.context))
-    msg.add_alternative(
-        env.get_template(f"{out.template}.html.j2").render(out.context), subtype="html"
-    )
+    context, logo = _with_logo(out.context, message_id)
+    msg.set_content(env.get_template(f"{out.template}.txt.j2").render(context))
+    msg.add_alternative(env.get_template(f"{out.template}.html.j2").render(context), subtype="html")
+    if logo is not None:
+        # multipart/alternative(text, multipart/related(html, image)): the image beside the
+        # HTML that names it (RFC 2387), not a file for the reader to open.
+        data, content_type, cid = logo
+        maintype, _, subtype = content_type.partition("/")
+        html_part = msg.get_body(("html",))
+        assert isinstance(html_part, EmailMessage)  # the part added just above
+        html_part.add_related(data, maintype=maintype, subtype=subtype, cid=f"<{cid}>")
     for a in out.attachments:
         maintype, _, subtype = a["content_type"].partition("/")
         with open(a["path"], "rb") as fh:
@@ -123,6 +130,27 @@ def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
     raw = msg.as_bytes()
     _verify_headers(raw, [name for name, _ in headers])
     return raw
+
+
+def _with_logo(
+    context: dict[str, Any], message_id: str
+) -> tuple[dict[str, Any], tuple[bytes, str, str] | None]:
+    """The template context with `brand.logo_src` (a `cid:` URL, or None without a logo or
+    when its file is gone) and the image to carry: (bytes, type, Content-ID). The id is
+    unique per mail (RFC 2392), made from the mail's own Message-ID."""
+    brand = context.get("brand")
+    if not isinstance(brand, dict):
+        return context, None
+    logo, carried = brand.get("logo"), None
+    if logo:
+        try:
+            with open(logo["path"], "rb") as fh:
+                cid = "logo." + message_id.strip("<>")
+                carried = (fh.read(), str(logo["content_type"]), cid)
+        except OSError:  # removed since the brand was read: the mail goes without it
+            carried = None
+    src = f"cid:{carried[2]}" if carried else None
+    return {**context, "brand": {**brand, "logo_src": src}}, carried
 
 
 def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:

@@ -1,17 +1,21 @@
 """RFC 2047 encoded words as mail clients read them, broken ones included: a multi-byte
 character split over two words, base64 without its padding, a word with spaces inside or
-without its closing `?=`, charsets under their aliases. Never raises."""
+without its closing `?=`, charsets under their aliases. A word that cannot be decoded
+(base64 with characters outside its alphabet or a length no data has, bytes its declared
+charset does not allow) is kept as the literal text it is: RFC 2047 6.3, "displayed as
+it is", never guessed into other characters. Never raises."""
 
 from __future__ import annotations
 
 import binascii
 import re
 
-from desk.mail.charsets import decode
+from desk.mail.charsets import decode, fits_charset
 
 # Lenient like CPython's own header parser: spaces inside the encoded text are accepted.
 _WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?]*?)(?:\?=|$)")
 _BETWEEN = re.compile(r"[ \t\r\n]*")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 def decode_words(text: str) -> str:
@@ -19,25 +23,35 @@ def decode_words(text: str) -> str:
     before decoding, as RFC 2047 6.2 drops the space between them."""
     out: list[str] = []
     position = 0
-    pending: list[tuple[str, bytes]] = []
+    pending: list[tuple[str, bytes, str]] = []
     for match in _WORD.finditer(text):
         gap = text[position : match.start()]
+        data = _word_bytes(match.group(2), match.group(3))
+        if data is None:  # not decodable: the word as written, the gap before it kept
+            out.extend((_flush(pending), gap, match.group(0)))
+            position = match.end()
+            continue
         if not (pending and _BETWEEN.fullmatch(gap)):  # text between: the run ends
             out.append(_flush(pending))
             out.append(gap)
         charset = match.group(1).split("*", 1)[0]  # RFC 2231 5: charset*language
-        pending.append((charset.lower(), _word_bytes(match.group(2), match.group(3))))
+        pending.append((charset.lower(), data, match.group(0)))
         position = match.end()
     out.append(_flush(pending))
     out.append(text[position:])
     return "".join(out)
 
 
-def _word_bytes(encoding: str, encoded: str) -> bytes:
+def _word_bytes(encoding: str, encoded: str) -> bytes | None:
+    """The word's bytes; None for base64 that is not (a character outside the alphabet,
+    or one character too many for any data): RFC 2047 6.3 keeps such a word as written."""
     data = encoded.encode("ascii", "replace")
     if encoding in "qQ":
         return binascii.a2b_qp(data.replace(b"_", b" "))
-    return lenient_base64(data)[0]
+    compact = re.sub(rb"\s", b"", data)
+    if not _BASE64.fullmatch(compact.decode("ascii")) or len(compact.rstrip(b"=")) % 4 == 1:
+        return None
+    return lenient_base64(compact)[0]
 
 
 def lenient_base64(data: bytes) -> tuple[bytes, bool]:
@@ -56,12 +70,18 @@ def lenient_base64(data: bytes) -> tuple[bytes, bool]:
     return decoded, False
 
 
-def _flush(pending: list[tuple[str, bytes]]) -> str:
-    """Decode the collected words, joining the bytes of neighbours in the same charset."""
+def _flush(pending: list[tuple[str, bytes, str]]) -> str:
+    """Decode the collected words, joining the bytes of neighbours in the same charset (a
+    character split between them); a run whose bytes its known charset refuses is kept
+    as the words were written."""
     parts: list[str] = []
     while pending:
-        charset, data = pending.pop(0)
+        charset, data, literal = pending.pop(0)
         while pending and pending[0][0] == charset:
-            data += pending.pop(0)[1]
-        parts.append(decode(data, charset)[0])
+            _, more, written = pending.pop(0)
+            data, literal = data + more, f"{literal} {written}"
+        if fits_charset(data, charset):
+            parts.append(decode(data, charset)[0])
+        else:
+            parts.append(literal)
     return "".join(parts)

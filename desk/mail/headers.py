@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from email import policy
 from email.utils import getaddresses
 
 from desk.mail.encoded_words import decode_words
@@ -30,10 +31,26 @@ def clean_header_text(value: str, *, limit: int = 900) -> str:
         text = _CONTROL.sub(" ", text)
         if not _ENCODED_WORD.search(text):
             break
-        text = _decode_words(text)
+        decoded = _decode_words(text)
+        if decoded == text:  # words that do not decode, kept as written (RFC 2047 6.3)
+            text = _unless_python_reads_controls(text)
+            break
+        text = decoded
     else:
         text = _ENCODED_WORD.sub(" ", _CONTROL.sub(" ", text))
     return " ".join(text.split())[:limit]
+
+
+def _unless_python_reads_controls(text: str) -> str:
+    """`text` with its undecodable encoded words kept, unless CPython's header registry,
+    which decodes leniently where we refuse (`=?utf-8?B?DQo!?=` is CR LF to it), would
+    read a control character out of them when the value is set on a message: then the
+    words go."""
+    try:
+        read = str(policy.default.header_factory("subject", text))
+    except Exception:  # the registry's parser raising: take no chances
+        read = "\r"
+    return _ENCODED_WORD.sub(" ", text) if _CONTROL.search(read) else text
 
 
 def _decode_words(text: str) -> str:

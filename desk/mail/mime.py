@@ -32,6 +32,7 @@ _SMIME_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
 _CALENDAR_TYPES = ("text/calendar", "application/ics")
 _UUENCODE = ("x-uuencode", "uuencode", "x-uue", "uue")
 _PLAIN_ENCODINGS = ("", "7bit", "8bit", "binary")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s]")
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Walked:
     html: list[str] = field(default_factory=list)
     parts: list[Part] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # shown to the agent with the text
+    damage: list[str] = field(default_factory=list)  # why the sender's text is incomplete
     defects: list[str] = field(default_factory=list)
     charset: str | None = None  # the first declared: a hint for raw 8-bit headers
     wrapped_text: list[str] = field(default_factory=list)  # a TNEF body, if nothing else
@@ -122,6 +124,7 @@ class _Walker:
             self.out.defects.append(note)
         if damage:
             self.out.notes.append(f"Part of the text could not be decoded ({damage})")
+            self.out.damage.append(f"{'HTML' if html else 'text'} part: {damage}")
         (self.out.html if html else self.out.plain).append(text)
 
     def attach(
@@ -273,9 +276,12 @@ def transfer_decoded(part: Message) -> tuple[bytes, str]:
     encoding = _header_text(part, "content-transfer-encoding", 60, None).lower()
     if encoding == "base64":
         data, whole = lenient_base64(raw)
-        if whole:
-            return data, ""
-        return data, f"base64 data cut short or badly padded; {len(data)} bytes decoded"
+        if not whole:
+            return data, f"base64 data cut short or badly padded; {len(data)} bytes decoded"
+        if _NOT_BASE64.search(raw):
+            # RFC 2045 6.8: skipped, but they "indicate a transmission error".
+            return data, f"characters outside base64 skipped; {len(data)} bytes decoded"
+        return data, ""
     if encoding == "quoted-printable":
         return binascii.a2b_qp(raw), ""
     if encoding in _UUENCODE:

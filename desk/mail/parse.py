@@ -83,6 +83,9 @@ class ParsedMail:
     defects: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the agent should know about it
     unreadable: str = ""  # why the mail could not be read (then its raw form is attached)
+    # Why part of the sender's text did not decode (kept as far as it did): the mail is
+    # damaged, as it is when an attachment is (issue 15), and this is the reason.
+    damage: str = ""
     # The To and Cc headers as (name, address) pairs, plain addresses only: who else the
     # mail went to, so replies can go to them too (ticket participants).
     to: list[tuple[str, str]] = field(default_factory=list)
@@ -123,6 +126,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if raw_headers(message, n)},
         defects=walked.defects,
         notes=walked.notes,
+        damage="; ".join(walked.damage),
         parts=walked.parts,
         **_bodies(walked),
     )

@@ -17,6 +17,7 @@ from desk.brand_logo import logo_info
 from desk.config import Settings
 from web.keys import DESK
 from web.pages import (
+    account,
     admin,
     admin_companies,
     admin_integrations,
@@ -59,12 +60,15 @@ def setup_pages(app: web.Application) -> None:
     env.filters["ago"] = filters.ago
     env.filters["filesize"] = filters.filesize
     env.filters["duration"] = filters.duration
+    env.filters["sentence"] = filters.sentence
     app.on_response_prepare.append(page_headers)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     app.router.add_get("/brand.css", brand_css)
     routes = signin.ROUTES + inbox.ROUTES + portal.ROUTES + admin.ROUTES + admin_mail.ROUTES
     routes += admin_integrations.ROUTES + admin_companies.ROUTES + admin_invite.ROUTES
-    routes += conversation.ROUTES + chat.ROUTES + bell.ROUTES + saved_replies.ROUTES
+    routes += (
+        account.ROUTES + conversation.ROUTES + chat.ROUTES + bell.ROUTES + saved_replies.ROUTES
+    )
     app.middlewares.append(bell.bell_count)  # the header's count, for every page
     app.middlewares.append(page_not_found)  # inside the API's error middleware: HTML 404s
     for method, path, handler in routes:

@@ -16,6 +16,7 @@ from desk import analytics
 from desk.auth.browser import BrowserLogin
 from desk.auth.password_links import invite, locked_accounts, unlock
 from desk.brand_logo import remove_logo, set_logo
+from desk.companies import list_companies
 from desk.desk_settings import RUNTIME, change, describe
 from desk.errors import DeskError
 from desk.models import Role, utcnow
@@ -27,6 +28,12 @@ from web.pages.admin_layout import admin_page, render
 from web.pages.charts import volume_chart
 from web.pages.security import see_other
 
+SETTING_LABELS = {
+    "desk_name": "Desk name",
+    "accent_colour": "Accent colour",
+    "auto_reply_per_hour": "Acknowledgements per address per hour",
+    "archive_after_hours": "Archive finished tickets after (hours)",
+}
 REPORTS = {"summary": analytics_api.summary, "volume": analytics_api.volume,
            "resolution": analytics_api.resolution}  # fmt: skip
 
@@ -68,6 +75,7 @@ async def people(request: web.Request, login: BrowserLogin) -> web.StreamRespons
         "people",
         users=found,
         locked=await locked_accounts(request.app[DESK], [u["email"] for u in found]),
+        companies={c["id"]: c["name"] for c in await list_companies(request.app[DESK].db)},
         count=count,
         search=search or "",
         role=role or "",
@@ -84,6 +92,19 @@ async def person_update(request: web.Request, login: BrowserLogin) -> web.Stream
         changes["role"] = forms.text(form, "role")
     await change_user(request.app[DESK], login.user, int(request.match_info["id"]), changes)
     return see_other("/app/admin/people")
+
+
+async def person_company_admin(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """Make a customer their company's admin (who sees the company's requests in the
+    portal), or no longer: PATCH /api/admin/users/<id>/ {"is_company_admin": ...}'s
+    desk.people.change_user, with its rules (a customer with a company only)."""
+    form = await request.post()
+    wanted = forms.text(form, "is_company_admin") == "on"
+    changes = {"is_company_admin": wanted}
+    await change_user(request.app[DESK], login.user, int(request.match_info["id"]), changes)
+    return see_other(
+        "/app/admin/people?done=" + ("company-admin" if wanted else "not-company-admin")
+    )
 
 
 async def person_invite(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
@@ -106,7 +127,15 @@ async def _settings(
     request: web.Request, login: BrowserLogin, error: str | None, status: int = 200
 ) -> web.Response:
     current = await describe(request.app[DESK])
-    return render(request, login, "settings", current=current, error=error, status=status)
+    return render(
+        request,
+        login,
+        "settings",
+        current=current,
+        labels=SETTING_LABELS,
+        error=error,
+        status=status,
+    )
 
 
 async def settings_save(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
@@ -121,7 +150,14 @@ async def settings_save(request: web.Request, login: BrowserLogin) -> web.Stream
     try:
         await change(request.app[DESK], login.user, changes)
     except DeskError as exc:
-        return await _settings(request, login, exc.message, exc.status)
+        # The desk names the field as the API does (accent_colour); the page by its label.
+        field = str(exc.details.get("field", ""))
+        message = (
+            exc.message.replace(field, SETTING_LABELS[field], 1)
+            if field in SETTING_LABELS
+            else exc.message
+        )
+        return await _settings(request, login, message, exc.status)
     return see_other("/app/admin/settings?saved=1")
 
 
@@ -148,6 +184,7 @@ ROUTES = [
     ("GET", "/app/admin/people", admin_page(people)),
     ("POST", r"/app/admin/people/{id:\d+}", admin_page(person_update)),
     ("POST", r"/app/admin/people/{id:\d+}/invite", admin_page(person_invite)),
+    ("POST", r"/app/admin/people/{id:\d+}/company-admin", admin_page(person_company_admin)),
     ("POST", r"/app/admin/people/{id:\d+}/unlock", admin_page(person_unlock)),
     ("GET", "/app/admin/settings", admin_page(settings_page)),
     ("POST", "/app/admin/settings", admin_page(settings_save)),

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from desk.auth.api_keys import SCOPES, create_key, list_keys, revoke_key
 from desk.auth.browser import BrowserLogin
+from desk.errors import DeskError, ValidationFailed
 from desk.imap_mailboxes import mailbox_states
 from desk.jobs.runs import list_jobs
 from desk.webhooks import subscriptions as subs
@@ -34,7 +35,14 @@ async def integrations(request: web.Request, login: BrowserLogin) -> web.StreamR
 
 
 async def _integrations(
-    request: web.Request, login: BrowserLogin, new_key: dict[str, Any] | None
+    request: web.Request,
+    login: BrowserLogin,
+    new_key: dict[str, Any] | None,
+    *,
+    new_hook: dict[str, Any] | None = None,
+    hook_error: str | None = None,
+    hook_draft: dict[str, Any] | None = None,
+    status: int = 200,
 ) -> web.Response:
     desk = request.app[DESK]
     _, hooks = await subs.list_page(desk, 0, 100)
@@ -48,6 +56,11 @@ async def _integrations(
         webhooks=[subs.subscription_data(h) for h in hooks],
         mailboxes=await mailbox_states(desk.db, desk.settings.imap_urls),
         jobs=await list_jobs(desk.db),
+        event_choices=[*subs.PATTERNS, *subs.EVENT_TYPES],
+        new_hook=new_hook,
+        hook_error=hook_error,
+        hook_draft=hook_draft or {"url": "", "events": [], "description": ""},
+        status=status,
     )
 
 
@@ -59,6 +72,36 @@ async def key_create(request: web.Request, login: BrowserLogin) -> web.StreamRes
         request.app[DESK].db, login.user, forms.text(form, "name", 200), scopes
     )
     return await _integrations(request, login, new_key=created)
+
+
+async def webhook_create(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
+    """A new webhook through desk.webhooks.subscriptions.create, as POST /api/webhooks/:
+    its checks (known events, a public destination unless private ones are allowed, a
+    well-formed secret). A secret left empty is made here and shown on this answer only; a
+    refusal shows the form again with the reason and what was typed."""
+    form = await request.post()
+    url, description = forms.text(form, "url", 2000).strip(), forms.text(form, "description", 200)
+    events = [e for e in form.getall("events", []) if isinstance(e, str)][:50]
+    draft: dict[str, Any] = {"url": url, "events": events, "description": description.strip()}
+    secret = forms.text(form, "secret", 200).strip() or None
+    try:
+        if not url:
+            raise ValidationFailed("give the address the events are sent to", field="url")
+        hook = await subs.create(
+            request.app[DESK],
+            login.user,
+            url=url,
+            events=events,
+            secret=secret,
+            description=draft["description"],
+            is_active=True,
+        )
+    except DeskError as exc:
+        return await _integrations(
+            request, login, None, hook_error=exc.message, hook_draft=draft, status=exc.status
+        )
+    created = subs.subscription_data(hook, with_secret=secret is None)
+    return await _integrations(request, login, None, new_hook=created)
 
 
 async def key_revoke(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
@@ -112,6 +155,7 @@ HOOK = r"/app/admin/integrations/webhooks/{id:\d+}"
 ROUTES = [
     ("GET", "/app/admin/integrations", admin_page(integrations)),
     ("POST", "/app/admin/integrations/keys", admin_page(key_create)),
+    ("POST", "/app/admin/integrations/webhooks", admin_page(webhook_create)),
     ("POST", r"/app/admin/integrations/keys/{id:\d+}/revoke", admin_page(key_revoke)),
     ("GET", HOOK, admin_page(webhook)),
     ("POST", HOOK + "/switch", admin_page(webhook_switch)),

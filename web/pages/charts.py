@@ -12,9 +12,9 @@ from typing import Any
 # The drawing's units (it scales with the page, keeping its proportions so text stays
 # legible): the bars stand in the plot, the y-axis' labels to its left, the dates below.
 WIDTH, HEIGHT, GAP = 720, 210, 2
-LEFT, TOP, BOTTOM = 40, 8, 22
+LEFT, TOP, BOTTOM = 40, 8, 28  # room below for the dates, drawn larger on phones
 PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - 4, HEIGHT - TOP - BOTTOM
-DATE_EVERY = 7  # a date under every week's first bar
+DATE_EVERY = 7  # a date under every seventh day, counted back from the last (today)
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Tick:
 
     at: float
     label: str
+    anchor: str = "middle"  # SVG text-anchor: a date centred under its day
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,16 @@ def volume_chart(days: Sequence[dict[str, Any]]) -> BarChart:
             x = LEFT + i * slot + offset
             bars.append(Bar(x, bottom - h, bar, h, f"{d['date']}: {d[key]} {key}"))
     y_ticks = [Tick(bottom - PLOT_HEIGHT * v / top, str(v)) for v in range(0, top + 1, step)]
+    # Counted back from the last day, so the newest day (today, where today's tickets
+    # are) is always labelled: counted from the first, the last label fell a day or more
+    # short of it and read as if today's bars were yesterday's.
+    last_i = len(days) - 1
     x_ticks = [
-        Tick(LEFT + i * slot, day_label(d["date"]))
+        Tick(LEFT + (i + 1) * slot, day_label(d["date"]), "end")
+        if i == last_i
+        else Tick(LEFT + (i + 0.5) * slot, day_label(d["date"]))
         for i, d in enumerate(days)
-        if i % DATE_EVERY == 0
+        if (last_i - i) % DATE_EVERY == 0
     ]
     first, last = (day_label(days[0]["date"]), day_label(days[-1]["date"])) if days else ("", "")
     return BarChart(

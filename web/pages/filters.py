@@ -67,3 +67,14 @@ def duration(seconds: float | None) -> str:
     if seconds < 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+def sentence(value: object) -> str:
+    """A message for a person as a sentence: capital first letter, closing full stop (the
+    desk's messages are written for the API's JSON, "too many failed logins; try again
+    later"; a page says "Too many failed logins; try again later.")."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else f"{text}."

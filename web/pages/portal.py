@@ -22,13 +22,13 @@ from desk.uploads import Upload
 from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
-from web.pages import forms
-from web.pages.security import page, see_other, template_context
+from web.pages import conversation, forms
+from web.pages.security import page, render_error, see_other, template_context
 
 FINISHED = ("RESOLVED", "CLOSED")
 PLAIN_STATUS = {
-    # OPEN is both a new request and a reopened one: words true of both.
-    "OPEN": "Waiting for our answer",
+    # Issue 18's words: a new or reopened request is one we are working on.
+    "OPEN": "We are working on it",
     "ASSIGNED": "We are working on it",
     "IN_PROGRESS": "We are working on it",
     "WAITING_ON_CUSTOMER": "Waiting for your answer",
@@ -44,8 +44,13 @@ async def requests(request: web.Request, login: BrowserLogin) -> web.StreamRespo
     people = await company_people(db, user)
     person = request.query.get("person", "")
     chosen = int(person) if person.isdigit() and int(person) in dict(people) else None
-    lists = {}
+    # A person asked for who is not one of the company's shows nobody's requests: the
+    # filter narrows or finds nothing, it never silently widens to everyone.
+    unknown = bool(person) and chosen is None
+    lists: dict[str, list[dict[str, Any]]] = {"open": [], "finished": []}
     for key, statuses in (("open", _open_statuses()), ("finished", FINISHED)):
+        if unknown:
+            continue
         wanted = TicketFilter(status=statuses, customer=chosen, archived="all")
         found = await list_tickets(db, user, wanted, offset=0, limit=100)
         lists[key] = found.results
@@ -54,7 +59,9 @@ async def requests(request: web.Request, login: BrowserLogin) -> web.StreamRespo
     for t in every:
         t["plain_status"] = PLAIN_STATUS[t["status"]]
         t["details"] = details.get(t["id"])
-    context = template_context(request, login, lists=lists, people=people, person=chosen)
+    context = template_context(
+        request, login, lists=lists, people=people, person=chosen, unknown=unknown
+    )
     return aiohttp_jinja2.render_template("portal/requests.html", request, context)
 
 
@@ -79,7 +86,9 @@ def _render_request(
 ) -> web.Response:
     # Automatic mail (an out-of-office) is kept for the team; the portal shows people.
     messages = [
-        m for m in detail["messages"] if m["kind"] in PUBLIC_KINDS and not m["is_automatic"]
+        {**m, "writer": _writer(login, detail, m), "quoted": ""}
+        for m in detail["messages"]
+        if m["kind"] in PUBLIC_KINDS and not m["is_automatic"]
     ]
     context = template_context(
         request,
@@ -93,6 +102,21 @@ def _render_request(
         draft=draft,
     )
     return aiohttp_jinja2.render_template("portal/request.html", request, context, status=status)
+
+
+def _writer(login: BrowserLogin, detail: dict[str, Any], m: dict[str, Any]) -> str:
+    """Who wrote a message, as the viewer reads it: "You" for their own, the desk for the
+    team's ("": the template writes the desk's name), and a colleague's name (a company
+    admin reads the company's requests)."""
+    if m["kind"] != MessageKind.INBOUND.value:
+        return ""
+    mine = m["author_id"] == login.user.id if m["author_id"] else None
+    if mine is None:
+        mine = m["sender_email"].strip().lower() == login.user.email.strip().lower()
+    if mine:
+        return "You"
+    names = {p["address"].lower(): p["name"] for p in detail["participants"]}
+    return names.get(m["sender_email"].lower()) or m["sender_email"] or "Someone"
 
 
 async def reply(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
@@ -124,7 +148,7 @@ async def change_status(request: web.Request, login: BrowserLogin) -> web.Stream
         # Whose the ticket is comes first: someone else's is a 404 whatever was asked,
         # as a missing one is, so the answer never tells that it exists.
         await ticket_detail(request.app[DESK].db, login.user, ticket_id)
-        raise web.HTTPBadRequest(text="unknown action")
+        return render_error(request, 400, "That is not something a request can do.")
     await workflow.set_status(request.app[DESK], login.user, ticket_id, wanted)
     return see_other(f"/portal/tickets/{ticket_id}/")
 
@@ -182,4 +206,7 @@ ROUTES = [
     ("POST", "/portal/tickets/{id}/reply", _customer(reply)),
     ("POST", "/portal/tickets/{id}/status", _customer(change_status)),
     ("GET", "/portal/attachments/{id}", _customer(attachment)),
+    # Mail HTML in the request's sandboxed frame: the workspace's own handler and policy
+    # (visible_message keeps a customer to the public messages of their own requests).
+    ("GET", "/portal/messages/{id}/html", page(conversation.message_html, staff=False)),
 ]

@@ -230,8 +230,9 @@ def served_over_https(request: web.Request) -> bool:
 
 
 def renew(request: web.Request, response: web.StreamResponse, login: BrowserLogin) -> None:
-    """A fresh cookie with the idle time counted from now (sliding expiry)."""
-    if response.prepared:
+    """A fresh cookie with the idle time counted from now (sliding expiry); not over a
+    new session's cookie the handler set (a password changed: the old session ended)."""
+    if response.prepared or COOKIE in response.cookies:
         return
     settings = request.app[DESK].settings
     set_session_cookie(request, response, browser_cookie(settings, login.user.id, login.sid))

@@ -1,8 +1,9 @@
 """Sign-in and sign-out pages, and `/`, which sends each person to their place.
 
 Two ways in: a password (everyone), or a one-time code mailed to the address (customers:
-the portal's "email me a code", which is also how a customer who forgot their password
-gets in and sets a new one). Sign-in has no session yet to tie a CSRF token to, so its
+the portal's "email me a code"). "Forgot password?" mails a link to set a new one (as the
+API's password reset); a signed-in customer sets or changes theirs on the portal's account
+page (web.pages.account). Sign-in has no session yet to tie a CSRF token to, so its
 forms carry a double-submit token (web.pages.security.presession_csrf): a page elsewhere
 cannot sign a browser into an account of the attacker's choosing (login CSRF)."""
 
@@ -16,7 +17,7 @@ from aiohttp import web
 
 from desk.auth.browser import BrowserLogin, access_token_for, start_browser_session
 from desk.auth.otp import request_code, sign_in_with_code
-from desk.auth.password_links import set_password
+from desk.auth.password_links import InvalidToken, link_problem, request_reset, set_password
 from desk.auth.revocation import log_out_session
 from desk.auth.signin import password_sign_in
 from desk.errors import DeskError, NotAuthenticated, ValidationFailed
@@ -66,6 +67,8 @@ def _form_page(
         "notice": values.get("notice"),
         "csrf": secrets.token_urlsafe(32),
         "token": values.get("token", ""),
+        "dead": values.get("dead", False),
+        "forgot": values.get("forgot", False),
     }
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     presession_csrf(request, response, context["csrf"])
@@ -87,12 +90,18 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def _signed_in_as(request: web.Request, user: User, nxt: str) -> web.Response:
+    response = see_other(nxt or start_page(user))
+    await sign_in_browser(request, response, user)
+    return response
+
+
+async def sign_in_browser(request: web.Request, response: web.StreamResponse, user: User) -> None:
+    """A new browser session for `user` on `response` (its cookie; the pre-session CSRF
+    cookie dropped)."""
     desk = request.app[DESK]
     cookie = await start_browser_session(desk.db, desk.settings, user)
-    response = see_other(nxt or start_page(user))
     set_session_cookie(request, response, cookie)
     response.del_cookie(PRESESSION_CSRF, path="/")
-    return response
 
 
 async def code_request(request: web.Request) -> web.StreamResponse:
@@ -122,10 +131,33 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
     return await _signed_in_as(request, user, "")
 
 
+async def reset_request(request: web.Request) -> web.StreamResponse:
+    """`POST /login/reset`: "Forgot password?" mails a link to set a new one, as
+    POST /api/auth/password-reset/ does (desk.auth.password_links.request_reset: rationed,
+    the same answer whether or not the address has an account)."""
+    form = await request.post()
+    email = str(form.get("email", "")).strip()
+    try:
+        check_presession_csrf(request, str(form.get("csrf_token", "")))
+        await request_reset(request.app[DESK], email, client_address(request))
+    except DeskError as exc:
+        values = {"email": email, "error": exc.message, "forgot": True}
+        return _form_page(request, "login.html", values, exc.status)
+    notice = (
+        f"If {email} has an account here, a link to set a new password is on its way. "
+        "It works for an hour."
+    )
+    return _form_page(request, "login.html", {"email": email, "notice": notice})
+
+
 async def set_password_form(request: web.Request) -> web.StreamResponse:
-    """`/login/set-password?token=`: where an invitation or a reset mail leads."""
+    """`/login/set-password?token=`: where an invitation or a reset mail leads. A link that
+    no longer works (used, expired, replaced) or carries no token says so at once, with the
+    ways on, and offers no form to fill in for nothing."""
     token = request.query.get("token", "")
-    return _form_page(request, "set_password.html", {"token": token})
+    problem = await link_problem(request.app[DESK], token)
+    values = {"token": token, "error": problem, "dead": problem is not None}
+    return _form_page(request, "set_password.html", values, 400 if problem else 200)
 
 
 async def set_password_submit(request: web.Request) -> web.StreamResponse:
@@ -141,7 +173,8 @@ async def set_password_submit(request: web.Request) -> web.StreamResponse:
         done = await set_password(desk, token, password)
         user = await user_by_email(desk.db, done["email"])
     except DeskError as exc:
-        values = {"token": token, "error": exc.message}
+        dead = isinstance(exc, InvalidToken)
+        values = {"token": token, "error": exc.message, "dead": dead}
         return _form_page(request, "set_password.html", values, exc.status)
     if user is None:
         return see_other("/login")
@@ -168,6 +201,7 @@ ROUTES = [
     ("POST", "/login", login_submit),
     ("POST", "/login/code", code_request),
     ("POST", "/login/code/verify", code_submit),
+    ("POST", "/login/reset", reset_request),
     ("GET", "/login/set-password", set_password_form),
     ("POST", "/login/set-password", set_password_submit),
     ("POST", "/logout", page(logout, staff=False)),
