@@ -388,3 +388,40 @@ async def _password_token(api: Api, running: Any, email: str) -> str:
             sa.update(User).where(User.email == email).values(password_hash=hash_password(PASSWORD))
         )
     return await api.token(email, PASSWORD)
+
+
+async def test_staff_who_name_no_queue_open_tickets_where_they_see_them(
+    team: Team, daemon: Any, make_user: Any
+):
+    """Without `queue`: the default queue if the opener works in it, else their only
+    queue, else 400 asking for one (and nothing is created)."""
+    sales = await _sales(team, daemon, make_user)
+    _, queues = await team.call("admin", "GET", "/api/queues/")
+    default = next(q["id"] for q in queues["results"] if q["is_default"])
+    path = f"/api/queues/{default}/members/{team.id('lead')}/"
+    assert (await team.call("admin", "DELETE", path))[0] == 204  # lead: Sales only
+    code, made = await team.call(
+        "lead", "POST", "/api/tickets/", json={"subject": "Lead's", "description": "x"}
+    )
+    assert code == 201 and made["queue_id"] == sales, made
+    assert (await team.call("lead", "GET", f"/api/tickets/{made['id']}/"))[0] == 200
+    code, billing = await team.call("admin", "POST", "/api/queues/", json={"name": "Billing"})
+    assert code == 201
+    path = f"/api/queues/{billing['id']}/members/"
+    code, _ = await team.call(
+        "admin", "POST", path, json={"user_id": team.id("lead"), "role": "user"}
+    )
+    assert code == 201
+    _, before = await team.call("admin", "GET", "/api/tickets/?page_size=1")
+    for extra in ({}, {"queue": default}):  # in two queues, neither the default; not theirs
+        code, body = await team.call(
+            "lead", "POST", "/api/tickets/", json={"subject": "Which?", "description": "x", **extra}
+        )
+        assert code == 400 and list(body["details"]["fields"]) == ["queue"], body
+    _, after = await team.call("admin", "GET", "/api/tickets/?page_size=1")
+    assert after["count"] == before["count"]
+    # agent1 works the default queue: theirs land there, as before.
+    code, made = await team.call(
+        "agent1", "POST", "/api/tickets/", json={"subject": "Mine", "description": "x"}
+    )
+    assert code == 201 and made["queue_id"] == default

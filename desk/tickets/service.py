@@ -214,9 +214,20 @@ async def create_ticket(
 
 async def _queue_of_new_ticket(session: AsyncSession, actor: User, queue_id: int | None) -> int:
     """The default queue, unless staff name a queue they work in (customers cannot choose:
-    their mail and web tickets land where the desk routes them)."""
+    their mail and web tickets land where the desk routes them). Staff who name none get
+    the default queue if they work in it, else their only queue, else a 400 asking for
+    `queue`: a ticket is never opened where its opener could not see it."""
     if queue_id is None:
-        return await default_queue_id(session)
+        default = await default_queue_id(session)
+        if not actor.is_staff or may_in_queue(actor, default, "work"):
+            return default
+        mine = sorted({m.queue_id for m in actor.memberships})
+        if len(mine) == 1:
+            return mine[0]
+        raise ValidationFailed(
+            "you do not work in the default queue: name the `queue` to open the ticket in",
+            field="queue",
+        )
     if not actor.is_staff:
         raise NotAllowedOnTicket("customers do not choose a queue", field="queue")
     if await session.get(Queue, queue_id) is None or not may_in_queue(actor, queue_id, "work"):
