@@ -10,6 +10,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -23,7 +24,24 @@ from desk.tickets.queries import ORDERINGS
 # Row ids are 32-bit integers on PostgreSQL (64-bit on SQLite): a larger number names no row
 # and would fail in the database driver, so it is refused here with the field named.
 ROW_ID_MAX = 2**31 - 1
-RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+
+
+def is_digits(text: str) -> bool:
+    """Whether `text` is a number written in ASCII digits: the one rule for ids and counts
+    in paths, query strings and forms (str.isdigit() and int() also take fullwidth,
+    Arabic-Indic or superscript digits)."""
+    return text.isascii() and text.isdigit()
+
+
+def _ascii_number(value: Any) -> Any:
+    """A number given as text (a query string) is read by `is_digits`: not "+1", " 1",
+    "1_0" or "1.0", which int() and pydantic's lax mode accept."""
+    if isinstance(value, str) and not is_digits(value):
+        raise ValueError("must be a number written in the digits 0-9")
+    return value
+
+
+RowId = Annotated[int, BeforeValidator(_ascii_number), Field(ge=1, le=ROW_ID_MAX)]
 # A row id in a JSON body where `true` or "3" must not pass for a number.
 StrictRowId = Annotated[StrictInt, Field(ge=1, le=ROW_ID_MAX)]
 

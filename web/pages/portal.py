@@ -24,6 +24,7 @@ from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages import forms
 from web.pages.security import page, see_other, template_context
+from web.schemas import is_digits
 
 FINISHED = ("RESOLVED", "CLOSED")
 PLAIN_STATUS = {
@@ -43,7 +44,7 @@ async def requests(request: web.Request, login: BrowserLogin) -> web.StreamRespo
     user, db = login.user, request.app[DESK].db
     people = await company_people(db, user)
     person = request.query.get("person", "")
-    chosen = int(person) if person.isdigit() and int(person) in dict(people) else None
+    chosen = int(person) if is_digits(person) and int(person) in dict(people) else None
     lists = {}
     for key, statuses in (("open", _open_statuses()), ("finished", FINISHED)):
         wanted = TicketFilter(status=statuses, customer=chosen, archived="all")
