@@ -48,6 +48,7 @@ from desk.tickets.guard import require_writable
 from desk.tickets.history import record
 from desk.tickets.notify import answering_address, notify
 from desk.tickets.participants import NOBODY, Person, Recipients
+from desk.tickets.queries import attachment_data
 from desk.tickets.thread import Thread, conversation
 from desk.uploads import Upload
 
@@ -252,8 +253,10 @@ async def _customer_of_new_ticket(
     return customer
 
 
-def _attach(session: AsyncSession, message: TicketMessage, uploads: Sequence[Upload]) -> None:
-    session.add_all(
+def _attach(
+    session: AsyncSession, message: TicketMessage, uploads: Sequence[Upload]
+) -> list[Attachment]:
+    rows = [
         Attachment(
             message=message,
             filename=u.filename,
@@ -262,7 +265,9 @@ def _attach(session: AsyncSession, message: TicketMessage, uploads: Sequence[Upl
             sha256=u.sha256,
         )
         for u in uploads
-    )
+    ]
+    session.add_all(rows)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -272,6 +277,7 @@ class Posted:
 
     message: TicketMessage
     recipients: Recipients
+    attachments: list[dict[str, Any]]  # as the ticket's detail shows them, ids included
 
 
 async def post_message(
@@ -307,9 +313,11 @@ async def post_message(
         if kind == MessageKind.OUTBOUND:
             sent = await _mail_reply(session, desk, ticket, actor, message, uploads, change)
         add_message(session, events, ticket, message)
-        _attach(session, message, uploads)
+        attached = _attach(session, message, uploads)
         await tell_assignee(session, desk, ticket, message, actor)
-    return Posted(message, sent)
+        await session.flush()
+        shown = [attachment_data(a) for a in attached]
+    return Posted(message, sent, shown)
 
 
 @dataclass(frozen=True)
