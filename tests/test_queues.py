@@ -90,6 +90,16 @@ async def test_mail_lands_in_the_queue_of_its_address_and_replies_leave_from_it(
         for subject, m in replies.items()
     }
     assert froms == {"Buying 40 printers": "sales@localhost", "Printer broken": "support@localhost"}
+    # Named after the queue it leaves from; the default queue's mail after the desk.
+    names = {
+        subject.split("] ", 1)[1]: m["From"].addresses[0].display_name
+        for subject, m in replies.items()
+    }
+    desk_name = daemon.desk.settings.desk_name
+    assert names["Buying 40 printers"].endswith("(Sales)"), names
+    assert (
+        names["Printer broken"].endswith(f"({desk_name})") or names["Printer broken"] == desk_name
+    )
 
 
 async def test_only_a_site_admin_gives_the_support_address_to_a_queue(

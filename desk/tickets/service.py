@@ -40,7 +40,7 @@ from desk.models import (
 from desk.outbox import AutoReplyBudget, queue_mail
 from desk.people import customer_for_email
 from desk.queues.notify import tell_queue
-from desk.queues.routing import QueueRoutes, default_queue_id, sending_address
+from desk.queues.routing import QueueRoutes, default_queue_id, sender_name, sending_address
 from desk.tickets import events as ev
 from desk.tickets import participants
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
@@ -420,13 +420,14 @@ async def _mail_reply(
     thread = Thread(None, []) if first else await conversation(session, ticket.id)
     subject = tagged_subject(ticket.id, ticket.subject, s.ticket_prefix, reply=not first)
     support = answering_address(s, ticket)
+    name = await sender_name(session, ticket, s)  # the queue's, or the desk's (default)
     out = Outgoing(
         to_address=sent.to[0].address,
         to_name=sent.to[0].name,
         also_to=[(p.name, p.address) for p in sent.to[1:]],
         cc=[(p.name, p.address) for p in sent.cc],
-        # An agent without a name answers as the desk: the login address stays internal.
-        from_name=f"{agent.name} ({s.desk_name})" if agent.name else s.desk_name,
+        # An agent without a name answers as the queue: the login address stays internal.
+        from_name=f"{agent.name} ({name})" if agent.name else name,
         from_address=await sending_address(session, ticket, s),
         reply_to=reply_address(ticket.id, s.secret_key, support),
         subject=subject,
