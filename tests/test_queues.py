@@ -102,9 +102,7 @@ async def test_mail_lands_in_the_queue_of_its_address_and_replies_leave_from_it(
     )
 
 
-async def test_only_a_site_admin_gives_the_support_address_to_a_queue(
-    team: Team, daemon, make_user
-):
+async def test_no_queue_but_the_default_takes_the_support_address(team: Team, daemon, make_user):
     sales = await _sales(team, daemon, make_user)
     async with daemon.desk.db.writer() as session:  # lead becomes Sales' queue admin
         await session.execute(
@@ -136,16 +134,16 @@ async def test_only_a_site_admin_gives_the_support_address_to_a_queue(
     # Mail to the main address still lands in the default queue.
     broken = await _ticket_from_mail(team, daemon, "support@localhost", "Printer broken", 1)
     assert broken["queue_id"] == default["id"]
-    # A site admin may (docs/design.md, Queues: mail to it lands in that queue from then on).
-    code, moved = await team.call(
-        "admin", "PATCH", path, json={"addresses": ["offers@localhost", "support@localhost"]}
+    # Nor may a site admin: mail to the desk's own address stays in the default queue.
+    code, refused = await team.call(
+        "admin", "PATCH", path, json={"addresses": ["offers@localhost", "Support@localhost"]}
     )
-    assert code == 200 and moved["addresses"] == ["offers@localhost", "support@localhost"]
-    # ... and the queue admin may then edit the queue without losing it or being refused.
-    code, kept = await team.call(
-        "lead", "PATCH", path, json={"addresses": ["offers@localhost", "support@localhost"]}
-    )
-    assert code == 200, kept
+    assert code == 409 and refused["details"]["reason"] == "support_address", refused
+    assert "support@localhost" in refused["message"]
+    _, unchanged = await team.call("admin", "GET", path)
+    assert unchanged["addresses"] == ["offers@localhost"]
+    again = await _ticket_from_mail(team, daemon, "support@localhost", "Printer again", 2)
+    assert again["queue_id"] == default["id"]
 
 
 async def test_visibility_assignment_and_taking_a_ticket(team: Team, daemon, make_user):
