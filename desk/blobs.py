@@ -33,3 +33,17 @@ def delete_blobs(root: Path, digests: set[str]) -> None:
     """Remove the files of `digests` (those no row names any more: the caller checks)."""
     for digest in digests:
         blob_path(root, digest).unlink(missing_ok=True)
+
+
+def image_type(data: bytes) -> str | None:
+    """The image type by its signature (PNG, JPEG, GIF, WebP), or None for anything else:
+    what a file says it is does not make it an image."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None

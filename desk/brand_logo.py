@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 
 from desk.audit import audit
-from desk.blobs import blob_path, store_blob
+from desk.blobs import blob_path, image_type, store_blob
 from desk.db import Database
 from desk.errors import NotFound, ValidationFailed
 from desk.models import DeskSetting, User, utcnow
@@ -24,19 +24,6 @@ if TYPE_CHECKING:
 MAX_LOGO_BYTES = 256 * 1024
 LOGO = "logo"  # the desk_settings row
 LOGO_PATH = "/api/branding/logo/"
-
-
-def image_type(data: bytes) -> str | None:
-    """The image type by its signature, or None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 async def logo_info(db: Database) -> dict[str, Any] | None:

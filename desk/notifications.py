@@ -8,7 +8,8 @@ What makes a line (`kind`):
     customer_replied  the customer wrote on a ticket assigned to me (message.created, inbound)
     mentioned         `@me` in a chat room I am in (chat.mention)
     new_ticket        a new unassigned ticket in a queue where I asked for those
-                      (ticket.created; the member's `notify_new_tickets`)"""
+                      (ticket.created; the member's `notify_new_tickets`), unless I
+                      opened it (its first message is mine)"""
 
 from __future__ import annotations
 
@@ -23,7 +24,15 @@ from desk.events import Event
 from desk.events.chat import ChatMention
 from desk.events.people import NotificationAdded
 from desk.events.tickets import MessageCreated, TicketAssigned, TicketCreated
-from desk.models import MessageKind, Notification, QueueMember, Role, User, utcnow
+from desk.models import (
+    MessageKind,
+    Notification,
+    QueueMember,
+    Role,
+    TicketMessage,
+    User,
+    utcnow,
+)
 
 KINDS = (TicketAssigned, MessageCreated, ChatMention, TicketCreated)
 
@@ -43,9 +52,12 @@ def notification_data(n: Notification) -> dict[str, Any]:
     }
 
 
-def _lines(event: Event, watchers: dict[int, list[int]]) -> list[dict[str, Any]]:
+def _lines(
+    event: Event, watchers: dict[int, list[int]], openers: dict[int, int | None]
+) -> list[dict[str, Any]]:
     """Who the event notifies, with what: rows to insert. `watchers`: by queue id, who
-    asked for that queue's new tickets (`_watchers`)."""
+    asked for that queue's new tickets; `openers`: by ticket id, who wrote the first
+    message of a new ticket, never told of their own (`_watchers`)."""
     base = {"event_id": event.id, "created_at": event.at}
     if isinstance(event, TicketAssigned) and event.new_agent_id is not None:
         t = event.ticket
@@ -72,8 +84,11 @@ def _lines(event: Event, watchers: dict[int, list[int]]) -> list[dict[str, Any]]
     if _unassigned_new(event):
         t = event.ticket
         text = f"New ticket #{t.id} {t.subject}"
+        opener = openers.get(t.id)
         return [
-            {**base, **_line(i, "new_ticket", t.id, text)} for i in watchers.get(t.queue_id, [])
+            {**base, **_line(i, "new_ticket", t.id, text)}
+            for i in watchers.get(t.queue_id, [])
+            if i != opener
         ]
     return []
 
@@ -82,13 +97,29 @@ def _unassigned_new(event: Event) -> TypeGuard[TicketCreated]:
     return isinstance(event, TicketCreated) and event.ticket.assigned_agent_id is None
 
 
-async def _watchers(db: Database, events: list[Event]) -> dict[int, list[int]]:
+async def _watchers(
+    db: Database, events: list[Event]
+) -> tuple[dict[int, list[int]], dict[int, int | None]]:
     """Active agents and admins who asked for the new tickets of the queues the events
-    open unassigned tickets in, by queue id: one query for a whole batch of mail."""
-    queues = {e.ticket.queue_id for e in events if _unassigned_new(e)}
+    open unassigned tickets in, by queue id, and who opened each of those tickets (the
+    author of its first message), by ticket id: two queries for a whole batch of mail."""
+    new = [e for e in events if _unassigned_new(e)]
+    queues = {e.ticket.queue_id for e in new}
     if not queues:
-        return {}
+        return {}, {}
     async with db.reader() as session:
+        first = (
+            select(TicketMessage.ticket_id, func.min(TicketMessage.id).label("first"))
+            .where(TicketMessage.ticket_id.in_({e.ticket.id for e in new}))
+            .group_by(TicketMessage.ticket_id)
+            .subquery()
+        )
+        authors = await session.execute(
+            select(TicketMessage.ticket_id, TicketMessage.author_id).join(
+                first, TicketMessage.id == first.c.first
+            )
+        )
+        openers: dict[int, int | None] = {t: a for t, a in authors.all()}
         rows = await session.execute(
             select(QueueMember.queue_id, User.id)
             .join(QueueMember, QueueMember.user_id == User.id)
@@ -103,7 +134,7 @@ async def _watchers(db: Database, events: list[Event]) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
         for queue_id, user_id in rows.all():
             found.setdefault(queue_id, []).append(user_id)
-    return found
+    return found, openers
 
 
 def _line(user_id: int, kind: str, ticket_id: int, text: str) -> dict[str, Any]:
@@ -122,8 +153,8 @@ class Notifier:
         publishes one ticket.created per mail: one lookup of the queues' watchers)."""
         # Only stored events: their id is the same everywhere.
         stored = [e for e in events if e.id.isdigit()]
-        watchers = await _watchers(self._desk.db, stored)
-        lines = [line for e in stored for line in _lines(e, watchers)]
+        watchers, openers = await _watchers(self._desk.db, stored)
+        lines = [line for e in stored for line in _lines(e, watchers, openers)]
         if not lines:
             return
         added: list[NotificationAdded] = []

@@ -20,6 +20,7 @@ from desk.events.people import AgentAvailability
 from desk.mail.headers import clean_header_text, is_plain_address
 from desk.models import Role, Ticket, User
 from desk.queues.routing import join_default_queue
+from desk.tickets.workflow import release_tickets
 
 
 async def add_user(
@@ -158,11 +159,14 @@ async def change_user(
     (access_changed). Answers the user's data after the edit."""
     ending = _ends_sessions(changes)  # before edit_user takes the password out
     regrouped = not ACCESS_FIELDS.isdisjoint(changes)
-    async with desk.db.writer() as session:
+    async with desk.change() as (session, events):
         user = await edit_user(session, admin, user_id, changes)
         await session.flush()
         if ending is not None:
             await end_every_session(session, user.id, ending)
+        if {"role", "is_active"} & set(changes) and not (user.is_active and user.is_staff):
+            # works in no queue now: gives up the tickets held (like a removed member)
+            await release_tickets(session, desk, events, user.id, admin)
         data = user_data(user)
     if ending is not None:
         await account_deactivated(desk, data["id"], ending)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from desk.blobs import store_blob
+from desk.blobs import image_type, store_blob
 from desk.config import Settings
 from desk.errors import DeskError
 from desk.mail.headers import safe_filename
@@ -62,6 +62,7 @@ class Upload:
     content_type: str
     size: int
     sha256: str
+    image: str | None = None  # the image type its bytes begin with (desk.blobs.image_type)
 
 
 def check_upload(settings: Settings, filename: str, content_type: str, size: int) -> None:
@@ -86,4 +87,5 @@ async def keep_upload(settings: Settings, filename: str, content_type: str, data
         content_type=content_type.split(";")[0].strip().lower(),
         size=len(data),
         sha256=digest,
+        image=image_type(data),
     )

@@ -162,3 +162,82 @@ async def test_a_removal_on_one_replica_closes_the_socket_on_another(
     assert code == 204
     assert await _closed(ws) == 4403
     assert await _closed(board) == 4404
+
+
+async def _assign(team: Team, ticket: int, who: str) -> None:
+    path = f"/api/tickets/{ticket}/assign/"
+    code, body = await team.call("admin", "POST", path, json={"assigned_agent": team.id(who)})
+    assert code == 200, body
+
+
+async def test_removed_from_a_queue_they_lose_the_tickets_they_held_there(
+    team: Team, live: Live, daemon: Running, make_user: Any
+):
+    """The tickets a removed member holds in the queue are unassigned (history, events)
+    and gone for them on REST and sockets, as docs/design.md's Access says."""
+    sales = await _sales(team, daemon, make_user)
+    held = await _sales_ticket(team, "Held by agent2", sales)
+    await _assign(team, held, "agent2")
+    ws = {
+        "ticket": await live.connect("agent2", f"/ws/tickets/{held}/"),
+        "inbox": await live.connect("agent2", "/ws/inbox/"),
+    }
+    path = f"/api/queues/{sales}/members/{team.id('agent2')}/"
+    assert (await team.call("admin", "DELETE", path))[0] == 204
+    assert await _closed(ws["ticket"]) == 4403
+    code, body = await team.call("admin", "GET", f"/api/tickets/{held}/")
+    assert code == 200 and body["assigned_agent_id"] is None and body["status"] == "OPEN"
+    _, history = await team.call("admin", "GET", f"/api/tickets/{held}/history/")
+    changes = [(h["field"], h["from"], h["to"]) for h in history["results"]]
+    assert ("assigned_agent", str(team.id("agent2")), None) in changes
+    for method, sub, payload in (
+        ("GET", "", None),
+        ("GET", "history/", None),
+        ("POST", "messages/", {"body": "still mine?"}),
+        ("POST", "set-status/", {"status": "RESOLVED"}),
+    ):
+        code, _ = await team.call("agent2", method, f"/api/tickets/{held}/{sub}", json=payload)
+        assert code == 404, (method, sub, code)
+    _, listed = await team.call("agent2", "GET", "/api/tickets/?page_size=200")
+    assert held not in [t["id"] for t in listed["results"]]
+    # A note on it does not reach agent2's inbox; a ticket of theirs then does.
+    await _note(team, held)
+    mine = await team.open_ticket("carol", "For agent2")
+    await _assign(team, mine, "agent2")
+    while (event := await next_event(ws["inbox"])).get("ticket_id") != mine:
+        assert event["type"] != "message_created", event
+
+
+async def test_a_finished_ticket_held_outside_ones_queues_is_not_seen(
+    team: Team, daemon: Running, make_user: Any
+):
+    """Holding a ticket shows it only in one's own queues: a resolved ticket keeps its
+    assignee when they leave the queue, and they no longer see it."""
+    sales = await _sales(team, daemon, make_user)
+    done = await _sales_ticket(team, "Done by agent2", sales)
+    await _assign(team, done, "agent2")
+    path = f"/api/tickets/{done}/set-status/"
+    assert (await team.call("agent2", "POST", path, json={"status": "RESOLVED"}))[0] == 200
+    path = f"/api/queues/{sales}/members/{team.id('agent2')}/"
+    assert (await team.call("admin", "DELETE", path))[0] == 204
+    code, body = await team.call("admin", "GET", f"/api/tickets/{done}/")
+    assert code == 200 and body["assigned_agent_id"] == team.id("agent2")
+    assert (await team.call("agent2", "GET", f"/api/tickets/{done}/"))[0] == 404
+    _, listed = await team.call("agent2", "GET", "/api/tickets/?page_size=200")
+    assert done not in [t["id"] for t in listed["results"]]
+
+
+async def test_demoted_or_deactivated_staff_give_up_the_tickets_they_held(
+    team: Team, daemon: Running, make_user: Any
+):
+    sales = await _sales(team, daemon, make_user)
+    first = await _sales_ticket(team, "Held by agent2", sales)
+    second = await _sales_ticket(team, "Held by lead", sales)
+    await _assign(team, first, "agent2")
+    await _assign(team, second, "lead")
+    for who, change in (("agent2", {"role": "customer"}), ("lead", {"is_active": False})):
+        path = f"/api/admin/users/{team.id(who)}/"
+        assert (await team.call("admin", "PATCH", path, json=change))[0] == 200
+    for ticket in (first, second):
+        code, body = await team.call("admin", "GET", f"/api/tickets/{ticket}/")
+        assert code == 200 and body["assigned_agent_id"] is None and body["status"] == "OPEN"

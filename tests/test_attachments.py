@@ -177,3 +177,15 @@ async def test_a_part_whose_disposition_cannot_be_read_is_named_so(team: Team):
     code, answer = await _post_raw_form(team, url, [BODY_PART, unquoted])
     assert code == 400 and "nested" not in answer["message"], answer
     assert "Content-Disposition" in answer["message"]
+
+
+async def test_a_new_message_answers_its_attachments_as_the_detail_shows_them(team: Team):
+    t = await team.open_ticket("carol", "Two files")
+    form = _form("Both attached.", [("a.png", PNG, "image/png"), ("b.txt", b"hello", "text/plain")])
+    code, posted = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", data=form)
+    assert code == 201, posted
+    _, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
+    [shown] = [m["attachments"] for m in detail["messages"] if m["id"] == posted["id"]]
+    assert posted["attachments"] == shown and all(a["id"] for a in shown)
+    status, data, _ = await _download(team, "agent1", posted["attachments"][0]["id"])
+    assert status == 200 and data == PNG

@@ -275,3 +275,23 @@ async def test_bad_socket_requests_get_errors(team: Team, live: Live, payload):
     await ws.send_str('{"type":"ping"}')
     assert await next_event(ws) == {"type": "pong"}  # still serving
     await ws.close()
+
+
+async def test_an_image_is_one_by_its_bytes(team: Team):
+    """`type: image` and image/png do not make a file an image: its first bytes do (PNG,
+    JPEG, GIF, WebP); anything else is kept as a plain file."""
+    room = await _room(team, "agent1", "agent2")
+    cases = (
+        (b"just some text, not a PNG", "file", "application/octet-stream"),
+        (b"GIF89a\x01\x00\x01\x00", "image", "image/gif"),  # an image, typed by its bytes
+    )
+    for data, kind, content_type in cases:
+        form = aiohttp.FormData()
+        form.add_field("room", str(room["id"]))
+        form.add_field("type", "image")
+        form.add_field("files", data, filename="shot.png", content_type="image/png")
+        status, message = await team.call("agent1", "POST", "/api/chat/messages/", data=form)
+        assert status == 201, message
+        assert (message["kind"], message["file"]["content_type"]) == (kind, content_type)
+        status, got = await team.call("agent2", "GET", message["file"]["url"])
+        assert status == 200 and got == data

@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from desk.auth.google import REFETCH_INTERVAL_SECONDS, GoogleKeys
+from desk.errors import NotAuthenticated
 from desk.models import User
 from tests.people import PASSWORD
 from tests.support import Api, free_port, http_server, rows
@@ -30,11 +32,15 @@ class Jwks:
     def __init__(self) -> None:
         self.port = free_port()
         self.fetches = 0
+        self.keys: list[tuple[Any, str]] = [(KEY, KID)]  # what it serves (Google rotates)
 
     async def serve(self, request: web.Request) -> web.Response:
         self.fetches += 1
-        public = jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key(), as_dict=True)
-        return web.json_response({"keys": [{**public, "kid": KID, "alg": "RS256", "use": "sig"}]})
+        served = []
+        for key, kid in self.keys:
+            public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+            served.append({**public, "kid": kid, "alg": "RS256", "use": "sig"})
+        return web.json_response({"keys": served})
 
 
 @pytest.fixture
@@ -150,3 +156,38 @@ def _hs256() -> str:
 async def test_bad_bodies_are_refused_by_name(api: Api):
     status, body = await api.call("POST", "/api/auth/google/", json={"credential": "x" * 40})
     assert status == 400 and "id_token" in body["details"]["fields"]
+
+
+async def test_rotated_keys_are_fetched_again_at_once_and_at_most_once_a_minute(
+    api: Api, jwks: Jwks
+):
+    """Google rotated its keys: a token naming the new `kid` refetches them at once (not
+    after the hour the keys are kept), then signs in; a made-up `kid` right after does not
+    make another fetch (at most one a minute), and the new key is kept."""
+    assert (await _google(api, google_token()))[0] == 200
+    assert jwks.fetches == 1
+    jwks.keys = [(OTHER_KEY, "test-key-2")]
+    status, body = await _google(api, google_token(key=OTHER_KEY, kid="test-key-2"))
+    assert status == 200, body
+    assert jwks.fetches == 2
+    status, body = await _google(api, google_token(kid="made-up"))
+    assert status == 401 and "made-up" in body["message"]
+    assert (await _google(api, google_token(key=OTHER_KEY, kid="test-key-2")))[0] == 200
+    assert jwks.fetches == 2
+
+
+async def test_unknown_kids_refetch_once_per_interval(jwks: Jwks, daemon: Any):
+    """GoogleKeys on a clock the test moves: a second unknown `kid` within the interval
+    fetches nothing; once the interval has passed, the next one fetches again."""
+    now = [1000.0]
+    keys = GoogleKeys(daemon.desk.settings, clock=lambda: now[0])
+    await keys.claims(google_token())
+    assert jwks.fetches == 1
+    for _ in range(2):
+        with pytest.raises(NotAuthenticated):
+            await keys.claims(google_token(kid="made-up"))
+    assert jwks.fetches == 2
+    now[0] += REFETCH_INTERVAL_SECONDS
+    jwks.keys = [(OTHER_KEY, "test-key-2")]
+    claims = await keys.claims(google_token(key=OTHER_KEY, kid="test-key-2"))
+    assert claims["email"] == "Grace@Example.com" and jwks.fetches == 3

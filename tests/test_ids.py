@@ -4,7 +4,10 @@ as on PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.people import Team
+from tests.sockets import closed_with
 
 
 async def _say(team: Team, room: int, body: str) -> int:
@@ -49,3 +52,20 @@ async def test_a_deleted_room_id_is_never_given_again(team: Team):
     assert (await team.call("agent1", "DELETE", f"/api/chat/rooms/{gone}/"))[0] == 204
     assert await make("next") > gone
     assert (await team.call("agent1", "GET", f"/api/chat/rooms/{gone}/"))[0] == 404
+
+
+async def test_ids_are_written_in_ascii_digits_only(team: Team, live: Any):
+    """int() reads fullwidth or Arabic-Indic digits as numbers: ids in paths, query
+    strings and socket paths take the digits 0-9 only, as the one id rule says."""
+    for path in ("/api/queues/\uff11/", "/api/tickets/\u0661/", "/api/queues/\u00b9/"):
+        code, body = await team.call("admin", "GET", path)
+        assert code == 400 and list(body["details"]["fields"]) == ["id"], (path, body)
+    code, body = await team.call("admin", "DELETE", "/api/queues/1/members/\uff12/")
+    assert code == 400 and list(body["details"]["fields"]) == ["user"], body
+    for query in ("\uff11", "+1", "1_0", "1.0"):
+        code, body = await team.call("admin", "GET", f"/api/tickets/columns/?project={query}")
+        assert code == 400, (query, body)
+    assert (await team.call("admin", "GET", "/api/tickets/columns/?project=1"))[0] == 200
+    for path in ("/ws/queues/\uff11/board/", "/ws/tickets/\uff11/"):
+        ws = await live.connect("admin", path, ready=False)
+        assert await closed_with(ws) == 4404, path

@@ -936,7 +936,10 @@ QUEUE_CASES: dict[str, Case] = {
         "GET", "/api/queues/{q}/board/", per_queue_role(200, members_only=True), tickets=("-",)
     ),
     "columns at S0's path": Case(
-        "GET", "/api/tickets/columns/?project={q}", per_queue_role(200), tickets=("-",)
+        "GET",
+        "/api/tickets/columns/?project={q}",
+        per_queue_role(200, members_only=True),
+        tickets=("-",),
     ),
     "column create": Case(
         "POST",

@@ -91,11 +91,19 @@ async def test_mail_lands_in_the_queue_of_its_address_and_replies_leave_from_it(
         for subject, m in replies.items()
     }
     assert froms == {"Buying 40 printers": "sales@localhost", "Printer broken": "support@localhost"}
+    # Named after the queue it leaves from; the default queue's mail after the desk.
+    names = {
+        subject.split("] ", 1)[1]: m["From"].addresses[0].display_name
+        for subject, m in replies.items()
+    }
+    desk_name = daemon.desk.settings.desk_name
+    assert names["Buying 40 printers"].endswith("(Sales)"), names
+    assert (
+        names["Printer broken"].endswith(f"({desk_name})") or names["Printer broken"] == desk_name
+    )
 
 
-async def test_only_a_site_admin_gives_the_support_address_to_a_queue(
-    team: Team, daemon, make_user
-):
+async def test_no_queue_but_the_default_takes_the_support_address(team: Team, daemon, make_user):
     sales = await _sales(team, daemon, make_user)
     async with daemon.desk.db.writer() as session:  # lead becomes Sales' queue admin
         await session.execute(
@@ -127,16 +135,16 @@ async def test_only_a_site_admin_gives_the_support_address_to_a_queue(
     # Mail to the main address still lands in the default queue.
     broken = await _ticket_from_mail(team, daemon, "support@localhost", "Printer broken", 1)
     assert broken["queue_id"] == default["id"]
-    # A site admin may (docs/design.md, Queues: mail to it lands in that queue from then on).
-    code, moved = await team.call(
-        "admin", "PATCH", path, json={"addresses": ["offers@localhost", "support@localhost"]}
+    # Nor may a site admin: mail to the desk's own address stays in the default queue.
+    code, refused = await team.call(
+        "admin", "PATCH", path, json={"addresses": ["offers@localhost", "Support@localhost"]}
     )
-    assert code == 200 and moved["addresses"] == ["offers@localhost", "support@localhost"]
-    # ... and the queue admin may then edit the queue without losing it or being refused.
-    code, kept = await team.call(
-        "lead", "PATCH", path, json={"addresses": ["offers@localhost", "support@localhost"]}
-    )
-    assert code == 200, kept
+    assert code == 409 and refused["details"]["reason"] == "support_address", refused
+    assert "support@localhost" in refused["message"]
+    _, unchanged = await team.call("admin", "GET", path)
+    assert unchanged["addresses"] == ["offers@localhost"]
+    again = await _ticket_from_mail(team, daemon, "support@localhost", "Printer again", 2)
+    assert again["queue_id"] == default["id"]
 
 
 async def test_visibility_assignment_and_taking_a_ticket(team: Team, daemon, make_user):
@@ -390,3 +398,40 @@ async def _password_token(api: Api, running: Any, email: str) -> str:
             sa.update(User).where(User.email == email).values(password_hash=hash_password(PASSWORD))
         )
     return await api.token(email, PASSWORD)
+
+
+async def test_staff_who_name_no_queue_open_tickets_where_they_see_them(
+    team: Team, daemon: Any, make_user: Any
+):
+    """Without `queue`: the default queue if the opener works in it, else their only
+    queue, else 400 asking for one (and nothing is created)."""
+    sales = await _sales(team, daemon, make_user)
+    _, queues = await team.call("admin", "GET", "/api/queues/")
+    default = next(q["id"] for q in queues["results"] if q["is_default"])
+    path = f"/api/queues/{default}/members/{team.id('lead')}/"
+    assert (await team.call("admin", "DELETE", path))[0] == 204  # lead: Sales only
+    code, made = await team.call(
+        "lead", "POST", "/api/tickets/", json={"subject": "Lead's", "description": "x"}
+    )
+    assert code == 201 and made["queue_id"] == sales, made
+    assert (await team.call("lead", "GET", f"/api/tickets/{made['id']}/"))[0] == 200
+    code, billing = await team.call("admin", "POST", "/api/queues/", json={"name": "Billing"})
+    assert code == 201
+    path = f"/api/queues/{billing['id']}/members/"
+    code, _ = await team.call(
+        "admin", "POST", path, json={"user_id": team.id("lead"), "role": "user"}
+    )
+    assert code == 201
+    _, before = await team.call("admin", "GET", "/api/tickets/?page_size=1")
+    for extra in ({}, {"queue": default}):  # in two queues, neither the default; not theirs
+        code, body = await team.call(
+            "lead", "POST", "/api/tickets/", json={"subject": "Which?", "description": "x", **extra}
+        )
+        assert code == 400 and list(body["details"]["fields"]) == ["queue"], body
+    _, after = await team.call("admin", "GET", "/api/tickets/?page_size=1")
+    assert after["count"] == before["count"]
+    # agent1 works the default queue: theirs land there, as before.
+    code, made = await team.call(
+        "agent1", "POST", "/api/tickets/", json={"subject": "Mine", "description": "x"}
+    )
+    assert code == 201 and made["queue_id"] == default

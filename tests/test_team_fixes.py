@@ -104,3 +104,41 @@ async def test_the_staff_directory_shows_a_queues_members_to_its_members_only(
     assert sales["id"] in await queues_of_agent2("admin")
     code, found = await team.call("agent2", "GET", f"/api/staff/?queue={sales['id']}")
     assert code == 200 and [r["id"] for r in found["results"]] == [team.id("agent2")]
+
+
+async def test_a_field_given_under_both_names_must_agree(team: Team):
+    """S1's and S2's names for our fields (`otp`, `content`, `message_type`, `username`):
+    given with ours and different, the answer is 400 naming both, never one picked."""
+    code, room = await team.call(
+        "agent1", "POST", "/api/chat/rooms/", json={"name": "ops", "type": "group"}
+    )
+    assert code == 201
+    say = "/api/chat/messages/"
+    for body in (
+        {"room": room["id"], "content": "both", "body": "other"},
+        {"room": room["id"], "body": "hi", "type": "text", "message_type": "image"},
+    ):
+        code, answer = await team.call("agent1", "POST", say, json=body)
+        assert code == 400, answer
+        assert all(name in answer["message"] for name in list(body)[1:][-2:]), answer
+    code, said = await team.call(
+        "agent1", "POST", say, json={"room": room["id"], "content": "same", "body": "same"}
+    )
+    assert code == 201 and said["body"] == "same"
+    edit = f"/api/chat/messages/{said['id']}/"
+    code, answer = await team.call("agent1", "PATCH", edit, json={"body": "a", "content": "b"})
+    assert code == 400 and "body" in answer["message"] and "content" in answer["message"]
+    code, answer = await team.call(
+        None,
+        "POST",
+        "/api/auth/verify-otp/",
+        json={"email": "carol@example.com", "code": "123456", "otp": "654321"},
+    )
+    assert code == 400 and "code" in answer["message"] and "otp" in answer["message"]
+    code, answer = await team.call(
+        None,
+        "POST",
+        "/api/auth/token/",
+        json={"email": "carol@example.com", "username": "dave@example.com", "password": "x"},
+    )
+    assert code == 400 and "username" in answer["message"], answer

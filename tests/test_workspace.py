@@ -412,3 +412,15 @@ async def test_new_unassigned_ticket_notifies_who_asked(team: Team, daemon: Runn
     found = await wait_for(lambda: _bell(team, "agent2"), what="a new-ticket line")
     assert [(n["kind"], n["ticket_id"]) for n in found] == [("new_ticket", t)]
     assert await _bell(team, "agent1") == []
+
+
+async def test_a_new_ticket_does_not_notify_the_one_who_opened_it(team: Team, daemon: Running):
+    """Both agents want new tickets; agent2 opens one: agent1 is told, agent2 is not (the
+    lines of one event are written in one transaction, so agent1's line means agent2's
+    would be there too)."""
+    async with daemon.desk.db.writer() as session:
+        await session.execute(update(QueueMember).values(notify_new_tickets=True))
+    t = await team.open_ticket("agent2", "Opened by agent2")
+    found = await wait_for(lambda: _bell(team, "agent1"), what="agent1's new-ticket line")
+    assert [(n["kind"], n["ticket_id"]) for n in found] == [("new_ticket", t)]
+    assert await _bell(team, "agent2") == []

@@ -10,6 +10,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -23,7 +24,24 @@ from desk.tickets.queries import ORDERINGS
 # Row ids are 32-bit integers on PostgreSQL (64-bit on SQLite): a larger number names no row
 # and would fail in the database driver, so it is refused here with the field named.
 ROW_ID_MAX = 2**31 - 1
-RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+
+
+def is_digits(text: str) -> bool:
+    """Whether `text` is a number written in ASCII digits: the one rule for ids and counts
+    in paths, query strings and forms (str.isdigit() and int() also take fullwidth,
+    Arabic-Indic or superscript digits)."""
+    return text.isascii() and text.isdigit()
+
+
+def _ascii_number(value: Any) -> Any:
+    """A number given as text (a query string) is read by `is_digits`: not "+1", " 1",
+    "1_0" or "1.0", which int() and pydantic's lax mode accept."""
+    if isinstance(value, str) and not is_digits(value):
+        raise ValueError("must be a number written in the digits 0-9")
+    return value
+
+
+RowId = Annotated[int, BeforeValidator(_ascii_number), Field(ge=1, le=ROW_ID_MAX)]
 # A row id in a JSON body where `true` or "3" must not pass for a number.
 StrictRowId = Annotated[StrictInt, Field(ge=1, le=ROW_ID_MAX)]
 
@@ -54,6 +72,18 @@ class Strict(BaseModel):
         return value
 
 
+def same_under_both_names(model: BaseModel, *pairs: tuple[str, str]) -> None:
+    """A field a front end names otherwise (S1's `otp` for `code`, S2's `content` for
+    `body`) may be given under either name, or both when they agree; two different values
+    are refused with both names, never one of them picked in silence."""
+    for ours, theirs in pairs:
+        a, b = getattr(model, ours), getattr(model, theirs)
+        if a is not None and b is not None and a != b:
+            raise ValueError(
+                f"{ours} and {theirs} are two names of one field and differ here; give one"
+            )
+
+
 class TokenRequest(Strict):
     email: str | None = Field(default=None, max_length=320)
     username: str | None = Field(default=None, max_length=320)
@@ -61,6 +91,8 @@ class TokenRequest(Strict):
 
     @model_validator(mode="after")
     def _one_login(self) -> TokenRequest:
+        if self.email and self.username and self.email.lower() != self.username.lower():
+            raise ValueError("email and username are two names of one field and differ here")
         if not (self.email or self.username):
             raise ValueError("give email (or username)")
         return self
@@ -108,6 +140,7 @@ class OtpVerify(Strict):
 
     @model_validator(mode="after")
     def _one_code(self) -> OtpVerify:
+        same_under_both_names(self, ("code", "otp"))
         if (self.code or self.otp) is None:
             raise ValueError("give the code (as code or otp)")
         return self
@@ -325,6 +358,11 @@ class ChatMessageCreate(Strict):
     type: ChatKind | None = None
     message_type: ChatKind | None = None
 
+    @model_validator(mode="after")
+    def _one_value_each(self) -> ChatMessageCreate:
+        same_under_both_names(self, ("body", "content"), ("type", "message_type"))
+        return self
+
     @property
     def text(self) -> str:
         return self.body if self.body is not None else (self.content or "")
@@ -344,6 +382,7 @@ class ChatMessageEdit(Strict):
     def _text_given(self) -> ChatMessageEdit:
         if self.body is None and self.content is None:
             raise ValueError("give the new text (as body or content)")
+        same_under_both_names(self, ("body", "content"))
         return self
 
     @property

@@ -80,9 +80,11 @@ def ticket_filter(user: User) -> ColumnElement[bool]:
     if kind == "agent":
         team, assigned = _queues_by_visibility(user)
         return or_(
-            Ticket.assigned_agent_id == user.id,
             Ticket.queue_id.in_(team),
-            and_(Ticket.queue_id.in_(assigned), Ticket.assigned_agent_id.is_(None)),
+            and_(
+                Ticket.queue_id.in_(assigned),
+                or_(Ticket.assigned_agent_id.is_(None), Ticket.assigned_agent_id == user.id),
+            ),
         )
     if kind == "company":
         return or_(Ticket.customer_id == user.id, Ticket.company_id == user.company_id)
@@ -115,17 +117,16 @@ def can_see_ticket_fields(
     company_id: int | None,
     queue_id: int,
 ) -> bool:
-    """The rule of `ticket_filter` for one ticket: an agent sees the tickets they hold, and
-    in their queues every ticket (`team`) or the unassigned ones (`assigned`)."""
+    """The rule of `ticket_filter` for one ticket: an agent sees, in the queues they are a
+    member of, every ticket (`team`) or the unassigned ones and those they hold
+    (`assigned`); holding a ticket of a queue they are not in shows them nothing."""
     if not user.is_active:
         return False
     if user.role == Role.ADMIN:
         return True
     if user.role == Role.AGENT:
-        if assigned_agent_id == user.id:
-            return True
         team, assigned = _queues_by_visibility(user)
-        return queue_id in team or (queue_id in assigned and assigned_agent_id is None)
+        return queue_id in team or (queue_id in assigned and assigned_agent_id in (None, user.id))
     if user.is_company_admin and user.company_id is not None:
         return customer_id == user.id or company_id == user.company_id
     return customer_id == user.id

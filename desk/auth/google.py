@@ -11,6 +11,9 @@ into when an admin made them."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -27,6 +30,7 @@ ISSUERS = ("accounts.google.com", "https://accounts.google.com")  # both occur (
 ALGORITHMS = ["RS256"]
 FETCH_TIMEOUT_SECONDS = 5.0
 KEYS_LIFETIME_SECONDS = 3600  # Google rotates its keys over days; a new `kid` refetches at once
+REFETCH_INTERVAL_SECONDS = 60.0  # unknown `kid`s refetch the keys at most this often
 LEEWAY_SECONDS = 30  # clock skew between Google and us
 
 
@@ -39,10 +43,14 @@ class GoogleUnavailable(DeskError):
 
 class GoogleKeys:
     """Google's signing keys, fetched from POSTDESK_GOOGLE_JWKS_URL (an admin's setting, so
-    not a user-chosen URL) with a timeout, and kept for KEYS_LIFETIME_SECONDS. One per web
+    not a user-chosen URL) with a timeout, and kept for KEYS_LIFETIME_SECONDS. A token
+    naming a `kid` the kept keys lack (Google rotated them) fetches them again at once, then
+    verifies; such refetches happen at most once per REFETCH_INTERVAL_SECONDS, so tokens
+    with made-up `kid`s cannot make us call Google for each. Decided here, not left to the
+    PyJWT version installed (whose own refetch rules changed between releases). One per web
     app, built by its composition root."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.client_id = settings.google_client_id
         self._client = jwt.PyJWKClient(
             settings.google_jwks_url,
@@ -50,6 +58,28 @@ class GoogleKeys:
             lifespan=KEYS_LIFETIME_SECONDS,
             timeout=FETCH_TIMEOUT_SECONDS,
         )
+        self._clock = clock
+        self._lock = threading.Lock()  # the keys are read in worker threads
+        self._refetched_at: float | None = None
+
+    def _signing_key(self, id_token: str) -> jwt.PyJWK:
+        """The kept key the token names, or (once per interval) the fetched one. Blocking:
+        PyJWKClient fetches with urllib. Raises PyJWKClientError, InvalidTokenError."""
+        kid = jwt.get_unverified_header(id_token).get("kid")
+        if not isinstance(kid, str):
+            raise jwt.PyJWKClientError("the token names no signing key (kid)")
+        with self._lock:
+            key = self._client.match_kid(self._client.get_signing_keys(), kid)
+            if key is None and self._may_refetch():
+                self._refetched_at = self._clock()
+                key = self._client.match_kid(self._client.get_signing_keys(refresh=True), kid)
+        if key is None:
+            raise jwt.PyJWKClientError(f"no Google signing key has the kid {kid!r}")
+        return key
+
+    def _may_refetch(self) -> bool:
+        last = self._refetched_at
+        return last is None or self._clock() - last >= REFETCH_INTERVAL_SECONDS
 
     async def claims(self, id_token: str) -> dict[str, Any]:
         """The token's claims once every check passed. Raises GoogleUnavailable (503) or
@@ -58,7 +88,7 @@ class GoogleKeys:
             raise GoogleUnavailable("Sign in with Google is not set up on this desk")
         try:
             # PyJWKClient fetches with urllib: a blocking call, so off the event loop.
-            key = await asyncio.to_thread(self._client.get_signing_key_from_jwt, id_token)
+            key = await asyncio.to_thread(self._signing_key, id_token)
         except jwt.PyJWKClientConnectionError:
             raise GoogleUnavailable("Google's signing keys could not be fetched") from None
         except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:

@@ -18,7 +18,7 @@ from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, 
 from desk.events.board import ColumnCreated, ColumnDeleted, ColumnEvent, ColumnUpdated, ColumnView
 from desk.mail.headers import clean_header_text
 from desk.models import BoardColumn, TicketPosition, User
-from desk.queues.service import get_queue, require_staff
+from desk.queues.service import get_queue, require_member, require_staff
 
 MAX_COLUMNS = 30
 
@@ -83,10 +83,12 @@ async def _announce(
 
 
 async def list_columns(db: Database, viewer: User, queue_id: int) -> list[dict[str, Any]]:
-    """The queue's columns, left to right (staff)."""
+    """The queue's columns, left to right (staff members of the queue and site admins;
+    others: NotFound, as for the board)."""
     require_staff(viewer)
     async with db.reader() as session:
         await get_queue(session, queue_id)
+        require_member(viewer, queue_id)
         return [column_data(c) for c in await columns_of(session, queue_id)]
 
 

@@ -57,9 +57,15 @@ async def post(
         await member_room(session, actor, room_id)
         message = ChatMessage(room_id=room_id, author_id=actor.id, body=body, kind="text")
         if upload is not None:
-            message.kind = "image" if upload.content_type.startswith("image/") else "file"
+            # An image by its bytes, not by what the client says: typed as its bytes are;
+            # one said to be an image but not one is kept as a plain file.
+            said_image = upload.content_type.startswith("image/")
+            message.kind = "image" if said_image and upload.image else "file"
+            file_type = upload.content_type
+            if said_image:
+                file_type = upload.image or "application/octet-stream"
             message.file_sha256, message.file_name = upload.sha256, upload.filename
-            message.file_type, message.file_size = upload.content_type, upload.size
+            message.file_type, message.file_size = file_type, upload.size
         session.add(message)
         await session.flush()
         members = await participant_ids(session, room_id)

@@ -16,6 +16,7 @@ from desk.db import Database
 from desk.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from desk.models import QueueMember, QueueRole, User
 from desk.queues.service import get_queue, require_member, require_staff
+from desk.tickets.workflow import release_tickets
 
 PREFERENCES = ("notify_new_tickets", "mail_new_tickets")
 
@@ -104,14 +105,16 @@ async def change_member(
 
 async def remove_member(desk: Desk, actor: User, queue_id: int, user_id: int) -> None:
     """Removed by whoever may grant the member's role, or leaving of their own accord.
-    Tickets they hold stay theirs (an agent always sees their own). Their open sockets of
+    The unfinished tickets they hold in the queue are unassigned (an agent sees only
+    tickets of their queues: desk.tickets.workflow.release_tickets). Their open sockets of
     the queue close (desk.auth.revocation.access_changed)."""
     require_staff(actor)
-    async with desk.db.writer() as session:
+    async with desk.change() as (session, events):
         member = await _member(session, queue_id, user_id)
         if actor.id != user_id:
             _may_grant(actor, queue_id, member.role)
         await session.delete(member)
+        await release_tickets(session, desk, events, user_id, actor, queue_id)
     await access_changed(desk, [user_id], "removed from a queue")
 
 

@@ -58,6 +58,13 @@ async def default_queue_id(session: AsyncSession) -> int:
     return found
 
 
+async def sender_name(session: AsyncSession, ticket: Ticket, settings: Settings) -> str:
+    """Who mail about `ticket` is from, by name: its queue's name, or the desk's for the
+    default queue (a reply from billing@ reads "Ann (Billing)", not the desk's name)."""
+    queue = await session.get(Queue, ticket.queue_id)
+    return settings.desk_name if queue is None or queue.is_default else queue.name
+
+
 async def sending_address(
     session: AsyncSession, ticket: Ticket, settings: Settings, routes: QueueRoutes | None = None
 ) -> str:

@@ -115,7 +115,7 @@ async def create_queue(
         session.add(queue)
         await session.flush()
         add_default_columns(session, queue.id)
-        await _set_addresses(session, settings, admin, queue, addresses)
+        await _set_addresses(session, settings, queue, addresses)
         return await queue_data(session, queue, admin)
 
 
@@ -137,7 +137,7 @@ async def update_queue(
             queue.visibility = changes["visibility"]
             told = await member_ids(session, queue_id)
         if "addresses" in changes:
-            await _set_addresses(session, desk.settings, actor, queue, changes["addresses"])
+            await _set_addresses(session, desk.settings, queue, changes["addresses"])
         if changes.get("is_default") is True and not queue.is_default:
             if actor.role != Role.ADMIN:
                 raise PermissionDenied("only site admins choose the default queue")
@@ -192,13 +192,13 @@ async def _free_name(session: AsyncSession, name: str, queue_id: int | None) -> 
 
 
 async def _set_addresses(
-    session: AsyncSession, settings: Settings, actor: User, queue: Queue, addresses: Sequence[str]
+    session: AsyncSession, settings: Settings, queue: Queue, addresses: Sequence[str]
 ) -> None:
     """The queue's addresses, in order (the first is its From). Each must be one the SMTP
     listener accepts mail for, and belong to no other queue (409). A configured support
-    address (POSTDESK_SUPPORT_ADDRESS) is the default queue's without being listed: only a
-    site admin gives one to another queue (409 for a queue admin), since mail to it then
-    lands there instead of in the default queue. Addresses the queue has already stay."""
+    address (POSTDESK_SUPPORT_ADDRESS) is the default queue's without being listed: no
+    other queue may list it (409 `support_address`, for site admins too), or mail to the
+    desk's own address would land there instead of in the default queue."""
     queue_id = queue.id
     wanted = list(dict.fromkeys(a.strip().lower() for a in addresses))
     if len(wanted) > MAX_ADDRESSES:
@@ -237,19 +237,11 @@ async def _set_addresses(
     )
     if taken is not None:
         raise Conflict(f"{taken} belongs to another queue", field="addresses")
-    had = set(
-        await session.scalars(select(QueueAddress.address).where(QueueAddress.queue_id == queue_id))
-    )
     for address in wanted:
-        if (
-            address in settings.support_addresses
-            and address not in had
-            and not queue.is_default
-            and actor.role != Role.ADMIN
-        ):
+        if address in settings.support_addresses and not queue.is_default:
             raise Conflict(
-                f"{address} is the desk's support address (the default queue's); only a site"
-                " admin gives it to another queue",
+                f"{address} is the desk's support address (POSTDESK_SUPPORT_ADDRESS), the"
+                " default queue's: mail to it must not land in another queue",
                 field="addresses",
                 reason="support_address",
             )

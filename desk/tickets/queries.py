@@ -382,6 +382,11 @@ def _tags_for(user: User, tag_list: str | None) -> list[str] | None:
     return sorted(tag_list.split("\n")) if tag_list else []
 
 
+def attachment_data(a: Attachment) -> dict[str, Any]:
+    """A stored attachment as a ticket's detail shows it (the answer to a new message)."""
+    return _attachment({n: getattr(a, n) for n in (*ATTACHMENT_FIELDS, "forwarded_in_id")})
+
+
 def _attachment(a: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
     shown = {name: a[name] for name in ATTACHMENT_FIELDS}
     shown["forwarded_in"] = a["forwarded_in_id"]  # the id of the forward's .eml, or None

@@ -40,7 +40,7 @@ from desk.models import (
 from desk.outbox import AutoReplyBudget, queue_mail
 from desk.people import customer_for_email
 from desk.queues.notify import tell_queue
-from desk.queues.routing import QueueRoutes, default_queue_id, sending_address
+from desk.queues.routing import QueueRoutes, default_queue_id, sender_name, sending_address
 from desk.tickets import events as ev
 from desk.tickets import participants
 from desk.tickets.errors import NotAllowedOnTicket, TicketNotFound
@@ -48,6 +48,7 @@ from desk.tickets.guard import require_writable
 from desk.tickets.history import record
 from desk.tickets.notify import answering_address, notify
 from desk.tickets.participants import NOBODY, Person, Recipients
+from desk.tickets.queries import attachment_data
 from desk.tickets.thread import Thread, conversation
 from desk.uploads import Upload
 
@@ -214,9 +215,20 @@ async def create_ticket(
 
 async def _queue_of_new_ticket(session: AsyncSession, actor: User, queue_id: int | None) -> int:
     """The default queue, unless staff name a queue they work in (customers cannot choose:
-    their mail and web tickets land where the desk routes them)."""
+    their mail and web tickets land where the desk routes them). Staff who name none get
+    the default queue if they work in it, else their only queue, else a 400 asking for
+    `queue`: a ticket is never opened where its opener could not see it."""
     if queue_id is None:
-        return await default_queue_id(session)
+        default = await default_queue_id(session)
+        if not actor.is_staff or may_in_queue(actor, default, "work"):
+            return default
+        mine = sorted({m.queue_id for m in actor.memberships})
+        if len(mine) == 1:
+            return mine[0]
+        raise ValidationFailed(
+            "you do not work in the default queue: name the `queue` to open the ticket in",
+            field="queue",
+        )
     if not actor.is_staff:
         raise NotAllowedOnTicket("customers do not choose a queue", field="queue")
     if await session.get(Queue, queue_id) is None or not may_in_queue(actor, queue_id, "work"):
@@ -241,8 +253,10 @@ async def _customer_of_new_ticket(
     return customer
 
 
-def _attach(session: AsyncSession, message: TicketMessage, uploads: Sequence[Upload]) -> None:
-    session.add_all(
+def _attach(
+    session: AsyncSession, message: TicketMessage, uploads: Sequence[Upload]
+) -> list[Attachment]:
+    rows = [
         Attachment(
             message=message,
             filename=u.filename,
@@ -251,7 +265,9 @@ def _attach(session: AsyncSession, message: TicketMessage, uploads: Sequence[Upl
             sha256=u.sha256,
         )
         for u in uploads
-    )
+    ]
+    session.add_all(rows)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -261,6 +277,7 @@ class Posted:
 
     message: TicketMessage
     recipients: Recipients
+    attachments: list[dict[str, Any]]  # as the ticket's detail shows them, ids included
 
 
 async def post_message(
@@ -296,9 +313,11 @@ async def post_message(
         if kind == MessageKind.OUTBOUND:
             sent = await _mail_reply(session, desk, ticket, actor, message, uploads, change)
         add_message(session, events, ticket, message)
-        _attach(session, message, uploads)
+        attached = _attach(session, message, uploads)
         await tell_assignee(session, desk, ticket, message, actor)
-    return Posted(message, sent)
+        await session.flush()
+        shown = [attachment_data(a) for a in attached]
+    return Posted(message, sent, shown)
 
 
 @dataclass(frozen=True)
@@ -401,13 +420,14 @@ async def _mail_reply(
     thread = Thread(None, []) if first else await conversation(session, ticket.id)
     subject = tagged_subject(ticket.id, ticket.subject, s.ticket_prefix, reply=not first)
     support = answering_address(s, ticket)
+    name = await sender_name(session, ticket, s)  # the queue's, or the desk's (default)
     out = Outgoing(
         to_address=sent.to[0].address,
         to_name=sent.to[0].name,
         also_to=[(p.name, p.address) for p in sent.to[1:]],
         cc=[(p.name, p.address) for p in sent.cc],
-        # An agent without a name answers as the desk: the login address stays internal.
-        from_name=f"{agent.name} ({s.desk_name})" if agent.name else s.desk_name,
+        # An agent without a name answers as the queue: the login address stays internal.
+        from_name=f"{agent.name} ({name})" if agent.name else name,
         from_address=await sending_address(session, ticket, s),
         reply_to=reply_address(ticket.id, s.secret_key, support),
         subject=subject,

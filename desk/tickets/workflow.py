@@ -304,6 +304,35 @@ async def set_assignee(
         await notify(session, desk, ticket, agent, "assigned", actor=actor)
 
 
+async def release_tickets(
+    session: AsyncSession,
+    desk: Desk,
+    events: list[PendingEvent],
+    agent_id: int,
+    actor: User | None,
+    queue_id: int | None = None,
+) -> None:
+    """Someone who no longer works in a queue (removed from it; or in any queue: demoted to
+    customer, deactivated) gives up the unfinished tickets they hold there, as a ticket
+    moved to a queue its assignee is not in does: each is unassigned (history, events), so
+    it waits for someone who may take it. Finished and archived tickets keep their
+    assignee (the record of who did the work); the access rule hides them all the same."""
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.assigned_agent_id == agent_id,
+            Ticket.archived_at.is_(None),
+            Ticket.status.not_in((S.RESOLVED, S.CLOSED)),
+        )
+        .order_by(Ticket.id)
+        .with_for_update()
+    )
+    if queue_id is not None:
+        query = query.where(Ticket.queue_id == queue_id)
+    for ticket in list(await session.scalars(query)):
+        await set_assignee(session, desk, events, ticket, None, actor)
+
+
 async def archive(desk: Desk, actor: User, ticket_id: int, archived: bool) -> Ticket:
     """Only finished tickets are archived; an archived ticket leaves the default lists and
     takes no more changes until it is unarchived. Mail to it opens a linked ticket."""

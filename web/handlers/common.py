@@ -17,7 +17,7 @@ from desk.errors import DeskError, ValidationFailed
 from desk.uploads import MAX_FILES, Upload, UploadTooLarge, check_upload, keep_upload
 from web.keys import DESK
 from web.responses import json_response
-from web.schemas import ROW_ID_MAX
+from web.schemas import ROW_ID_MAX, is_digits
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,7 +64,7 @@ async def json_body(request: web.Request, model: type[M]) -> M:
 
 def path_id(request: web.Request, name: str = "id") -> int:
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 12 or int(raw) > ROW_ID_MAX:
+    if not is_digits(raw) or len(raw) > 12 or int(raw) > ROW_ID_MAX:
         raise ValidationFailed(f"{name} must be a number up to {ROW_ID_MAX}", field=name)
     return int(raw)
 

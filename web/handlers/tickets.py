@@ -175,9 +175,7 @@ async def message_create(request: web.Request, user: User) -> web.Response:
         cc=body.cc,
     )
     data = message_data(posted.message)
-    data["attachments"] = [
-        {"filename": u.filename, "content_type": u.content_type, "size": u.size} for u in uploads
-    ]
+    data["attachments"] = posted.attachments  # as GET /api/tickets/<id>/ shows them
     data["recipients"] = posted.recipients.data()
     # The mail went out, but to an address that bounced: the agent should know.
     data["warnings"] = await reply_warnings(request.app[DESK].db, posted.message)

@@ -27,6 +27,7 @@ from web.pages import forms
 from web.pages.admin_layout import admin_page, render
 from web.pages.charts import volume_chart
 from web.pages.security import see_other
+from web.schemas import is_digits
 
 SETTING_LABELS = {
     "desk_name": "Desk name",
@@ -146,7 +147,7 @@ async def settings_save(request: web.Request, login: BrowserLogin) -> web.Stream
     for name in RUNTIME:
         if name in form:
             raw = forms.text(form, name, 200).strip()
-            changes[name] = int(raw) if raw.isdigit() else raw
+            changes[name] = int(raw) if is_digits(raw) else raw
     try:
         await change(request.app[DESK], login.user, changes)
     except DeskError as exc:
@@ -182,10 +183,10 @@ ROUTES = [
     ("GET", "/app/admin/", admin_page(overview)),
     ("GET", r"/app/admin/reports/{name}.csv", admin_page(report_csv)),
     ("GET", "/app/admin/people", admin_page(people)),
-    ("POST", r"/app/admin/people/{id:\d+}", admin_page(person_update)),
-    ("POST", r"/app/admin/people/{id:\d+}/invite", admin_page(person_invite)),
-    ("POST", r"/app/admin/people/{id:\d+}/company-admin", admin_page(person_company_admin)),
-    ("POST", r"/app/admin/people/{id:\d+}/unlock", admin_page(person_unlock)),
+    ("POST", r"/app/admin/people/{id:[0-9]+}", admin_page(person_update)),
+    ("POST", r"/app/admin/people/{id:[0-9]+}/invite", admin_page(person_invite)),
+    ("POST", r"/app/admin/people/{id:[0-9]+}/company-admin", admin_page(person_company_admin)),
+    ("POST", r"/app/admin/people/{id:[0-9]+}/unlock", admin_page(person_unlock)),
     ("GET", "/app/admin/settings", admin_page(settings_page)),
     ("POST", "/app/admin/settings", admin_page(settings_save)),
     ("POST", "/app/admin/settings/logo", admin_page(logo_save)),

@@ -78,5 +78,5 @@ def domains(typed: str) -> list[str]:
 ROUTES = [
     ("GET", HOME, admin_page(companies)),
     ("POST", HOME, admin_page(company_create)),
-    ("POST", HOME + r"/{id:\d+}", admin_page(company_update)),
+    ("POST", HOME + r"/{id:[0-9]+}", admin_page(company_update)),
 ]

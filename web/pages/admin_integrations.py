@@ -151,13 +151,13 @@ def _id(request: web.Request, name: str = "id") -> int:
     return int(request.match_info[name])
 
 
-HOOK = r"/app/admin/integrations/webhooks/{id:\d+}"
+HOOK = r"/app/admin/integrations/webhooks/{id:[0-9]+}"
 ROUTES = [
     ("GET", "/app/admin/integrations", admin_page(integrations)),
     ("POST", "/app/admin/integrations/keys", admin_page(key_create)),
     ("POST", "/app/admin/integrations/webhooks", admin_page(webhook_create)),
-    ("POST", r"/app/admin/integrations/keys/{id:\d+}/revoke", admin_page(key_revoke)),
+    ("POST", r"/app/admin/integrations/keys/{id:[0-9]+}/revoke", admin_page(key_revoke)),
     ("GET", HOOK, admin_page(webhook)),
     ("POST", HOOK + "/switch", admin_page(webhook_switch)),
-    ("POST", HOOK + r"/deliveries/{d:\d+}/redeliver", admin_page(delivery_redeliver)),
+    ("POST", HOOK + r"/deliveries/{d:[0-9]+}/redeliver", admin_page(delivery_redeliver)),
 ]

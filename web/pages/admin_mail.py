@@ -84,9 +84,9 @@ def _id(request: web.Request) -> int:
 
 ROUTES = [
     ("GET", "/app/admin/mail", admin_page(mail)),
-    ("GET", r"/app/admin/mail/inbound/{id:\d+}", admin_page(inbound_one)),
-    ("POST", r"/app/admin/mail/inbound/{id:\d+}/retry", admin_page(inbound_retry)),
+    ("GET", r"/app/admin/mail/inbound/{id:[0-9]+}", admin_page(inbound_one)),
+    ("POST", r"/app/admin/mail/inbound/{id:[0-9]+}/retry", admin_page(inbound_retry)),
     ("POST", "/app/admin/mail/inbound/retry-failed", admin_page(inbound_retry_failed)),
-    ("POST", r"/app/admin/mail/outbox/{id:\d+}/retry", admin_page(outbox_retry)),
-    ("POST", r"/app/admin/mail/suppressions/{id:\d+}/lift", admin_page(suppression_lift)),
+    ("POST", r"/app/admin/mail/outbox/{id:[0-9]+}/retry", admin_page(outbox_retry)),
+    ("POST", r"/app/admin/mail/suppressions/{id:[0-9]+}/lift", admin_page(suppression_lift)),
 ]

@@ -27,7 +27,7 @@ from web.keys import DESK
 from web.pages.conversation import valid
 from web.pages.forms import text
 from web.pages.security import page, see_other, template_context
-from web.schemas import RoomCreate
+from web.schemas import RoomCreate, is_digits
 
 SHOWN = 100  # the newest messages of a room on the page; older ones stay in the API
 COLLEAGUES = 500  # the staff directory's first names offered as members (RoomCreate's cap)
@@ -174,13 +174,13 @@ async def direct(request: web.Request, login: BrowserLogin) -> web.StreamRespons
 def _ids(values: list[str]) -> list[int | str]:
     """Form values as ids where they are numbers; anything else left for RoomCreate to
     refuse by name."""
-    return [int(v) if v.isdigit() and len(v) <= 12 else v for v in values]
+    return [int(v) if is_digits(v) and len(v) <= 12 else v for v in values]
 
 
 ROUTES = [
     ("GET", "/app/chat/", page(chat)),
     ("POST", "/app/chat/rooms", page(new_room)),
     ("POST", "/app/chat/direct", page(direct)),
-    ("GET", r"/app/chat/{room:\d+}/", page(chat)),
-    ("POST", r"/app/chat/{room:\d+}/", page(send)),
+    ("GET", r"/app/chat/{room:[0-9]+}/", page(chat)),
+    ("POST", r"/app/chat/{room:[0-9]+}/", page(send)),
 ]

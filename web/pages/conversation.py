@@ -51,6 +51,7 @@ from web.schemas import (
     StatusChange,
     TicketMergeRequest,
     TicketUpdate,
+    is_digits,
 )
 
 PREVIEWED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -181,7 +182,7 @@ def _change(conv: Conversation, c: dict[str, Any]) -> dict[str, Any]:
     change = {**c, "actor": actor["name"] if actor else "postdesk"}
     if c["field"] == "assigned_agent":  # an id in the history; people read a name
         for end in ("from", "to"):
-            person = conv.people.get(int(c[end])) if str(c[end] or "").isdigit() else None
+            person = conv.people.get(int(c[end])) if is_digits(str(c[end] or "")) else None
             change[end] = person["name"] if person else c[end]
     return change
 
@@ -243,7 +244,7 @@ async def _answered(
 ) -> list[dict[str, Any]]:
     """Colleagues' answers newer than the composer's `seen` (the newest message its page
     showed); none when the form does not say (an older page, a script's post)."""
-    if not seen.isdigit() or len(seen) > 12:
+    if not is_digits(seen) or len(seen) > 12:
         return []
     return await answered_since(request.app[DESK].db, login.user, ticket_id, int(seen))
 
@@ -268,7 +269,7 @@ async def insert_saved_reply(request: web.Request, login: BrowserLogin) -> web.S
     mode = "note" if form.get("mode") == "note" else "reply"
     typed = {k: _text(form, k) for k in ("to", "cc", "body")} | {"mode": mode}
     chosen = _text(form, "saved_reply")
-    if not chosen.isdigit() or len(chosen) > 12:
+    if not is_digits(chosen) or len(chosen) > 12:
         error = "Pick a saved reply to insert."
         return await render(request, login, ticket_id, status=400, error=error, composer=typed)
     try:
@@ -288,7 +289,7 @@ async def merge(request: web.Request, login: BrowserLogin) -> web.StreamResponse
     into = _text(await request.post(), "into").lstrip("#").strip()
     try:
         asked = valid(
-            TicketMergeRequest, {"into": int(into) if into.isdigit() and len(into) <= 12 else into}
+            TicketMergeRequest, {"into": int(into) if is_digits(into) and len(into) <= 12 else into}
         )
         await merge_tickets(request.app[DESK], login.user, ticket_id, asked.into)
     except DeskError as exc:
@@ -380,7 +381,7 @@ async def set_assignee(request: web.Request, login: BrowserLogin) -> web.StreamR
     chosen = _text(await request.post(), "assignee")
 
     async def change(desk: Desk, ticket_id: int) -> object:
-        agent = int(chosen) if chosen.isdigit() and len(chosen) <= 12 else chosen or None
+        agent = int(chosen) if is_digits(chosen) and len(chosen) <= 12 else chosen or None
         asked = valid(Assignment, {"assigned_agent": agent})
         return await workflow.assign(desk, login.user, ticket_id, asked.assigned_agent)
 

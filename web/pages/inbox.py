@@ -25,6 +25,7 @@ from desk.tickets.inbox import row_details, tag_names
 from desk.tickets.queries import TicketFilter, count_tickets, list_tickets
 from web.keys import COUNTS, DESK
 from web.pages.security import page, template_context
+from web.schemas import is_digits
 
 PAGE_SIZE = 50
 OPEN = ("OPEN", "ASSIGNED", "IN_PROGRESS")
@@ -119,7 +120,7 @@ async def _counts(
 
 
 def _page_number(value: str) -> int:
-    return int(value) if value.isdigit() and 0 < int(value) < 100_000 else 1
+    return int(value) if is_digits(value) and 0 < int(value) < 100_000 else 1
 
 
 ROUTES = [("GET", "/app/", page(inbox))]

@@ -24,6 +24,7 @@ from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages import conversation, forms
 from web.pages.security import page, render_error, see_other, template_context
+from web.schemas import is_digits
 
 FINISHED = ("RESOLVED", "CLOSED")
 PLAIN_STATUS = {
@@ -43,7 +44,7 @@ async def requests(request: web.Request, login: BrowserLogin) -> web.StreamRespo
     user, db = login.user, request.app[DESK].db
     people = await company_people(db, user)
     person = request.query.get("person", "")
-    chosen = int(person) if person.isdigit() and int(person) in dict(people) else None
+    chosen = int(person) if is_digits(person) and int(person) in dict(people) else None
     # A person asked for who is not one of the company's shows nobody's requests: the
     # filter narrows or finds nothing, it never silently widens to everyone.
     unknown = bool(person) and chosen is None

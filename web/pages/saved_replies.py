@@ -70,6 +70,6 @@ async def delete(request: web.Request, login: BrowserLogin) -> web.StreamRespons
 ROUTES = [
     ("GET", HOME, page(library)),
     ("POST", HOME, page(create)),
-    ("POST", HOME + r"{id:\d+}/", page(edit)),
-    ("POST", HOME + r"{id:\d+}/delete", page(delete)),
+    ("POST", HOME + r"{id:[0-9]+}/", page(edit)),
+    ("POST", HOME + r"{id:[0-9]+}/delete", page(delete)),
 ]

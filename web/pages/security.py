@@ -24,6 +24,7 @@ from desk.auth.browser import BrowserLogin, browser_cookie, browser_login, check
 from desk.errors import DeskError, NotAuthenticated, PermissionDenied, ValidationFailed
 from desk.models import Role
 from web.keys import DESK
+from web.schemas import is_digits
 
 COOKIE = "postdesk_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -108,7 +109,7 @@ def _workspace_for(request: web.Request) -> str:
     """Where a member of staff who opened a portal address belongs: a request's own
     conversation page (a portal link shared with them), else their inbox."""
     ticket = request.match_info.get("id", "")
-    if request.path.startswith("/portal/tickets/") and ticket.isdigit():
+    if request.path.startswith("/portal/tickets/") and is_digits(ticket):
         return f"/app/tickets/{ticket}/"
     return "/app/"
 

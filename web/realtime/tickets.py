@@ -26,6 +26,7 @@ from desk.models import Ticket, User
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve, socket_route
 from web.realtime.hub import FORBIDDEN, NOT_FOUND, Hub, Socket, Wants, frame, listed
+from web.schemas import is_digits
 
 
 @socket_route
@@ -36,7 +37,7 @@ async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
     desk = request.app[DESK]
     raw_id = request.match_info["id"]
     async with desk.db.reader() as session:
-        ticket = await session.get(Ticket, int(raw_id)) if raw_id.isdigit() else None
+        ticket = await session.get(Ticket, int(raw_id)) if is_digits(raw_id) else None
     if ticket is None or not can_see_ticket(user, ticket):
         await ws.close(code=NOT_FOUND, message=b"no such ticket")
         return ws
@@ -89,7 +90,7 @@ async def _resume(request: web.Request, sub: Socket, ticket_id: int) -> None:
     arrive meanwhile are queued (the socket is already listed) and sent after, without
     repeats."""
     last = request.query.get("last_event_id", "")
-    if not last.isdigit():
+    if not is_digits(last):
         return
     for event in await missed(request.app[DESK].db, ticket_id, int(last)):
         if can_see_event(sub.user, event):
