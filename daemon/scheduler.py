@@ -29,7 +29,7 @@ from desk.events import Event
 from desk.events.people import AgentAvailability
 from desk.events.tickets import StatusChanged, TicketAssigned, TicketCreated
 from desk.jobs import runs
-from desk.jobs.assignment import assign_waiting
+from desk.jobs.assignment import anyone_available, assign_waiting
 from desk.jobs.housekeeping import archive_finished, clean_up
 from desk.jobs.retention import drop_old_raw_mail
 from desk.waiting import stop_task
@@ -48,6 +48,10 @@ class JobSpec:
     interval: float
     work: Callable[[], Awaitable[object]]
     min_gap: timedelta  # a job may run again this soon after any process started it
+    # A cheap read: whether a run kicked by an event has anything to do (None: always
+    # run). A kick that finds nothing to do is not claimed nor recorded; the job's
+    # periodic runs are, as ever.
+    worth_kicking: Callable[[], Awaitable[bool]] | None = None
 
 
 class Scheduler:
@@ -77,6 +81,9 @@ class Scheduler:
             every,
             lambda: assign_waiting(self.desk),
             timedelta(0),
+            # Kicked by every batch of new tickets: while nobody is available, a read and
+            # no run (claiming and recording it takes two write transactions).
+            lambda: anyone_available(self.desk),
         )
 
     def _housekeeping_specs(self) -> list[JobSpec]:
@@ -242,8 +249,24 @@ class Scheduler:
 
     def _kick_now(self, name: str) -> None:
         self._kicked = None
-        task = asyncio.create_task(self.run(name), name=f"job-{name}")
+        task = asyncio.create_task(self._run_kicked(name), name=f"job-{name}")
         task.add_done_callback(_log_failure)
+
+    async def _run_kicked(self, name: str) -> bool:
+        """`run`, unless the job says it has nothing to do (a run in progress here is asked
+        to run once more, as ever: it may have read before the change that kicked it)."""
+        worth = self.jobs[name].worth_kicking
+        if worth is not None and name not in self._running:
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.add(task)  # stopped with the other runs
+            try:
+                if self._stopping.is_set() or not await worth():
+                    return False
+            finally:
+                if task is not None:
+                    self._tasks.discard(task)
+        return await self.run(name)
 
     async def on_event(self, _event: Event) -> None:
         """Subscribed (by the composition root) to ASSIGN_TRIGGERS only."""

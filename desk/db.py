@@ -20,11 +20,13 @@ from sqlalchemy import (
     ColumnExpressionArgument,
     Connection,
     Insert,
+    column,
     event,
     func,
     inspect,
     or_,
     select,
+    table,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -267,28 +269,37 @@ def _hand_out_ids(session: Session, _context: Any, _instances: Any) -> None:
     # In the order they were added, as the ORM would insert them (events rely on it).
     for obj in sorted(session.new, key=lambda o: inspect(o).insert_order):
         mapper = inspect(obj).mapper
-        column = mapper.local_table.autoincrement_column
-        if column is None or mapper.primary_key != (column,):
+        id_column = mapper.local_table.autoincrement_column
+        if id_column is None or mapper.primary_key != (id_column,):
             continue
-        key = mapper.get_property_by_column(column).key
+        key = mapper.get_property_by_column(id_column).key
         if getattr(obj, key) is None:
-            waiting.setdefault(column, []).append((obj, key))
-    for column, objs in waiting.items():
-        for following, (obj, key) in enumerate(objs, start=_last_id_given(session, column) + 1):
+            waiting.setdefault(id_column, []).append((obj, key))
+    if not waiting:
+        return
+    last = _last_ids_given(session, list(waiting))
+    for id_column, objs in waiting.items():
+        for following, (obj, key) in enumerate(objs, start=last[id_column] + 1):
             setattr(obj, key, following)
 
 
-def _last_id_given(session: Session, column: Column[Any]) -> int:
-    """The largest id the table has ever given: its largest row, or for an AUTOINCREMENT
-    table the larger of that and SQLite's own record (which a deleted row leaves behind)."""
-    largest = session.execute(select(func.max(column))).scalar() or 0
-    table = column.table
-    if table.dialect_options["sqlite"]["autoincrement"]:
-        recorded = session.execute(
-            text("SELECT seq FROM sqlite_sequence WHERE name = :name"), {"name": table.name}
-        ).scalar()
-        largest = max(largest, recorded or 0)
-    return int(largest)
+def _last_ids_given(session: Session, columns: list[Column[Any]]) -> dict[Column[Any], int]:
+    """The largest id each table has ever given: its largest row, or for an AUTOINCREMENT
+    table the larger of that and SQLite's own record (which a deleted row leaves behind).
+    One statement for every table of the flush: each statement is a round trip through
+    aiosqlite's thread, and a mail batch's flush inserts into half a dozen tables."""
+    sequence = table("sqlite_sequence", column("name"), column("seq"))
+    asked: list[Any] = []
+    for id_column in columns:
+        largest: ColumnElement[Any] = select(func.max(id_column)).scalar_subquery()
+        if id_column.table.dialect_options["sqlite"]["autoincrement"]:
+            recorded = (
+                select(sequence.c.seq).where(sequence.c.name == id_column.table.name)
+            ).scalar_subquery()
+            largest = func.max(func.coalesce(largest, 0), func.coalesce(recorded, 0))
+        asked.append(largest)
+    found = session.execute(select(*asked)).one()
+    return {c: int(n or 0) for c, n in zip(columns, found, strict=True)}
 
 
 class _SQLiteCompiler(SQLiteCompiler):

@@ -19,6 +19,8 @@ from desk.tickets.workflow import set_assignee
 ACTIVE = (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING_ON_CUSTOMER)
 BATCH = 100
 NEVER = datetime.min.replace(tzinfo=UTC)
+_STAFF = [Role.AGENT.value, Role.ADMIN.value]
+_AVAILABLE = (User.role.in_(_STAFF), User.is_active, User.is_available)  # capacity apart
 
 
 @dataclass
@@ -41,9 +43,20 @@ async def assign_waiting(desk: Desk) -> int:
     """Assign in batches, each one transaction: a run cut short leaves every ticket either
     assigned (with its history, event and notification) or still waiting."""
     total = 0
+    if not await anyone_available(desk):
+        return 0
     while (done := await _assign_batch(desk)) > 0:
         total += done
     return total
+
+
+async def anyone_available(desk: Desk) -> bool:
+    """Whether any staff member is available at all (capacity apart): a run is kicked by
+    every batch of new tickets, and while nobody is available one read says it has nothing
+    to do, with no write transaction (on SQLite the one write lock, which intake waits for)."""
+    async with desk.db.reader() as session:
+        found = await session.scalar(select(User.id).where(*_AVAILABLE).limit(1))
+    return found is not None
 
 
 async def _assign_batch(desk: Desk) -> int:
@@ -106,14 +119,11 @@ async def _candidates(session: AsyncSession) -> list[_Candidate]:
         select(User, load.c[1], last.c.at)
         .outerjoin(load, load.c.assigned_agent_id == User.id)
         .outerjoin(last, last.c.assigned_agent_id == User.id)
-        .where(
-            User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
-            User.is_active,
-            User.is_available,
-            User.capacity > func.coalesce(load.c[1], 0),
-        )
+        .where(*_AVAILABLE, User.capacity > func.coalesce(load.c[1], 0))
     )
     found = [_Candidate(agent, active or 0, at or NEVER) for agent, active, at in rows]
+    if not found:
+        return found
     memberships = await session.execute(
         select(QueueMember.user_id, QueueMember.queue_id).where(
             QueueMember.user_id.in_([c.agent.id for c in found])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.context import Desk
@@ -26,24 +26,28 @@ class Listeners:
 
 
 async def load_listeners(session: AsyncSession, queue_id: int | None = None) -> Listeners:
-    """Of the queue `queue_id`, or of every queue (None)."""
-    queues = select(Queue.id, Queue.name)
-    members = (
-        select(QueueMember.queue_id, User)
-        .join(User, QueueMember.user_id == User.id)
-        .where(
-            QueueMember.mail_new_tickets.is_(True),
-            User.is_active.is_(True),
-            User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
-        )
+    """Of the queue `queue_id`, or of every queue (None). One statement (mail intake reads
+    them for every batch): each queue with its listeners, one without any in one row with
+    none."""
+    listening = and_(QueueMember.queue_id == Queue.id, QueueMember.mail_new_tickets.is_(True))
+    staff = and_(
+        User.id == QueueMember.user_id,
+        User.is_active.is_(True),
+        User.role.in_([Role.AGENT.value, Role.ADMIN.value]),
+    )
+    query = (
+        select(Queue.id, Queue.name, User)
+        .outerjoin(QueueMember, listening)
+        .outerjoin(User, staff)
         .order_by(User.id)
     )
     if queue_id is not None:
-        queues = queues.where(Queue.id == queue_id)
-        members = members.where(QueueMember.queue_id == queue_id)
-    found = Listeners(dict((await session.execute(queues)).all()), {})
-    for member_of, person in await session.execute(members):
-        found.members.setdefault(member_of, []).append(person)
+        query = query.where(Queue.id == queue_id)
+    found = Listeners({}, {})
+    for queue, name, person in await session.execute(query):
+        found.names[queue] = name
+        if person is not None:
+            found.members.setdefault(queue, []).append(person)
     return found
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.db import Database
@@ -96,8 +96,16 @@ class Due:
 async def claim_due(db: Database, limit: int = 20) -> list[Due]:
     """Claim due deliveries of active subscriptions in a committed transaction first, so no
     other sender (or replica) attempts the same one at the same time. Deliveries whose
-    subscription was disabled meanwhile are settled as failed, not sent."""
+    subscription was disabled meanwhile are settled as failed, not sent.
+
+    The sender is woken by every stored event, and most changes queue no delivery: a read
+    answers "nothing due" without taking the write transaction (on SQLite the one write
+    lock, which the intake and the SMTP commits wait for)."""
     now = utcnow()
+    async with db.reader() as session:
+        anything = await session.scalar(select(WebhookDelivery.id).where(*_due(now)).limit(1))
+    if anything is None:
+        return []
     async with db.writer() as session:
         rows = (
             await session.execute(
@@ -105,13 +113,7 @@ async def claim_due(db: Database, limit: int = 20) -> list[Due]:
                 .join(
                     WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id
                 )
-                .where(
-                    WebhookDelivery.state == DeliveryState.PENDING.value,
-                    WebhookDelivery.next_attempt_at <= now,
-                    or_(
-                        WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now
-                    ),
-                )
+                .where(*_due(now))
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=WebhookDelivery)
@@ -129,6 +131,16 @@ async def claim_due(db: Database, limit: int = 20) -> list[Due]:
                 Due(delivery.id, sub.id, sub.url, sub.secret, delivery.payload, delivery.attempts)
             )
         return due
+
+
+def _due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Pending, due, and not claimed by a sender (or its claim ran out)."""
+    d = WebhookDelivery
+    return (
+        d.state == DeliveryState.PENDING.value,
+        d.next_attempt_at <= now,
+        or_(d.claimed_until.is_(None), d.claimed_until < now),
+    )
 
 
 @dataclass(frozen=True)

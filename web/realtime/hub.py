@@ -167,6 +167,8 @@ class Hub:
         if isinstance(event, ChatEvent):
             self._chat(event)
             return
+        if not (self.tickets or self.boards or self.personal):
+            return  # no socket to offer it to: not worth framing (a mail batch has many)
         text = frame(event)
         if isinstance(event, BoardEvent):
             self._board(event, text)
