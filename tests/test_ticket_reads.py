@@ -5,6 +5,8 @@ threshold, remembered above it)."""
 
 from __future__ import annotations
 
+import aiohttp
+
 from desk.tickets.counts import CountCache
 from desk.tickets.queries import TicketFilter, list_tickets
 from tests.people import Team
@@ -77,7 +79,8 @@ async def test_a_deactivated_agent_is_shut_out_at_the_next_request(team: Team):
 async def test_a_conversation_costs_the_same_statements_whatever_its_length(
     team: Team, read_statements
 ):
-    """No N+1 in the detail: messages and attachments come in one statement each."""
+    """No N+1 in the detail: the ticket with its participants in one statement, the
+    messages with their attachments in another."""
     short, long = await team.open_ticket("carol", "short"), await team.open_ticket("carol", "long")
     for i in range(6):
         status, _ = await team.call(
@@ -90,8 +93,43 @@ async def test_a_conversation_costs_the_same_statements_whatever_its_length(
         status, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket}/")
         assert status == 200 and len(detail["messages"]) == messages
         costs[ticket] = len([s for s in read_statements if "ticket" in s])
-    # the caller check, ticket, messages, attachments, participants
-    assert costs[short] == costs[long] <= 5
+    # the caller check, the ticket with its participants, the messages with their files
+    assert costs[short] == costs[long] == 3
+
+
+def _reply(body: str, files: list[tuple[str, bytes]], **fields: str) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, value in {"body": body, **fields}.items():
+        form.add_field(name, value)
+    for filename, data in files:
+        form.add_field("files", data, filename=filename, content_type="text/plain")
+    return form
+
+
+async def test_a_detail_lists_each_messages_files_under_it(team: Team, read_statements):
+    """Messages and their files come in one statement (a row per file): each message lists
+    its own files in order, one without files none, and a customer sees neither an internal
+    note nor its file."""
+    t = await team.open_ticket("carol", "Files")
+    for sent in (
+        {"data": _reply("two files", [("a.txt", b"first"), ("b.txt", b"second")])},
+        {"json": {"body": "no file"}},
+        {"data": _reply("a note", [("n.txt", b"internal")], is_internal="true")},
+        {"data": _reply("one file", [("c.txt", b"third")])},
+    ):
+        status, body = await team.call("agent1", "POST", f"/api/tickets/{t}/messages/", **sent)
+        assert status == 201, body
+    seen = {}
+    for who in ("agent1", "carol"):
+        read_statements.clear()
+        status, detail = await team.call(who, "GET", f"/api/tickets/{t}/")
+        assert status == 200 and len([s for s in read_statements if "ticket" in s]) == 3
+        seen[who] = [
+            (m["body"], [a["filename"] for a in m["attachments"]]) for m in detail["messages"]
+        ]
+    files = [("two files", ["a.txt", "b.txt"]), ("no file", []), ("one file", ["c.txt"])]
+    assert seen["agent1"][1:] == [*files[:2], ("a note", ["n.txt"]), *files[2:]]
+    assert seen["carol"][1:] == files
 
 
 async def test_a_count_is_exact_below_the_threshold_and_remembered_above(team: Team, daemon):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     RowMapping,
     Select,
     UnaryExpression,
+    and_,
     bindparam,
     case,
     false,
@@ -234,7 +235,12 @@ def board_column(user: User) -> tuple[ColumnElement[Any], ...]:
     """For staff, the column of the ticket's card (`board_column`, desk/board/card_column.py)
     read in the same statement as the ticket; nothing for customers (the board is the
     team's, and its column names may be internal)."""
-    return (card_column(),) if user.is_staff else ()
+    return board_column_of(user.is_staff)
+
+
+def board_column_of(staff: bool) -> tuple[ColumnElement[Any], ...]:
+    """board_column's, for staff (True) or not."""
+    return (card_column(),) if staff else ()
 
 
 # A ticket's tags in the same query as the ticket (one round trip for the whole page).
@@ -300,63 +306,89 @@ async def visible_attachment(db: Database, user: User, attachment_id: int) -> At
     return attachment
 
 
+ATTACHMENT_FIELDS = (
+    "id",
+    "filename",
+    "content_type",
+    "size",
+    "is_inline",
+    "content_id",
+    "damaged",
+    "damage_reason",
+)
+
+
 async def ticket_detail(db: Database, user: User, ticket_id: int) -> dict[str, Any]:
     """The ticket with the messages and attachments `user` may see; 404 for the rest, so
-    a customer cannot even learn that someone else's ticket exists."""
+    a customer cannot even learn that someone else's ticket exists. Two statements: the
+    ticket with its participants (a row each), then, once the ticket may be seen, its
+    messages with their attachments (a row each)."""
+    shown, staff = {"ticket_id": ticket_id}, user.is_staff
     async with db.reader_connection() as connection:
-        one = ONE_TICKET.add_columns(*board_column(user))
-        found = await _rows(connection, one, {"ticket_id": ticket_id})
+        found = await _rows(connection, ONE_TICKET[staff], shown)
         if not found or not _may_see_row(user, found[0]):
             raise TicketNotFound(f"no ticket {ticket_id}")
-        shown = {"ticket_id": ticket_id}
-        staff = user.is_staff
-        messages = await _rows(connection, MESSAGES[staff], shown)
-        attachments = await _rows(connection, ATTACHMENTS[staff], shown)
-        people = await _rows(connection, PARTICIPANTS, shown)
-    by_message: dict[int, list[dict[str, Any]]] = {}
-    for a in attachments:
-        by_message.setdefault(a["ticket_message_id"], []).append(_attachment(a))
-    detail = ticket_fields(found[0], _tags_for(user, found[0]["tag_list"]))
-    detail["messages"] = [
-        {**message_fields(m), "attachments": by_message.get(m["id"], [])} for m in messages
-    ]
+        rows = await _rows(connection, MESSAGES[staff], shown)
+    ticket = found[0]
+    detail = ticket_fields(ticket, _tags_for(user, ticket["tag_list"]))
+    detail["messages"] = _messages(rows)
     # S1's ticket has a `description`: the text that opened it, our first message.
     detail["description"] = detail["messages"][0]["body"] if detail["messages"] else ""
-    detail["participants"] = [{k: p[k] for k in ("address", "name", "role")} for p in people]
-    detail["support_address"] = found[0]["support_address"]
-    if user.is_staff:  # the team's hours (S4) are not shown to customers
-        detail["time_spent_minutes"] = int(found[0]["time_spent"] or 0)
-    detail["merged_into"] = found[0]["merged_into"]  # merged: CLOSED, its messages there
+    detail["participants"] = [
+        {"address": p["p_address"], "name": p["p_name"], "role": p["p_role"]}
+        for p in found
+        if p["p_id"] is not None
+    ]
+    detail["support_address"] = ticket["support_address"]
+    if staff:  # the team's hours (S4) are not shown to customers
+        detail["time_spent_minutes"] = int(ticket["time_spent"] or 0)
+    detail["merged_into"] = ticket["merged_into"]  # merged: CLOSED, its messages there
     return detail
 
 
-# The statements of a ticket's detail, built once: each request binds `ticket_id`.
-ONE_TICKET = select(Ticket.__table__, TAG_LIST, TIME_SPENT, MERGED_INTO).where(
-    Ticket.id == bindparam("ticket_id")
-)
-# The messages and their attachments, by who may see them (staff: True).
-MESSAGES = {
-    staff: select(TicketMessage.__table__)
-    .where(TicketMessage.ticket_id == bindparam("ticket_id"), messages_shown(staff=staff))
-    .order_by(TicketMessage.id)
-    for staff in (False, True)
-}
-ATTACHMENTS = {
-    staff: select(Attachment.__table__)
-    .join(TicketMessage, TicketMessage.id == Attachment.ticket_message_id)
-    .where(TicketMessage.ticket_id == bindparam("ticket_id"), messages_shown(staff=staff))
-    .order_by(Attachment.id)
-    for staff in (False, True)
-}
-# Who is in the conversation now (staff removed the rest), oldest first.
-PARTICIPANTS = (
-    select(TicketParticipant.__table__)
-    .where(
-        TicketParticipant.ticket_id == bindparam("ticket_id"),
-        TicketParticipant.removed_at.is_(None),
+def _messages(rows: list[RowMapping]) -> list[dict[str, Any]]:
+    """The messages of MESSAGES' rows (a row per attachment, in message order), each with
+    its attachments."""
+    messages: list[dict[str, Any]] = []
+    for row in rows:
+        if not messages or messages[-1]["id"] != row["id"]:
+            messages.append({**message_fields(row), "attachments": []})
+        if row["a_id"] is not None:
+            messages[-1]["attachments"].append(_attachment(row))
+    return messages
+
+
+# The statements of a ticket's detail, built once, whole, for staff (True) and for others:
+# a request binds `ticket_id` and adds nothing, so SQLAlchemy keys each statement once.
+# Joined in pairs, they are two round trips instead of four (on a shared machine, the
+# socket work of a round trip costs the web process as much CPU as its Python).
+# The ticket and a row per participant in the conversation now (staff removed the rest),
+# oldest first, or one row with none; for staff with its card's board column.
+PARTICIPANT_COLUMNS = ("id", "address", "name", "role")
+ONE_TICKET = {
+    staff: select(Ticket.__table__, TAG_LIST, TIME_SPENT, MERGED_INTO, *board_column_of(staff))
+    .add_columns(*(TicketParticipant.__table__.c[n].label("p_" + n) for n in PARTICIPANT_COLUMNS))
+    .outerjoin(
+        TicketParticipant,
+        and_(TicketParticipant.ticket_id == Ticket.id, TicketParticipant.removed_at.is_(None)),
     )
+    .where(Ticket.id == bindparam("ticket_id"))
     .order_by(TicketParticipant.id)
-)
+    for staff in (False, True)
+}
+# The messages the reader may see (customers never see notes), a row per attachment (or
+# one with none), in order.
+ATTACHMENT_COLUMNS = (*ATTACHMENT_FIELDS, "forwarded_in_id")
+MESSAGES = {
+    staff: select(
+        TicketMessage.__table__,
+        *(Attachment.__table__.c[n].label("a_" + n) for n in ATTACHMENT_COLUMNS),
+    )
+    .outerjoin(Attachment, Attachment.ticket_message_id == TicketMessage.id)
+    .where(TicketMessage.ticket_id == bindparam("ticket_id"), messages_shown(staff=staff))
+    .order_by(TicketMessage.id, Attachment.id)
+    for staff in (False, True)
+}
 
 
 def _may_see_row(user: User, row: Mapping[str, Any] | RowMapping) -> bool:
@@ -384,25 +416,15 @@ def _tags_for(user: User, tag_list: str | None) -> list[str] | None:
 
 def attachment_data(a: Attachment) -> dict[str, Any]:
     """A stored attachment as a ticket's detail shows it (the answer to a new message)."""
-    return _attachment({n: getattr(a, n) for n in (*ATTACHMENT_FIELDS, "forwarded_in_id")})
+    names = (*ATTACHMENT_FIELDS, "forwarded_in_id")
+    return _attachment({"a_" + name: getattr(a, name) for name in names})
 
 
-def _attachment(a: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
-    shown = {name: a[name] for name in ATTACHMENT_FIELDS}
-    shown["forwarded_in"] = a["forwarded_in_id"]  # the id of the forward's .eml, or None
+def _attachment(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
+    """An attachment from its `a_` columns in a MESSAGES row."""
+    shown = {name: row["a_" + name] for name in ATTACHMENT_FIELDS}
+    shown["forwarded_in"] = row["a_forwarded_in_id"]  # the id of the forward's .eml, or None
     return shown
-
-
-ATTACHMENT_FIELDS = (
-    "id",
-    "filename",
-    "content_type",
-    "size",
-    "is_inline",
-    "content_id",
-    "damaged",
-    "damage_reason",
-)
 
 
 async def user_by_email(db: Database, email: str) -> User | None:
