@@ -40,7 +40,16 @@ from desk.events.people import AccessChanged, AccessRevoked, AgentAvailability, 
 from desk.events.presence import Presence, TicketPresence
 from desk.events.tickets import TicketDeleted, TicketMerged, TicketUnmerged
 from desk.events.types import KINDS, from_parts, unmarshal
-from desk.models import ChatMessage, Ticket, TicketMessage, User
+from desk.models import (
+    ChatMessage,
+    Queue,
+    QueueMember,
+    QueueRole,
+    Ticket,
+    TicketMessage,
+    User,
+    Visibility,
+)
 from desk.tickets import events as ev
 from desk.tickets.events import TICKET_COLUMNS, message_data, ticket_fields
 from desk.webhooks.queue import payload
@@ -667,7 +676,12 @@ def _flat(envelope: dict[str, Any]) -> dict[str, Any]:
 
 
 def _agent(user_id: int) -> User:
-    return User(id=user_id, role="agent", is_active=True, is_company_admin=False)
+    """An agent of the default queue (`assigned`: the unassigned tickets and their own)."""
+    queue = Queue(id=1, name="Support", visibility=Visibility.ASSIGNED)
+    member = QueueMember(queue_id=1, user_id=user_id, role=QueueRole.USER, queue=queue)
+    return User(
+        id=user_id, role="agent", is_active=True, is_company_admin=False, memberships=[member]
+    )
 
 
 def test_every_kind_has_a_case():

@@ -351,7 +351,7 @@ async def test_the_page_refuses_two_customers_merge_and_writing_on_a_merged_tick
         form = {"csrf_token": token, "mode": "reply", "to": "", "cc": "", "body": "Late"}
         async with http.post(f"{base}/app/tickets/{carols}/messages", data=form) as r:
             assert r.status == 409
-            assert f"this ticket was merged into #{again}; write there" in await r.text()
+            assert f"This ticket was merged into #{again}; write there." in await r.text()
     code, detail = await team.call("admin", "GET", f"/api/tickets/{daves}/")
     assert code == 200 and detail["merged_into"] is None
     code, detail = await team.call("admin", "GET", f"/api/tickets/{carols}/")
