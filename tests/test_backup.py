@@ -80,7 +80,7 @@ async def test_backup_while_mail_arrives_and_restore_into_an_empty_folder(
     if backend == "sqlite":
         assert _private(daemon.desk.settings.data_dir / "postdesk.db")
 
-    async with _database(backend) as empty_database:
+    async with _database(backend, migrated=False) as empty_database:
         restored = {
             **env,
             "POSTDESK_DATA_DIR": str(tmp_path / "restored"),
