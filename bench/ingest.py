@@ -217,8 +217,10 @@ def _daemon_cpu(pid: int) -> tuple[float, float]:
 
 
 def children(pid: int) -> list[int]:
+    """Every process below `pid`: the parse workers are the fork server's children."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
+    direct = [int(p) for p in path.read_text().split()] if path.exists() else []
+    return direct + [grandchild for child in direct for grandchild in children(child)]
 
 
 async def _wait_for_port(port: int, proc: asyncio.subprocess.Process) -> None:
