@@ -3,6 +3,7 @@ mail, unpacked with tnefparse into the files the sender attached."""
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 from tnefparse import TNEF
@@ -26,7 +27,8 @@ def unpack(data: bytes) -> Unpacked:
     not TNEF or is cut short; the caller keeps winmail.dat as it came, saying why."""
     try:
         tnef = TNEF(data, do_checksum=False)
-    except (IndexError, KeyError, TypeError, UnicodeError, ValueError) as exc:
+    # struct.error: a TNEF cut inside a length or attribute header (unpack_from short).
+    except (IndexError, KeyError, TypeError, UnicodeError, ValueError, struct.error) as exc:
         raise ValueError(f"winmail.dat could not be unpacked: {exc}") from exc
     found = Unpacked(body=_text(tnef.body), html=_text(tnef.htmlbody))
     for number, attachment in enumerate(tnef.attachments, start=1):
