@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -143,18 +143,28 @@ async def link_problem(desk: Desk, token: str) -> str | None:
     if not token:
         return "this link is not valid: it carries no token"
     async with desk.db.reader() as session:
-        row = await session.scalar(
-            select(PasswordToken).where(
-                PasswordToken.token_hash == _digest(desk.settings.secret_key, token)
-            )
-        )
-        user = await session.get(User, row.user_id) if row is not None else None
-    if row is None or user is None or row.used_at is not None or row.expires_at < utcnow():
-        return INVALID_LINK
-    return None if user.is_active else "this account is deactivated"
+        row, user = await _link(session, desk.settings.secret_key, token, lock=False)
+    return _refusal(row, user, utcnow())
 
 
 INVALID_LINK = "this link is not valid (used, expired or replaced)"
+
+
+async def _link(
+    session: AsyncSession, secret: str, token: str, *, lock: bool
+) -> tuple[PasswordToken | None, User | None]:
+    """The link's row and its account (either None when missing); `lock`: for update."""
+    query = select(PasswordToken).where(PasswordToken.token_hash == _digest(secret, token))
+    row = await session.scalar(query.with_for_update() if lock else query)
+    user = await session.get(User, row.user_id) if row is not None else None
+    return row, user
+
+
+def _refusal(row: PasswordToken | None, user: User | None, now: datetime) -> str | None:
+    """Why the link may not set a password now, or None (the one rule for both callers)."""
+    if row is None or user is None or row.used_at is not None or row.expires_at < now:
+        return INVALID_LINK
+    return None if user.is_active else "this account is deactivated"
 
 
 async def change_own_password(
@@ -181,8 +191,12 @@ async def change_own_password(
         first = account.password_hash is None
         account.password_hash = hash_password(password)
         await end_every_session(session, account.id, "password changed")
-        audit(session, account, "user.password_set" if first else "user.password_changed",
-              f"user:{account.id}")  # fmt: skip
+        audit(
+            session,
+            account,
+            "user.password_set" if first else "user.password_changed",
+            f"user:{account.id}",
+        )
         data = user_data(account)
     await desk.bus.publish(
         [AccessRevoked(user_id=data["id"], session_id=None, reason="the password was changed")]
@@ -200,16 +214,10 @@ async def set_password(desk: Desk, token: str, password: str) -> dict[str, Any]:
         )
     now = utcnow()
     async with desk.db.writer() as session:
-        row = await session.scalar(
-            select(PasswordToken)
-            .where(PasswordToken.token_hash == _digest(desk.settings.secret_key, token))
-            .with_for_update()
-        )
-        user = await session.get(User, row.user_id) if row is not None else None
-        if row is None or user is None or row.used_at is not None or row.expires_at < now:
-            raise InvalidToken(INVALID_LINK, field="token")
-        if not user.is_active:
-            raise InvalidToken("this account is deactivated", field="token")
+        row, user = await _link(session, desk.settings.secret_key, token, lock=True)
+        refused = _refusal(row, user, now)
+        if refused is not None or row is None or user is None:
+            raise InvalidToken(refused or INVALID_LINK, field="token")
         row.used_at = now
         user.password_hash = hash_password(password)
         await end_every_session(session, user.id, "password set")

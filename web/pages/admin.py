@@ -35,8 +35,11 @@ SETTING_LABELS = {
     "auto_reply_per_hour": "Acknowledgements per address per hour",
     "archive_after_hours": "Archive finished tickets after (hours)",
 }
-REPORTS = {"summary": analytics_api.summary, "volume": analytics_api.volume,
-           "resolution": analytics_api.resolution}  # fmt: skip
+REPORTS = {
+    "summary": analytics_api.summary,
+    "volume": analytics_api.volume,
+    "resolution": analytics_api.resolution,
+}
 
 
 async def overview(request: web.Request, login: BrowserLogin) -> web.StreamResponse:

@@ -27,8 +27,11 @@ def _invitee(form: forms.Form) -> UserCreate:
     role = forms.text(form, "role")
     if role not in STAFF_ROLES:
         raise ValidationFailed("invite staff as agent or admin", field="role")
-    fields = {"email": forms.text(form, "email").strip(), "role": role,
-              "name": forms.text(form, "name").strip()}  # fmt: skip
+    fields = {
+        "email": forms.text(form, "email").strip(),
+        "role": role,
+        "name": forms.text(form, "name").strip(),
+    }
     try:
         return UserCreate.model_validate(fields)
     except ValidationError as exc:
@@ -43,9 +46,13 @@ async def staff_invite(request: web.Request, login: BrowserLogin) -> web.StreamR
     desk = request.app[DESK]
     async with desk.db.writer() as session:
         user = await create_user(
-            session, email=wanted.email, role=wanted.role, password=None,
-            name=wanted.name, actor=login.user,
-        )  # fmt: skip
+            session,
+            email=wanted.email,
+            role=wanted.role,
+            password=None,
+            name=wanted.name,
+            actor=login.user,
+        )
         user_id = user.id
     await invite(desk, login.user, user_id)
     return see_other("/app/admin/people?done=invited")

@@ -30,9 +30,12 @@ async def library(request: web.Request, login: BrowserLogin) -> web.StreamRespon
     for reply in found:
         reply["editable"] = admin or reply["created_by"] == login.user.id
     context: dict[str, Any] = template_context(
-        request, login, replies=found, placeholders=list(saved_replies.PLACEHOLDERS),
+        request,
+        login,
+        replies=found,
+        placeholders=list(saved_replies.PLACEHOLDERS),
         done=request.query.get("done", ""),
-    )  # fmt: skip
+    )
     return aiohttp_jinja2.render_template("app/saved_replies.html", request, context)
 
 

@@ -10,6 +10,7 @@ cannot sign a browser into an account of the attacker's choosing (login CSRF).""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -20,6 +21,7 @@ from desk.auth.otp import request_code, sign_in_with_code
 from desk.auth.password_links import InvalidToken, link_problem, request_reset, set_password
 from desk.auth.revocation import log_out_session
 from desk.auth.signin import password_sign_in
+from desk.context import Desk
 from desk.errors import DeskError, NotAuthenticated, ValidationFailed
 from desk.models import Role, User
 from desk.tickets.queries import user_by_email
@@ -107,15 +109,27 @@ async def sign_in_browser(request: web.Request, response: web.StreamResponse, us
 async def code_request(request: web.Request) -> web.StreamResponse:
     """`POST /login/code`: mail a one-time code, then ask for it. The answer is the same
     whether or not the address has an account (desk.auth.otp.request_code)."""
+    email, refused = await _mail_to_typed_address(request, request_code)
+    if refused is not None:
+        values = {"email": email, "error": refused.message}
+        return _form_page(request, "login.html", values, refused.status)
+    notice = f"If {email} may sign in here, a code is on its way. It works for 10 minutes."
+    return _form_page(request, "login_code.html", {"email": email, "notice": notice})
+
+
+async def _mail_to_typed_address(
+    request: web.Request, send: Callable[[Desk, str, str], Awaitable[object]]
+) -> tuple[str, DeskError | None]:
+    """The address typed in the sign-in form, and why `send` (a code, a reset link) was
+    refused, or None once it went; the pre-session CSRF token is checked first."""
     form = await request.post()
     email = str(form.get("email", "")).strip()
     try:
         check_presession_csrf(request, str(form.get("csrf_token", "")))
-        await request_code(request.app[DESK], email, client_address(request))
+        await send(request.app[DESK], email, client_address(request))
     except DeskError as exc:
-        return _form_page(request, "login.html", {"email": email, "error": exc.message}, exc.status)
-    notice = f"If {email} may sign in here, a code is on its way. It works for 10 minutes."
-    return _form_page(request, "login_code.html", {"email": email, "notice": notice})
+        return email, exc
+    return email, None
 
 
 async def code_submit(request: web.Request) -> web.StreamResponse:
@@ -135,14 +149,10 @@ async def reset_request(request: web.Request) -> web.StreamResponse:
     """`POST /login/reset`: "Forgot password?" mails a link to set a new one, as
     POST /api/auth/password-reset/ does (desk.auth.password_links.request_reset: rationed,
     the same answer whether or not the address has an account)."""
-    form = await request.post()
-    email = str(form.get("email", "")).strip()
-    try:
-        check_presession_csrf(request, str(form.get("csrf_token", "")))
-        await request_reset(request.app[DESK], email, client_address(request))
-    except DeskError as exc:
-        values = {"email": email, "error": exc.message, "forgot": True}
-        return _form_page(request, "login.html", values, exc.status)
+    email, refused = await _mail_to_typed_address(request, request_reset)
+    if refused is not None:
+        values = {"email": email, "error": refused.message, "forgot": True}
+        return _form_page(request, "login.html", values, refused.status)
     notice = (
         f"If {email} has an account here, a link to set a new password is on its way. "
         "It works for an hour."
