@@ -69,3 +69,14 @@ async def test_ids_are_written_in_ascii_digits_only(team: Team, live: Any):
     for path in ("/ws/queues/\uff11/board/", "/ws/tickets/\uff11/"):
         ws = await live.connect("admin", path, ready=False)
         assert await closed_with(ws) == 4404, path
+
+
+async def test_ids_beyond_any_row_are_no_such_thing(team: Team, live: Any):
+    """An id no id column can hold (PostgreSQL's integer ends at 2**31 - 1) is answered as
+    a missing row or a 400 in paths and sockets, never sent to the database."""
+    huge = "9" * 30
+    code, body = await team.call("admin", "GET", f"/api/tickets/{huge}/")
+    assert code == 400 and list(body["details"]["fields"]) == ["id"], body
+    for path in (f"/ws/queues/{huge}/board/", f"/ws/tickets/{huge}/", "/ws/tickets/2147483648/"):
+        ws = await live.connect("admin", path, ready=False)
+        assert await closed_with(ws) == 4404, path

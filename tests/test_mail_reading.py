@@ -65,6 +65,12 @@ def test_wrong_or_missing_charset_falls_back_without_loss():
         ("=?ks_c_5601-1987?B?vsiz58fPvLy/5A==?=", "안녕하세요"),
         ("=?ISO-2022-JP?B?GyRCQEE1YT1xJEskRCQkJEYbKEI=?=", "請求書について"),
         ("a =?utf-8?q?b?= c", "a b c"),
+        # Latin-1 bytes labelled utf-8: read as windows-1252, as the body's text is
+        ("=?utf-8?B?R3L832U=?=", "Gr\u00fc\u00dfe"),
+        # a character cut at the end, the good word before it read all the same
+        ("=?utf-8?B?SGVsbG8g?= =?utf-8?Q?caf=C3?=", "Hello caf\u00c3"),
+        # base64 that is not base64: kept as written (RFC 2047 6.3), not guessed
+        ("=?utf-8?B?broken!!!?= x", "=?utf-8?B?broken!!!?= x"),
     ],
 )
 def test_broken_and_split_encoded_words(header, text):

@@ -3,10 +3,13 @@ carrying a header that someone smuggled in through a subject or a name."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from datetime import timedelta
 
 import aiosmtplib
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -16,6 +19,7 @@ from daemon.outbound.sender import send_due
 from daemon.outbound.transport import Relay
 from desk.config import load_settings
 from desk.mail.compose import Outgoing, compose, compose_spec, template_environment
+from desk.mail.headers import clean_header_text
 from desk.models import InboundMail, OutboxMail, User, utcnow
 from tests.support import make_mail, rows, send, send_due_now, wait_for, wait_for_value
 
@@ -327,3 +331,37 @@ def test_many_references_fold_between_ids_and_broken_ids_are_left_out():
     assert len(lines) > 2 and all(len(line) <= 78 for line in lines[:-1])
     assert lines[-1] == " " + LONG_ID  # alone on its line, longer than 78: kept whole
     assert references.split() == ["References:", *refs, LONG_ID]
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Re: =?utf-8?B?SGVsbG8g?= =?utf-8?Q?caf=C3?= =?x-unknown?Q?abc?= =?utf-8?B?w6k=?=tail",
+        "Re: =?utf-8?B?broken!!!?= kept as written",
+        "Re: =?utf-8?Q?caf=C3?=",
+    ],
+)
+@pytest.mark.parametrize("to_address", ["w4@example.org", "josé@example.org"])
+def test_a_subject_with_broken_encoded_words_is_composed(subject, to_address):
+    """Found by a tester: such a subject (a ticket's, as a customer wrote it) made every
+    mail of its ticket fail to compose (lone surrogates in an SMTPUTF8 mail), replies
+    included. Now the mail is composed, plain SMTP and SMTPUTF8 alike, and its subject reads
+    back as the desk shows it."""
+    out = Outgoing(
+        to_address=to_address,
+        to_name="=?utf-8?Q?W=C3?=",
+        from_name="Support",
+        from_address="support@localhost",
+        reply_to="support@localhost",
+        subject=subject,
+        template="reply",
+        context={"body": "x", "agent_name": "A", "ticket_id": 1, "desk_name": "Support", **BRAND},
+    )
+    raw = compose(out, TEMPLATES, "<x@localhost>")
+    shown = clean_header_text(subject)  # what the desk shows and sends
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    if "=?" in shown:  # a word kept as written goes out as written
+        assert f"Subject: {shown}".encode() in head
+    else:
+        sent = email.message_from_bytes(raw, policy=email.policy.default)
+        assert sent["Subject"] == shown and "=?" not in shown

@@ -33,6 +33,15 @@ def is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def row_id(text: str) -> int | None:
+    """The row id written in `text` (ASCII digits, 1 to ROW_ID_MAX), or None: for paths,
+    sockets and forms, which answer "no such thing" or a 400 rather than send the
+    database a number its id columns cannot hold."""
+    if not is_digits(text) or len(text) > 10 or not 0 < int(text) <= ROW_ID_MAX:
+        return None
+    return int(text)
+
+
 def _ascii_number(value: Any) -> Any:
     """A number given as text (a query string) is read by `is_digits`: not "+1", " 1",
     "1_0" or "1.0", which int() and pydantic's lax mode accept."""

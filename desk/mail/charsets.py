@@ -94,19 +94,6 @@ def decode(data: bytes, label: str | None = None, *, html: bool = False) -> tupl
     return undeclared(data, html=html)[0], ""
 
 
-def fits_charset(data: bytes, label: str | None) -> bool:
-    """False only when `label` names a charset we know and `data` is not valid in it (an
-    unknown or empty label, or us-ascii, says nothing: such text is read as undeclared)."""
-    codec = codec_for(label)
-    if not codec or codec.startswith("iso2022_jp"):
-        return True
-    try:
-        _strict(data, codec)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _strict(data: bytes, codec: str) -> str:
     if codec == "windows-1252" or codec == "cp1252":
         return data.decode("cp1252", "postdesk-latin1")

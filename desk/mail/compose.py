@@ -7,6 +7,7 @@ import importlib.resources
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -158,7 +159,7 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
         ("From", _address(out.from_name, out.from_address)),
         ("To", _addresses([(out.to_name, out.to_address), *out.also_to])),
         ("Reply-To", _address("", out.reply_to)),
-        ("Subject", clean_header_text(out.subject)),
+        ("Subject", _literal(clean_header_text(out.subject))),
         ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", MsgIdHeader("Message-ID", [message_id])),
     ]
@@ -176,6 +177,15 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
         headers.append(("Auto-Submitted", out.auto_submitted))
         headers.append(("X-Auto-Response-Suppress", "All"))
     return headers
+
+
+def _literal(text: str) -> str:
+    """`text` as the header's words, never read as RFC 2047: the email package decodes
+    encoded words in a value it is given, so text that only looks like one (a customer's
+    broken `=?utf-8?B?…?=` kept as written) would become other characters, lone
+    surrogates among them, which an SMTPUTF8 mail cannot carry (composing failed and the
+    reply was never sent). Such text goes in encoded, and reads back as itself."""
+    return Header(text, "utf-8").encode() if "=?" in text else text
 
 
 def _address(name: str, address: str) -> Address:

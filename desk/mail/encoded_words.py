@@ -1,16 +1,17 @@
 """RFC 2047 encoded words as mail clients read them, broken ones included: a multi-byte
 character split over two words, base64 without its padding, a word with spaces inside or
-without its closing `?=`, charsets under their aliases. A word that cannot be decoded
-(base64 with characters outside its alphabet or a length no data has, bytes its declared
-charset does not allow) is kept as the literal text it is: RFC 2047 6.3, "displayed as
-it is", never guessed into other characters. Never raises."""
+without its closing `?=`, charsets under their aliases, bytes the declared charset does
+not allow (read as desk.mail.charsets.decode reads mislabelled text: windows-1252, as the
+clients do). A word whose base64 is not base64 (characters outside its alphabet, a length
+no data has) is kept as the literal text it is: RFC 2047 6.3, "displayed as it is", not
+guessed from what is left after skipping. Never raises."""
 
 from __future__ import annotations
 
 import binascii
 import re
 
-from desk.mail.charsets import decode, fits_charset
+from desk.mail.charsets import decode
 
 # Lenient like CPython's own header parser: spaces inside the encoded text are accepted.
 _WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?]*?)(?:\?=|$)")
@@ -23,7 +24,7 @@ def decode_words(text: str) -> str:
     before decoding, as RFC 2047 6.2 drops the space between them."""
     out: list[str] = []
     position = 0
-    pending: list[tuple[str, bytes, str]] = []
+    pending: list[tuple[str, bytes]] = []
     for match in _WORD.finditer(text):
         gap = text[position : match.start()]
         data = _word_bytes(match.group(2), match.group(3))
@@ -35,7 +36,7 @@ def decode_words(text: str) -> str:
             out.append(_flush(pending))
             out.append(gap)
         charset = match.group(1).split("*", 1)[0]  # RFC 2231 5: charset*language
-        pending.append((charset.lower(), data, match.group(0)))
+        pending.append((charset.lower(), data))
         position = match.end()
     out.append(_flush(pending))
     out.append(text[position:])
@@ -70,18 +71,13 @@ def lenient_base64(data: bytes) -> tuple[bytes, bool]:
     return decoded, False
 
 
-def _flush(pending: list[tuple[str, bytes, str]]) -> str:
+def _flush(pending: list[tuple[str, bytes]]) -> str:
     """Decode the collected words, joining the bytes of neighbours in the same charset (a
-    character split between them); a run whose bytes its known charset refuses is kept
-    as the words were written."""
+    character split between them)."""
     parts: list[str] = []
     while pending:
-        charset, data, literal = pending.pop(0)
+        charset, data = pending.pop(0)
         while pending and pending[0][0] == charset:
-            _, more, written = pending.pop(0)
-            data, literal = data + more, f"{literal} {written}"
-        if fits_charset(data, charset):
-            parts.append(decode(data, charset)[0])
-        else:
-            parts.append(literal)
+            data += pending.pop(0)[1]
+        parts.append(decode(data, charset)[0])
     return "".join(parts)

@@ -17,7 +17,7 @@ from desk.errors import DeskError, ValidationFailed
 from desk.uploads import MAX_FILES, Upload, UploadTooLarge, check_upload, keep_upload
 from web.keys import DESK
 from web.responses import json_response
-from web.schemas import ROW_ID_MAX, is_digits
+from web.schemas import ROW_ID_MAX, row_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -63,10 +63,10 @@ async def json_body(request: web.Request, model: type[M]) -> M:
 
 
 def path_id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not is_digits(raw) or len(raw) > 12 or int(raw) > ROW_ID_MAX:
+    found = row_id(request.match_info[name])
+    if found is None:
         raise ValidationFailed(f"{name} must be a number up to {ROW_ID_MAX}", field=name)
-    return int(raw)
+    return found
 
 
 async def body_and_files(

@@ -27,7 +27,7 @@ from web.keys import DESK
 from web.pages.conversation import valid
 from web.pages.forms import text
 from web.pages.security import page, see_other, template_context
-from web.schemas import RoomCreate, is_digits
+from web.schemas import RoomCreate, row_id
 
 SHOWN = 100  # the newest messages of a room on the page; older ones stay in the API
 COLLEAGUES = 500  # the staff directory's first names offered as members (RoomCreate's cap)
@@ -174,7 +174,7 @@ async def direct(request: web.Request, login: BrowserLogin) -> web.StreamRespons
 def _ids(values: list[str]) -> list[int | str]:
     """Form values as ids where they are numbers; anything else left for RoomCreate to
     refuse by name."""
-    return [int(v) if is_digits(v) and len(v) <= 12 else v for v in values]
+    return [row_id(v) or v for v in values]
 
 
 ROUTES = [

@@ -52,6 +52,7 @@ from web.schemas import (
     TicketMergeRequest,
     TicketUpdate,
     is_digits,
+    row_id,
 )
 
 PREVIEWED = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -244,9 +245,10 @@ async def _answered(
 ) -> list[dict[str, Any]]:
     """Colleagues' answers newer than the composer's `seen` (the newest message its page
     showed); none when the form does not say (an older page, a script's post)."""
-    if not is_digits(seen) or len(seen) > 12:
+    newest = row_id(seen)
+    if newest is None:
         return []
-    return await answered_since(request.app[DESK].db, login.user, ticket_id, int(seen))
+    return await answered_since(request.app[DESK].db, login.user, ticket_id, newest)
 
 
 def _warning(answered: list[dict[str, Any]]) -> str:
@@ -268,12 +270,12 @@ async def insert_saved_reply(request: web.Request, login: BrowserLogin) -> web.S
     form = await request.post()
     mode = "note" if form.get("mode") == "note" else "reply"
     typed = {k: _text(form, k) for k in ("to", "cc", "body")} | {"mode": mode}
-    chosen = _text(form, "saved_reply")
-    if not is_digits(chosen) or len(chosen) > 12:
+    chosen = row_id(_text(form, "saved_reply"))
+    if chosen is None:
         error = "Pick a saved reply to insert."
         return await render(request, login, ticket_id, status=400, error=error, composer=typed)
     try:
-        found = await render_reply(request.app[DESK], login.user, int(chosen), ticket_id)
+        found = await render_reply(request.app[DESK], login.user, chosen, ticket_id)
     except DeskError as exc:
         return await render(
             request, login, ticket_id, status=exc.status, error=exc.message, composer=typed
@@ -288,9 +290,7 @@ async def merge(request: web.Request, login: BrowserLogin) -> web.StreamResponse
     ticket_id = path_id(request)
     into = _text(await request.post(), "into").lstrip("#").strip()
     try:
-        asked = valid(
-            TicketMergeRequest, {"into": int(into) if is_digits(into) and len(into) <= 12 else into}
-        )
+        asked = valid(TicketMergeRequest, {"into": row_id(into) or into})
         await merge_tickets(request.app[DESK], login.user, ticket_id, asked.into)
     except DeskError as exc:
         return await render(request, login, ticket_id, status=exc.status, error=exc.message)
@@ -381,7 +381,7 @@ async def set_assignee(request: web.Request, login: BrowserLogin) -> web.StreamR
     chosen = _text(await request.post(), "assignee")
 
     async def change(desk: Desk, ticket_id: int) -> object:
-        agent = int(chosen) if is_digits(chosen) and len(chosen) <= 12 else chosen or None
+        agent = row_id(chosen) or chosen or None
         asked = valid(Assignment, {"assigned_agent": agent})
         return await workflow.assign(desk, login.user, ticket_id, asked.assigned_agent)
 

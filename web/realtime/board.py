@@ -13,7 +13,7 @@ from desk.models import Queue, User
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve, socket_route
 from web.realtime.hub import FORBIDDEN, NOT_FOUND, Socket, listed
-from web.schemas import is_digits
+from web.schemas import row_id
 
 
 def _refusal(user: User, queue: Queue | None) -> tuple[int, str] | None:
@@ -37,11 +37,8 @@ async def board_socket(request: web.Request) -> web.WebSocketResponse:
         return ws
     raw_id = request.match_info["id"]
     async with request.app[DESK].db.reader() as session:
-        queue = (
-            await session.get(Queue, int(raw_id))
-            if is_digits(raw_id) and len(raw_id) < 10
-            else None
-        )
+        queue_id = row_id(raw_id)
+        queue = await session.get(Queue, queue_id) if queue_id is not None else None
     if queue is None:
         await ws.close(code=NOT_FOUND, message=b"no such queue")
         return ws

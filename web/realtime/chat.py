@@ -16,7 +16,7 @@ from desk.errors import DeskError, NotFound, PermissionDenied, ValidationFailed
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve, socket_route
 from web.realtime.hub import NOT_FOUND, Socket, listed
-from web.schemas import is_digits
+from web.schemas import row_id
 
 
 @socket_route
@@ -28,7 +28,8 @@ async def chat_socket(request: web.Request) -> web.WebSocketResponse:
     raw_id = request.match_info["id"]
     try:
         async with desk.db.reader() as session:
-            room = await member_room(session, user, int(raw_id)) if is_digits(raw_id) else None
+            room_id = row_id(raw_id)
+            room = await member_room(session, user, room_id) if room_id is not None else None
     except (NotFound, PermissionDenied):
         room = None
     if room is None:

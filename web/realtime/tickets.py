@@ -26,7 +26,7 @@ from desk.models import Ticket, User
 from web.keys import DESK, HUB
 from web.realtime.connection import open_socket, serve, socket_route
 from web.realtime.hub import FORBIDDEN, NOT_FOUND, Hub, Socket, Wants, frame, listed
-from web.schemas import is_digits
+from web.schemas import is_digits, row_id
 
 
 @socket_route
@@ -37,7 +37,8 @@ async def ticket_socket(request: web.Request) -> web.WebSocketResponse:
     desk = request.app[DESK]
     raw_id = request.match_info["id"]
     async with desk.db.reader() as session:
-        ticket = await session.get(Ticket, int(raw_id)) if is_digits(raw_id) else None
+        ticket_id = row_id(raw_id)
+        ticket = await session.get(Ticket, ticket_id) if ticket_id is not None else None
     if ticket is None or not can_see_ticket(user, ticket):
         await ws.close(code=NOT_FOUND, message=b"no such ticket")
         return ws
