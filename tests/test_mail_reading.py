@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from desk.mail.charsets import codec_for, decode
 from desk.mail.encoded_words import decode_words
 from desk.mail.headers import message_ids_in, normalize_message_id
-from desk.mail.parse import Limits, cut_subject
+from desk.mail.parse import Limits, cut_subject, parse_mail
 from desk.mail.prepare import Parsed, prepare
 from desk.mail.unreadable import count_mime_parts
 from desk.models import TicketMessage
@@ -211,3 +211,18 @@ async def test_daemon_turns_mutated_mail_into_messages(daemon, case):
         assert not text_untouched or MARKER in message.body_text
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=daemon.smtp_port) as client:
         assert (await client.noop())[0] == 250
+
+
+def test_an_unknown_charset_and_a_uuencoding_without_data_mark_the_text_damaged():
+    """Found by a tester: read as one Big5 character and stored as "processed" with no
+    reason. A couple of accented letters are windows-1252 (no guess believes two bytes),
+    and both problems are the mail's damage, said."""
+    raw = (
+        b"From: w@example.org\r\nTo: support@localhost\r\nSubject: x\r\n"
+        b"Content-Type: text/plain; charset=bogus-charset\r\n"
+        b"Content-Transfer-Encoding: x-uuencode\r\n\r\nweird body \xe9\xe8\r\n"
+    )
+    mail = parse_mail(raw, Limits())
+    assert mail.text.startswith("weird body \u00e9\u00e8")
+    assert "unknown charset 'bogus-charset'" in mail.damage
+    assert "without its begin line" in mail.damage

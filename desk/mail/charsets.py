@@ -75,6 +75,9 @@ def codec_for(label: str | None) -> str | None:
     return ALIASES.get(info.name, info.name)
 
 
+UNKNOWN_CHARSET = "unknown charset"  # how decode's note begins when the label is unknown
+
+
 def decode(data: bytes, label: str | None = None, *, html: bool = False) -> tuple[str, str]:
     """Text of `data` and, when the declared charset did not fit, a note saying what was
     done instead ("" when it read cleanly). ISO-2022-JP is read with the cp932 (NEC/IBM)
@@ -90,7 +93,7 @@ def decode(data: bytes, label: str | None = None, *, html: bool = False) -> tupl
             return text, f"text declared as {label} was not; read as {used}"
     if label and label.strip().lower() not in UNDECLARED:
         text, used = undeclared(data, html=html)
-        return text, f"unknown charset {label[:40]!r}; read as {used}"
+        return text, f"{UNKNOWN_CHARSET} {label[:40]!r}; read as {used}"
     return undeclared(data, html=html)[0], ""
 
 
@@ -126,6 +129,8 @@ def undeclared(data: bytes, *, html: bool = False) -> tuple[str, str]:
 def _detected(sample: bytes) -> str:
     """charset-normalizer's guess when it is believable: a language it recognises, or text
     that reads as CJK (its coherence says nothing there); else windows-1252."""
+    if sum(b >= 0x80 for b in sample) < _MIN_HIGH_BYTES:
+        return "windows-1252"  # a few accented letters: any guess reads them as something
     # Without a byte order mark, UTF-16/32 guesses on mail text are noise.
     matches = [m for m in from_bytes(sample) if not m.encoding.startswith(("utf_16", "utf_32"))]
     if not matches:
@@ -139,6 +144,9 @@ def _detected(sample: bytes) -> str:
 
 
 _MIN_COHERENCE = 0.3
+# Fewer 8-bit bytes than three CJK characters take: too little for any guess to believe
+# (b"weird body \xe9\xe8" is one Big5 character to charset-normalizer, "éè" to a client).
+_MIN_HIGH_BYTES = 6
 _CJK = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff01-\uff5e\u3000-\u303f]")
 
 

@@ -17,7 +17,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 from desk.mail import smime
-from desk.mail.charsets import decode, from_8bit_header
+from desk.mail.charsets import UNKNOWN_CHARSET, decode, from_8bit_header
 from desk.mail.encoded_words import lenient_base64
 from desk.mail.headers import clean_header_text, safe_filename
 from desk.mail.invites import summary_line
@@ -122,6 +122,9 @@ class _Walker:
         text, note = decode(data, charset, html=html)
         if note:
             self.out.defects.append(note)
+        if note.startswith(UNKNOWN_CHARSET) and not data.isascii():
+            # 8-bit text read by a guess: the sender's may differ (ASCII reads the same)
+            damage = f"{damage}; {note}" if damage else note
         if damage:
             self.out.notes.append(f"Part of the text could not be decoded ({damage})")
             self.out.damage.append(f"{'HTML' if html else 'text'} part: {damage}")
@@ -285,6 +288,8 @@ def transfer_decoded(part: Message) -> tuple[bytes, str]:
     if encoding == "quoted-printable":
         return binascii.a2b_qp(raw), ""
     if encoding in _UUENCODE:
+        if not re.search(rb"^begin [0-7]{3,4} ", raw, re.MULTILINE):
+            return raw, "uuencoded data without its begin line; kept as received"
         decoded = part.get_payload(decode=True)
         return (decoded if isinstance(decoded, bytes) else raw), ""
     if encoding in _PLAIN_ENCODINGS:
