@@ -34,7 +34,7 @@ from desk.models import (
 )
 from desk.outbox import AutoReplyBudget
 from desk.queues.notify import Listeners, load_listeners
-from desk.queues.routing import QueueRoutes, load_routes
+from desk.queues.routing import QueueRoutes, from_the_desk, load_routes
 from desk.suppressions import any_for
 from desk.tickets.merge import merged_into
 from desk.tickets.participants import is_participant
@@ -90,6 +90,7 @@ class IntakeContext:
     writers: set[tuple[int, str]]  # (ticket number, address) that wrote on a named ticket
     budget: AutoReplyBudget
     routes: QueueRoutes  # which queue a new ticket lands in, by support address
+    looped: set[int]  # stored mail ids sent from the desk's own addresses: not a customer's
     listeners: Listeners  # who is mailed about a queue's new tickets (desk/queues/notify.py)
     # Imported mail the desk itself sent, by stored mail id: the customer it was written to
     # (None: it names none). desk/imports.py
@@ -106,9 +107,14 @@ async def preload(
     desk: Desk, session: AsyncSession, events: list[PendingEvent], mails: Sequence[Incoming]
 ) -> IntakeContext:
     seen = await _seen(session, mails)
-    customers, desk_mail = await _customers(
-        session, [m for m in mails if not m.returns_mail], desk.settings.support_address
-    )
+    routes = await load_routes(session)
+    looped = {
+        m.inbound.id
+        for m in mails
+        if not is_imported(m.inbound.source) and from_the_desk(m.sender, routes, desk.settings)
+    }
+    writing = [m for m in mails if not m.returns_mail and m.inbound.id not in looped]
+    customers, desk_mail = await _customers(session, writing, desk.settings.support_address)
     known = await _known_message_ids(session, mails)
     returned = await _returned(session, mails)
     bounced = {r.ticket_id for r in returned.values() if r.ticket_id is not None}
@@ -127,7 +133,8 @@ async def preload(
         threads={mid: tickets[t] for mid, t in known.items() if t in tickets},
         writers=writers,
         budget=budget,
-        routes=await load_routes(session),
+        routes=routes,
+        looped=looped,
         listeners=await load_listeners(session),
         desk_mail=desk_mail,
         returned=returned,

@@ -68,6 +68,11 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
         finish(mail.inbound, InboundState.IGNORED, f"duplicate of {mail.message_id}")
         return
     context.seen.add((mail.message_id, mail.sender))
+    if mail.inbound.id in context.looped:
+        # No customer account for the desk's own address, no message on a ticket again.
+        why = f"sent from the desk's own address {mail.sender} (a forward or alias loop?)"
+        finish(mail.inbound, InboundState.IGNORED, why)
+        return
     if mail.returns_mail:
         _bounce(mail, context)
         return

@@ -7,7 +7,7 @@ import aiosmtplib
 import pytest
 from sqlalchemy import update
 
-from desk.models import InboundMail, OutboxMail, Ticket, TicketMessage, utcnow
+from desk.models import InboundMail, OutboxMail, Ticket, TicketMessage, User, utcnow
 from tests.support import make_mail, rows, send, send_due_now, settled, wait_for_value
 
 
@@ -155,8 +155,17 @@ async def test_automatic_mail_to_one_address_is_capped(env, sink):
         assert len(acks) == 3
 
 
-async def test_mail_from_support_address_is_not_answered(daemon):
-    raw, _ = make_mail(sender="support@localhost", name="Ourselves")
-    await send(daemon.smtp_port, raw, sender="support@localhost")
-    await settled(daemon, 1)
+async def test_mail_from_the_desks_own_addresses_is_our_own_come_back(daemon):
+    """An alias or a forward that loops brings our own mail back (a tester fed a sent reply
+    back in: it was stored again and made support@localhost a customer). Mail from a
+    support address or one of its reply addresses is ignored, saying why: no ticket, no
+    message, no customer account, no answer."""
+    for sender in ("support@localhost", "Support+7-abcdef@localhost"):
+        raw, _ = make_mail(sender=sender, name="Ourselves")
+        await send(daemon.smtp_port, raw, sender=sender)
+    stored = await settled(daemon, 2)
+    assert {m.state for m in stored} == {"ignored"}
+    assert all("the desk's own address" in (m.error or "") for m in stored)
     assert await rows(daemon, OutboxMail) == []
+    assert await rows(daemon, Ticket) == []
+    assert await rows(daemon, User, User.email.like("support%")) == []

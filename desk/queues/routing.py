@@ -38,6 +38,15 @@ class QueueRoutes:
         return self.default_id
 
 
+def from_the_desk(address: str, routes: QueueRoutes, settings: Settings) -> bool:
+    """Whether `address` is one of the desk's own: a support address, a queue's, or a
+    reply address (`+token`) of one. Mail sent from one is our own mail come back (an
+    alias or a forward that loops), not a customer writing."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    base = f"{local.partition('+')[0]}@{domain}"
+    return base in routes.by_address or base in {a.lower() for a in settings.support_addresses}
+
+
 async def load_routes(session: AsyncSession) -> QueueRoutes:
     """In one statement (mail intake reads them for every batch): each queue with its
     addresses, a queue without any in one row with none."""
