@@ -127,3 +127,21 @@ async def _chart_and_tables_read(page: Any) -> None:
         "tds => tds.map(td => getComputedStyle(td, '::before').content)"
     )
     assert len(labels) == 4 and all(x not in ("none", "normal", '""') for x in labels), labels
+
+
+async def test_a_long_subject_does_not_squeeze_the_inbox_s_short_columns(
+    team: Team, daemon, chromium
+):
+    """Found by a tester at 1280 px: one long unbroken subject left the other columns two or
+    three letters wide ("op/en", "me/diu/m"). Each status and priority stays on one line."""
+    await send(daemon.smtp_port, make_mail(subject="S" * 1_200)[0], sender=SENDER)
+    await settled(daemon, 1)
+    page = await new_page(chromium)
+    await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
+    await page.goto(f"{team.api.base}/app/")
+    lines = await page.evaluate(
+        """() => [...document.querySelectorAll('table.tickets .status, table.tickets .priority')]
+             .map(e => e.getClientRects().length)"""
+    )
+    await page.context.close()
+    assert lines and set(lines) == {1}, lines
