@@ -153,9 +153,13 @@ async def server_times(base: str, cookie: str, paths: list[str], requests: int) 
 async def static_bytes(page: Page, base: str, paths: list[str]) -> dict[str, int]:
     """Bytes of every script and style sheet Chromium loads on the pages, by URL."""
     seen: dict[str, int] = {}
+    # The earlier steps loaded these pages: without this, Chromium revalidates its cached
+    # copies and gets 304 answers, which have no body to count.
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
 
     async def note(response: Any) -> None:
-        if response.request.resource_type in ("script", "stylesheet"):
+        if response.request.resource_type in ("script", "stylesheet") and response.ok:
             seen[response.url.split("?")[0]] = len(await response.body())
 
     page.on("response", lambda r: asyncio.ensure_future(note(r)))
