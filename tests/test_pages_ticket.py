@@ -19,7 +19,7 @@ from aiohttp import web
 from desk.models import OutboxMail
 from tests.pages import new_page, screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
-from tests.support import free_port, http_server, rows, send, settled, wait_for_value
+from tests.support import free_port, http_server, rows, send, settled, wait_for, wait_for_value
 from tests.test_pages_signin import _signed_in
 
 QUOTED = "Any news?\n\nOn Monday, Alice wrote:\n> My printer is on fire.\n> Please help."
@@ -271,6 +271,37 @@ async def test_the_sidebar_moves_the_ticket_and_says_why_a_move_is_refused(team:
     assert await page.get_by_label("Status").input_value() == "RESOLVED"
     timeline = await page.locator(".timeline").inner_text()
     assert "Agent1 changed status from" in timeline and "RESOLVED" in timeline
+
+
+async def test_a_reply_the_relay_refused_says_so_on_its_message(team: Team, daemon, sink, chromium):
+    ticket = await team.open_ticket("carol", subject="Wrong address")
+    sink.refuse = "550 5.1.1 <carol@example.com>: no such user here"
+    code, _ = await team.call(
+        "agent1", "POST", f"/api/tickets/{ticket}/messages/", json={"body": "We are on it."}
+    )
+    assert code == 201
+
+    async def refused() -> list[OutboxMail]:
+        return await rows(
+            daemon,
+            OutboxMail,
+            OutboxMail.ticket_id == ticket,
+            OutboxMail.kind == "reply",
+            OutboxMail.state == "failed",
+        )
+
+    await wait_for(refused, what="the reply refused by the relay")
+    page = await _open(chromium, team.api.base, ticket)
+    reply = page.locator("article.side-agent")
+    problem = await reply.locator(".undelivered").inner_text()
+    assert problem.startswith("Not delivered:") and "no such user here" in problem
+    assert await reply.get_by_role("link", name="Send it again from the outbox").count() == 0
+    # An admin is shown where to send it again.
+    page = await _open(chromium, team.api.base, ticket, who="admin")
+    link = page.locator("article.side-agent").get_by_role(
+        "link", name="Send it again from the outbox"
+    )
+    assert await link.get_attribute("href") == "/app/admin/mail?outbox=failed#outbox"
 
 
 async def test_a_draft_survives_a_reload_and_send_and_resolve(team: Team, sink, chromium):

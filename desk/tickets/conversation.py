@@ -30,6 +30,7 @@ from desk.models import (
     InboundMail,
     MessageKind,
     OutboxMail,
+    OutboxState,
     QueueMember,
     Role,
     Ticket,
@@ -49,10 +50,12 @@ Pair = tuple[str, str]  # (name, address)
 @dataclass(frozen=True)
 class Addressed:
     """Who one message was addressed to: the headers of a mail that came in, or the
-    recipients of the reply the desk sent."""
+    recipients of the reply the desk sent. For a reply the relay has not taken,
+    `undelivered` says so in a sentence with the relay's last answer (empty once sent)."""
 
     to: list[Pair] = field(default_factory=list)
     cc: list[Pair] = field(default_factory=list)
+    undelivered: str = ""
 
 
 @dataclass(frozen=True)
@@ -154,21 +157,36 @@ async def _addressed(
     sent = {m["message_id"]: m["id"] for m in messages if m["kind"] == MessageKind.OUTBOUND}
     if sent:
         rows = await session.execute(
-            select(OutboxMail.message_id, OutboxMail.spec).where(
+            select(OutboxMail).where(
                 OutboxMail.ticket_id == ticket_id, OutboxMail.message_id.in_(list(sent))
             )
         )
-        for mid, spec in rows:
-            if spec:
-                found[sent[mid]] = _from_spec(spec)
+        for queued in rows.scalars():
+            if queued.spec:
+                found[sent[queued.message_id]] = _from_spec(queued.spec, undelivered(queued))
     return found
 
 
-def _from_spec(spec: dict[str, Any]) -> Addressed:
+def _from_spec(spec: dict[str, Any], problem: str) -> Addressed:
     """desk.mail.compose.Outgoing as queued (asdict: its pairs are lists in JSON)."""
     to = [(spec.get("to_name") or "", spec["to_address"])]
     to += [(n or "", a) for n, a in _pairs(spec.get("also_to"))]
-    return Addressed(to, [(n or "", a) for n, a in _pairs(spec.get("cc"))])
+    return Addressed(to, [(n or "", a) for n, a in _pairs(spec.get("cc"))], problem)
+
+
+def undelivered(queued: OutboxMail) -> str:
+    """What the agent must know about a reply the relay has not taken: given up (a
+    permanent refusal, 48 hours of temporary ones, a send interrupted), refused to a
+    suppressed address, or being retried after a temporary refusal; "" when it was sent or
+    is simply waiting for its first try."""
+    reason = (queued.last_error or "").strip().rstrip(".")
+    if queued.state == OutboxState.FAILED:
+        return f"Not delivered: {reason or 'the relay refused it'}."
+    if queued.state == OutboxState.SUPPRESSED:
+        return "Not sent: the address is suppressed after a bounce or complaint."
+    if queued.state == OutboxState.PENDING and queued.attempts > 0:
+        return f"Not sent yet, trying again: {reason or 'the relay did not take it'}."
+    return ""
 
 
 def _pairs(value: Iterable[Any] | None) -> list[tuple[str, str]]:

@@ -134,6 +134,7 @@ def _message(conv: Conversation, m: dict[str, Any]) -> dict[str, Any]:
         "author": author["name"] if author else m["sender_email"],
         "to": [_pair(p) for p in addressed.to] if addressed else [],
         "cc": [_pair(p) for p in addressed.cc] if addressed else [],
+        "undelivered": addressed.undelivered if addressed else "",
         "why": thread_rule_in_words(m["thread_rule"]),
         "quoted": _quoted(body_new, body_text),
         "attachments": [_attachment(a) for a in m["attachments"]],
