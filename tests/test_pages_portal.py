@@ -224,6 +224,42 @@ async def test_a_page_address_that_names_nothing_is_an_html_404(team: Team, who:
             assert "Not found" in await r.text()
 
 
+@pytest.mark.parametrize(
+    ("who", "typed", "page"),
+    [
+        ("admin", "/app/admin/mail/?outbox=failed", "/app/admin/mail?outbox=failed"),
+        (
+            "admin",
+            "/app/admin/people/?q=%0d%0aSet-Cookie:x",
+            "/app/admin/people?q=%0D%0ASet-Cookie:x",
+        ),
+        ("admin", "/app/admin/people/", "/app/admin/people"),
+        ("admin", "/app/tickets/{ticket}", "/app/tickets/{ticket}/"),
+        ("carol", "/portal/tickets/{ticket}", "/portal/tickets/{ticket}/"),
+    ],
+)
+async def test_a_page_address_typed_with_its_last_slash_the_other_way_is_sent_to_the_page(
+    team: Team, who: str, typed: str, page: str
+):
+    ticket = await team.open_ticket("carol", subject="Slashes")
+    typed, page = typed.format(ticket=ticket), page.format(ticket=ticket)
+    async with _client() as http:
+        async with http.get(f"{team.api.base}/login") as r:
+            token = _csrf(await r.text())
+        email = "carol@example.com" if who == "carol" else f"{who}@localhost"
+        form = {"email": email, "password": PASSWORD, "csrf_token": token, "next": ""}
+        async with http.post(f"{team.api.base}/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+        async with http.get(f"{team.api.base}{typed}", allow_redirects=False) as r:
+            assert r.status == 308 and r.headers["Location"] == page
+        async with http.get(f"{team.api.base}{typed}") as r:
+            assert r.status == 200 and r.content_type == "text/html"
+        # A form posted to the wrong form of the address is not redirected (its body would
+        # be lost by some clients): the 404 page, as before.
+        async with http.post(f"{team.api.base}{typed}", allow_redirects=False) as r:
+            assert r.status in (403, 404, 405)
+
+
 async def test_another_customer_s_request_answers_as_a_missing_one(team: Team):
     """Whatever is posted to another customer's request (a known action or none), the
     answer is the one a missing request gets: nothing tells that it exists."""

@@ -124,7 +124,25 @@ async def page_not_found(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPNotFound:
         if not request.path.startswith(PAGE_PREFIXES):
             raise
+        other = await _other_slash(request)
+        if other is not None:
+            raise web.HTTPPermanentRedirect(other) from None
         return render_error(request, 404, "There is no such page.")
+
+
+async def _other_slash(request: web.Request) -> str | None:
+    """For a GET of a page address typed with or without its last slash the other way
+    (`/app/admin/mail/`, `/app/tickets/5`): the address that names a page, with the query
+    kept; None when neither form does."""
+    if request.method not in ("GET", "HEAD") or request.path in ("/", ""):
+        return None
+    path = request.path
+    other = path[:-1] if path.endswith("/") else path + "/"
+    match = await request.app.router.resolve(request.clone(rel_url=other))
+    if match.http_exception is not None:
+        return None
+    query = request.rel_url.raw_query_string  # as sent: still percent-encoded
+    return other + (f"?{query}" if query else "")
 
 
 async def signed_in(request: web.Request) -> BrowserLogin:
