@@ -119,6 +119,12 @@ async def lift(db: Database, suppression_id: int) -> str:
     return str(address)
 
 
+def _also_addressed(spec: dict[str, Any]) -> list[str]:
+    """The addresses a queued mail goes to beside its first recipient: its other To and its
+    Cc (desk.mail.compose.Outgoing as stored: each a [name, address] pair)."""
+    return [str(pair[1]) for key in ("also_to", "cc") for pair in spec.get(key) or ()]
+
+
 async def reply_warnings(db: Database, message: TicketMessage) -> list[dict[str, Any]]:
     """What the agent who wrote `message` should know: each recipient of its mail that is
     suppressed (the mail goes out all the same, and will likely bounce again)."""
@@ -133,7 +139,7 @@ async def reply_warnings(db: Database, message: TicketMessage) -> list[dict[str,
         recipients: list[str] = []
         for recipient, spec in sent:
             recipients.append(recipient)
-            recipients.extend(str(a) for a in (spec or {}).get("cc") or [])
+            recipients.extend(_also_addressed(spec or {}))
         found = await in_force(session, recipients)
     return [
         {

@@ -240,6 +240,19 @@ async def test_suppressed_address_warned_lifted_and_mailed_again(daemon, sink, t
     assert (warning["code"], warning["address"]) == ("recipient_suppressed", carol)
     assert "5.1.1" in warning["reason"]
     await wait_for_value(lambda: len(sink.to(carol)) == 2, what="the agent's reply, sent")
+    # Copied (Cc) or addressed beside the customer (another To), she is named all the same.
+    other = await team.open_ticket("dave", subject="Copy carol")
+    for field in ("cc", "to"):
+        addressed = [f"Carol <{carol}>"] + ([team.users["dave"].email] if field == "to" else [])
+        status, answer = await team.call(
+            "agent1",
+            "POST",
+            f"/api/tickets/{other}/messages/",
+            json={"body": f"Copying Carol ({field}).", field: addressed},
+        )
+        assert status == 201, answer
+        assert [w["address"] for w in answer["warnings"]] == [carol], field
+    await wait_for_value(lambda: len(sink.to(carol)) == 4, what="both copies, sent")
 
     _, seen_by_staff = await team.call("agent1", "GET", f"/api/tickets/{first.ticket_id}/")
     kinds = [m["kind"] for m in seen_by_staff["messages"]]
@@ -266,7 +279,7 @@ async def test_suppressed_address_warned_lifted_and_mailed_again(daemon, sink, t
     third, _ = make_mail(sender=carol, subject="A new question")
     await send(daemon.smtp_port, third, sender=carol)
     await settled(daemon, 4)
-    await wait_for_value(lambda: len(sink.to(carol)) == 4, what="acknowledgements flowing again")
+    await wait_for_value(lambda: len(sink.to(carol)) == 6, what="acknowledgements flowing again")
 
 
 async def test_suppression_expires(env, sink):
