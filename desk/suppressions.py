@@ -140,7 +140,19 @@ async def reply_warnings(db: Database, message: TicketMessage) -> list[dict[str,
         for recipient, spec in sent:
             recipients.append(recipient)
             recipients.extend(_also_addressed(spec or {}))
-        found = await in_force(session, recipients)
+        return await _warnings(session, recipients)
+
+
+async def recipient_warnings(db: Database, addresses: Iterable[str]) -> list[dict[str, Any]]:
+    """reply_warnings' answer for a reply not yet written: which of `addresses` (its To and
+    Cc as the composer holds them) are suppressed now, in the order given."""
+    async with db.reader() as session:
+        return await _warnings(session, list(addresses))
+
+
+async def _warnings(session: AsyncSession, recipients: list[str]) -> list[dict[str, Any]]:
+    """A `recipient_suppressed` warning per suppressed address of `recipients`, once each."""
+    found = await in_force(session, recipients)
     return [
         {
             "code": "recipient_suppressed",

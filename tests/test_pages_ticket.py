@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from desk.models import OutboxMail
+from desk.models import OutboxMail, Suppression
 from tests.pages import new_page, screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
 from tests.support import free_port, http_server, rows, send, settled, wait_for, wait_for_value
@@ -302,6 +302,21 @@ async def test_a_reply_the_relay_refused_says_so_on_its_message(team: Team, daem
         "link", name="Send it again from the outbox"
     )
     assert await link.get_attribute("href") == "/app/admin/mail?outbox=failed#outbox"
+
+
+async def test_the_composer_warns_of_a_suppressed_recipient(team: Team, daemon, chromium):
+    carol = team.users["carol"].email
+    ticket = await team.open_ticket("carol", subject="Bounced before")
+    page = await _open(chromium, team.api.base, ticket)
+    assert await page.locator(".composer .suppressed").count() == 0
+    async with daemon.desk.db.writer() as session:  # as a bounce of an earlier mail leaves it
+        session.add(Suppression(address=carol, reason="5.1.1 (550 mailbox unavailable)"))
+    await page.reload()
+    warning = page.locator(".composer .suppressed")
+    said = await warning.inner_text()
+    assert carol in said and "550 mailbox unavailable" in said and "may bounce again" in said
+    await page.get_by_text("Note", exact=True).click()  # a note goes to nobody
+    assert not await warning.is_visible()
 
 
 async def test_a_draft_survives_a_reload_and_send_and_resolve(team: Team, sink, chromium):

@@ -27,6 +27,7 @@ from desk.context import Desk
 from desk.errors import DeskError, ValidationFailed
 from desk.models import MessageKind, Priority, Status
 from desk.saved_replies import list_replies, render_reply
+from desk.suppressions import recipient_warnings
 from desk.tickets import workflow
 from desk.tickets.conversation import (
     Conversation,
@@ -88,6 +89,7 @@ async def render(
     desk = request.app[DESK]
     conv = await read_conversation(desk.db, login.user, ticket_id)
     to, cc = _participants(conv)
+    addresses = [p["address"] for p in conv.ticket["participants"] if p["role"] in ("to", "cc")]
     seen = max((m["id"] for m in conv.ticket["messages"]), default=0)
     context: dict[str, Any] = template_context(
         request,
@@ -104,6 +106,7 @@ async def render(
         seen=seen,
         answered=answered or [],
         saved_replies=await list_replies(desk.db, login.user),
+        suppressed=await recipient_warnings(desk.db, addresses),
         suggestions=await suggestions(desk.db, login.user, ticket_id),
         undoable=await undoable_merges(desk.db, ticket_id),
         sides=SIDES,
