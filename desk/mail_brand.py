@@ -2,7 +2,7 @@
 desk's name, its accent colour and its logo as the runtime settings have them now (an
 admin's values from the database; the environment's where it sets them, as for pages:
 desk/desk_settings.py). The outbox sender puts it in each mail's template context as
-`brand` when it composes the mail (templates/_mail.html.j2 frames every HTML template with
+`brand` when it composes the mail (desk/mail/templates/_mail.html.j2 frames every HTML template with
 it); mail callers never pass it.
 
 The logo travels inside the mail, as an inline image (RFC 2392 `cid:`, in a

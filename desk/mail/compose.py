@@ -1,4 +1,5 @@
-"""Outgoing mail as bytes: rendered from templates/, threaded, loop-safe, injection-proof."""
+"""Outgoing mail as bytes: rendered from desk/mail/templates/, threaded, loop-safe,
+injection-proof."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class Outgoing:
     from_address: str
     reply_to: str
     subject: str
-    template: str  # base name under templates/: <name>.txt.j2 and <name>.html.j2
+    template: str  # base name under desk/mail/templates/: <name>.txt.j2 and <name>.html.j2
     context: dict[str, Any]
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
@@ -60,7 +61,9 @@ class Outgoing:
 
 
 def template_environment() -> jinja2.Environment:
-    root = importlib.resources.files("templates")
+    # Inside the package (desk/mail/templates/): a top-level "templates" package would
+    # collide with any other distribution that ships one.
+    root = importlib.resources.files("desk.mail") / "templates"
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(root)),
         # HTML templates escape everything they insert; the text ones must not.
