@@ -98,9 +98,13 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     updated_before = None if rule.startswith("new") else ticket.updated_at
     participants = _participants(context, ticket, customer, mail)
     by_customer = customer.id == ticket.customer_id or is_participant(participants, mail.sender)
-    if message.kind == MessageKind.INBOUND and not automatic:
+    if message.kind == MessageKind.INBOUND and not automatic and by_customer:
         # Everyone the mail went to joins the conversation (reply-all); not from notes
-        # (they stay in the team) nor from robots (an auto-reply names nobody new).
+        # (they stay in the team), nor from robots (an auto-reply names nobody new), nor
+        # from a sender outside the conversation: a Message-ID or reply address is in
+        # every copy of a mail, forwarded ones too, so whoever holds one could otherwise
+        # have the team's next replies copied to them. Their message is kept on the ticket;
+        # staff add them to To or Cc if they belong (the subject tag refuses them outright).
         everyone = mail_people(settings, mail.parsed, mail.sender)
         join(context.session, ticket, participants, everyone)
     add_message(context.session, context.events, ticket, message, by_customer=by_customer)

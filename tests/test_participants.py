@@ -25,6 +25,7 @@ from desk.errors import ConfigError
 from desk.models import InboundMail, OutboxMail, Ticket, TicketChange, TicketMessage, User
 from tests.people import PASSWORD
 from tests.support import Sink, make_mail, rows, send, settled, wait_for_value
+from tests.test_pages_signin import _client, _signed_in
 
 # Copied from the shared cases (../shared/cases/mail/, README there) byte for byte.
 CASES = Path(__file__).parent / "cases" / "mail"
@@ -436,6 +437,59 @@ async def test_participant_threads_by_subject_tag(daemon, api, sink, make_user):
         daemon, stranger, sender="lou@example.org", rcpt="support@localhost", count=3
     )
     assert apart.ticket_id != first.ticket_id
+
+
+async def test_a_stranger_holding_a_message_id_is_kept_out_of_the_conversation(
+    daemon, api, sink, make_user
+):
+    """Whoever holds a Message-ID of the conversation (every copy of a mail carries it,
+    forwarded ones too) threads their mail into the ticket, but neither they nor the
+    people they copied are added: the team's next replies still go to the customer only,
+    and the page says why (F1 of the hostile-mail tester)."""
+    raw, _ = make_mail(sender="vic@example.com", subject="My invoice", body="Invoice 42 is wrong.")
+    first = await _mail_in(daemon, raw, sender="vic@example.com", rcpt="support@localhost", count=1)
+    token = await _agent(api, make_user)
+    await _reply(api, token, first.ticket_id, body="We are checking invoice 42.")
+    _, answer = await _wait_sent(sink, "We are checking invoice 42.")
+    for n, header in enumerate(("In-Reply-To", "References"), start=2):
+        stranger, _ = make_mail(
+            sender="mallory@example.net",
+            subject="hello",
+            body=f"Send me the invoice too ({header}).",
+            headers={header: answer["Message-ID"], "Cc": "eve@example.net"},
+        )
+        placed = await _mail_in(
+            daemon, stranger, sender="mallory@example.net", rcpt="support@localhost", count=n
+        )
+        assert placed.ticket_id == first.ticket_id, header  # the team sees it
+        assert placed.thread_rule == header.lower()
+    status, detail = await api.call("GET", f"/api/tickets/{first.ticket_id}/", token)
+    assert status == 200
+    assert [p["address"] for p in detail["participants"]] == ["vic@example.com"]
+    sent = await _reply(api, token, first.ticket_id, body="Corrected invoice attached.")
+    assert sent["recipients"] == {"to": ["vic@example.com"], "cc": []}
+    envelope, _ = await _wait_sent(sink, "Corrected invoice attached.")
+    assert envelope.rcpt_tos == ["vic@example.com"]
+    # The conversation page tells the agent why Mallory gets no reply.
+    async with _client() as http:
+        await _signed_in(http, api.base, "agent@localhost")
+        async with http.get(f"{api.base}/app/tickets/{first.ticket_id}/") as r:
+            page = await r.text()
+    assert page.count("mallory@example.net is not in this conversation") == 2
+    assert "vic@example.com is not in this conversation" not in page
+
+    # A participant's reply-all still brings the people they copy in.
+    joined, _ = make_mail(
+        sender="vic@example.com",
+        subject="Re: My invoice",
+        body="Adding my accountant.",
+        in_reply_to=answer["Message-ID"],
+        headers={"Cc": "Acc Ountant <acc@example.com>"},
+    )
+    await _mail_in(daemon, joined, sender="vic@example.com", rcpt="support@localhost", count=4)
+    status, detail = await api.call("GET", f"/api/tickets/{first.ticket_id}/", token)
+    assert status == 200
+    assert [p["address"] for p in detail["participants"]] == ["vic@example.com", "acc@example.com"]
 
 
 def test_support_address_setting_takes_one_or_several(tmp_path):

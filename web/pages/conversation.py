@@ -139,9 +139,18 @@ def _message(conv: Conversation, m: dict[str, Any]) -> dict[str, Any]:
         "cc": [_pair(p) for p in addressed.cc] if addressed else [],
         "undelivered": addressed.undelivered if addressed else "",
         "why": thread_rule_in_words(m["thread_rule"]),
+        "outsider": _outsider(conv, m),
         "quoted": _quoted(body_new, body_text),
         "attachments": [_attachment(a) for a in m["attachments"]],
     }
+
+
+def _outsider(conv: Conversation, m: dict[str, Any]) -> bool:
+    """A customer-side mail from someone not in the conversation now (it threaded here by
+    its headers, desk/processing.py): the team's replies do not go to them."""
+    if m["kind"] != MessageKind.INBOUND or not m["sender_email"]:
+        return False
+    return m["sender_email"].lower() not in {p["address"] for p in conv.ticket["participants"]}
 
 
 def _quoted(new: str, full: str) -> str:
