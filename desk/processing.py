@@ -5,6 +5,7 @@ to the session. A batch of mails shares one context (desk/preload.py) and one fl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +16,7 @@ from desk.delivery_failures import settle_bounce
 from desk.imports import IMPORT_OPEN, as_history, is_imported, sent_at
 from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
-from desk.mail.parse import ParsedMail
+from desk.mail.parse import ParsedMail, with_notes
 from desk.mail.prepare import ParseResult, Rejected, StoredPart
 from desk.mail.threading import Placement, place, token_addresses
 from desk.models import (
@@ -43,7 +44,7 @@ def identify(inbound: InboundMail, result: ParseResult, settings: Settings) -> I
     or why it cannot become a message."""
     if isinstance(result, Rejected):
         return result
-    parsed = result.mail
+    parsed = answered_at_reply_to(result.mail, settings)
     sender = parsed.from_address or _plain(inbound.mail_from)
     if sender is None:
         return Rejected("no usable sender address (From or envelope sender)")
@@ -52,6 +53,34 @@ def identify(inbound: InboundMail, result: ParseResult, settings: Settings) -> I
     automatic = _automatic_reason(parsed, inbound, sender, settings)
     return Incoming(
         inbound, parsed, result.stored_parts, sender, message_id, automatic, result.bounce
+    )
+
+
+def answered_at_reply_to(parsed: ParsedMail, settings: Settings) -> ParsedMail:
+    """The mail as written by the person its Reply-To names, when it names one other than
+    From and not the desk itself: replies go there (RFC 5322 3.6.2). Contact forms, shops
+    and no-reply robots send on someone's behalf this way (`From: Website <noreply@…>`,
+    `Reply-To: Jane <jane@…>`), and mailing lists that rewrite From (`'Jane' via Group`);
+    the person in Reply-To is the customer, the one who threads and is answered. A note
+    under the text says who sent it. Several Reply-To addresses: From, as before. The
+    desk's own Reply-To (`support+token@`, on its own mail come back) never counts, so a
+    loop is still seen as one."""
+    if len(parsed.reply_to) != 1:
+        return parsed
+    name, address = parsed.reply_to[0]
+    if address == parsed.from_address or settings.is_own_address(address):
+        return parsed
+    sent_by = parsed.from_address or "no From address"
+    if parsed.from_name and parsed.from_address:
+        sent_by = f"{parsed.from_name} <{parsed.from_address}>"
+    note = f"Sent by {sent_by} with Reply-To {address}: replies go to {address}."
+    return replace(
+        parsed,
+        from_name=name,
+        from_address=address,
+        notes=[*parsed.notes, note],
+        text=with_notes(parsed.text, [note]),
+        new_text=with_notes(parsed.new_text, [note]),
     )
 
 

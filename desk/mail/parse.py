@@ -90,6 +90,9 @@ class ParsedMail:
     # mail went to, so replies can go to them too (ticket participants).
     to: list[tuple[str, str]] = field(default_factory=list)
     cc: list[tuple[str, str]] = field(default_factory=list)
+    # The Reply-To header's plain addresses as (name, address) pairs: where the sender
+    # asks replies to go (RFC 5322 3.6.2; desk/processing.py decides whether to).
+    reply_to: list[tuple[str, str]] = field(default_factory=list)
     # The well-formed ids of further Message-ID headers (a mail tool added its own): a
     # reply may answer any of them, so they thread too; `message_id` stays the first.
     other_message_ids: list[str] = field(default_factory=list)
@@ -121,6 +124,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         recipients=_recipients(message, hint),
         to=_people(message, "to", hint),
         cc=_people(message, "cc", hint),
+        reply_to=_people(message, "reply-to", hint),
         subject=cut_subject(clean_header_text(_header(message, "subject", hint))),
         content_type=content_type(message),
         loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if raw_headers(message, n)},
@@ -233,7 +237,8 @@ def _recipients(message: Message, hint: str | None) -> list[str]:
 
 
 def _people(message: Message, name: str, hint: str | None) -> list[tuple[str, str]]:
-    """(name, address) of each plain address in the To or Cc headers, at most 100."""
+    """(name, address) of each plain address in the To, Cc or Reply-To headers, at most
+    100."""
     found: list[tuple[str, str]] = []
     for display, address in addresses(_headers(message, name, hint)):
         address = address.strip().lower()
