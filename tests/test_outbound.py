@@ -346,22 +346,19 @@ def test_a_subject_with_broken_encoded_words_is_composed(subject, to_address):
     """Found by a tester: such a subject (a ticket's, as a customer wrote it) made every
     mail of its ticket fail to compose (lone surrogates in an SMTPUTF8 mail), replies
     included. Now the mail is composed, plain SMTP and SMTPUTF8 alike, and its subject reads
-    back as the desk shows it."""
+    back as the desk shows it: what intake stored (decoded once), a word kept as written
+    arriving as written (encoded, so the recipient's client does not decode it again)."""
+    shown = clean_header_text(subject)  # what intake stores, the desk shows and sends
     out = Outgoing(
         to_address=to_address,
-        to_name="=?utf-8?Q?W=C3?=",
+        to_name=clean_header_text("=?utf-8?Q?W=C3?="),
         from_name="Support",
         from_address="support@localhost",
         reply_to="support@localhost",
-        subject=subject,
+        subject=shown,
         template="reply",
         context={"body": "x", "agent_name": "A", "ticket_id": 1, "desk_name": "Support", **BRAND},
     )
     raw = compose(out, TEMPLATES, "<x@localhost>")
-    shown = clean_header_text(subject)  # what the desk shows and sends
-    head = raw.split(b"\r\n\r\n", 1)[0]
-    if "=?" in shown:  # a word kept as written goes out as written
-        assert f"Subject: {shown}".encode() in head
-    else:
-        sent = email.message_from_bytes(raw, policy=email.policy.default)
-        assert sent["Subject"] == shown and "=?" not in shown
+    sent = email.message_from_bytes(raw, policy=email.policy.default)
+    assert sent["Subject"] == shown

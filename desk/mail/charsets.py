@@ -76,12 +76,15 @@ def codec_for(label: str | None) -> str | None:
 
 
 UNKNOWN_CHARSET = "unknown charset"  # how decode's note begins when the label is unknown
+# In every note about text read as UTF-8 with broken bytes replaced: the text is damaged.
+INVALID_UTF8 = "invalid byte sequence"
 
 
 def decode(data: bytes, label: str | None = None, *, html: bool = False) -> tuple[str, str]:
     """Text of `data` and, when the declared charset did not fit, a note saying what was
     done instead ("" when it read cleanly). ISO-2022-JP is read with the cp932 (NEC/IBM)
-    extensions Japanese Windows mail uses."""
+    extensions Japanese Windows mail uses. Text that is almost all UTF-8 (`mostly_utf8`)
+    is UTF-8 with its broken bytes replaced, and the note says how many (INVALID_UTF8)."""
     codec = codec_for(label)
     if codec and codec.startswith("iso2022_jp"):
         return decode_iso2022jp(data), ""
@@ -90,11 +93,42 @@ def decode(data: bytes, label: str | None = None, *, html: bool = False) -> tupl
             return _strict(data, codec), ""
         except UnicodeDecodeError:
             text, used = undeclared(data, html=html)
+            if codec == "utf-8" and used.startswith("UTF-8"):
+                return text, f"text declared as utf-8 is {used}"
             return text, f"text declared as {label} was not; read as {used}"
     if label and label.strip().lower() not in UNDECLARED:
         text, used = undeclared(data, html=html)
         return text, f"{UNKNOWN_CHARSET} {label[:40]!r}; read as {used}"
-    return undeclared(data, html=html)[0], ""
+    text, used = undeclared(data, html=html)
+    return text, (f"text is {used}" if INVALID_UTF8 in used else "")
+
+
+# Almost all UTF-8: at least this many valid multi-byte sequences for each broken one.
+_VALID_PER_BROKEN = 2
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def mostly_utf8(data: bytes) -> tuple[str, int] | None:
+    """`data` read as UTF-8 with each broken sequence replaced by U+FFFD, and how many were
+    broken, when it is UTF-8 with a few bad bytes rather than legacy 8-bit text; else None.
+
+    The rule: at least two valid multi-byte UTF-8 sequences for every broken one (a stray
+    byte, a character cut short: each maximal invalid run counts once, as U+FFFD does).
+    Legacy text almost never holds a valid multi-byte sequence: a windows-1252 letter is
+    one invalid byte (`caf\xe9`: none valid, one broken), and in CJK or Cyrillic legacy
+    text a lead and trail byte that happen to form one (EUC-KR `\xc8\xb3`) are far fewer
+    than the bytes that break (about one in ten). A Japanese body with one stray `\xff`
+    has dozens valid and one broken."""
+    text = data.decode("utf-8", "replace")
+    broken = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")  # a real U+FFFD is valid
+    valid = len(_NON_ASCII.findall(text)) - broken
+    if broken <= 0 or valid < _VALID_PER_BROKEN * broken:
+        return None
+    return text, broken
+
+
+def _broken_utf8(broken: int) -> str:
+    return f"UTF-8 with {broken} {INVALID_UTF8}{'s' if broken > 1 else ''} replaced (U+FFFD)"
 
 
 def _strict(data: bytes, codec: str) -> str:
@@ -107,11 +141,15 @@ def undeclared(data: bytes, *, html: bool = False) -> tuple[str, str]:
     """Text with no (usable) charset: ASCII or UTF-8 as is; an HTML part's own <meta>
     charset; then detection, preferring windows-1252 when it reads as cleanly as the best
     guess (short Western text is ambiguous, and it is what clients assume); else
-    windows-1252. Returns the text and the codec used."""
+    windows-1252. Text that is almost all UTF-8 (`mostly_utf8`) is UTF-8 with its broken
+    bytes replaced: then what is returned for the codec says so (INVALID_UTF8). Returns
+    the text and the codec used."""
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    if (utf8 := mostly_utf8(data)) is not None:
+        return utf8[0], _broken_utf8(utf8[1])
     if html and (meta := _META_CHARSET.search(data[:4096])):
         codec = codec_for(meta.group(1).decode("ascii"))
         if codec and not codec.startswith("utf"):
@@ -155,9 +193,10 @@ def _reads_as_cjk(text: str) -> bool:
     return bool(wide) and sum(1 for c in wide if _CJK.match(c)) >= 0.8 * len(wide)
 
 
-def from_8bit_header(value: str, hint: str | None = None) -> str:
+def from_8bit_header(value: str, hint: str | None = None, damage: list[str] | None = None) -> str:
     """A header value the parser read with raw 8-bit bytes (surrogate-escaped) as text:
-    UTF-8, the message's own charset, then windows-1252."""
+    UTF-8 (almost all UTF-8 too, its broken bytes replaced: `mostly_utf8`), the message's
+    own charset, then windows-1252. What was replaced is added to `damage`, if given."""
     if not any("\udc80" <= c <= "\udcff" for c in value):
         return value
     data = value.encode("utf-8", "surrogateescape")
@@ -165,6 +204,10 @@ def from_8bit_header(value: str, hint: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if (utf8 := mostly_utf8(data)) is not None:
+        if damage is not None:
+            damage.append(_broken_utf8(utf8[1]))
+        return utf8[0]
     codec = codec_for(hint)
     if codec:
         try:

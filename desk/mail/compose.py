@@ -12,13 +12,14 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
+from email.policy import EmailPolicy, Policy
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
 import jinja2
 
 from desk.errors import DeskError
-from desk.mail.headers import clean_header_text, is_plain_address, safe_filename
+from desk.mail.headers import header_text, is_plain_address, safe_filename
 from desk.mail.msg_ids import MsgIdHeader, usable_ids
 
 MAX_REFERENCES = 20
@@ -129,7 +130,7 @@ def compose(out: Outgoing, env: jinja2.Environment, message_id: str) -> bytes:
                 fh.read(),
                 maintype=maintype,
                 subtype=subtype or "octet-stream",
-                filename=safe_filename(a["filename"]),
+                filename=safe_filename(a["filename"], encoded=False),
             )
     raw = msg.as_bytes()
     _verify_headers(raw, [name for name, _ in headers])
@@ -162,7 +163,7 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
         ("From", _address(out.from_name, out.from_address)),
         ("To", _addresses([(out.to_name, out.to_address), *out.also_to])),
         ("Reply-To", _address("", out.reply_to)),
-        ("Subject", _literal(clean_header_text(out.subject))),
+        ("Subject", LiteralHeader("Subject", header_text(out.subject))),
         ("Date", format_datetime(datetime.now(UTC))),
         ("Message-ID", MsgIdHeader("Message-ID", [message_id])),
     ]
@@ -182,22 +183,37 @@ def _headers(out: Outgoing, message_id: str) -> list[tuple[str, Any]]:
     return headers
 
 
-def _literal(text: str) -> str:
-    """`text` as the header's words, never read as RFC 2047: the email package decodes
-    encoded words in a value it is given, so text that only looks like one (a customer's
-    broken `=?utf-8?B?…?=` kept as written) would become other characters, lone
-    surrogates among them, which an SMTPUTF8 mail cannot carry (composing failed and the
-    reply was never sent). Such text goes in encoded, and reads back as itself."""
-    return Header(text, "utf-8").encode() if "=?" in text else text
+class LiteralHeader(str):
+    """A header whose text is written so that its reader gets that text back: a subject is
+    stored decoded (desk/mail/headers.py: clean_header_text decodes once), so `=?…?=` in
+    it is text (a customer's `Invoice =?utf-8?b?UEFJRA==?=`, a question about encoded
+    words). Set as a plain string, the email package would parse it as RFC 2047 and write
+    the words out raw, and the recipient's client would decode them ("Invoice PAID"), or
+    turn a broken one into lone surrogates an SMTPUTF8 mail cannot carry. Such text goes
+    out as encoded words of its own (RFC 2047), which decode back to exactly the text;
+    other text is written by the email package's own header, as before. Like MsgIdHeader
+    (desk/mail/msg_ids.py), a value with a `name` is kept as the header and folded by its
+    `fold`."""
+
+    name: str
+
+    def __new__(cls, name: str, text: str) -> LiteralHeader:
+        value = super().__new__(cls, text)
+        value.name = name
+        return value
+
+    def fold(self, *, policy: Policy) -> str:
+        if "=?" not in self and isinstance(policy, EmailPolicy):  # ours always are
+            return str(policy.header_factory(self.name, str(self)).fold(policy=policy))
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
 
 
 def _address(name: str, address: str) -> Address:
     # From the parts, not addr_spec: parsing an addr_spec with a non-ASCII local part raises
     # NonASCIILocalPartDefect, though with SMTPUTF8 that address is fine.
     username, _, domain = address.rpartition("@")
-    return Address(
-        display_name=clean_header_text(name, limit=200), username=username, domain=domain
-    )
+    return Address(display_name=header_text(name, limit=200), username=username, domain=domain)
 
 
 def _addresses(people: list[tuple[str, str]]) -> tuple[Address, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import binascii
 import re
 
-from desk.mail.charsets import decode
+from desk.mail.charsets import INVALID_UTF8, decode
 
 # Lenient like CPython's own header parser: spaces inside the encoded text are accepted.
 _WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?]*?)(?:\?=|$)")
@@ -19,9 +19,10 @@ _BETWEEN = re.compile(r"[ \t\r\n]*")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
-def decode_words(text: str) -> str:
+def decode_words(text: str, damage: list[str] | None = None) -> str:
     """`text` with every encoded word decoded; adjacent words of one charset are joined
-    before decoding, as RFC 2047 6.2 drops the space between them."""
+    before decoding, as RFC 2047 6.2 drops the space between them. Words that are UTF-8
+    with broken bytes (desk.mail.charsets.mostly_utf8) add what was replaced to `damage`."""
     out: list[str] = []
     position = 0
     pending: list[tuple[str, bytes]] = []
@@ -29,16 +30,16 @@ def decode_words(text: str) -> str:
         gap = text[position : match.start()]
         data = _word_bytes(match.group(2), match.group(3))
         if data is None:  # not decodable: the word as written, the gap before it kept
-            out.extend((_flush(pending), gap, match.group(0)))
+            out.extend((_flush(pending, damage), gap, match.group(0)))
             position = match.end()
             continue
         if not (pending and _BETWEEN.fullmatch(gap)):  # text between: the run ends
-            out.append(_flush(pending))
+            out.append(_flush(pending, damage))
             out.append(gap)
         charset = match.group(1).split("*", 1)[0]  # RFC 2231 5: charset*language
         pending.append((charset.lower(), data))
         position = match.end()
-    out.append(_flush(pending))
+    out.append(_flush(pending, damage))
     out.append(text[position:])
     return "".join(out)
 
@@ -71,7 +72,7 @@ def lenient_base64(data: bytes) -> tuple[bytes, bool]:
     return decoded, False
 
 
-def _flush(pending: list[tuple[str, bytes]]) -> str:
+def _flush(pending: list[tuple[str, bytes]], damage: list[str] | None) -> str:
     """Decode the collected words, joining the bytes of neighbours in the same charset (a
     character split between them)."""
     parts: list[str] = []
@@ -79,5 +80,8 @@ def _flush(pending: list[tuple[str, bytes]]) -> str:
         charset, data = pending.pop(0)
         while pending and pending[0][0] == charset:
             data += pending.pop(0)[1]
-        parts.append(decode(data, charset)[0])
+        text, note = decode(data, charset)
+        if damage is not None and INVALID_UTF8 in note:
+            damage.append(note)
+        parts.append(text)
     return "".join(parts)

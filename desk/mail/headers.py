@@ -14,48 +14,54 @@ from desk.mail.encoded_words import decode_words
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 # Lenient like CPython's own header parser, which also decodes words with spaces inside.
 _ENCODED_WORD = re.compile(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=")
-_MAX_DECODE_ROUNDS = 5
 # Everything up to the last folder separator (either kind), and leading dots and spaces.
 _FOLDER_PART = re.compile(r"^.*[/\\]|^[.\s]+")
 
 
-def clean_header_text(value: str, *, limit: int = 900) -> str:
-    """Decode encoded words until none is left, then drop control characters.
+def clean_header_text(value: str, *, limit: int = 900, damage: list[str] | None = None) -> str:
+    """A header value as it came, as text: its encoded words decoded once, then made safe
+    (`header_text`).
 
-    The header registry decodes encoded words when a value is set, so an encoded CR/LF
-    would come back raw; decoding first (repeatedly, for nested encodings) and stripping
-    afterwards leaves nothing that can turn into a line break.
+    Once, as RFC 2047 says: what a word decodes to is text, even when it looks like an
+    encoded word itself (`=?utf-8?q?Invoice_=3D=3Futf-8=3Fb=3FUEFJRA=3D=3D=3F=3D?=` reads
+    "Invoice =?utf-8?b?UEFJRA==?=", never "Invoice PAID": decoding again would let a
+    sender show one text and mean another). A word left unterminated (`=?utf-8?q?Caf=C3=A9
+    broken`) is no encoded word and stays as written. Words that are UTF-8 with broken
+    bytes add what was replaced to `damage`, if given.
     """
-    text = value
-    for _ in range(_MAX_DECODE_ROUNDS):
-        text = _CONTROL.sub(" ", text)
-        if not _ENCODED_WORD.search(text):
-            break
-        decoded = _decode_words(text)
-        if decoded == text:  # words that do not decode, kept as written (RFC 2047 6.3)
-            text = _unless_python_reads_controls(text)
-            break
-        text = decoded
-    else:
-        text = _ENCODED_WORD.sub(" ", _CONTROL.sub(" ", text))
+    text = _CONTROL.sub(" ", value)
+    if _ENCODED_WORD.search(text):
+        text = decode_words(text, damage)
+    return header_text(text, limit=limit)
+
+
+def header_text(text: str, *, limit: int = 900) -> str:
+    """Text (decoded already: a stored subject, a name someone typed) made safe for a
+    header we write: no control characters, runs of spaces as one, and text that only
+    looks like encoded words kept as written, never decoded (that would be a second
+    decode), unless CPython's header registry would read a control character out of it.
+
+    The registry decodes encoded words when a value is set on a message, so such text
+    could come back as CR/LF (CPython 3.11.7 lacks the CVE-2024-6923 fix): then the words
+    go. The composer writes a subject with `=?` in it encoded (desk/mail/compose.py), so
+    its recipient reads the same text.
+    """
+    text = _CONTROL.sub(" ", text)
+    if _ENCODED_WORD.search(text):
+        text = _unless_python_reads_controls(text)
     return " ".join(text.split())[:limit]
 
 
 def _unless_python_reads_controls(text: str) -> str:
-    """`text` with its undecodable encoded words kept, unless CPython's header registry,
-    which decodes leniently where we refuse (`=?utf-8?B?DQo!?=` is CR LF to it), would
-    read a control character out of them when the value is set on a message: then the
-    words go."""
+    """`text` with its encoded-word-like parts kept, unless CPython's header registry,
+    which decodes leniently where we refuse (`=?utf-8?B?DQo!?=` is CR LF to it) and
+    decodes what we keep as text, would read a control character out of them when the
+    value is set on a message: then the words go."""
     try:
         read = str(policy.default.header_factory("subject", text))
     except Exception:  # the registry's parser raising: take no chances
         read = "\r"
     return _ENCODED_WORD.sub(" ", text) if _CONTROL.search(read) else text
-
-
-def _decode_words(text: str) -> str:
-    # Lenient (desk/mail/encoded_words.py): broken and split words read as clients read them.
-    return decode_words(text)
 
 
 _ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+@[^\s@<>()\[\],;:\"\\\x00-\x1f\x7f]+$")
@@ -121,9 +127,11 @@ class _Counter:
         return f'"PDWORD{self.seen - 1}PDWORD"'
 
 
-def safe_filename(name: str, fallback: str = "attachment") -> str:
+def safe_filename(name: str, fallback: str = "attachment", *, encoded: bool = True) -> str:
     """A file name as a sender or uploader gave it, made safe to keep, show and mail: its
     last path component only (`/` and `\\` both), no control characters, no leading dots
     (so no `.` or `..`), at most 255 characters; `fallback` when nothing is left. One
-    function for inbound mail (desk/mail/mime.py) and uploads (desk/uploads.py)."""
-    return _FOLDER_PART.sub("", clean_header_text(name, limit=255)).strip() or fallback
+    function for inbound mail (desk/mail/mime.py) and uploads (desk/uploads.py).
+    `encoded=False`: a name already decoded (a stored one), whose encoded words are text."""
+    text = clean_header_text(name, limit=255) if encoded else header_text(name, limit=255)
+    return _FOLDER_PART.sub("", text).strip() or fallback

@@ -17,7 +17,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 
 from desk.mail import smime
-from desk.mail.charsets import UNKNOWN_CHARSET, decode, from_8bit_header
+from desk.mail.charsets import INVALID_UTF8, UNKNOWN_CHARSET, decode, from_8bit_header
 from desk.mail.encoded_words import lenient_base64
 from desk.mail.headers import clean_header_text, safe_filename
 from desk.mail.invites import summary_line
@@ -122,8 +122,9 @@ class _Walker:
         text, note = decode(data, charset, html=html)
         if note:
             self.out.defects.append(note)
-        if note.startswith(UNKNOWN_CHARSET) and not data.isascii():
-            # 8-bit text read by a guess: the sender's may differ (ASCII reads the same)
+        if INVALID_UTF8 in note or (note.startswith(UNKNOWN_CHARSET) and not data.isascii()):
+            # UTF-8 with bytes replaced, or 8-bit text read by a guess: the sender's text
+            # differs, or may (ASCII reads the same whatever the label)
             damage = f"{damage}; {note}" if damage else note
         if damage:
             self.out.notes.append(f"Part of the text could not be decoded ({damage})")

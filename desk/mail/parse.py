@@ -112,6 +112,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
     _check_address_counts(message, limits)
     walked = walk(message, limits.max_mime_depth)
     hint = walked.charset
+    subject = _subject(message, hint, walked)
     from_name, from_address = _first_address(_headers(message, "from", hint))
     message_ids = _valid_ids(raw_headers(message, "message-id"))
     return ParsedMail(
@@ -125,7 +126,7 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         to=_people(message, "to", hint),
         cc=_people(message, "cc", hint),
         reply_to=_people(message, "reply-to", hint),
-        subject=cut_subject(clean_header_text(_header(message, "subject", hint))),
+        subject=subject,
         content_type=content_type(message),
         loop_headers={n: _header(message, n) for n in _LOOP_HEADERS if raw_headers(message, n)},
         defects=walked.defects,
@@ -134,6 +135,19 @@ def parse_mail(raw: bytes, limits: Limits) -> ParsedMail:
         parts=walked.parts,
         **_bodies(walked),
     )
+
+
+def _subject(message: Message, hint: str | None, walked: Walked) -> str:
+    """The subject as text; when it was UTF-8 with broken bytes (replaced), the mail is
+    damaged, as for the text, and a note says so."""
+    damage: list[str] = []
+    raw = [from_8bit_header(v, hint, damage) for v in raw_headers(message, "subject")[:1]]
+    subject = cut_subject(clean_header_text(raw[0] if raw else "", damage=damage))
+    if damage:
+        reason = "; ".join(dict.fromkeys(damage))
+        walked.notes.append(f"Part of the subject could not be decoded ({reason})")
+        walked.damage.append(f"subject: {reason}")
+    return subject
 
 
 def _bodies(walked: Walked) -> dict[str, str]:

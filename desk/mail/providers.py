@@ -19,7 +19,8 @@ from email.utils import formataddr, getaddresses
 from typing import Any
 
 from desk.errors import DeskError, ValidationFailed
-from desk.mail.headers import clean_header_text
+from desk.mail.compose import LiteralHeader
+from desk.mail.headers import clean_header_text, header_text
 
 # Mailgun signs with a timestamp; older than this (or this far in the future) is refused,
 # so a captured request cannot be replayed later.
@@ -127,7 +128,9 @@ def _rebuild_postmark(payload: dict[str, Any]) -> EmailMessage:
         value = _addresses(payload.get(full)) or _line(payload.get(plain))
         if value:
             message[header] = value
-    message["Subject"] = _line(payload.get("Subject"))
+    # Postmark's Subject is decoded text: written so that it reads back as that text, not
+    # decoded again (an encoded word in it is the sender's text, desk/mail/compose.py).
+    message["Subject"] = LiteralHeader("Subject", header_text(str(payload.get("Subject") or "")))
     if payload.get("Date"):
         message["Date"] = _line(payload.get("Date"))
     for header in payload.get("Headers") or []:
