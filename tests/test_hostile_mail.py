@@ -296,3 +296,20 @@ async def test_a_mail_slow_to_parse_holds_up_no_other_mail(daemon, monkeypatch, 
     slow = await settled_one(daemon, slow_id)
     message = await unreadable_message(daemon, slow, "CPU time")
     assert message.subject == "slow to parse" and slow.ticket_id != ordinary.ticket_id
+
+
+async def test_deeply_nested_html_is_kept_with_its_reason_at_once(daemon):
+    """1 MB of nested <div>: the sanitizer's native parser would spend a minute on it,
+    beyond the CPU budget's reach; the depth is checked first, in one pass."""
+    head = b"From: a@example.com\r\nSubject: div bomb\r\nContent-Type: text/html\r\n\r\n"
+    inbound = await deliver(daemon, head + b"<div>" * 200_000 + b"deep\r\n")
+    message = await unreadable_message(daemon, inbound, "HTML nested deeper than 512")
+    assert message.subject == "div bomb"
+
+
+def test_html_as_deep_as_browsers_build_is_read(tmp_path):
+    html = "<div>" * 500 + "<p>deep<p>still<br><img src=x>" + "</div>" * 500 + "<div>" * 12
+    raw = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n" + html.encode()
+    result = prepare(raw, Limits(cpu_seconds=5), str(tmp_path))
+    assert not isinstance(result, Rejected) and not result.mail.unreadable
+    assert "deep" in result.mail.html and "still" in result.mail.html
