@@ -165,7 +165,10 @@ class WorkerPool:
         self._pool = self._new_pool()
         for process in list(getattr(broken, "_processes", {}).values()):
             process.kill()  # shutdown() would wait for the stuck worker forever
-        broken.shutdown(wait=False, cancel_futures=True)
+        # Not cancel_futures: work still queued in the old pool fails with
+        # BrokenProcessPool (its caller tries it again in the new pool); a cancelled
+        # future would end the task awaiting it as if it had been cancelled itself.
+        broken.shutdown(wait=False)
 
     def close(self) -> None:
         """Stop now: a worker stuck on a hostile mail must not hold up shutdown (that mail

@@ -37,10 +37,83 @@ BATCH_MAILS = 64
 GATHER_SECONDS = 0.05
 
 
+# How long a batch waits for the parse of one of its mails. A mail still being parsed then
+# (a slow or hostile one, until its CPU budget is spent) is left `received` and taken by a
+# later batch once parsed: the batch is written without it, so it holds up no other mail.
+SLOW_PARSE_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class StoredMail:
     id: int
     raw: bytes
+
+
+Ready = tuple[StoredMail, ParseResult]
+
+
+class Parses:
+    """The parses in the worker processes, by stored mail, kept across batches: a mail whose
+    parse outlasts its batch is not parsed a second time when it is fetched again, and the
+    batch that fetches it takes it only once its parse has ended (no batch waits for it)."""
+
+    def __init__(self, prepare: Prepare, wake: asyncio.Event | None = None) -> None:
+        self._prepare = prepare
+        self._wake = wake  # set when a parse no batch waited for ends
+        self._running: dict[int, asyncio.Task[ParseResult]] = {}
+        self._waited: dict[int, float] = {}  # until when the batch that started it waits
+        self._left: set[int] = set()  # parses a batch was written without
+
+    def start(self, batch: list[StoredMail]) -> None:
+        """Start parsing the batch's mails that are not being parsed already."""
+        deadline = asyncio.get_running_loop().time() + SLOW_PARSE_SECONDS
+        for mail in batch:
+            if mail.id not in self._running:
+                self._running[mail.id] = asyncio.ensure_future(self._prepare(mail.raw))
+                self._waited[mail.id] = deadline
+
+    async def ready(self, batch: list[StoredMail]) -> list[Ready]:
+        """The batch's mails parsed: each waited for until SLOW_PARSE_SECONDS after its
+        parse started, none longer. One still being parsed is left out (it stays
+        `received`); when its parse ends, the worker is woken to take it."""
+        loop = asyncio.get_running_loop()
+        tasks = {m.id: self._running[m.id] for m in batch}
+        waiting = [t for i, t in tasks.items() if not t.done() and self._waited[i] > loop.time()]
+        if waiting:
+            until = max(self._waited[m.id] for m in batch)
+            await asyncio.wait(waiting, timeout=until - loop.time())
+        ready: list[Ready] = []
+        for mail in batch:
+            task = tasks[mail.id]
+            if not task.done():
+                if mail.id not in self._left:
+                    self._left.add(mail.id)
+                    task.add_done_callback(self._ended)
+                continue
+            del self._running[mail.id], self._waited[mail.id]
+            self._left.discard(mail.id)
+            ready.append((mail, task.result()))  # a parse that raised is started again
+        return ready
+
+    def _ended(self, _task: asyncio.Future[ParseResult]) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._running)
+
+    async def any_ended(self) -> None:
+        await asyncio.wait(self._running.values(), return_when=asyncio.FIRST_COMPLETED)
+
+    def cancel(self) -> None:
+        """On a stop: their mail stays `received` and is parsed again on the next start."""
+        for task in self._running.values():
+            task.cancel()
+            task.add_done_callback(_retrieved)
+        self._running.clear()
+        self._waited.clear()
+        self._left.clear()
 
 
 async def process_pending(
@@ -48,60 +121,67 @@ async def process_pending(
 ) -> int:
     """Process stored mail in batches until none is left (or `stopping` is set: the batch in
     hand is finished, the rest stays `received`); return how many were settled (0: nothing
-    to do).
+    to do), a mail whose parse outlasted its batch included once it has ended.
 
     On PostgreSQL the next batch is fetched and parsed in the worker processes while one is
     written: the stages overlap instead of taking turns. SQLite has one writer: there the
     overlap made batches smaller and their extra write transactions took the lock from
     SMTP's commits, so it takes turns.
     """
+    parses = Parses(prepare)
+    try:
+        total = await settle_pending(desk, parses, stopping)
+        while parses.running and not (stopping and stopping.is_set()):
+            await parses.any_ended()
+            total += await settle_pending(desk, parses, stopping)
+        return total
+    finally:
+        parses.cancel()
+
+
+async def settle_pending(desk: Desk, parses: Parses, stopping: asyncio.Event | None = None) -> int:
+    """process_pending's batches, with parses that may outlast it (the inbound worker keeps
+    one `Parses` while it runs): return how many mails were settled."""
     await refresh_if_stale(desk)  # the auto-reply cap and desk name an admin may have changed
     overlap = not desk.db.is_sqlite
     total = 0
-    batch, parsing = await _fetch_and_parse(desk.db, prepare, after=0)
-    try:
-        while batch:
-            results = await parsing
-            if overlap:
-                settling = asyncio.ensure_future(_settle(desk, batch, results))
-                try:
-                    following, parsing = await _fetch_next(desk.db, prepare, batch)
-                finally:
-                    await settling  # never left running behind an error or a stop
-            else:
-                await _settle(desk, batch, results)
-                following, parsing = await _fetch_next(desk.db, prepare, batch)
-            total += len(batch)
-            if stopping is not None and stopping.is_set():
-                break  # the batch in hand is written; the one fetched after it stays received
-            batch = following
-    finally:
-        parsing.cancel()  # still running if writing failed or on a stop; that mail stays received
-        parsing.add_done_callback(_retrieved)
+    batch = await _fetch_and_parse(desk.db, parses, after=0)
+    while batch:
+        arrived = await parses.ready(batch)
+        if overlap:
+            settling = asyncio.ensure_future(_settle(desk, arrived))
+            try:
+                following = await _fetch_next(desk.db, parses, batch)
+            finally:
+                await settling  # never left running behind an error or a stop
+        else:
+            await _settle(desk, arrived)
+            following = await _fetch_next(desk.db, parses, batch)
+        total += len(arrived)
+        if stopping is not None and stopping.is_set():
+            break  # the batch in hand is written; the one fetched after it stays received
+        batch = following
     return total
 
 
-def _retrieved(parsing: asyncio.Future[list[ParseResult]]) -> None:
-    """A cancelled gather ends with CancelledError as its exception: nobody waits for it, so
-    take it here, or asyncio logs it as never retrieved."""
-    if not parsing.cancelled():
-        parsing.exception()
+def _retrieved(task: asyncio.Future[ParseResult]) -> None:
+    """A cancelled parse ends with CancelledError: nobody waits for it, so take its
+    outcome here, or asyncio logs it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
-async def _fetch_next(
-    db: Database, prepare: Prepare, batch: list[StoredMail]
-) -> tuple[list[StoredMail], asyncio.Future[list[ParseResult]]]:
+async def _fetch_next(db: Database, parses: Parses, batch: list[StoredMail]) -> list[StoredMail]:
     if len(batch) < BATCH_MAILS:
         await asyncio.sleep(GATHER_SECONDS)
-    return await _fetch_and_parse(db, prepare, after=batch[-1].id)
+    return await _fetch_and_parse(db, parses, after=batch[-1].id)
 
 
-async def _fetch_and_parse(
-    db: Database, prepare: Prepare, after: int
-) -> tuple[list[StoredMail], asyncio.Future[list[ParseResult]]]:
-    """The next batch, and its parsing started in the worker processes."""
+async def _fetch_and_parse(db: Database, parses: Parses, after: int) -> list[StoredMail]:
+    """The next batch, its parsing started in the worker processes."""
     batch = await _next_batch(db, after=after)
-    return batch, asyncio.ensure_future(asyncio.gather(*(prepare(m.raw) for m in batch)))
+    parses.start(batch)
+    return batch
 
 
 async def _next_batch(db: Database, *, after: int) -> list[StoredMail]:
@@ -132,20 +212,22 @@ async def _next_batch(db: Database, *, after: int) -> list[StoredMail]:
         return [StoredMail(row_id, raw) for row_id, raw in rows]
 
 
-async def _settle(desk: Desk, batch: list[StoredMail], results: list[ParseResult]) -> None:
-    """One transaction for the batch. If anything unexpected fails, it is rolled back and
-    settled again carefully, one savepoint per mail, so one bad mail is recorded as failed
-    with its reason and never blocks the others."""
+async def _settle(desk: Desk, parsed: list[Ready]) -> None:
+    """One transaction for the batch's parsed mails. If anything unexpected fails, it is
+    rolled back and settled again carefully, one savepoint per mail, so one bad mail is
+    recorded as failed with its reason and never blocks the others."""
+    if not parsed:
+        return  # every mail of the batch is still being parsed
     try:
         async with desk.change() as (session, events):
-            arrived = await _lock(session, batch, results)
+            arrived = await _lock(session, parsed)
             await settle(desk, session, events, arrived)
     except Exception:
         log.warning(
-            "a batch of %d mails failed; settling them one by one", len(batch), exc_info=True
+            "a batch of %d mails failed; settling them one by one", len(parsed), exc_info=True
         )
         async with desk.change() as (session, events):
-            arrived = await _lock(session, batch, results)
+            arrived = await _lock(session, parsed)
             for one in arrived:
                 await _settle_alone(desk, session, events, one)
     _report(desk, [inbound for inbound, _ in arrived])
@@ -173,21 +255,19 @@ def _report(desk: Desk, settled: list[InboundMail]) -> None:
             log.log(level, line, inbound.id, inbound.state, inbound.error, extra=fields)
 
 
-async def _lock(
-    session: AsyncSession, batch: list[StoredMail], results: list[ParseResult]
-) -> list[Arrived]:
+async def _lock(session: AsyncSession, parsed: list[Ready]) -> list[Arrived]:
     """The batch's rows that are still `received`, locked and counted as attempted; a row
     another worker holds is skipped (that worker settles it)."""
     found = await session.scalars(
         select(InboundMail)
         .where(
-            InboundMail.id.in_([m.id for m in batch]),
+            InboundMail.id.in_([m.id for m, _ in parsed]),
             InboundMail.state == InboundState.RECEIVED.value,
         )
         .with_for_update(skip_locked=True)
     )
     rows = {row.id: row for row in found}
-    arrived = [(rows[m.id], r) for m, r in zip(batch, results, strict=True) if m.id in rows]
+    arrived = [(rows[m.id], r) for m, r in parsed if m.id in rows]
     for inbound, _ in arrived:
         inbound.attempts += 1
     return arrived

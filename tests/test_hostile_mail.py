@@ -14,10 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from daemon import worker_pool
 from desk.blobs import blob_path
 from desk.mail.parse import Limits
 from desk.mail.prepare import Rejected, prepare
 from desk.models import Attachment, InboundMail, TicketMessage
+from tests.slow_parse import STALL_HEADER, stalling_prepare
 from tests.support import make_mail, rows, send, settled, wait_for, wait_for_value
 
 
@@ -274,3 +276,40 @@ async def test_a_killed_parse_worker_is_replaced_and_the_next_mail_processed(dae
     assert [m.state for m in done] == ["processed", "processed"], [m.error for m in done]
     subjects = sorted(m.subject for m in await rows(daemon, TicketMessage))
     assert "after the kill" in subjects
+
+
+async def test_a_mail_slow_to_parse_holds_up_no_other_mail(daemon, monkeypatch, tmp_path):
+    """A hostile mail's parse runs until its budget is spent; the mail sent right after it
+    becomes a ticket meanwhile, and the slow one is then kept with its reason."""
+    monkeypatch.setattr(worker_pool, "prepare", stalling_prepare)
+    release = tmp_path / "release-the-slow-parse"
+    # Written as is: EmailMessage would encode the long path as an encoded word.
+    slow_raw = f"{STALL_HEADER}: {release}\n".encode() + make_mail(subject="slow to parse")[0]
+    _, reply = await send(daemon.smtp_port, slow_raw, sender="slow@example.com")
+    slow_id = int(reply.rsplit(" ", 1)[1])
+    _, reply = await send(daemon.smtp_port, make_mail(subject="ordinary")[0])
+    ordinary = await settled_one(daemon, int(reply.rsplit(" ", 1)[1]))
+    assert ordinary.state == "processed" and ordinary.ticket_id is not None, ordinary.error
+    [still] = await rows(daemon, InboundMail, InboundMail.id == slow_id)
+    assert still.state == "received"  # its parse cannot have ended: it waits for the file
+    release.touch()
+    slow = await settled_one(daemon, slow_id)
+    message = await unreadable_message(daemon, slow, "CPU time")
+    assert message.subject == "slow to parse" and slow.ticket_id != ordinary.ticket_id
+
+
+async def test_deeply_nested_html_is_kept_with_its_reason_at_once(daemon):
+    """1 MB of nested <div>: the sanitizer's native parser would spend a minute on it,
+    beyond the CPU budget's reach; the depth is checked first, in one pass."""
+    head = b"From: a@example.com\r\nSubject: div bomb\r\nContent-Type: text/html\r\n\r\n"
+    inbound = await deliver(daemon, head + b"<div>" * 200_000 + b"deep\r\n")
+    message = await unreadable_message(daemon, inbound, "HTML nested deeper than 512")
+    assert message.subject == "div bomb"
+
+
+def test_html_as_deep_as_browsers_build_is_read(tmp_path):
+    html = "<div>" * 500 + "<p>deep<p>still<br><img src=x>" + "</div>" * 500 + "<div>" * 12
+    raw = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n" + html.encode()
+    result = prepare(raw, Limits(cpu_seconds=5), str(tmp_path))
+    assert not isinstance(result, Rejected) and not result.mail.unreadable
+    assert "deep" in result.mail.html and "still" in result.mail.html

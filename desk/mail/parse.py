@@ -13,7 +13,7 @@ from desk.mail import quotes
 from desk.mail.charsets import from_8bit_header
 from desk.mail.headers import addresses, clean_header_text, is_plain_address, message_ids_in
 from desk.mail.headers import normalize_message_id as _norm_id
-from desk.mail.html_text import html_to_text, sanitize
+from desk.mail.html_text import MAX_HTML_DEPTH, html_to_text, sanitize, too_deep
 from desk.mail.mime import PARSER, Part, Walked, content_type, raw_headers, walk
 from desk.mail.unreadable import count_mime_parts
 
@@ -154,6 +154,8 @@ def _bodies(walked: Walked) -> dict[str, str]:
     """text, new_text and html: the plain text, or the HTML's text when there is none (or
     a TNEF body when the mail carried only that); the notes after both texts."""
     html = "\n".join(walked.html) or "\n".join(walked.wrapped_html)
+    if too_deep(html):
+        raise MailRejected(f"HTML nested deeper than {MAX_HTML_DEPTH} elements")
     clean_html = sanitize(html) if html.strip() else ""
     text = "\n\n".join(walked.plain).replace("\r\n", "\n")
     if not text.strip():
