@@ -61,7 +61,9 @@ class SupportHandler:
         rcpt_options: list[str],
     ) -> str:
         domain = address.rpartition("@")[2].lower()
-        if domain not in self._domains:
+        # RFC 5321 4.5.1: "postmaster" without a domain must be accepted, as postmaster at
+        # each of our domains is (they pass the domain check); it lands in the default queue.
+        if domain not in self._domains and address.lower() != "postmaster":
             # No open relay: only our own domains are accepted, refused before any data.
             return "550 5.7.1 Relaying denied: this server accepts mail for its own domain only"
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:

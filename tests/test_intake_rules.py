@@ -40,6 +40,20 @@ async def test_rcpt_outside_support_domain_refused(daemon):
     assert await rows(daemon, InboundMail) == []
 
 
+@pytest.mark.parametrize("rcpt", ["postmaster", "PostMaster", "postmaster@localhost"])
+async def test_postmaster_is_accepted_and_lands_in_the_default_queue(daemon, rcpt: str):
+    """RFC 5321 4.5.1: mail to postmaster, with or without a domain, must be accepted."""
+    raw, _ = make_mail(to="postmaster", subject="Your server bounces our mail")
+    await send(daemon.smtp_port, raw, rcpt=rcpt)
+    [stored] = await settled(daemon, 1)
+    assert stored.state == "processed" and stored.rcpt_tos == [rcpt]
+    [ticket] = await rows(daemon, Ticket)
+    assert ticket.subject == "Your server bounces our mail"
+    # Other local names without a domain are still someone else's: refused.
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await send(daemon.smtp_port, raw, rcpt="abuse")
+
+
 async def test_message_over_size_limit_refused(env, sink):
     from daemon.lifecycle import started
     from desk.config import load_settings
