@@ -18,7 +18,7 @@ from desk.mail.headers import is_plain_address
 from desk.mail.loops import MailFacts, automatic_reason
 from desk.mail.parse import ParsedMail, with_notes
 from desk.mail.prepare import ParseResult, Rejected, StoredPart
-from desk.mail.threading import Placement, place, token_addresses
+from desk.mail.threading import Placement, follow_up_subject, place, token_addresses
 from desk.models import (
     Attachment,
     InboundMail,
@@ -203,14 +203,16 @@ def _ticket_for(
     if found is not None and (not is_finished(found) or mail.automatic):
         return found, rule
     linked: int | None = None
+    subject = mail.parsed.subject
     if found is not None:
         linked = found.id
         rule = f"new: {rule} matched #{found.id}, which is closed or archived"
+        subject = follow_up_subject(subject, context.desk.settings.ticket_prefix)
     ticket = open_ticket(
         context.session,
         context.events,
         customer=customer,
-        subject=mail.parsed.subject,
+        subject=subject,
         queue_id=_queue_for(mail, found, context),
         linked_ticket_id=linked,
     )

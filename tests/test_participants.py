@@ -395,18 +395,22 @@ async def test_reply_to_a_closed_ticket_carries_one_tag(daemon, api, sink, make_
     assert status == 200, body
     again, _ = make_mail(
         sender="ivy@example.com",
-        subject=f"Re: [#{old.ticket_id}] Printer jammed",
+        subject=f"AW: Re: [#{old.ticket_id}] Printer jammed",
         in_reply_to=first_id,
     )
     new = await _mail_in(daemon, again, sender="ivy@example.com", rcpt="support@localhost", count=2)
     assert new.ticket_id != old.ticket_id
+    # A conversation of its own, named as the first was, linked to it.
+    [follow_up] = await rows(daemon, Ticket, Ticket.id == new.ticket_id)
+    assert follow_up.subject == "Printer jammed"
+    assert follow_up.linked_ticket_id == old.ticket_id
 
     def ack_of_new() -> Message | None:
         found = [m for m in sink.to("ivy@example.com") if f"[#{new.ticket_id}]" in m["Subject"]]
         return found[0] if found else None
 
     ack = await wait_for_value(ack_of_new, what="acknowledgement of the new ticket")
-    assert ack["Subject"] == f"[#{new.ticket_id}] Re: Printer jammed"
+    assert ack["Subject"] == f"[#{new.ticket_id}] Printer jammed"
     await _reply(api, token, new.ticket_id, body="Jam cleared.")
     _, reply = await _wait_sent(sink, "Jam cleared.")
     assert reply["Subject"] == f"Re: [#{new.ticket_id}] Printer jammed"

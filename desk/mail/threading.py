@@ -115,6 +115,13 @@ def without_tags(subject: str, prefix: str) -> str:
     return " ".join(text.split())
 
 
+def follow_up_subject(subject: str, prefix: str) -> str:
+    """The subject of a ticket opened by a reply to a finished one: the reply's subject
+    without its reply prefixes and old tags (`Re: Re: [#5] Invoice` is `Invoice`), so the
+    new ticket reads as its own conversation; the subject itself if nothing is left."""
+    return _REPLY_PREFIXES.sub("", without_tags(subject, prefix)) or subject
+
+
 def tagged_subject(ticket_id: int, subject: str, prefix: str, *, reply: bool) -> str:
     """The subject of a mail about a ticket: its one tag, then the subject without old tags;
     a reply starts with one `Re:` (the subject's own reply prefixes are dropped)."""
