@@ -7,7 +7,8 @@ flush the batch's rows one mail at a time)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from desk.mail.prepare import StoredPart
 from desk.mail.reply_token import ticket_from_address
 from desk.mail.threading import subject_ticket_id, token_addresses
 from desk.models import (
+    Attachment,
     InboundMail,
     KnownMessageId,
     OutboxMail,
@@ -83,7 +85,9 @@ class IntakeContext:
     desk: Desk
     session: AsyncSession
     events: list[PendingEvent]
-    seen: set[tuple[str, str]]  # (Message-ID, sender) already a ticket message: duplicates
+    # (Message-ID, sender) -> the contents (`contents_of`) already ticket messages under
+    # them: a mail with the same of all three is a second copy
+    seen: dict[tuple[str, str], set[str]]
     customers: dict[str, User]  # by address, first-time senders included
     tickets: dict[int, Ticket]  # every ticket the mails name, by number, locked FOR UPDATE
     threads: dict[str, Ticket]  # Message-ID -> its ticket; each placed mail's is added
@@ -143,13 +147,50 @@ async def preload(
     )
 
 
-async def _seen(session: AsyncSession, mails: Sequence[Incoming]) -> set[tuple[str, str]]:
-    rows = await session.execute(
-        select(TicketMessage.message_id, TicketMessage.sender_email).where(
-            TicketMessage.message_id.in_({m.message_id for m in mails})
+def contents_of(subject: str, text: str, files: Iterable[str]) -> str:
+    """What tells two mails of one Message-ID and sender apart: a hash of the subject, the
+    text and the files' SHA-256s. A second copy of a mail (relayed twice, fetched again)
+    has them all; a tool that gives every mail the same Message-ID (scanners, some web
+    apps) sends new contents, which are a new message, not a duplicate to drop."""
+    digest = hashlib.sha256()
+    for piece in (subject, text.strip(), *sorted(files)):
+        digest.update(piece.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+async def _seen(
+    session: AsyncSession, mails: Sequence[Incoming]
+) -> dict[tuple[str, str], set[str]]:
+    """The contents of the ticket messages stored under the mails' Message-IDs and senders
+    (read only when one matches: duplicates are rare)."""
+    rows = (
+        await session.execute(
+            select(
+                TicketMessage.id,
+                TicketMessage.message_id,
+                TicketMessage.sender_email,
+                TicketMessage.subject,
+                TicketMessage.body_text,
+            ).where(
+                TicketMessage.message_id.in_({m.message_id for m in mails}),
+                TicketMessage.sender_email.in_({m.sender for m in mails}),
+            )
         )
-    )
-    return {(mid, sender) for mid, sender in rows.all() if mid}
+    ).all()
+    files: dict[int, list[str]] = {row.id: [] for row in rows}
+    if files:
+        found = await session.execute(
+            select(Attachment.ticket_message_id, Attachment.sha256).where(
+                Attachment.ticket_message_id.in_(list(files))
+            )
+        )
+        for message_id, sha256 in found:
+            files[message_id].append(sha256)
+    seen: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        contents = contents_of(row.subject or "", row.body_text or "", files[row.id])
+        seen.setdefault((row.message_id, row.sender_email), set()).add(contents)
+    return seen
 
 
 async def _customers(

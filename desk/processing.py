@@ -32,7 +32,7 @@ from desk.models import (
     User,
     utcnow,
 )
-from desk.preload import Incoming, IntakeContext, Placed, PreloadedLookup
+from desk.preload import Incoming, IntakeContext, Placed, PreloadedLookup, contents_of
 from desk.queues.notify import tell_queue
 from desk.tickets.participants import is_participant, join, mail_people, start
 from desk.tickets.service import acknowledge, add_message, is_finished, open_ticket, tell_assignee
@@ -93,10 +93,12 @@ async def process(mail: Incoming, context: IntakeContext) -> None:
     """Ignore a second copy, settle a bounce (desk/delivery_failures.py), or add the mail as
     a message to its ticket: the one it threads into, or a new one (linked to the old one
     when that is closed or archived)."""
-    if (mail.message_id, mail.sender) in context.seen:
+    copies = context.seen.setdefault((mail.message_id, mail.sender), set())
+    contents = contents_of(mail.parsed.subject, mail.parsed.text, (p.sha256 for p in mail.parts))
+    if contents in copies:
         finish(mail.inbound, InboundState.IGNORED, f"duplicate of {mail.message_id}")
         return
-    context.seen.add((mail.message_id, mail.sender))
+    copies.add(contents)
     if mail.inbound.id in context.looped:
         # No customer account for the desk's own address, no message on a ticket again.
         why = f"sent from the desk's own address {mail.sender} (a forward or alias loop?)"

@@ -3,6 +3,8 @@ reopening and the rate cap on automatic mail."""
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import aiosmtplib
 import pytest
 from sqlalchemy import update
@@ -30,6 +32,36 @@ async def test_same_message_id_from_same_sender_is_one_message(daemon):
     assert sorted(m.state for m in both) == ["ignored", "processed"]
     assert "duplicate" in next(m.error for m in both if m.state == "ignored")
     assert len(await rows(daemon, TicketMessage)) == 1
+
+
+async def test_a_tool_reusing_one_message_id_for_new_mail_is_not_a_duplicate(daemon):
+    """Scanners and some web apps give every mail the same Message-ID: a mail with new
+    text or new files is a message of its own; only a copy of the same mail is ignored."""
+    first, mid = make_mail(sender="scanner@example.com", subject="Scan", body="Page 1")
+    new_text, _ = make_mail(
+        sender="scanner@example.com", subject="Scan", body="Page 2", message_id=mid
+    )
+    new_file = EmailMessage()
+    for name, value in (("From", "scanner@example.com"), ("To", "support@localhost")):
+        new_file[name] = value
+    new_file["Subject"], new_file["Message-ID"] = "Scan", mid
+    new_file.set_content("Page 1")
+    new_file.add_attachment(
+        b"%PDF-1.4 scan", maintype="application", subtype="pdf", filename="scan.pdf"
+    )
+    copy = b"Received: from relay2.example by mx; Mon, 1 Jan 2024\r\n" + new_text
+    for raw in (first, new_text, new_file.as_bytes(), copy):
+        await send(daemon.smtp_port, raw, sender="scanner@example.com")
+    stored = await settled(daemon, 4)
+    assert [m.state for m in sorted(stored, key=lambda m: m.id)] == [
+        "processed",
+        "processed",
+        "processed",
+        "ignored",
+    ]
+    texts = [m.body_text for m in await rows(daemon, TicketMessage)]
+    assert [t.startswith("Page 1") for t in texts] == [True, False, True]
+    assert texts[1].startswith("Page 2")
 
 
 async def test_rcpt_outside_support_domain_refused(daemon):
