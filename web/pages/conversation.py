@@ -208,7 +208,8 @@ def _label(value: str | None) -> str:
 
 async def compose(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """The composer's post: a reply (to the To and Cc given) or an internal note, with
-    files, through post_message; "Send and set ..." then moves the status."""
+    files, through post_message; "Send and set ..." moves the status in the same action
+    (the customer gets the reply, not a second mail about the status)."""
     ticket_id = path_id(request)
     form = await request.post()
     mode = "note" if form.get("mode") == "note" else "reply"
@@ -227,29 +228,30 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
                 composer=typed,
                 answered=answered,
             )
+    then = _text(form, "then")
     try:
         asked = valid(
             MessageCreate,
             {"body": typed["body"], "is_internal": is_note}
-            | ({} if is_note else {"to": _list(typed["to"]), "cc": _list(typed["cc"])}),
+            | ({} if is_note else {"to": _list(typed["to"]), "cc": _list(typed["cc"])})
+            | ({"status": then} if then in THEN else {}),
         )
         uploads = await _uploads(request, form)
         posted = await post_message(
-            desk, login.user, ticket_id, asked.body, is_note, uploads, to=asked.to, cc=asked.cc
+            desk,
+            login.user,
+            ticket_id,
+            asked.body,
+            is_note,
+            uploads,
+            to=asked.to,
+            cc=asked.cc,
+            status=asked.status,
         )
     except DeskError as exc:
         return await render(
             request, login, ticket_id, status=exc.status, error=exc.message, composer=typed
         )
-    then = _text(form, "then")
-    if then in THEN:
-        try:
-            await workflow.set_status(desk, login.user, ticket_id, then)
-        except DeskError as exc:
-            sent = "The message was sent, but the status did not change: "
-            return await render(
-                request, login, ticket_id, status=exc.status, error=sent + exc.message
-            )
     return see_other(f"/app/tickets/{ticket_id}/#message-{posted.message.id}")
 
 
