@@ -323,9 +323,7 @@ async def post_message(
         await tell_assignee(session, desk, ticket, message, actor)
         if status is not None:
             replied_to = {p.address.lower() for p in (*sent.to, *sent.cc)}
-            await change_status(
-                session, desk, events, actor, ticket, status, replied_to=replied_to
-            )
+            await change_status(session, desk, events, actor, ticket, status, replied_to=replied_to)
         await session.flush()
         shown = [attachment_data(a) for a in attached]
     return Posted(message, sent, shown)
