@@ -45,8 +45,12 @@ async def any_for(session: AsyncSession, addresses: Iterable[str]) -> dict[str, 
 
 
 def failure_text(failure: Failure) -> str:
-    """`5.1.1 smtp; 550 user unknown`: the status and the receiving server's words."""
-    words = " ".join(w for w in (failure.status, failure.diagnostic) if w)
+    """`5.1.1 user unknown`: the status and the receiving server's words; the server's
+    words alone when they say the status already (`550 5.1.1 <a@b>: user unknown`, not
+    `5.1.1 550 5.1.1 ...`)."""
+    said = failure.diagnostic.split()
+    status = "" if failure.status in said else failure.status
+    words = " ".join(w for w in (status, failure.diagnostic) if w)
     return words or "permanent delivery failure"
 
 

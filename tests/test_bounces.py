@@ -198,7 +198,7 @@ async def test_delayed_report_is_shown_but_suppresses_nothing(daemon, sink):
     await send(daemon.smtp_port, dsn(GHOST, ack.message_id, status="4.4.1"), sender="")
     await settled(daemon, 2)
     failure = await _delivery_failure_on(daemon, first.ticket_id)
-    assert "Delivery delayed" in failure.body_new and "4.4.1" in failure.body_new
+    assert "is delayed" in failure.body_new and "4.4.1" in failure.body_new
     assert await rows(daemon, Suppression) == []
 
 
@@ -463,3 +463,29 @@ async def test_a_temporary_or_whole_mail_refusal_suppresses_nobody(daemon, sink,
     assert (await team.call("agent1", "POST", path, json={"body": "Two"}))[0] == 201
     down = await _reply_row(daemon, ticket, "pending")
     assert down.last_error == "could not connect to the relay (Connection refused)"
+
+
+async def test_a_bounce_s_summary_reads_as_sentences(daemon, sink, team):
+    """The returned mail named in words (never "our status_changed"), the status said once
+    (never "5.1.1 550 5.1.1 ...")."""
+    carol = team.users["carol"].email
+    ticket = await _acknowledged(daemon, sink, team, "carol", "Bounced notice")
+    path = f"/api/tickets/{ticket}/set-status/"
+    status = {"status": "WAITING_ON_CUSTOMER"}
+    assert (await team.call("agent1", "POST", path, json=status))[0] == 200
+    [notice] = await rows(daemon, OutboxMail, OutboxMail.kind == "status_changed")
+    await send(daemon.smtp_port, dsn(carol, notice.message_id), sender="")
+    await settled(daemon, 1)
+    failure = await _delivery_failure_on(daemon, ticket)
+    said = failure.body_new
+    expected = (
+        f"Mail to {carol} could not be delivered: 550 5.1.1 <{carol}>: Recipient address"
+        " rejected: User unknown."
+    )
+    assert said.splitlines()[0] == expected, said
+    assert (
+        f"The mail that came back is our notice of a status change ({notice.message_id})." in said
+    )
+    assert "status_changed" not in said and "5.1.1 550" not in said
+    [entry] = await rows(daemon, Suppression)
+    assert entry.reason == f"550 5.1.1 <{carol}>: Recipient address rejected: User unknown"

@@ -45,7 +45,7 @@ from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages.security import page, see_other, template_context
-from web.pages.words import thread_rule_in_words
+from web.pages.words import change_in_words, status_words, thread_rule_in_words
 from web.schemas import (
     Assignment,
     MessageCreate,
@@ -192,18 +192,18 @@ def _attachment(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def _change(conv: Conversation, c: dict[str, Any]) -> dict[str, Any]:
+    """A history line, its `text` a sentence after the actor's name (words.py)."""
     actor = conv.people.get(c["actor_id"] or 0)
     change = {**c, "actor": actor["name"] if actor else "postdesk"}
     if c["field"] == "assigned_agent":  # an id in the history; people read a name
         for end in ("from", "to"):
             person = conv.people.get(int(c[end])) if is_digits(str(c[end] or "")) else None
             change[end] = person["name"] if person else c[end]
+    change["text"] = change_in_words(c["field"], change["from"], change["to"])
     return change
 
 
-def _label(value: str | None) -> str:
-    """`WAITING_ON_CUSTOMER` -> "Waiting on customer"."""
-    return (value or "").replace("_", " ").capitalize()
+_label = status_words
 
 
 async def compose(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
