@@ -11,6 +11,7 @@ import pytest
 import time_machine
 
 from desk.models import InboundMail, OutboxMail, Suppression, Ticket, TicketMessage, User
+from tests.sockets import until
 from tests.support import make_mail, rows, send, send_due_now, settled, wait_for, wait_for_value
 from tests.test_automatic_mail import _case
 
@@ -409,10 +410,11 @@ async def _all_sent(daemon, ticket: int) -> bool:
 
 
 async def test_a_reply_refused_for_good_reads_well_suppresses_and_tells_its_author(
-    daemon, sink, team
+    daemon, sink, team, live
 ):
     carol = team.users["carol"].email
     ticket = await _acknowledged(daemon, sink, team, "carol", "Wrong address")
+    bell = await live.connect("agent1", "/ws/notifications/", query="bell=1")
     sink.refuse = "550 5.1.1 no such user"
     path = f"/api/tickets/{ticket}/messages/"
     status, _ = await team.call("agent1", "POST", path, json={"body": "We are on it."})
@@ -431,10 +433,13 @@ async def test_a_reply_refused_for_good_reads_well_suppresses_and_tells_its_auth
     assert status == 201
     [warning] = answer["warnings"]
     assert (warning["address"], warning["reason"]) == (carol, "550 5.1.1 no such user")
-    # The author hears of it on the bell, linking to the ticket; nobody else does.
-    _, bell = await team.call("agent1", "GET", "/api/notifications/?unread=true")
-    [line] = [n for n in bell["results"] if n["kind"] == "undelivered"]
+    # The author hears of it on the bell, live and kept, linking to the ticket; nobody else.
     said = f"Your reply on #{ticket} to {carol} was not delivered: 550 5.1.1 no such user"
+    told = (await until(bell, "notification.added"))["data"]["notification"]
+    assert (told["kind"], told["text"], told["ticket_id"]) == ("undelivered", said, ticket)
+    await bell.close()
+    _, listed = await team.call("agent1", "GET", "/api/notifications/?unread=true")
+    [line] = [n for n in listed["results"] if n["kind"] == "undelivered"]
     assert (line["text"], line["ticket_id"]) == (said, ticket)
     _, bell = await team.call("agent2", "GET", "/api/notifications/")
     assert [n for n in bell["results"] if n["kind"] == "undelivered"] == []
