@@ -77,17 +77,33 @@ def _suppress_failed(
         )
 
 
+# What each kind of our mail is, as the summary of its bounce names it.
+_OUR_MAIL = {
+    "acknowledgement": "our acknowledgement of the customer's mail",
+    "reply": "a reply of the team",
+    "status_changed": "our notice of a status change",
+    "assigned": "our notice to the assignee",
+    "customer_replied": "our notice of the customer's reply",
+    "internal_note": "our notice of an internal note",
+    "new_ticket": "our notice of a new ticket",
+}
+
+
 def _summary(bounce: Bounce, ours: OutboxMail | None, context: IntakeContext) -> str:
-    """What the agent reads first: who was not reached, why, and what follows from it."""
-    lines = [_failure_line(f) for f in bounce.failures] or ["Delivery failed (no details)."]
+    """What the agent reads first, in sentences: who was not reached, why, what mail of
+    ours came back and what follows from it."""
+    lines = [_failure_line(f) for f in bounce.failures] or [
+        "A mail of ours could not be delivered (the report gives no details)."
+    ]
     if bounce.reporter:
         lines.append(f"Reported by {bounce.reporter}.")
     if ours is not None:
-        lines.append(f"Returned mail: our {ours.kind} {ours.message_id}.")
+        what = _OUR_MAIL.get(ours.kind, f"our {ours.kind.replace('_', ' ')} mail")
+        lines.append(f"The mail that came back is {what} ({ours.message_id}).")
     if bounce.permanent and ours is not None:
         days = context.desk.settings.suppression_days
         until = (
-            f"until {(utcnow() + timedelta(days=days)).date().isoformat()} or "
+            f"until {(utcnow() + timedelta(days=days)).date().isoformat()}, or until "
             if days > 0
             else "until "
         )
@@ -96,5 +112,12 @@ def _summary(bounce: Bounce, ours: OutboxMail | None, context: IntakeContext) ->
 
 
 def _failure_line(failure: Failure) -> str:
-    what = "Delivery failed" if failure.permanent else "Delivery delayed"
-    return f"{what}: {failure.address} ({failure_text(failure)})"
+    said = _sentence(failure_text(failure))
+    if failure.permanent:
+        return f"Mail to {failure.address} could not be delivered: {said}"
+    return f"Mail to {failure.address} is delayed (the server keeps trying): {said}"
+
+
+def _sentence(text: str) -> str:
+    """The server's words, ending as a sentence does."""
+    return text if text.endswith((".", "!", "?")) else f"{text}."

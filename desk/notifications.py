@@ -9,13 +9,19 @@ What makes a line (`kind`):
     mentioned         `@me` in a chat room I am in (chat.mention)
     new_ticket        a new unassigned ticket in a queue where I asked for those
                       (ticket.created; the member's `notify_new_tickets`), unless I
-                      opened it (its first message is mine)"""
+                      opened it (its first message is mine)
+    undelivered       the outbox gave up on a reply I wrote (refused for good by the
+                      relay, or 48 hours of temporary refusals): written by the sender
+                      (`tell_undelivered`), not from an event, its `event_id` the outbox
+                      row's (`outbox:<id>`)"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeGuard
 
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from desk.context import Desk
 from desk.db import Database, insert_ignoring_conflicts
@@ -27,6 +33,7 @@ from desk.events.tickets import MessageCreated, TicketAssigned, TicketCreated
 from desk.models import (
     MessageKind,
     Notification,
+    OutboxMail,
     QueueMember,
     Role,
     TicketMessage,
@@ -157,23 +164,64 @@ class Notifier:
         lines = [line for e in stored for line in _lines(e, watchers, openers)]
         if not lines:
             return
-        added: list[NotificationAdded] = []
         async with self._desk.db.writer() as session:
-            for line in lines:
-                line["text"] = line["text"][:500]
-                new_id = await session.scalar(
-                    insert_ignoring_conflicts(session, Notification)
-                    .values(**{"ticket_id": None, "room_id": None, **line})
-                    .returning(Notification.__table__.c.id)
-                )
-                if new_id is None:  # another process wrote it first, and tells it
-                    continue
-                row = await session.get(Notification, new_id)
-                if row is not None:
-                    added.append(
-                        NotificationAdded(user_id=row.user_id, notification=notification_data(row))
-                    )
+            added = await _write(session, lines)
         await self._desk.bus.publish(added)
+
+
+async def _write(session: AsyncSession, lines: list[dict[str, Any]]) -> list[NotificationAdded]:
+    """Insert `lines` (each once per person and event id) and return what to tell live:
+    the lines this process wrote (another that wrote one first tells it)."""
+    added: list[NotificationAdded] = []
+    for line in lines:
+        line["text"] = line["text"][:500]
+        new_id = await session.scalar(
+            insert_ignoring_conflicts(session, Notification)
+            .values(**{"ticket_id": None, "room_id": None, **line})
+            .returning(Notification.__table__.c.id)
+        )
+        if new_id is None:  # another process wrote it first, and tells it
+            continue
+        row = await session.get(Notification, new_id)
+        if row is not None:
+            told = NotificationAdded(user_id=row.user_id, notification=notification_data(row))
+            added.append(told)
+    return added
+
+
+async def tell_undelivered(
+    desk: Desk, outbox_id: int, reason: str, addresses: Sequence[str] = ()
+) -> None:
+    """The outbox gave up on `outbox_id` (`reason`, readable): if it is a reply, its author
+    hears of it on the bell, linking to the ticket. `addresses`: the recipients it failed
+    for (the ones refused), else all it was written to."""
+    async with desk.db.writer() as session:
+        row = await session.get(OutboxMail, outbox_id)
+        if row is None or row.kind != "reply" or row.ticket_id is None:
+            return
+        author = await session.scalar(
+            select(User)
+            .join(TicketMessage, TicketMessage.author_id == User.id)
+            .where(
+                TicketMessage.message_id == row.message_id,
+                TicketMessage.kind == MessageKind.OUTBOUND.value,
+            )
+        )
+        if author is None or not author.is_active or not author.is_staff:
+            return
+        who = ", ".join(addresses or _written_to(row))
+        text = f"Your reply on #{row.ticket_id} to {who} was not delivered: {reason}"
+        line = {"event_id": f"outbox:{row.id}", "created_at": utcnow()}
+        line |= _line(author.id, "undelivered", row.ticket_id, text)
+        added = await _write(session, [line])
+    await desk.bus.publish(added)
+
+
+def _written_to(row: OutboxMail) -> list[str]:
+    """Everyone an outbox row was written to: its recipient, its other To and its Cc."""
+    spec = row.spec or {}
+    rest = [str(pair[1]) for key in ("also_to", "cc") for pair in spec.get(key) or ()]
+    return list(dict.fromkeys([row.recipient, *rest]))
 
 
 async def list_for(

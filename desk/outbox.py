@@ -169,13 +169,15 @@ async def mark_failed(db: Database, row_id: int, error: str) -> None:
     await _set(db, row_id, state=OutboxState.FAILED.value, last_error=error[:2000])
 
 
-async def mark_retry(db: Database, row: Claimed, error: str, raw: bytes) -> None:
-    """Transient failure: back off exponentially with jitter; give up after 48 hours."""
+async def mark_retry(db: Database, row: Claimed, error: str, raw: bytes) -> str | None:
+    """Transient failure: back off exponentially with jitter; give up after 48 hours (then
+    the error recorded, the row failed, is returned)."""
     async with db.writer() as session:
         created = await session.scalar(select(OutboxMail.created_at).where(OutboxMail.id == row.id))
         if created is not None and utcnow() - created > GIVE_UP_AFTER:
             state, when = OutboxState.FAILED.value, utcnow()
-            error = f"gave up after {GIVE_UP_AFTER}: {error}"
+            hours = int(GIVE_UP_AFTER.total_seconds() // 3600)
+            error = f"gave up after {hours} hours of temporary failures; the last: {error}"
         else:
             delay = min(timedelta(seconds=2 ** min(row.attempts, 12)), MAX_BACKOFF)
             state, when = OutboxState.PENDING.value, utcnow() + delay * random.uniform(0.8, 1.2)
@@ -184,6 +186,7 @@ async def mark_retry(db: Database, row: Claimed, error: str, raw: bytes) -> None
             .where(OutboxMail.id == row.id)
             .values(state=state, next_attempt_at=when, last_error=error[:2000], raw=raw)
         )
+    return error if state == OutboxState.FAILED.value else None
 
 
 async def settle_interrupted(db: Database, older_than: timedelta = STALE_CLAIM) -> int:

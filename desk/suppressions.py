@@ -1,4 +1,5 @@
-"""The suppression list: an address whose mail bounced permanently gets no automatic mail
+"""The suppression list: an address whose mail bounced permanently (or that the relay
+refused for good when we sent: `suppress_refused`) gets no automatic mail
 (acknowledgements, notifications; desk/tickets/notify.py) until it expires
 (POSTDESK_SUPPRESSION_DAYS, 0 = never) or an admin lifts it. Agent replies still go out,
 and their API answer warns the agent (`reply_warnings`)."""
@@ -44,8 +45,12 @@ async def any_for(session: AsyncSession, addresses: Iterable[str]) -> dict[str, 
 
 
 def failure_text(failure: Failure) -> str:
-    """`5.1.1 smtp; 550 user unknown`: the status and the receiving server's words."""
-    words = " ".join(w for w in (failure.status, failure.diagnostic) if w)
+    """`5.1.1 user unknown`: the status and the receiving server's words; the server's
+    words alone when they say the status already (`550 5.1.1 <a@b>: user unknown`, not
+    `5.1.1 550 5.1.1 ...`)."""
+    said = failure.diagnostic.split()
+    status = "" if failure.status in said else failure.status
+    words = " ".join(w for w in (status, failure.diagnostic) if w)
     return words or "permanent delivery failure"
 
 
@@ -72,6 +77,32 @@ def suppress(
     row.created_at = now
     row.expires_at = now + timedelta(days=days) if days > 0 else None
     return row
+
+
+async def suppress_refused(
+    db: Database, outbox_id: int, refused: dict[str, str], *, days: int
+) -> None:
+    """The recipients of outbox row `outbox_id` the relay refused for good at RCPT (a 5xx
+    for that address), each with the relay's answer ("550 5.1.1 no such user"): on the
+    list as a bounce puts them, with the same expiry (`days`)."""
+    if not refused:
+        return
+    async with db.writer() as session:
+        ticket_id = await session.scalar(
+            select(OutboxMail.ticket_id).where(OutboxMail.id == outbox_id)
+        )
+        known = await any_for(session, refused)
+        for address, answer in refused.items():
+            failure = Failure(address.lower(), status="", diagnostic=answer, permanent=True)
+            suppress(
+                session,
+                known,
+                failure,
+                days=days,
+                ticket_id=ticket_id,
+                outbox_id=outbox_id,
+                inbound_id=None,
+            )
 
 
 def suppression_data(row: Suppression) -> dict[str, Any]:

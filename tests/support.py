@@ -109,6 +109,7 @@ class Sink:
     messages: list[tuple[Envelope, Message]] = field(default_factory=list)
     server: asyncio.Server | None = None
     refuse: str | None = None  # e.g. "550 5.1.1 No such user": answer RCPT with this
+    refuse_data: str | None = None  # e.g. "554 5.7.1 Spam": answer DATA (the whole mail)
     smtputf8: bool = False  # offer SMTPUTF8 (RFC 6531), read when a client connects
 
     async def handle_RCPT(
@@ -125,6 +126,8 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        if self.refuse_data:
+            return self.refuse_data
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope, parsed))
         return "250 OK"

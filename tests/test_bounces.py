@@ -11,7 +11,8 @@ import pytest
 import time_machine
 
 from desk.models import InboundMail, OutboxMail, Suppression, Ticket, TicketMessage, User
-from tests.support import make_mail, rows, send, send_due_now, settled, wait_for_value
+from tests.sockets import until
+from tests.support import make_mail, rows, send, send_due_now, settled, wait_for, wait_for_value
 from tests.test_automatic_mail import _case
 
 GHOST = "ghost@example.net"
@@ -198,7 +199,7 @@ async def test_delayed_report_is_shown_but_suppresses_nothing(daemon, sink):
     await send(daemon.smtp_port, dsn(GHOST, ack.message_id, status="4.4.1"), sender="")
     await settled(daemon, 2)
     failure = await _delivery_failure_on(daemon, first.ticket_id)
-    assert "Delivery delayed" in failure.body_new and "4.4.1" in failure.body_new
+    assert "is delayed" in failure.body_new and "4.4.1" in failure.body_new
     assert await rows(daemon, Suppression) == []
 
 
@@ -377,3 +378,119 @@ Message-ID: {ack.message_id}\r
     [_, message] = await rows(daemon, TicketMessage)
     assert message.kind == "inbound" and message.is_automatic
     assert await rows(daemon, Suppression) == []
+
+
+async def _reply_row(daemon, ticket: int, state: str) -> OutboxMail:
+    async def found() -> OutboxMail | None:
+        replies = await rows(
+            daemon,
+            OutboxMail,
+            OutboxMail.ticket_id == ticket,
+            OutboxMail.kind == "reply",
+            OutboxMail.state == state,
+            OutboxMail.last_error.is_not(None),
+        )
+        return replies[-1] if replies else None
+
+    return await wait_for(found, what=f"the reply, {state}")
+
+
+async def _acknowledged(daemon, sink, team, who: str, subject: str) -> int:
+    """A ticket `who` opened, its acknowledgement sent (so the relay's next answer is about
+    the reply)."""
+    ticket = await team.open_ticket(who, subject=subject)
+    await wait_for_value(lambda: sink.to(team.users[who].email), what="acknowledgement")
+    await wait_for(lambda: _all_sent(daemon, ticket), what="the acknowledgement recorded as sent")
+    return ticket
+
+
+async def _all_sent(daemon, ticket: int) -> bool:
+    found = await rows(daemon, OutboxMail, OutboxMail.ticket_id == ticket)
+    return bool(found) and all(r.state == "sent" for r in found)
+
+
+async def test_a_reply_refused_for_good_reads_well_suppresses_and_tells_its_author(
+    daemon, sink, team, live
+):
+    carol = team.users["carol"].email
+    ticket = await _acknowledged(daemon, sink, team, "carol", "Wrong address")
+    bell = await live.connect("agent1", "/ws/notifications/", query="bell=1")
+    sink.refuse = "550 5.1.1 no such user"
+    path = f"/api/tickets/{ticket}/messages/"
+    status, _ = await team.call("agent1", "POST", path, json={"body": "We are on it."})
+    assert status == 201
+    failed = await _reply_row(daemon, ticket, "failed")
+    assert failed.last_error == f"550 5.1.1 no such user ({carol})"  # no Python repr
+    # Suppressed as a bounce would: the relay's answer, 30 days.
+    [entry] = await rows(daemon, Suppression)
+    assert (entry.address, entry.reason) == (carol, "550 5.1.1 no such user")
+    assert (entry.ticket_id, entry.outbox_id, entry.inbound_id) == (ticket, failed.id, None)
+    days = (entry.expires_at - entry.created_at).days
+    assert days == daemon.desk.settings.suppression_days
+    # So the next reply (and the composer) warns of her.
+    sink.refuse = None
+    status, answer = await team.call("agent1", "POST", path, json={"body": "Try again?"})
+    assert status == 201
+    [warning] = answer["warnings"]
+    assert (warning["address"], warning["reason"]) == (carol, "550 5.1.1 no such user")
+    # The author hears of it on the bell, live and kept, linking to the ticket; nobody else.
+    said = f"Your reply on #{ticket} to {carol} was not delivered: 550 5.1.1 no such user"
+    told = (await until(bell, "notification.added"))["data"]["notification"]
+    assert (told["kind"], told["text"], told["ticket_id"]) == ("undelivered", said, ticket)
+    await bell.close()
+    _, listed = await team.call("agent1", "GET", "/api/notifications/?unread=true")
+    [line] = [n for n in listed["results"] if n["kind"] == "undelivered"]
+    assert (line["text"], line["ticket_id"]) == (said, ticket)
+    _, bell = await team.call("agent2", "GET", "/api/notifications/")
+    assert [n for n in bell["results"] if n["kind"] == "undelivered"] == []
+
+
+async def test_a_temporary_or_whole_mail_refusal_suppresses_nobody(daemon, sink, team):
+    """A 4xx at RCPT is retried, a 5xx to the whole mail (DATA) fails it: neither says the
+    address is bad. What is recorded reads as the relay said it."""
+    carol = team.users["carol"].email
+    ticket = await _acknowledged(daemon, sink, team, "carol", "Busy mailbox")
+    sink.refuse = "450 4.2.1 mailbox busy, try later"
+    path = f"/api/tickets/{ticket}/messages/"
+    assert (await team.call("agent1", "POST", path, json={"body": "One"}))[0] == 201
+    waiting = await _reply_row(daemon, ticket, "pending")
+    assert waiting.last_error == f"450 4.2.1 mailbox busy, try later ({carol})"
+    sink.refuse = None
+    sink.refuse_data = "554 5.7.1 message rejected as spam"
+    failed = await _reply_row(daemon, ticket, "failed")
+    assert failed.last_error == "554 5.7.1 message rejected as spam"
+    assert await rows(daemon, Suppression) == []
+    _, bell = await team.call("agent1", "GET", "/api/notifications/")
+    [line] = [n for n in bell["results"] if n["kind"] == "undelivered"]
+    assert line["text"].endswith(f"to {carol} was not delivered: {failed.last_error}")
+    # The relay down: said in words too.
+    await sink.stop()
+    assert (await team.call("agent1", "POST", path, json={"body": "Two"}))[0] == 201
+    down = await _reply_row(daemon, ticket, "pending")
+    assert down.last_error == "could not connect to the relay (Connection refused)"
+
+
+async def test_a_bounce_s_summary_reads_as_sentences(daemon, sink, team):
+    """The returned mail named in words (never "our status_changed"), the status said once
+    (never "5.1.1 550 5.1.1 ...")."""
+    carol = team.users["carol"].email
+    ticket = await _acknowledged(daemon, sink, team, "carol", "Bounced notice")
+    path = f"/api/tickets/{ticket}/set-status/"
+    status = {"status": "WAITING_ON_CUSTOMER"}
+    assert (await team.call("agent1", "POST", path, json=status))[0] == 200
+    [notice] = await rows(daemon, OutboxMail, OutboxMail.kind == "status_changed")
+    await send(daemon.smtp_port, dsn(carol, notice.message_id), sender="")
+    await settled(daemon, 1)
+    failure = await _delivery_failure_on(daemon, ticket)
+    said = failure.body_new
+    expected = (
+        f"Mail to {carol} could not be delivered: 550 5.1.1 <{carol}>: Recipient address"
+        " rejected: User unknown."
+    )
+    assert said.splitlines()[0] == expected, said
+    assert (
+        f"The mail that came back is our notice of a status change ({notice.message_id})." in said
+    )
+    assert "status_changed" not in said and "5.1.1 550" not in said
+    [entry] = await rows(daemon, Suppression)
+    assert entry.reason == f"550 5.1.1 <{carol}>: Recipient address rejected: User unknown"

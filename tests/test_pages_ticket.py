@@ -7,6 +7,7 @@ the accessibility check. Fields are found by label and buttons by name."""
 from __future__ import annotations
 
 import email.utils
+import re
 import struct
 import zlib
 from email.message import EmailMessage
@@ -136,7 +137,7 @@ async def test_a_mailed_ticket_is_answered_with_cc_and_a_file_and_a_note_stays_i
     assert len(await rows(daemon, OutboxMail, OutboxMail.ticket_id == ticket)) == queued
     assert not any("be gentle" in m.as_string() for _, m in sink.messages)
     timeline = await page.locator(".timeline").inner_text()
-    assert "participants" in timeline
+    assert "changed the recipients from" in timeline and "carl@example.com" in timeline
     await screenshot(page, "conversation-replied")
 
 
@@ -270,7 +271,7 @@ async def test_the_sidebar_moves_the_ticket_and_says_why_a_move_is_refused(team:
     assert "Cannot move from RESOLVED to IN_PROGRESS" in alert
     assert await page.get_by_label("Status").input_value() == "RESOLVED"
     timeline = await page.locator(".timeline").inner_text()
-    assert "Agent1 changed status from" in timeline and "RESOLVED" in timeline
+    assert "Agent1 changed the status from" in timeline and "to Resolved" in timeline
 
 
 async def test_a_reply_the_relay_refused_says_so_on_its_message(team: Team, daemon, sink, chromium):
@@ -469,3 +470,46 @@ async def test_keys_assign_resolve_and_open_the_composer(team: Team, chromium):
     await page.evaluate("document.activeElement.blur()")
     await page.keyboard.press("?")
     assert await page.get_by_role("dialog", name="Keyboard shortcuts").is_visible()
+
+
+async def test_the_history_reads_as_sentences(team: Team, daemon):
+    """Statuses in the page's words, people by name, merges and unmerges as a person would
+    say them: never "from OPEN to WAITING_ON_CUSTOMER" or "changed merged into from 1 to
+    nobody"."""
+    base = team.api.base
+    ticket = await team.open_ticket("carol", subject="Sentences")
+    other = await team.open_ticket("carol", subject="Sentences again")
+    path = f"/api/tickets/{ticket}/"
+    status = {"status": "WAITING_ON_CUSTOMER"}
+    assert (await team.call("admin", "POST", path + "set-status/", json=status))[0] == 200
+    assign = {"assigned_agent": team.id("agent1")}
+    assert (await team.call("admin", "POST", path + "assign/", json=assign))[0] == 200
+    assign = {"assigned_agent": None}
+    assert (await team.call("admin", "POST", path + "assign/", json=assign))[0] == 200
+    assert (await team.call("admin", "POST", path + "merge/", json={"into": other}))[0] == 200
+    assert (await team.call("admin", "POST", path + "unmerge/"))[0] == 200
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await _signed_in(http, base, "admin@localhost")
+        timelines = {}
+        for row in (ticket, other):
+            async with http.get(f"{base}/app/tickets/{row}/") as r:
+                assert r.status == 200
+                html = await r.text()
+            timeline = html[
+                html.index('<ol class="timeline">') : html.index(
+                    "</ol>", html.index('<ol class="timeline">')
+                )
+            ]
+            timelines[row] = " ".join(re.sub(r"<[^>]+>", " ", timeline).split())
+    said = timelines[ticket]
+    for sentence in (
+        "Admin changed the status from Open to Waiting on customer",
+        "Admin assigned the ticket to Agent1",
+        "Admin unassigned the ticket (it was with Agent1)",
+        f"Admin merged this ticket into #{other}",
+        f"Admin took this ticket out of #{other}",
+    ):
+        assert sentence in said, said
+    assert "WAITING_ON_CUSTOMER" not in said and "nobody" not in said
+    assert f"Admin merged #{ticket} into this ticket" in timelines[other]
+    assert f"Admin took #{ticket} back out of it" in timelines[other]

@@ -435,3 +435,36 @@ async def test_staff_who_name_no_queue_open_tickets_where_they_see_them(
         "agent1", "POST", "/api/tickets/", json={"subject": "Mine", "description": "x"}
     )
     assert code == 201 and made["queue_id"] == default
+
+
+async def test_a_queue_s_automatic_mail_is_named_after_it(team: Team, daemon, make_user, sink):
+    """The acknowledgement of mail to sales@ and the notices of its ticket read "Sales", as
+    its agents' replies read "Ann (Sales)"; the default queue's, the desk's name."""
+    await _sales(team, daemon, make_user)
+    bought = await _ticket_from_mail(team, daemon, "sales@localhost", "Quote for 40", 1)
+    broken = await _ticket_from_mail(team, daemon, "support@localhost", "Printer broken", 2)
+
+    def acknowledgements() -> dict[str, Any]:
+        found = {
+            m["Subject"].split("] ", 1)[1]: m
+            for m in sink.to("carol@example.com")
+            if m["Auto-Submitted"] == "auto-replied"
+        }
+        return found if len(found) == 2 else {}
+
+    acks = await wait_for_value(acknowledgements, what="both acknowledgements")
+    [sales_from] = acks["Quote for 40"]["From"].addresses
+    assert (sales_from.display_name, sales_from.addr_spec) == ("Sales", "sales@localhost")
+    [desk_from] = acks["Printer broken"]["From"].addresses
+    assert desk_from.display_name == daemon.desk.settings.desk_name
+    # A notice of the Sales ticket (resolved by its manager) is the queue's too.
+    path = f"/api/tickets/{bought['id']}/set-status/"
+    assert (await team.call("lead", "POST", path, json={"status": "RESOLVED"}))[0] == 200
+
+    def notice() -> Any:
+        mails = sink.to("carol@example.com")
+        return [m for m in mails if "marked resolved" in m.get_body(("plain",)).get_content()]
+
+    [resolved] = await wait_for_value(notice, what="the status notice")
+    assert resolved["From"].addresses[0].display_name == "Sales"
+    assert broken["queue_id"] != bought["queue_id"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 
+from desk.models import OutboxMail
 from tests.conftest import SHARED
 from tests.people import Team
-from tests.support import wait_for_value
+from tests.support import rows, wait_for_value
+from tests.test_pages_signin import _signed_in
 
 
 async def test_customer_opens_ticket_and_is_acknowledged_by_mail(team: Team, sink):
@@ -285,3 +288,60 @@ async def test_a_page_costs_the_same_statements_whatever_its_size(team: Team, re
         # The caller check (users joined to their queue memberships) is not a ticket read.
         counts[size] = len([s for s in statements if "tickets" in s and "queue_members" not in s])
     assert 1 <= counts[2] == counts[12] <= 2
+
+
+async def _mail_to(daemon, address: str) -> list[str]:
+    """The kinds of the outbox rows to `address`, oldest first."""
+    return [m.kind for m in await rows(daemon, OutboxMail, OutboxMail.recipient == address)]
+
+
+async def test_a_reply_sent_with_a_status_change_is_the_customer_s_only_mail(team: Team, daemon):
+    """ "Send and resolve" / "Send and set waiting", by the API and by the page: the customer
+    gets the reply, not also "... has been marked resolved"; a status change on its own
+    still tells them."""
+    carol = "carol@example.com"
+    ticket_id = await team.open_ticket("carol", "Reply and resolve")
+    path = f"/api/tickets/{ticket_id}/messages/"
+    code, body = await team.call(
+        "agent1", "POST", path, json={"body": "Fixed it.", "status": "RESOLVED"}
+    )
+    assert code == 201, body
+    _, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket_id}/")
+    assert detail["status"] == "RESOLVED"
+    assert await _mail_to(daemon, carol) == ["acknowledgement", "reply"]
+    # A refused move refuses the reply too (one action): nothing is queued.
+    code, body = await team.call(
+        "agent1", "POST", path, json={"body": "Waiting?", "status": "WAITING_ON_CUSTOMER"}
+    )
+    assert code == 409 and "cannot move from RESOLVED" in body["message"], body
+    assert await _mail_to(daemon, carol) == ["acknowledgement", "reply"]
+    # On its own, a status change still tells the customer.
+    assert (await _status(team, "agent1", ticket_id, "OPEN"))[0] == 200
+    assert await _mail_to(daemon, carol) == ["acknowledgement", "reply", "status_changed"]
+    # The page's "Send and set waiting": the same rule.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, team.api.base, "agent1@localhost")
+        form = {
+            "csrf_token": token,
+            "mode": "reply",
+            "to": carol,
+            "cc": "",
+            "body": "Which printer is it?",
+            "then": "WAITING_ON_CUSTOMER",
+        }
+        url = f"{team.api.base}/app/tickets/{ticket_id}/messages"
+        async with http.post(url, data=form) as r:
+            assert r.status == 200 and "Which printer is it?" in await r.text()
+    _, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket_id}/")
+    assert detail["status"] == "WAITING_ON_CUSTOMER"
+    kinds = ["acknowledgement", "reply", "status_changed", "reply"]
+    assert await _mail_to(daemon, carol) == kinds
+    # A note with a status change: the customer got nothing else, so they are told.
+    code, _ = await team.call(
+        "agent1",
+        "POST",
+        path,
+        json={"body": "Closing.", "is_internal": True, "status": "RESOLVED"},
+    )
+    assert code == 201
+    assert await _mail_to(daemon, carol) == [*kinds, "status_changed"]

@@ -232,6 +232,9 @@ class MessageCreate(Strict):
     is_internal: bool = False
     to: list[Recipient] | None = Field(default=None, max_length=50)
     cc: list[Recipient] | None = Field(default=None, max_length=50)
+    # Then move the ticket, in the same action ("Send and resolve"): as set-status, and the
+    # reply's recipients get no separate mail about the status.
+    status: Status | None = None
 
     _form_lists = field_validator("to", "cc", mode="before")(classmethod(form_list))
 

@@ -8,11 +8,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from daemon.outbound.transport import PermanentSendError, Relay, TransientSendError
+from daemon.outbound.transport import (
+    Delivered,
+    PermanentSendError,
+    Relay,
+    SendError,
+    TransientSendError,
+)
 from desk.context import Desk
 from desk.events.tickets import MessageCreated, StatusChanged, TicketAssigned
 from desk.mail.compose import UnsafeHeader
 from desk.mail_brand import branded, mail_brand
+from desk.notifications import tell_undelivered
 from desk.outbox import (
     Claimed,
     claim_due,
@@ -23,6 +30,7 @@ from desk.outbox import (
     release,
     settle_interrupted,
 )
+from desk.suppressions import suppress_refused
 from desk.waiting import still_running, wait_event
 
 log = logging.getLogger(__name__)
@@ -80,20 +88,38 @@ async def _send_one(
     recipients = envelope_recipients(row)
     fields["recipients"] = recipients
     try:
-        answer = await relay.send(desk.settings.support_address, recipients, raw)
+        sent = await relay.send(desk.settings.support_address, recipients, raw)
     except TransientSendError as exc:
         log.warning("outbox %s: relay unavailable, will retry: %s", row.id, exc, extra=fields)
-        await mark_retry(desk.db, row, str(exc), raw)
+        await _suppress(desk, row, exc)
+        if (gave_up := await mark_retry(desk.db, row, str(exc), raw)) is not None:
+            await tell_undelivered(desk, row.id, gave_up)
     except PermanentSendError as exc:
+        await _suppress(desk, row, exc)
         await _fail(desk, row, str(exc), fields, what="refused by the relay")
+        # One address refused: the bell names it once, with the relay's answer about it.
+        said = next(iter(exc.refused.values())) if len(exc.refused) == 1 else str(exc)
+        await tell_undelivered(desk, row.id, said, list(exc.refused))
     except Exception as exc:
         log.exception("outbox %s: sending failed, will retry", row.id, extra=fields)
-        await mark_retry(desk.db, row, f"sending failed: {type(exc).__name__}: {exc}", raw)
+        error = f"sending failed: {type(exc).__name__}: {exc}"
+        if (gave_up := await mark_retry(desk.db, row, error, raw)) is not None:
+            await tell_undelivered(desk, row.id, gave_up)
     else:
         await mark_sent(desk.db, row.id, raw)
         desk.metrics.outbox_sent.inc()
         line = "outbox %s sent to %s: %s"
+        answer = sent.answer
         log.info(line, row.id, ", ".join(recipients), answer, extra={**fields, "relay": answer})
+        await _suppress(desk, row, sent)
+
+
+async def _suppress(desk: Desk, row: Claimed, outcome: SendError | Delivered) -> None:
+    """Recipients the relay refused for good at RCPT go on the suppression list, as if
+    their mail had bounced (the reason: the relay's answer)."""
+    if outcome.refused:
+        days = desk.settings.suppression_days
+        await suppress_refused(desk.db, row.id, outcome.refused, days=days)
 
 
 async def _fail(

@@ -25,6 +25,7 @@ class QueueRoutes:
     default_id: int
     by_address: dict[str, int] = field(default_factory=dict)
     first_address: dict[int, str] = field(default_factory=dict)  # by queue id
+    names: dict[int, str] = field(default_factory=dict)  # by queue id, the default's left out
 
     def route(self, recipients: Iterable[str]) -> int:
         """The queue of the first recipient that names one, else the default queue. A reply
@@ -52,16 +53,18 @@ async def load_routes(session: AsyncSession) -> QueueRoutes:
     addresses, a queue without any in one row with none."""
     rows = (
         await session.execute(
-            select(Queue.id, Queue.is_default, QueueAddress.address)
+            select(Queue.id, Queue.is_default, QueueAddress.address, Queue.name)
             .outerjoin(QueueAddress, QueueAddress.queue_id == Queue.id)
             .order_by(*_FIRST_ADDRESS)
         )
     ).all()
-    default = next((queue_id for queue_id, is_default, _ in rows if is_default), None)
+    default = next((queue_id for queue_id, is_default, *_ in rows if is_default), None)
     if default is None:
         raise RuntimeError("no default queue: the database is not migrated")
     routes = QueueRoutes(default)
-    for queue_id, _, address in rows:
+    for queue_id, is_default, address, name in rows:
+        if not is_default:
+            routes.names[queue_id] = name
         if address is not None:
             routes.by_address[address] = queue_id
             routes.first_address.setdefault(queue_id, address)
@@ -77,9 +80,15 @@ async def default_queue_id(session: AsyncSession) -> int:
     return found
 
 
-async def sender_name(session: AsyncSession, ticket: Ticket, settings: Settings) -> str:
+async def sender_name(
+    session: AsyncSession, ticket: Ticket, settings: Settings, routes: QueueRoutes | None = None
+) -> str:
     """Who mail about `ticket` is from, by name: its queue's name, or the desk's for the
-    default queue (a reply from billing@ reads "Ann (Billing)", not the desk's name)."""
+    default queue (a reply from billing@ reads "Ann (Billing)", not the desk's name; its
+    acknowledgement and notices "Billing"). `routes`: when the caller read them already for
+    a batch (mail intake); else the queue is read now."""
+    if routes is not None:
+        return routes.names.get(ticket.queue_id, settings.desk_name)
     queue = await session.get(Queue, ticket.queue_id)
     return settings.desk_name if queue is None or queue.is_default else queue.name
 

@@ -20,7 +20,7 @@ from desk.mail.reply_token import reply_address
 from desk.mail.threading import tagged_subject
 from desk.models import OutboxState, Ticket, User
 from desk.outbox import queue_mail
-from desk.queues.routing import QueueRoutes, sending_address
+from desk.queues.routing import QueueRoutes, sender_name, sending_address
 from desk.suppressions import in_force
 from desk.tickets.thread import Thread, conversation
 
@@ -54,6 +54,7 @@ async def notify(
     out = _outgoing(
         desk.settings,
         await sending_address(session, ticket, desk.settings, routes),
+        await sender_name(session, ticket, desk.settings, routes),
         ticket,
         person,
         template,
@@ -83,6 +84,7 @@ def _may_tell(person: User, actor: User | None) -> bool:
 def _outgoing(
     s: Settings,
     from_address: str,
+    from_name: str,
     ticket: Ticket,
     person: User,
     template: str,
@@ -96,7 +98,7 @@ def _outgoing(
     return Outgoing(
         to_address=person.email,
         to_name=person.name,
-        from_name=s.desk_name,
+        from_name=from_name,  # the queue's name (the desk's for the default queue)
         from_address=from_address,
         reply_to=reply_address(ticket.id, s.secret_key, support),
         subject=tagged_subject(ticket.id, ticket.subject, s.ticket_prefix, reply=False),

@@ -50,6 +50,7 @@ from desk.tickets.notify import answering_address, notify
 from desk.tickets.participants import NOBODY, Person, Recipients
 from desk.tickets.queries import attachment_data
 from desk.tickets.thread import Thread, conversation
+from desk.tickets.workflow import change_status
 from desk.uploads import Upload
 
 log = logging.getLogger(__name__)
@@ -290,13 +291,18 @@ async def post_message(
     *,
     to: Sequence[str] | None = None,
     cc: Sequence[str] | None = None,
+    status: str | None = None,
 ) -> Posted:
     """A message written through the API, in one transaction with everything it causes: a
     staff member's public reply is queued to the ticket's participants (To and Cc; `to` /
     `cc` set them for this reply and later ones); a customer's message is mailed to the
     assigned agent (unless they turned that off); an internal note is mailed to the
     assigned agent only, never outside the team. ValidationFailed names `to` or `cc` when
-    they are given for a message that is not a staff member's public reply, or are bad."""
+    they are given for a message that is not a staff member's public reply, or are bad.
+
+    `status` ("Send and resolve"): then moves the ticket, as set-status does, in the same
+    transaction (a refused move refuses the message too). Whoever the reply went to is not
+    also mailed about the status: one action, one mail (the reply says it)."""
     kind = _kind_for(actor, is_internal)
     change = _recipient_change(desk.settings, kind, to, cc)
     async with desk.change() as (session, events):
@@ -315,6 +321,9 @@ async def post_message(
         add_message(session, events, ticket, message)
         attached = _attach(session, message, uploads)
         await tell_assignee(session, desk, ticket, message, actor)
+        if status is not None:
+            replied_to = {p.address.lower() for p in (*sent.to, *sent.cc)}
+            await change_status(session, desk, events, actor, ticket, status, replied_to=replied_to)
         await session.flush()
         shown = [attachment_data(a) for a in attached]
     return Posted(message, sent, shown)

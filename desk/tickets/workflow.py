@@ -30,7 +30,7 @@ takes a manager of its queue who works in the other one too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import partial
 
 from sqlalchemy import delete, select
@@ -100,16 +100,21 @@ async def change_status(
     actor: User,
     ticket: Ticket,
     status: str,
+    *,
+    replied_to: Collection[str] = (),
 ) -> None:
     """`actor` asks for `status` on a live ticket loaded for change (set-status, or a card
-    dragged to a column mapped to a status): by the table above, or refused (403/409)."""
+    dragged to a column mapped to a status): by the table above, or refused (403/409).
+    `replied_to`: the addresses (lower case) a public reply posted in the same action went
+    to ("Send and resolve"): the reply carries the message, so whoever of them would be
+    mailed about the status (the customer) is not."""
     if _takes_on(actor, ticket, status):
         await set_assignee(session, desk, events, ticket, actor, actor)
     old = ticket.status
     target = _check_move(actor, ticket, status)
     if target == old:
         return
-    await move(session, desk, events, ticket, target, actor)
+    await move(session, desk, events, ticket, target, actor, replied_to=replied_to)
 
 
 def _takes_on(actor: User, ticket: Ticket, status: str) -> bool:
@@ -175,9 +180,11 @@ async def move(
     actor: User | None,
     *,
     tell: bool = True,
+    replied_to: Collection[str] = (),
 ) -> None:
     """Change the status (already checked), record it and, if `tell`, mail whoever should
-    know (an assignment's own status step is told by the assignment mail instead)."""
+    know (an assignment's own status step is told by the assignment mail instead), except
+    the addresses in `replied_to` (a reply of the same action told them: change_status)."""
     old = ticket.status
     _set_status(ticket, old, target)
     record(session, ticket, actor, "status", old, target)
@@ -186,10 +193,11 @@ async def move(
     reopened = _reopens(old, target)
     if not tell:
         return
+    told = partial(_tell_status, session, desk, ticket, actor=actor, old=old, reopened=reopened)
     if target in TELL_CUSTOMER or reopened:
-        await _tell_status(session, desk, ticket, ticket.customer_id, actor, old, reopened)
+        await told(ticket.customer_id, replied_to=replied_to)
     if ticket.assigned_agent_id is not None:
-        await _tell_status(session, desk, ticket, ticket.assigned_agent_id, actor, old, reopened)
+        await told(ticket.assigned_agent_id, replied_to=replied_to)
 
 
 def _reopens(old: str, target: str) -> bool:
@@ -212,13 +220,16 @@ async def _tell_status(
     desk: Desk,
     ticket: Ticket,
     user_id: int,
+    *,
     actor: User | None,
     old: str,
     reopened: bool,
+    replied_to: Collection[str],
 ) -> None:
-    """Mail the user `user_id`, if they exist, that the ticket's status changed."""
+    """Mail the user `user_id`, if they exist and did not just get a reply of the same
+    action (`replied_to`), that the ticket's status changed."""
     person = await session.get(User, user_id)
-    if person is not None:
+    if person is not None and person.email.lower() not in replied_to:
         await notify(
             session,
             desk,

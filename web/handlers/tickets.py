@@ -173,6 +173,7 @@ async def message_create(request: web.Request, user: User) -> web.Response:
         uploads,
         to=body.to,
         cc=body.cc,
+        status=body.status,
     )
     data = message_data(posted.message)
     data["attachments"] = posted.attachments  # as GET /api/tickets/<id>/ shows them

@@ -45,7 +45,7 @@ from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
 from web.pages.security import page, see_other, template_context
-from web.pages.words import thread_rule_in_words
+from web.pages.words import change_in_words, status_words, thread_rule_in_words
 from web.schemas import (
     Assignment,
     MessageCreate,
@@ -192,23 +192,24 @@ def _attachment(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def _change(conv: Conversation, c: dict[str, Any]) -> dict[str, Any]:
+    """A history line, its `text` a sentence after the actor's name (words.py)."""
     actor = conv.people.get(c["actor_id"] or 0)
     change = {**c, "actor": actor["name"] if actor else "postdesk"}
     if c["field"] == "assigned_agent":  # an id in the history; people read a name
         for end in ("from", "to"):
             person = conv.people.get(int(c[end])) if is_digits(str(c[end] or "")) else None
             change[end] = person["name"] if person else c[end]
+    change["text"] = change_in_words(c["field"], change["from"], change["to"])
     return change
 
 
-def _label(value: str | None) -> str:
-    """`WAITING_ON_CUSTOMER` -> "Waiting on customer"."""
-    return (value or "").replace("_", " ").capitalize()
+_label = status_words
 
 
 async def compose(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """The composer's post: a reply (to the To and Cc given) or an internal note, with
-    files, through post_message; "Send and set ..." then moves the status."""
+    files, through post_message; "Send and set ..." moves the status in the same action
+    (the customer gets the reply, not a second mail about the status)."""
     ticket_id = path_id(request)
     form = await request.post()
     mode = "note" if form.get("mode") == "note" else "reply"
@@ -227,29 +228,30 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
                 composer=typed,
                 answered=answered,
             )
+    then = _text(form, "then")
     try:
         asked = valid(
             MessageCreate,
             {"body": typed["body"], "is_internal": is_note}
-            | ({} if is_note else {"to": _list(typed["to"]), "cc": _list(typed["cc"])}),
+            | ({} if is_note else {"to": _list(typed["to"]), "cc": _list(typed["cc"])})
+            | ({"status": then} if then in THEN else {}),
         )
         uploads = await _uploads(request, form)
         posted = await post_message(
-            desk, login.user, ticket_id, asked.body, is_note, uploads, to=asked.to, cc=asked.cc
+            desk,
+            login.user,
+            ticket_id,
+            asked.body,
+            is_note,
+            uploads,
+            to=asked.to,
+            cc=asked.cc,
+            status=asked.status,
         )
     except DeskError as exc:
         return await render(
             request, login, ticket_id, status=exc.status, error=exc.message, composer=typed
         )
-    then = _text(form, "then")
-    if then in THEN:
-        try:
-            await workflow.set_status(desk, login.user, ticket_id, then)
-        except DeskError as exc:
-            sent = "The message was sent, but the status did not change: "
-            return await render(
-                request, login, ticket_id, status=exc.status, error=sent + exc.message
-            )
     return see_other(f"/app/tickets/{ticket_id}/#message-{posted.message.id}")
 
 
