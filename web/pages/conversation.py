@@ -273,8 +273,9 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
 async def _answered(
     request: web.Request, login: BrowserLogin, ticket_id: int, seen: str
 ) -> list[dict[str, Any]]:
-    """Colleagues' answers newer than the composer's `seen` (the newest message its page
-    showed); none when the form does not say (an older page, a script's post)."""
+    """Colleagues' answers and the customer's messages newer than the composer's `seen`
+    (the newest message its page showed); none when the form does not say (an older page,
+    a script's post)."""
     newest = row_id(seen)
     if newest is None:
         return []
@@ -282,8 +283,8 @@ async def _answered(
 
 
 def _warning(answered: list[dict[str, Any]], *, kept: bool = False) -> str:
-    """ "Anna replied and Bob added a note since you opened this page ..."."""
-    said = {"outbound": "replied", "note": "added a note"}
+    """ "Anna replied, Carol wrote and Bob added a note since you opened this page ..."."""
+    said = {"outbound": "replied", "note": "added a note", "inbound": "wrote"}
     parts = list(dict.fromkeys(f"{a['author']} {said[a['kind']]}" for a in answered))
     who = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
     yours = "your message and its files are" if kept else "your message is"
