@@ -469,3 +469,36 @@ async def test_keys_assign_resolve_and_open_the_composer(team: Team, chromium):
     await page.evaluate("document.activeElement.blur()")
     await page.keyboard.press("?")
     assert await page.get_by_role("dialog", name="Keyboard shortcuts").is_visible()
+
+
+async def test_the_sidebar_follows_live_changes_except_the_fields_being_edited(
+    team: Team, chromium
+):
+    """Agent1 is half-way through editing Tags and Priority when agent2 gives them the
+    ticket: Assignee and Status follow at once, the unsaved Tags and Priority stay."""
+    ticket = await team.open_ticket("carol", subject="Busy sidebar")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Tags").fill("billing, half-typed")
+    await page.get_by_label("Priority").select_option("URGENT")
+    code, _ = await team.call(
+        "agent2",
+        "POST",
+        f"/api/tickets/{ticket}/assign/",
+        json={"assigned_agent": team.id("agent1")},
+    )
+    assert code == 200
+    assignee = page.get_by_label("Assignee")
+    await wait_for(
+        lambda: _value_is(assignee, str(team.id("agent1"))), what="the assignee, live"
+    )
+    assert await page.get_by_label("Status").input_value() == "ASSIGNED"
+    assert await page.get_by_label("Tags").input_value() == "billing, half-typed"
+    assert await page.get_by_label("Priority").input_value() == "URGENT"
+    assert "assigned agent" in await page.locator(".timeline").inner_text()
+    await _submit(page, "Set priority")  # the kept edit still saves
+    code, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket}/")
+    assert detail["priority"] == "URGENT" and detail["assigned_agent_id"] == team.id("agent1")
+
+
+async def _value_is(field: Any, value: str) -> bool:
+    return await field.input_value() == value
