@@ -502,3 +502,22 @@ async def test_the_sidebar_follows_live_changes_except_the_fields_being_edited(
 
 async def _value_is(field: Any, value: str) -> bool:
     return await field.input_value() == value
+
+
+async def test_only_the_composer_s_file_picker_is_named_attachments(
+    team: Team, chromium, tmp_path: Path
+):
+    """A message's files are a list named "Files of this message"; "Attachments" is the
+    composer's file picker alone (screen readers and tests find it by that name)."""
+    ticket = await team.open_ticket("carol", subject="Named once")
+    page = await _open(chromium, team.api.base, ticket)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("one\n")
+    await page.get_by_label("Attachments").set_input_files(str(notes))
+    await page.get_by_label("Message").fill("A file.")
+    await _submit(page, "Send")
+    named = page.get_by_label("Attachments")
+    assert await named.count() == 1
+    assert await named.get_attribute("type") == "file"
+    files = page.locator("article.side-agent").get_by_role("list", name="Files of this message")
+    assert await files.get_by_role("link", name="notes.txt").is_visible()
