@@ -489,9 +489,7 @@ async def test_the_sidebar_follows_live_changes_except_the_fields_being_edited(
     )
     assert code == 200
     assignee = page.get_by_label("Assignee")
-    await wait_for(
-        lambda: _value_is(assignee, str(team.id("agent1"))), what="the assignee, live"
-    )
+    await wait_for(lambda: _value_is(assignee, str(team.id("agent1"))), what="the assignee, live")
     assert await page.get_by_label("Status").input_value() == "ASSIGNED"
     assert await page.get_by_label("Tags").input_value() == "billing, half-typed"
     assert await page.get_by_label("Priority").input_value() == "URGENT"
@@ -508,7 +506,7 @@ async def _value_is(field: Any, value: str) -> bool:
 async def test_only_the_composer_s_file_picker_is_named_attachments(
     team: Team, chromium, tmp_path: Path
 ):
-    """A message's files are a list named "Files of this message"; "Attachments" is the
+    """A message's files are a list named "Attached files"; "Attachments" is the
     composer's file picker alone (screen readers and tests find it by that name)."""
     ticket = await team.open_ticket("carol", subject="Named once")
     page = await _open(chromium, team.api.base, ticket)
@@ -520,7 +518,7 @@ async def test_only_the_composer_s_file_picker_is_named_attachments(
     named = page.get_by_label("Attachments")
     assert await named.count() == 1
     assert await named.get_attribute("type") == "file"
-    files = page.locator("article.side-agent").get_by_role("list", name="Files of this message")
+    files = page.locator("article.side-agent").get_by_role("list", name="Attached files")
     assert await files.get_by_role("link", name="notes.txt").is_visible()
 
 
