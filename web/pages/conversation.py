@@ -368,7 +368,7 @@ async def _uploads(request: web.Request, form: MultiDictProxy[Any], room: int) -
     """The files picked or dropped, each checked (size, type) and stored as the API's; at
     most `room` of them (MAX_FILES less those kept from a refused post)."""
     settings = request.app[DESK].settings
-    kept = []
+    kept: list[Upload] = []
     for item in form.getall("files", []):
         if isinstance(item, web.FileField) and item.filename:
             if len(kept) >= room:

@@ -88,5 +88,5 @@ def address_breaks(value: str | None) -> Markup:
     narrow column breaks `carol@example.com` as "carol@ / example.com", never "co / m";
     the text itself (copying, screen readers) is unchanged. Escaped first: the entities
     hold neither character."""
-    text = str(escape(value or ""))
-    return Markup(text.replace("@", "@<wbr>").replace(".", ".<wbr>"))
+    text = escape(value or "")  # Markup: its replace() escapes any plain string it gets
+    return text.replace("@", Markup("@<wbr>")).replace(".", Markup(".<wbr>"))
