@@ -171,14 +171,29 @@ async def test_the_inbox_s_headers_keep_their_words_and_addresses_break_at_their
     await send(daemon.smtp_port, make_mail(subject="S" * 1_200, sender=SENDER)[0], sender=SENDER)
     await settled(daemon, 1)
     await team.open_ticket("carol", subject="Short one")
+    waiting = await team.open_ticket("carol", subject="Waiting one")
+    mine = {"assigned_agent": team.id("agent1")}
+    assert (await team.call("agent1", "POST", f"/api/tickets/{waiting}/assign/", json=mine))[
+        0
+    ] == 200
+    done = {"status": "WAITING_ON_CUSTOMER"}
+    code, _ = await team.call("agent1", "POST", f"/api/tickets/{waiting}/set-status/", json=done)
+    assert code == 200
     page = await new_page(chromium)
     await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
     await page.goto(f"{team.api.base}/app/")
     headers = await page.locator("table.tickets th").evaluate_all(LINE_ENDS)
     emails = await page.locator("table.tickets .email").evaluate_all(LINE_ENDS)
     width = int(await page.evaluate("document.documentElement.scrollWidth"))
-    await page.context.close()
     assert width <= 1280
+    # Whole headers and words must still fit the narrower windows above the phone layout.
+    for view in ("unassigned", "waiting"):
+        for narrow in (701, 760, 850, 950):
+            await page.set_viewport_size({"width": narrow, "height": 900})
+            await page.goto(f"{team.api.base}/app/?view={view}")
+            width = int(await page.evaluate("document.documentElement.scrollWidth"))
+            assert width <= narrow, (view, narrow, await page.evaluate(OVERFLOWING, narrow))
+    await page.context.close()
     names = ["Ticket", "Customer", "Status", "Priority", "Assignee", "Age"]
     assert headers == [[name, []] for name in names]
     assert {text for text, _ in emails} >= {SENDER, "carol@example.com"}
