@@ -131,3 +131,33 @@ async def test_the_inbox_socket_carries_only_what_the_caller_may_see(team: Team,
     assert "We are on it." not in bodies(to_agent2)
     for ws in (agent2, carol):
         await ws.close()
+
+
+async def test_a_search_the_syntax_refuses_keeps_the_inbox_and_says_why(
+    team: Team, daemon: Running, chromium
+):
+    """Found by a tester: searching `-`, `"`, `*` or a NUL character showed an error page
+    in place of the inbox. The inbox stays, the search box holds what was typed and the
+    reason is said beside it."""
+    await _mail(daemon, 1, "Printer on fire", "Flames everywhere.", "alice@example.com")
+    base = team.api.base
+    page = await new_page(chromium)
+    await sign_in(page, base, "agent1@localhost", PASSWORD)
+    for typed, reason in (
+        ("-", "search for at least one word"),
+        ('"', "search for at least one word"),
+        ("*", "search for at least one word"),
+        ("printer\x00", "NUL character"),
+    ):
+        await page.get_by_label("Search").fill(typed)
+        await page.get_by_role("button", name="Apply").click()
+        await page.wait_for_load_state()
+        box = page.get_by_label("Search")
+        assert await box.is_visible(), typed
+        assert (await box.input_value()).replace("\ufffd", "\x00") == typed
+        said = await page.get_by_role("alert").inner_text()
+        assert reason in said, (typed, said)
+        assert await box.get_attribute("aria-invalid") == "true"
+        assert await page.get_by_role("row", name="Printer on fire").is_visible(), typed
+        assert await page.get_by_role("link", name="Inbox").is_visible()
+    assert await serious_violations(page) == []

@@ -145,3 +145,57 @@ async def test_a_long_subject_does_not_squeeze_the_inbox_s_short_columns(
     )
     await page.context.close()
     assert lines and set(lines) == {1}, lines
+
+
+# Where each element's text goes onto a new line: [text, the character before each break].
+LINE_ENDS = """(els) => els.map((e) => {
+  const chars = [], range = document.createRange();
+  const walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+  for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      chars.push([node.data[i], Math.round(range.getBoundingClientRect().top)]);
+    }
+  }
+  const ends = chars.slice(1).flatMap(([, top], i) => (top > chars[i][1] ? [chars[i][0]] : []));
+  return [e.textContent, ends];
+})"""
+
+
+async def test_the_inbox_s_headers_keep_their_words_and_addresses_break_at_their_dots(
+    team: Team, daemon, chromium
+):
+    """Found by a tester at 1280 px: "Statu s", "Priorit y", "Assigne e" in the header row
+    and "carol@example.co m" under Customer, beside a long subject. Headers stay whole;
+    an address breaks after its @, a dot or a hyphen, not inside a word."""
+    await send(daemon.smtp_port, make_mail(subject="S" * 1_200, sender=SENDER)[0], sender=SENDER)
+    await settled(daemon, 1)
+    await team.open_ticket("carol", subject="Short one")
+    waiting = await team.open_ticket("carol", subject="Waiting one")
+    mine = {"assigned_agent": team.id("agent1")}
+    assert (await team.call("agent1", "POST", f"/api/tickets/{waiting}/assign/", json=mine))[
+        0
+    ] == 200
+    done = {"status": "WAITING_ON_CUSTOMER"}
+    code, _ = await team.call("agent1", "POST", f"/api/tickets/{waiting}/set-status/", json=done)
+    assert code == 200
+    page = await new_page(chromium)
+    await sign_in(page, team.api.base, "agent1@localhost", PASSWORD)
+    await page.goto(f"{team.api.base}/app/")
+    headers = await page.locator("table.tickets th").evaluate_all(LINE_ENDS)
+    emails = await page.locator("table.tickets .email").evaluate_all(LINE_ENDS)
+    width = int(await page.evaluate("document.documentElement.scrollWidth"))
+    assert width <= 1280
+    # Whole headers and words must still fit the narrower windows above the phone layout.
+    for view in ("unassigned", "waiting"):
+        for narrow in (701, 760, 850, 950):
+            await page.set_viewport_size({"width": narrow, "height": 900})
+            await page.goto(f"{team.api.base}/app/?view={view}")
+            width = int(await page.evaluate("document.documentElement.scrollWidth"))
+            assert width <= narrow, (view, narrow, await page.evaluate(OVERFLOWING, narrow))
+    await page.context.close()
+    names = ["Ticket", "Customer", "Status", "Priority", "Assignee", "Age"]
+    assert headers == [[name, []] for name in names]
+    assert {text for text, _ in emails} >= {SENDER, "carol@example.com"}
+    for text, ends in emails:
+        assert all(c in "@.-" for c in ends), (text, ends)

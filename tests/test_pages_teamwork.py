@@ -6,6 +6,8 @@ label and buttons by name."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -63,21 +65,104 @@ async def test_a_colleague_s_answer_is_shown_before_sending_over_it(team: Team, 
     assert "carol@example.com" in mail["To"]
 
 
-async def test_my_own_answer_and_a_customer_s_mail_are_no_reason_to_warn(team: Team, chromium):
+async def test_send_anyway_sends_the_files_picked_before_the_warning(
+    team: Team, sink, chromium, tmp_path: Path
+):
+    ticket = await team.open_ticket("carol", subject="Files and a collision")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Message").fill("The log you asked for.")
+    log = tmp_path / "printer-log.txt"
+    log.write_text("paper jam at tray 2\n")
+    await page.get_by_label("Attachments").set_input_files(str(log))
+    code, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{ticket}/messages/", json={"body": "On it."}
+    )
+    assert code == 201
+    await _submit(page, "Send")
+    warning = await page.get_by_role("alert").inner_text()
+    assert "Agent2 replied since you opened this page" in warning
+    assert "pick any files again" not in warning
+    assert "printer-log.txt" in await page.locator("form.composer").inner_text()
+
+    await _submit(page, "Send anyway")
+    reply = page.locator("article.side-agent").last
+    assert await reply.get_by_role("link", name="printer-log.txt").is_visible()
+
+    def mine() -> list[Any]:
+        return [m for _, m in sink.messages if "The log you asked for" in m.as_string()]
+
+    [mail] = await wait_for_value(mine, what="the reply sent anyway")
+    files = {a.get_filename(): a.get_content() for a in mail.iter_attachments()}
+    assert files == {"printer-log.txt": "paper jam at tray 2\n"}
+
+
+async def test_files_kept_after_the_warning_serve_their_agent_only(team: Team):
+    """The reference to the kept files is the agent's, for this ticket: a colleague (or
+    another ticket) presenting it is refused and nothing is sent."""
+    base = team.api.base
+    ticket = await team.open_ticket("carol", subject="Whose files")
+    other = await team.open_ticket("carol", subject="Another ticket")
+    code, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{ticket}/messages/", json={"body": "Mine first."}
+    )
+    assert code == 201
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "agent1@localhost")
+        form = aiohttp.FormData({"csrf_token": token, "body": "With a file.", "seen": "1"})
+        form.add_field("files", b"secret bytes\n", filename="a.txt", content_type="text/plain")
+        async with http.post(f"{base}/app/tickets/{ticket}/messages", data=form) as r:
+            assert r.status == 409
+            page = await r.text()
+        [kept] = re.findall(r'name="kept_files" value="([^"]+)"', page)
+        form = {"csrf_token": token, "body": "Elsewhere.", "anyway": "1", "kept_files": kept}
+        async with http.post(f"{base}/app/tickets/{other}/messages", data=form) as r:
+            assert r.status == 400 and "pick the files again" in await r.text()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "agent2@localhost")
+        form = {"csrf_token": token, "body": "Not mine.", "anyway": "1", "kept_files": kept}
+        async with http.post(f"{base}/app/tickets/{ticket}/messages", data=form) as r:
+            assert r.status == 400 and "not yours" in await r.text()
+    for t in (ticket, other):
+        code, detail = await team.call("agent1", "GET", f"/api/tickets/{t}/")
+        assert not any(m["attachments"] for m in detail["messages"])
+
+
+async def test_my_own_answer_is_no_reason_to_warn(team: Team, chromium):
     ticket = await team.open_ticket("carol", subject="Only me")
     page = await _open(chromium, team.api.base, ticket)
-    for who, body in (("agent1", "A note of mine."), ("carol", "Customer again.")):
-        code, _ = await team.call(
-            who,
-            "POST",
-            f"/api/tickets/{ticket}/messages/",
-            json={"body": body} | ({"is_internal": True} if who == "agent1" else {}),
-        )
-        assert code == 201
+    code, _ = await team.call(
+        "agent1",
+        "POST",
+        f"/api/tickets/{ticket}/messages/",
+        json={"body": "A note of mine.", "is_internal": True},
+    )
+    assert code == 201
     await page.get_by_label("Message").fill("Straight through.")
     await _submit(page, "Send")
     assert await page.get_by_role("alert").count() == 0
     assert "Straight through." in await page.locator("article.side-agent").last.inner_text()
+
+
+async def test_the_customer_s_new_mail_is_shown_before_sending(team: Team, sink, chromium):
+    ticket = await team.open_ticket("carol", subject="Customer meanwhile")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Message").fill("Please restart it.")
+    code, posted = await team.call(
+        "carol", "POST", f"/api/tickets/{ticket}/messages/", json={"body": "I restarted it."}
+    )
+    assert code == 201
+    await page.locator("article.side-customer").nth(1).wait_for()  # shown live
+    await _submit(page, "Send")
+    warning = await page.get_by_role("alert").inner_text()
+    assert "Carol wrote since you opened this page" in warning
+    new = page.get_by_role("list", name="New since you opened this page")
+    link = new.get_by_role("link", name="Carol: customer")
+    assert await link.get_attribute("href") == f"#message-{posted['id']}"
+    assert await page.locator("article.side-agent").count() == 0  # nothing sent
+    assert await page.get_by_label("Message").input_value() == "Please restart it."
+    assert await serious_violations(page) == []
+    await _submit(page, "Send anyway")
+    assert "Please restart it." in await page.locator("article.side-agent").last.inner_text()
 
 
 async def _saved_reply(team: Team, title: str, body: str) -> int:

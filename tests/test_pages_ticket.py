@@ -21,7 +21,7 @@ from desk.models import OutboxMail, Suppression
 from tests.pages import new_page, screenshot, serious_violations, sign_in
 from tests.people import PASSWORD, Team
 from tests.support import free_port, http_server, rows, send, settled, wait_for, wait_for_value
-from tests.test_pages_signin import _signed_in
+from tests.test_pages_signin import _csrf, _signed_in
 
 QUOTED = "Any news?\n\nOn Monday, Alice wrote:\n> My printer is on fire.\n> Please help."
 
@@ -513,3 +513,100 @@ async def test_the_history_reads_as_sentences(team: Team, daemon):
     assert "WAITING_ON_CUSTOMER" not in said and "nobody" not in said
     assert f"Admin merged #{ticket} into this ticket" in timelines[other]
     assert f"Admin took #{ticket} back out of it" in timelines[other]
+
+
+async def test_the_sidebar_follows_live_changes_except_the_fields_being_edited(
+    team: Team, chromium
+):
+    """Agent1 is half-way through editing Tags and Priority when agent2 gives them the
+    ticket: Assignee and Status follow at once, the unsaved Tags and Priority stay."""
+    ticket = await team.open_ticket("carol", subject="Busy sidebar")
+    page = await _open(chromium, team.api.base, ticket)
+    await page.get_by_label("Tags").fill("billing, half-typed")
+    await page.get_by_label("Priority").select_option("URGENT")
+    code, _ = await team.call(
+        "agent2",
+        "POST",
+        f"/api/tickets/{ticket}/assign/",
+        json={"assigned_agent": team.id("agent1")},
+    )
+    assert code == 200
+    assignee = page.get_by_label("Assignee")
+    await wait_for(lambda: _value_is(assignee, str(team.id("agent1"))), what="the assignee, live")
+    assert await page.get_by_label("Status").input_value() == "ASSIGNED"
+    assert await page.get_by_label("Tags").input_value() == "billing, half-typed"
+    assert await page.get_by_label("Priority").input_value() == "URGENT"
+    assert "assigned agent" in await page.locator(".timeline").inner_text()
+    await _submit(page, "Set priority")  # the kept edit still saves
+    code, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket}/")
+    assert detail["priority"] == "URGENT" and detail["assigned_agent_id"] == team.id("agent1")
+
+
+async def _value_is(field: Any, value: str) -> bool:
+    return await field.input_value() == value
+
+
+async def test_only_the_composer_s_file_picker_is_named_attachments(
+    team: Team, chromium, tmp_path: Path
+):
+    """A message's files are a list named "Attached files"; "Attachments" is the
+    composer's file picker alone (screen readers and tests find it by that name)."""
+    ticket = await team.open_ticket("carol", subject="Named once")
+    page = await _open(chromium, team.api.base, ticket)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("one\n")
+    await page.get_by_label("Attachments").set_input_files(str(notes))
+    await page.get_by_label("Message").fill("A file.")
+    await _submit(page, "Send")
+    named = page.get_by_label("Attachments")
+    assert await named.count() == 1
+    assert await named.get_attribute("type") == "file"
+    files = page.locator("article.side-agent").get_by_role("list", name="Attached files")
+    assert await files.get_by_role("link", name="notes.txt").is_visible()
+
+
+def _header_links(html: str) -> set[str]:
+    """The header's links and sign-out, by what they say."""
+    top = html.split('<header class="top">', 1)[1].split("</header>", 1)[0]
+    said = {text.strip() for text in re.findall(r"<a [^>]*>([^<]+)<", top)}
+    return said | ({"Sign out"} if ">Sign out</button>" in top else set())
+
+
+async def test_error_and_collision_pages_keep_the_signed_in_header(team: Team):
+    """Found by a tester: a 404 or 400 page, and the page warning of a colleague's answer
+    (409), had no Inbox, Chat, bell or Sign out for a signed-in agent."""
+    base = team.api.base
+    ticket = await team.open_ticket("carol", subject="Header everywhere")
+    code, _ = await team.call(
+        "agent2", "POST", f"/api/tickets/{ticket}/messages/", json={"body": "Mine first."}
+    )
+    assert code == 201
+    staff = {"Inbox", "Chat", "Sign out"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _signed_in(http, base, "agent1@localhost")
+        for path in ("/app/tickets/999999/", "/app/no-such-page", "/app/tickets/x/"):
+            async with http.get(base + path) as r:
+                assert r.status == 404, path
+                links = _header_links(await r.text())
+            assert staff | {"Notifications ("} <= links, (path, links)
+        async with http.post(f"{base}/app/no-such-page", data={"csrf_token": token}) as r:
+            assert r.status == 404
+            assert staff <= _header_links(await r.text())
+        form = {"csrf_token": token, "body": "Late.", "seen": "1"}
+        async with http.post(f"{base}/app/tickets/{ticket}/messages", data=form) as r:
+            assert r.status == 409
+            links = _header_links(await r.text())
+        assert staff | {"Notifications ("} <= links, links
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{base}/login") as r:
+            token = _csrf(await r.text())
+        form = {"email": "carol@example.com", "password": PASSWORD, "csrf_token": token}
+        async with http.post(f"{base}/login", data=form, allow_redirects=False) as r:
+            assert r.status == 303
+        async with http.get(f"{base}/portal/") as r:
+            token = _csrf(await r.text())
+        form = {"csrf_token": token, "action": "explode"}
+        async with http.post(f"{base}/portal/tickets/{ticket}/status", data=form) as r:
+            assert r.status == 400
+            links = _header_links(await r.text())
+        assert {"My requests", "Sign out"} <= links and "Inbox" not in links, links

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from desk.auth.access import can_see_ticket
 from desk.db import Database
@@ -15,38 +15,44 @@ from desk.models import MessageKind, Ticket, TicketMerge, TicketMessage, User, u
 from desk.tickets.errors import TicketNotFound
 from desk.tickets.merge import UNDO_SECONDS
 
-# What counts as "someone else replied": a person's public answer or internal note. A
-# customer's mail, an automatic mail or a bounce does not answer anyone.
-ANSWERS = (MessageKind.OUTBOUND.value, MessageKind.NOTE.value)
+# What counts as "someone else wrote": a person's public answer or internal note, and the
+# customer's own message (mail or portal). An automatic mail or a bounce does not.
+ANSWERS = (MessageKind.OUTBOUND.value, MessageKind.NOTE.value, MessageKind.INBOUND.value)
 
 
 async def answered_since(
     db: Database, user: User, ticket_id: int, seen: int
 ) -> list[dict[str, Any]]:
-    """Answers by other people on the ticket with an id above `seen` (the newest message
-    the agent's page showed): [{"id", "author_id", "author", "kind"}], oldest first. 404
-    (TicketNotFound) for a ticket the agent may not see."""
+    """Messages by other people on the ticket with an id above `seen` (the newest message
+    the agent's page showed): colleagues' replies and notes and the customer's messages,
+    [{"id", "author_id", "author", "kind"}], oldest first. 404 (TicketNotFound) for a
+    ticket the agent may not see."""
     async with db.reader() as session:
         ticket = await session.get(Ticket, ticket_id)
         if ticket is None or not can_see_ticket(user, ticket):
             raise TicketNotFound(f"no ticket {ticket_id}")
         found = await session.execute(
             select(
-                TicketMessage.id, TicketMessage.author_id, TicketMessage.kind, User.name, User.email
+                TicketMessage.id,
+                TicketMessage.author_id,
+                TicketMessage.kind,
+                TicketMessage.sender_email,
+                User.name,
+                User.email,
             )
-            .join(User, User.id == TicketMessage.author_id)
+            .outerjoin(User, User.id == TicketMessage.author_id)
             .where(
                 TicketMessage.ticket_id == ticket_id,
                 TicketMessage.id > seen,
-                TicketMessage.author_id != user.id,
+                or_(TicketMessage.author_id.is_(None), TicketMessage.author_id != user.id),
                 TicketMessage.kind.in_(ANSWERS),
                 TicketMessage.is_automatic.is_(False),
             )
             .order_by(TicketMessage.id)
         )
         return [
-            {"id": mid, "author_id": aid, "author": name or email, "kind": kind}
-            for mid, aid, kind, name, email in found
+            {"id": mid, "author_id": aid, "author": name or email or sender, "kind": kind}
+            for mid, aid, kind, sender, name, email in found
         ]
 
 

@@ -61,6 +61,7 @@ def setup_pages(app: web.Application) -> None:
     env.filters["filesize"] = filters.filesize
     env.filters["duration"] = filters.duration
     env.filters["sentence"] = filters.sentence
+    env.filters["address_breaks"] = filters.address_breaks
     app.on_response_prepare.append(page_headers)
     app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     app.router.add_get("/brand.css", brand_css)

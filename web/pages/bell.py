@@ -18,7 +18,7 @@ from desk.errors import DeskError
 from desk.models import Role
 from desk.notifications import list_for, mark_all_read, unread_count
 from web.keys import DESK
-from web.pages.security import SAFE_METHODS, Handler, page, see_other, signed_in, template_context
+from web.pages.security import Handler, page, see_other, signed_in, template_context
 
 LISTED = 100  # the newest lines on the page; older ones stay in the API
 
@@ -26,8 +26,10 @@ LISTED = 100  # the newest lines on the page; older ones stay in the API
 @web.middleware
 async def bell_count(request: web.Request, handler: Handler) -> web.StreamResponse:
     """`bell_unread` for the templates of staff pages (the header's count). The page's own
-    gate still decides who may see the page; a visitor without a good session gets none."""
-    if request.method in SAFE_METHODS and request.path.startswith("/app/"):
+    gate still decides who may see the page; a visitor without a good session gets none.
+    Posts too: a refused one shows its page again (the composer's warning, a form's
+    reason, an error page), with the same header."""
+    if request.path.startswith("/app/"):
         try:
             login = await signed_in(request)
         except DeskError:

@@ -40,7 +40,7 @@ from desk.tickets.merge import merge_tickets, suggestions, unmerge_ticket
 from desk.tickets.queries import ticket_detail, visible_attachment
 from desk.tickets.service import post_message
 from desk.tickets.teamwork import answered_since, undoable_merges
-from desk.uploads import Upload, keep_upload
+from desk.uploads import MAX_FILES, Upload, keep_upload, kept_reference, kept_uploads
 from web.handlers.common import path_id
 from web.handlers.tickets import download
 from web.keys import DESK
@@ -82,10 +82,12 @@ async def render(
     error: str | None = None,
     composer: dict[str, str] | None = None,
     answered: list[dict[str, Any]] | None = None,
+    kept: list[Upload] | None = None,
 ) -> web.Response:
     """The page; `error` is shown where the failed action was, `composer` refills the
     composer with what the agent typed (or the AI draft or a saved reply), `answered`
-    lists the colleagues' answers the agent had not seen (the "Send anyway" warning)."""
+    lists the colleagues' answers the agent had not seen (the "Send anyway" warning),
+    `kept` the files the refused post had already sent (carried by reference)."""
     desk = request.app[DESK]
     conv = await read_conversation(desk.db, login.user, ticket_id)
     to, cc = _participants(conv)
@@ -105,6 +107,8 @@ async def render(
         ai_drafts=desk.settings.gemini_api_key is not None,
         seen=seen,
         answered=answered or [],
+        kept=kept or [],
+        kept_files=kept_reference(desk.settings, login.user.id, ticket_id, kept) if kept else "",
         saved_replies=await list_replies(desk.db, login.user),
         suppressed=await recipient_warnings(desk.db, addresses),
         suggestions=await suggestions(desk.db, login.user, ticket_id),
@@ -209,34 +213,41 @@ _label = status_words
 async def compose(request: web.Request, login: BrowserLogin) -> web.StreamResponse:
     """The composer's post: a reply (to the To and Cc given) or an internal note, with
     files, through post_message; "Send and set ..." moves the status in the same action
-    (the customer gets the reply, not a second mail about the status)."""
+    (the customer gets the reply, not a second mail about the status). The files are
+    stored first: a post refused (the warning of an answer the agent has not seen, or any
+    refusal) comes back with a signed reference to them (`kept_files`), so the next post
+    sends them without their being picked again."""
     ticket_id = path_id(request)
     form = await request.post()
     mode = "note" if form.get("mode") == "note" else "reply"
     typed = {k: _text(form, k) for k in ("to", "cc", "body")} | {"mode": mode}
     desk = request.app[DESK]
     is_note = mode == "note"
-    if not form.get("anyway"):
-        answered = await _answered(request, login, ticket_id, _text(form, "seen"))
-        if answered:
-            return await render(
-                request,
-                login,
-                ticket_id,
-                status=409,
-                error=_warning(answered),
-                composer=typed,
-                answered=answered,
-            )
     then = _text(form, "then")
+    uploads: list[Upload] = []
     try:
+        settings = desk.settings
+        uploads = kept_uploads(settings, login.user.id, ticket_id, _text(form, "kept_files"))
+        uploads += await _uploads(request, form, room=MAX_FILES - len(uploads))
+        if not form.get("anyway"):
+            answered = await _answered(request, login, ticket_id, _text(form, "seen"))
+            if answered:
+                return await render(
+                    request,
+                    login,
+                    ticket_id,
+                    status=409,
+                    error=_warning(answered, kept=bool(uploads)),
+                    composer=typed,
+                    answered=answered,
+                    kept=uploads,
+                )
         asked = valid(
             MessageCreate,
             {"body": typed["body"], "is_internal": is_note}
             | ({} if is_note else {"to": _list(typed["to"]), "cc": _list(typed["cc"])})
             | ({"status": then} if then in THEN else {}),
         )
-        uploads = await _uploads(request, form)
         posted = await post_message(
             desk,
             login.user,
@@ -250,7 +261,13 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
         )
     except DeskError as exc:
         return await render(
-            request, login, ticket_id, status=exc.status, error=exc.message, composer=typed
+            request,
+            login,
+            ticket_id,
+            status=exc.status,
+            error=exc.message,
+            composer=typed,
+            kept=uploads,
         )
     return see_other(f"/app/tickets/{ticket_id}/#message-{posted.message.id}")
 
@@ -258,22 +275,24 @@ async def compose(request: web.Request, login: BrowserLogin) -> web.StreamRespon
 async def _answered(
     request: web.Request, login: BrowserLogin, ticket_id: int, seen: str
 ) -> list[dict[str, Any]]:
-    """Colleagues' answers newer than the composer's `seen` (the newest message its page
-    showed); none when the form does not say (an older page, a script's post)."""
+    """Colleagues' answers and the customer's messages newer than the composer's `seen`
+    (the newest message its page showed); none when the form does not say (an older page,
+    a script's post)."""
     newest = row_id(seen)
     if newest is None:
         return []
     return await answered_since(request.app[DESK].db, login.user, ticket_id, newest)
 
 
-def _warning(answered: list[dict[str, Any]]) -> str:
-    """ "Anna replied and Bob added a note since you opened this page ..."."""
-    said = {"outbound": "replied", "note": "added a note"}
+def _warning(answered: list[dict[str, Any]], *, kept: bool = False) -> str:
+    """ "Anna replied, Carol wrote and Bob added a note since you opened this page ..."."""
+    said = {"outbound": "replied", "note": "added a note", "inbound": "wrote"}
     parts = list(dict.fromkeys(f"{a['author']} {said[a['kind']]}" for a in answered))
     who = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    yours = "your message and its files are" if kept else "your message is"
     return (
-        f"{who} since you opened this page. Read it before sending: your message is "
-        "kept below (pick any files again), or send it anyway."
+        f"{who} since you opened this page. Read it before sending: {yours} "
+        "kept below, or send it anyway."
     )
 
 
@@ -347,12 +366,15 @@ def _list(value: str) -> list[str]:
     return [part.strip() for part in _LIST_SEPARATORS.split(value) if part.strip()]
 
 
-async def _uploads(request: web.Request, form: MultiDictProxy[Any]) -> list[Upload]:
-    """The files picked or dropped, each checked (size, type) and stored as the API's."""
+async def _uploads(request: web.Request, form: MultiDictProxy[Any], room: int) -> list[Upload]:
+    """The files picked or dropped, each checked (size, type) and stored as the API's; at
+    most `room` of them (MAX_FILES less those kept from a refused post)."""
     settings = request.app[DESK].settings
-    kept = []
+    kept: list[Upload] = []
     for item in form.getall("files", []):
         if isinstance(item, web.FileField) and item.filename:
+            if len(kept) >= room:
+                raise ValidationFailed(f"at most {MAX_FILES} files", field="files")
             data = item.file.read()
             kept.append(await keep_upload(settings, item.filename, item.content_type, data))
     return kept

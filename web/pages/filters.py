@@ -1,8 +1,11 @@
-"""Template filters the pages share: times as people read them."""
+"""Template filters the pages share: times as people read them, addresses that break
+where people would break them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+
+from markupsafe import Markup, escape
 
 from desk.models.base import utcnow
 
@@ -78,3 +81,12 @@ def sentence(value: object) -> str:
         return ""
     text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?" else f"{text}."
+
+
+def address_breaks(value: str | None) -> Markup:
+    """An address with a line-break chance after its @ and each dot (`<wbr>`), so that a
+    narrow column breaks `carol@example.com` as "carol@ / example.com", never "co / m";
+    the text itself (copying, screen readers) is unchanged. Escaped first: the entities
+    hold neither character."""
+    text = escape(value or "")  # Markup: its replace() escapes any plain string it gets
+    return text.replace("@", Markup("@<wbr>")).replace(".", Markup(".<wbr>"))

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from desk.auth.access import may_in_queue
 from desk.auth.browser import BrowserLogin
+from desk.errors import ValidationFailed
 from desk.models import User
 from desk.queues.service import queue_names
 from desk.search.tickets import search_tickets
@@ -70,13 +71,19 @@ async def inbox(request: web.Request, login: BrowserLogin) -> web.StreamResponse
     sort = request.query.get("sort", "updated")
     wanted = replace(chosen.filter, ordering=SORTS.get(sort, SORTS["updated"]))
     number = _page_number(request.query.get("page", "1"))
-    query = request.query.get("q", "").strip()
+    typed = request.query.get("q", "").strip()
     offset = (number - 1) * PAGE_SIZE
-    if query:
-        count, tickets, more = await search_tickets(
-            desk.db, user, query, wanted, offset=offset, limit=PAGE_SIZE
-        )
-    else:
+    query, refused = typed, _search_problem(typed)
+    if query and refused is None:
+        try:
+            count, tickets, more = await search_tickets(
+                desk.db, user, query, wanted, offset=offset, limit=PAGE_SIZE
+            )
+        except ValidationFailed as exc:  # the syntax's refusal ("-" alone, a lone quote)
+            refused = exc.message
+    if refused is not None:
+        query = ""  # the view's list, unsearched, with the reason beside the search box
+    if not query:
         found = await list_tickets(
             desk.db, user, wanted, offset=offset, limit=PAGE_SIZE, counts=request.app[COUNTS]
         )
@@ -98,10 +105,26 @@ async def inbox(request: web.Request, login: BrowserLogin) -> web.StreamResponse
         sort=sort,
         sorts=list(SORTS),
         q=query,
+        typed=typed.replace("\x00", "\ufffd"),  # HTML cannot carry a NUL
+        search_error=refused,
         page_number=number,
         has_more=more,
     )
-    return aiohttp_jinja2.render_template("app/inbox.html", request, context)
+    status = 400 if refused else 200
+    return aiohttp_jinja2.render_template("app/inbox.html", request, context, status=status)
+
+
+SEARCH_LIMIT = 500  # characters, as the search API (web.schemas.TicketSearchQuery)
+
+
+def _search_problem(typed: str) -> str | None:
+    """Why the search box's text cannot be searched before asking the search (the API's
+    limits: no NUL, at most SEARCH_LIMIT characters), or None."""
+    if "\x00" in typed:
+        return "the search must not contain the NUL character (U+0000)"
+    if len(typed) > SEARCH_LIMIT:
+        return f"a search is at most {SEARCH_LIMIT} characters"
+    return None
 
 
 async def _counts(

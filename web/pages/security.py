@@ -127,6 +127,10 @@ async def page_not_found(request: web.Request, handler: Handler) -> web.StreamRe
         other = await _other_slash(request)
         if other is not None:
             raise web.HTTPPermanentRedirect(other) from None
+        try:
+            await signed_in(request)  # the header of the person, if any
+        except DeskError:
+            pass
         return render_error(request, 404, "There is no such page.")
 
 
@@ -264,6 +268,10 @@ def template_context(request: web.Request, login: BrowserLogin, **values: Any) -
 
 
 def render_error(request: web.Request, status: int, message: str) -> web.Response:
-    return aiohttp_jinja2.render_template(
-        "error.html", request, {"status": status, "message": message}, status=status
-    )
+    """The error page; with the header of a signed-in person (their links, the bell,
+    sign-out) when the request's login was read (`signed_in`), a bare one otherwise."""
+    values: dict[str, Any] = {"status": status, "message": message}
+    login = request.get(LOGIN)
+    if login is not None:
+        values = template_context(request, login, **values)
+    return aiohttp_jinja2.render_template("error.html", request, values, status=status)

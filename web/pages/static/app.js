@@ -51,7 +51,7 @@ function liveInbox() {
 
 async function refreshList() {
   const r = await fetch(location.href, { headers: { Accept: "text/html" } });
-  if (!r.ok) return;
+  if (!r.ok && r.status !== 400) return; // 400: the inbox still, its search refused
   const doc = new DOMParser().parseFromString(await r.text(), "text/html");
   const fresh = doc.querySelector(".inbox");
   const here = document.querySelector(".inbox");

@@ -40,8 +40,8 @@ function ticketKeys(key) {
 }
 
 /** Each event of this ticket (and each reconnection) refetches the page and swaps in its
- * messages, history and sidebar; the composer, and a sidebar field being edited, are left
- * alone. `data-live` on <body> says the page is following (tests wait for it). */
+ * messages, history and sidebar; the composer, and each sidebar form being edited, are
+ * left alone. `data-live` on <body> says the page is following (tests wait for it). */
 function live(ticket, team) {
   const follow = coalesced(refresh);
   liveSocket(`/ws/tickets/${ticket}/`, (frame) => {
@@ -148,11 +148,36 @@ async function refresh() {
   for (const article of fresh.querySelectorAll(".messages > li > article")) {
     if (!document.getElementById(article.id)) list?.append(article.parentElement);
   }
-  for (const part of [".history", ".sidebar"]) {
-    const here = document.querySelector(part);
-    const there = fresh.querySelector(part);
-    if (!here || !there || here.contains(document.activeElement) || edited(here)) continue;
-    here.replaceWith(there);
+  const history = document.querySelector(".history");
+  const newHistory = fresh.querySelector(".history");
+  if (history && newHistory) history.replaceWith(newHistory);
+  const sidebar = document.querySelector(".sidebar");
+  const newSidebar = fresh.querySelector(".sidebar");
+  if (sidebar && newSidebar) followParts(sidebar, newSidebar);
+}
+
+/** The sidebar part by part (`data-part`: each form, the customer): a part the person is
+ * in (focused) or has changed without saving stays as it is; every other part is the
+ * fresh page's, and parts that came or went (the merge form) come and go. */
+function followParts(here, there) {
+  const order = [...there.children].map((p) => p.dataset.part);
+  const fresh = new Map([...there.children].map((p) => [p.dataset.part, p]));
+  const kept = new Map();
+  for (const part of [...here.children]) {
+    const key = part.dataset.part;
+    const next = fresh.get(key);
+    if (part.contains(document.activeElement) || edited(part)) kept.set(key, part);
+    else if (next) { part.replaceWith(next); kept.set(key, next); }
+    else part.remove();
+  }
+  let before = null;
+  for (const key of order) {
+    let part = kept.get(key);
+    if (!part) {
+      part = fresh.get(key);
+      if (before) before.after(part); else here.prepend(part);
+    }
+    before = part;
   }
 }
 
@@ -161,7 +186,9 @@ function edited(root) {
   for (const field of root.querySelectorAll("input, select, textarea")) {
     if (field.type === "hidden") continue;
     if (field.tagName === "SELECT") {
-      if ([...field.options].some((o) => o.selected !== o.defaultSelected)) return true;
+      // With no option marked `selected` ("Nobody" assigned) the browser shows the first.
+      const initial = [...field.options].find((o) => o.defaultSelected) ?? field.options[0];
+      if (field.value !== (initial?.value ?? "")) return true;
     } else if (field.value !== field.defaultValue) return true;
   }
   return false;
