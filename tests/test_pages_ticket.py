@@ -536,7 +536,7 @@ async def test_the_sidebar_follows_live_changes_except_the_fields_being_edited(
     assert await page.get_by_label("Status").input_value() == "ASSIGNED"
     assert await page.get_by_label("Tags").input_value() == "billing, half-typed"
     assert await page.get_by_label("Priority").input_value() == "URGENT"
-    assert "assigned agent" in await page.locator(".timeline").inner_text()
+    assert "assigned the ticket to Agent1" in await page.locator(".timeline").inner_text()
     await _submit(page, "Set priority")  # the kept edit still saves
     code, detail = await team.call("agent1", "GET", f"/api/tickets/{ticket}/")
     assert detail["priority"] == "URGENT" and detail["assigned_agent_id"] == team.id("agent1")
