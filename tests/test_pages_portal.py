@@ -200,6 +200,16 @@ async def test_staff_opening_a_portal_ticket_land_on_its_conversation_page(team:
             assert r.headers["Location"] == f"/app/tickets/{ticket}/"
 
 
+async def _form_sign_in(http: aiohttp.ClientSession, base: str, who: str) -> None:
+    """Sign in through the form as a team member (carol is the customer)."""
+    async with http.get(f"{base}/login") as r:
+        token = _csrf(await r.text())
+    email = "carol@example.com" if who == "carol" else f"{who}@localhost"
+    form = {"email": email, "password": PASSWORD, "csrf_token": token, "next": ""}
+    async with http.post(f"{base}/login", data=form, allow_redirects=False) as r:
+        assert r.status == 303
+
+
 @pytest.mark.parametrize(
     ("who", "path"),
     [
@@ -212,12 +222,7 @@ async def test_staff_opening_a_portal_ticket_land_on_its_conversation_page(team:
 )
 async def test_a_page_address_that_names_nothing_is_an_html_404(team: Team, who: str, path: str):
     async with _client() as http:
-        async with http.get(f"{team.api.base}/login") as r:
-            token = _csrf(await r.text())
-        email = "carol@example.com" if who == "carol" else f"{who}@localhost"
-        form = {"email": email, "password": PASSWORD, "csrf_token": token, "next": ""}
-        async with http.post(f"{team.api.base}/login", data=form, allow_redirects=False) as r:
-            assert r.status == 303
+        await _form_sign_in(http, team.api.base, who)
         async with http.get(f"{team.api.base}{path}") as r:
             assert r.status == 404
             assert r.content_type == "text/html"
@@ -244,12 +249,7 @@ async def test_a_page_address_typed_with_its_last_slash_the_other_way_is_sent_to
     ticket = await team.open_ticket("carol", subject="Slashes")
     typed, page = typed.format(ticket=ticket), page.format(ticket=ticket)
     async with _client() as http:
-        async with http.get(f"{team.api.base}/login") as r:
-            token = _csrf(await r.text())
-        email = "carol@example.com" if who == "carol" else f"{who}@localhost"
-        form = {"email": email, "password": PASSWORD, "csrf_token": token, "next": ""}
-        async with http.post(f"{team.api.base}/login", data=form, allow_redirects=False) as r:
-            assert r.status == 303
+        await _form_sign_in(http, team.api.base, who)
         async with http.get(f"{team.api.base}{typed}", allow_redirects=False) as r:
             assert r.status == 308 and r.headers["Location"] == page
         async with http.get(f"{team.api.base}{typed}") as r:
