@@ -4,12 +4,10 @@ checked before a byte is kept, and the bytes go to the content-addressed store."
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import time
 from dataclasses import astuple, dataclass
+
+import jwt
 
 from desk.blobs import blob_path, image_type, store_blob
 from desk.config import Settings
@@ -99,45 +97,48 @@ async def keep_upload(settings: Settings, filename: str, content_type: str, data
 # How long files a refused form already sent stay usable by reference ("Send anyway" after
 # the composer's warning): long enough to read a colleague's answer, not a day.
 KEPT_SECONDS = 3600
+KEPT_AUDIENCE = "postdesk-kept-uploads"
 
 
-def kept_reference(
-    settings: Settings, user_id: int, ticket_id: int, uploads: list[Upload], *, now: float = 0
-) -> str:
+def kept_reference(settings: Settings, user_id: int, ticket_id: int, uploads: list[Upload]) -> str:
     """A signed reference to `uploads` (already in the blob store) for the person `user_id`
     on ticket `ticket_id`, good for KEPT_SECONDS: a refused form carries it back so the files
-    go with the next post without being picked again. No table: the reference holds the
-    files' names and hashes, and the HMAC under the secret key stops anyone from naming
-    other blobs, someone else's files or another ticket."""
-    until = int((now or time.time()) + KEPT_SECONDS)
-    claim = {"u": user_id, "t": ticket_id, "until": until, "f": [astuple(u) for u in uploads]}
-    payload = base64.urlsafe_b64encode(json.dumps(claim).encode()).decode()
-    return f"{payload}.{_kept_signature(settings, payload)}"
+    go with the next post without being picked again. No table: a JWT (HS256 under the
+    secret key, its own audience, so it is never an access token nor the reverse) holds the
+    files' names and hashes and stops anyone from naming other blobs, someone else's files
+    or another ticket."""
+    claims = {
+        "sub": str(user_id),
+        "ticket": ticket_id,
+        "files": [astuple(u) for u in uploads],
+        "exp": int(time.time()) + KEPT_SECONDS,
+        "aud": KEPT_AUDIENCE,
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm="HS256")
 
 
-def kept_uploads(
-    settings: Settings, user_id: int, ticket_id: int, reference: str, *, now: float = 0
-) -> list[Upload]:
+def kept_uploads(settings: Settings, user_id: int, ticket_id: int, reference: str) -> list[Upload]:
     """The uploads `reference` names, if it was made for this person and ticket, has not
     expired and its files are still stored; ValidationFailed (field `files`) otherwise."""
     if not reference:
         return []
-    payload, _, signature = reference.partition(".")
-    expected = _kept_signature(settings, payload)
     again = "pick the files again"
-    if not hmac.compare_digest(signature.encode(), expected.encode()):
+    try:
+        claims = jwt.decode(
+            reference,
+            settings.secret_key,
+            algorithms=["HS256"],
+            audience=KEPT_AUDIENCE,
+            options={"require": ["exp", "aud", "sub"]},
+        )
+    except jwt.ExpiredSignatureError:
+        expired = f"the files kept from before have expired; {again}"
+        raise ValidationFailed(expired, field="files") from None
+    except jwt.InvalidTokenError:
+        claims = {}
+    if claims.get("sub") != str(user_id) or claims.get("ticket") != ticket_id:
         raise ValidationFailed(f"the files kept from before are not yours; {again}", field="files")
-    claim = json.loads(base64.urlsafe_b64decode(payload))
-    if claim["u"] != user_id or claim["t"] != ticket_id:
-        raise ValidationFailed(f"the files kept from before are not yours; {again}", field="files")
-    if claim["until"] < (now or time.time()):
-        raise ValidationFailed(f"the files kept from before have expired; {again}", field="files")
-    uploads = [Upload(*fields) for fields in claim["f"]]
+    uploads = [Upload(*fields) for fields in claims["files"]]
     if not all(blob_path(settings.attachments_dir, u.sha256).exists() for u in uploads):
         raise ValidationFailed(f"the files kept from before are gone; {again}", field="files")
     return uploads
-
-
-def _kept_signature(settings: Settings, payload: str) -> str:
-    key = settings.secret_key.encode()
-    return hmac.new(key, f"kept-uploads:{payload}".encode(), hashlib.sha256).hexdigest()
