@@ -65,10 +65,12 @@ def answered_at_reply_to(parsed: ParsedMail, settings: Settings) -> ParsedMail:
     under the text says who sent it. Several Reply-To addresses: From, as before. The
     desk's own Reply-To (`support+token@`, on its own mail come back) never counts, so a
     loop is still seen as one."""
-    if len(parsed.reply_to) != 1:
+    # The desk's own address beside one person (a form copying the desk) still names her.
+    people = [(n, a) for n, a in parsed.reply_to if not settings.is_own_address(a)]
+    if len(people) != 1:
         return parsed
-    name, address = parsed.reply_to[0]
-    if address == parsed.from_address or settings.is_own_address(address):
+    name, address = people[0]
+    if address == parsed.from_address:
         return parsed
     sent_by = parsed.from_address or "no From address"
     if parsed.from_name and parsed.from_address:

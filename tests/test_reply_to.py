@@ -112,3 +112,13 @@ async def test_several_reply_to_addresses_leave_the_sender_as_the_customer(daemo
     )
     inbound = await _mail_in(daemon, raw, sender="lee@example.com", count=1)
     assert (await _customer_of(daemon, inbound.ticket_id)).email == "lee@example.com"
+
+
+async def test_the_desk_s_own_address_beside_one_person_in_reply_to_names_her(daemon):
+    raw, _ = make_mail(
+        sender="noreply@shop.example",
+        subject="Form with a copy to the desk",
+        headers={"Reply-To": "support@localhost, Jill <jill@example.com>"},
+    )
+    inbound = await _mail_in(daemon, raw, sender="noreply@shop.example", count=1)
+    assert (await _customer_of(daemon, inbound.ticket_id)).email == "jill@example.com"
